@@ -1,0 +1,41 @@
+"""tuiqueue: run, queue and watch jobs from your terminal."""
+
+from __future__ import annotations
+
+from tuiqueue.core.context import JobCancelled, JobContext
+from tuiqueue.core.engine import Engine, Stats
+from tuiqueue.core.events import Event, EventKind
+from tuiqueue.core.job import Job, NewJob
+from tuiqueue.core.lifecycle import UnknownJob
+from tuiqueue.core.params import Param, ValidationError
+from tuiqueue.core.registry import REGISTRY, JobType, Registry, UnknownJobType, job_type
+from tuiqueue.core.status import Priority, Status, TransitionError
+from tuiqueue.store import Store, StoreError, open_store
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "REGISTRY",
+    "Engine",
+    "Event",
+    "EventKind",
+    "Job",
+    "JobCancelled",
+    "JobContext",
+    "JobType",
+    "NewJob",
+    "Param",
+    "Priority",
+    "Registry",
+    "Stats",
+    "Status",
+    "Store",
+    "StoreError",
+    "TransitionError",
+    "UnknownJob",
+    "UnknownJobType",
+    "ValidationError",
+    "__version__",
+    "job_type",
+    "open_store",
+]

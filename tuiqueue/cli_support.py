@@ -1,0 +1,129 @@
+"""Helpers for the command line: errors with exit status 2, durations, text output."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import anyio
+import click
+
+from tuiqueue.core.job import Job
+from tuiqueue.core.lifecycle import UnknownJob
+from tuiqueue.core.params import ValidationError
+from tuiqueue.core.registry import JobModuleError, UnknownJobType
+from tuiqueue.core.status import TransitionError
+from tuiqueue.store.base import StoreError
+
+T = TypeVar("T")
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+class BadInput(click.ClickException):
+    """A one-line error, exit status 2, nothing changed."""
+
+    exit_code = 2
+
+
+@contextmanager
+def friendly_errors() -> Iterator[None]:
+    """Turn every expected failure into a BadInput with a clear message."""
+    try:
+        yield
+    except ValidationError as exc:
+        raise BadInput("; ".join(exc.errors.values())) from exc
+    except (UnknownJob, UnknownJobType, TransitionError, JobModuleError, StoreError) as exc:
+        raise BadInput(str(exc.args[0] if exc.args else exc)) from exc
+    except ValueError as exc:
+        raise BadInput(str(exc)) from exc
+
+
+def run(fn: Callable[[], Awaitable[T]]) -> T:
+    """Run an async command body with friendly errors."""
+    with friendly_errors():
+        return anyio.run(fn)
+
+
+def parse_duration(text: str) -> float:
+    """'90', '90s', '15m', '12h', '7d', '2w' -> seconds."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*", text.lower())
+    if not match:
+        raise BadInput(f"{text!r} is not a duration; use e.g. 30s, 15m, 12h or 7d")
+    return float(match.group(1)) * _UNITS[match.group(2) or "s"]
+
+
+def echo_json(value: Any) -> None:
+    """Print JSON (ASCII-safe, so escape sequences in user text never reach the terminal raw)."""
+    click.echo(json.dumps(value, indent=2, ensure_ascii=True))
+
+
+def safe(text: str) -> str:
+    """User text for a terminal: control characters shown as escapes, never executed."""
+    return "".join(c if c.isprintable() or c == "\t" else repr(c)[1:-1] for c in text)
+
+
+def ago(ts: float | None) -> str:
+    """'12s ago', '3m ago'..."""
+    if ts is None:
+        return "-"
+    return f"{human_seconds(max(0.0, time.time() - ts))} ago"
+
+
+def human_seconds(seconds: float) -> str:
+    """1.5s, 3m20s, 2h05m, 3d04h."""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
+    if seconds < 86400:
+        return f"{int(seconds // 3600)}h{int(seconds % 3600 // 60):02d}m"
+    return f"{int(seconds // 86400)}d{int(seconds % 86400 // 3600):02d}h"
+
+
+def job_line(job: Job) -> str:
+    """One row of `tuiqueue list`."""
+    duration = human_seconds(job.duration) if job.duration is not None else "-"
+    return (f"{job.id:>6}  {job.type:<12} {job.status.value:<10} {job.priority!s:<8} "
+            f"{job.progress:>5.0f}%  {duration:>8}  {safe(job.message)[:60]}")
+
+
+LIST_HEADER = f"{'ID':>6}  {'TYPE':<12} {'STATUS':<10} {'PRIORITY':<8} {'PROG':>6}  {'TIME':>8}  MESSAGE"
+
+
+def show_job(job: Job) -> None:
+    """The human-readable form of `tuiqueue show`."""
+    rows = [
+        ("id", str(job.id)), ("type", job.type), ("status", job.status.value),
+        ("priority", str(job.priority)), ("progress", f"{job.progress:.0f}% {safe(job.message)}"),
+        ("params", safe(json.dumps(job.params, ensure_ascii=False))),
+        ("created", ago(job.created_at)), ("started", ago(job.started_at)),
+        ("finished", ago(job.finished_at)),
+        ("attempts", f"{job.attempts}/{job.max_attempts}"), ("worker", job.worker or "-"),
+    ]
+    if job.run_at:
+        rows.append(("run at", time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(job.run_at))))
+    if job.depends_on:
+        rows.append(("after", ", ".join(map(str, job.depends_on))))
+    if job.rerun_of:
+        rows.append(("rerun of", str(job.rerun_of)))
+    for key, value in rows:
+        click.echo(f"{key + ':':<10} {value}")
+    if job.result is not None:
+        click.echo("result:")
+        click.echo(safe(json.dumps(job.result, indent=2, ensure_ascii=False)).replace("\\n", "\n"))
+    if job.error:
+        click.echo(f"error:    {safe(job.error)}")
+    if job.traceback:
+        for line in job.traceback.splitlines():
+            click.echo("  " + safe(line), err=False)
+
+
+def stderr(message: str) -> None:
+    """A status line for people, kept out of stdout (which scripts read)."""
+    print(message, file=sys.stderr, flush=True)

@@ -1,0 +1,121 @@
+"""JobContext: what a job function gets to report progress, log and honour cancel/pause."""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+
+
+class JobCancelled(Exception):
+    """Raised by checkpoint() once the job has been cancelled."""
+
+
+class JobContext:
+    """Handed to every job function as its first argument."""
+
+    def __init__(self, job_id: int, job_type: str, params: dict[str, Any], attempt: int = 1) -> None:
+        self.job_id = job_id
+        """The id of the job being run."""
+        self.job_type = job_type
+        self.params = params
+        self.attempt = attempt
+        """1 on the first run, 2 on the first retry, and so on."""
+        self.percent = 0.0
+        self.message = ""
+        self.dirty = False
+        """Progress changed since the engine last published it."""
+        self.lines: deque[str] = deque()
+        self._cancelled = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+        self._resumed = anyio.Event()
+        self._pause_listeners: list[Callable[[bool], None]] = []
+        self._cancel_listeners: list[Callable[[], None]] = []
+
+    # -- reporting ---------------------------------------------------------------------
+
+    def progress(self, percent: float, message: str | None = None) -> None:
+        """Report progress (0-100) and optionally a message; cheap, call it as often as you like."""
+        if not isinstance(percent, int | float) or not math.isfinite(percent):
+            percent = self.percent
+        self.percent = min(100.0, max(0.0, float(percent)))
+        if message is not None:
+            self.message = str(message)
+        self.dirty = True
+
+    def log(self, line: str) -> None:
+        """Append a line to the job's log (multi-line text becomes several lines)."""
+        for part in str(line).splitlines() or [""]:
+            self.lines.append(part)
+
+    # -- steering ------------------------------------------------------------------------
+
+    @property
+    def cancelled(self) -> bool:
+        """True once somebody asked to cancel the job."""
+        return self._cancelled.is_set()
+
+    @property
+    def paused(self) -> bool:
+        """True while the job is paused."""
+        return not self._running.is_set()
+
+    async def checkpoint(self) -> None:
+        """Raise JobCancelled if cancelled; wait here while paused; give others a turn."""
+        await anyio.sleep(0)
+        while self.paused and not self.cancelled:
+            await self._resumed.wait()
+        if self.cancelled:
+            raise JobCancelled(f"job {self.job_id} was cancelled")
+
+    def check(self) -> None:
+        """checkpoint() for plain `def` jobs running in a thread."""
+        while self.paused and not self.cancelled:
+            self._running.wait(0.2)
+        if self.cancelled:
+            raise JobCancelled(f"job {self.job_id} was cancelled")
+
+    def on_pause(self, listener: Callable[[bool], None]) -> None:
+        """Call listener(True) when paused and listener(False) when resumed."""
+        self._pause_listeners.append(listener)
+
+    def on_cancel(self, listener: Callable[[], None]) -> None:
+        """Call listener() once when the job is cancelled."""
+        self._cancel_listeners.append(listener)
+
+    # -- engine side ---------------------------------------------------------------------
+
+    def set_paused(self, paused: bool) -> None:
+        """Engine: pause or resume this job."""
+        if paused == self.paused:
+            return
+        if paused:
+            self._running.clear()
+            self._resumed = anyio.Event()
+        else:
+            self._running.set()
+            self._resumed.set()
+        for listener in list(self._pause_listeners):
+            listener(paused)
+
+    def set_cancelled(self) -> None:
+        """Engine: mark this job cancelled and wake it if paused."""
+        if self.cancelled:
+            return
+        self._cancelled.set()
+        self._running.set()
+        self._resumed.set()
+        for listener in list(self._cancel_listeners):
+            listener()
+
+    def take_lines(self) -> list[str]:
+        """Engine: the log lines written since the last call."""
+        lines: list[str] = []
+        while self.lines:
+            lines.append(self.lines.popleft())
+        return lines

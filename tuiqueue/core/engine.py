@@ -1,0 +1,423 @@
+"""The Engine: claims jobs from a store, runs them with a concurrency limit, publishes events."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import anyio
+from anyio.abc import TaskGroup
+
+from tuiqueue.core.events import Event, EventBus, EventKind, Subscription
+from tuiqueue.core.job import Job, NewJob
+from tuiqueue.core.lifecycle import Command, Outcome, UnknownJob
+from tuiqueue.core.registry import REGISTRY, Registry
+from tuiqueue.core.runner import Running, execute
+from tuiqueue.core.context import JobContext
+from tuiqueue.core.status import ACTIVE, TERMINAL, UNFINISHED, Priority, Status
+from tuiqueue.core.watcher import Watcher
+from tuiqueue.store.base import Store
+
+FLUSH_INTERVAL = 0.1
+"""Progress and logs are written and published at most this often (10 times a second)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    """Counts per status and this worker's load."""
+
+    counts: dict[Status, int]
+    active: int
+    capacity: int
+    processed: int
+    queue_paused: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of `tuiqueue stats --json`."""
+        return {
+            "counts": {str(k): v for k, v in self.counts.items()},
+            "total": sum(self.counts.values()),
+            "worker": {"active": self.active, "capacity": self.capacity,
+                       "processed": self.processed},
+            "queue_paused": self.queue_paused,
+        }
+
+
+def make_worker_id() -> str:
+    """host:pid:random, unique across machines and restarts."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Engine:
+    """Submit, steer and (when running) execute jobs on one store."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        concurrency: int = 3,
+        registry: Registry | None = None,
+        clock: Callable[[], float] = time.time,
+        worker_id: str | None = None,
+        poll_interval: float = 0.25,
+        grace: float = 5.0,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.store = store
+        self.registry = registry if registry is not None else REGISTRY
+        self.clock = clock
+        self.worker_id = worker_id or make_worker_id()
+        self.poll_interval = poll_interval
+        self.grace = grace
+        self.bus = EventBus()
+        self.processed = 0
+        self._concurrency = concurrency
+        self._running: dict[int, Running] = {}
+        self._outcomes: list[tuple[Running, Outcome]] = []
+        self._wake = anyio.Event()
+        self._stopping = False
+        self._started = False
+        self._stopped = anyio.Event()
+        self._tg: TaskGroup | None = None
+        self._watcher = Watcher(self)
+        self._last_flush = 0.0
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    async def __aenter__(self) -> Engine:
+        await self.store.open()
+        self._tg = await anyio.create_task_group().__aenter__()
+        self._tg.start_soon(self.run)
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        assert self._tg is not None
+        if et is None:
+            await self.stop()
+        else:
+            self._tg.cancel_scope.cancel()
+        await self._tg.__aexit__(et, e, tb)
+        await self.store.close()
+
+    @property
+    def concurrency(self) -> int:
+        """How many jobs run at once; may be changed while running."""
+        return self._concurrency
+
+    @concurrency.setter
+    def concurrency(self, value: int) -> None:
+        if value < 1:
+            raise ValueError("concurrency must be at least 1")
+        self._concurrency = value
+        self.bus.publish(Event(EventKind.QUEUE, concurrency=value))
+        self.wake()
+
+    @property
+    def running(self) -> bool:
+        """True while run() is executing jobs."""
+        return self._started and not self._stopped.is_set()
+
+    def wake(self) -> None:
+        """Make the dispatcher look for work now."""
+        self._wake.set()
+
+    async def run(self, *, drain: bool = False) -> None:
+        """Run jobs until stop() (or, with drain, until nothing is left to run)."""
+        await self.store.open()
+        self._started = True
+        self._stopping = False
+        try:
+            async with anyio.create_task_group() as tg:
+                if self.store.shared:
+                    tg.start_soon(self._watcher.run)
+                await self._dispatch(tg, drain)
+                tg.cancel_scope.cancel()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._flush(force=True)
+                if self._running:
+                    for run in self._running.values():
+                        run.scope.cancel()
+                    for job in await self.store.release(self.worker_id, self.clock()):
+                        self._publish_job(job)
+                    self._running.clear()
+            self._stopped.set()
+
+    async def _dispatch(self, tg: TaskGroup, drain: bool) -> None:
+        idle_checks = 0
+        while True:
+            self._wake = anyio.Event()
+            await self._flush()
+            if self._stopping:
+                if not self._running:
+                    return
+            else:
+                free = self._concurrency - len(self._running)
+                if free > 0:
+                    for job in await self.store.claim(self.worker_id, free, self.clock()):
+                        self._start(tg, job)
+                if drain and not self._running:
+                    counts = await self.store.counts()
+                    if not any(counts[s] for s in UNFINISHED if s is not Status.PAUSED):
+                        idle_checks += 1
+                        if idle_checks > 1:
+                            return
+                    else:
+                        idle_checks = 0
+            timeout = FLUSH_INTERVAL if self._running else self.poll_interval
+            due = await self.store.next_wakeup(self.clock()) if not self._stopping else None
+            if due is not None:
+                timeout = max(0.0, min(timeout, due - self.clock()))
+            with anyio.move_on_after(timeout):
+                await self._wake.wait()
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Take no new jobs; give running ones `grace` seconds, then stop them and requeue."""
+        if not self._started or self._stopped.is_set():
+            return
+        self._stopping = True
+        self.wake()
+        with anyio.move_on_after(self.grace if grace is None else grace):
+            while self._running:
+                await anyio.sleep(0.05)
+        for run in list(self._running.values()):
+            run.scope.cancel()
+        await self._stopped.wait()
+
+    def abort(self) -> None:
+        """Stop every running job now (they are requeued); used on a second Ctrl-C."""
+        self.grace = 0
+        self._stopping = True
+        for run in list(self._running.values()):
+            run.scope.cancel()
+        self.wake()
+
+    # -- running jobs -------------------------------------------------------------------
+
+    def _start(self, tg: TaskGroup, job: Job) -> None:
+        ctx = JobContext(job.id, job.type, job.params, job.attempts)
+        run = Running(job, ctx)
+        self._running[job.id] = run
+        self._publish_job(job)
+        tg.start_soon(self._run_one, run)
+
+    async def _run_one(self, run: Running) -> None:
+        outcome = await execute(run, self.registry, self.clock)
+        self._outcomes.append((run, outcome))
+        self.wake()
+
+    async def _flush(self, force: bool = False) -> None:
+        """Write finished runs, progress and logs; publish what changed."""
+        now = self.clock()
+        outcomes, self._outcomes = self._outcomes, []
+        if force or anyio.current_time() - self._last_flush >= FLUSH_INTERVAL:
+            self._last_flush = anyio.current_time()
+            await self._flush_progress(now, [r for r in self._running.values()])
+        elif outcomes:
+            await self._flush_progress(now, [r for r, _ in outcomes])
+        if not outcomes:
+            return
+        for run, _ in outcomes:
+            self._running.pop(run.job.id, None)
+        for job in await self.store.finish([o for _, o in outcomes], now):
+            if job.status in TERMINAL:
+                self.processed += 1
+            self._publish_job(job)
+
+    async def _flush_progress(self, now: float, runs: Iterable[Running]) -> None:
+        updates, logs = [], {}
+        for run in runs:
+            ctx = run.ctx
+            if ctx.lines:
+                logs[run.job.id] = ctx.take_lines()
+            if ctx.dirty:
+                ctx.dirty = False
+                run.job.progress, run.job.message = ctx.percent, ctx.message
+                updates.append((run.job.id, run.job.token or "", ctx.percent, ctx.message))
+        if updates:
+            await self.store.save_progress(updates, now)
+        if logs:
+            await self.store.append_logs(logs)
+        if self.bus.has_subscribers:
+            for run in runs:
+                if run.job.id in logs:
+                    self.bus.publish(Event(EventKind.LOG, run.job.id, lines=tuple(logs[run.job.id])))
+            for job_id, _, _, _ in updates:
+                run = self._running.get(job_id) or next(r for r in runs if r.job.id == job_id)
+                snap = run.job.copy()
+                snap.updated_at = now
+                self.bus.publish(Event(EventKind.PROGRESS, job_id, snap))
+
+    def _publish_job(self, job: Job) -> None:
+        if self.bus.has_subscribers:
+            self.bus.publish(Event(EventKind.JOB, job.id, job.copy()))
+
+    def apply_control(self, job: Job) -> None:
+        """Make a job this engine runs follow its stored state (cancel/pause/resume)."""
+        run = self._running.get(job.id)
+        if run is None or job.token != run.job.token:
+            return
+        run.job.status = job.status
+        run.job.cancel_requested = job.cancel_requested
+        if job.cancel_requested:
+            run.cancel()
+        else:
+            run.ctx.set_paused(job.status is Status.PAUSED)
+
+    # -- commands -----------------------------------------------------------------------
+
+    def new_job(
+        self,
+        type: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        priority: Priority | str | int = Priority.NORMAL,
+        delay: float | None = None,
+        run_at: float | None = None,
+        after: Sequence[int] = (),
+        rerun_of: int | None = None,
+        max_attempts: int | None = None,
+        timeout: float | None = None,
+    ) -> NewJob:
+        """Validate a submission (raises UnknownJobType or ValidationError) without storing it."""
+        kind = self.registry.get(type)
+        clean = kind.schema.validate(params or {}, type)
+        if delay is not None:
+            if not (delay >= 0 and delay < 10**9):
+                raise ValueError("delay must be a number of seconds, 0 or more")
+            run_at = self.clock() + delay
+        if max_attempts is not None and max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        if timeout is not None and not timeout > 0:
+            raise ValueError("timeout must be a positive number of seconds")
+        return NewJob(
+            type=type, params=clean, priority=Priority.parse(priority), run_at=run_at,
+            depends_on=tuple(after), rerun_of=rerun_of,
+            max_attempts=max_attempts or kind.max_attempts,
+            timeout=timeout,
+        )
+
+    async def submit(self, type: str, params: Mapping[str, Any] | None = None, **kw: Any) -> Job:
+        """Validate and queue one job; returns it with its id."""
+        return (await self.submit_many([self.new_job(type, params, **kw)]))[0]
+
+    async def submit_many(self, jobs: Iterable[NewJob | tuple[str, Mapping[str, Any]]]) -> list[Job]:
+        """Validate and queue many jobs in one transaction (all or nothing)."""
+        batch = [j if isinstance(j, NewJob) else self.new_job(j[0], j[1]) for j in jobs]
+        added = await self.store.add(batch, self.clock())
+        for job in added:
+            self._publish_job(job)
+        self.wake()
+        return added
+
+    async def get(self, job_id: int) -> Job:
+        """The job with this id, or UnknownJob."""
+        job = await self.store.get(job_id)
+        if job is None:
+            raise UnknownJob(job_id)
+        return job
+
+    async def _command(self, job_id: int, command: Command) -> Job:
+        job = await self.store.command(job_id, command, self.clock())
+        self.apply_control(job)
+        self._publish_job(job)
+        self.wake()
+        return job
+
+    async def cancel(self, job_id: int) -> Job:
+        """Cancel a queued job (it never starts) or stop a running one."""
+        return await self._command(job_id, "cancel")
+
+    async def pause(self, job_id: int) -> Job:
+        """Pause a job: a queued one is not started, a running one waits at its checkpoints."""
+        return await self._command(job_id, "pause")
+
+    async def resume(self, job_id: int) -> Job:
+        """Resume a paused job."""
+        return await self._command(job_id, "resume")
+
+    async def rerun(self, job_id: int, **kw: Any) -> Job:
+        """Queue a new job with the same type and params, linked to the original."""
+        old = await self.get(job_id)
+        kw.setdefault("priority", old.priority)
+        return await self.submit(old.type, old.params, rerun_of=old.id, **kw)
+
+    async def delete(self, job_ids: Sequence[int]) -> list[int]:
+        """Delete jobs that are not running."""
+        deleted = await self.store.delete(job_ids)
+        for job_id in deleted:
+            self.bus.publish(Event(EventKind.DELETED, job_id))
+        return deleted
+
+    async def clear(
+        self,
+        statuses: Iterable[Status] = TERMINAL,
+        *,
+        older_than: float | None = None,
+        keep_newest: int = 0,
+    ) -> int:
+        """Delete finished jobs (optionally only those finished more than older_than s ago)."""
+        cutoff = self.clock() - older_than if older_than is not None else None
+        count = await self.store.clear(set(statuses), finished_before=cutoff,
+                                       keep_newest=keep_newest)
+        if count:
+            self.bus.publish(Event(EventKind.RESYNC))
+        return count
+
+    async def set_queue_paused(self, paused: bool) -> None:
+        """Pause or resume claiming on every worker sharing this store."""
+        await self.store.set_queue_paused(paused)
+        self.bus.publish(Event(EventKind.QUEUE, queue_paused=paused))
+        self.wake()
+
+    async def stats(self) -> Stats:
+        """Counts per status and this worker's load."""
+        return Stats(await self.store.counts(), len(self._running), self._concurrency,
+                     self.processed, await self.store.queue_paused())
+
+    # -- waiting ------------------------------------------------------------------------
+
+    def events(self) -> Subscription:
+        """An async iterator of every event from now on (unsubscribe when done)."""
+        return self.bus.subscribe()
+
+    async def wait(self, job_id: int, timeout: float | None = None) -> Job:
+        """Wait until the job is finished and return it."""
+        with anyio.fail_after(timeout):
+            delay = 0.01
+            while True:
+                job = await self.get(job_id)
+                if job.status in TERMINAL:
+                    return job
+                await anyio.sleep(delay)
+                delay = min(delay * 2, 0.2)
+
+    async def drain(self, timeout: float | None = None) -> None:
+        """Wait until no job is queued or running (paused jobs that never started excepted)."""
+        with anyio.fail_after(timeout):
+            delay = 0.01
+            while True:
+                counts = await self.store.counts()
+                if not any(counts[s] for s in UNFINISHED if s is not Status.PAUSED) and not (
+                    self._running or self._outcomes
+                ):
+                    return
+                await anyio.sleep(delay)
+                delay = min(delay * 2, 0.1)
+
+    def running_ids(self) -> list[int]:
+        """Ids of the jobs this engine runs now."""
+        return list(self._running)
+
+    def is_active(self, job: Job) -> bool:
+        """Whether job is running here (its state comes from us, not from the store)."""
+        return job.id in self._running and job.status in ACTIVE

@@ -1,0 +1,93 @@
+"""The Job record: everything a store keeps about one job."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from tuiqueue.core.status import Priority, Status
+
+
+@dataclass(slots=True)
+class Job:
+    """One job: its type, params and everything that happened to it."""
+
+    id: int
+    type: str
+    params: dict[str, Any]
+    priority: Priority = Priority.NORMAL
+    status: Status = Status.PENDING
+    progress: float = 0.0
+    message: str = ""
+    result: Any = None
+    error: str | None = None
+    traceback: str | None = None
+    created_at: float = 0.0
+    started_at: float | None = None
+    finished_at: float | None = None
+    run_at: float | None = None
+    attempts: int = 0
+    max_attempts: int = 1
+    timeout: float | None = None
+    worker: str | None = None
+    token: str | None = None
+    rerun_of: int | None = None
+    depends_on: list[int] = field(default_factory=list)
+    cancel_requested: bool = False
+    version: int = 0
+    updated_at: float = 0.0
+    log_count: int = 0
+
+    def copy(self) -> Job:
+        """A snapshot that later changes to this job do not touch."""
+        return dataclasses.replace(
+            self, params=dict(self.params), depends_on=list(self.depends_on)
+        )
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds run so far (or in total once finished); None before it starts."""
+        if self.started_at is None:
+            return None
+        end = self.finished_at if self.finished_at is not None else self.updated_at
+        return max(0.0, end - self.started_at)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The documented JSON shape of a job (see README, "JSON output")."""
+        return {
+            "id": self.id,
+            "type": self.type,
+            "params": self.params,
+            "priority": str(self.priority),
+            "status": str(self.status),
+            "progress": self.progress,
+            "message": self.message,
+            "result": self.result,
+            "error": self.error,
+            "traceback": self.traceback,
+            "created_at": self.created_at,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "run_at": self.run_at,
+            "attempts": self.attempts,
+            "max_attempts": self.max_attempts,
+            "timeout": self.timeout,
+            "worker": self.worker,
+            "rerun_of": self.rerun_of,
+            "depends_on": self.depends_on,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """What a submit asks for, already validated; the store turns it into a Job."""
+
+    type: str
+    params: dict[str, Any]
+    priority: Priority = Priority.NORMAL
+    run_at: float | None = None
+    depends_on: tuple[int, ...] = ()
+    rerun_of: int | None = None
+    max_attempts: int = 1
+    timeout: float | None = None

@@ -1,0 +1,171 @@
+"""The registry of job types and the @job_type decorator that fills it."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import sys
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any, TypeVar
+
+from tuiqueue.core.params import Param, Schema
+
+ENTRY_POINT_GROUP = "tuiqueue.job_types"
+
+JobFunction = Callable[..., Awaitable[Any]] | Callable[..., Any]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class UnknownJobType(LookupError):
+    """A job names a type that no loaded module registered."""
+
+
+@dataclass(frozen=True, slots=True)
+class JobType:
+    """A named kind of job: its function, description and parameter schema."""
+
+    name: str
+    fn: JobFunction
+    description: str = ""
+    schema: Schema = field(default_factory=Schema)
+    retry_safe: bool = False
+    """True when running it again after a crash does no harm (it may be requeued)."""
+    max_attempts: int = 1
+    """Runs allowed in total, counting retries after failures and crashes."""
+    timeout: float | None = None
+    """Seconds a run may take before it is stopped and failed."""
+
+    @property
+    def is_async(self) -> bool:
+        """An `async def` runs in the event loop; a plain `def` runs in a worker thread."""
+        return inspect.iscoroutinefunction(self.fn)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of `tuiqueue types --json`."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "params": [p.to_dict() for p in self.schema.params],
+            "retry_safe": self.retry_safe,
+            "max_attempts": self.max_attempts,
+            "timeout": self.timeout,
+        }
+
+
+class Registry:
+    """Job types by name."""
+
+    def __init__(self) -> None:
+        self._types: dict[str, JobType] = {}
+
+    def add(self, job_type: JobType) -> None:
+        """Register (or replace) a job type."""
+        self._types[job_type.name] = job_type
+
+    def get(self, name: str) -> JobType:
+        """The job type called name, or UnknownJobType with the known names."""
+        try:
+            return self._types[name]
+        except KeyError:
+            known = ", ".join(sorted(self._types)) or "none"
+            raise UnknownJobType(f"unknown job type {name!r} (known types: {known})") from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._types
+
+    def __iter__(self) -> Any:
+        return iter(sorted(self._types.values(), key=lambda t: t.name))
+
+    def __len__(self) -> int:
+        return len(self._types)
+
+    def copy(self) -> Registry:
+        """A registry with the same types that can be extended independently."""
+        clone = Registry()
+        clone._types = dict(self._types)
+        return clone
+
+    def job_type(
+        self,
+        name: str | None = None,
+        *,
+        description: str = "",
+        params: Sequence[Param] = (),
+        retry_safe: bool = False,
+        max_attempts: int = 1,
+        timeout: float | None = None,
+    ) -> Callable[[F], F]:
+        """Decorator: register fn as a job type taking (ctx, **params)."""
+
+        def register(fn: F) -> F:
+            doc = (inspect.getdoc(fn) or "").strip().splitlines()
+            self.add(
+                JobType(
+                    name=name or fn.__name__,
+                    fn=fn,
+                    description=description or (doc[0] if doc else ""),
+                    schema=Schema(tuple(params)),
+                    retry_safe=retry_safe,
+                    max_attempts=max(1, max_attempts),
+                    timeout=timeout,
+                )
+            )
+            return fn
+
+        return register
+
+
+REGISTRY = Registry()
+"""The default registry: built-in types plus whatever user modules register."""
+
+job_type = REGISTRY.job_type
+
+
+class JobModuleError(ImportError):
+    """A --jobs module could not be loaded."""
+
+
+def load_module(spec: str) -> None:
+    """Import a job module by dotted name or by path to a .py file."""
+    try:
+        if spec.endswith(".py") or "/" in spec:
+            path = Path(spec).expanduser().resolve()
+            if not path.is_file():
+                raise JobModuleError(f"job module {spec!r} not found (no such file)")
+            name = f"tuiqueue_user_{path.stem}"
+            module_spec = importlib.util.spec_from_file_location(name, path)
+            if module_spec is None or module_spec.loader is None:
+                raise JobModuleError(f"job module {spec!r} cannot be imported")
+            module = importlib.util.module_from_spec(module_spec)
+            sys.modules[name] = module
+            module_spec.loader.exec_module(module)
+        else:
+            if "" not in sys.path and str(Path.cwd()) not in sys.path:
+                sys.path.insert(0, str(Path.cwd()))
+            importlib.import_module(spec)
+    except JobModuleError:
+        raise
+    except Exception as exc:
+        raise JobModuleError(
+            f"job module {spec!r} failed to load: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def load_job_types(modules: Iterable[str] = (), *, entry_point_group: str = ENTRY_POINT_GROUP) -> None:
+    """Load built-ins, installed entry points, then the given modules (in that order)."""
+    import tuiqueue.jobs  # noqa: F401  (registers the built-in types)
+
+    for ep in entry_points(group=entry_point_group):
+        try:
+            ep.load()
+        except Exception as exc:
+            raise JobModuleError(
+                f"job types entry point {ep.name!r} ({ep.value}) failed to load: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+    for spec in modules:
+        load_module(spec)

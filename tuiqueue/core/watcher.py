@@ -1,0 +1,83 @@
+"""Watcher: notices what other processes changed in a shared store and republishes it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import anyio
+
+from tuiqueue.core.events import Event, EventKind
+
+if TYPE_CHECKING:
+    from tuiqueue.core.engine import Engine
+
+LOG_FETCH_MAX = 500
+"""Lines of another process's job log fetched per poll."""
+
+
+class Watcher:
+    """Polls the store's change feed (cheaply) and turns other processes' work into events."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.version = -1
+        self.queue_paused: bool | None = None
+        self.log_seen: dict[int, int] = {}
+
+    async def run(self) -> None:
+        """Poll until cancelled."""
+        store = self.engine.store
+        self.version = await store.version()
+        self.queue_paused = await store.queue_paused()
+        data_version = getattr(store, "data_version", None)
+        last_dv = data_version() if data_version else None
+        while True:
+            await anyio.sleep(self.engine.poll_interval)
+            if data_version is not None:
+                dv = data_version()
+                if dv == last_dv:
+                    continue
+                last_dv = dv
+            await self.poll()
+
+    async def poll(self) -> None:
+        """Publish everything changed since the last poll."""
+        engine = self.engine
+        changes = await engine.store.changes(self.version)
+        self.version = changes.version
+        bus = engine.bus
+        woke = False
+        for job in changes.jobs:
+            if job.id in engine.running_ids():
+                engine.apply_control(job)
+                continue
+            if job.status.value in ("pending", "scheduled"):
+                woke = True
+            if bus.has_subscribers:
+                bus.publish(Event(EventKind.JOB, job.id, job))
+                await self._logs(job.id, job.log_count)
+        for job_id in changes.deleted:
+            self.log_seen.pop(job_id, None)
+            if bus.has_subscribers:
+                bus.publish(Event(EventKind.DELETED, job_id))
+        paused = await engine.store.queue_paused()
+        if paused != self.queue_paused:
+            self.queue_paused = paused
+            bus.publish(Event(EventKind.QUEUE, queue_paused=paused))
+            woke = True
+        if woke:
+            engine.wake()
+
+    async def _logs(self, job_id: int, count: int) -> None:
+        seen = self.log_seen.get(job_id)
+        if seen is None:
+            self.log_seen[job_id] = count
+            return
+        if count <= seen:
+            return
+        page = await self.engine.store.logs(job_id, after=max(seen, count - LOG_FETCH_MAX))
+        self.log_seen[job_id] = count
+        if page.lines:
+            self.engine.bus.publish(
+                Event(EventKind.LOG, job_id, lines=tuple(line for _, line in page.lines))
+            )

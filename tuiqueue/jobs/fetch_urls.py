@@ -1,0 +1,55 @@
+"""fetch_urls: fetch up to ten URLs concurrently with httpx."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import anyio
+import httpx
+
+from tuiqueue.core.context import JobContext
+from tuiqueue.core.params import Param
+from tuiqueue.core.registry import job_type
+
+
+@job_type(
+    "fetch_urls",
+    description="Fetch 1-10 http(s) URLs concurrently; report status, size and time of each.",
+    params=[
+        Param("urls", "urls", min=1, max=10, required=True, max_length=2000,
+              help="http:// or https:// URLs, one per line."),
+        Param("timeout", "float", default=10.0, min=0.5, max=120,
+              help="Seconds to wait for each URL."),
+    ],
+    retry_safe=True,
+)
+async def fetch_urls(ctx: JobContext, urls: list[str], timeout: float) -> dict[str, Any]:
+    """Fetch every URL; one bad URL is reported in the result, not a failed job."""
+    results: dict[str, dict[str, Any]] = {}
+    done = 0
+    ctx.progress(0, f"Fetched 0/{len(urls)} URLs")
+
+    async def fetch(client: httpx.AsyncClient, url: str) -> None:
+        nonlocal done
+        started = time.perf_counter()
+        try:
+            response = await client.get(url)
+            results[url] = {"status": response.status_code, "size": len(response.content),
+                            "duration": round(time.perf_counter() - started, 4)}
+            ctx.log(f"{response.status_code} {url} ({len(response.content)} bytes)")
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            results[url] = {"error": error, "duration": round(time.perf_counter() - started, 4)}
+            ctx.log(f"ERROR {url}: {error}")
+        done += 1
+        ctx.progress(100 * done / len(urls), f"Fetched {done}/{len(urls)} URLs")
+
+    async with httpx.AsyncClient(timeout=timeout, follow_redirects=True) as client:
+        async with anyio.create_task_group() as tg:
+            for url in urls:
+                tg.start_soon(fetch, client, url)
+    ok = sum(1 for r in results.values() if "error" not in r)
+    return {"fetched": ok, "failed": len(urls) - ok, "results": [
+        {"url": url, **results[url]} for url in urls
+    ]}

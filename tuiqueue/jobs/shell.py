@@ -1,0 +1,118 @@
+"""shell: run a command line in its own process group, streaming its output to the log."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import anyio
+from anyio.abc import ByteReceiveStream, Process
+
+from tuiqueue.core.context import JobContext
+from tuiqueue.core.params import Param
+from tuiqueue.core.registry import job_type
+
+GRACE = 3.0
+"""Seconds between SIGTERM and SIGKILL when a shell job is cancelled."""
+LINE_MAX = 8192
+"""A line longer than this is cut into pieces (the child never blocks on us)."""
+TAIL = 10
+"""Lines quoted in the error when the command fails."""
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+async def stop_group(process: Process, grace: float = GRACE) -> None:
+    """SIGTERM the whole group, then SIGKILL whatever is left after the grace period."""
+    pgid = process.pid
+    _signal_group(pgid, signal.SIGCONT)
+    _signal_group(pgid, signal.SIGTERM)
+    with anyio.move_on_after(grace):
+        await process.wait()
+        while _group_alive(pgid):
+            await anyio.sleep(0.05)
+        return
+    _signal_group(pgid, signal.SIGKILL)
+    with anyio.move_on_after(1.0):
+        await process.wait()
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+async def _pump(stream: ByteReceiveStream | None, prefix: str, ctx: JobContext,
+                tail: deque[str]) -> None:
+    if stream is None:
+        return
+    pending = b""
+    async for chunk in stream:
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        while len(pending) > LINE_MAX:
+            lines.append(pending[:LINE_MAX])
+            pending = pending[LINE_MAX:]
+        for raw in lines:
+            text = prefix + raw.decode("utf-8", "replace").rstrip("\r")
+            ctx.log(text)
+            tail.append(text)
+    if pending:
+        text = prefix + pending.decode("utf-8", "replace")
+        ctx.log(text)
+        tail.append(text)
+
+
+@job_type(
+    "shell",
+    description="Run a shell command; its output goes to the job's log.",
+    params=[
+        Param("command", "str", required=True, max_length=4000,
+              help="The command line, run with /bin/sh -c."),
+        Param("cwd", "str", default="", max_length=1000,
+              help="Working directory (empty: the worker's)."),
+    ],
+)
+async def shell(ctx: JobContext, command: str, cwd: str = "") -> dict[str, Any]:
+    """Run command; fail with its exit code and last lines if it exits non-zero."""
+    workdir = Path(cwd).expanduser() if cwd else None
+    if workdir is not None and not workdir.is_dir():
+        raise FileNotFoundError(f"working directory {cwd!r} does not exist")
+    ctx.progress(0, f"$ {command[:200]}")
+    process = await anyio.open_process(
+        ["/bin/sh", "-c", command], cwd=workdir, stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    ctx.on_pause(lambda paused: _signal_group(
+        process.pid, signal.SIGSTOP if paused else signal.SIGCONT))
+    tail: deque[str] = deque(maxlen=TAIL)
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_pump, process.stdout, "", ctx, tail)
+            tg.start_soon(_pump, process.stderr, "[stderr] ", ctx, tail)
+            code = await process.wait()
+            # Children left in the background may hold the pipes open: read what is
+            # buffered, then stop reading so the job can end.
+            tg.cancel_scope.deadline = anyio.current_time() + 0.5
+    finally:
+        with anyio.CancelScope(shield=True):
+            if process.returncode is None or _group_alive(process.pid):
+                await stop_group(process)
+            await process.aclose()
+    if code != 0:
+        last = "\n".join(tail)
+        raise RuntimeError(f"command exited with code {code}" + (f"; last lines:\n{last}" if last else ""))
+    ctx.progress(100, "exit code 0")
+    return {"exit_code": code, "pid": process.pid}

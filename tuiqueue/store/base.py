@@ -1,0 +1,155 @@
+"""The one store interface every backend implements (SQLite, memory, Redis)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+
+from tuiqueue.core.job import Job, NewJob
+from tuiqueue.core.lifecycle import Command, Outcome
+from tuiqueue.core.status import Status
+
+LOG_HEAD = 100
+"""First lines of a job's log that are always kept."""
+LOG_TAIL = 5_000
+"""Newest lines of a job's log that are kept; lines in between are dropped and counted."""
+LOG_LINE_MAX = 4_096
+"""Longer log lines are cut here, saying so."""
+
+
+class StoreError(RuntimeError):
+    """The store cannot be opened or used; the message says what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """What changed in a store since a version (for other processes' work)."""
+
+    version: int
+    jobs: list[Job] = field(default_factory=list)
+    deleted: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class LogPage:
+    """Log lines of one job after a sequence number."""
+
+    lines: list[tuple[int, str]]
+    dropped: int
+    """Lines dropped between the kept head and tail."""
+
+
+def clip_line(line: str) -> str:
+    """Bound one log line's length."""
+    if len(line) <= LOG_LINE_MAX:
+        return line
+    return line[:LOG_LINE_MAX] + f"… [{len(line) - LOG_LINE_MAX} more characters cut]"
+
+
+class Store(ABC):
+    """Persistence for jobs, logs and queue state. Every method is safe across processes."""
+
+    url: str = ""
+    shared: bool = False
+    """True when other processes may change the store (watch `changes()`)."""
+
+    async def open(self) -> None:
+        """Connect and migrate; raise StoreError with a clear message on failure."""
+
+    async def close(self) -> None:
+        """Release connections."""
+
+    async def __aenter__(self) -> Store:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @abstractmethod
+    async def add(self, jobs: Sequence[NewJob], now: float) -> list[Job]:
+        """Insert jobs in one transaction, assigning ids; UnknownJob if a dependency is missing."""
+
+    @abstractmethod
+    async def get(self, job_id: int) -> Job | None:
+        """One job by id."""
+
+    @abstractmethod
+    async def list(
+        self,
+        *,
+        statuses: Collection[Status] | None = None,
+        type: str | None = None,
+        limit: int = 100,
+        before_id: int | None = None,
+    ) -> list[Job]:
+        """Jobs newest first; pass the last id seen as before_id for the next page (keyset)."""
+
+    @abstractmethod
+    async def claim(self, worker: str, limit: int, now: float) -> list[Job]:
+        """Atomically take up to limit runnable jobs (priority, then oldest) for worker."""
+
+    @abstractmethod
+    async def next_wakeup(self, now: float) -> float | None:
+        """When the earliest scheduled job becomes due, if any."""
+
+    @abstractmethod
+    async def save_progress(
+        self, updates: Sequence[tuple[int, str, float, str]], now: float
+    ) -> None:
+        """Record (job id, token, percent, message) for running jobs; stale tokens are ignored."""
+
+    @abstractmethod
+    async def finish(self, outcomes: Sequence[Outcome], now: float) -> list[Job]:
+        """Record how runs ended, in one transaction; returns the jobs that changed."""
+
+    @abstractmethod
+    async def command(self, job_id: int, command: Command, now: float) -> Job:
+        """Cancel, pause or resume; UnknownJob or TransitionError when impossible."""
+
+    @abstractmethod
+    async def append_logs(self, lines: dict[int, list[str]]) -> None:
+        """Append log lines per job, keeping the head and the newest tail."""
+
+    @abstractmethod
+    async def logs(self, job_id: int, after: int = 0, limit: int | None = None) -> LogPage:
+        """Log lines with sequence number > after, oldest first."""
+
+    @abstractmethod
+    async def delete(self, job_ids: Sequence[int]) -> list[int]:
+        """Delete finished or queued jobs (never running ones); returns the ids deleted."""
+
+    @abstractmethod
+    async def clear(
+        self,
+        statuses: Collection[Status],
+        *,
+        finished_before: float | None = None,
+        keep_newest: int = 0,
+    ) -> int:
+        """Delete finished jobs in the given statuses, optionally only older ones; returns count."""
+
+    @abstractmethod
+    async def counts(self) -> dict[Status, int]:
+        """Number of jobs per status."""
+
+    @abstractmethod
+    async def changes(self, since: int) -> Changes:
+        """Jobs changed and ids deleted after version `since`."""
+
+    @abstractmethod
+    async def version(self) -> int:
+        """The current change version."""
+
+    @abstractmethod
+    async def set_queue_paused(self, paused: bool) -> None:
+        """Pause or resume claiming for every worker on this store."""
+
+    @abstractmethod
+    async def queue_paused(self) -> bool:
+        """Whether the queue is paused."""
+
+    @abstractmethod
+    async def release(self, worker: str, now: float) -> list[Job]:
+        """Requeue this worker's unfinished jobs at shutdown (graceful stop); returns them."""

@@ -1,0 +1,281 @@
+"""MemoryStore: everything in this process's memory (`--db :memory:`), gone on exit."""
+
+from __future__ import annotations
+
+import heapq
+import uuid
+from collections.abc import Collection, Sequence
+
+from tuiqueue.core.job import Job, NewJob
+from tuiqueue.core.lifecycle import (
+    Command,
+    Outcome,
+    UnknownJob,
+    apply_command,
+    apply_outcome,
+    dependency_failure,
+    queued_status,
+)
+from tuiqueue.core.status import ACTIVE, TERMINAL, Status
+from tuiqueue.store.base import LOG_HEAD, LOG_TAIL, Changes, LogPage, Store, clip_line
+
+
+class MemoryStore(Store):
+    """A fast in-process store for tests, demos and benchmarks."""
+
+    url = ":memory:"
+
+    def __init__(self) -> None:
+        self._jobs: dict[int, Job] = {}
+        self._next_id = 1
+        self._version = 0
+        self._deleted: list[tuple[int, int]] = []
+        self._ready: list[tuple[int, int]] = []
+        self._scheduled: list[tuple[float, int]] = []
+        self._waiting: set[int] = set()
+        self._logs: dict[int, tuple[list[tuple[int, str]], int]] = {}
+        self._paused = False
+
+    def _touch(self, job: Job, now: float | None = None) -> None:
+        self._version += 1
+        job.version = self._version
+        if now is not None:
+            job.updated_at = now
+
+    def _enqueue(self, job: Job) -> None:
+        if job.status is Status.PENDING:
+            heapq.heappush(self._ready, (-job.priority, job.id))
+        elif job.status is Status.SCHEDULED and job.run_at is not None:
+            heapq.heappush(self._scheduled, (job.run_at, job.id))
+        elif job.status is Status.WAITING:
+            self._waiting.add(job.id)
+
+    def _dep_status(self, job: Job) -> dict[int, Status | None]:
+        return {d: (self._jobs[d].status if d in self._jobs else None) for d in job.depends_on}
+
+    async def add(self, jobs: Sequence[NewJob], now: float) -> list[Job]:
+        for new in jobs:
+            for dep in new.depends_on:
+                if dep not in self._jobs:
+                    raise UnknownJob(dep)
+        out = []
+        for new in jobs:
+            job = Job(
+                id=self._next_id,
+                type=new.type,
+                params=dict(new.params),
+                priority=new.priority,
+                created_at=now,
+                run_at=new.run_at,
+                rerun_of=new.rerun_of,
+                depends_on=list(new.depends_on),
+                max_attempts=new.max_attempts,
+                timeout=new.timeout,
+            )
+            self._next_id += 1
+            job.status = queued_status(job, now, self._dep_status(job))
+            self._touch(job, now)
+            self._jobs[job.id] = job
+            self._enqueue(job)
+            out.append(job.copy())
+        return out
+
+    async def get(self, job_id: int) -> Job | None:
+        job = self._jobs.get(job_id)
+        return job.copy() if job else None
+
+    async def list(
+        self,
+        *,
+        statuses: Collection[Status] | None = None,
+        type: str | None = None,
+        limit: int = 100,
+        before_id: int | None = None,
+    ) -> list[Job]:
+        out: list[Job] = []
+        for job_id in sorted(self._jobs, reverse=True):
+            if before_id is not None and job_id >= before_id:
+                continue
+            job = self._jobs[job_id]
+            if statuses and job.status not in statuses:
+                continue
+            if type and job.type != type:
+                continue
+            out.append(job.copy())
+            if len(out) >= limit:
+                break
+        return out
+
+    def _promote(self, now: float) -> None:
+        while self._scheduled and self._scheduled[0][0] <= now:
+            _, job_id = heapq.heappop(self._scheduled)
+            job = self._jobs.get(job_id)
+            if job and job.status is Status.SCHEDULED and job.run_at is not None and job.run_at <= now:
+                job.status = Status.PENDING
+                self._touch(job, now)
+                self._enqueue(job)
+        for job_id in list(self._waiting):
+            job = self._jobs.get(job_id)
+            if job is None or job.status is not Status.WAITING:
+                self._waiting.discard(job_id)
+                continue
+            deps = self._dep_status(job)
+            reason = dependency_failure(job, deps)
+            if reason:
+                job.status, job.error, job.finished_at = Status.FAILED, reason, now
+            elif queued_status(job, now, deps) is Status.WAITING:
+                continue
+            else:
+                job.status = queued_status(job, now, {d: Status.COMPLETED for d in deps})
+            self._waiting.discard(job_id)
+            self._touch(job, now)
+            self._enqueue(job)
+
+    async def claim(self, worker: str, limit: int, now: float) -> list[Job]:
+        if self._paused or limit <= 0:
+            return []
+        self._promote(now)
+        out: list[Job] = []
+        while self._ready and len(out) < limit:
+            _, job_id = heapq.heappop(self._ready)
+            job = self._jobs.get(job_id)
+            if job is None or job.status is not Status.PENDING:
+                continue
+            job.status = Status.RUNNING
+            job.started_at = now
+            job.attempts += 1
+            job.worker = worker
+            job.token = uuid.uuid4().hex
+            self._touch(job, now)
+            out.append(job.copy())
+        return out
+
+    async def next_wakeup(self, now: float) -> float | None:
+        while self._scheduled:
+            run_at, job_id = self._scheduled[0]
+            job = self._jobs.get(job_id)
+            if job and job.status is Status.SCHEDULED and job.run_at == run_at:
+                return run_at
+            heapq.heappop(self._scheduled)
+        return None
+
+    async def save_progress(
+        self, updates: Sequence[tuple[int, str, float, str]], now: float
+    ) -> None:
+        for job_id, token, percent, message in updates:
+            job = self._jobs.get(job_id)
+            if job and job.token == token:
+                job.progress, job.message = percent, message
+                self._touch(job, now)
+
+    async def finish(self, outcomes: Sequence[Outcome], now: float) -> list[Job]:
+        out = []
+        for outcome in outcomes:
+            job = self._jobs.get(outcome.job_id)
+            if job is None or not apply_outcome(job, outcome, now):
+                continue
+            self._touch(job, now)
+            self._enqueue(job)
+            out.append(job.copy())
+        return out
+
+    async def command(self, job_id: int, command: Command, now: float) -> Job:
+        job = self._jobs.get(job_id)
+        if job is None:
+            raise UnknownJob(job_id)
+        if apply_command(job, command, now, self._dep_status(job)):
+            self._touch(job, now)
+            self._enqueue(job)
+        return job.copy()
+
+    async def append_logs(self, lines: dict[int, list[str]]) -> None:
+        for job_id, new in lines.items():
+            if job_id not in self._jobs:
+                continue
+            kept, count = self._logs.get(job_id, ([], 0))
+            for line in new:
+                count += 1
+                kept.append((count, clip_line(line)))
+            if len(kept) > LOG_HEAD + LOG_TAIL + 1000:
+                kept[LOG_HEAD:] = [item for item in kept[LOG_HEAD:] if item[0] > count - LOG_TAIL]
+            self._logs[job_id] = (kept, count)
+
+    async def logs(self, job_id: int, after: int = 0, limit: int | None = None) -> LogPage:
+        if job_id not in self._jobs:
+            raise UnknownJob(job_id)
+        kept, count = self._logs.get(job_id, ([], 0))
+        lines = [
+            item for item in kept if item[0] > after and (item[0] <= LOG_HEAD or item[0] > count - LOG_TAIL)
+        ]
+        if limit is not None:
+            lines = lines[:limit]
+        return LogPage(lines, max(0, count - LOG_HEAD - LOG_TAIL))
+
+    def _remove(self, job_id: int) -> None:
+        del self._jobs[job_id]
+        self._logs.pop(job_id, None)
+        self._version += 1
+        self._deleted.append((self._version, job_id))
+
+    async def delete(self, job_ids: Sequence[int]) -> list[int]:
+        for job_id in job_ids:
+            job = self._jobs.get(job_id)
+            if job is None:
+                raise UnknownJob(job_id)
+            if job.status in ACTIVE and job.token is not None:
+                raise ValueError(f"job {job_id} is {job.status}; cancel it before deleting it")
+        for job_id in job_ids:
+            self._remove(job_id)
+        return list(job_ids)
+
+    async def clear(
+        self,
+        statuses: Collection[Status],
+        *,
+        finished_before: float | None = None,
+        keep_newest: int = 0,
+    ) -> int:
+        finished = [
+            j for j in self._jobs.values() if j.status in TERMINAL and j.status in statuses
+        ]
+        finished.sort(key=lambda j: (j.finished_at or 0, j.id), reverse=True)
+        doomed = [
+            j.id
+            for j in finished[keep_newest:]
+            if finished_before is None or (j.finished_at or 0) < finished_before
+        ]
+        for job_id in doomed:
+            self._remove(job_id)
+        return len(doomed)
+
+    async def counts(self) -> dict[Status, int]:
+        counts = dict.fromkeys(Status, 0)
+        for job in self._jobs.values():
+            counts[job.status] += 1
+        return counts
+
+    async def changes(self, since: int) -> Changes:
+        jobs = [j.copy() for j in self._jobs.values() if j.version > since]
+        deleted = [job_id for v, job_id in self._deleted if v > since]
+        return Changes(self._version, jobs, deleted)
+
+    async def version(self) -> int:
+        return self._version
+
+    async def set_queue_paused(self, paused: bool) -> None:
+        self._paused = paused
+        self._version += 1
+
+    async def queue_paused(self) -> bool:
+        return self._paused
+
+    async def release(self, worker: str, now: float) -> list[Job]:
+        out = []
+        for job in self._jobs.values():
+            if job.worker == worker and job.token is not None and job.status in ACTIVE:
+                job.status, job.token, job.worker = Status.PENDING, None, None
+                job.message = "requeued: its worker stopped"
+                self._touch(job, now)
+                self._enqueue(job)
+                out.append(job.copy())
+        return out

@@ -1,0 +1,488 @@
+"""SqliteStore: the default store, one WAL-mode file shared safely by many processes."""
+
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+import uuid
+from collections.abc import Callable, Collection, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio
+
+from tuiqueue.core.job import Job, NewJob
+from tuiqueue.core.lifecycle import (
+    Command,
+    Outcome,
+    UnknownJob,
+    apply_command,
+    apply_outcome,
+    dependency_failure,
+    queued_status,
+)
+from tuiqueue.core.status import ACTIVE, TERMINAL, Priority, Status
+from tuiqueue.store.base import LOG_HEAD, LOG_TAIL, Changes, LogPage, Store, StoreError, clip_line
+from tuiqueue.store.sqlite_schema import connect
+
+T = TypeVar("T")
+
+BUSY_MS = 20
+"""SQLite waits this long for a lock inside a call (blocking the loop); we retry beyond it."""
+RETRY_FOR = 30.0
+"""Seconds to keep retrying a locked database before giving up with a clear error."""
+
+COLUMNS = (
+    "id, type, params, priority, status, progress, message, result, error, traceback, "
+    "created_at, started_at, finished_at, run_at, attempts, max_attempts, timeout, worker, "
+    "token, rerun_of, depends_on, cancel_requested, version, updated_at, log_count"
+)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), allow_nan=False)
+
+
+def row_to_job(row: Sequence[Any]) -> Job:
+    """Build a Job from a row selected with COLUMNS."""
+    return Job(
+        id=row[0],
+        type=row[1],
+        params=json.loads(row[2]),
+        priority=Priority(row[3]),
+        status=Status(row[4]),
+        progress=row[5],
+        message=row[6],
+        result=json.loads(row[7]) if row[7] is not None else None,
+        error=row[8],
+        traceback=row[9],
+        created_at=row[10],
+        started_at=row[11],
+        finished_at=row[12],
+        run_at=row[13],
+        attempts=row[14],
+        max_attempts=row[15],
+        timeout=row[16],
+        worker=row[17],
+        token=row[18],
+        rerun_of=row[19],
+        depends_on=json.loads(row[20]),
+        cancel_requested=bool(row[21]),
+        version=row[22],
+        updated_at=row[23],
+        log_count=row[24],
+    )
+
+
+class SqliteStore(Store):
+    """Jobs in a SQLite file: WAL, BEGIN IMMEDIATE writes, bounded retries on contention."""
+
+    shared = True
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path).expanduser()
+        self.url = str(self.path)
+        self._conn: sqlite3.Connection | None = None
+
+    async def open(self) -> None:
+        if self._conn is None:
+            self._conn = connect(self.path, BUSY_MS)
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """The open connection."""
+        if self._conn is None:
+            raise StoreError(f"{self.path}: the store is not open")
+        return self._conn
+
+    async def _retry(self, fn: Callable[[sqlite3.Connection], T], write: bool) -> T:
+        delay = 0.001
+        deadline = anyio.current_time() + RETRY_FOR
+        while True:
+            conn = self.conn
+            try:
+                if not write:
+                    return fn(conn)
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    out = fn(conn)
+                    conn.execute("COMMIT")
+                    return out
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.OperationalError as exc:
+                text = str(exc)
+                if "locked" not in text and "busy" not in text:
+                    raise StoreError(f"{self.path}: {text}") from exc
+                if anyio.current_time() > deadline:
+                    raise StoreError(
+                        f"{self.path}: the database stayed locked for {RETRY_FOR:.0f}s; "
+                        "another process holds it (is one stuck?)"
+                    ) from exc
+            await anyio.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 0.05)
+
+    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return await self._retry(fn, write=True)
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return await self._retry(fn, write=False)
+
+    @staticmethod
+    def _bump(conn: sqlite3.Connection) -> int:
+        row = conn.execute(
+            "UPDATE meta SET value = value + 1 WHERE key = 'version' RETURNING value"
+        ).fetchone()
+        return int(row[0])
+
+    @staticmethod
+    def _dep_status(conn: sqlite3.Connection, deps: Collection[int]) -> dict[int, Status | None]:
+        out: dict[int, Status | None] = dict.fromkeys(deps)
+        if deps:
+            marks = ",".join("?" * len(deps))
+            for job_id, status in conn.execute(
+                f"SELECT id, status FROM jobs WHERE id IN ({marks})", tuple(deps)
+            ):
+                out[job_id] = Status(status)
+        return out
+
+    @staticmethod
+    def _save(conn: sqlite3.Connection, job: Job) -> None:
+        conn.execute(
+            "UPDATE jobs SET status=?, progress=?, message=?, result=?, error=?, traceback=?, "
+            "started_at=?, finished_at=?, run_at=?, attempts=?, worker=?, token=?, "
+            "cancel_requested=?, version=?, updated_at=? WHERE id=?",
+            (
+                job.status.value, job.progress, job.message,
+                None if job.result is None else _dumps(job.result),
+                job.error, job.traceback, job.started_at, job.finished_at, job.run_at,
+                job.attempts, job.worker, job.token, int(job.cancel_requested),
+                job.version, job.updated_at, job.id,
+            ),
+        )
+
+    async def add(self, jobs: Sequence[NewJob], now: float) -> list[Job]:
+        def tx(conn: sqlite3.Connection) -> list[Job]:
+            version = self._bump(conn)
+            deps_all = {d for new in jobs for d in new.depends_on}
+            known = self._dep_status(conn, deps_all)
+            missing = [d for d, s in known.items() if s is None]
+            if missing:
+                raise UnknownJob(min(missing))
+            rows = []
+            for new in jobs:
+                job = Job(id=0, type=new.type, params=dict(new.params), priority=new.priority,
+                          created_at=now, run_at=new.run_at, rerun_of=new.rerun_of,
+                          depends_on=list(new.depends_on), max_attempts=new.max_attempts,
+                          timeout=new.timeout, version=version, updated_at=now)
+                job.status = queued_status(job, now, known)
+                rows.append(job)
+            cur = conn.executemany(
+                "INSERT INTO jobs (type, params, priority, status, created_at, run_at, rerun_of, "
+                "depends_on, max_attempts, timeout, version, updated_at) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                [(j.type, _dumps(j.params), int(j.priority), j.status.value, now, j.run_at,
+                  j.rerun_of, _dumps(j.depends_on), j.max_attempts, j.timeout, version, now)
+                 for j in rows],
+            )
+            last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
+            first = last - cur.rowcount + 1 if cur.rowcount > 0 else last - len(rows) + 1
+            for offset, job in enumerate(rows):
+                job.id = first + offset
+            return rows
+
+        return await self._write(tx)
+
+    async def get(self, job_id: int) -> Job | None:
+        def q(conn: sqlite3.Connection) -> Job | None:
+            row = conn.execute(f"SELECT {COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            return row_to_job(row) if row else None
+
+        return await self._read(q)
+
+    async def list(
+        self,
+        *,
+        statuses: Collection[Status] | None = None,
+        type: str | None = None,
+        limit: int = 100,
+        before_id: int | None = None,
+    ) -> list[Job]:
+        where, args = [], []
+        if statuses:
+            where.append(f"status IN ({','.join('?' * len(statuses))})")
+            args.extend(s.value for s in statuses)
+        if type:
+            where.append("type = ?")
+            args.append(type)
+        if before_id is not None:
+            where.append("id < ?")
+            args.append(before_id)
+        sql = f"SELECT {COLUMNS} FROM jobs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id DESC LIMIT ?"
+        args.append(limit)
+        return await self._read(lambda c: [row_to_job(r) for r in c.execute(sql, args)])
+
+    def _promote(self, conn: sqlite3.Connection, now: float, version: int) -> None:
+        conn.execute(
+            "UPDATE jobs SET status = 'pending', version = ?, updated_at = ? "
+            "WHERE status = 'scheduled' AND run_at <= ?",
+            (version, now, now),
+        )
+        waiting = [row_to_job(r) for r in conn.execute(
+            f"SELECT {COLUMNS} FROM jobs WHERE status = 'waiting'")]
+        for job in waiting:
+            deps = self._dep_status(conn, job.depends_on)
+            reason = dependency_failure(job, deps)
+            if reason:
+                job.status, job.error, job.finished_at = Status.FAILED, reason, now
+            else:
+                job.status = queued_status(job, now, deps)
+                if job.status is Status.WAITING:
+                    continue
+            job.version, job.updated_at = version, now
+            self._save(conn, job)
+
+    async def claim(self, worker: str, limit: int, now: float) -> list[Job]:
+        if limit <= 0:
+            return []
+
+        def tx(conn: sqlite3.Connection) -> list[Job]:
+            if conn.execute("SELECT value FROM meta WHERE key = 'queue_paused'").fetchone()[0]:
+                return []
+            version = self._bump(conn)
+            self._promote(conn, now, version)
+            ids = [r[0] for r in conn.execute(
+                "SELECT id FROM jobs WHERE status = 'pending' ORDER BY priority DESC, id LIMIT ?",
+                (limit,))]
+            if not ids:
+                return []
+            batch = uuid.uuid4().hex[:16]
+            rows = conn.execute(
+                f"UPDATE jobs SET status = 'running', started_at = ?, attempts = attempts + 1, "
+                f"worker = ?, token = ? || '.' || id || '.' || (attempts + 1), version = ?, "
+                f"updated_at = ?, cancel_requested = 0 "
+                f"WHERE id IN ({','.join('?' * len(ids))}) RETURNING {COLUMNS}",
+                (now, worker, batch, version, now, *ids),
+            ).fetchall()
+            jobs = [row_to_job(r) for r in rows]
+            jobs.sort(key=lambda j: (-j.priority, j.id))
+            return jobs
+
+        return await self._write(tx)
+
+    async def next_wakeup(self, now: float) -> float | None:
+        row = await self._read(lambda c: c.execute(
+            "SELECT MIN(run_at) FROM jobs WHERE status = 'scheduled'").fetchone())
+        return float(row[0]) if row and row[0] is not None else None
+
+    async def save_progress(
+        self, updates: Sequence[tuple[int, str, float, str]], now: float
+    ) -> None:
+        def tx(conn: sqlite3.Connection) -> None:
+            version = self._bump(conn)
+            conn.executemany(
+                "UPDATE jobs SET progress = ?, message = ?, version = ?, updated_at = ? "
+                "WHERE id = ? AND token = ?",
+                [(p, m, version, now, i, t) for i, t, p, m in updates],
+            )
+
+        await self._write(tx)
+
+    async def finish(self, outcomes: Sequence[Outcome], now: float) -> list[Job]:
+        def tx(conn: sqlite3.Connection) -> list[Job]:
+            version = self._bump(conn)
+            ids = [o.job_id for o in outcomes]
+            rows = conn.execute(
+                f"SELECT {COLUMNS} FROM jobs WHERE id IN ({','.join('?' * len(ids))})", ids)
+            jobs = {j.id: j for j in map(row_to_job, rows)}
+            changed = []
+            for outcome in outcomes:
+                job = jobs.get(outcome.job_id)
+                if job is None or not apply_outcome(job, outcome, now):
+                    continue
+                job.version, job.updated_at = version, now
+                self._save(conn, job)
+                changed.append(job)
+            return changed
+
+        return await self._write(tx)
+
+    async def command(self, job_id: int, command: Command, now: float) -> Job:
+        def tx(conn: sqlite3.Connection) -> Job:
+            row = conn.execute(f"SELECT {COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None:
+                raise UnknownJob(job_id)
+            job = row_to_job(row)
+            if apply_command(job, command, now, self._dep_status(conn, job.depends_on)):
+                job.version, job.updated_at = self._bump(conn), now
+                self._save(conn, job)
+            return job
+
+        return await self._write(tx)
+
+    async def append_logs(self, lines: dict[int, list[str]]) -> None:
+        def tx(conn: sqlite3.Connection) -> None:
+            version = self._bump(conn)
+            for job_id, new in lines.items():
+                row = conn.execute(
+                    "UPDATE jobs SET log_count = log_count + ?, version = ? WHERE id = ? "
+                    "RETURNING log_count", (len(new), version, job_id)).fetchone()
+                if row is None:
+                    continue
+                count = row[0]
+                first = count - len(new) + 1
+                conn.executemany(
+                    "INSERT OR REPLACE INTO logs (job_id, seq, line) VALUES (?, ?, ?)",
+                    [(job_id, first + i, clip_line(line)) for i, line in enumerate(new)],
+                )
+                cut = count - LOG_TAIL
+                if cut > LOG_HEAD and (first - 1) // 500 != count // 500:
+                    conn.execute("DELETE FROM logs WHERE job_id = ? AND seq > ? AND seq <= ?",
+                                 (job_id, LOG_HEAD, cut))
+
+        await self._write(tx)
+
+    async def logs(self, job_id: int, after: int = 0, limit: int | None = None) -> LogPage:
+        def q(conn: sqlite3.Connection) -> LogPage:
+            row = conn.execute("SELECT log_count FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None:
+                raise UnknownJob(job_id)
+            count = row[0]
+            cut = count - LOG_TAIL
+            lines = conn.execute(
+                "SELECT seq, line FROM logs WHERE job_id = ? AND seq > ? "
+                "AND (seq <= ? OR seq > ?) ORDER BY seq LIMIT ?",
+                (job_id, after, LOG_HEAD, cut, -1 if limit is None else limit),
+            ).fetchall()
+            return LogPage([(s, t) for s, t in lines], max(0, count - LOG_HEAD - LOG_TAIL))
+
+        return await self._read(q)
+
+    @staticmethod
+    def _remove(conn: sqlite3.Connection, ids: Sequence[int]) -> None:
+        version = SqliteStore._bump(conn)
+        for chunk in range(0, len(ids), 500):
+            part = list(ids[chunk : chunk + 500])
+            marks = ",".join("?" * len(part))
+            conn.execute(f"DELETE FROM jobs WHERE id IN ({marks})", part)
+            conn.execute(f"DELETE FROM logs WHERE job_id IN ({marks})", part)
+            conn.executemany("INSERT INTO deleted (version, job_id) VALUES (?, ?)",
+                             [(version, j) for j in part])
+        conn.execute("DELETE FROM deleted WHERE version < ?", (version - 100_000,))
+
+    async def delete(self, job_ids: Sequence[int]) -> list[int]:
+        def tx(conn: sqlite3.Connection) -> list[int]:
+            for job_id in job_ids:
+                row = conn.execute("SELECT status, token FROM jobs WHERE id = ?",
+                                   (job_id,)).fetchone()
+                if row is None:
+                    raise UnknownJob(job_id)
+                if Status(row[0]) in ACTIVE and row[1] is not None:
+                    raise ValueError(f"job {job_id} is {row[0]}; cancel it before deleting it")
+            self._remove(conn, list(job_ids))
+            return list(job_ids)
+
+        return await self._write(tx)
+
+    async def clear(
+        self,
+        statuses: Collection[Status],
+        *,
+        finished_before: float | None = None,
+        keep_newest: int = 0,
+        batch: int = 500,
+    ) -> int:
+        wanted = [s.value for s in statuses if s in TERMINAL]
+        if not wanted:
+            return 0
+        marks = ",".join("?" * len(wanted))
+        sql = (f"SELECT id FROM jobs WHERE status IN ({marks}) "
+               f"AND (? IS NULL OR finished_at < ?) "
+               f"ORDER BY finished_at DESC, id DESC LIMIT ? OFFSET ?")
+        total = 0
+        while True:
+            def tx(conn: sqlite3.Connection) -> int:
+                ids = [r[0] for r in conn.execute(
+                    sql, (*wanted, finished_before, finished_before, batch, keep_newest))]
+                if ids:
+                    self._remove(conn, ids)
+                return len(ids)
+
+            done = await self._write(tx)
+            total += done
+            if done < batch:
+                return total
+            await anyio.sleep(0)
+
+    async def counts(self) -> dict[Status, int]:
+        counts = dict.fromkeys(Status, 0)
+        rows = await self._read(lambda c: c.execute(
+            "SELECT status, COUNT(*) FROM jobs GROUP BY status").fetchall())
+        for status, n in rows:
+            counts[Status(status)] = n
+        return counts
+
+    async def changes(self, since: int) -> Changes:
+        def q(conn: sqlite3.Connection) -> Changes:
+            conn.execute("BEGIN")
+            try:
+                version = int(conn.execute(
+                    "SELECT value FROM meta WHERE key = 'version'").fetchone()[0])
+                jobs = [row_to_job(r) for r in conn.execute(
+                    f"SELECT {COLUMNS} FROM jobs WHERE version > ? ORDER BY version LIMIT 2000",
+                    (since,))]
+                if len(jobs) == 2000:
+                    version = jobs[-1].version - 1
+                    jobs = [j for j in jobs if j.version <= version]
+                deleted = [r[0] for r in conn.execute(
+                    "SELECT job_id FROM deleted WHERE version > ? AND version <= ?",
+                    (since, version))]
+            finally:
+                conn.execute("COMMIT")
+            return Changes(version, jobs, deleted)
+
+        return await self._read(q)
+
+    async def version(self) -> int:
+        row = await self._read(lambda c: c.execute(
+            "SELECT value FROM meta WHERE key = 'version'").fetchone())
+        return int(row[0])
+
+    def data_version(self) -> int:
+        """Changes whenever another connection commits (cheap; no table read)."""
+        return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
+
+    async def set_queue_paused(self, paused: bool) -> None:
+        def tx(conn: sqlite3.Connection) -> None:
+            self._bump(conn)
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'queue_paused'", (int(paused),))
+
+        await self._write(tx)
+
+    async def queue_paused(self) -> bool:
+        row = await self._read(lambda c: c.execute(
+            "SELECT value FROM meta WHERE key = 'queue_paused'").fetchone())
+        return bool(row[0])
+
+    async def release(self, worker: str, now: float) -> list[Job]:
+        def tx(conn: sqlite3.Connection) -> list[Job]:
+            version = self._bump(conn)
+            rows = conn.execute(
+                f"UPDATE jobs SET status = 'pending', token = NULL, worker = NULL, "
+                f"message = 'requeued: its worker stopped', version = ?, updated_at = ? "
+                f"WHERE worker = ? AND token IS NOT NULL AND status IN ('running', 'paused') "
+                f"RETURNING {COLUMNS}", (version, now, worker)).fetchall()
+            return [row_to_job(r) for r in rows]
+
+        return await self._write(tx)

@@ -1,0 +1,169 @@
+"""Opening a SQLite store safely: validate before touching, then migrate by user_version."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+from tuiqueue.store.base import StoreError
+
+SCHEMA_VERSION = 1
+APP_ID = 0x7475_6971  # "tuiq": PRAGMA application_id marks our files
+
+MIGRATIONS: dict[int, str] = {
+    1: """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+    INSERT INTO meta VALUES ('version', 0), ('queue_paused', 0);
+    CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        type TEXT NOT NULL,
+        params TEXT NOT NULL,
+        priority INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        progress REAL NOT NULL DEFAULT 0,
+        message TEXT NOT NULL DEFAULT '',
+        result TEXT,
+        error TEXT,
+        traceback TEXT,
+        created_at REAL NOT NULL,
+        started_at REAL,
+        finished_at REAL,
+        run_at REAL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        max_attempts INTEGER NOT NULL DEFAULT 1,
+        timeout REAL,
+        worker TEXT,
+        token TEXT,
+        rerun_of INTEGER,
+        depends_on TEXT NOT NULL DEFAULT '[]',
+        cancel_requested INTEGER NOT NULL DEFAULT 0,
+        version INTEGER NOT NULL,
+        updated_at REAL NOT NULL,
+        log_count INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX jobs_ready ON jobs (status, priority DESC, id);
+    CREATE INDEX jobs_status_id ON jobs (status, id);
+    CREATE INDEX jobs_type_id ON jobs (type, id);
+    CREATE INDEX jobs_version ON jobs (version);
+    CREATE INDEX jobs_due ON jobs (run_at) WHERE status = 'scheduled';
+    CREATE INDEX jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL;
+    CREATE TABLE logs (
+        job_id INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        line TEXT NOT NULL,
+        PRIMARY KEY (job_id, seq)
+    ) WITHOUT ROWID;
+    CREATE TABLE deleted (seq INTEGER PRIMARY KEY, version INTEGER NOT NULL, job_id INTEGER NOT NULL);
+    CREATE INDEX deleted_version ON deleted (version);
+    CREATE TABLE workers (
+        id TEXT PRIMARY KEY,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        concurrency INTEGER NOT NULL,
+        running INTEGER NOT NULL DEFAULT 0,
+        processed INTEGER NOT NULL DEFAULT 0,
+        started_at REAL NOT NULL,
+        heartbeat REAL NOT NULL,
+        stopped INTEGER NOT NULL DEFAULT 0
+    ) WITHOUT ROWID;
+    """,
+}
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _fail(path: Path, what: str, todo: str) -> StoreError:
+    return StoreError(f"{path}: {what}. {todo}")
+
+
+def inspect_file(path: Path) -> None:
+    """Refuse files that are not a usable tuiqueue database, without writing to them."""
+    if path.is_dir():
+        raise _fail(path, "is a directory, not a database file", "Pass a file path with --db.")
+    if not path.exists():
+        parent = path.parent
+        if not parent.exists():
+            try:
+                parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise _fail(path, f"cannot create its folder ({exc.strerror})",
+                            "Choose another --db path.") from exc
+        if not os.access(parent, os.W_OK):
+            raise _fail(path, "its folder is not writable", "Choose another --db path.")
+        return
+    if not os.access(path, os.R_OK):
+        raise _fail(path, "is not readable (permission denied)", "Fix its permissions.")
+    size = path.stat().st_size
+    if size == 0:
+        raise _fail(path, "is an empty file, not a tuiqueue database",
+                    "Remove it or choose another --db path; tuiqueue will not write over it.")
+    with path.open("rb") as fh:
+        header = fh.read(100)
+    if not header.startswith(SQLITE_HEADER):
+        raise _fail(path, "is not a SQLite database",
+                    "Check the path; tuiqueue will not write over it.")
+    if len(header) < 100 or size % 512:
+        raise _fail(path, "is truncated or damaged",
+                    "Restore it from a backup (`tuiqueue db backup` makes one).")
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            user_version = conn.execute("PRAGMA user_version").fetchone()[0]
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise _fail(path, f"cannot be read ({exc})",
+                    "Restore it from a backup or choose another --db path.") from exc
+    if user_version > SCHEMA_VERSION:
+        raise _fail(path, f"was written by a newer tuiqueue (schema {user_version}, "
+                          f"this version understands up to {SCHEMA_VERSION})",
+                    "Upgrade tuiqueue (pip install -U tuiqueue).")
+    if tables and "jobs" not in tables:
+        raise _fail(path, "is a SQLite database of another program, not tuiqueue's",
+                    "Choose another --db path.")
+
+
+def migrate(conn: sqlite3.Connection, path: Path) -> None:
+    """Bring the schema up to SCHEMA_VERSION in one write transaction."""
+    current = conn.execute("PRAGMA user_version").fetchone()[0]
+    if current >= SCHEMA_VERSION:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        current = conn.execute("PRAGMA user_version").fetchone()[0]
+        for version in range(current + 1, SCHEMA_VERSION + 1):
+            for statement in MIGRATIONS[version].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute(f"PRAGMA application_id = {APP_ID}")
+        conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        conn.execute("ROLLBACK")
+        raise _fail(path, f"could not be set up ({exc})", "Check free disk space and permissions.") from exc
+
+
+def connect(path: Path, busy_ms: int) -> sqlite3.Connection:
+    """Open a validated file read-write in WAL mode and migrate it."""
+    inspect_file(path)
+    try:
+        conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout = {busy_ms}")
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise sqlite3.OperationalError(f"could not switch to WAL mode (got {mode})")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = OFF")
+        migrate(conn, path)
+    except sqlite3.OperationalError as exc:
+        text = str(exc)
+        if "readonly" in text or "read-only" in text:
+            raise _fail(path, "is read-only", "Make it writable or copy it elsewhere.") from exc
+        if "disk is full" in text or "full" in text:
+            raise _fail(path, "cannot be written: the disk is full", "Free some space.") from exc
+        raise _fail(path, f"cannot be opened ({text})", "Check the path and permissions.") from exc
+    except sqlite3.DatabaseError as exc:
+        raise _fail(path, f"is damaged ({exc})", "Restore it from a backup.") from exc
+    return conn
