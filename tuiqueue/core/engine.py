@@ -22,7 +22,7 @@ from tuiqueue.core.runner import Running, execute
 from tuiqueue.core.context import JobContext
 from tuiqueue.core.status import ACTIVE, TERMINAL, UNFINISHED, Priority, Status
 from tuiqueue.core.watcher import Watcher
-from tuiqueue.store.base import Store
+from tuiqueue.store.base import LogPage, Store, WorkerInfo
 
 FLUSH_INTERVAL = 0.1
 """Progress and logs are written and published at most this often (10 times a second)."""
@@ -383,6 +383,18 @@ class Engine:
         """Counts per status and this worker's load."""
         return Stats(await self.store.counts(), len(self._running), self._concurrency,
                      self.processed, await self.store.queue_paused())
+
+    async def logs(self, job_id: int, after: int = 0, limit: int | None = None) -> LogPage:
+        """A job's stored log lines after sequence number `after` (flushed ~10x a second)."""
+        return await self.store.logs(job_id, after, limit)
+
+    async def list(self, **kw: Any) -> list[Job]:
+        """Jobs newest first (see Store.list for filters and keyset paging)."""
+        return await self.store.list(**kw)
+
+    async def workers(self) -> list[WorkerInfo]:
+        """Every worker registered on this store."""
+        return await self.store.workers()
 
     # -- waiting ------------------------------------------------------------------------
 

@@ -18,6 +18,35 @@ LOG_LINE_MAX = 4_096
 """Longer log lines are cut here, saying so."""
 
 
+@dataclass(slots=True)
+class WorkerInfo:
+    """A worker process registered in the store, kept fresh by its heartbeat."""
+
+    id: str
+    host: str
+    pid: int
+    concurrency: int
+    started_at: float
+    heartbeat: float
+    running: int = 0
+    processed: int = 0
+    stopped: bool = False
+
+    def alive(self, now: float, dead_after: float) -> bool:
+        """Not stopped and heard from within dead_after seconds."""
+        return not self.stopped and now - self.heartbeat <= dead_after
+
+    def to_dict(self, now: float, dead_after: float) -> dict[str, object]:
+        """The JSON shape of `tuiqueue workers --json`."""
+        return {
+            "id": self.id, "host": self.host, "pid": self.pid,
+            "concurrency": self.concurrency, "running": self.running,
+            "processed": self.processed, "started_at": self.started_at,
+            "heartbeat": self.heartbeat, "alive": self.alive(now, dead_after),
+            "stopped": self.stopped,
+        }
+
+
 class StoreError(RuntimeError):
     """The store cannot be opened or used; the message says what to do."""
 
@@ -153,3 +182,25 @@ class Store(ABC):
     @abstractmethod
     async def release(self, worker: str, now: float) -> list[Job]:
         """Requeue this worker's unfinished jobs at shutdown (graceful stop); returns them."""
+
+    # -- workers (heartbeats) -----------------------------------------------------------
+
+    @abstractmethod
+    async def register_worker(self, info: WorkerInfo) -> None:
+        """Add or replace a worker's row."""
+
+    @abstractmethod
+    async def heartbeat(self, worker_id: str, running: int, processed: int, now: float) -> None:
+        """Refresh a worker's liveness and load."""
+
+    @abstractmethod
+    async def stop_worker(self, worker_id: str, now: float) -> None:
+        """Mark a worker as cleanly stopped."""
+
+    @abstractmethod
+    async def workers(self) -> list[WorkerInfo]:
+        """Every registered worker (alive or not), newest first."""
+
+    @abstractmethod
+    async def orphans(self, now: float, dead_after: float) -> list[Job]:
+        """Running/paused jobs whose worker is stopped, unknown, or silent for dead_after s."""

@@ -17,7 +17,15 @@ from tuiqueue.core.lifecycle import (
     queued_status,
 )
 from tuiqueue.core.status import ACTIVE, TERMINAL, Status
-from tuiqueue.store.base import LOG_HEAD, LOG_TAIL, Changes, LogPage, Store, clip_line
+from tuiqueue.store.base import (
+    LOG_HEAD,
+    LOG_TAIL,
+    Changes,
+    LogPage,
+    Store,
+    WorkerInfo,
+    clip_line,
+)
 
 
 class MemoryStore(Store):
@@ -35,6 +43,7 @@ class MemoryStore(Store):
         self._waiting: set[int] = set()
         self._logs: dict[int, tuple[list[tuple[int, str]], int]] = {}
         self._paused = False
+        self._workers: dict[str, WorkerInfo] = {}
 
     def _touch(self, job: Job, now: float | None = None) -> None:
         self._version += 1
@@ -279,3 +288,29 @@ class MemoryStore(Store):
                 self._enqueue(job)
                 out.append(job.copy())
         return out
+
+    async def register_worker(self, info: WorkerInfo) -> None:
+        self._workers[info.id] = info
+
+    async def heartbeat(self, worker_id: str, running: int, processed: int, now: float) -> None:
+        info = self._workers.get(worker_id)
+        if info is not None:
+            info.running, info.processed, info.heartbeat = running, processed, now
+
+    async def stop_worker(self, worker_id: str, now: float) -> None:
+        info = self._workers.get(worker_id)
+        if info is not None:
+            info.stopped, info.heartbeat = True, now
+
+    async def workers(self) -> list[WorkerInfo]:
+        return sorted(self._workers.values(), key=lambda w: w.started_at, reverse=True)
+
+    async def orphans(self, now: float, dead_after: float) -> list[Job]:
+        return [
+            job.copy()
+            for job in self._jobs.values()
+            if job.status in ACTIVE and job.token is not None and (
+                job.worker not in self._workers
+                or not self._workers[job.worker].alive(now, dead_after)
+            )
+        ]

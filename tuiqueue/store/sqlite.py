@@ -23,7 +23,16 @@ from tuiqueue.core.lifecycle import (
     queued_status,
 )
 from tuiqueue.core.status import ACTIVE, TERMINAL, Priority, Status
-from tuiqueue.store.base import LOG_HEAD, LOG_TAIL, Changes, LogPage, Store, StoreError, clip_line
+from tuiqueue.store.base import (
+    LOG_HEAD,
+    LOG_TAIL,
+    Changes,
+    LogPage,
+    Store,
+    StoreError,
+    WorkerInfo,
+    clip_line,
+)
 from tuiqueue.store.sqlite_schema import connect
 
 T = TypeVar("T")
@@ -486,3 +495,34 @@ class SqliteStore(Store):
             return [row_to_job(r) for r in rows]
 
         return await self._write(tx)
+
+    async def register_worker(self, info: WorkerInfo) -> None:
+        await self._write(lambda c: c.execute(
+            "INSERT OR REPLACE INTO workers (id, host, pid, concurrency, running, processed, "
+            "started_at, heartbeat, stopped) VALUES (?,?,?,?,?,?,?,?,?)",
+            (info.id, info.host, info.pid, info.concurrency, info.running, info.processed,
+             info.started_at, info.heartbeat, int(info.stopped))))
+
+    async def heartbeat(self, worker_id: str, running: int, processed: int, now: float) -> None:
+        await self._write(lambda c: c.execute(
+            "UPDATE workers SET running = ?, processed = ?, heartbeat = ? WHERE id = ?",
+            (running, processed, now, worker_id)))
+
+    async def stop_worker(self, worker_id: str, now: float) -> None:
+        await self._write(lambda c: c.execute(
+            "UPDATE workers SET stopped = 1, running = 0, heartbeat = ? WHERE id = ?",
+            (now, worker_id)))
+
+    async def workers(self) -> list[WorkerInfo]:
+        rows = await self._read(lambda c: c.execute(
+            "SELECT id, host, pid, concurrency, started_at, heartbeat, running, processed, "
+            "stopped FROM workers ORDER BY started_at DESC").fetchall())
+        return [WorkerInfo(*r[:8], stopped=bool(r[8])) for r in rows]
+
+    async def orphans(self, now: float, dead_after: float) -> list[Job]:
+        rows = await self._read(lambda c: c.execute(
+            f"SELECT {COLUMNS} FROM jobs WHERE status IN ('running', 'paused') "
+            f"AND token IS NOT NULL AND worker NOT IN ("
+            f"SELECT id FROM workers WHERE stopped = 0 AND heartbeat >= ?)",
+            (now - dead_after,)).fetchall())
+        return [row_to_job(r) for r in rows]
