@@ -78,10 +78,19 @@ def _env_jobs() -> list[str]:
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--db", metavar="PATH", help="SQLite file, :memory: or redis://host:port/db "
-              "(default: $TUIQUEUE_DB or the user data folder).")
-@click.option("--jobs", "jobs", metavar="MODULE", multiple=True,
-              help="Module or .py file defining job types (repeatable; also $TUIQUEUE_JOBS).")
+@click.option(
+    "--db",
+    metavar="PATH",
+    help="SQLite file, :memory: or redis://host:port/db "
+    "(default: $TUIQUEUE_DB or the user data folder).",
+)
+@click.option(
+    "--jobs",
+    "jobs",
+    metavar="MODULE",
+    multiple=True,
+    help="Module or .py file defining job types (repeatable; also $TUIQUEUE_JOBS).",
+)
 @click.version_option(package_name="tuiqueue")
 @click.pass_context
 def main(ctx: click.Context, db: str | None, jobs: tuple[str, ...]) -> None:
@@ -113,7 +122,10 @@ def types(settings: Settings, as_json: bool) -> None:
     for kind in REGISTRY:
         click.echo(f"{kind.name}: {kind.description}")
         for param in kind.schema.params:
-            click.echo(f"    {param.name:<10} {param.describe()}" + (f" — {param.help}" if param.help else ""))
+            click.echo(
+                f"    {param.name:<10} {param.describe()}"
+                + (f" — {param.help}" if param.help else "")
+            )
 
 
 def _parse_pairs(pairs: Sequence[str]) -> list[tuple[str, str]]:
@@ -129,7 +141,7 @@ def _parse_pairs(pairs: Sequence[str]) -> list[tuple[str, str]]:
 def _read_batch(engine: Engine, source: str) -> list[NewJob]:
     stream = sys.stdin if source == "-" else None
     try:
-        text = stream.read() if stream else open(source, encoding="utf-8").read()  # noqa: SIM115
+        text = stream.read() if stream else open(source, encoding="utf-8").read()
     except OSError as exc:
         raise BadInput(f"cannot read {source}: {exc.strerror}") from exc
     batch = []
@@ -145,10 +157,15 @@ def _read_batch(engine: Engine, source: str) -> list[NewJob]:
             if extra:
                 raise ValueError(f"unknown keys: {', '.join(sorted(extra))}")
             after = spec.get("after") or []
-            batch.append(engine.new_job(spec["type"], spec.get("params") or {},
-                                        priority=spec.get("priority", "normal"),
-                                        delay=spec.get("delay"),
-                                        after=[after] if isinstance(after, int) else after))
+            batch.append(
+                engine.new_job(
+                    spec["type"],
+                    spec.get("params") or {},
+                    priority=spec.get("priority", "normal"),
+                    delay=spec.get("delay"),
+                    after=[after] if isinstance(after, int) else after,
+                )
+            )
         except ValidationError as exc:
             raise BadInput(f"{where}: {'; '.join(exc.errors.values())}") from exc
         except (ValueError, LookupError, TypeError) as exc:
@@ -160,20 +177,41 @@ def _read_batch(engine: Engine, source: str) -> list[NewJob]:
 
 @main.command()
 @click.argument("type_name", metavar="TYPE", required=False)
-@click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
-              help="A parameter (repeat for each; repeat a list parameter for each item).")
-@click.option("--priority", default="normal", show_default=True,
-              type=click.Choice(["low", "normal", "high", "critical"], case_sensitive=False))
+@click.option(
+    "-p",
+    "--param",
+    "params",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A parameter (repeat for each; repeat a list parameter for each item).",
+)
+@click.option(
+    "--priority",
+    default="normal",
+    show_default=True,
+    type=click.Choice(["low", "normal", "high", "critical"], case_sensitive=False),
+)
 @click.option("--after", multiple=True, type=int, metavar="ID", help="Run after job ID completes.")
 @click.option("--delay", type=float, metavar="SECONDS", help="Run no sooner than this from now.")
 @click.option("--retries", type=click.IntRange(0, 100), default=None, help="Retries after failure.")
 @click.option("--timeout", type=float, metavar="SECONDS", help="Fail a run that takes longer.")
-@click.option("--from", "source", metavar="FILE", help="Submit one JSON job per line (- for stdin).")
+@click.option(
+    "--from", "source", metavar="FILE", help="Submit one JSON job per line (- for stdin)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the new job(s) as JSON.")
 @pass_settings
-def submit(settings: Settings, type_name: str | None, params: tuple[str, ...], priority: str,
-           after: tuple[int, ...], delay: float | None, retries: int | None,
-           timeout: float | None, source: str | None, as_json: bool) -> None:
+def submit(
+    settings: Settings,
+    type_name: str | None,
+    params: tuple[str, ...],
+    priority: str,
+    after: tuple[int, ...],
+    delay: float | None,
+    retries: int | None,
+    timeout: float | None,
+    source: str | None,
+    as_json: bool,
+) -> None:
     """Queue a job and print its id."""
 
     async def body(engine: Engine) -> None:
@@ -186,12 +224,21 @@ def submit(settings: Settings, type_name: str | None, params: tuple[str, ...], p
                 raise BadInput("missing TYPE (see `tuiqueue types`), or use --from FILE")
             kind = engine.registry.get(type_name)
             values = kind.schema.parse_texts(_parse_pairs(params), type_name)
-            jobs = [await engine.submit(
-                type_name, values, priority=priority, after=after, delay=delay,
-                max_attempts=None if retries is None else retries + 1, timeout=timeout)]
+            jobs = [
+                await engine.submit(
+                    type_name,
+                    values,
+                    priority=priority,
+                    after=after,
+                    delay=delay,
+                    max_attempts=None if retries is None else retries + 1,
+                    timeout=timeout,
+                )
+            ]
         if as_json:
-            echo_json(jobs[0].to_dict() if len(jobs) == 1 and not source
-                      else [j.to_dict() for j in jobs])
+            echo_json(
+                jobs[0].to_dict() if len(jobs) == 1 and not source else [j.to_dict() for j in jobs]
+            )
         else:
             for job in jobs:
                 click.echo(job.id)
@@ -200,19 +247,26 @@ def submit(settings: Settings, type_name: str | None, params: tuple[str, ...], p
 
 
 @main.command("list")
-@click.option("--status", "statuses", multiple=True, type=click.Choice(STATUS_NAMES),
-              help="Only jobs in this status (repeatable).")
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice(STATUS_NAMES),
+    help="Only jobs in this status (repeatable).",
+)
 @click.option("--type", "type_name", help="Only jobs of this type.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_settings
-def list_jobs(settings: Settings, statuses: tuple[str, ...], type_name: str | None, limit: int,
-              as_json: bool) -> None:
+def list_jobs(
+    settings: Settings, statuses: tuple[str, ...], type_name: str | None, limit: int, as_json: bool
+) -> None:
     """List jobs, newest first."""
 
     async def body(engine: Engine) -> None:
-        jobs = await engine.store.list(statuses={Status(s) for s in statuses} or None,
-                                       type=type_name, limit=limit)
+        jobs = await engine.store.list(
+            statuses={Status(s) for s in statuses} or None, type=type_name, limit=limit
+        )
         if as_json:
             echo_json([j.to_dict() for j in jobs])
             return
@@ -345,9 +399,13 @@ def queue(settings: Settings, action: str) -> None:
 
 
 @main.command()
-@click.option("--status", "statuses", multiple=True,
-              type=click.Choice(["completed", "failed", "cancelled"]),
-              help="Only this status (repeatable; default all finished).")
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice(["completed", "failed", "cancelled"]),
+    help="Only this status (repeatable; default all finished).",
+)
 @click.option("--older-than", metavar="DURATION", help="Only jobs finished before, e.g. 7d, 12h.")
 @click.option("--keep", default=0, type=click.IntRange(0), help="Keep the newest N finished jobs.")
 @pass_settings
@@ -362,8 +420,13 @@ def clear(settings: Settings, statuses: tuple[str, ...], older_than: str | None,
 @main.command()
 @click.option("-c", "--concurrency", default=3, show_default=True, type=click.IntRange(1, 10_000))
 @click.option("--drain", is_flag=True, help="Exit once nothing is queued or running.")
-@click.option("--grace", default=10.0, show_default=True, type=click.FloatRange(0),
-              help="Seconds running jobs get to finish when stopping.")
+@click.option(
+    "--grace",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Seconds running jobs get to finish when stopping.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Do not print job events.")
 @pass_settings
 def worker(settings: Settings, concurrency: int, drain: bool, grace: float, quiet: bool) -> None:
@@ -373,10 +436,14 @@ def worker(settings: Settings, concurrency: int, drain: bool, grace: float, quie
     async def report() -> None:
         async for event in engine.events():
             job = event.job
-            if event.kind is EventKind.JOB and job is not None and (
-                job.status in TERMINAL or job.status is Status.RUNNING
+            if (
+                event.kind is EventKind.JOB
+                and job is not None
+                and (job.status in TERMINAL or job.status is Status.RUNNING)
             ):
-                took = f" in {human_seconds(job.duration)}" if job.finished_at and job.duration else ""
+                took = (
+                    f" in {human_seconds(job.duration)}" if job.finished_at and job.duration else ""
+                )
                 detail = f": {safe(job.error)}" if job.error and job.status is Status.FAILED else ""
                 stderr(f"job {job.id} {job.type} {job.status}{took}{detail}")
 
@@ -386,8 +453,10 @@ def worker(settings: Settings, concurrency: int, drain: bool, grace: float, quie
             async for signum in received:
                 count += 1
                 if count == 1:
-                    stderr(f"{signal.Signals(signum).name}: finishing running jobs "
-                           f"(up to {grace:g}s); send again to stop now")
+                    stderr(
+                        f"{signal.Signals(signum).name}: finishing running jobs "
+                        f"(up to {grace:g}s); send again to stop now"
+                    )
                     await_stop.set()
                 else:
                     stderr("stopping now; unfinished jobs are requeued")
@@ -398,8 +467,10 @@ def worker(settings: Settings, concurrency: int, drain: bool, grace: float, quie
 
     async def body() -> None:
         await engine.store.open()
-        stderr(f"worker {engine.worker_id} on {engine.store.url}, concurrency {concurrency}"
-               + (", draining" if drain else ""))
+        stderr(
+            f"worker {engine.worker_id} on {engine.store.url}, concurrency {concurrency}"
+            + (", draining" if drain else "")
+        )
         async with anyio.create_task_group() as tg:
             if not quiet:
                 tg.start_soon(report)
@@ -413,6 +484,7 @@ def worker(settings: Settings, concurrency: int, drain: bool, grace: float, quie
             await engine.run(drain=drain)
             tg.cancel_scope.cancel()
         await engine.store.close()
-        stderr(f"worker stopped; {engine.processed} job{'s' if engine.processed != 1 else ''} processed")
+        plural = "s" if engine.processed != 1 else ""
+        stderr(f"worker stopped; {engine.processed} job{plural} processed")
 
     run(body)

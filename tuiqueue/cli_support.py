@@ -89,22 +89,31 @@ def human_seconds(seconds: float) -> str:
 def job_line(job: Job) -> str:
     """One row of `tuiqueue list`."""
     duration = human_seconds(job.duration) if job.duration is not None else "-"
-    return (f"{job.id:>6}  {job.type:<12} {job.status.value:<10} {job.priority!s:<8} "
-            f"{job.progress:>5.0f}%  {duration:>8}  {safe(job.message)[:60]}")
+    return (
+        f"{job.id:>6}  {job.type:<12} {job.status.value:<10} {job.priority!s:<8} "
+        f"{job.progress:>5.0f}%  {duration:>8}  {safe(job.message)[:60]}"
+    )
 
 
-LIST_HEADER = f"{'ID':>6}  {'TYPE':<12} {'STATUS':<10} {'PRIORITY':<8} {'PROG':>6}  {'TIME':>8}  MESSAGE"
+LIST_HEADER = (
+    f"{'ID':>6}  {'TYPE':<12} {'STATUS':<10} {'PRIORITY':<8} {'PROG':>6}  {'TIME':>8}  MESSAGE"
+)
 
 
 def show_job(job: Job) -> None:
     """The human-readable form of `tuiqueue show`."""
     rows = [
-        ("id", str(job.id)), ("type", job.type), ("status", job.status.value),
-        ("priority", str(job.priority)), ("progress", f"{job.progress:.0f}% {safe(job.message)}"),
+        ("id", str(job.id)),
+        ("type", job.type),
+        ("status", job.status.value),
+        ("priority", str(job.priority)),
+        ("progress", f"{job.progress:.0f}% {safe(job.message)}"),
         ("params", safe(json.dumps(job.params, ensure_ascii=False))),
-        ("created", ago(job.created_at)), ("started", ago(job.started_at)),
+        ("created", ago(job.created_at)),
+        ("started", ago(job.started_at)),
         ("finished", ago(job.finished_at)),
-        ("attempts", f"{job.attempts}/{job.max_attempts}"), ("worker", job.worker or "-"),
+        ("attempts", f"{job.attempts}/{job.max_attempts}"),
+        ("worker", job.worker or "-"),
     ]
     if job.run_at:
         rows.append(("run at", time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(job.run_at))))

@@ -18,7 +18,9 @@ class JobCancelled(Exception):
 class JobContext:
     """Handed to every job function as its first argument."""
 
-    def __init__(self, job_id: int, job_type: str, params: dict[str, Any], attempt: int = 1) -> None:
+    def __init__(
+        self, job_id: int, job_type: str, params: dict[str, Any], attempt: int = 1
+    ) -> None:
         self.job_id = job_id
         """The id of the job being run."""
         self.job_type = job_type

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import os
 import socket
 import time
@@ -14,12 +15,12 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup
 
+from tuiqueue.core.context import JobContext
 from tuiqueue.core.events import Event, EventBus, EventKind, Subscription
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import Command, Outcome, UnknownJob
 from tuiqueue.core.registry import REGISTRY, Registry
 from tuiqueue.core.runner import Running, execute
-from tuiqueue.core.context import JobContext
 from tuiqueue.core.status import ACTIVE, TERMINAL, UNFINISHED, Priority, Status
 from tuiqueue.core.watcher import Watcher
 from tuiqueue.store.base import LogPage, Store, WorkerInfo
@@ -250,7 +251,8 @@ class Engine:
         if self.bus.has_subscribers:
             for run in runs:
                 if run.job.id in logs:
-                    self.bus.publish(Event(EventKind.LOG, run.job.id, lines=tuple(logs[run.job.id])))
+                    lines = tuple(logs[run.job.id])
+                    self.bus.publish(Event(EventKind.LOG, run.job.id, lines=lines))
             for job_id, _, _, _ in updates:
                 run = self._running.get(job_id) or next(r for r in runs if r.job.id == job_id)
                 snap = run.job.copy()
@@ -310,7 +312,9 @@ class Engine:
         """Validate and queue one job; returns it with its id."""
         return (await self.submit_many([self.new_job(type, params, **kw)]))[0]
 
-    async def submit_many(self, jobs: Iterable[NewJob | tuple[str, Mapping[str, Any]]]) -> list[Job]:
+    async def submit_many(
+        self, jobs: Iterable[NewJob | tuple[str, Mapping[str, Any]]]
+    ) -> list[Job]:
         """Validate and queue many jobs in one transaction (all or nothing)."""
         batch = [j if isinstance(j, NewJob) else self.new_job(j[0], j[1]) for j in jobs]
         added = await self.store.add(batch, self.clock())
@@ -388,11 +392,11 @@ class Engine:
         """A job's stored log lines after sequence number `after` (flushed ~10x a second)."""
         return await self.store.logs(job_id, after, limit)
 
-    async def list(self, **kw: Any) -> list[Job]:
+    async def list(self, **kw: Any) -> builtins.list[Job]:
         """Jobs newest first (see Store.list for filters and keyset paging)."""
         return await self.store.list(**kw)
 
-    async def workers(self) -> list[WorkerInfo]:
+    async def workers(self) -> builtins.list[WorkerInfo]:
         """Every worker registered on this store."""
         return await self.store.workers()
 
@@ -426,7 +430,7 @@ class Engine:
                 await anyio.sleep(delay)
                 delay = min(delay * 2, 0.1)
 
-    def running_ids(self) -> list[int]:
+    def running_ids(self) -> builtins.list[int]:
         """Ids of the jobs this engine runs now."""
         return list(self._running)
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 import anyio
 
 from tuiqueue.core.job import Job
 
 
-class EventKind(str, Enum):
+class EventKind(StrEnum):
     """What an event reports."""
 
     JOB = "job"

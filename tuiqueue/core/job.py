@@ -41,9 +41,7 @@ class Job:
 
     def copy(self) -> Job:
         """A snapshot that later changes to this job do not touch."""
-        return dataclasses.replace(
-            self, params=dict(self.params), depends_on=list(self.depends_on)
-        )
+        return dataclasses.replace(self, params=dict(self.params), depends_on=list(self.depends_on))
 
     @property
     def duration(self) -> float | None:

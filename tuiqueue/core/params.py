@@ -61,8 +61,10 @@ class Param:
         """One line of constraints for help texts: "int, 1-60, default 10"."""
         parts: list[str] = [self.kind]
         if self.kind in ("int", "float") and (self.min is not None or self.max is not None):
-            parts.append(f"{_num(self.min) if self.min is not None else ''}"
-                         f"-{_num(self.max) if self.max is not None else ''}")
+            parts.append(
+                f"{_num(self.min) if self.min is not None else ''}"
+                f"-{_num(self.max) if self.max is not None else ''}"
+            )
         if self.kind in ("list", "urls") and (self.min is not None or self.max is not None):
             parts.append(f"{_num(self.min or 0)}-{_num(self.max) if self.max else 'any'} items")
         if self.choices:
@@ -161,6 +163,7 @@ class Param:
                 return None, f"{self.name} must be between {_num(lo)} and {_num(hi)}"
             if lo is not None:
                 return None, f"{self.name} must be at least {_num(lo)}"
+            assert hi is not None
             return None, f"{self.name} must be at most {_num(hi)}"
         return value, None
 

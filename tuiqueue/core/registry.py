@@ -155,7 +155,9 @@ def load_module(spec: str) -> None:
         ) from exc
 
 
-def load_job_types(modules: Iterable[str] = (), *, entry_point_group: str = ENTRY_POINT_GROUP) -> None:
+def load_job_types(
+    modules: Iterable[str] = (), *, entry_point_group: str = ENTRY_POINT_GROUP
+) -> None:
     """Load built-ins, installed entry points, then the given modules (in that order)."""
     import tuiqueue.jobs  # noqa: F401  (registers the built-in types)
 

@@ -24,7 +24,7 @@ BACKOFF_MAX = 300.0
 
 def backoff(attempt: int) -> float:
     """Seconds before retry number `attempt` (1, 2, 4, ... capped at 5 minutes)."""
-    return min(BACKOFF_MAX, BACKOFF_BASE * 2 ** max(0, attempt - 1))
+    return min(BACKOFF_MAX, BACKOFF_BASE * 2.0 ** max(0, attempt - 1))
 
 
 @dataclass(eq=False)
@@ -60,12 +60,18 @@ async def execute(run: Running, registry: Registry, now: Callable[[], float]) ->
     try:
         kind = registry.get(job.type)
     except UnknownJobType as exc:
-        return Outcome(job.id, token, Status.FAILED,
-                       error=f"{exc}; start the worker with --jobs MODULE that defines it")
+        return Outcome(
+            job.id,
+            token,
+            Status.FAILED,
+            error=f"{exc}; start the worker with --jobs MODULE that defines it",
+        )
     timeout = job.timeout if job.timeout is not None else kind.timeout
     try:
         with run.scope:
-            deadline = anyio.current_time() + timeout if timeout and math.isfinite(timeout) else math.inf
+            deadline = (
+                anyio.current_time() + timeout if timeout and math.isfinite(timeout) else math.inf
+            )
             run.scope.deadline = deadline
             if kind.is_async:
                 result = await kind.fn(ctx, **job.params)
@@ -75,27 +81,49 @@ async def execute(run: Running, registry: Registry, now: Callable[[], float]) ->
                 )
         if run.scope.cancelled_caught or run.scope.cancel_called:
             if ctx.cancelled:
-                return Outcome(job.id, token, Status.CANCELLED, message="cancelled",
-                               progress=ctx.percent)
+                return Outcome(
+                    job.id, token, Status.CANCELLED, message="cancelled", progress=ctx.percent
+                )
             run.timed_out = True
             raise TimeoutError(f"timed out after {timeout:g}s")
         try:
             result = _json_safe(result)
         except (TypeError, ValueError) as exc:
             raise TypeError(f"the job returned a result that is not JSON: {exc}") from exc
-        return Outcome(job.id, token, Status.COMPLETED, result=result, progress=100.0,
-                       message=ctx.message or "done")
+        return Outcome(
+            job.id,
+            token,
+            Status.COMPLETED,
+            result=result,
+            progress=100.0,
+            message=ctx.message or "done",
+        )
     except JobCancelled:
         return Outcome(job.id, token, Status.CANCELLED, message="cancelled", progress=ctx.percent)
     except Exception as exc:
         if ctx.cancelled:
-            return Outcome(job.id, token, Status.CANCELLED, message="cancelled",
-                           progress=ctx.percent)
+            return Outcome(
+                job.id, token, Status.CANCELLED, message="cancelled", progress=ctx.percent
+            )
         error, tb = _error(exc)
         if job.attempts < job.max_attempts:
             delay = backoff(job.attempts)
-            return Outcome(job.id, token, Status.SCHEDULED, error=error, traceback=tb,
-                           run_at=now() + delay, progress=0.0,
-                           message=f"attempt {job.attempts} failed; retrying in {delay:g}s")
-        return Outcome(job.id, token, Status.FAILED, error=error, traceback=tb,
-                       progress=ctx.percent, message=ctx.message)
+            return Outcome(
+                job.id,
+                token,
+                Status.SCHEDULED,
+                error=error,
+                traceback=tb,
+                run_at=now() + delay,
+                progress=0.0,
+                message=f"attempt {job.attempts} failed; retrying in {delay:g}s",
+            )
+        return Outcome(
+            job.id,
+            token,
+            Status.FAILED,
+            error=error,
+            traceback=tb,
+            progress=ctx.percent,
+            message=ctx.message,
+        )

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import Enum, StrEnum
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     """Where a job is in its life."""
 
     PENDING = "pending"
@@ -69,9 +69,7 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.SCHEDULED: frozenset(
         {Status.PENDING, Status.RUNNING, Status.PAUSED, Status.CANCELLED, Status.FAILED}
     ),
-    Status.WAITING: frozenset(
-        {Status.PENDING, Status.PAUSED, Status.CANCELLED, Status.FAILED}
-    ),
+    Status.WAITING: frozenset({Status.PENDING, Status.PAUSED, Status.CANCELLED, Status.FAILED}),
     Status.RUNNING: frozenset(
         {
             Status.COMPLETED,

@@ -18,8 +18,13 @@ TICK = 0.25
     "echo",
     description="Echo a message back after a delay.",
     params=[
-        Param("message", "str", default="Hello from tuiqueue!", max_length=1000,
-              help="The text to echo back."),
+        Param(
+            "message",
+            "str",
+            default="Hello from tuiqueue!",
+            max_length=1000,
+            help="The text to echo back.",
+        ),
         Param("delay", "int", default=2, min=1, max=30, help="Seconds to wait first."),
     ],
     retry_safe=True,

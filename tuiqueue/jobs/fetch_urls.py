@@ -17,10 +17,18 @@ from tuiqueue.core.registry import job_type
     "fetch_urls",
     description="Fetch 1-10 http(s) URLs concurrently; report status, size and time of each.",
     params=[
-        Param("urls", "urls", min=1, max=10, required=True, max_length=2000,
-              help="http:// or https:// URLs, one per line."),
-        Param("timeout", "float", default=10.0, min=0.5, max=120,
-              help="Seconds to wait for each URL."),
+        Param(
+            "urls",
+            "urls",
+            min=1,
+            max=10,
+            required=True,
+            max_length=2000,
+            help="http:// or https:// URLs, one per line.",
+        ),
+        Param(
+            "timeout", "float", default=10.0, min=0.5, max=120, help="Seconds to wait for each URL."
+        ),
     ],
     retry_safe=True,
 )
@@ -35,8 +43,11 @@ async def fetch_urls(ctx: JobContext, urls: list[str], timeout: float) -> dict[s
         started = time.perf_counter()
         try:
             response = await client.get(url)
-            results[url] = {"status": response.status_code, "size": len(response.content),
-                            "duration": round(time.perf_counter() - started, 4)}
+            results[url] = {
+                "status": response.status_code,
+                "size": len(response.content),
+                "duration": round(time.perf_counter() - started, 4),
+            }
             ctx.log(f"{response.status_code} {url} ({len(response.content)} bytes)")
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
@@ -50,6 +61,8 @@ async def fetch_urls(ctx: JobContext, urls: list[str], timeout: float) -> dict[s
             for url in urls:
                 tg.start_soon(fetch, client, url)
     ok = sum(1 for r in results.values() if "error" not in r)
-    return {"fetched": ok, "failed": len(urls) - ok, "results": [
-        {"url": url, **results[url]} for url in urls
-    ]}
+    return {
+        "fetched": ok,
+        "failed": len(urls) - ok,
+        "results": [{"url": url, **results[url]} for url in urls],
+    }

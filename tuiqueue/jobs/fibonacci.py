@@ -15,8 +15,9 @@ from tuiqueue.core.registry import job_type
 @job_type(
     "fibonacci",
     description="Compute the first N Fibonacci numbers.",
-    params=[Param("count", "int", default=50, min=1, max=1000,
-                  help="How many numbers to compute.")],
+    params=[
+        Param("count", "int", default=50, min=1, max=1000, help="How many numbers to compute.")
+    ],
     retry_safe=True,
 )
 async def fibonacci(ctx: JobContext, count: int) -> dict[str, Any]:

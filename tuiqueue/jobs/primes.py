@@ -14,8 +14,16 @@ from tuiqueue.core.registry import job_type
 @job_type(
     "primes",
     description="Find every prime up to a limit with the sieve of Eratosthenes.",
-    params=[Param("limit", "int", default=1000, min=100, max=100_000,
-                  help="Find primes up to this number.")],
+    params=[
+        Param(
+            "limit",
+            "int",
+            default=1000,
+            min=100,
+            max=100_000,
+            help="Find primes up to this number.",
+        )
+    ],
     retry_safe=True,
 )
 async def primes(ctx: JobContext, limit: int) -> dict[str, Any]:
@@ -36,5 +44,8 @@ async def primes(ctx: JobContext, limit: int) -> dict[str, Any]:
             await ctx.checkpoint()
     found = [i for i, flag in enumerate(sieve) if flag]
     ctx.progress(100, f"Found {len(found)} primes")
-    return {"count": len(found), "primes": found,
-            "duration": round(time.perf_counter() - started, 6)}
+    return {
+        "count": len(found),
+        "primes": found,
+        "duration": round(time.perf_counter() - started, 6),
+    }

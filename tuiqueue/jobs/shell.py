@@ -54,8 +54,9 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
-async def _pump(stream: ByteReceiveStream | None, prefix: str, ctx: JobContext,
-                tail: deque[str]) -> None:
+async def _pump(
+    stream: ByteReceiveStream | None, prefix: str, ctx: JobContext, tail: deque[str]
+) -> None:
     if stream is None:
         return
     pending = b""
@@ -79,10 +80,20 @@ async def _pump(stream: ByteReceiveStream | None, prefix: str, ctx: JobContext,
     "shell",
     description="Run a shell command; its output goes to the job's log.",
     params=[
-        Param("command", "str", required=True, max_length=4000,
-              help="The command line, run with /bin/sh -c."),
-        Param("cwd", "str", default="", max_length=1000,
-              help="Working directory (empty: the worker's)."),
+        Param(
+            "command",
+            "str",
+            required=True,
+            max_length=4000,
+            help="The command line, run with /bin/sh -c.",
+        ),
+        Param(
+            "cwd",
+            "str",
+            default="",
+            max_length=1000,
+            help="Working directory (empty: the worker's).",
+        ),
     ],
 )
 async def shell(ctx: JobContext, command: str, cwd: str = "") -> dict[str, Any]:
@@ -92,11 +103,14 @@ async def shell(ctx: JobContext, command: str, cwd: str = "") -> dict[str, Any]:
         raise FileNotFoundError(f"working directory {cwd!r} does not exist")
     ctx.progress(0, f"$ {command[:200]}")
     process = await anyio.open_process(
-        ["/bin/sh", "-c", command], cwd=workdir, stdin=subprocess.DEVNULL,
+        ["/bin/sh", "-c", command],
+        cwd=workdir,
+        stdin=subprocess.DEVNULL,
         start_new_session=True,
     )
-    ctx.on_pause(lambda paused: _signal_group(
-        process.pid, signal.SIGSTOP if paused else signal.SIGCONT))
+    ctx.on_pause(
+        lambda paused: _signal_group(process.pid, signal.SIGSTOP if paused else signal.SIGCONT)
+    )
     tail: deque[str] = deque(maxlen=TAIL)
     try:
         async with anyio.create_task_group() as tg:
@@ -113,6 +127,8 @@ async def shell(ctx: JobContext, command: str, cwd: str = "") -> dict[str, Any]:
             await process.aclose()
     if code != 0:
         last = "\n".join(tail)
-        raise RuntimeError(f"command exited with code {code}" + (f"; last lines:\n{last}" if last else ""))
+        raise RuntimeError(
+            f"command exited with code {code}" + (f"; last lines:\n{last}" if last else "")
+        )
     ctx.progress(100, "exit code 0")
     return {"exit_code": code, "pid": process.pid}

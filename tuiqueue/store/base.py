@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
@@ -47,6 +48,19 @@ class WorkerInfo:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class JobProcess:
+    """A process group a running job started (a shell job's command), for crash cleanup."""
+
+    token: str
+    """The attempt that started it; only that attempt's recovery may kill it."""
+    host: str
+    pgid: int
+    start_time: int
+    """The group leader's start time in clock ticks since boot (/proc/PID/stat field 22),
+    so a process that later reused the pid is never mistaken for it."""
+
+
 class StoreError(RuntimeError):
     """The store cannot be opened or used; the message says what to do."""
 
@@ -83,10 +97,10 @@ class Store(ABC):
     shared: bool = False
     """True when other processes may change the store (watch `changes()`)."""
 
-    async def open(self) -> None:
+    async def open(self) -> None:  # noqa: B027  (optional hook, not abstract)
         """Connect and migrate; raise StoreError with a clear message on failure."""
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027  (optional hook, not abstract)
         """Release connections."""
 
     async def __aenter__(self) -> Store:
@@ -97,7 +111,7 @@ class Store(ABC):
         await self.close()
 
     @abstractmethod
-    async def add(self, jobs: Sequence[NewJob], now: float) -> list[Job]:
+    async def add(self, jobs: Sequence[NewJob], now: float) -> builtins.list[Job]:
         """Insert jobs in one transaction, assigning ids; UnknownJob if a dependency is missing."""
 
     @abstractmethod
@@ -112,11 +126,11 @@ class Store(ABC):
         type: str | None = None,
         limit: int = 100,
         before_id: int | None = None,
-    ) -> list[Job]:
+    ) -> builtins.list[Job]:
         """Jobs newest first; pass the last id seen as before_id for the next page (keyset)."""
 
     @abstractmethod
-    async def claim(self, worker: str, limit: int, now: float) -> list[Job]:
+    async def claim(self, worker: str, limit: int, now: float) -> builtins.list[Job]:
         """Atomically take up to limit runnable jobs (priority, then oldest) for worker."""
 
     @abstractmethod
@@ -130,7 +144,7 @@ class Store(ABC):
         """Record (job id, token, percent, message) for running jobs; stale tokens are ignored."""
 
     @abstractmethod
-    async def finish(self, outcomes: Sequence[Outcome], now: float) -> list[Job]:
+    async def finish(self, outcomes: Sequence[Outcome], now: float) -> builtins.list[Job]:
         """Record how runs ended, in one transaction; returns the jobs that changed."""
 
     @abstractmethod
@@ -138,7 +152,7 @@ class Store(ABC):
         """Cancel, pause or resume; UnknownJob or TransitionError when impossible."""
 
     @abstractmethod
-    async def append_logs(self, lines: dict[int, list[str]]) -> None:
+    async def append_logs(self, lines: dict[int, builtins.list[str]]) -> None:
         """Append log lines per job, keeping the head and the newest tail."""
 
     @abstractmethod
@@ -146,7 +160,7 @@ class Store(ABC):
         """Log lines with sequence number > after, oldest first."""
 
     @abstractmethod
-    async def delete(self, job_ids: Sequence[int]) -> list[int]:
+    async def delete(self, job_ids: Sequence[int]) -> builtins.list[int]:
         """Delete finished or queued jobs (never running ones); returns the ids deleted."""
 
     @abstractmethod
@@ -180,7 +194,7 @@ class Store(ABC):
         """Whether the queue is paused."""
 
     @abstractmethod
-    async def release(self, worker: str, now: float) -> list[Job]:
+    async def release(self, worker: str, now: float) -> builtins.list[Job]:
         """Requeue this worker's unfinished jobs at shutdown (graceful stop); returns them."""
 
     # -- workers (heartbeats) -----------------------------------------------------------
@@ -198,9 +212,19 @@ class Store(ABC):
         """Mark a worker as cleanly stopped."""
 
     @abstractmethod
-    async def workers(self) -> list[WorkerInfo]:
+    async def workers(self) -> builtins.list[WorkerInfo]:
         """Every registered worker (alive or not), newest first."""
 
     @abstractmethod
-    async def orphans(self, now: float, dead_after: float) -> list[Job]:
+    async def orphans(self, now: float, dead_after: float) -> builtins.list[Job]:
         """Running/paused jobs whose worker is stopped, unknown, or silent for dead_after s."""
+
+    # -- processes started by jobs (crash cleanup) ----------------------------------------
+
+    @abstractmethod
+    async def set_job_process(self, job_id: int, process: JobProcess | None) -> None:
+        """Record (or with None forget) the process group a job's current attempt started."""
+
+    @abstractmethod
+    async def job_process(self, job_id: int) -> JobProcess | None:
+        """The process group recorded for a job, if any."""

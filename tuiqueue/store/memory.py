@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import heapq
 import uuid
 from collections.abc import Collection, Sequence
@@ -21,6 +22,7 @@ from tuiqueue.store.base import (
     LOG_HEAD,
     LOG_TAIL,
     Changes,
+    JobProcess,
     LogPage,
     Store,
     WorkerInfo,
@@ -37,13 +39,14 @@ class MemoryStore(Store):
         self._jobs: dict[int, Job] = {}
         self._next_id = 1
         self._version = 0
-        self._deleted: list[tuple[int, int]] = []
-        self._ready: list[tuple[int, int]] = []
-        self._scheduled: list[tuple[float, int]] = []
+        self._deleted: builtins.list[tuple[int, int]] = []
+        self._ready: builtins.list[tuple[int, int]] = []
+        self._scheduled: builtins.list[tuple[float, int]] = []
         self._waiting: set[int] = set()
-        self._logs: dict[int, tuple[list[tuple[int, str]], int]] = {}
+        self._logs: dict[int, tuple[builtins.list[tuple[int, str]], int]] = {}
         self._paused = False
         self._workers: dict[str, WorkerInfo] = {}
+        self._procs: dict[int, JobProcess] = {}
 
     def _touch(self, job: Job, now: float | None = None) -> None:
         self._version += 1
@@ -62,7 +65,7 @@ class MemoryStore(Store):
     def _dep_status(self, job: Job) -> dict[int, Status | None]:
         return {d: (self._jobs[d].status if d in self._jobs else None) for d in job.depends_on}
 
-    async def add(self, jobs: Sequence[NewJob], now: float) -> list[Job]:
+    async def add(self, jobs: Sequence[NewJob], now: float) -> builtins.list[Job]:
         for new in jobs:
             for dep in new.depends_on:
                 if dep not in self._jobs:
@@ -100,8 +103,8 @@ class MemoryStore(Store):
         type: str | None = None,
         limit: int = 100,
         before_id: int | None = None,
-    ) -> list[Job]:
-        out: list[Job] = []
+    ) -> builtins.list[Job]:
+        out: builtins.list[Job] = []
         for job_id in sorted(self._jobs, reverse=True):
             if before_id is not None and job_id >= before_id:
                 continue
@@ -119,7 +122,12 @@ class MemoryStore(Store):
         while self._scheduled and self._scheduled[0][0] <= now:
             _, job_id = heapq.heappop(self._scheduled)
             job = self._jobs.get(job_id)
-            if job and job.status is Status.SCHEDULED and job.run_at is not None and job.run_at <= now:
+            if (
+                job
+                and job.status is Status.SCHEDULED
+                and job.run_at is not None
+                and job.run_at <= now
+            ):
                 job.status = Status.PENDING
                 self._touch(job, now)
                 self._enqueue(job)
@@ -140,11 +148,11 @@ class MemoryStore(Store):
             self._touch(job, now)
             self._enqueue(job)
 
-    async def claim(self, worker: str, limit: int, now: float) -> list[Job]:
+    async def claim(self, worker: str, limit: int, now: float) -> builtins.list[Job]:
         if self._paused or limit <= 0:
             return []
         self._promote(now)
-        out: list[Job] = []
+        out: builtins.list[Job] = []
         while self._ready and len(out) < limit:
             _, job_id = heapq.heappop(self._ready)
             job = self._jobs.get(job_id)
@@ -177,7 +185,7 @@ class MemoryStore(Store):
                 job.progress, job.message = percent, message
                 self._touch(job, now)
 
-    async def finish(self, outcomes: Sequence[Outcome], now: float) -> list[Job]:
+    async def finish(self, outcomes: Sequence[Outcome], now: float) -> builtins.list[Job]:
         out = []
         for outcome in outcomes:
             job = self._jobs.get(outcome.job_id)
@@ -197,7 +205,7 @@ class MemoryStore(Store):
             self._enqueue(job)
         return job.copy()
 
-    async def append_logs(self, lines: dict[int, list[str]]) -> None:
+    async def append_logs(self, lines: dict[int, builtins.list[str]]) -> None:
         for job_id, new in lines.items():
             if job_id not in self._jobs:
                 continue
@@ -214,7 +222,9 @@ class MemoryStore(Store):
             raise UnknownJob(job_id)
         kept, count = self._logs.get(job_id, ([], 0))
         lines = [
-            item for item in kept if item[0] > after and (item[0] <= LOG_HEAD or item[0] > count - LOG_TAIL)
+            item
+            for item in kept
+            if item[0] > after and (item[0] <= LOG_HEAD or item[0] > count - LOG_TAIL)
         ]
         if limit is not None:
             lines = lines[:limit]
@@ -223,10 +233,11 @@ class MemoryStore(Store):
     def _remove(self, job_id: int) -> None:
         del self._jobs[job_id]
         self._logs.pop(job_id, None)
+        self._procs.pop(job_id, None)
         self._version += 1
         self._deleted.append((self._version, job_id))
 
-    async def delete(self, job_ids: Sequence[int]) -> list[int]:
+    async def delete(self, job_ids: Sequence[int]) -> builtins.list[int]:
         for job_id in job_ids:
             job = self._jobs.get(job_id)
             if job is None:
@@ -244,9 +255,7 @@ class MemoryStore(Store):
         finished_before: float | None = None,
         keep_newest: int = 0,
     ) -> int:
-        finished = [
-            j for j in self._jobs.values() if j.status in TERMINAL and j.status in statuses
-        ]
+        finished = [j for j in self._jobs.values() if j.status in TERMINAL and j.status in statuses]
         finished.sort(key=lambda j: (j.finished_at or 0, j.id), reverse=True)
         doomed = [
             j.id
@@ -278,7 +287,7 @@ class MemoryStore(Store):
     async def queue_paused(self) -> bool:
         return self._paused
 
-    async def release(self, worker: str, now: float) -> list[Job]:
+    async def release(self, worker: str, now: float) -> builtins.list[Job]:
         out = []
         for job in self._jobs.values():
             if job.worker == worker and job.token is not None and job.status in ACTIVE:
@@ -302,15 +311,26 @@ class MemoryStore(Store):
         if info is not None:
             info.stopped, info.heartbeat = True, now
 
-    async def workers(self) -> list[WorkerInfo]:
+    async def workers(self) -> builtins.list[WorkerInfo]:
         return sorted(self._workers.values(), key=lambda w: w.started_at, reverse=True)
 
-    async def orphans(self, now: float, dead_after: float) -> list[Job]:
+    async def orphans(self, now: float, dead_after: float) -> builtins.list[Job]:
         return [
             job.copy()
             for job in self._jobs.values()
-            if job.status in ACTIVE and job.token is not None and (
+            if job.status in ACTIVE
+            and job.token is not None
+            and (
                 job.worker not in self._workers
                 or not self._workers[job.worker].alive(now, dead_after)
             )
         ]
+
+    async def set_job_process(self, job_id: int, process: JobProcess | None) -> None:
+        if process is None:
+            self._procs.pop(job_id, None)
+        elif job_id in self._jobs:
+            self._procs[job_id] = process
+
+    async def job_process(self, job_id: int) -> JobProcess | None:
+        return self._procs.get(job_id)

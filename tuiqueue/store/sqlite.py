@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 import random
 import sqlite3
@@ -170,16 +171,27 @@ class SqliteStore(Store):
             "started_at=?, finished_at=?, run_at=?, attempts=?, worker=?, token=?, "
             "cancel_requested=?, version=?, updated_at=? WHERE id=?",
             (
-                job.status.value, job.progress, job.message,
+                job.status.value,
+                job.progress,
+                job.message,
                 None if job.result is None else _dumps(job.result),
-                job.error, job.traceback, job.started_at, job.finished_at, job.run_at,
-                job.attempts, job.worker, job.token, int(job.cancel_requested),
-                job.version, job.updated_at, job.id,
+                job.error,
+                job.traceback,
+                job.started_at,
+                job.finished_at,
+                job.run_at,
+                job.attempts,
+                job.worker,
+                job.token,
+                int(job.cancel_requested),
+                job.version,
+                job.updated_at,
+                job.id,
             ),
         )
 
-    async def add(self, jobs: Sequence[NewJob], now: float) -> list[Job]:
-        def tx(conn: sqlite3.Connection) -> list[Job]:
+    async def add(self, jobs: Sequence[NewJob], now: float) -> builtins.list[Job]:
+        def tx(conn: sqlite3.Connection) -> builtins.list[Job]:
             version = self._bump(conn)
             deps_all = {d for new in jobs for d in new.depends_on}
             known = self._dep_status(conn, deps_all)
@@ -188,19 +200,43 @@ class SqliteStore(Store):
                 raise UnknownJob(min(missing))
             rows = []
             for new in jobs:
-                job = Job(id=0, type=new.type, params=dict(new.params), priority=new.priority,
-                          created_at=now, run_at=new.run_at, rerun_of=new.rerun_of,
-                          depends_on=list(new.depends_on), max_attempts=new.max_attempts,
-                          timeout=new.timeout, version=version, updated_at=now)
+                job = Job(
+                    id=0,
+                    type=new.type,
+                    params=dict(new.params),
+                    priority=new.priority,
+                    created_at=now,
+                    run_at=new.run_at,
+                    rerun_of=new.rerun_of,
+                    depends_on=list(new.depends_on),
+                    max_attempts=new.max_attempts,
+                    timeout=new.timeout,
+                    version=version,
+                    updated_at=now,
+                )
                 job.status = queued_status(job, now, known)
                 rows.append(job)
             cur = conn.executemany(
                 "INSERT INTO jobs (type, params, priority, status, created_at, run_at, rerun_of, "
                 "depends_on, max_attempts, timeout, version, updated_at) "
                 "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                [(j.type, _dumps(j.params), int(j.priority), j.status.value, now, j.run_at,
-                  j.rerun_of, _dumps(j.depends_on), j.max_attempts, j.timeout, version, now)
-                 for j in rows],
+                [
+                    (
+                        j.type,
+                        _dumps(j.params),
+                        int(j.priority),
+                        j.status.value,
+                        now,
+                        j.run_at,
+                        j.rerun_of,
+                        _dumps(j.depends_on),
+                        j.max_attempts,
+                        j.timeout,
+                        version,
+                        now,
+                    )
+                    for j in rows
+                ],
             )
             last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
             first = last - cur.rowcount + 1 if cur.rowcount > 0 else last - len(rows) + 1
@@ -224,8 +260,9 @@ class SqliteStore(Store):
         type: str | None = None,
         limit: int = 100,
         before_id: int | None = None,
-    ) -> list[Job]:
-        where, args = [], []
+    ) -> builtins.list[Job]:
+        where: builtins.list[str] = []
+        args: builtins.list[str | int] = []
         if statuses:
             where.append(f"status IN ({','.join('?' * len(statuses))})")
             args.extend(s.value for s in statuses)
@@ -248,8 +285,10 @@ class SqliteStore(Store):
             "WHERE status = 'scheduled' AND run_at <= ?",
             (version, now, now),
         )
-        waiting = [row_to_job(r) for r in conn.execute(
-            f"SELECT {COLUMNS} FROM jobs WHERE status = 'waiting'")]
+        waiting = [
+            row_to_job(r)
+            for r in conn.execute(f"SELECT {COLUMNS} FROM jobs WHERE status = 'waiting'")
+        ]
         for job in waiting:
             deps = self._dep_status(conn, job.depends_on)
             reason = dependency_failure(job, deps)
@@ -262,18 +301,23 @@ class SqliteStore(Store):
             job.version, job.updated_at = version, now
             self._save(conn, job)
 
-    async def claim(self, worker: str, limit: int, now: float) -> list[Job]:
+    async def claim(self, worker: str, limit: int, now: float) -> builtins.list[Job]:
         if limit <= 0:
             return []
 
-        def tx(conn: sqlite3.Connection) -> list[Job]:
+        def tx(conn: sqlite3.Connection) -> builtins.list[Job]:
             if conn.execute("SELECT value FROM meta WHERE key = 'queue_paused'").fetchone()[0]:
                 return []
             version = self._bump(conn)
             self._promote(conn, now, version)
-            ids = [r[0] for r in conn.execute(
-                "SELECT id FROM jobs WHERE status = 'pending' ORDER BY priority DESC, id LIMIT ?",
-                (limit,))]
+            ids = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT id FROM jobs WHERE status = 'pending' "
+                    "ORDER BY priority DESC, id LIMIT ?",
+                    (limit,),
+                )
+            ]
             if not ids:
                 return []
             batch = uuid.uuid4().hex[:16]
@@ -291,8 +335,11 @@ class SqliteStore(Store):
         return await self._write(tx)
 
     async def next_wakeup(self, now: float) -> float | None:
-        row = await self._read(lambda c: c.execute(
-            "SELECT MIN(run_at) FROM jobs WHERE status = 'scheduled'").fetchone())
+        row = await self._read(
+            lambda c: c.execute(
+                "SELECT MIN(run_at) FROM jobs WHERE status = 'scheduled'"
+            ).fetchone()
+        )
         return float(row[0]) if row and row[0] is not None else None
 
     async def save_progress(
@@ -308,12 +355,13 @@ class SqliteStore(Store):
 
         await self._write(tx)
 
-    async def finish(self, outcomes: Sequence[Outcome], now: float) -> list[Job]:
-        def tx(conn: sqlite3.Connection) -> list[Job]:
+    async def finish(self, outcomes: Sequence[Outcome], now: float) -> builtins.list[Job]:
+        def tx(conn: sqlite3.Connection) -> builtins.list[Job]:
             version = self._bump(conn)
             ids = [o.job_id for o in outcomes]
             rows = conn.execute(
-                f"SELECT {COLUMNS} FROM jobs WHERE id IN ({','.join('?' * len(ids))})", ids)
+                f"SELECT {COLUMNS} FROM jobs WHERE id IN ({','.join('?' * len(ids))})", ids
+            )
             jobs = {j.id: j for j in map(row_to_job, rows)}
             changed = []
             for outcome in outcomes:
@@ -340,13 +388,15 @@ class SqliteStore(Store):
 
         return await self._write(tx)
 
-    async def append_logs(self, lines: dict[int, list[str]]) -> None:
+    async def append_logs(self, lines: dict[int, builtins.list[str]]) -> None:
         def tx(conn: sqlite3.Connection) -> None:
             version = self._bump(conn)
             for job_id, new in lines.items():
                 row = conn.execute(
                     "UPDATE jobs SET log_count = log_count + ?, version = ? WHERE id = ? "
-                    "RETURNING log_count", (len(new), version, job_id)).fetchone()
+                    "RETURNING log_count",
+                    (len(new), version, job_id),
+                ).fetchone()
                 if row is None:
                     continue
                 count = row[0]
@@ -357,8 +407,10 @@ class SqliteStore(Store):
                 )
                 cut = count - LOG_TAIL
                 if cut > LOG_HEAD and (first - 1) // 500 != count // 500:
-                    conn.execute("DELETE FROM logs WHERE job_id = ? AND seq > ? AND seq <= ?",
-                                 (job_id, LOG_HEAD, cut))
+                    conn.execute(
+                        "DELETE FROM logs WHERE job_id = ? AND seq > ? AND seq <= ?",
+                        (job_id, LOG_HEAD, cut),
+                    )
 
         await self._write(tx)
 
@@ -386,15 +438,17 @@ class SqliteStore(Store):
             marks = ",".join("?" * len(part))
             conn.execute(f"DELETE FROM jobs WHERE id IN ({marks})", part)
             conn.execute(f"DELETE FROM logs WHERE job_id IN ({marks})", part)
-            conn.executemany("INSERT INTO deleted (version, job_id) VALUES (?, ?)",
-                             [(version, j) for j in part])
+            conn.executemany(
+                "INSERT INTO deleted (version, job_id) VALUES (?, ?)", [(version, j) for j in part]
+            )
         conn.execute("DELETE FROM deleted WHERE version < ?", (version - 100_000,))
 
-    async def delete(self, job_ids: Sequence[int]) -> list[int]:
-        def tx(conn: sqlite3.Connection) -> list[int]:
+    async def delete(self, job_ids: Sequence[int]) -> builtins.list[int]:
+        def tx(conn: sqlite3.Connection) -> builtins.list[int]:
             for job_id in job_ids:
-                row = conn.execute("SELECT status, token FROM jobs WHERE id = ?",
-                                   (job_id,)).fetchone()
+                row = conn.execute(
+                    "SELECT status, token FROM jobs WHERE id = ?", (job_id,)
+                ).fetchone()
                 if row is None:
                     raise UnknownJob(job_id)
                 if Status(row[0]) in ACTIVE and row[1] is not None:
@@ -416,14 +470,21 @@ class SqliteStore(Store):
         if not wanted:
             return 0
         marks = ",".join("?" * len(wanted))
-        sql = (f"SELECT id FROM jobs WHERE status IN ({marks}) "
-               f"AND (? IS NULL OR finished_at < ?) "
-               f"ORDER BY finished_at DESC, id DESC LIMIT ? OFFSET ?")
+        sql = (
+            f"SELECT id FROM jobs WHERE status IN ({marks}) "
+            f"AND (? IS NULL OR finished_at < ?) "
+            f"ORDER BY finished_at DESC, id DESC LIMIT ? OFFSET ?"
+        )
         total = 0
         while True:
+
             def tx(conn: sqlite3.Connection) -> int:
-                ids = [r[0] for r in conn.execute(
-                    sql, (*wanted, finished_before, finished_before, batch, keep_newest))]
+                ids = [
+                    r[0]
+                    for r in conn.execute(
+                        sql, (*wanted, finished_before, finished_before, batch, keep_newest)
+                    )
+                ]
                 if ids:
                     self._remove(conn, ids)
                 return len(ids)
@@ -436,8 +497,9 @@ class SqliteStore(Store):
 
     async def counts(self) -> dict[Status, int]:
         counts = dict.fromkeys(Status, 0)
-        rows = await self._read(lambda c: c.execute(
-            "SELECT status, COUNT(*) FROM jobs GROUP BY status").fetchall())
+        rows = await self._read(
+            lambda c: c.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status").fetchall()
+        )
         for status, n in rows:
             counts[Status(status)] = n
         return counts
@@ -446,17 +508,26 @@ class SqliteStore(Store):
         def q(conn: sqlite3.Connection) -> Changes:
             conn.execute("BEGIN")
             try:
-                version = int(conn.execute(
-                    "SELECT value FROM meta WHERE key = 'version'").fetchone()[0])
-                jobs = [row_to_job(r) for r in conn.execute(
-                    f"SELECT {COLUMNS} FROM jobs WHERE version > ? ORDER BY version LIMIT 2000",
-                    (since,))]
+                version = int(
+                    conn.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()[0]
+                )
+                jobs = [
+                    row_to_job(r)
+                    for r in conn.execute(
+                        f"SELECT {COLUMNS} FROM jobs WHERE version > ? ORDER BY version LIMIT 2000",
+                        (since,),
+                    )
+                ]
                 if len(jobs) == 2000:
                     version = jobs[-1].version - 1
                     jobs = [j for j in jobs if j.version <= version]
-                deleted = [r[0] for r in conn.execute(
-                    "SELECT job_id FROM deleted WHERE version > ? AND version <= ?",
-                    (since, version))]
+                deleted = [
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT job_id FROM deleted WHERE version > ? AND version <= ?",
+                        (since, version),
+                    )
+                ]
             finally:
                 conn.execute("COMMIT")
             return Changes(version, jobs, deleted)
@@ -464,8 +535,9 @@ class SqliteStore(Store):
         return await self._read(q)
 
     async def version(self) -> int:
-        row = await self._read(lambda c: c.execute(
-            "SELECT value FROM meta WHERE key = 'version'").fetchone())
+        row = await self._read(
+            lambda c: c.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
+        )
         return int(row[0])
 
     def data_version(self) -> int:
@@ -480,49 +552,89 @@ class SqliteStore(Store):
         await self._write(tx)
 
     async def queue_paused(self) -> bool:
-        row = await self._read(lambda c: c.execute(
-            "SELECT value FROM meta WHERE key = 'queue_paused'").fetchone())
+        row = await self._read(
+            lambda c: c.execute("SELECT value FROM meta WHERE key = 'queue_paused'").fetchone()
+        )
         return bool(row[0])
 
-    async def release(self, worker: str, now: float) -> list[Job]:
-        def tx(conn: sqlite3.Connection) -> list[Job]:
+    async def release(self, worker: str, now: float) -> builtins.list[Job]:
+        def tx(conn: sqlite3.Connection) -> builtins.list[Job]:
             version = self._bump(conn)
             rows = conn.execute(
                 f"UPDATE jobs SET status = 'pending', token = NULL, worker = NULL, "
                 f"message = 'requeued: its worker stopped', version = ?, updated_at = ? "
                 f"WHERE worker = ? AND token IS NOT NULL AND status IN ('running', 'paused') "
-                f"RETURNING {COLUMNS}", (version, now, worker)).fetchall()
+                f"RETURNING {COLUMNS}",
+                (version, now, worker),
+            ).fetchall()
             return [row_to_job(r) for r in rows]
 
         return await self._write(tx)
 
     async def register_worker(self, info: WorkerInfo) -> None:
-        await self._write(lambda c: c.execute(
-            "INSERT OR REPLACE INTO workers (id, host, pid, concurrency, running, processed, "
-            "started_at, heartbeat, stopped) VALUES (?,?,?,?,?,?,?,?,?)",
-            (info.id, info.host, info.pid, info.concurrency, info.running, info.processed,
-             info.started_at, info.heartbeat, int(info.stopped))))
+        await self._write(
+            lambda c: c.execute(
+                "INSERT OR REPLACE INTO workers (id, host, pid, concurrency, running, processed, "
+                "started_at, heartbeat, stopped) VALUES (?,?,?,?,?,?,?,?,?)",
+                (
+                    info.id,
+                    info.host,
+                    info.pid,
+                    info.concurrency,
+                    info.running,
+                    info.processed,
+                    info.started_at,
+                    info.heartbeat,
+                    int(info.stopped),
+                ),
+            )
+        )
 
     async def heartbeat(self, worker_id: str, running: int, processed: int, now: float) -> None:
-        await self._write(lambda c: c.execute(
-            "UPDATE workers SET running = ?, processed = ?, heartbeat = ? WHERE id = ?",
-            (running, processed, now, worker_id)))
+        await self._write(
+            lambda c: c.execute(
+                "UPDATE workers SET running = ?, processed = ?, heartbeat = ? WHERE id = ?",
+                (running, processed, now, worker_id),
+            )
+        )
 
     async def stop_worker(self, worker_id: str, now: float) -> None:
-        await self._write(lambda c: c.execute(
-            "UPDATE workers SET stopped = 1, running = 0, heartbeat = ? WHERE id = ?",
-            (now, worker_id)))
+        await self._write(
+            lambda c: c.execute(
+                "UPDATE workers SET stopped = 1, running = 0, heartbeat = ? WHERE id = ?",
+                (now, worker_id),
+            )
+        )
 
-    async def workers(self) -> list[WorkerInfo]:
-        rows = await self._read(lambda c: c.execute(
-            "SELECT id, host, pid, concurrency, started_at, heartbeat, running, processed, "
-            "stopped FROM workers ORDER BY started_at DESC").fetchall())
-        return [WorkerInfo(*r[:8], stopped=bool(r[8])) for r in rows]
+    async def workers(self) -> builtins.list[WorkerInfo]:
+        rows = await self._read(
+            lambda c: c.execute(
+                "SELECT id, host, pid, concurrency, started_at, heartbeat, running, processed, "
+                "stopped FROM workers ORDER BY started_at DESC"
+            ).fetchall()
+        )
+        return [
+            WorkerInfo(
+                id=r[0],
+                host=r[1],
+                pid=r[2],
+                concurrency=r[3],
+                started_at=r[4],
+                heartbeat=r[5],
+                running=r[6],
+                processed=r[7],
+                stopped=bool(r[8]),
+            )
+            for r in rows
+        ]
 
-    async def orphans(self, now: float, dead_after: float) -> list[Job]:
-        rows = await self._read(lambda c: c.execute(
-            f"SELECT {COLUMNS} FROM jobs WHERE status IN ('running', 'paused') "
-            f"AND token IS NOT NULL AND worker NOT IN ("
-            f"SELECT id FROM workers WHERE stopped = 0 AND heartbeat >= ?)",
-            (now - dead_after,)).fetchall())
+    async def orphans(self, now: float, dead_after: float) -> builtins.list[Job]:
+        rows = await self._read(
+            lambda c: c.execute(
+                f"SELECT {COLUMNS} FROM jobs WHERE status IN ('running', 'paused') "
+                f"AND token IS NOT NULL AND worker NOT IN ("
+                f"SELECT id FROM workers WHERE stopped = 0 AND heartbeat >= ?)",
+                (now - dead_after,),
+            ).fetchall()
+        )
         return [row_to_job(r) for r in rows]

@@ -54,7 +54,9 @@ MIGRATIONS: dict[int, str] = {
         line TEXT NOT NULL,
         PRIMARY KEY (job_id, seq)
     ) WITHOUT ROWID;
-    CREATE TABLE deleted (seq INTEGER PRIMARY KEY, version INTEGER NOT NULL, job_id INTEGER NOT NULL);
+    CREATE TABLE deleted (
+        seq INTEGER PRIMARY KEY, version INTEGER NOT NULL, job_id INTEGER NOT NULL
+    );
     CREATE INDEX deleted_version ON deleted (version);
     CREATE TABLE workers (
         id TEXT PRIMARY KEY,
@@ -87,8 +89,9 @@ def inspect_file(path: Path) -> None:
             try:
                 parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise _fail(path, f"cannot create its folder ({exc.strerror})",
-                            "Choose another --db path.") from exc
+                raise _fail(
+                    path, f"cannot create its folder ({exc.strerror})", "Choose another --db path."
+                ) from exc
         if not os.access(parent, os.W_OK):
             raise _fail(path, "its folder is not writable", "Choose another --db path.")
         return
@@ -96,33 +99,49 @@ def inspect_file(path: Path) -> None:
         raise _fail(path, "is not readable (permission denied)", "Fix its permissions.")
     size = path.stat().st_size
     if size == 0:
-        raise _fail(path, "is an empty file, not a tuiqueue database",
-                    "Remove it or choose another --db path; tuiqueue will not write over it.")
+        raise _fail(
+            path,
+            "is an empty file, not a tuiqueue database",
+            "Remove it or choose another --db path; tuiqueue will not write over it.",
+        )
     with path.open("rb") as fh:
         header = fh.read(100)
     if not header.startswith(SQLITE_HEADER):
-        raise _fail(path, "is not a SQLite database",
-                    "Check the path; tuiqueue will not write over it.")
+        raise _fail(
+            path, "is not a SQLite database", "Check the path; tuiqueue will not write over it."
+        )
     if len(header) < 100 or size % 512:
-        raise _fail(path, "is truncated or damaged",
-                    "Restore it from a backup (`tuiqueue db backup` makes one).")
+        raise _fail(
+            path,
+            "is truncated or damaged",
+            "Restore it from a backup (`tuiqueue db backup` makes one).",
+        )
     try:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         try:
             user_version = conn.execute("PRAGMA user_version").fetchone()[0]
-            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            tables = {
+                r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            }
         finally:
             conn.close()
     except sqlite3.DatabaseError as exc:
-        raise _fail(path, f"cannot be read ({exc})",
-                    "Restore it from a backup or choose another --db path.") from exc
+        raise _fail(
+            path, f"cannot be read ({exc})", "Restore it from a backup or choose another --db path."
+        ) from exc
     if user_version > SCHEMA_VERSION:
-        raise _fail(path, f"was written by a newer tuiqueue (schema {user_version}, "
-                          f"this version understands up to {SCHEMA_VERSION})",
-                    "Upgrade tuiqueue (pip install -U tuiqueue).")
+        raise _fail(
+            path,
+            f"was written by a newer tuiqueue (schema {user_version}, "
+            f"this version understands up to {SCHEMA_VERSION})",
+            "Upgrade tuiqueue (pip install -U tuiqueue).",
+        )
     if tables and "jobs" not in tables:
-        raise _fail(path, "is a SQLite database of another program, not tuiqueue's",
-                    "Choose another --db path.")
+        raise _fail(
+            path,
+            "is a SQLite database of another program, not tuiqueue's",
+            "Choose another --db path.",
+        )
 
 
 def migrate(conn: sqlite3.Connection, path: Path) -> None:
@@ -142,7 +161,9 @@ def migrate(conn: sqlite3.Connection, path: Path) -> None:
         conn.execute("COMMIT")
     except sqlite3.Error as exc:
         conn.execute("ROLLBACK")
-        raise _fail(path, f"could not be set up ({exc})", "Check free disk space and permissions.") from exc
+        raise _fail(
+            path, f"could not be set up ({exc})", "Check free disk space and permissions."
+        ) from exc
 
 
 def connect(path: Path, busy_ms: int) -> sqlite3.Connection:

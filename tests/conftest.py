@@ -1,0 +1,128 @@
+"""Shared fixtures: the anyio backend, fresh registries of fast test job types, stores."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from tuiqueue.core.context import JobContext
+from tuiqueue.core.params import Param
+from tuiqueue.core.registry import Registry
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Run `@pytest.mark.anyio` tests on asyncio."""
+    return "asyncio"
+
+
+def make_registry() -> Registry:
+    """A fresh registry with small, fast job types for engine tests."""
+    reg = Registry()
+
+    @reg.job_type("sleep", params=[Param("seconds", "float", default=0.05, min=0, max=60)])
+    async def sleep(ctx: JobContext, seconds: float) -> dict[str, Any]:
+        """Sleep, checking for cancel/pause every 10 ms."""
+        end = anyio.current_time() + seconds
+        while anyio.current_time() < end:
+            await anyio.sleep(0.01)
+            await ctx.checkpoint()
+        return {"slept": seconds}
+
+    @reg.job_type("boom", params=[Param("message", "str", default="boom")])
+    async def boom(ctx: JobContext, message: str) -> None:
+        """Always fail."""
+        raise RuntimeError(message)
+
+    @reg.job_type("flaky", params=[Param("fails", "int", default=1, min=0, max=10)], max_attempts=3)
+    async def flaky(ctx: JobContext, fails: int) -> dict[str, int]:
+        """Fail on the first `fails` attempts."""
+        if ctx.attempt <= fails:
+            raise RuntimeError(f"attempt {ctx.attempt} failed")
+        return {"attempt": ctx.attempt}
+
+    @reg.job_type(
+        "chatty",
+        params=[
+            Param("lines", "int", default=10, min=0, max=100_000),
+            Param("reports", "int", default=0, min=0, max=1_000_000),
+        ],
+    )
+    async def chatty(ctx: JobContext, lines: int, reports: int) -> int:
+        """Log many lines and report progress many times."""
+        for i in range(lines):
+            ctx.log(f"line {i + 1}")
+        for i in range(reports):
+            ctx.progress(100 * (i + 1) / reports, f"step {i + 1}")
+        await anyio.sleep(0.15)
+        return lines
+
+    @reg.job_type("blocking", params=[Param("seconds", "float", default=0.05, min=0, max=60)])
+    def blocking(ctx: JobContext, seconds: float) -> str:
+        """A plain def job running in a thread."""
+        import time
+
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            time.sleep(0.01)
+            ctx.check()
+        return "done"
+
+    return reg
+
+
+@pytest.fixture
+def registry() -> Registry:
+    """A fresh registry of fast test job types."""
+    return make_registry()
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    """A path for a fresh SQLite store."""
+    return str(tmp_path / "jobs.db")
+
+
+def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment for running the CLI in a subprocess, without the user's settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TUIQUEUE_")}
+    env["PYTHONPATH"] = str(ROOT)
+    env.update(extra or {})
+    return env
+
+
+def tq(
+    *args: str,
+    stdin: str | None = None,
+    timeout: float = 60,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m tuiqueue ARGS` and capture its output."""
+    return subprocess.run(
+        [sys.executable, "-m", "tuiqueue", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env or cli_env(),
+        cwd=cwd,
+    )
+
+
+@pytest.fixture
+def no_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Clear TUIQUEUE_* variables for in-process CLI tests."""
+    for key in list(os.environ):
+        if key.startswith("TUIQUEUE_"):
+            monkeypatch.delenv(key)
+    yield
