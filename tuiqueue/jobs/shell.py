@@ -31,9 +31,10 @@ def _signal_group(pgid: int, sig: int) -> None:
         pass
 
 
-async def stop_group(process: Process, grace: float = GRACE) -> None:
+async def stop_group(process: Process, grace: float | None = None) -> None:
     """SIGTERM the whole group, then SIGKILL whatever is left after the grace period."""
     pgid = process.pid
+    grace = GRACE if grace is None else grace
     _signal_group(pgid, signal.SIGCONT)
     _signal_group(pgid, signal.SIGTERM)
     with anyio.move_on_after(grace):
