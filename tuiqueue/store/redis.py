@@ -1,0 +1,426 @@
+"""RedisStore: one Redis shared by workers and dashboards on many machines.
+
+Every write is one Lua script (atomic, one round trip, batch-sized): claims take several
+jobs at once, finish records a whole batch, and each bumps a version counter that feeds
+`changes()` and a pub/sub channel so watchers wake as soon as anything changes.
+"""
+
+from __future__ import annotations
+
+import builtins
+import uuid
+import warnings
+from collections.abc import Collection, Sequence
+from typing import Any
+
+import anyio
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.commands.core import AsyncScript
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from tuiqueue.core.job import Job, NewJob
+from tuiqueue.core.lifecycle import Command, Outcome, UnknownJob, apply_command
+from tuiqueue.core.status import TERMINAL, Status
+from tuiqueue.store import redis_lua as lua
+from tuiqueue.store.base import (
+    LOG_HEAD,
+    LOG_TAIL,
+    Changes,
+    JobProcess,
+    LogPage,
+    Store,
+    StoreError,
+    WorkerInfo,
+    clip_line,
+)
+from tuiqueue.store.redis_codec import (
+    diff,
+    dumps,
+    job_from_hash,
+    job_from_pairs,
+    new_job_fields,
+    num,
+    outcome_spec,
+)
+
+PREFIX = "tuiqueue:"
+"""Every key of the store starts with this (pick the database with the URL's /N)."""
+RETRIES = 40
+"""Reconnect attempts (capped backoff of 1 s: about 35 s) before a call fails."""
+CHANGES_MAX = 2000
+"""Jobs returned by one `changes()` call."""
+
+
+class RedisConfigWarning(UserWarning):
+    """The Redis server is configured in a way that can lose jobs."""
+
+
+def _pairs_to_jobs(replies: Sequence[Sequence[str]]) -> builtins.list[Job]:
+    return [job for job in map(job_from_pairs, replies) if job is not None]
+
+
+class RedisStore(Store):
+    """Jobs in Redis: hashes per job, sorted-set indexes, Lua scripts for every write."""
+
+    shared = True
+
+    def __init__(self, url: str, *, prefix: str = PREFIX) -> None:
+        self.url = url
+        self.prefix = prefix
+        self._client: Redis | None = None
+        self._scripts: dict[str, AsyncScript] = {}
+        self._pubsub: PubSub | None = None
+
+    # -- connection ---------------------------------------------------------------------
+
+    async def open(self) -> None:
+        if self._client is not None:
+            return
+        probe = Redis.from_url(self.url, decode_responses=True, socket_connect_timeout=3)
+        try:
+            await probe.ping()
+            policy = await self._eviction_policy(probe)
+        except RedisError as exc:
+            raise StoreError(f"{self.url}: cannot reach Redis ({exc}); is redis-server "
+                             f"running there? Check the host, port and database number") from exc
+        finally:
+            await probe.aclose()
+        if policy not in (None, "noeviction"):
+            warnings.warn(
+                f"{self.url}: Redis maxmemory-policy is {policy!r}; Redis may evict jobs when "
+                "memory runs out. Set `maxmemory-policy noeviction` for a job queue.",
+                RedisConfigWarning, stacklevel=2)
+        self._client = Redis.from_url(
+            self.url, decode_responses=True, socket_connect_timeout=3,
+            retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), RETRIES),
+            retry_on_error=[RedisConnectionError, RedisTimeoutError, ConnectionError, OSError],
+            health_check_interval=10,
+        )
+        self._scripts = {
+            name: self._client.register_script(getattr(lua, name))
+            for name in ("ADD", "CLAIM", "FINISH", "PROGRESS", "SAVE", "RELEASE", "ORPHANS",
+                         "DELETE", "APPEND_LOGS", "LOGS", "CHANGES", "HEARTBEAT", "SET_PROCESS")
+        }
+
+    @staticmethod
+    async def _eviction_policy(client: Redis) -> str | None:
+        try:
+            config = await client.config_get("maxmemory-policy")
+        except ResponseError:  # CONFIG disabled (managed Redis): nothing to check
+            return None
+        value = config.get("maxmemory-policy")
+        return str(value) if value is not None else None
+
+    async def close(self) -> None:
+        if self._pubsub is not None:
+            await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+            self._pubsub = None
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    @property
+    def client(self) -> Redis:
+        """The open client."""
+        if self._client is None:
+            raise StoreError(f"{self.url}: the store is not open")
+        return self._client
+
+    def _key(self, *parts: object) -> str:
+        return self.prefix + "".join(str(p) for p in parts)
+
+    async def _run(self, name: str, *args: Any, now: float | None = None) -> Any:
+        """Run one Lua script with the prefix (and now) as its first arguments."""
+        head = [self.prefix] if now is None else [self.prefix, num(now)]
+        try:
+            return await self._scripts[name](args=[*head, *args])
+        except RedisError as exc:
+            raise StoreError(f"{self.url}: {exc}") from exc
+
+    async def _call(self, fn: Any, *args: Any, **kw: Any) -> Any:
+        try:
+            return await fn(*args, **kw)
+        except RedisError as exc:
+            raise StoreError(f"{self.url}: {exc}") from exc
+
+    # -- jobs ---------------------------------------------------------------------------
+
+    async def add(self, jobs: Sequence[NewJob], now: float) -> builtins.list[Job]:
+        if not jobs:
+            return []
+        specs = [new_job_fields(new) for new in jobs]
+        reply = await self._run("ADD", uuid.uuid4().hex, dumps(specs), now=now)
+        if reply[0] == "missing":
+            raise UnknownJob(int(reply[1]))
+        version, rest = int(reply[1]), reply[2:]
+        out = []
+        for new, job_id, status in zip(jobs, rest[::2], rest[1::2], strict=True):
+            out.append(Job(
+                id=int(job_id), type=new.type, params=dict(new.params), priority=new.priority,
+                status=Status(status), created_at=now, run_at=new.run_at,
+                rerun_of=new.rerun_of, depends_on=list(new.depends_on),
+                max_attempts=new.max_attempts, timeout=new.timeout, version=version,
+                updated_at=now))
+        return out
+
+    async def get(self, job_id: int) -> Job | None:
+        raw = await self._call(self.client.hgetall, self._key("job:", job_id))
+        return job_from_hash(raw, job_id) if raw else None
+
+    async def _get_many(self, ids: Sequence[int]) -> builtins.list[Job | None]:
+        async with self.client.pipeline(transaction=False) as pipe:
+            for job_id in ids:
+                pipe.hgetall(self._key("job:", job_id))
+            raws = await self._call(pipe.execute)
+        return [job_from_hash(raw, i) if raw else None for i, raw in zip(ids, raws, strict=True)]
+
+    async def list(
+        self,
+        *,
+        statuses: Collection[Status] | None = None,
+        type: str | None = None,
+        limit: int = 100,
+        before_id: int | None = None,
+    ) -> builtins.list[Job]:
+        wanted = set(statuses) if statuses else None
+        if wanted:
+            sources = [self._key("s:", s.value) for s in wanted]
+        else:
+            sources = [self._key("t:", type) if type else self._key("all")]
+        filter_type = type if wanted else None
+        out: builtins.list[Job] = []
+        cursor = before_id
+        while len(out) < limit:
+            size = max(limit - len(out), 100) if filter_type else limit - len(out)
+            top = "+inf" if cursor is None else f"({cursor}"
+            async with self.client.pipeline(transaction=False) as pipe:
+                for src in sources:
+                    pipe.zrevrangebyscore(src, top, "-inf", start=0, num=size)
+                replies = await self._call(pipe.execute)
+            ids = sorted({int(i) for reply in replies for i in reply}, reverse=True)[:size]
+            if not ids:
+                break
+            for job in await self._get_many(ids):
+                if job is None or (wanted and job.status not in wanted):
+                    continue
+                if filter_type and job.type != filter_type:
+                    continue
+                out.append(job)
+            cursor = ids[-1]
+            if all(len(reply) < size for reply in replies):
+                break
+        return out[:limit]
+
+    async def claim(self, worker: str, limit: int, now: float) -> builtins.list[Job]:
+        if limit <= 0:
+            return []
+        batch = uuid.uuid4().hex[:16]
+        jobs = _pairs_to_jobs(await self._run("CLAIM", worker, limit, batch, now=now))
+        jobs.sort(key=lambda j: (-j.priority, j.id))
+        return jobs
+
+    async def next_wakeup(self, now: float) -> float | None:
+        first = await self._call(self.client.zrange, self._key("sched"), 0, 0, withscores=True)
+        return float(first[0][1]) if first else None
+
+    async def save_progress(
+        self, updates: Sequence[tuple[int, str, float, str]], now: float
+    ) -> None:
+        if updates:
+            rows = [[str(i), t, num(p), m] for i, t, p, m in updates]
+            await self._run("PROGRESS", dumps(rows), now=now)
+
+    async def finish(self, outcomes: Sequence[Outcome], now: float) -> builtins.list[Job]:
+        if not outcomes:
+            return []
+        reply = await self._run("FINISH", dumps([outcome_spec(o) for o in outcomes]), now=now)
+        return _pairs_to_jobs(reply)
+
+    async def _dep_status(self, deps: Collection[int]) -> dict[int, Status | None]:
+        if not deps:
+            return {}
+        async with self.client.pipeline(transaction=False) as pipe:
+            for dep in deps:
+                pipe.hget(self._key("job:", dep), "status")
+            replies = await self._call(pipe.execute)
+        return {d: Status(s) if s else None for d, s in zip(deps, replies, strict=True)}
+
+    async def command(self, job_id: int, command: Command, now: float) -> Job:
+        for _ in range(100):  # compare-and-set: retry when a worker changed the job meanwhile
+            job = await self.get(job_id)
+            if job is None:
+                raise UnknownJob(job_id)
+            before = job.copy()
+            if not apply_command(job, command, now, await self._dep_status(job.depends_on)):
+                return job
+            version = await self._run("SAVE", dumps([diff(before, job)]), now=now)
+            if version:
+                job.version, job.updated_at = int(version), now
+                return job
+            await anyio.sleep(0.001)
+        raise StoreError(f"{self.url}: job {job_id} kept changing; try the command again")
+
+    # -- logs ---------------------------------------------------------------------------
+
+    async def append_logs(self, lines: dict[int, builtins.list[str]]) -> None:
+        batch = {str(i): [clip_line(line) for line in new] for i, new in lines.items() if new}
+        if batch:
+            await self._run("APPEND_LOGS", "", dumps(batch), LOG_HEAD, LOG_TAIL)
+
+    async def logs(self, job_id: int, after: int = 0, limit: int | None = None) -> LogPage:
+        reply = await self._run("LOGS", job_id, max(0, after),
+                                -1 if limit is None else limit, LOG_HEAD)
+        if int(reply[0]) < 0:
+            raise UnknownJob(job_id)
+        count, head_first, head, tail_first, tail = reply
+        lines = [(int(head_first) + i, line) for i, line in enumerate(head)]
+        lines += [(int(tail_first) + i, line) for i, line in enumerate(tail)]
+        if limit is not None:
+            lines = lines[:limit]
+        return LogPage(lines, max(0, int(count) - LOG_HEAD - LOG_TAIL))
+
+    # -- deleting -----------------------------------------------------------------------
+
+    async def delete(self, job_ids: Sequence[int]) -> builtins.list[int]:
+        if not job_ids:
+            return []
+        reply = await self._run("DELETE", "", dumps([str(i) for i in job_ids]), "0")
+        if reply[0] == "unknown":
+            raise UnknownJob(int(reply[1]))
+        if reply[0] == "active":
+            raise ValueError(f"job {reply[1]} is {reply[2]}; cancel it before deleting it")
+        return [int(i) for i in reply[1:]]
+
+    async def clear(
+        self,
+        statuses: Collection[Status],
+        *,
+        finished_before: float | None = None,
+        keep_newest: int = 0,
+        batch: int = 500,
+    ) -> int:
+        wanted = [s for s in statuses if s in TERMINAL]
+        if not wanted:
+            return 0
+        top = "+inf" if finished_before is None else f"({num(finished_before)}"
+        async with self.client.pipeline(transaction=False) as pipe:
+            for status in wanted:
+                pipe.zrangebyscore(self._key("f:", status.value), "-inf", top, withscores=True)
+            replies = await self._call(pipe.execute)
+        found = sorted(((score, int(i)) for reply in replies for i, score in reply), reverse=True)
+        doomed = [job_id for _, job_id in found[keep_newest:]]
+        total = 0
+        for start in range(0, len(doomed), batch):
+            part = [str(i) for i in doomed[start : start + batch]]
+            reply = await self._run("DELETE", "", dumps(part), "1")
+            total += len(reply) - 1
+            await anyio.sleep(0)
+        return total
+
+    # -- state --------------------------------------------------------------------------
+
+    async def counts(self) -> dict[Status, int]:
+        async with self.client.pipeline(transaction=False) as pipe:
+            for status in Status:
+                pipe.zcard(self._key("s:", status.value))
+            replies = await self._call(pipe.execute)
+        return {status: int(n) for status, n in zip(Status, replies, strict=True)}
+
+    async def changes(self, since: int) -> Changes:
+        version, jobs, deleted = await self._run("CHANGES", since, CHANGES_MAX)
+        return Changes(int(version), _pairs_to_jobs(jobs), [int(i) for i in deleted])
+
+    async def version(self) -> int:
+        return int(await self._call(self.client.get, self._key("version")) or 0)
+
+    async def wait_for_change(self, timeout: float) -> bool:
+        """Wait up to timeout seconds for any write by any process; True if one came."""
+        if self._pubsub is None:
+            self._pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+            await self._call(self._pubsub.subscribe, self._key("events"))
+        got = False
+        try:
+            message = await self._pubsub.get_message(timeout=timeout)
+            while message is not None:  # drain a burst: one wake-up is enough
+                got = True
+                message = await self._pubsub.get_message(timeout=0)
+        except RedisError:
+            await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+            self._pubsub = None  # resubscribe on the next call (after a Redis restart)
+            return True
+        return got
+
+    async def set_queue_paused(self, paused: bool) -> None:
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.set(self._key("paused"), "1" if paused else "0")
+            pipe.incr(self._key("version"))
+            pipe.publish(self._key("events"), "queue")
+            await self._call(pipe.execute)
+
+    async def queue_paused(self) -> bool:
+        return bool(await self._call(self.client.get, self._key("paused")) == "1")
+
+    async def release(self, worker: str, now: float) -> builtins.list[Job]:
+        return _pairs_to_jobs(await self._run("RELEASE", worker, now=now))
+
+    # -- workers ------------------------------------------------------------------------
+
+    async def register_worker(self, info: WorkerInfo) -> None:
+        key = self._key("w:", info.id)
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.delete(key)
+            pipe.hset(key, mapping={
+                "id": info.id, "host": info.host, "pid": str(info.pid),
+                "concurrency": str(info.concurrency), "started_at": num(info.started_at),
+                "heartbeat": num(info.heartbeat), "running": str(info.running),
+                "processed": str(info.processed), "stopped": "1" if info.stopped else "0",
+            })
+            pipe.zadd(self._key("workers"), {info.id: info.started_at})
+            await self._call(pipe.execute)
+
+    async def heartbeat(self, worker_id: str, running: int, processed: int, now: float) -> None:
+        await self._run("HEARTBEAT", worker_id, "running", running, "processed", processed,
+                        "heartbeat", num(now))
+
+    async def stop_worker(self, worker_id: str, now: float) -> None:
+        await self._run("HEARTBEAT", worker_id, "stopped", "1", "running", "0",
+                        "heartbeat", num(now))
+
+    async def workers(self) -> builtins.list[WorkerInfo]:
+        ids = await self._call(self.client.zrevrange, self._key("workers"), 0, -1)
+        async with self.client.pipeline(transaction=False) as pipe:
+            for worker_id in ids:
+                pipe.hgetall(self._key("w:", worker_id))
+            raws = await self._call(pipe.execute)
+        return [
+            WorkerInfo(
+                id=r["id"], host=r["host"], pid=int(r["pid"]), concurrency=int(r["concurrency"]),
+                started_at=float(r["started_at"]), heartbeat=float(r["heartbeat"]),
+                running=int(r["running"]), processed=int(r["processed"]),
+                stopped=r["stopped"] == "1",
+            )
+            for r in raws if r
+        ]
+
+    async def orphans(self, now: float, dead_after: float) -> builtins.list[Job]:
+        return _pairs_to_jobs(await self._run("ORPHANS", num(dead_after), now=now))
+
+    # -- processes started by jobs ------------------------------------------------------
+
+    async def set_job_process(self, job_id: int, process: JobProcess | None) -> None:
+        if process is None:
+            await self._call(self.client.delete, self._key("proc:", job_id))
+            return
+        await self._run("SET_PROCESS", job_id, process.token, process.host, process.pgid,
+                        process.start_time)
+
+    async def job_process(self, job_id: int) -> JobProcess | None:
+        raw = await self._call(self.client.hgetall, self._key("proc:", job_id))
+        if not raw:
+            return None
+        return JobProcess(raw["token"], raw["host"], int(raw["pgid"]), int(raw["start_time"]))

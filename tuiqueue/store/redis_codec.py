@@ -1,0 +1,145 @@
+"""How a Job is kept in a Redis hash: one string field per attribute, absent when None."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from tuiqueue.core.job import Job, NewJob
+from tuiqueue.core.lifecycle import Outcome
+from tuiqueue.core.status import Priority, Status
+
+_JSON_FIELDS = ("params", "result", "depends_on")
+_FLOAT_FIELDS = ("created_at", "started_at", "finished_at", "run_at", "timeout", "updated_at")
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON, refusing NaN like the SQLite store."""
+    return json.dumps(value, separators=(",", ":"), allow_nan=False)
+
+
+def num(value: float) -> str:
+    """A float as a string that round-trips exactly (Lua would keep only 14 digits)."""
+    return repr(float(value))
+
+
+def new_job_fields(new: NewJob) -> dict[str, Any]:
+    """The Lua ADD script's description of one new job (status and ids are set in Redis)."""
+    fields = {
+        "type": new.type,
+        "params": dumps(dict(new.params)),
+        "priority": str(int(new.priority)),
+        "progress": "0.0",
+        "message": "",
+        "attempts": "0",
+        "max_attempts": str(new.max_attempts),
+        "depends_on": dumps(list(new.depends_on)),
+        "cancel_requested": "0",
+        "log_count": "0",
+    }
+    if new.run_at is not None:
+        fields["run_at"] = num(new.run_at)
+    if new.timeout is not None:
+        fields["timeout"] = num(new.timeout)
+    if new.rerun_of is not None:
+        fields["rerun_of"] = str(new.rerun_of)
+    spec: dict[str, Any] = {"f": fields, "deps": list(new.depends_on), "type": new.type}
+    if new.run_at is not None:
+        spec["run_at"] = fields["run_at"]
+    return spec
+
+
+def _float(raw: Mapping[str, str], key: str) -> float | None:
+    value = raw.get(key)
+    return float(value) if value is not None else None
+
+
+def job_from_hash(raw: Mapping[str, str], job_id: int) -> Job:
+    """Build a Job from its hash fields."""
+    result = raw.get("result")
+    rerun_of = raw.get("rerun_of")
+    return Job(
+        id=job_id,
+        type=raw["type"],
+        params=json.loads(raw["params"]),
+        priority=Priority(int(raw.get("priority", "1"))),
+        status=Status(raw["status"]),
+        progress=float(raw.get("progress", "0")),
+        message=raw.get("message", ""),
+        result=json.loads(result) if result is not None else None,
+        error=raw.get("error"),
+        traceback=raw.get("traceback"),
+        created_at=float(raw.get("created_at", "0")),
+        started_at=_float(raw, "started_at"),
+        finished_at=_float(raw, "finished_at"),
+        run_at=_float(raw, "run_at"),
+        attempts=int(raw.get("attempts", "0")),
+        max_attempts=int(raw.get("max_attempts", "1")),
+        timeout=_float(raw, "timeout"),
+        worker=raw.get("worker"),
+        token=raw.get("token"),
+        rerun_of=int(rerun_of) if rerun_of is not None else None,
+        depends_on=json.loads(raw.get("depends_on", "[]")),
+        cancel_requested=raw.get("cancel_requested") == "1",
+        version=int(raw.get("version", "0")),
+        updated_at=float(raw.get("updated_at", "0")),
+        log_count=int(raw.get("log_count", "0")),
+    )
+
+
+def job_from_pairs(pairs: Sequence[str]) -> Job | None:
+    """Build a Job from a flat HGETALL reply of a Lua script (id in the 'id' slot absent)."""
+    raw = dict(zip(pairs[::2], pairs[1::2], strict=True))
+    if "type" not in raw:
+        return None
+    return job_from_hash(raw, int(raw.get("id", "0")))
+
+
+def job_fields(job: Job) -> dict[str, str | None]:
+    """Every mutable field of a job as hash strings (None: field absent)."""
+    return {
+        "status": job.status.value,
+        "progress": num(job.progress),
+        "message": job.message,
+        "result": None if job.result is None else dumps(job.result),
+        "error": job.error,
+        "traceback": job.traceback,
+        "started_at": None if job.started_at is None else num(job.started_at),
+        "finished_at": None if job.finished_at is None else num(job.finished_at),
+        "run_at": None if job.run_at is None else num(job.run_at),
+        "attempts": str(job.attempts),
+        "worker": job.worker,
+        "token": job.token,
+        "cancel_requested": "1" if job.cancel_requested else "0",
+    }
+
+
+def diff(before: Job, after: Job) -> dict[str, Any]:
+    """The SAVE script's compare-and-set entry turning `before` into `after`."""
+    old, new = job_fields(before), job_fields(after)
+    changed = {k: v for k, v in new.items() if old[k] != v}
+    return {
+        "id": str(after.id),
+        "was": [old["status"], old["token"] or "", old["cancel_requested"]],
+        "set": {k: v for k, v in changed.items() if v is not None},
+        "del": [k for k, v in changed.items() if v is None],
+    }
+
+
+def outcome_spec(outcome: Outcome) -> dict[str, str]:
+    """The FINISH script's description of one outcome (None values left out)."""
+    spec = {"id": str(outcome.job_id), "token": outcome.token, "status": outcome.status.value}
+    if outcome.progress is not None:
+        spec["progress"] = num(outcome.progress)
+    if outcome.message is not None:
+        spec["message"] = outcome.message
+    if outcome.result is not None:
+        spec["result"] = dumps(outcome.result)
+    if outcome.error is not None:
+        spec["error"] = outcome.error
+    if outcome.traceback is not None:
+        spec["traceback"] = outcome.traceback
+    if outcome.run_at is not None:
+        spec["run_at"] = num(outcome.run_at)
+    return spec
