@@ -1,0 +1,418 @@
+"""The dashboard app: embeds the engine as one worker and turns its events into messages."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.theme import Theme
+
+import tuiqueue
+from tuiqueue.core.engine import Engine, Stats
+from tuiqueue.core.events import Event, EventKind, Subscription
+from tuiqueue.core.job import Job, NewJob
+from tuiqueue.core.lifecycle import UnknownJob
+from tuiqueue.core.params import ValidationError
+from tuiqueue.core.registry import REGISTRY, Registry, UnknownJobType
+from tuiqueue.core.status import ACTIVE, QUEUED, TERMINAL, Status, TransitionError
+from tuiqueue.store import Store, open_store
+from tuiqueue.ui.messages import JobsChanged, LogsArrived, QueueChanged, Resync
+from tuiqueue.ui.screens.confirm import ConfirmScreen
+from tuiqueue.ui.screens.detail import DetailScreen
+from tuiqueue.ui.screens.help import HelpScreen
+from tuiqueue.ui.screens.main import MainScreen
+from tuiqueue.ui.screens.workers import WorkersScreen
+from tuiqueue.ui.widgets.job_form import JobForm
+from tuiqueue.ui.widgets.job_table import JobTable
+from tuiqueue.ui.widgets.stats_bar import StatsBar
+
+BATCH_INTERVAL = 0.1
+"""Engine events are gathered this long and applied as one batch (10 updates a second)."""
+
+PAGE = 100
+"""Jobs fetched per keyset page."""
+
+
+def styles_dir() -> Path:
+    """The .tcss folder: inside the installed wheel, else the repository's styles/."""
+    packaged = Path(tuiqueue.__file__).parent / "styles"
+    return packaged if packaged.is_dir() else Path(tuiqueue.__file__).parent.parent / "styles"
+
+
+class QueueApp(App[None]):
+    """The tuiqueue dashboard."""
+
+    CSS_PATH = str(styles_dir() / "dashboard.tcss")
+    TITLE = "tuiqueue"
+    BINDINGS = [
+        Binding("ctrl+s", "submit", "Submit", priority=True, id="app.submit",
+                tooltip="Submit the form (works while typing in it)"),
+        Binding("question_mark", "help", "Help", id="app.help", tooltip="Show every key"),
+        Binding("t", "toggle_dark", "Theme", id="app.theme",
+                tooltip="Switch between the light and dark theme"),
+        Binding("q", "quit", "Quit", id="app.quit",
+                tooltip="Quit (asks before stopping running jobs, then stops them gracefully)"),
+    ]
+    EXTRA_HELP = [
+        Binding("tab", "", "", tooltip="Next pane / field (shift+tab: previous)"),
+        Binding("enter", "", "", tooltip="Open the selected job's details / choose a type"),
+        Binding("ctrl+p", "", "", tooltip="Command palette: every action by name"),
+        Binding("ctrl+q", "", "", tooltip="Quit at once (running jobs are requeued)"),
+    ]
+    """Keys handled by widgets, listed in the help screen."""
+
+    def __init__(self, engine: Engine, *, toasts: bool = True, stats_interval: float = 1.0,
+                 grace: float = 5.0, theme: str = "textual-dark") -> None:
+        super().__init__()
+        self.engine = engine
+        self.registry: Registry = engine.registry
+        self.clock: Callable[[], float] = engine.clock
+        self.toasts = toasts
+        self.stats_interval = stats_interval
+        self.grace = grace
+        self.stats: Stats | None = None
+        self._initial_theme = theme
+        self._finished: set[int] = set()
+        self._exhausted: int | None = None
+        self._stopping = False
+
+    def get_default_screen(self) -> Screen[Any]:
+        """The main screen."""
+        return MainScreen()
+
+    @property
+    def main(self) -> MainScreen:
+        """The main screen (always at the bottom of the stack)."""
+        screen = self.screen_stack[0]
+        assert isinstance(screen, MainScreen)
+        return screen
+
+    def on_mount(self) -> None:
+        """Apply the theme and follow theme changes."""
+        self.theme = self._initial_theme
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+
+    def start(self) -> None:
+        """Open the store, start the engine and the event pump, load the first window."""
+        self.run_worker(self._start(), name="startup", group="startup")
+
+    async def _start(self) -> None:
+        await self.engine.store.open()
+        subscription = self.engine.events()
+        self.run_worker(self.engine.run(), name="engine", group="engine", exclusive=True)
+        self.run_worker(self._pump(subscription), name="events", group="events", exclusive=True)
+        await self._reload()
+        await self._refresh_stats()
+        self.set_interval(self.stats_interval, self._tick)
+
+    # -- events -> messages ---------------------------------------------------------------
+
+    async def _pump(self, subscription: Subscription) -> None:
+        """Gather engine events for BATCH_INTERVAL, then post them as a few messages."""
+        try:
+            while True:
+                first = await subscription.get()
+                await asyncio.sleep(BATCH_INTERVAL)
+                self._dispatch([first, *subscription.drain()])
+        finally:
+            self.engine.bus.unsubscribe(subscription)
+
+    def _dispatch(self, events: Iterable[Event]) -> None:
+        jobs: dict[int, Job] = {}
+        deleted: list[int] = []
+        logs: dict[int, list[str]] = {}
+        queue: QueueChanged | None = None
+        resync = False
+        for event in events:
+            if event.kind in (EventKind.JOB, EventKind.PROGRESS) and event.job is not None:
+                jobs[event.job.id] = event.job
+                if event.kind is EventKind.JOB:
+                    self._toast(event.job)
+            elif event.kind is EventKind.DELETED and event.job_id is not None:
+                jobs.pop(event.job_id, None)
+                deleted.append(event.job_id)
+            elif event.kind is EventKind.LOG and event.job_id is not None:
+                logs.setdefault(event.job_id, []).extend(event.lines)
+            elif event.kind is EventKind.QUEUE:
+                queue = QueueChanged(event.queue_paused, event.concurrency)
+            elif event.kind is EventKind.RESYNC:
+                resync = True
+        for screen in self.screen_stack:
+            if jobs or deleted:
+                screen.post_message(JobsChanged(jobs, tuple(deleted)))
+            if logs:
+                screen.post_message(LogsArrived(logs))
+        if queue is not None:
+            self.post_message(queue)
+        if resync:
+            self.post_message(Resync())
+
+    def _toast(self, job: Job) -> None:
+        if job.status not in TERMINAL or job.id in self._finished:
+            return
+        self._finished.add(job.id)
+        if not self.toasts:
+            return
+        if job.status is Status.COMPLETED:
+            self.notify(f"Job #{job.id} {job.type} completed", title="Completed")
+        elif job.status is Status.FAILED:
+            self.notify(f"Job #{job.id} {job.type} failed: {job.error or ''}"[:200],
+                        title="Failed", severity="error", markup=False)
+
+    def on_queue_changed(self, message: QueueChanged) -> None:
+        """Show the queue's new state."""
+        self.run_worker(self._refresh_stats(), group="stats", exclusive=True)
+
+    def on_resync(self, message: Resync) -> None:
+        """Reload everything after the engine says the UI fell behind."""
+        self.reload()
+
+    # -- loading ------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        """Reload the table's window from the engine (filter change, resync)."""
+        self.run_worker(self._reload(), group="reload", exclusive=True)
+
+    async def _reload(self) -> None:
+        table = self.main.query_one(JobTable)
+        jobs: list[Job] = []
+        for group, limit in ((ACTIVE, 1000), (QUEUED, PAGE), (TERMINAL, PAGE)):
+            statuses = group if table.statuses is None else group & table.statuses
+            if statuses:
+                jobs += await self.engine.list(statuses=statuses, limit=limit)
+        self._finished.update(j.id for j in jobs if j.status in TERMINAL)
+        self._exhausted = None
+        table.load(jobs)
+
+    def load_more(self, before_id: int | None) -> None:
+        """Page in finished jobs older than before_id (keyset paging)."""
+        if before_id is None or before_id == self._exhausted:
+            return
+        self.run_worker(self._load_more(before_id), group="page", exclusive=True)
+
+    async def _load_more(self, before_id: int) -> None:
+        table = self.main.query_one(JobTable)
+        statuses = TERMINAL if table.statuses is None else TERMINAL & table.statuses
+        jobs = await self.engine.list(statuses=statuses, before_id=before_id, limit=PAGE)
+        if len(jobs) < PAGE:
+            self._exhausted = before_id
+        self._finished.update(j.id for j in jobs)
+        table.apply({j.id: j for j in jobs})
+
+    def _tick(self) -> None:
+        self.run_worker(self._refresh_stats(), group="stats", exclusive=True)
+        self.main.query_one(JobTable).tick()
+
+    async def _refresh_stats(self) -> None:
+        self.stats = await self.engine.stats()
+        self.main.query_one(StatsBar).stats = self.stats
+
+    def _theme_changed(self, theme: Theme) -> None:
+        self.main.query_one(JobTable).rebuild()
+        if self.stats is not None:
+            self.main.query_one(StatsBar).stats = self.stats
+
+    # -- commands -----------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Show only the keys that apply to the current screen and selected job."""
+        if action == "submit":
+            return isinstance(self.screen, MainScreen)
+        if action != "job":
+            return True
+        job = self.current_job()
+        if job is None:
+            return False
+        name = parameters[0] if parameters else ""
+        if name in ("cancel", "toggle_pause"):
+            return job.status not in TERMINAL
+        if name == "delete":
+            return job.status not in ACTIVE
+        return True
+
+    def current_job(self) -> Job | None:
+        """The job the keys act on: the detail view's, else the table's selection."""
+        screen = self.screen
+        if isinstance(screen, DetailScreen):
+            return screen.job
+        if isinstance(screen, MainScreen):
+            table = screen.query_one(JobTable)
+            selected = table.selected_id
+            return table.jobs.get(selected) if selected is not None else None
+        return None
+
+    def action_submit(self) -> None:
+        """Validate the form; queue the job, or show why not (nothing is queued)."""
+        if not isinstance(self.screen, MainScreen):
+            return
+        form = self.main.query_one(JobForm)
+        if form.job_type is None:
+            form.show_status("Choose a job type first", error=True)
+            return
+        params, errors = form.collect()
+        if errors:
+            form.show_errors(errors)
+            return
+        try:
+            new = self.engine.new_job(form.job_type.name, params, priority=form.priority)
+        except ValidationError as exc:
+            form.show_errors(exc.errors)
+            return
+        except (UnknownJobType, ValueError) as exc:
+            form.show_status(f"Not submitted: {exc}", error=True)
+            return
+        self.run_worker(self._submit(new, form), group="submit")
+
+    async def _submit(self, new: NewJob, form: JobForm) -> None:
+        job = (await self.engine.submit_many([new]))[0]
+        form.show_status(f"Queued job #{job.id} ({job.type}, {job.priority})")
+
+    def action_job(self, name: str) -> None:
+        """Cancel, pause/resume, rerun or delete the current job."""
+        job = self.current_job()
+        if job is not None:
+            self.run_worker(self._job_command(name, job), group="command")
+
+    async def _job_command(self, name: str, job: Job) -> None:
+        engine = self.engine
+        try:
+            if name == "cancel":
+                await engine.cancel(job.id)
+            elif name == "toggle_pause":
+                current = await engine.get(job.id)
+                if current.status is Status.PAUSED:
+                    await engine.resume(job.id)
+                else:
+                    await engine.pause(job.id)
+            elif name == "rerun":
+                new = await engine.rerun(job.id)
+                self.notify(f"Job #{job.id} queued again as #{new.id}")
+            elif name == "delete" and not await engine.delete([job.id]):
+                self.notify(f"Job #{job.id} is running; cancel it first", severity="warning")
+        except (TransitionError, UnknownJob, ValueError) as exc:
+            self.notify(str(exc), severity="warning", markup=False)
+
+    async def action_toggle_queue(self) -> None:
+        """Pause or resume claiming on every worker of this store."""
+        paused = self.stats.queue_paused if self.stats is not None else False
+        await self.engine.set_queue_paused(not paused)
+        await self._refresh_stats()
+
+    def action_clear_finished(self) -> None:
+        """Delete every finished job, after asking."""
+        counts = self.stats.counts if self.stats is not None else {}
+        count = sum(counts.get(s, 0) for s in TERMINAL)
+        if not count:
+            self.notify("No finished jobs to clear")
+            return
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.run_worker(self._clear(), group="clear", exclusive=True)
+
+        self.push_screen(ConfirmScreen(f"Delete {count} finished jobs? This cannot be undone.",
+                                       yes="Delete"), answer)
+
+    async def _clear(self) -> None:
+        count = await self.engine.clear()
+        self.notify(f"Deleted {count} finished jobs")
+        await self._refresh_stats()
+
+    def show_detail(self, job_id: int) -> None:
+        """Open the detail view of a job."""
+        self.push_screen(DetailScreen(job_id))
+
+    def action_workers(self) -> None:
+        """Open the workers view."""
+        self.push_screen(WorkersScreen())
+
+    def action_help(self) -> None:
+        """Show every key."""
+        self.push_screen(HelpScreen([
+            ("Everywhere", [*self.BINDINGS, *self.EXTRA_HELP]),
+            ("Queue", MainScreen.BINDINGS),
+            ("Job details", DetailScreen.BINDINGS),
+        ]))
+
+    def action_toggle_dark(self) -> None:
+        """Switch between the light and dark theme."""
+        self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
+
+    async def action_quit(self) -> None:
+        """Quit; with running jobs, ask first and stop them gracefully."""
+        running = len(self.engine.running_ids())
+        if not running:
+            self._begin_stop()
+            return
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self._begin_stop()
+
+        self.push_screen(ConfirmScreen(
+            f"{running} job{'s are' if running != 1 else ' is'} running. Stop and quit? "
+            f"They get {self.grace:g}s to finish, then are requeued.", yes="Stop and quit"),
+            answer)
+
+    def _begin_stop(self) -> None:
+        if self._stopping:
+            return
+        self._stopping = True
+        if self.engine.running_ids():
+            self.notify(f"Stopping running jobs (up to {self.grace:g}s)…", timeout=self.grace)
+        self.run_worker(self._stop(), group="quit", exclusive=True)
+
+    async def _stop(self) -> None:
+        await self.engine.stop(self.grace)
+        await self.engine.store.close()
+        self.exit()
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """The palette offers every dashboard action by name."""
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Submit job", "Submit the form", self.action_submit)
+        yield SystemCommand("Cancel job", "Cancel the selected job",
+                            lambda: self.action_job("cancel"))
+        yield SystemCommand("Pause/resume job", "Pause or resume the selected job",
+                            lambda: self.action_job("toggle_pause"))
+        yield SystemCommand("Rerun job", "Queue the selected job again",
+                            lambda: self.action_job("rerun"))
+        yield SystemCommand("Delete job", "Delete the selected job",
+                            lambda: self.action_job("delete"))
+        yield SystemCommand("Pause/resume queue", "Pause or resume the whole queue",
+                            self.action_toggle_queue)
+        yield SystemCommand("Clear finished jobs", "Delete every finished job",
+                            self.action_clear_finished)
+        yield SystemCommand("Workers", "Show the workers on this store", self.action_workers)
+        yield SystemCommand("Help", "Show every key", self.action_help)
+
+
+def make_app(
+    store: Store,
+    *,
+    clock: Callable[[], float] = time.time,
+    registry: Registry | None = None,
+    concurrency: int = 3,
+    worker_id: str | None = None,
+    toasts: bool = True,
+    stats_interval: float = 1.0,
+    grace: float = 5.0,
+    theme: str = "textual-dark",
+) -> QueueApp:
+    """The dashboard on a store; tests pass a fixed clock, worker id and registry."""
+    engine = Engine(store, concurrency=concurrency, registry=registry or REGISTRY, clock=clock,
+                    worker_id=worker_id)
+    return QueueApp(engine, toasts=toasts, stats_interval=stats_interval, grace=grace,
+                    theme=theme)
+
+
+def run_dashboard(db: str) -> None:
+    """Open the dashboard on a SQLite path, :memory: or redis:// URL."""
+    app = make_app(open_store(db))
+    app.run()

@@ -1,0 +1,116 @@
+"""The detail view of one job: facts, live progress, result, error and log tail."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, cast
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from tuiqueue.core.job import Job
+from tuiqueue.core.lifecycle import UnknownJob
+from tuiqueue.core.status import TERMINAL
+from tuiqueue.ui.format import eta, plain
+from tuiqueue.ui.messages import JobsChanged, LogsArrived
+from tuiqueue.ui.widgets.job_progress import JobProgress
+from tuiqueue.ui.widgets.job_summary import JobSummary
+from tuiqueue.ui.widgets.log_tail import LogTail
+
+if TYPE_CHECKING:
+    from tuiqueue.ui.app import QueueApp
+
+
+class DetailScreen(Screen[None]):
+    """Everything about one job, kept live by engine events."""
+
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back", id="detail.back", tooltip="Back to the queue"),
+        Binding("c", "app.job('cancel')", "Cancel", id="detail.cancel",
+                tooltip="Cancel this job"),
+        Binding("p", "app.job('toggle_pause')", "Pause/resume", id="detail.pause",
+                tooltip="Pause or resume this job"),
+        Binding("r", "app.job('rerun')", "Rerun", id="detail.rerun",
+                tooltip="Queue this job again with the same params"),
+        Binding("y", "copy", "Copy", id="detail.copy",
+                tooltip="Copy the job (JSON) and its log to the clipboard"),
+    ]
+
+    def __init__(self, job_id: int) -> None:
+        super().__init__()
+        self.job_id = job_id
+        self.job: Job | None = None
+
+    @property
+    def qapp(self) -> QueueApp:
+        """The dashboard app."""
+        return cast("QueueApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        """Title, progress, facts beside the log tail, footer."""
+        yield Static(Text(f"Job #{self.job_id}", style="bold"), id="detail-title")
+        yield JobProgress(id="detail-progress")
+        with Horizontal(id="detail-body"):
+            with VerticalScroll(id="detail-facts"):
+                yield JobSummary(clock=self.qapp.clock, id="detail-summary")
+            yield LogTail(id="detail-log")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        """Load the job and its log."""
+        self.query_one("#detail-facts").border_title = "Job"
+        self.query_one(LogTail).border_title = "Log"
+        self.run_worker(self._load(), group="detail-load", exclusive=True)
+
+    async def _load(self) -> None:
+        try:
+            self.show(await self.qapp.engine.get(self.job_id))
+        except UnknownJob:
+            self.query_one("#detail-title", Static).update(f"Job #{self.job_id} was deleted")
+            return
+        await self._fetch_logs()
+
+    async def _fetch_logs(self) -> None:
+        log = self.query_one(LogTail)
+        page = await self.qapp.engine.logs(self.job_id, log.last_seq)
+        log.add(page.lines, page.dropped)
+
+    def show(self, job: Job) -> None:
+        """Show a new snapshot of the job."""
+        self.job = job
+        title = Text(f"Job #{job.id}  ", style="bold")
+        title.append_text(plain(job.type, "bold"))
+        self.query_one("#detail-title", Static).update(title)
+        self.query_one(JobSummary).job = job
+        progress = self.query_one(JobProgress)
+        progress.percent = job.progress
+        progress.message = job.error or job.message if job.status in TERMINAL else job.message
+        progress.eta = eta(job, self.qapp.clock())
+        self.refresh_bindings()
+
+    def on_jobs_changed(self, message: JobsChanged) -> None:
+        """Follow our job; fetch new log lines it may have written elsewhere."""
+        if self.job_id in message.deleted:
+            self.query_one("#detail-title", Static).update(f"Job #{self.job_id} was deleted")
+        job = message.jobs.get(self.job_id)
+        if job is not None:
+            self.show(job)
+            if job.log_count > self.query_one(LogTail).last_seq:
+                self.run_worker(self._fetch_logs(), group="detail-logs", exclusive=True)
+
+    def on_logs_arrived(self, message: LogsArrived) -> None:
+        """Fetch new lines from the engine, in order and without duplicates."""
+        if self.job_id in message.lines:
+            self.run_worker(self._fetch_logs(), group="detail-logs", exclusive=True)
+
+    def action_copy(self) -> None:
+        """Copy the job as JSON and its log lines to the clipboard."""
+        if self.job is None:
+            return
+        log = "\n".join(self.query_one(LogTail).lines)
+        self.app.copy_to_clipboard(json.dumps(self.job.to_dict(), indent=2) + "\n\n" + log)
+        self.notify("Copied the job and its log to the clipboard")

@@ -1,0 +1,97 @@
+"""The parameter form, generated from the chosen job type's schema."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Button, Label, Select, Static
+
+from tuiqueue.core.registry import JobType
+from tuiqueue.core.status import Priority
+from tuiqueue.ui.messages import SubmitRequested
+from tuiqueue.ui.widgets.param_field import ParamField
+
+
+class JobForm(VerticalScroll):
+    """Fields for one job type, a priority select and a submit button."""
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.job_type: JobType | None = None
+
+    def compose(self) -> ComposeResult:
+        """The description, the (initially empty) fields, priority and submit."""
+        yield Static("Choose a job type", id="form-description")
+        yield Vertical(id="form-fields")
+        with Horizontal(id="form-footer"):
+            yield Label("Priority", id="priority-label")
+            yield Select([(str(p), p) for p in Priority], value=Priority.NORMAL,
+                         allow_blank=False, id="priority")
+            yield Button("Submit ^s", variant="primary", id="submit")
+        yield Static("", id="form-status")
+
+    async def set_type(self, job_type: JobType) -> None:
+        """Rebuild the fields for a job type, with defaults filled in."""
+        if self.job_type is not None and self.job_type.name == job_type.name:
+            return
+        self.job_type = job_type
+        self.query_one("#form-description", Static).update(
+            Text.assemble((job_type.name, "bold"), "  ", job_type.description or ""))
+        self.show_status("")
+        fields = self.query_one("#form-fields", Vertical)
+        await fields.remove_children()
+        await fields.mount_all(ParamField(p) for p in job_type.schema.params)
+
+    @property
+    def fields(self) -> list[ParamField]:
+        """The generated fields, in schema order."""
+        return list(self.query(ParamField))
+
+    @property
+    def priority(self) -> Priority:
+        """The chosen priority."""
+        value = self.query_one("#priority", Select).value
+        return value if isinstance(value, Priority) else Priority.NORMAL
+
+    def collect(self) -> tuple[dict[str, Any], dict[str, str]]:
+        """(params, errors per field) from every field, showing each field's error."""
+        params: dict[str, Any] = {}
+        errors: dict[str, str] = {}
+        for field in self.fields:
+            value, error = field.value()
+            field.error = error or ""
+            if error:
+                errors[field.param.name] = error
+            elif value is not None:
+                params[field.param.name] = value
+        return params, errors
+
+    def show_errors(self, errors: dict[str, str]) -> None:
+        """Show errors the engine found beside their fields, and a summary."""
+        for field in self.fields:
+            if field.param.name in errors:
+                field.error = errors[field.param.name]
+        reasons = "; ".join(errors.values())
+        self.show_status(f"Not submitted: {reasons}", error=True)
+
+    def show_status(self, text: str, error: bool = False) -> None:
+        """A line under the form saying what happened to the last submit."""
+        status = self.query_one("#form-status", Static)
+        status.update(Text(text))
+        status.set_class(error, "-error")
+
+    def focus_first(self) -> None:
+        """Put the cursor in the first field (or on submit when there are none)."""
+        fields = self.fields
+        if fields:
+            fields[0].query_one(f"#param-{fields[0].param.name}").focus()
+        else:
+            self.query_one("#submit", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        """The submit button asks the screen to submit."""
+        event.stop()
+        self.post_message(SubmitRequested())

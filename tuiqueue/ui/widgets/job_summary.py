@@ -1,0 +1,69 @@
+"""The facts about one job: status, params, timestamps, attempts, lineage, result, error."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widgets import Static
+
+from tuiqueue.core.job import Job
+from tuiqueue.ui.format import badge, clean, pretty, span
+
+
+def stamp(when: float | None) -> str:
+    """A local timestamp, or "-"."""
+    if when is None:
+        return "-"
+    return datetime.fromtimestamp(when).strftime("%Y-%m-%d %H:%M:%S")
+
+
+class JobSummary(Static):
+    """A job's fields as a table, its result as JSON and its error with the traceback."""
+
+    job: reactive[Job | None] = reactive(None, always_update=True)
+    """The job shown."""
+
+    def __init__(self, clock: Callable[[], float] = time.time, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.clock = clock
+
+    def watch_job(self, job: Job | None) -> None:
+        """Re-render for a new snapshot."""
+        self.update(self.render_job(job) if job is not None else "Loading…")
+
+    def render_job(self, job: Job) -> RenderableType:
+        """Everything known about the job; user text is plain Text, never markup."""
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold", width=10)
+        table.add_column()
+        table.add_row("Status", badge(job.status, self.app.theme_variables))
+        table.add_row("Type", Text(clean(job.type)))
+        table.add_row("Priority", str(job.priority))
+        table.add_row("Params", Text(clean(pretty(job.params))))
+        table.add_row("Created", stamp(job.created_at))
+        table.add_row("Started", stamp(job.started_at))
+        table.add_row("Finished", stamp(job.finished_at))
+        table.add_row("Duration", span(job.duration))
+        table.add_row("Attempts", f"{job.attempts} of {job.max_attempts}")
+        if job.worker:
+            table.add_row("Worker", Text(clean(job.worker)))
+        if job.rerun_of is not None:
+            table.add_row("Rerun of", f"#{job.rerun_of}")
+        if job.depends_on:
+            table.add_row("After", ", ".join(f"#{i}" for i in job.depends_on))
+        parts: list[RenderableType] = [table]
+        if job.result is not None:
+            parts += [Text("\nResult", style="bold"), Text(clean(pretty(job.result)))]
+        if job.error:
+            colour = self.app.theme_variables.get("error", "")
+            parts += [Text("\nError", style=f"bold {colour}"), Text(clean(job.error), style=colour)]
+        if job.traceback:
+            parts += [Text("\nTraceback", style="bold"), Text(clean(job.traceback), style="dim")]
+        return Group(*parts)

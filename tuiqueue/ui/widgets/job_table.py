@@ -1,0 +1,195 @@
+"""The queue table: a bounded window of jobs, updated in place by job id."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection, Iterable
+from typing import Any
+
+from rich.text import Text
+from textual.message import Message
+from textual.widgets import DataTable
+
+from tuiqueue.core.job import Job
+from tuiqueue.core.status import ACTIVE, QUEUED, TERMINAL, Status
+from tuiqueue.ui.format import age, badge, bar, matches, plain
+
+COLUMNS: tuple[tuple[str, str, int], ...] = (
+    ("id", "ID", 6),
+    ("type", "Type", 11),
+    ("status", "Status", 12),
+    ("priority", "Prio", 8),
+    ("progress", "Progress", 15),
+    ("message", "Message", 26),
+    ("age", "Age", 16),
+)
+"""(key, label, width) of each column; fixed widths so updates never re-measure."""
+
+MAX_FINISHED = 500
+"""Finished rows kept in the window; older ones are dropped (page back in by scrolling)."""
+
+
+def group_key(job: Job) -> tuple[int, int, int]:
+    """Running first, then queued (by priority, oldest first), then finished newest first."""
+    if job.status in ACTIVE:
+        return (0, 0, job.id)
+    if job.status in QUEUED:
+        return (1, -int(job.priority), job.id)
+    return (2, 0, -job.id)
+
+
+class JobTable(DataTable[Any]):
+    """Jobs as rows keyed by id; the engine's events are applied with update_cell."""
+
+    class NeedMore(Message):
+        """The cursor reached the last row: load older finished jobs before this id."""
+
+        def __init__(self, before_id: int | None) -> None:
+            super().__init__()
+            self.before_id = before_id
+
+    def __init__(self, clock: Callable[[], float] = time.time, **kw: Any) -> None:
+        super().__init__(cursor_type="row", **kw)
+        self.clock = clock
+        self.jobs: dict[int, Job] = {}
+        """Every job in the window, including those the filters hide."""
+        self.statuses: frozenset[Status] | None = None
+        self.needle = ""
+        self.sort_column: str | None = None
+        self.sort_reverse = False
+
+    def on_mount(self) -> None:
+        """Add the fixed-width columns."""
+        for key, label, width in COLUMNS:
+            self.add_column(label, width=width, key=key)
+
+    @property
+    def selected_id(self) -> int | None:
+        """The id of the job under the cursor."""
+        if not self.row_count:
+            return None
+        key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
+        return int(key.value) if key.value is not None else None
+
+    def shows(self, job: Job) -> bool:
+        """Whether the status and text filters let this job through."""
+        if self.statuses is not None and job.status not in self.statuses:
+            return False
+        return matches(job, self.needle)
+
+    def cells(self, job: Job) -> list[Any]:
+        """The row for a job; user text is wrapped in Text so it is never markup."""
+        colours = self.app.theme_variables
+        progress = "" if job.status in QUEUED else bar(job.progress, 8)
+        return [
+            job.id,
+            plain(job.type),
+            badge(job.status, colours),
+            Text(str(job.priority)),
+            Text(progress),
+            plain(job.error or job.message if job.status is Status.FAILED else job.message),
+            Text(age(job, self.clock())),
+        ]
+
+    def order(self, job: Job) -> Any:
+        """Where a job goes: the clicked column, else running/queued/finished groups."""
+        column = self.sort_column
+        if column is None:
+            return group_key(job)
+        if column == "age":
+            return job.created_at
+        if column == "status":
+            return (str(job.status), job.id)
+        value = getattr(job, column)
+        return (int(value) if column == "priority" else value, job.id)
+
+    def load(self, jobs: Iterable[Job]) -> None:
+        """Replace the window with these jobs (startup, filter change, resync)."""
+        self.jobs = {job.id: job for job in jobs}
+        self.rebuild()
+
+    def rebuild(self) -> None:
+        """Refill rows from the window (only on load and filter changes, never per event)."""
+        selected = self.selected_id
+        with self.app.batch_update():
+            self.clear()
+            ids = sorted((i for i, j in self.jobs.items() if self.shows(j)),
+                         key=lambda i: self.order(self.jobs[i]), reverse=self.sort_reverse)
+            for job_id in ids:
+                self.add_row(*self.cells(self.jobs[job_id]), key=str(job_id))
+            self._restore(selected)
+
+    def apply(self, jobs: dict[int, Job], deleted: Collection[int] = ()) -> None:
+        """Apply a batch of changed jobs and deletions in one screen update."""
+        reorder = False
+        with self.app.batch_update():
+            for job_id in deleted:
+                self.jobs.pop(job_id, None)
+                if str(job_id) in self.rows:
+                    self.remove_row(str(job_id))
+            for job_id, job in jobs.items():
+                old = self.jobs.get(job_id)
+                self.jobs[job_id] = job
+                shown = str(job_id) in self.rows
+                if not self.shows(job):
+                    if shown:
+                        self.remove_row(str(job_id))
+                    continue
+                if not shown:
+                    self.add_row(*self.cells(job), key=str(job_id))
+                    reorder = True
+                    continue
+                for (key, _, _), value in zip(COLUMNS, self.cells(job), strict=True):
+                    self.update_cell(str(job_id), key, value)
+                if old is None or self.order(job) != self.order(old):
+                    reorder = True
+            self._trim()
+            if reorder:
+                self.resort()
+
+    def resort(self) -> None:
+        """Sort rows by the current order, keeping the cursor on the same job."""
+        selected = self.selected_id
+        self.sort("id", key=lambda i: self.order(self.jobs[i]), reverse=self.sort_reverse)
+        self._restore(selected)
+
+    def tick(self) -> None:
+        """Refresh the age column of running and queued jobs (once a second)."""
+        now = self.clock()
+        with self.app.batch_update():
+            for key in self.rows:
+                job = self.jobs.get(int(str(key.value)))
+                if job is not None and job.status not in TERMINAL:
+                    self.update_cell(key, "age", Text(age(job, now)))
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        """Sort by the clicked column; clicking it again reverses, a third time resets."""
+        column = str(event.column_key.value)
+        if self.sort_column != column:
+            self.sort_column, self.sort_reverse = column, False
+        elif not self.sort_reverse:
+            self.sort_reverse = True
+        else:
+            self.sort_column, self.sort_reverse = None, False
+        self.resort()
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """Ask for the next page of finished jobs when the cursor reaches the end."""
+        if self.row_count and event.cursor_row == self.row_count - 1:
+            finished = [i for i, j in self.jobs.items() if j.status in TERMINAL]
+            self.post_message(self.NeedMore(min(finished) if finished else None))
+
+    def _trim(self) -> None:
+        finished = sorted((i for i, j in self.jobs.items() if j.status in TERMINAL), reverse=True)
+        selected = self.selected_id
+        for job_id in finished[MAX_FINISHED:]:
+            if job_id == selected:
+                continue
+            del self.jobs[job_id]
+            if str(job_id) in self.rows:
+                self.remove_row(str(job_id))
+
+    def _restore(self, job_id: int | None) -> None:
+        if job_id is not None and str(job_id) in self.rows:
+            self.move_cursor(row=self.get_row_index(str(job_id)), animate=False)
+

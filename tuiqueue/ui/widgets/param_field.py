@@ -1,0 +1,98 @@
+"""One form field generated from a Param, validated as the person types."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.reactive import reactive
+from textual.widget import Widget
+from textual.widgets import Input, Label, Select, Static, Switch, TextArea
+
+from tuiqueue.core.params import Param
+
+
+class ParamField(Vertical):
+    """A labelled input for one parameter, with its help and its current error."""
+
+    error: reactive[str] = reactive("")
+    """Why the current value is refused ("" when it is fine)."""
+
+    def __init__(self, param: Param) -> None:
+        super().__init__(classes="param-field")
+        self.param = param
+
+    def compose(self) -> ComposeResult:
+        """Label, the right input for the kind, help and error line."""
+        param = self.param
+        label = Text(param.title, style="bold")
+        label.append(f"  {param.describe()}", style="dim")
+        yield Label(label, classes="param-label")
+        yield self._make_input()
+        if param.help:
+            yield Static(Text(param.help), classes="param-help")
+        yield Static("", classes="param-error")
+
+    def _make_input(self) -> Widget:
+        param, default = self.param, self.param.default
+        ident = f"param-{param.name}"
+        if param.kind == "bool":
+            return Switch(bool(default), id=ident)
+        if param.kind == "choice":
+            options = [(c, c) for c in param.choices]
+            return Select(options, value=default if default in param.choices else Select.NULL,
+                          allow_blank=default not in param.choices, id=ident)
+        if param.kind in ("list", "urls"):
+            text = "\n".join(str(v) for v in default) if isinstance(default, list) else ""
+            return TextArea(text, id=ident, classes="param-lines", soft_wrap=False)
+        text = "" if default is None else str(default)
+        return Input(text, placeholder=param.kind, id=ident)
+
+    def raw(self) -> Any:
+        """The value as typed, parsed but not checked (raises ValueError)."""
+        widget = self.query_one(f"#param-{self.param.name}")
+        if isinstance(widget, Switch):
+            return widget.value
+        if isinstance(widget, Select):
+            return None if widget.value is Select.NULL else widget.value
+        text = widget.text if isinstance(widget, TextArea) else cast(Input, widget).value
+        if not text.strip() and self.param.kind != "str":
+            return None
+        return self.param.parse_text(text)
+
+    def value(self) -> tuple[Any, str | None]:
+        """(clean value, None) or (None, why not); None means "use the default"."""
+        try:
+            raw = self.raw()
+        except ValueError as exc:
+            return None, str(exc)
+        if raw is None:
+            if self.param.required:
+                return None, f"{self.param.name} is required"
+            return None, None
+        return self.param.check(raw)
+
+    def validate_now(self) -> str | None:
+        """Check the value and show the result; returns the error."""
+        self.error = self.value()[1] or ""
+        return self.error or None
+
+    def watch_error(self, error: str) -> None:
+        """Show or hide the error beside the field."""
+        self.set_class(bool(error), "-invalid")
+        self.query_one(".param-error", Static).update(Text(error))
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        """Validate on every keystroke."""
+        self.validate_now()
+
+    def on_text_area_changed(self, event: TextArea.Changed) -> None:
+        """Validate list boxes on every edit."""
+        self.validate_now()
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        """Validate a changed choice."""
+        self.validate_now()
+

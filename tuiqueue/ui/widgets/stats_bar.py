@@ -1,0 +1,71 @@
+"""The stats bar: counts per status, worker load, queue state and a throughput sparkline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.reactive import reactive
+from textual.widgets import Sparkline, Static
+
+from tuiqueue.core.engine import Stats
+from tuiqueue.core.status import TERMINAL, Status
+from tuiqueue.ui.format import BADGE_COLOURS, ICONS
+
+SHOWN = (Status.RUNNING, Status.PENDING, Status.PAUSED, Status.COMPLETED, Status.FAILED,
+         Status.CANCELLED)
+"""Statuses counted in the bar (scheduled and waiting are folded into pending)."""
+
+HISTORY = 30
+"""Sparkline samples kept (one per stats refresh)."""
+
+
+class StatsBar(Horizontal):
+    """One line of queue statistics with a sparkline of jobs finished per interval."""
+
+    stats: reactive[Stats | None] = reactive(None, always_update=True)
+    """The latest engine stats."""
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self._finished: int | None = None
+
+    def compose(self) -> ComposeResult:
+        """The text and the sparkline."""
+        yield Static(id="stats-text")
+        yield Static("done/s", id="stats-label")
+        yield Sparkline([0.0] * HISTORY, id="stats-spark")
+
+    def watch_stats(self, stats: Stats | None) -> None:
+        """Redraw the counts and push a throughput sample."""
+        if stats is None:
+            return
+        self.set_class(stats.queue_paused, "-paused")
+        self.query_one("#stats-text", Static).update(self.render_stats(stats))
+        finished = sum(stats.counts.get(s, 0) for s in TERMINAL)
+        if self._finished is not None:
+            spark = self.query_one(Sparkline)
+            data = [*list(spark.data or []), float(max(0, finished - self._finished))]
+            spark.data = data[-HISTORY:]
+        self._finished = finished
+
+    def render_stats(self, stats: Stats) -> Text:
+        """The counts line, coloured from the theme."""
+        colours = self.app.theme_variables
+        text = Text()
+        text.append(" tuiqueue ", style="bold reverse")
+        counts = dict(stats.counts)
+        counts[Status.PENDING] = sum(counts.get(s, 0) for s in
+                                     (Status.PENDING, Status.SCHEDULED, Status.WAITING))
+        for status in SHOWN:
+            colour = colours.get(BADGE_COLOURS[status], "")
+            text.append(f"  {ICONS[status]} {counts.get(status, 0)} {status}", style=colour)
+        text.append(f"   workers {stats.active}/{stats.capacity}", style="bold")
+        text.append(f"   processed {stats.processed}")
+        if stats.queue_paused:
+            text.append("   ‖ QUEUE PAUSED", style=f"bold {colours.get('warning', '')}")
+        else:
+            text.append("   ▶ queue running", style=colours.get("success", ""))
+        return text
