@@ -416,3 +416,13 @@ async def test_unknown_type_in_store_fails_with_hint(idle: Engine) -> None:
     done = await idle.get(job.id)
     assert done.status is Status.FAILED
     assert done.error is not None and "--jobs MODULE" in done.error
+
+
+async def test_each_state_change_published_once(engine: Engine) -> None:
+    sub = engine.events()
+    job = await engine.submit("sleep", {"seconds": 0.05})
+    await engine.wait(job.id, timeout=5)
+    await anyio.sleep(0.3)  # let the watcher poll the shared store's change feed
+    seen = [e.job.status for e in sub.drain() if e.kind is EventKind.JOB and e.job]
+    assert seen.count(Status.COMPLETED) == 1 and seen.count(Status.PENDING) == 1
+    engine.bus.unsubscribe(sub)

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import anyio
 import click
+from anyio.abc import TaskStatus
 
 from tuiqueue.cli_support import (
     LIST_HEADER,
@@ -26,7 +27,7 @@ from tuiqueue.cli_support import (
     stderr,
 )
 from tuiqueue.core.engine import Engine
-from tuiqueue.core.events import EventKind
+from tuiqueue.core.events import EventKind, Subscription
 from tuiqueue.core.job import NewJob
 from tuiqueue.core.params import ValidationError
 from tuiqueue.core.registry import REGISTRY, load_job_types
@@ -433,8 +434,8 @@ def worker(settings: Settings, concurrency: int, drain: bool, grace: float, quie
     """Run jobs headless. Ctrl-C/SIGTERM stops gracefully; a second one stops now."""
     engine = settings.engine(concurrency=concurrency, grace=grace)
 
-    async def report() -> None:
-        async for event in engine.events():
+    async def report(events: Subscription) -> None:
+        async for event in events:
             job = event.job
             if (
                 event.kind is EventKind.JOB
@@ -447,8 +448,9 @@ def worker(settings: Settings, concurrency: int, drain: bool, grace: float, quie
                 detail = f": {safe(job.error)}" if job.error and job.status is Status.FAILED else ""
                 stderr(f"job {job.id} {job.type} {job.status}{took}{detail}")
 
-    async def signals() -> None:
+    async def signals(*, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as received:
+            task_status.started()
             count = 0
             async for signum in received:
                 count += 1
@@ -473,8 +475,10 @@ def worker(settings: Settings, concurrency: int, drain: bool, grace: float, quie
         )
         async with anyio.create_task_group() as tg:
             if not quiet:
-                tg.start_soon(report)
-            tg.start_soon(signals)
+                # Subscribe now: engine.run() publishes the first "running" events
+                # before a task started here would get its first turn.
+                tg.start_soon(report, engine.events())
+            await tg.start(signals)
 
             async def stopper() -> None:
                 await await_stop.wait()

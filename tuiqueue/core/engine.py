@@ -89,6 +89,8 @@ class Engine:
         self._tg: TaskGroup | None = None
         self._watcher = Watcher(self)
         self._last_flush = 0.0
+        self.published: dict[int, int] = {}
+        """Job id -> newest version this engine published (the watcher skips it)."""
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -261,6 +263,8 @@ class Engine:
 
     def _publish_job(self, job: Job) -> None:
         if self.bus.has_subscribers:
+            if self.store.shared:
+                self.published[job.id] = max(job.version, self.published.get(job.id, 0))
             self.bus.publish(Event(EventKind.JOB, job.id, job.copy()))
 
     def apply_control(self, job: Job) -> None:

@@ -51,11 +51,16 @@ class Watcher:
             if job.id in engine.running_ids():
                 engine.apply_control(job)
                 continue
+            if engine.published.get(job.id, -1) >= job.version:
+                continue  # this engine's own change, already published
             if job.status.value in ("pending", "scheduled"):
                 woke = True
             if bus.has_subscribers:
                 bus.publish(Event(EventKind.JOB, job.id, job))
                 await self._logs(job.id, job.log_count)
+        published = engine.published
+        for job_id in [j for j, v in published.items() if v <= changes.version]:
+            del published[job_id]
         for job_id in changes.deleted:
             self.log_seen.pop(job_id, None)
             if bus.has_subscribers:
