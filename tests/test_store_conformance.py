@@ -1,0 +1,395 @@
+"""One set of store tests, run against every store: memory, SQLite and Redis."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import anyio
+import pytest
+
+from tuiqueue.core.job import Job, NewJob
+from tuiqueue.core.lifecycle import Outcome, UnknownJob
+from tuiqueue.core.status import Priority, Status, TransitionError
+from tuiqueue.store.base import LOG_HEAD, LOG_LINE_MAX, LOG_TAIL, JobProcess, Store, WorkerInfo
+from tuiqueue.store.memory import MemoryStore
+from tuiqueue.store.sqlite import SqliteStore
+
+pytestmark = pytest.mark.anyio
+
+REDIS_URL = "redis://127.0.0.1:6379/12"
+"""Conformance tests isolate themselves by key prefix, so they never flush a database."""
+NOW = 1_700_000_000.0
+
+
+def redis_reachable(host: str = "127.0.0.1", port: int = 6379) -> bool:
+    """Whether a Redis server answers on host:port."""
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(params=["memory", "sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    """A fresh, open store of each kind."""
+    if request.param == "memory":
+        yield MemoryStore()
+        return
+    if request.param == "sqlite":
+        sqlite = SqliteStore(tmp_path / "jobs.db")
+        await sqlite.open()
+        yield sqlite
+        await sqlite.close()
+        return
+    if not redis_reachable():
+        pytest.skip("no Redis server at 127.0.0.1:6379 (start redis-server to run these)")
+    from tuiqueue.store.redis import RedisStore
+
+    redis = RedisStore(REDIS_URL, prefix=f"tqtest:{uuid.uuid4().hex[:8]}:")
+    await redis.open()
+    try:
+        yield redis
+    finally:
+        keys = [k async for k in redis.client.scan_iter(match=redis.prefix + "*", count=1000)]
+        for start in range(0, len(keys), 500):
+            await redis.client.delete(*keys[start : start + 500])
+        await redis.close()
+
+
+def new(type: str = "echo", **kw: object) -> NewJob:
+    """A NewJob with small params."""
+    return NewJob(type, {"n": 1}, **kw)  # type: ignore[arg-type]
+
+
+async def claim_one(store: Store, worker: str = "w1", now: float = NOW) -> Job:
+    """Claim exactly one job."""
+    jobs = await store.claim(worker, 1, now)
+    assert len(jobs) == 1
+    return jobs[0]
+
+
+# -- adding and reading -------------------------------------------------------------------
+
+
+async def test_add_get_and_list_paging(store: Store) -> None:
+    added = await store.add([new() for _ in range(25)], NOW)
+    ids = [j.id for j in added]
+    assert ids == list(range(ids[0], ids[0] + 25))
+    assert all(j.status is Status.PENDING for j in added)
+    got = await store.get(ids[3])
+    assert got is not None and got.params == {"n": 1} and got.created_at == NOW
+    assert await store.get(10**9) is None
+    page1 = await store.list(limit=10)
+    assert [j.id for j in page1] == ids[::-1][:10]
+    page2 = await store.list(limit=10, before_id=page1[-1].id)
+    assert [j.id for j in page2] == ids[::-1][10:20]
+    page3 = await store.list(limit=10, before_id=page2[-1].id)
+    assert [j.id for j in page3] == ids[::-1][20:]
+
+
+async def test_list_filters_by_status_and_type(store: Store) -> None:
+    a, b, c = await store.add([new("echo"), new("primes"), new("echo")], NOW)
+    await store.command(b.id, "cancel", NOW)
+    assert [j.id for j in await store.list(type="echo")] == [c.id, a.id]
+    assert [j.id for j in await store.list(statuses={Status.CANCELLED})] == [b.id]
+    both = await store.list(statuses={Status.PENDING, Status.CANCELLED})
+    assert [j.id for j in both] == [c.id, b.id, a.id]
+    assert [j.id for j in await store.list(statuses={Status.PENDING}, type="echo", limit=1)] == [
+        c.id
+    ]
+
+
+async def test_add_with_missing_dependency_adds_nothing(store: Store) -> None:
+    with pytest.raises(UnknownJob):
+        await store.add([new(), new(depends_on=(10**6,))], NOW)
+    assert sum((await store.counts()).values()) == 0
+
+
+# -- claiming -----------------------------------------------------------------------------
+
+
+async def test_claim_priority_then_fifo(store: Store) -> None:
+    jobs = await store.add(
+        [new(priority=p) for p in
+         (Priority.LOW, Priority.NORMAL, Priority.HIGH, Priority.NORMAL, Priority.CRITICAL)],
+        NOW,
+    )
+    claimed = await store.claim("w1", 10, NOW)
+    expected = [jobs[4].id, jobs[2].id, jobs[1].id, jobs[3].id, jobs[0].id]
+    assert [j.id for j in claimed] == expected
+    assert all(j.status is Status.RUNNING and j.worker == "w1" and j.token for j in claimed)
+    assert all(j.attempts == 1 and j.started_at == NOW for j in claimed)
+    assert await store.claim("w1", 10, NOW) == []
+
+
+async def test_claims_are_exclusive(store: Store) -> None:
+    await store.add([new() for _ in range(60)], NOW)
+    seen: list[int] = []
+
+    async def worker(name: str) -> None:
+        while batch := await store.claim(name, 4, NOW):
+            seen.extend(j.id for j in batch)
+
+    async with anyio.create_task_group() as tg:
+        for i in range(4):
+            tg.start_soon(worker, f"w{i}")
+    assert len(seen) == 60 and len(set(seen)) == 60
+
+
+async def test_scheduled_jobs_wait_for_their_time(store: Store) -> None:
+    (job,) = await store.add([new(run_at=NOW + 10)], NOW)
+    assert job.status is Status.SCHEDULED
+    assert await store.next_wakeup(NOW) == NOW + 10
+    assert await store.claim("w1", 5, NOW + 9) == []
+    got = await claim_one(store, now=NOW + 11)
+    assert got.id == job.id
+    assert await store.next_wakeup(NOW + 11) is None
+
+
+async def test_waiting_jobs_follow_their_dependencies(store: Store) -> None:
+    a, d = await store.add([new(), new()], NOW)
+    b, c = await store.add([new(depends_on=(a.id,)), new(depends_on=(d.id,))], NOW)
+    assert b.status is Status.WAITING and c.status is Status.WAITING
+    first = await store.claim("w1", 10, NOW)
+    assert {j.id for j in first} == {a.id, d.id}
+    by_id = {j.id: j for j in first}
+    await store.finish([Outcome(a.id, by_id[a.id].token or "", Status.COMPLETED),
+                        Outcome(d.id, by_id[d.id].token or "", Status.FAILED, error="x")], NOW)
+    assert [j.id for j in await store.claim("w1", 10, NOW + 1)] == [b.id]
+    failed = await store.get(c.id)
+    assert failed is not None and failed.status is Status.FAILED
+    assert failed.error is not None and f"dependency job {d.id}" in failed.error
+
+
+# -- finishing and progress ---------------------------------------------------------------
+
+
+async def test_finish_ignores_stale_tokens(store: Store) -> None:
+    await store.add([new()], NOW)
+    job = await claim_one(store)
+    assert await store.finish([Outcome(job.id, "stale", Status.COMPLETED)], NOW) == []
+    still = await store.get(job.id)
+    assert still is not None and still.status is Status.RUNNING
+    done = await store.finish(
+        [Outcome(job.id, job.token or "", Status.COMPLETED, result={"ok": [1, 2]},
+                 progress=100.0, message="done")], NOW + 1)
+    assert len(done) == 1 and done[0].status is Status.COMPLETED
+    assert done[0].result == {"ok": [1, 2]} and done[0].finished_at == NOW + 1
+    assert done[0].token is None and done[0].progress == 100.0 and done[0].message == "done"
+    assert await store.finish([Outcome(job.id, job.token or "", Status.FAILED)], NOW) == []
+
+
+async def test_finish_retry_reschedules_and_requeue_reclaims(store: Store) -> None:
+    await store.add([new(max_attempts=3)], NOW)
+    job = await claim_one(store)
+    (later,) = await store.finish(
+        [Outcome(job.id, job.token or "", Status.SCHEDULED, error="boom", run_at=NOW + 5)], NOW)
+    assert later.status is Status.SCHEDULED and later.worker is None and later.run_at == NOW + 5
+    assert await store.claim("w1", 1, NOW + 1) == []
+    again = await claim_one(store, now=NOW + 6)
+    assert again.attempts == 2 and again.token != job.token
+    await store.finish([Outcome(job.id, again.token or "", Status.PENDING)], NOW + 6)
+    third = await claim_one(store, now=NOW + 7)
+    assert third.attempts == 3
+
+
+async def test_progress_needs_the_current_token(store: Store) -> None:
+    await store.add([new()], NOW)
+    job = await claim_one(store)
+    await store.save_progress([(job.id, "stale", 50.0, "nope")], NOW)
+    await store.save_progress([(job.id, job.token or "", 42.5, "half")], NOW + 1)
+    got = await store.get(job.id)
+    assert got is not None and got.progress == 42.5 and got.message == "half"
+
+
+# -- commands -----------------------------------------------------------------------------
+
+
+async def test_cancel_pause_resume(store: Store) -> None:
+    a, b, c = await store.add([new(), new(), new()], NOW)
+    cancelled = await store.command(a.id, "cancel", NOW)
+    assert cancelled.status is Status.CANCELLED and cancelled.finished_at == NOW
+    paused = await store.command(b.id, "pause", NOW)
+    assert paused.status is Status.PAUSED
+    assert [j.id for j in await store.claim("w1", 10, NOW)] == [c.id]
+    resumed = await store.command(b.id, "resume", NOW)
+    assert resumed.status is Status.PENDING
+    running = await claim_one(store)
+    assert running.id == b.id
+    with pytest.raises(TransitionError):
+        await store.command(a.id, "cancel", NOW)
+    with pytest.raises(UnknownJob):
+        await store.command(10**6, "cancel", NOW)
+
+
+async def test_commands_on_a_running_job(store: Store) -> None:
+    await store.add([new()], NOW)
+    job = await claim_one(store)
+    paused = await store.command(job.id, "pause", NOW)
+    assert paused.status is Status.PAUSED and paused.token == job.token
+    resumed = await store.command(job.id, "resume", NOW)
+    assert resumed.status is Status.RUNNING
+    asked = await store.command(job.id, "cancel", NOW)
+    assert asked.status is Status.RUNNING and asked.cancel_requested
+    stored = await store.get(job.id)
+    assert stored is not None and stored.cancel_requested
+    (done,) = await store.finish([Outcome(job.id, job.token or "", Status.CANCELLED)], NOW)
+    assert done.status is Status.CANCELLED and not done.cancel_requested
+
+
+# -- logs ---------------------------------------------------------------------------------
+
+
+async def test_logs_keep_head_and_tail(store: Store) -> None:
+    (job,) = await store.add([new()], NOW)
+    total = LOG_HEAD + LOG_TAIL + 50
+    for start in range(0, total, 1000):
+        chunk = range(start, min(total, start + 1000))
+        await store.append_logs({job.id: [f"line {i + 1}" for i in chunk]})
+    page = await store.logs(job.id)
+    assert page.dropped == 50
+    seqs = [s for s, _ in page.lines]
+    assert seqs == [*range(1, LOG_HEAD + 1), *range(LOG_HEAD + 51, total + 1)]
+    assert all(line == f"line {s}" for s, line in page.lines)
+    tail = await store.logs(job.id, after=total - 3)
+    assert [s for s, _ in tail.lines] == [total - 2, total - 1, total]
+    some = await store.logs(job.id, after=10, limit=5)
+    assert [s for s, _ in some.lines] == [11, 12, 13, 14, 15]
+    await store.append_logs({job.id: ["x" * (LOG_LINE_MAX + 10)]})
+    last = await store.logs(job.id, after=total)
+    assert last.lines[0][1].startswith("x" * LOG_LINE_MAX) and "10 more characters" in (
+        last.lines[0][1])
+    with pytest.raises(UnknownJob):
+        await store.logs(10**6)
+
+
+# -- deleting -----------------------------------------------------------------------------
+
+
+async def test_delete(store: Store) -> None:
+    a, b = await store.add([new(), new()], NOW)
+    running = await claim_one(store)
+    with pytest.raises(ValueError):
+        await store.delete([running.id])
+    with pytest.raises(UnknownJob):
+        await store.delete([10**6])
+    other = b.id if running.id == a.id else a.id
+    await store.append_logs({other: ["hello"]})
+    assert await store.delete([other]) == [other]
+    assert await store.get(other) is None
+    assert sum((await store.counts()).values()) == 1
+
+
+async def test_clear_finished_keeping_the_newest(store: Store) -> None:
+    await store.add([new() for _ in range(6)], NOW)
+    jobs = await store.claim("w1", 6, NOW)
+    for i, job in enumerate(jobs):
+        status = Status.COMPLETED if i % 2 == 0 else Status.FAILED
+        await store.finish([Outcome(job.id, job.token or "", status)], NOW + i)
+    await store.add([new()], NOW)
+    assert await store.clear({Status.COMPLETED, Status.FAILED}, keep_newest=2) == 4
+    left = await store.list()
+    assert [j.id for j in left[1:]] == [jobs[5].id, jobs[4].id]
+    assert await store.clear({Status.COMPLETED}, finished_before=NOW + 4) == 0
+    assert await store.clear({Status.FAILED}, finished_before=NOW + 6) == 1
+    assert await store.clear({Status.PENDING}) == 0
+
+
+async def test_counts(store: Store) -> None:
+    await store.add([new(), new(), new(run_at=NOW + 60)], NOW)
+    await claim_one(store)
+    counts = await store.counts()
+    assert counts[Status.PENDING] == 1 and counts[Status.RUNNING] == 1
+    assert counts[Status.SCHEDULED] == 1 and set(counts) == set(Status)
+
+
+# -- change feed and queue ----------------------------------------------------------------
+
+
+async def test_changes_feed(store: Store) -> None:
+    start = await store.version()
+    a, b = await store.add([new(), new()], NOW)
+    changes = await store.changes(start)
+    assert {j.id for j in changes.jobs} == {a.id, b.id} and changes.version > start
+    assert await store.version() == changes.version
+    quiet = await store.changes(changes.version)
+    assert quiet.jobs == [] and quiet.deleted == [] and quiet.version == changes.version
+    job = await claim_one(store)
+    await store.command(b.id if job.id == a.id else a.id, "cancel", NOW)
+    moved = await store.changes(changes.version)
+    assert {j.id for j in moved.jobs} == {a.id, b.id}
+    await store.finish([Outcome(job.id, job.token or "", Status.COMPLETED)], NOW)
+    await store.delete([a.id])
+    after = await store.changes(moved.version)
+    assert after.deleted == [a.id]
+    assert all(j.id != a.id for j in after.jobs)
+
+
+async def test_queue_pause(store: Store) -> None:
+    await store.add([new()], NOW)
+    assert not await store.queue_paused()
+    before = await store.version()
+    await store.set_queue_paused(True)
+    assert await store.queue_paused() and await store.version() > before
+    assert await store.claim("w1", 5, NOW) == []
+    await store.set_queue_paused(False)
+    assert len(await store.claim("w1", 5, NOW)) == 1
+
+
+# -- workers ------------------------------------------------------------------------------
+
+
+def info(worker_id: str, heartbeat: float, started: float = NOW) -> WorkerInfo:
+    """A worker row."""
+    return WorkerInfo(worker_id, "host", 123, 3, started, heartbeat)
+
+
+async def test_workers_and_orphans(store: Store) -> None:
+    await store.register_worker(info("alive", NOW, started=NOW))
+    await store.register_worker(info("silent", NOW - 100, started=NOW - 100))
+    await store.add([new(), new(), new(), new()], NOW)
+    mine = await claim_one(store, "alive")
+    lost = await claim_one(store, "silent")
+    ghost = await claim_one(store, "ghost")
+    await store.command(ghost.id, "pause", NOW)
+    orphans = await store.orphans(NOW, dead_after=10)
+    assert {j.id for j in orphans} == {lost.id, ghost.id}
+    await store.heartbeat("silent", 1, 7, NOW)
+    await store.heartbeat("nobody", 1, 7, NOW)
+    assert {j.id for j in await store.orphans(NOW, 10)} == {ghost.id}
+    await store.stop_worker("alive", NOW + 1)
+    assert {j.id for j in await store.orphans(NOW + 1, 10)} == {mine.id, ghost.id}
+    workers = await store.workers()
+    assert [w.id for w in workers] == ["alive", "silent"]
+    assert workers[0].stopped and not workers[0].alive(NOW + 1, 10)
+    assert workers[1].processed == 7 and workers[1].alive(NOW, 10)
+    assert workers[1].to_dict(NOW, 10)["alive"] is True
+
+
+async def test_release_requeues_a_workers_jobs(store: Store) -> None:
+    await store.add([new(), new()], NOW)
+    job = await claim_one(store, "w1")
+    other = await claim_one(store, "w2")
+    released = await store.release("w1", NOW)
+    assert [j.id for j in released] == [job.id]
+    assert released[0].status is Status.PENDING and released[0].token is None
+    again = await claim_one(store, "w3")
+    assert again.id == job.id and again.attempts == 2
+    kept = await store.get(other.id)
+    assert kept is not None and kept.status is Status.RUNNING
+
+
+async def test_job_process_record(store: Store) -> None:
+    (job,) = await store.add([new()], NOW)
+    assert await store.job_process(job.id) is None
+    proc = JobProcess("tok", "host", 4242, 99)
+    await store.set_job_process(job.id, proc)
+    assert await store.job_process(job.id) == proc
+    await store.set_job_process(job.id, None)
+    assert await store.job_process(job.id) is None
+    await store.set_job_process(10**6, proc)
+    assert await store.job_process(10**6) is None
