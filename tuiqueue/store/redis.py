@@ -340,18 +340,20 @@ class RedisStore(Store):
 
     async def wait_for_change(self, timeout: float) -> bool:
         """Wait up to timeout seconds for any write by any process; True if one came."""
-        if self._pubsub is None:
-            self._pubsub = self.client.pubsub(ignore_subscribe_messages=True)
-            await self._call(self._pubsub.subscribe, self._key("events"))
         got = False
         try:
+            if self._pubsub is None:
+                self._pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+                await self._pubsub.subscribe(self._key("events"))
             message = await self._pubsub.get_message(timeout=timeout)
             while message is not None:  # drain a burst: one wake-up is enough
                 got = True
                 message = await self._pubsub.get_message(timeout=0)
-        except RedisError:
-            await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+        except (RedisError, OSError):
+            if self._pubsub is not None:
+                await self._pubsub.aclose()  # type: ignore[no-untyped-call]
             self._pubsub = None  # resubscribe on the next call (after a Redis restart)
+            await anyio.sleep(min(timeout, 1.0))
             return True
         return got
 
