@@ -51,7 +51,7 @@ class QueueApp(App[None]):
     CSS_PATH = str(styles_dir() / "dashboard.tcss")
     TITLE = "tuiqueue"
     BINDINGS = [
-        Binding("ctrl+s", "submit", "Submit", priority=True, id="app.submit",
+        Binding("ctrl+s", "submit", "Submit", id="app.submit",
                 tooltip="Submit the form (works while typing in it)"),
         Binding("question_mark", "help", "Help", id="app.help", tooltip="Show every key"),
         Binding("t", "toggle_dark", "Theme", id="app.theme",
@@ -61,7 +61,6 @@ class QueueApp(App[None]):
     ]
     EXTRA_HELP = [
         Binding("tab", "", "", tooltip="Next pane / field (shift+tab: previous)"),
-        Binding("enter", "", "", tooltip="Open the selected job's details / choose a type"),
         Binding("ctrl+p", "", "", tooltip="Command palette: every action by name"),
         Binding("ctrl+q", "", "", tooltip="Quit at once (running jobs are requeued)"),
     ]
@@ -108,7 +107,7 @@ class QueueApp(App[None]):
         self.run_worker(self.engine.run(), name="engine", group="engine", exclusive=True)
         self.run_worker(self._pump(subscription), name="events", group="events", exclusive=True)
         await self._reload()
-        await self._refresh_stats()
+        await self.refresh_stats()
         self.set_interval(self.stats_interval, self._tick)
 
     # -- events -> messages ---------------------------------------------------------------
@@ -167,7 +166,7 @@ class QueueApp(App[None]):
 
     def on_queue_changed(self, message: QueueChanged) -> None:
         """Show the queue's new state."""
-        self.run_worker(self._refresh_stats(), group="stats", exclusive=True)
+        self.run_worker(self.refresh_stats(), group="stats", exclusive=True)
 
     def on_resync(self, message: Resync) -> None:
         """Reload everything after the engine says the UI fell behind."""
@@ -206,10 +205,11 @@ class QueueApp(App[None]):
         table.apply({j.id: j for j in jobs})
 
     def _tick(self) -> None:
-        self.run_worker(self._refresh_stats(), group="stats", exclusive=True)
+        self.run_worker(self.refresh_stats(), group="stats", exclusive=True)
         self.main.query_one(JobTable).tick()
 
-    async def _refresh_stats(self) -> None:
+    async def refresh_stats(self) -> None:
+        """Reload the stats bar from the engine."""
         self.stats = await self.engine.stats()
         self.main.query_one(StatsBar).stats = self.stats
 
@@ -302,7 +302,7 @@ class QueueApp(App[None]):
         """Pause or resume claiming on every worker of this store."""
         paused = self.stats.queue_paused if self.stats is not None else False
         await self.engine.set_queue_paused(not paused)
-        await self._refresh_stats()
+        await self.refresh_stats()
 
     def action_clear_finished(self) -> None:
         """Delete every finished job, after asking."""
@@ -322,7 +322,7 @@ class QueueApp(App[None]):
     async def _clear(self) -> None:
         count = await self.engine.clear()
         self.notify(f"Deleted {count} finished jobs")
-        await self._refresh_stats()
+        await self.refresh_stats()
 
     def show_detail(self, job_id: int) -> None:
         """Open the detail view of a job."""

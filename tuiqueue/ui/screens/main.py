@@ -53,6 +53,10 @@ class MainScreen(Screen[None]):
                 tooltip="Filter the queue by text"),
         Binding("w", "app.workers", "Workers", id="main.workers",
                 tooltip="Show the workers on this store"),
+        Binding("escape", "focus_table", "Queue", id="main.table", show=False,
+                tooltip="Back to the queue table (from the form or the filter)"),
+        Binding("enter", "noop", "Details", id="main.details", show=False,
+                tooltip="Open the selected job's details (in the table)"),
     ]
 
     @property
@@ -150,6 +154,13 @@ class MainScreen(Screen[None]):
     def action_new_job(self) -> None:
         """Focus the form's first field."""
         self.query_one(JobForm).focus_first()
+
+    def action_focus_table(self) -> None:
+        """Put the focus back on the queue table."""
+        self.table.focus()
+
+    def action_noop(self) -> None:
+        """Listed for the help screen; the table itself handles enter."""
 
     def action_filter(self) -> None:
         """Focus the text filter."""

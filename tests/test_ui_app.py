@@ -1,0 +1,155 @@
+"""Pilot interaction tests of the dashboard: submit, steer, filter, validate, quit."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Input
+
+from tests.test_ui_helpers import GATE, _quiet, new_app, status_of, table, wait_for
+from tuiqueue.core.status import Status
+from tuiqueue.ui.screens.confirm import ConfirmScreen
+from tuiqueue.ui.screens.detail import DetailScreen
+from tuiqueue.ui.screens.help import HelpScreen
+from tuiqueue.ui.widgets.job_form import JobForm
+from tuiqueue.ui.widgets.log_tail import LogTail
+from tuiqueue.ui.widgets.param_field import ParamField
+
+__all__ = ["_quiet"]
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_submit_with_keys_shows_the_job_running_then_done() -> None:
+    app = new_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.press("n", *"first", "ctrl+s")
+        await wait_for(pilot, lambda: status_of(app, 1) == "running")
+        job = await app.engine.get(1)
+        assert job.params == {"label": "first"}
+        assert "40%" in str(table(app).get_cell("1", "progress"))
+        GATE["open"] = True
+        await wait_for(pilot, lambda: status_of(app, 1) == "completed")
+
+
+async def test_ctrl_s_while_typing_and_select_on_focus_replaces_the_default() -> None:
+    app = new_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.press("n", *"abc")
+        assert isinstance(app.focused, Input)
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: 1 in table(app).jobs)
+        assert (await app.engine.get(1)).params == {"label": "abc"}
+        assert "Queued job #1" in str(app.main.query_one("#form-status").render())
+
+
+async def test_cancel_pause_resume_rerun_with_keys() -> None:
+    app = new_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_for(pilot, lambda: app.stats is not None)
+        await app.engine.submit("gate", {"label": "a"})
+        await wait_for(pilot, lambda: status_of(app, 1) == "running")
+        table(app).focus()
+        await pilot.press("p")
+        await wait_for(pilot, lambda: status_of(app, 1) == "paused")
+        await pilot.press("p")
+        await wait_for(pilot, lambda: status_of(app, 1) == "running")
+        await pilot.press("c")
+        await wait_for(pilot, lambda: status_of(app, 1) == "cancelled")
+        await pilot.press("r")
+        await wait_for(pilot, lambda: status_of(app, 2) == "running")
+        assert (await app.engine.get(2)).rerun_of == 1
+
+
+async def test_form_errors_show_beside_fields_and_nothing_is_queued() -> None:
+    app = new_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_for(pilot, lambda: app.stats is not None)
+        await pilot.click("#types", offset=(3, 3))
+        await wait_for(pilot, lambda: app.main.query_one(JobForm).job_type is not None
+                       and app.main.query_one(JobForm).job_type.name == "hello")  # type: ignore[union-attr]
+        field = app.main.query_one("#param-count", Input)
+        field.focus()
+        await pilot.press(*"99")
+        count = next(f for f in app.main.query(ParamField) if f.param.name == "count")
+        assert count.error == "count must be between 1 and 10"
+        assert count.has_class("-invalid")
+        await pilot.press("ctrl+s")
+        await pilot.pause(0.2)
+        assert await app.engine.list() == []
+        assert "Not submitted" in str(app.main.query_one("#form-status").render())
+
+
+async def test_text_filter_and_status_filter() -> None:
+    app = new_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_for(pilot, lambda: app.stats is not None)
+        await app.engine.submit("gate", {"label": "alpha"})
+        await app.engine.submit("gate", {"label": "beta"})
+        await wait_for(pilot, lambda: table(app).row_count == 2)
+        table(app).focus()
+        await pilot.press("slash", *"beta")
+        assert [str(k.value) for k in table(app).rows] == ["2"]
+        await pilot.press("escape")
+        app.main.query_one("#text-filter", Input).value = ""
+        await pilot.pause()
+        assert table(app).row_count == 2
+
+
+async def test_detail_view_shows_log_lines_literally() -> None:
+    app = new_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_for(pilot, lambda: app.stats is not None)
+        await app.engine.submit("gate", {"label": "[/oops]"})
+        await wait_for(pilot, lambda: status_of(app, 1) == "running")
+        table(app).focus()
+        await pilot.press("enter")
+        assert isinstance(app.screen, DetailScreen)
+        await wait_for(pilot, lambda: app.screen.query_one(LogTail).line_count >= 2)
+        lines = app.screen.query_one(LogTail).lines
+        assert "started [/oops] [bold]not bold[/bold]" in lines
+        assert any("\\x1b[31m" in line for line in lines)
+        await pilot.press("c")
+        await wait_for(pilot, lambda: status_of(app, 1) == "cancelled")
+        await pilot.press("escape", "question_mark")
+        assert isinstance(app.screen, HelpScreen)
+
+
+async def test_failed_job_shows_its_error_as_text() -> None:
+    app = new_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_for(pilot, lambda: app.stats is not None)
+        await app.engine.submit("kaput", {})
+        await wait_for(pilot, lambda: status_of(app, 1) == "failed")
+        assert "[red]boom[/red]" in str(table(app).get_cell("1", "message"))
+
+
+async def test_quit_with_running_jobs_asks_then_stops_them_gracefully() -> None:
+    app = new_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_for(pilot, lambda: app.stats is not None)
+        await app.engine.submit("gate", {})
+        await wait_for(pilot, lambda: status_of(app, 1) == "running")
+        table(app).focus()
+        await pilot.press("q")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        assert not isinstance(app.screen, ConfirmScreen)
+        await pilot.press("q", "y")
+        await wait_for(pilot, lambda: not app.is_running, timeout=5)
+    job = await app.engine.store.get(1)
+    assert job is not None and job.status is Status.PENDING
+
+
+async def test_clear_finished_asks_first() -> None:
+    app = new_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_for(pilot, lambda: app.stats is not None)
+        await app.engine.submit("kaput", {})
+        await wait_for(pilot, lambda: status_of(app, 1) == "failed")
+        await app.refresh_stats()
+        table(app).focus()
+        await pilot.press("x")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await wait_for(pilot, lambda: table(app).row_count == 0)
+        assert await app.engine.list() == []
