@@ -260,7 +260,11 @@ return done(out)
 """
 
 ORPHANS = PRELUDE + """
--- ARGV[3]: dead_after seconds; started jobs whose worker is stopped, unknown or silent
+-- ARGV[3]: dead_after seconds; started jobs whose worker is stopped, unknown or silent.
+-- Right after a Redis restart every worker was silent: nobody is judged until all of them
+-- have had dead_after seconds (and a reconnect) to send a heartbeat.
+local uptime = string.match(redis.call('INFO', 'server'), 'uptime_in_seconds:(%d+)')
+if tonumber(uptime or '0') < tonumber(ARGV[3]) + 1 then return {} end
 local cutoff = tonumber(NOW) - tonumber(ARGV[3])
 local alive = {}
 local out = {}
