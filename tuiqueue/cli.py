@@ -442,6 +442,7 @@ def worker(settings: Settings, concurrency: int, drain: bool, grace: float, quie
             if (
                 event.kind is EventKind.JOB
                 and job is not None
+                and job.worker == engine.worker_id  # not what other workers did
                 and (job.status in TERMINAL or job.status is Status.RUNNING)
             ):
                 took = (

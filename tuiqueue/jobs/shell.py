@@ -48,11 +48,26 @@ async def stop_group(process: Process, grace: float | None = None) -> None:
 
 
 def _group_alive(pgid: int) -> bool:
+    """Whether any process of the group still runs (zombies do not count)."""
     try:
         os.killpg(pgid, 0)
     except (ProcessLookupError, PermissionError):
         return False
-    return True
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return True
+    # Orphaned children that died stay zombies until init reaps them, which in a
+    # container may take seconds; killpg(pgid, 0) still counts those.
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] not in ("Z", "X"):
+            return True
+    return False
 
 
 async def _pump(
