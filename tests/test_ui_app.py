@@ -5,12 +5,11 @@ from __future__ import annotations
 import pytest
 from textual.widgets import Input
 
-from tests.test_ui_helpers import GATE, _quiet, new_app, status_of, table, wait_for
+from tests.test_ui_helpers import GATE, _quiet, choose_type, new_app, status_of, table, wait_for
 from tuiqueue.core.status import Status
 from tuiqueue.ui.screens.confirm import ConfirmScreen
 from tuiqueue.ui.screens.detail import DetailScreen
 from tuiqueue.ui.screens.help import HelpScreen
-from tuiqueue.ui.widgets.job_form import JobForm
 from tuiqueue.ui.widgets.log_tail import LogTail
 from tuiqueue.ui.widgets.param_field import ParamField
 
@@ -64,9 +63,7 @@ async def test_form_errors_show_beside_fields_and_nothing_is_queued() -> None:
     app = new_app()
     async with app.run_test(size=(140, 40)) as pilot:
         await wait_for(pilot, lambda: app.stats is not None)
-        await pilot.click("#types", offset=(3, 3))
-        await wait_for(pilot, lambda: app.main.query_one(JobForm).job_type is not None
-                       and app.main.query_one(JobForm).job_type.name == "hello")  # type: ignore[union-attr]
+        await choose_type(pilot, "hello")
         field = app.main.query_one("#param-count", Input)
         field.focus()
         await pilot.press(*"99")

@@ -106,3 +106,16 @@ def no_blink(app: QueueApp) -> None:
         widget.cursor_blink = False
     for area in app.screen.query(TextArea):
         area.cursor_blink = False
+
+
+async def choose_type(pilot: Pilot[Any], name: str) -> None:
+    """Highlight a job type in the types pane and wait for its form."""
+    from tuiqueue.ui.widgets.job_form import JobForm
+    from tuiqueue.ui.widgets.type_list import TypeList
+
+    app = pilot.app
+    assert isinstance(app, QueueApp)
+    app.main.query_one(TypeList).select_type(name)
+    form = app.main.query_one(JobForm)
+    await wait_for(pilot, lambda: form.job_type is not None and form.job_type.name == name
+                   and bool(form.fields))

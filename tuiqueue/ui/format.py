@@ -14,9 +14,9 @@ from tuiqueue.core.status import TERMINAL, Status
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 BADGE_COLOURS: dict[Status, str] = {
-    Status.PENDING: "secondary",
-    Status.SCHEDULED: "secondary",
-    Status.WAITING: "secondary",
+    Status.PENDING: "foreground",
+    Status.SCHEDULED: "foreground",
+    Status.WAITING: "foreground",
     Status.RUNNING: "primary",
     Status.PAUSED: "warning",
     Status.COMPLETED: "success",

@@ -26,10 +26,16 @@ class JobProgress(Horizontal):
             progress=JobProgress.percent)
         yield Static(id="detail-progress-text")
 
+    def on_mount(self) -> None:
+        """Show the initial text."""
+        self._update_text()
+
     def _update_text(self) -> None:
-        text = plain(self.message)
-        text.append(f"   ETA {self.eta}", style="dim")
-        self.query_one("#detail-progress-text", Static).update(text)
+        # Watchers may fire before compose has mounted the text widget.
+        for static in self.query("#detail-progress-text").results(Static):
+            text = plain(self.message)
+            text.append(f"   ETA {self.eta}", style="dim")
+            static.update(text)
 
     def watch_message(self) -> None:
         """Show a new message."""

@@ -9,21 +9,25 @@ from typing import Any
 from rich.text import Text
 from textual.message import Message
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey
 
 from tuiqueue.core.job import Job
 from tuiqueue.core.status import ACTIVE, QUEUED, TERMINAL, Status
 from tuiqueue.ui.format import age, badge, bar, matches, plain
 
 COLUMNS: tuple[tuple[str, str, int], ...] = (
-    ("id", "ID", 6),
-    ("type", "Type", 11),
+    ("id", "ID", 5),
+    ("type", "Type", 10),
     ("status", "Status", 12),
     ("priority", "Prio", 8),
-    ("progress", "Progress", 15),
-    ("message", "Message", 26),
-    ("age", "Age", 16),
+    ("progress", "Progress", 13),
+    ("message", "Message", 24),
+    ("age", "Age", 15),
 )
 """(key, label, width) of each column; fixed widths so updates never re-measure."""
+
+MIN_MESSAGE = 12
+"""The message column takes the width left over, but never less than this."""
 
 MAX_FINISHED = 500
 """Finished rows kept in the window; older ones are dropped (page back in by scrolling)."""
@@ -62,6 +66,16 @@ class JobTable(DataTable[Any]):
         """Add the fixed-width columns."""
         for key, label, width in COLUMNS:
             self.add_column(label, width=width, key=key)
+
+    def on_resize(self) -> None:
+        """Give the message column whatever width the others leave."""
+        fixed = sum(w + 2 for key, _, w in COLUMNS if key != "message")
+        width = max(MIN_MESSAGE, self.scrollable_content_region.width - fixed - 3)
+        column = self.columns.get(ColumnKey("message"))
+        if column is not None and column.width != width:
+            column.width = width
+            self._require_update_dimensions = True
+            self.refresh()
 
     @property
     def selected_id(self) -> int | None:

@@ -34,7 +34,7 @@ class StatsBar(Horizontal):
 
     def compose(self) -> ComposeResult:
         """The text and the sparkline."""
-        yield Static(id="stats-text")
+        yield Static(id="stats-text", markup=False)
         yield Static("done/s", id="stats-label")
         yield Sparkline([0.0] * HISTORY, id="stats-spark")
 
@@ -56,16 +56,17 @@ class StatsBar(Horizontal):
         colours = self.app.theme_variables
         text = Text()
         text.append(" tuiqueue ", style="bold reverse")
+        text.append(" ")
         counts = dict(stats.counts)
         counts[Status.PENDING] = sum(counts.get(s, 0) for s in
                                      (Status.PENDING, Status.SCHEDULED, Status.WAITING))
         for status in SHOWN:
             colour = colours.get(BADGE_COLOURS[status], "")
-            text.append(f"  {ICONS[status]} {counts.get(status, 0)} {status}", style=colour)
-        text.append(f"   workers {stats.active}/{stats.capacity}", style="bold")
-        text.append(f"   processed {stats.processed}")
+            text.append(f" {ICONS[status]} {counts.get(status, 0)} {status}", style=colour)
+        text.append(f" │ workers {stats.active}/{stats.capacity}", style="bold")
+        text.append(f" │ {stats.processed} processed │")
         if stats.queue_paused:
-            text.append("   ‖ QUEUE PAUSED", style=f"bold {colours.get('warning', '')}")
+            text.append(" ‖ QUEUE PAUSED", style=f"bold {colours.get('warning', '')}")
         else:
-            text.append("   ▶ queue running", style=colours.get("success", ""))
+            text.append(" ▶ queue running", style=colours.get("success", ""))
         return text

@@ -1,0 +1,90 @@
+"""Snapshot tests of each dashboard screen (frozen clock and ids, no animations, no toasts)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from tests.test_ui_helpers import _quiet, choose_type, new_app, no_blink, status_of, table, wait_for
+from tuiqueue.ui.app import QueueApp
+from tuiqueue.ui.screens.detail import DetailScreen
+from tuiqueue.ui.widgets.log_tail import LogTail
+
+__all__ = ["_quiet"]
+
+SIZE = (140, 36)
+
+
+async def with_jobs(pilot: Pilot[Any]) -> None:
+    """Two gate jobs running, one queued, one failed, and fresh stats."""
+    app = pilot.app
+    assert isinstance(app, QueueApp)
+    await wait_for(pilot, lambda: app.stats is not None)
+    await app.engine.submit("kaput", {})
+    await wait_for(pilot, lambda: status_of(app, 1) == "failed")
+    for label in ("alpha", "beta", "gamma"):
+        await app.engine.submit("gate", {"label": label}, priority="high")
+    await wait_for(pilot, lambda: status_of(app, 3) == "running" and 4 in table(app).jobs
+                   and table(app).jobs[3].progress == 40)
+    await app.refresh_stats()
+    table(app).focus()
+    table(app).move_cursor(row=0)
+    no_blink(app)
+    await pilot.pause()
+
+
+def test_main_screen_with_running_jobs(snap_compare: Any) -> None:
+    assert snap_compare(new_app(), terminal_size=SIZE, run_before=with_jobs)
+
+
+def test_form_with_a_validation_error(snap_compare: Any) -> None:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, QueueApp)
+        await wait_for(pilot, lambda: app.stats is not None)
+        await choose_type(pilot, "hello")
+        field = app.main.query_one("#param-count", Input)
+        field.focus()
+        await pilot.press(*"99", "ctrl+s")
+        no_blink(app)
+        await pilot.pause()
+
+    assert snap_compare(new_app(), terminal_size=(140, 44), run_before=run_before)
+
+
+def test_detail_view(snap_compare: Any) -> None:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, QueueApp)
+        await with_jobs(pilot)
+        app.show_detail(2)
+        await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen)
+                       and app.screen.job is not None
+                       and app.screen.query_one(LogTail).line_count >= 2)
+
+    assert snap_compare(new_app(), terminal_size=SIZE, run_before=run_before)
+
+
+def test_failed_job_detail(snap_compare: Any) -> None:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, QueueApp)
+        await with_jobs(pilot)
+        app.show_detail(1)
+        await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen)
+                       and app.screen.job is not None)
+
+    assert snap_compare(new_app(), terminal_size=SIZE, run_before=run_before)
+
+
+def test_help_screen(snap_compare: Any) -> None:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, QueueApp)
+        await wait_for(pilot, lambda: app.stats is not None)
+        table(app).focus()
+        await pilot.press("question_mark")
+
+    assert snap_compare(new_app(), terminal_size=(140, 44), run_before=run_before)
