@@ -32,10 +32,12 @@ class JobContext:
         self.dirty = False
         """Progress changed since the engine last published it."""
         self.lines: deque[str] = deque()
-        self._cancelled = threading.Event()
-        self._running = threading.Event()
-        self._running.set()
-        self._resumed = anyio.Event()
+        # Plain flags; the events that wake paused jobs are made only when a job is paused
+        # (making three events per job cost more than running a no-op job).
+        self._cancelled = False
+        self._paused = False
+        self._unpaused: threading.Event | None = None
+        self._resumed: anyio.Event | None = None
         self._pause_listeners: list[Callable[[bool], None]] = []
         self._cancel_listeners: list[Callable[[], None]] = []
 
@@ -60,25 +62,25 @@ class JobContext:
     @property
     def cancelled(self) -> bool:
         """True once somebody asked to cancel the job."""
-        return self._cancelled.is_set()
+        return self._cancelled
 
     @property
     def paused(self) -> bool:
         """True while the job is paused."""
-        return not self._running.is_set()
+        return self._paused
 
     async def checkpoint(self) -> None:
         """Raise JobCancelled if cancelled; wait here while paused; give others a turn."""
         await anyio.sleep(0)
-        while self.paused and not self.cancelled:
+        while self._paused and not self._cancelled and self._resumed is not None:
             await self._resumed.wait()
         if self.cancelled:
             raise JobCancelled(f"job {self.job_id} was cancelled")
 
     def check(self) -> None:
         """checkpoint() for plain `def` jobs running in a thread."""
-        while self.paused and not self.cancelled:
-            self._running.wait(0.2)
+        while self._paused and not self._cancelled and self._unpaused is not None:
+            self._unpaused.wait(0.2)
         if self.cancelled:
             raise JobCancelled(f"job {self.job_id} was cancelled")
 
@@ -97,11 +99,11 @@ class JobContext:
         if paused == self.paused:
             return
         if paused:
-            self._running.clear()
+            self._unpaused = threading.Event()
             self._resumed = anyio.Event()
-        else:
-            self._running.set()
-            self._resumed.set()
+        self._paused = paused
+        if not paused:
+            self._wake_paused()
         for listener in list(self._pause_listeners):
             listener(paused)
 
@@ -109,11 +111,16 @@ class JobContext:
         """Engine: mark this job cancelled and wake it if paused."""
         if self.cancelled:
             return
-        self._cancelled.set()
-        self._running.set()
-        self._resumed.set()
+        self._cancelled = True
+        self._wake_paused()
         for listener in list(self._cancel_listeners):
             listener()
+
+    def _wake_paused(self) -> None:
+        if self._unpaused is not None:
+            self._unpaused.set()
+        if self._resumed is not None:
+            self._resumed.set()
 
     def take_lines(self) -> list[str]:
         """Engine: the log lines written since the last call."""

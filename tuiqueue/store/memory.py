@@ -46,6 +46,7 @@ class MemoryStore(Store):
         self._logs: dict[int, tuple[builtins.list[tuple[int, str]], int]] = {}
         self._paused = False
         self._workers: dict[str, WorkerInfo] = {}
+        self._token_base = uuid.uuid4().hex[:12]
         self._procs: dict[int, JobProcess] = {}
 
     def _touch(self, job: Job, now: float | None = None) -> None:
@@ -162,7 +163,7 @@ class MemoryStore(Store):
             job.started_at = now
             job.attempts += 1
             job.worker = worker
-            job.token = uuid.uuid4().hex
+            job.token = f"{self._token_base}.{job.id}.{job.attempts}"  # unique per run, no uuid
             self._touch(job, now)
             out.append(job.copy())
         return out

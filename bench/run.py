@@ -1,0 +1,320 @@
+"""The benchmark suite: tuiqueue against its peers and the limits, as ratios from one run.
+
+    python bench/run.py [--quick] [--json PATH] [--only SCENARIO]
+
+Every measurement runs in its own subprocess (no shared imports, caches or Redis state),
+and the table prints ratios measured side by side. It never asserts on timings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+MEASURE_TIMEOUT = 120.0
+
+
+@dataclass
+class Row:
+    """One line of the table (the JSON shape the README documents)."""
+
+    scenario: str
+    unit: str
+    tuiqueue: float | None
+    peer: str | None = None
+    peer_value: float | None = None
+    limit_value: float | None = None
+    ratio_vs_peer: float | None = None
+    ratio_vs_limit: float | None = None
+    target: str = ""
+    note: str = ""
+
+
+@dataclass
+class Size:
+    """How big each scenario is (full or --quick)."""
+
+    n: int
+    store_small: int
+    store_large: int
+    rss_total: int
+    rss_warmup: int
+    progress_jobs: int
+    progress_running: int
+    ui_small: int
+    ui_large: int
+
+
+FULL = Size(n=5_000, store_small=100, store_large=100_000, rss_total=100_000, rss_warmup=20_000,
+            progress_jobs=1_500, progress_running=500, ui_small=100, ui_large=100_000)
+QUICK = Size(n=300, store_small=100, store_large=2_000, rss_total=3_000, rss_warmup=1_000,
+             progress_jobs=100, progress_running=50, ui_small=20, ui_large=500)
+
+
+def measure(module: str, func: str, **kwargs: Any) -> dict[str, Any]:
+    """Run bench/<module>.py:<func>(**kwargs) in a fresh interpreter; its dict of numbers."""
+    code = (
+        "import json, sys; sys.path.insert(0, sys.argv[1]); import importlib; "
+        "m = importlib.import_module(sys.argv[2]); "
+        "out = getattr(m, sys.argv[3])(**json.loads(sys.argv[4])); "
+        "print('RESULT ' + json.dumps(out))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(HERE), module, func, json.dumps(kwargs)],
+        capture_output=True, text=True, timeout=MEASURE_TIMEOUT, cwd=HERE,
+    )
+    for line in reversed(proc.stdout.splitlines()):
+        if line.startswith("RESULT "):
+            result: dict[str, Any] = json.loads(line[len("RESULT "):])
+            return result
+    tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
+    raise RuntimeError(f"{module}.{func} failed: " + " | ".join(tail))
+
+
+def best(module: str, func: str, key: str, repeat: int, **kwargs: Any) -> dict[str, Any]:
+    """The run with the highest `key` out of `repeat` (shared machines only ever slow us down)."""
+    runs = [measure(module, func, **kwargs) for _ in range(repeat)]
+    return max(runs, key=lambda r: float(r[key]))
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    """a / b, or None when either is missing."""
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def redis_available() -> str | None:
+    """Why the Redis rows cannot run, or None when they can."""
+    try:
+        import tuiqueue.store.redis  # noqa: F401
+    except ImportError:
+        return "not measured: no RedisStore yet"
+    try:
+        import redis
+
+        redis.Redis.from_url("redis://127.0.0.1:6379/13").ping()
+    except Exception as exc:
+        return f"not measured: no Redis at 127.0.0.1:6379 ({type(exc).__name__})"
+    return None
+
+
+# -- scenarios ------------------------------------------------------------------------------
+
+
+def throughput_rows(store: str, peers: list[tuple[str, str, str, dict[str, Any]]],
+                    limit: tuple[str, str] | None, size: Size, repeat: int,
+                    targets: dict[str, str]) -> list[Row]:
+    """Submitted and completed jobs/s of tuiqueue on `store` vs each peer and the limit."""
+    ours = best("tq", "throughput", "completed", repeat, n=size.n, store=store)
+    lim = best("peers", limit[1], "completed", repeat, n=size.n) if limit else None
+    rows = []
+    for label, module, func, kwargs in peers:
+        theirs = best(module, func, "completed", repeat, n=size.n, **kwargs)
+        for key in ("completed", "submitted"):
+            limit_value = lim[key] if lim else None
+            rows.append(Row(
+                f"{store}: {key}", "jobs/s", ours[key], label, theirs[key], limit_value,
+                ratio(ours[key], theirs[key]), ratio(ours[key], limit_value),
+                targets.get(f"{label}:{key}", "")))
+    return rows
+
+
+def scenario_sqlite(size: Size, repeat: int) -> list[Row]:
+    """SQLite store vs huey's SqliteHuey and raw sqlite3."""
+    return throughput_rows(
+        "sqlite",
+        [("huey SqliteHuey (NORMAL)", "peers", "huey_sqlite", {"synchronous": "normal"}),
+         ("huey SqliteHuey (default)", "peers", "huey_sqlite", {})],
+        ("raw sqlite3", "raw_sqlite"), size, repeat,
+        {"huey SqliteHuey (NORMAL):completed": ">= 2x peer, >= 0.5x limit"})
+
+
+def scenario_memory(size: Size, repeat: int) -> list[Row]:
+    """Memory store vs MemoryHuey and a bare asyncio.Queue pipeline."""
+    return throughput_rows(
+        "memory", [("huey MemoryHuey", "peers", "huey_memory", {})],
+        ("bare asyncio", "bare_asyncio"), size, repeat,
+        {"huey MemoryHuey:completed": ">= 2x peer, >= 0.25x limit"})
+
+
+def scenario_redis(size: Size, repeat: int) -> list[Row]:
+    """Redis store vs saq and arq on the same local Redis (db 13)."""
+    why = redis_available()
+    if why:
+        return [Row("redis: completed", "jobs/s", None, "saq / arq", note=why)]
+    return throughput_rows(
+        "redis", [("saq", "peers", "saq_redis", {}), ("arq", "peers", "arq_redis", {})],
+        None, size, repeat,
+        {"saq:completed": ">= 3x peer", "arq:completed": ">= 5x peer"})
+
+
+def scenario_submit_latency(size: Size, repeat: int) -> list[Row]:
+    """One submit with a small vs a large store (SQLite): the ratio should stay near 1."""
+    small = measure("tq", "submit_latency", size=size.store_small)
+    large = measure("tq", "submit_latency", size=size.store_large)
+    label = f"same, {size.store_small:,} jobs in store"
+    return [
+        Row(f"submit latency {q}, {size.store_large:,} jobs in store", "ms", large[key], label,
+            small[key], None, ratio(large[key], small[key]), None,
+            "<= 1.5x peer" if q == "p50" else "")
+        for q, key in (("p50", "p50_ms"), ("p99", "p99_ms"))
+    ]
+
+
+def scenario_memory_growth(size: Size, repeat: int) -> list[Row]:
+    """Engine RSS after many jobs (SQLite store) and growth after warm-up."""
+    out = measure("tq", "memory_growth", total=size.rss_total, warmup=size.rss_warmup)
+    return [
+        Row(f"engine RSS after {size.rss_total:,} jobs", "MiB", out["rss_mib"]),
+        Row(f"RSS growth, jobs {size.rss_warmup:,}..{size.rss_total:,}", "MiB",
+            out["growth_mib"], None, None, 10.0, None, ratio(out["growth_mib"], 10.0),
+            "<= 10 MiB"),
+    ]
+
+
+def dashboard_available() -> str | None:
+    """Why the dashboard rows cannot run, or None when they can."""
+    try:
+        from tuiqueue.ui.app import make_app  # noqa: F401
+    except ImportError as exc:
+        return f"not measured: no tuiqueue.ui.app.make_app ({exc})"
+    return None
+
+
+def scenario_dashboard(size: Size, repeat: int) -> list[Row]:
+    """First paint and key-press latency with a small vs a large store."""
+    why = dashboard_available()
+    if why:
+        return [Row("dashboard first paint", "ms", None, note=why)]
+    small = measure("ui", "paint_and_keys", jobs=size.ui_small)
+    large = measure("ui", "paint_and_keys", jobs=size.ui_large)
+    label = f"same, {size.ui_small:,} jobs"
+    return [
+        Row(f"dashboard {what}, {size.ui_large:,} jobs", "ms", large[key], label, small[key],
+            None, ratio(large[key], small[key]), None, "<= 1.5x peer")
+        for what, key in (("first paint", "first_paint_ms"), ("key press p50", "key_p50_ms"))
+    ]
+
+
+def scenario_progress(size: Size, repeat: int) -> list[Row]:
+    """Many running jobs reporting progress 20x/s: headless vs with the dashboard attached."""
+    kw = {"jobs": size.progress_jobs, "running": size.progress_running}
+    headless = measure("tq", "progress_headless", **kw)
+    rows = [Row(f"{size.progress_running} jobs x 20 progress/s: loop lag p95, headless", "ms",
+                headless["lag_p95_ms"])]
+    why = dashboard_available()
+    if why:
+        rows.append(Row("same, dashboard attached: jobs/s", "jobs/s", None, "headless",
+                        headless["jobs_per_s"], note=why))
+        return rows
+    ui = measure("ui", "progress_with_dashboard", **kw)
+    rows += [
+        Row(f"{size.progress_running} jobs x 20 progress/s: loop lag p95, dashboard", "ms",
+            ui["lag_p95_ms"], "headless", headless["lag_p95_ms"], None,
+            ratio(ui["lag_p95_ms"], headless["lag_p95_ms"])),
+        Row(f"{size.progress_running} jobs x 20 progress/s: jobs/s, dashboard", "jobs/s",
+            ui["jobs_per_s"], "headless", headless["jobs_per_s"], None,
+            ratio(ui["jobs_per_s"], headless["jobs_per_s"]), None, ">= 0.8x peer"),
+    ]
+    return rows
+
+
+SCENARIOS: dict[str, Callable[[Size, int], list[Row]]] = {
+    "sqlite": scenario_sqlite,
+    "memory": scenario_memory,
+    "redis": scenario_redis,
+    "submit_latency": scenario_submit_latency,
+    "dashboard": scenario_dashboard,
+    "progress": scenario_progress,
+    "memory_growth": scenario_memory_growth,
+}
+
+
+# -- output ---------------------------------------------------------------------------------
+
+
+def fmt(value: float | None, ratio_: bool = False) -> str:
+    """A number for the table."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if ratio_:
+        return f"{value:.2f}x"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.2f}" if abs(value) < 10 else f"{value:.1f}"
+
+
+def table(rows: list[Row]) -> str:
+    """A Markdown table of the rows."""
+    head = ["scenario", "unit", "tuiqueue", "peer", "peer value", "limit", "vs peer",
+            "vs limit", "target"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [r.scenario, r.unit, fmt(r.tuiqueue), r.peer or "", fmt(r.peer_value),
+                 fmt(r.limit_value), fmt(r.ratio_vs_peer, True), fmt(r.ratio_vs_limit, True),
+                 r.target or r.note]
+        if r.note and r.target:
+            cells[-1] += f" ({r.note})"
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    """CPU model, cores and Python version, for the README."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+            f"{platform.system()} {platform.release()}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the scenarios, print the table, optionally write JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small N: a smoke run for CI")
+    parser.add_argument("--json", metavar="PATH", help="also write the rows as JSON here")
+    parser.add_argument("--only", metavar="SCENARIO", action="append",
+                        choices=sorted(SCENARIOS), help="run only this scenario (repeatable)")
+    parser.add_argument("--repeat", type=int, default=None,
+                        help="runs per throughput measurement, best kept (default 3, quick 1)")
+    args = parser.parse_args(argv)
+    size = QUICK if args.quick else FULL
+    repeat = args.repeat or (1 if args.quick else 3)
+    rows: list[Row] = []
+    for name in args.only or list(SCENARIOS):
+        started = time.perf_counter()
+        try:
+            new = SCENARIOS[name](size, repeat)
+        except Exception as exc:  # a broken peer must not hide the other rows
+            new = [Row(name, "", None, note=f"failed: {exc}")]
+        rows += new
+        print(f"# {name}: {time.perf_counter() - started:.1f}s", file=sys.stderr, flush=True)
+    print(f"Machine: {machine()}{' (quick run)' if args.quick else ''}\n")
+    print(table(rows))
+    if args.json:
+        keys = ("scenario", "unit", "tuiqueue", "peer", "peer_value", "limit_value",
+                "ratio_vs_peer", "ratio_vs_limit")
+        data = [{k: asdict(r)[k] for k in keys} for r in rows]
+        Path(args.json).write_text(json.dumps(data, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,182 @@
+"""tuiqueue measured through its public API only: each function returns a dict of numbers."""
+
+from __future__ import annotations
+
+import gc
+import os
+import statistics
+import tempfile
+import time
+from typing import Any
+
+import anyio
+
+from tuiqueue import Engine, JobContext, Param, Registry, open_store
+
+REDIS_URL = "redis://127.0.0.1:6379/13"
+
+registry = Registry()
+
+
+@registry.job_type("noop", description="Does nothing (the benchmark's job).")
+async def noop(ctx: JobContext) -> None:
+    """Return at once."""
+
+
+@registry.job_type("ticker", description="Reports progress 20 times a second.",
+                   params=[Param("ticks", "int", default=20, min=1)])
+async def ticker(ctx: JobContext, ticks: int = 20) -> None:
+    """Report progress every 50 ms, `ticks` times."""
+    for i in range(ticks):
+        ctx.progress(100 * i / ticks, f"tick {i}")
+        await anyio.sleep(0.05)
+
+
+def target(kind: str) -> str:
+    """A fresh store location of this kind."""
+    if kind == "sqlite":
+        return os.path.join(tempfile.mkdtemp(prefix="bench-tq-"), "jobs.db")
+    if kind == "memory":
+        return ":memory:"
+    return REDIS_URL
+
+
+def _flush_redis() -> None:
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+
+
+def throughput(n: int, store: str = "sqlite", concurrency: int = 8) -> dict[str, float]:
+    """Submit n no-op jobs with submit_many, then drain them with a headless engine."""
+    if store == "redis":
+        _flush_redis()
+
+    async def main() -> dict[str, float]:
+        engine = Engine(open_store(target(store)), concurrency=concurrency, registry=registry)
+        await engine.store.open()
+        try:
+            t0 = time.perf_counter()
+            await engine.submit_many([("noop", {})] * n)
+            t1 = time.perf_counter()
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(engine.run)
+                # Done when the last job is stored as finished (not when an idle drain ends).
+                while engine.processed < n:
+                    await anyio.sleep(0.001)
+                t2 = time.perf_counter()
+                await engine.stop()
+            return {"submitted": n / (t1 - t0), "completed": n / (t2 - t1)}
+        finally:
+            await engine.store.close()
+
+    try:
+        return anyio.run(main)
+    finally:
+        if store == "redis":
+            _flush_redis()
+
+
+def submit_latency(size: int, samples: int = 300, store: str = "sqlite") -> dict[str, float]:
+    """p50/p99 of one engine.submit with `size` jobs already in the store (half finished)."""
+
+    async def main() -> dict[str, float]:
+        engine = Engine(open_store(target(store)), registry=registry)
+        await engine.store.open()
+        try:
+            chunk = 5_000
+            for start in range(0, size, chunk):
+                await engine.submit_many([("noop", {})] * min(chunk, size - start))
+            times = []
+            for _ in range(samples):
+                t0 = time.perf_counter()
+                await engine.submit("noop", {})
+                times.append(time.perf_counter() - t0)
+            times.sort()
+            return {"p50_ms": 1000 * statistics.median(times),
+                    "p99_ms": 1000 * times[int(0.99 * (len(times) - 1))]}
+        finally:
+            await engine.store.close()
+
+    return anyio.run(main)
+
+
+def rss_mib() -> float:
+    """This process's resident set size in MiB."""
+    import psutil
+
+    return float(psutil.Process().memory_info().rss) / 2**20
+
+
+def memory_growth(total: int, warmup: int, store: str = "sqlite") -> dict[str, float]:
+    """RSS after running `warmup` jobs and after `total`; growth is what leaks per job."""
+
+    async def main() -> dict[str, float]:
+        engine = Engine(open_store(target(store)), concurrency=8, registry=registry)
+        await engine.store.open()
+        try:
+            marks = {}
+            done = 0
+            chunk = 5_000
+            while done < total:
+                size = min(chunk, total - done)
+                await engine.submit_many([("noop", {})] * size)
+                await engine.run(drain=True)
+                done += size
+                if done >= warmup and "warm" not in marks:
+                    gc.collect()
+                    marks["warm"] = rss_mib()
+            gc.collect()
+            return {"rss_mib": rss_mib(), "growth_mib": rss_mib() - marks["warm"]}
+        finally:
+            await engine.store.close()
+
+    return anyio.run(main)
+
+
+async def _lag_probe(lags: list[float], stop: anyio.Event, interval: float = 0.01) -> None:
+    """Record how late a 10 ms sleep wakes up: the event loop's lag."""
+    while not stop.is_set():
+        t0 = time.perf_counter()
+        await anyio.sleep(interval)
+        lags.append(max(0.0, time.perf_counter() - t0 - interval))
+
+
+def p95(values: list[float]) -> float:
+    """95th percentile."""
+    values = sorted(values)
+    return values[int(0.95 * (len(values) - 1))] if values else 0.0
+
+
+async def progress_load(engine: Engine, jobs: int, ticks: int) -> dict[str, float]:
+    """Run `jobs` ticker jobs on `engine` (already running); jobs/s and loop lag p95."""
+    lags: list[float] = []
+    stop = anyio.Event()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(_lag_probe, lags, stop)
+        t0 = time.perf_counter()
+        await engine.submit_many([("ticker", {"ticks": ticks})] * jobs)
+        while engine.processed < jobs:
+            await anyio.sleep(0.02)
+        elapsed = time.perf_counter() - t0
+        stop.set()
+    return {"jobs_per_s": jobs / elapsed, "lag_p95_ms": 1000 * p95(lags)}
+
+
+def progress_headless(jobs: int, running: int = 500, ticks: int = 20) -> dict[str, Any]:
+    """500 jobs at once reporting progress 20x/s, nobody watching."""
+
+    async def main() -> dict[str, float]:
+        engine = Engine(open_store(target("sqlite")), concurrency=running, registry=registry)
+        async with engine:
+            return await progress_load(engine, jobs, ticks)
+
+    return anyio.run(main)
+
+
+MEASURES = {
+    "throughput": throughput,
+    "submit_latency": submit_latency,
+    "memory_growth": memory_growth,
+    "progress_headless": progress_headless,
+}
