@@ -54,34 +54,27 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), allow_nan=False)
 
 
+_STATUS = {s.value: s for s in Status}
+_PRIORITY = {int(p): p for p in Priority}
+
+
+def _loads(text: str) -> Any:
+    # Most jobs have no params and no dependencies; skip the parser for those.
+    if text == "{}":
+        return {}
+    if text == "[]":
+        return []
+    return json.loads(text)
+
+
 def row_to_job(row: Sequence[Any]) -> Job:
     """Build a Job from a row selected with COLUMNS."""
+    # Positional and with table lookups: this runs for every job claimed and finished.
     return Job(
-        id=row[0],
-        type=row[1],
-        params=json.loads(row[2]),
-        priority=Priority(row[3]),
-        status=Status(row[4]),
-        progress=row[5],
-        message=row[6],
-        result=json.loads(row[7]) if row[7] is not None else None,
-        error=row[8],
-        traceback=row[9],
-        created_at=row[10],
-        started_at=row[11],
-        finished_at=row[12],
-        run_at=row[13],
-        attempts=row[14],
-        max_attempts=row[15],
-        timeout=row[16],
-        worker=row[17],
-        token=row[18],
-        rerun_of=row[19],
-        depends_on=json.loads(row[20]),
-        cancel_requested=bool(row[21]),
-        version=row[22],
-        updated_at=row[23],
-        log_count=row[24],
+        row[0], row[1], _loads(row[2]), _PRIORITY[row[3]], _STATUS[row[4]], row[5], row[6],
+        None if row[7] is None else json.loads(row[7]), row[8], row[9], row[10], row[11],
+        row[12], row[13], row[14], row[15], row[16], row[17], row[18], row[19], _loads(row[20]),
+        bool(row[21]), row[22], row[23], row[24],
     )
 
 
@@ -166,11 +159,15 @@ class SqliteStore(Store):
 
     @staticmethod
     def _save(conn: sqlite3.Connection, job: Job) -> None:
-        conn.execute(
+        SqliteStore._save_many(conn, [job])
+
+    @staticmethod
+    def _save_many(conn: sqlite3.Connection, jobs: Sequence[Job]) -> None:
+        conn.executemany(
             "UPDATE jobs SET status=?, progress=?, message=?, result=?, error=?, traceback=?, "
             "started_at=?, finished_at=?, run_at=?, attempts=?, worker=?, token=?, "
             "cancel_requested=?, version=?, updated_at=? WHERE id=?",
-            (
+            [(
                 job.status.value,
                 job.progress,
                 job.message,
@@ -187,7 +184,7 @@ class SqliteStore(Store):
                 job.version,
                 job.updated_at,
                 job.id,
-            ),
+            ) for job in jobs],
         )
 
     async def add(self, jobs: Sequence[NewJob], now: float) -> builtins.list[Job]:
@@ -369,8 +366,8 @@ class SqliteStore(Store):
                 if job is None or not apply_outcome(job, outcome, now):
                     continue
                 job.version, job.updated_at = version, now
-                self._save(conn, job)
                 changed.append(job)
+            self._save_many(conn, changed)
             return changed
 
         return await self._write(tx)
