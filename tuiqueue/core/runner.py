@@ -50,6 +50,8 @@ def _error(exc: BaseException) -> tuple[str, str]:
 
 def _json_safe(value: Any) -> Any:
     """Round-trip through JSON so the stored result is exactly what readers get back."""
+    if value is None or type(value) in (str, int, bool):
+        return value  # already exactly what JSON gives back; skip the round trip
     return json.loads(json.dumps(value, allow_nan=False))
 
 
