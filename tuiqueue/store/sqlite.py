@@ -28,13 +28,14 @@ from tuiqueue.store.base import (
     LOG_HEAD,
     LOG_TAIL,
     Changes,
+    JobProcess,
     LogPage,
     Store,
     StoreError,
     WorkerInfo,
     clip_line,
 )
-from tuiqueue.store.sqlite_schema import connect
+from tuiqueue.store.sqlite_schema import connect, forget
 
 T = TypeVar("T")
 
@@ -96,6 +97,7 @@ class SqliteStore(Store):
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+            forget(self.path)
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -435,6 +437,7 @@ class SqliteStore(Store):
             marks = ",".join("?" * len(part))
             conn.execute(f"DELETE FROM jobs WHERE id IN ({marks})", part)
             conn.execute(f"DELETE FROM logs WHERE job_id IN ({marks})", part)
+            conn.execute(f"DELETE FROM job_procs WHERE job_id IN ({marks})", part)
             conn.executemany(
                 "INSERT INTO deleted (version, job_id) VALUES (?, ?)", [(version, j) for j in part]
             )
@@ -516,8 +519,14 @@ class SqliteStore(Store):
                     )
                 ]
                 if len(jobs) == 2000:
-                    version = jobs[-1].version - 1
-                    jobs = [j for j in jobs if j.version <= version]
+                    last = jobs[-1].version
+                    if jobs[0].version == last:  # one write changed 2000+ jobs: take it whole
+                        jobs = [row_to_job(r) for r in conn.execute(
+                            f"SELECT {COLUMNS} FROM jobs WHERE version = ?", (last,))]
+                        version = last
+                    else:
+                        version = last - 1
+                        jobs = [j for j in jobs if j.version <= version]
                 deleted = [
                     r[0]
                     for r in conn.execute(
@@ -635,3 +644,19 @@ class SqliteStore(Store):
             ).fetchall()
         )
         return [row_to_job(r) for r in rows]
+
+    async def set_job_process(self, job_id: int, process: JobProcess | None) -> None:
+        if process is None:
+            await self._write(lambda c: c.execute(
+                "DELETE FROM job_procs WHERE job_id = ?", (job_id,)))
+            return
+        await self._write(lambda c: c.execute(
+            "INSERT OR REPLACE INTO job_procs (job_id, token, host, pgid, start_time) "
+            "SELECT id, ?, ?, ?, ? FROM jobs WHERE id = ?",
+            (process.token, process.host, process.pgid, process.start_time, job_id)))
+
+    async def job_process(self, job_id: int) -> JobProcess | None:
+        row = await self._read(lambda c: c.execute(
+            "SELECT token, host, pgid, start_time FROM job_procs WHERE job_id = ?",
+            (job_id,)).fetchone())
+        return JobProcess(*row) if row else None

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tuiqueue.store.base import StoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 APP_ID = 0x7475_6971  # "tuiq": PRAGMA application_id marks our files
 
 MIGRATIONS: dict[int, str] = {
@@ -70,6 +70,15 @@ MIGRATIONS: dict[int, str] = {
         stopped INTEGER NOT NULL DEFAULT 0
     ) WITHOUT ROWID;
     """,
+    2: """
+    CREATE TABLE job_procs (
+        job_id INTEGER PRIMARY KEY,
+        token TEXT NOT NULL,
+        host TEXT NOT NULL,
+        pgid INTEGER NOT NULL,
+        start_time INTEGER NOT NULL
+    );
+    """,
 }
 
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -79,8 +88,26 @@ def _fail(path: Path, what: str, todo: str) -> StoreError:
     return StoreError(f"{path}: {what}. {todo}")
 
 
+_OPEN_IN_PROCESS: dict[str, int] = {}
+"""Files this process holds SQLite connections to. Opening and closing such a file with
+plain open() would drop every POSIX lock SQLite holds on it (a POSIX quirk), letting another
+process delete the live WAL; so a file already open here is not inspected again."""
+
+
+def forget(path: Path) -> None:
+    """Note that one connection to path was closed."""
+    key = str(path.resolve())
+    left = _OPEN_IN_PROCESS.get(key, 0) - 1
+    if left > 0:
+        _OPEN_IN_PROCESS[key] = left
+    else:
+        _OPEN_IN_PROCESS.pop(key, None)
+
+
 def inspect_file(path: Path) -> None:
     """Refuse files that are not a usable tuiqueue database, without writing to them."""
+    if str(path.resolve()) in _OPEN_IN_PROCESS:
+        return
     if path.is_dir():
         raise _fail(path, "is a directory, not a database file", "Pass a file path with --db.")
     if not path.exists():
@@ -169,6 +196,13 @@ def migrate(conn: sqlite3.Connection, path: Path) -> None:
 def connect(path: Path, busy_ms: int) -> sqlite3.Connection:
     """Open a validated file read-write in WAL mode and migrate it."""
     inspect_file(path)
+    conn = _open(path, busy_ms)
+    key = str(path.resolve())
+    _OPEN_IN_PROCESS[key] = _OPEN_IN_PROCESS.get(key, 0) + 1
+    return conn
+
+
+def _open(path: Path, busy_ms: int) -> sqlite3.Connection:
     try:
         conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout = {busy_ms}")
