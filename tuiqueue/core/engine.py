@@ -7,6 +7,7 @@ import os
 import socket
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -82,6 +83,10 @@ class Engine:
         self._concurrency = concurrency
         self._running: dict[int, Running] = {}
         self._outcomes: list[tuple[Running, Outcome]] = []
+        self._ready: deque[Running] = deque()
+        """Claimed runs waiting for a free runner task."""
+        self._workers = 0
+        self._work_ready = anyio.Event()
         self._wake = anyio.Event()
         self._stopping = False
         self._started = False
@@ -168,6 +173,9 @@ class Engine:
                 if free > 0:
                     for job in await self.store.claim(self.worker_id, free, self.clock()):
                         self._start(tg, job)
+                    if self._ready:
+                        self._work_ready.set()
+                        self._work_ready = anyio.Event()
                 if drain and not self._running:
                     counts = await self.store.counts()
                     if not any(counts[s] for s in UNFINISHED if s is not Status.PAUSED):
@@ -207,16 +215,30 @@ class Engine:
     # -- running jobs -------------------------------------------------------------------
 
     def _start(self, tg: TaskGroup, job: Job) -> None:
-        ctx = JobContext(job.id, job.type, job.params, job.attempts)
-        run = Running(job, ctx)
+        run = Running(job, JobContext(job.id, job.type, job.params, job.attempts))
         self._running[job.id] = run
         self._publish_job(job)
-        tg.start_soon(self._run_one, run)
+        self._ready.append(run)
+        if self._workers < len(self._running):
+            self._workers += 1
+            tg.start_soon(self._work, name="tuiqueue job runner")
 
-    async def _run_one(self, run: Running) -> None:
-        outcome = await execute(run, self.registry, self.clock)
-        self._outcomes.append((run, outcome))
-        self.wake()
+    async def _work(self) -> None:
+        """Run claimed jobs one after another; up to `concurrency` of these run at once."""
+        # A pool rather than a task per job: spawning a task costs more than a short job.
+        try:
+            while self._workers <= self._concurrency:
+                if not self._ready:
+                    await self._work_ready.wait()
+                    continue
+                run = self._ready.popleft()
+                outcome = await execute(run, self.registry, self.clock)
+                self._outcomes.append((run, outcome))
+                self.wake()
+        finally:
+            self._workers -= 1
+            if not self._workers:  # the run is over: its unstarted runs were resolved by run()
+                self._ready.clear()
 
     async def _flush(self, force: bool = False) -> None:
         """Write finished runs, progress and logs; publish what changed."""
