@@ -37,4 +37,5 @@ async def echo(ctx: JobContext, message: str, delay: int) -> dict[str, Any]:
         await ctx.checkpoint()
         ctx.progress(100 * step / steps, f"Echoing in {max(0.0, delay - step * TICK):.1f}s...")
     ctx.log(message)
+    ctx.progress(100, "Echoed")
     return {"message": message, "echoed_at": datetime.now(UTC).isoformat()}
