@@ -14,16 +14,19 @@ from types import TracebackType
 from typing import Any
 
 import anyio
-from anyio.abc import TaskGroup
+import anyio.to_thread
+from anyio.abc import TaskGroup, TaskStatus
 
 from tuiqueue.core.context import JobContext
 from tuiqueue.core.events import Event, EventBus, EventKind, Subscription
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import Command, Outcome, UnknownJob
+from tuiqueue.core.recovery import DEAD_AFTER, RECOVERY_INTERVAL, Heartbeat, recover, resolve
 from tuiqueue.core.registry import REGISTRY, Registry
 from tuiqueue.core.runner import Running, execute
 from tuiqueue.core.status import ACTIVE, TERMINAL, UNFINISHED, Priority, Status
 from tuiqueue.core.watcher import Watcher
+from tuiqueue.store import open_store
 from tuiqueue.store.base import LogPage, Store, WorkerInfo
 
 FLUSH_INTERVAL = 0.1
@@ -69,6 +72,7 @@ class Engine:
         worker_id: str | None = None,
         poll_interval: float = 0.25,
         grace: float = 5.0,
+        dead_after: float = DEAD_AFTER,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -96,13 +100,17 @@ class Engine:
         self._last_flush = 0.0
         self.published: dict[int, int] = {}
         """Job id -> newest version this engine published (the watcher skips it)."""
+        self.dead_after = dead_after
+        """Seconds without a heartbeat after which another worker's jobs are recovered."""
+        self._heartbeat: Heartbeat | None = None
 
     # -- lifecycle ----------------------------------------------------------------------
 
     async def __aenter__(self) -> Engine:
         await self.store.open()
         self._tg = await anyio.create_task_group().__aenter__()
-        self._tg.start_soon(self.run)
+        # start() returns once run() has begun, so an immediate stop() is never missed.
+        await self._tg.start(self._run_started)
         return self
 
     async def __aexit__(
@@ -138,27 +146,78 @@ class Engine:
         """Make the dispatcher look for work now."""
         self._wake.set()
 
-    async def run(self, *, drain: bool = False) -> None:
+    async def _run_started(self, *, task_status: TaskStatus[None]) -> None:
+        await self.run(task_status=task_status)
+
+    async def run(
+        self, *, drain: bool = False, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
         """Run jobs until stop() (or, with drain, until nothing is left to run)."""
         await self.store.open()
         self._started = True
         self._stopping = False
+        await self._register()
+        task_status.started()
         try:
+            await self._recover()
             async with anyio.create_task_group() as tg:
                 if self.store.shared:
                     tg.start_soon(self._watcher.run)
+                tg.start_soon(self._keep_alive)
                 await self._dispatch(tg, drain)
                 tg.cancel_scope.cancel()
         finally:
             with anyio.CancelScope(shield=True):
                 await self._flush(force=True)
                 if self._running:
-                    for run in self._running.values():
+                    # Cancelled from outside (the app quit): resolve what was still running.
+                    runs = list(self._running.values())
+                    for run in runs:
                         run.scope.cancel()
-                    for job in await self.store.release(self.worker_id, self.clock()):
+                    reason = f"interrupted: worker {self.worker_id} stopped before it finished"
+                    outcomes = [resolve(run.job, self.registry, reason) for run in runs]
+                    for job in await self.store.finish(outcomes, self.clock()):
                         self._publish_job(job)
                     self._running.clear()
+                await self._unregister()
             self._stopped.set()
+
+    # -- heartbeats and crash recovery ------------------------------------------------------
+
+    async def _register(self) -> None:
+        now = self.clock()
+        await self.store.register_worker(WorkerInfo(
+            id=self.worker_id, host=socket.gethostname(), pid=os.getpid(),
+            concurrency=self._concurrency, started_at=now, heartbeat=now))
+        if self.store.shared and self.store.url:
+            url = self.store.url
+            self._heartbeat = Heartbeat(lambda: open_store(url), self.worker_id,
+                                        lambda: (len(self._running), self.processed), self.clock)
+            self._heartbeat.start()
+
+    async def _unregister(self) -> None:
+        if self._heartbeat is not None:
+            beat, self._heartbeat = self._heartbeat, None
+            await anyio.to_thread.run_sync(beat.stop)
+        await self.store.stop_worker(self.worker_id, self.clock())
+
+    async def _keep_alive(self) -> None:
+        """Tick for the heartbeat thread (or beat here when there is none); recover orphans."""
+        next_recovery = anyio.current_time() + RECOVERY_INTERVAL
+        while True:
+            await anyio.sleep(min(0.25, RECOVERY_INTERVAL))
+            if self._heartbeat is not None:
+                self._heartbeat.tick = time.monotonic()
+            else:
+                await self.store.heartbeat(self.worker_id, len(self._running), self.processed,
+                                           self.clock())
+            if anyio.current_time() >= next_recovery:
+                next_recovery = anyio.current_time() + RECOVERY_INTERVAL
+                await self._recover()
+
+    async def _recover(self) -> None:
+        for job in await recover(self.store, self.registry, self.clock(), self.dead_after):
+            self._publish_job(job)
 
     async def _dispatch(self, tg: TaskGroup, drain: bool) -> None:
         idle_checks = 0
@@ -201,7 +260,7 @@ class Engine:
             while self._running:
                 await anyio.sleep(0.05)
         for run in list(self._running.values()):
-            run.scope.cancel()
+            run.interrupt()
         await self._stopped.wait()
 
     def abort(self) -> None:
@@ -209,7 +268,7 @@ class Engine:
         self.grace = 0
         self._stopping = True
         for run in list(self._running.values()):
-            run.scope.cancel()
+            run.interrupt()
         self.wake()
 
     # -- running jobs -------------------------------------------------------------------

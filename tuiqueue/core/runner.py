@@ -15,6 +15,7 @@ import anyio.to_thread
 from tuiqueue.core.context import JobCancelled, JobContext
 from tuiqueue.core.job import Job
 from tuiqueue.core.lifecycle import Outcome
+from tuiqueue.core.recovery import resolve
 from tuiqueue.core.registry import Registry, UnknownJobType
 from tuiqueue.core.status import Status
 
@@ -35,6 +36,13 @@ class Running:
     ctx: JobContext
     scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
     timed_out: bool = False
+    interrupted: bool = False
+    """Stopped because its worker is stopping (not cancelled by a person, not timed out)."""
+
+    def interrupt(self) -> None:
+        """Stop the run because the worker is stopping; it is requeued or failed by policy."""
+        self.interrupted = True
+        self.scope.cancel()
 
     def cancel(self) -> None:
         """Ask the job to stop: flag it and cancel its task."""
@@ -82,6 +90,8 @@ async def execute(run: Running, registry: Registry, now: Callable[[], float]) ->
                     lambda: kind.fn(ctx, **job.params), abandon_on_cancel=True
                 )
         if run.scope.cancelled_caught or run.scope.cancel_called:
+            if run.interrupted and not ctx.cancelled:
+                return resolve(job, registry, "interrupted: its worker stopped before it finished")
             if ctx.cancelled:
                 return Outcome(
                     job.id, token, Status.CANCELLED, message="cancelled", progress=ctx.percent

@@ -88,6 +88,8 @@ class SqliteStore(Store):
         self.path = Path(path).expanduser()
         self.url = str(self.path)
         self._conn: sqlite3.Connection | None = None
+        self._token_base = uuid.uuid4().hex[:10]
+        self._claims = 0
 
     async def open(self) -> None:
         if self._conn is None:
@@ -319,7 +321,8 @@ class SqliteStore(Store):
             ]
             if not ids:
                 return []
-            batch = uuid.uuid4().hex[:16]
+            self._claims += 1  # token = this store's random base + a counter: unique, no uuid4
+            batch = f"{self._token_base}{self._claims:x}"
             rows = conn.execute(
                 f"UPDATE jobs SET status = 'running', started_at = ?, attempts = attempts + 1, "
                 f"worker = ?, token = ? || '.' || id || '.' || (attempts + 1), version = ?, "
