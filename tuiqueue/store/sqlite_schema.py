@@ -137,15 +137,22 @@ def inspect_file(path: Path) -> None:
         raise _fail(
             path, "is not a SQLite database", "Check the path; tuiqueue will not write over it."
         )
-    if len(header) < 100 or size % 512:
+    if path.stat().st_mode & 0o222 == 0:
+        raise _fail(path, "is read-only", "Make it writable (chmod u+w) or copy it elsewhere.")
+    page_size = int.from_bytes(header[16:18], "big") if len(header) >= 18 else 0
+    page_size = 65536 if page_size == 1 else page_size
+    header_pages = int.from_bytes(header[28:32], "big") if len(header) >= 32 else 0
+    if len(header) < 100 or size % 512 or header_pages * page_size > size:
         raise _fail(
             path,
             "is truncated or damaged",
             "Restore it from a backup (`tuiqueue db backup` makes one).",
         )
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        # immutable: read without locks and without creating -wal/-shm files next to it.
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
         try:
+            conn.execute("PRAGMA schema_version").fetchone()
             user_version = conn.execute("PRAGMA user_version").fetchone()[0]
             tables = {
                 r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
@@ -174,7 +181,11 @@ def inspect_file(path: Path) -> None:
 def migrate(conn: sqlite3.Connection, path: Path) -> None:
     """Bring the schema up to SCHEMA_VERSION in one write transaction."""
     current = conn.execute("PRAGMA user_version").fetchone()[0]
-    if current >= SCHEMA_VERSION:
+    if current > SCHEMA_VERSION:
+        raise _fail(path, f"was written by a newer tuiqueue (schema {current}, this version "
+                          f"understands up to {SCHEMA_VERSION})",
+                    "Upgrade tuiqueue (pip install -U tuiqueue).")
+    if current == SCHEMA_VERSION:
         return
     conn.execute("BEGIN IMMEDIATE")
     try:
@@ -222,3 +233,61 @@ def _open(path: Path, busy_ms: int) -> sqlite3.Connection:
     except sqlite3.DatabaseError as exc:
         raise _fail(path, f"is damaged ({exc})", "Restore it from a backup.") from exc
     return conn
+
+
+def check(path: Path) -> dict[str, object]:
+    """Integrity, schema version and counts of a database, read-only (for `tuiqueue db check`)."""
+    inspect_file(path)
+    if not path.exists():
+        raise _fail(path, "does not exist", "Check the --db path.")
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
+        try:
+            problems = [r[0] for r in conn.execute("PRAGMA integrity_check")]
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            counts = dict(conn.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status"))
+            workers = conn.execute("SELECT COUNT(*) FROM workers").fetchone()[0]
+            logs = conn.execute("SELECT COUNT(*) FROM logs").fetchone()[0]
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise _fail(path, f"is damaged ({exc})", "Restore it from a backup.") from exc
+    wal = Path(f"{path}-wal")
+    return {
+        "path": str(path), "ok": problems == ["ok"], "integrity": problems[:20],
+        "schema_version": version, "jobs": counts, "total_jobs": sum(counts.values()),
+        "log_lines": logs, "workers": workers, "size_bytes": path.stat().st_size,
+        "wal_bytes": wal.stat().st_size if wal.exists() else 0,
+    }
+
+
+def backup(path: Path, dest: Path) -> int:
+    """Copy a live database consistently with SQLite's backup API; returns the pages copied."""
+    inspect_file(path)
+    if not path.exists():
+        raise _fail(path, "does not exist", "Check the --db path.")
+    if dest.exists():
+        raise _fail(dest, "already exists", "Choose a new file name; a backup never overwrites.")
+    tmp = dest.with_name(dest.name + ".partial")
+    try:
+        src = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+        try:
+            out = sqlite3.connect(str(tmp))
+            try:
+                src.backup(out)  # one step: a consistent snapshot even while workers write
+                pages = int(out.execute("PRAGMA page_count").fetchone()[0])
+                out.execute("PRAGMA journal_mode = DELETE")
+            finally:
+                out.close()
+        finally:
+            src.close()
+        tmp.replace(dest)
+    except sqlite3.Error as exc:
+        tmp.unlink(missing_ok=True)
+        raise _fail(dest, f"could not be written ({exc})",
+                    "Check free space and permissions.") from exc
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise _fail(dest, f"could not be written ({exc.strerror})",
+                    "Check free space and permissions.") from exc
+    return pages

@@ -1,0 +1,151 @@
+"""Bad database files: a clear message naming the path, exit 2, and the file left untouched."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sqlite3
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import tq
+from tests.test_rel_recovery import JOBS, start_worker
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def make_valid(path: Path, jobs: int = 50) -> None:
+    out = tq("--db", str(path), "submit", "--from", "-",
+             stdin="".join('{"type": "echo", "params": {"delay": 1}}\n' for _ in range(jobs)))
+    assert out.returncode == 0, out.stderr
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+
+
+def empty(p: Path) -> None:
+    p.write_bytes(b"")
+
+
+def garbage(p: Path) -> None:
+    p.write_bytes(os.urandom(8192))
+
+
+def garbage_after_header(p: Path) -> None:
+    make_valid(p)
+    data = bytearray(p.read_bytes())
+    data[100:] = os.urandom(len(data) - 100)
+    p.write_bytes(bytes(data))
+
+
+def truncated_odd(p: Path) -> None:
+    make_valid(p)
+    p.write_bytes(p.read_bytes()[:5000])
+
+
+def truncated_on_page(p: Path) -> None:
+    make_valid(p, jobs=400)
+    p.write_bytes(p.read_bytes()[:8192])
+
+
+def newer_schema(p: Path) -> None:
+    make_valid(p)
+    conn = sqlite3.connect(p)
+    conn.execute("PRAGMA user_version = 99")
+    conn.close()
+
+
+def other_program(p: Path) -> None:
+    conn = sqlite3.connect(p)
+    conn.execute("CREATE TABLE photos (id INTEGER PRIMARY KEY, name TEXT)")
+    conn.commit()
+    conn.close()
+
+
+def read_only(p: Path) -> None:
+    make_valid(p)
+    p.chmod(0o444)
+
+
+CASES: dict[str, tuple[Callable[[Path], None], str]] = {
+    "empty": (empty, "empty file"),
+    "garbage": (garbage, "not a SQLite database"),
+    "garbage-after-header": (garbage_after_header, "Restore it from a backup"),
+    "truncated": (truncated_odd, "truncated"),
+    "truncated-on-a-page": (truncated_on_page, "truncated"),
+    "newer-schema": (newer_schema, "newer tuiqueue"),
+    "other-program": (other_program, "another program"),
+    "read-only": (read_only, "read-only"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("command", [["list"], ["submit", "echo"], ["worker", "--drain"],
+                                     ["db", "check"]])
+def test_bad_file_refused_untouched(tmp_path: Path, case: str, command: list[str]) -> None:
+    path = tmp_path / "jobs.db"
+    make, expected = CASES[case]
+    make(path)
+    before = sha(path)
+    names = sorted(os.listdir(tmp_path))
+    out = tq("--db", str(path), *command)
+    assert out.returncode == 2, (out.returncode, out.stdout, out.stderr)
+    assert str(path) in out.stderr and expected in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr
+    assert sha(path) == before, "the file changed after a failed open"
+    assert sorted(os.listdir(tmp_path)) == names, "sidecar files were created"
+
+
+def test_full_disk(tmp_path: Path) -> None:
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here")
+    try:
+        filler = mnt / "filler"
+        with filler.open("wb") as fh, pytest.raises(OSError):
+            fh.write(b"x" * 10**6)
+            fh.flush()
+        path = mnt / "jobs.db"
+        out = tq("--db", str(path), "submit", "echo")
+        assert out.returncode == 2, out.stderr
+        assert str(path) in out.stderr and "full" in out.stderr, out.stderr
+        assert "Traceback" not in out.stderr
+    finally:
+        subprocess.run(["umount", str(mnt)], check=False)
+
+
+def test_check_and_backup_while_jobs_run(tmp_path: Path) -> None:
+    db = tmp_path / "jobs.db"
+    mark = tmp_path / "ran"
+    stdin = "".join(f'{{"type": "rel_touch", "params": {{"path": "{mark}"}}}}\n'
+                    for _ in range(3000))
+    out = tq("--db", str(db), "--jobs", JOBS, "submit", "--from", "-", stdin=stdin)
+    assert out.returncode == 0, out.stderr
+    proc = start_worker(str(db), "-c", "8")
+    try:
+        backups = []
+        deadline = time.monotonic() + 20
+        while len(backups) < 3 and time.monotonic() < deadline:
+            time.sleep(0.3)
+            dest = tmp_path / f"backup{len(backups)}.db"
+            out = tq("--db", str(db), "db", "backup", str(dest))
+            assert out.returncode == 0, out.stderr
+            backups.append(dest)
+        for dest in backups:
+            report = tq("--db", str(dest), "db", "check", "--json")
+            assert report.returncode == 0 and '"ok": true' in report.stdout, report.stdout
+        refused = tq("--db", str(db), "db", "backup", str(backups[0]))
+        assert refused.returncode == 2 and "already exists" in refused.stderr
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=20)
+    assert shutil.which("sqlite3") is None or True
