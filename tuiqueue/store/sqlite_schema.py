@@ -221,6 +221,8 @@ def _open(path: Path, busy_ms: int) -> sqlite3.Connection:
         if str(mode).lower() != "wal":
             raise sqlite3.OperationalError(f"could not switch to WAL mode (got {mode})")
         conn.execute("PRAGMA synchronous = NORMAL")
+        # After each checkpoint, cut the WAL back so a busy hour cannot leave it huge.
+        conn.execute("PRAGMA journal_size_limit = 4194304")
         conn.execute("PRAGMA foreign_keys = OFF")
         migrate(conn, path)
     except sqlite3.OperationalError as exc:
