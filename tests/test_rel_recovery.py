@@ -164,3 +164,35 @@ async def test_clean_stop_marks_worker_stopped(tmp_path: Path) -> None:
     (info,) = await store.workers()
     await store.close()
     assert info.stopped
+
+
+def test_kill9_worker_shell_children_killed_on_recovery(tmp_path: Path) -> None:
+    db = str(tmp_path / "jobs.db")
+    pidfile = tmp_path / "pid"
+    out = subprocess.run(
+        [sys.executable, "-m", "tuiqueue", "--db", db, "submit", "shell", "-p",
+         f"command=sh -c 'echo $$ > {pidfile}; exec sleep 120'"],
+        env=cli_env(), capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    proc = start_worker(db)
+    try:
+        wait_for(lambda: pidfile.exists() and pidfile.read_text().strip() != "")
+        child = int(pidfile.read_text())
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        os.kill(child, 0)  # the orphaned child survived its worker
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+    async def survivor() -> None:
+        async with Engine(open_store(db), worker_id="survivor"):
+            with anyio.fail_after(10):
+                while any(s[0] == "running" for s in statuses(db).values()):
+                    await anyio.sleep(0.05)
+
+    anyio.run(survivor)
+    wait_for(lambda: not Path(f"/proc/{child}").exists()
+             or "Z" in Path(f"/proc/{child}/stat").read_text().split(") ")[1][:1], timeout=3)
+    (row,) = statuses(db).values()
+    assert row[0] == "failed" and "worker lost" in (row[2] or "")

@@ -5,10 +5,13 @@ from __future__ import annotations
 import math
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
+
+LINES_MAX = 5_000
+"""Log lines held between flushes; a job printing faster loses the oldest, and says how many."""
 
 
 class JobCancelled(Exception):
@@ -31,7 +34,11 @@ class JobContext:
         self.message = ""
         self.dirty = False
         """Progress changed since the engine last published it."""
-        self.lines: deque[str] = deque()
+        self.lines: deque[str] = deque(maxlen=LINES_MAX)
+        self.lines_dropped = 0
+        """Lines lost because the job logged faster than the engine could store them."""
+        self.process_hook: Callable[[int], Awaitable[None]] | None = None
+        """Engine: records a process group the job started, for cleanup after a crash."""
         # Plain flags; the events that wake paused jobs are made only when a job is paused
         # (making three events per job cost more than running a no-op job).
         self._cancelled = False
@@ -55,7 +62,14 @@ class JobContext:
     def log(self, line: str) -> None:
         """Append a line to the job's log (multi-line text becomes several lines)."""
         for part in str(line).splitlines() or [""]:
+            if len(self.lines) == LINES_MAX:
+                self.lines_dropped += 1
             self.lines.append(part)
+
+    async def track_process(self, pgid: int) -> None:
+        """Record a process group this job leads, so a crashed worker's children are killed."""
+        if self.process_hook is not None:
+            await self.process_hook(pgid)
 
     # -- steering ------------------------------------------------------------------------
 
@@ -125,6 +139,10 @@ class JobContext:
     def take_lines(self) -> list[str]:
         """Engine: the log lines written since the last call."""
         lines: list[str] = []
+        if self.lines_dropped:
+            lines.append(f"[… {self.lines_dropped} lines dropped: output faster than the log "
+                         "could keep up …]")
+            self.lines_dropped = 0
         while self.lines:
             lines.append(self.lines.popleft())
         return lines

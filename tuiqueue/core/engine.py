@@ -10,6 +10,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from types import TracebackType
 from typing import Any
 
@@ -21,7 +22,14 @@ from tuiqueue.core.context import JobContext
 from tuiqueue.core.events import Event, EventBus, EventKind, Subscription
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import Command, Outcome, UnknownJob
-from tuiqueue.core.recovery import DEAD_AFTER, RECOVERY_INTERVAL, Heartbeat, recover, resolve
+from tuiqueue.core.recovery import (
+    DEAD_AFTER,
+    RECOVERY_INTERVAL,
+    Heartbeat,
+    describe_process,
+    recover,
+    resolve,
+)
 from tuiqueue.core.registry import REGISTRY, Registry
 from tuiqueue.core.runner import Running, execute
 from tuiqueue.core.status import ACTIVE, TERMINAL, UNFINISHED, Priority, Status
@@ -215,6 +223,11 @@ class Engine:
                 next_recovery = anyio.current_time() + RECOVERY_INTERVAL
                 await self._recover()
 
+    async def _track_process(self, job: Job, pgid: int) -> None:
+        process = describe_process(pgid, job.token or "")
+        if process is not None:
+            await self.store.set_job_process(job.id, process)
+
     async def _recover(self) -> None:
         for job in await recover(self.store, self.registry, self.clock(), self.dead_after):
             self._publish_job(job)
@@ -275,6 +288,7 @@ class Engine:
 
     def _start(self, tg: TaskGroup, job: Job) -> None:
         run = Running(job, JobContext(job.id, job.type, job.params, job.attempts))
+        run.ctx.process_hook = partial(self._track_process, job)
         self._running[job.id] = run
         self._publish_job(job)
         self._ready.append(run)

@@ -127,6 +127,7 @@ async def shell(ctx: JobContext, command: str, cwd: str = "") -> dict[str, Any]:
     ctx.on_pause(
         lambda paused: _signal_group(process.pid, signal.SIGSTOP if paused else signal.SIGCONT)
     )
+    await ctx.track_process(process.pid)
     tail: deque[str] = deque(maxlen=TAIL)
     try:
         async with anyio.create_task_group() as tg:
