@@ -88,8 +88,7 @@ async def test_text_filter_and_status_filter() -> None:
         assert [str(k.value) for k in table(app).rows] == ["2"]
         await pilot.press("escape")
         app.main.query_one("#text-filter", Input).value = ""
-        await pilot.pause()
-        assert table(app).row_count == 2
+        await wait_for(pilot, lambda: table(app).row_count == 2)
 
 
 async def test_detail_view_shows_log_lines_literally() -> None:

@@ -12,6 +12,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.theme import Theme
+from textual.timer import Timer
 
 import tuiqueue
 from tuiqueue.core.engine import Engine, Stats
@@ -20,16 +21,18 @@ from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import UnknownJob
 from tuiqueue.core.params import ValidationError
 from tuiqueue.core.registry import REGISTRY, Registry, UnknownJobType
-from tuiqueue.core.status import ACTIVE, QUEUED, TERMINAL, Status, TransitionError
+from tuiqueue.core.status import ACTIVE, TERMINAL, Status, TransitionError
 from tuiqueue.store import Store, open_store
+from tuiqueue.ui.format import matches
 from tuiqueue.ui.messages import JobsChanged, LogsArrived, QueueChanged, Resync
+from tuiqueue.ui.pager import Pager
 from tuiqueue.ui.screens.confirm import ConfirmScreen
 from tuiqueue.ui.screens.detail import DetailScreen
 from tuiqueue.ui.screens.help import HelpScreen
 from tuiqueue.ui.screens.main import MainScreen
 from tuiqueue.ui.screens.workers import WorkersScreen
 from tuiqueue.ui.widgets.job_form import JobForm
-from tuiqueue.ui.widgets.job_table import JobTable
+from tuiqueue.ui.widgets.job_table import GROUPS, JobTable
 from tuiqueue.ui.widgets.stats_bar import StatsBar
 
 BATCH_INTERVAL = 0.1
@@ -37,6 +40,12 @@ BATCH_INTERVAL = 0.1
 
 PAGE = 100
 """Jobs fetched per keyset page."""
+
+MAX_ACTIVE = 1000
+"""Running and paused jobs loaded at once (they are always shown first)."""
+
+UNDO_SECONDS = 5.0
+"""How long a deleted job can be brought back with `u` before it is really deleted."""
 
 
 def styles_dir() -> Path:
@@ -78,7 +87,9 @@ class QueueApp(App[None]):
         self.stats: Stats | None = None
         self._initial_theme = theme
         self._finished: set[int] = set()
-        self._exhausted: int | None = None
+        self._pagers: list[Pager] = []
+        self._doomed: dict[int, Timer] = {}
+        """Jobs deleted with `d` whose undo time has not run out yet."""
         self._stopping = False
 
     def get_default_screen(self) -> Screen[Any]:
@@ -180,29 +191,52 @@ class QueueApp(App[None]):
 
     async def _reload(self) -> None:
         table = self.main.query_one(JobTable)
-        jobs: list[Job] = []
-        for group, limit in ((ACTIVE, 1000), (QUEUED, PAGE), (TERMINAL, PAGE)):
-            statuses = group if table.statuses is None else group & table.statuses
-            if statuses:
-                jobs += await self.engine.list(statuses=statuses, limit=limit)
+        wanted, needle = table.statuses, table.needle
+
+        def pager(group: frozenset[Status], page: int) -> Pager:
+            return Pager(self.engine, group if wanted is None else group & wanted, needle, page)
+
+        self._pagers = [pager(group, PAGE) for group in GROUPS]
+        self.show_paging(searching=bool(needle))
+        active = pager(ACTIVE, MAX_ACTIVE)
+        jobs = [j for j in await self.engine.list(statuses=active.statuses, limit=MAX_ACTIVE)
+                if matches(j, needle)] if active.statuses else []
+        for each in self._pagers:
+            jobs += await each.next()
         self._finished.update(j.id for j in jobs if j.status in TERMINAL)
-        self._exhausted = None
         table.load(jobs)
+        self.show_paging()
 
-    def load_more(self, before_id: int | None) -> None:
-        """Page in finished jobs older than before_id (keyset paging)."""
-        if before_id is None or before_id == self._exhausted:
-            return
-        self.run_worker(self._load_more(before_id), group="page", exclusive=True)
+    def load_more(self) -> None:
+        """Page in older queued and finished jobs (keyset paging through the engine)."""
+        if any(not p.done for p in self._pagers):
+            self.run_worker(self._load_more(), group="page", exclusive=True)
 
-    async def _load_more(self, before_id: int) -> None:
+    async def _load_more(self) -> None:
         table = self.main.query_one(JobTable)
-        statuses = TERMINAL if table.statuses is None else TERMINAL & table.statuses
-        jobs = await self.engine.list(statuses=statuses, before_id=before_id, limit=PAGE)
-        if len(jobs) < PAGE:
-            self._exhausted = before_id
-        self._finished.update(j.id for j in jobs)
-        table.apply({j.id: j for j in jobs})
+        for index, floor in enumerate(table.floors):
+            if floor is not None:
+                self._pagers[index].rewind(floor)
+        table.floors = [None for _ in table.floors]
+        self.show_paging(searching=bool(table.needle))
+        jobs = [job for pager in self._pagers for job in await pager.next()]
+        self._finished.update(j.id for j in jobs if j.status in TERMINAL)
+        table.page_in(jobs)
+        self.show_paging()
+
+    def show_paging(self, searching: bool = False) -> None:
+        """Say under the table how much is shown and whether older jobs can be paged in."""
+        table = self.main.query_one(JobTable)
+        scanned = sum(p.scanned for p in self._pagers)
+        if searching:
+            table.border_subtitle = f"searching… {scanned:,} jobs looked at"
+            return
+        parts = [f"{table.row_count:,} shown"]
+        if table.needle:
+            parts.append(f"{scanned:,} searched")
+        if any(not p.done for p in self._pagers):
+            parts.append("End: older jobs")
+        table.border_subtitle = " · ".join(parts)
 
     def _tick(self) -> None:
         self.run_worker(self.refresh_stats(), group="stats", exclusive=True)
@@ -224,6 +258,8 @@ class QueueApp(App[None]):
         """Show only the keys that apply to the current screen and selected job."""
         if action == "submit":
             return isinstance(self.screen, MainScreen)
+        if action == "undo_delete":
+            return bool(self._doomed)
         if action != "job":
             return True
         job = self.current_job()
@@ -272,6 +308,8 @@ class QueueApp(App[None]):
     async def _submit(self, new: NewJob, form: JobForm) -> None:
         job = (await self.engine.submit_many([new]))[0]
         form.show_status(f"Queued job #{job.id} ({job.type}, {job.priority})")
+        # The row arrives with the engine's event; the focus stays where the person types.
+        self.main.query_one(JobTable).select(job.id)
 
     def action_job(self, name: str) -> None:
         """Cancel, pause/resume, rerun or delete the current job."""
@@ -293,10 +331,44 @@ class QueueApp(App[None]):
             elif name == "rerun":
                 new = await engine.rerun(job.id)
                 self.notify(f"Job #{job.id} queued again as #{new.id}")
-            elif name == "delete" and not await engine.delete([job.id]):
-                self.notify(f"Job #{job.id} is running; cancel it first", severity="warning")
+            elif name == "delete":
+                self._delete_later(job)
         except (TransitionError, UnknownJob, ValueError) as exc:
             self.notify(str(exc), severity="warning", markup=False)
+
+    def _delete_later(self, job: Job) -> None:
+        """Hide the job now; delete it for real when the undo time runs out."""
+        if job.id in self._doomed:
+            return
+        self.main.query_one(JobTable).hide(job.id)
+        self._doomed[job.id] = self.set_timer(
+            UNDO_SECONDS, lambda: self.run_worker(self._delete_now([job.id]), group="delete"))
+        self.notify(f"Deleted job #{job.id} — press u to undo", title="Deleted",
+                    timeout=UNDO_SECONDS, markup=False)
+        self.refresh_bindings()
+
+    async def _delete_now(self, job_ids: list[int]) -> None:
+        for job_id in job_ids:
+            timer = self._doomed.pop(job_id, None)
+            if timer is not None:
+                timer.stop()
+        self.refresh_bindings()
+        deleted = set(await self.engine.delete(job_ids))
+        for job_id in job_ids:
+            if job_id not in deleted and not self._stopping:
+                self.main.query_one(JobTable).unhide(job_id)
+                self.notify(f"Job #{job_id} started running; not deleted (cancel it first)",
+                            severity="warning")
+
+    def action_undo_delete(self) -> None:
+        """Bring back the job deleted last, if its undo time has not run out."""
+        if not self._doomed:
+            return
+        job_id = next(reversed(self._doomed))
+        self._doomed.pop(job_id).stop()
+        self.main.query_one(JobTable).unhide(job_id)
+        self.notify(f"Job #{job_id} is back")
+        self.refresh_bindings()
 
     async def action_toggle_queue(self) -> None:
         """Pause or resume claiming on every worker of this store."""
@@ -369,6 +441,8 @@ class QueueApp(App[None]):
         self.run_worker(self._stop(), group="quit", exclusive=True)
 
     async def _stop(self) -> None:
+        if self._doomed:
+            await self._delete_now(list(self._doomed))
         await self.engine.stop(self.grace)
         await self.engine.store.close()
         self.exit()
@@ -383,8 +457,10 @@ class QueueApp(App[None]):
                             lambda: self.action_job("toggle_pause"))
         yield SystemCommand("Rerun job", "Queue the selected job again",
                             lambda: self.action_job("rerun"))
-        yield SystemCommand("Delete job", "Delete the selected job",
+        yield SystemCommand("Delete job", "Delete the selected job (u undoes it)",
                             lambda: self.action_job("delete"))
+        yield SystemCommand("Undo delete", "Bring back the job deleted last",
+                            self.action_undo_delete)
         yield SystemCommand("Pause/resume queue", "Pause or resume the whole queue",
                             self.action_toggle_queue)
         yield SystemCommand("Clear finished jobs", "Delete every finished job",

@@ -8,6 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, OptionList, Select
 
 from tuiqueue.core.status import ACTIVE, QUEUED, TERMINAL, Status
@@ -32,6 +33,10 @@ FILTERS: list[tuple[str, frozenset[Status] | None]] = [
 """Status filter choices."""
 
 
+SEARCH_DELAY = 0.25
+"""Typing pauses this long before the text filter searches the store."""
+
+
 class MainScreen(Screen[None]):
     """Where a person submits, watches and steers jobs."""
 
@@ -46,7 +51,9 @@ class MainScreen(Screen[None]):
         Binding("r", "app.job('rerun')", "Rerun", id="main.rerun",
                 tooltip="Queue the selected job again with the same params"),
         Binding("d", "app.job('delete')", "Delete", id="main.delete",
-                tooltip="Delete the selected job (not while it runs)"),
+                tooltip="Delete the selected job (not while it runs; u undoes it)"),
+        Binding("u", "app.undo_delete", "Undo", id="main.undo",
+                tooltip="Bring back the job deleted last (for a few seconds)"),
         Binding("x", "app.clear_finished", "Clear", id="main.clear",
                 tooltip="Delete every finished job (asks first)"),
         Binding("slash", "filter", "Filter", id="main.filter",
@@ -58,6 +65,10 @@ class MainScreen(Screen[None]):
         Binding("enter", "noop", "Details", id="main.details", show=False,
                 tooltip="Open the selected job's details (in the table)"),
     ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._search: Timer | None = None
 
     @property
     def qapp(self) -> QueueApp:
@@ -119,6 +130,7 @@ class MainScreen(Screen[None]):
     def on_jobs_changed(self, message: JobsChanged) -> None:
         """Apply a batch of engine changes to the table."""
         self.table.apply(message.jobs, message.deleted)
+        self.qapp.show_paging()
         self.refresh_bindings()
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -131,8 +143,8 @@ class MainScreen(Screen[None]):
             self.qapp.show_detail(int(event.row_key.value))
 
     def on_job_table_need_more(self, message: JobTable.NeedMore) -> None:
-        """Page in older finished jobs."""
-        self.qapp.load_more(message.before_id)
+        """Page in older jobs."""
+        self.qapp.load_more()
 
     def on_select_changed(self, event: Select.Changed) -> None:
         """A new status filter reloads the window."""
@@ -141,10 +153,13 @@ class MainScreen(Screen[None]):
             self.qapp.reload()
 
     def on_input_changed(self, event: Input.Changed) -> None:
-        """The text filter applies as the person types."""
+        """The text filter applies to the shown rows at once, then searches the store."""
         if event.input.id == "text-filter":
             self.table.needle = event.value.strip()
             self.table.rebuild()
+            if self._search is not None:
+                self._search.stop()
+            self._search = self.set_timer(SEARCH_DELAY, self.qapp.reload)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         """Enter in the filter goes back to the table."""

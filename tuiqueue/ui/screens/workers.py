@@ -15,8 +15,8 @@ from tuiqueue.ui.format import plain, span
 if TYPE_CHECKING:
     from tuiqueue.ui.app import QueueApp
 
-DEAD_AFTER = 15.0
-"""A worker silent for this many seconds is shown as dead."""
+REFRESH = 1.0
+"""Seconds between reloads of the workers."""
 
 
 class WorkersScreen(Screen[None]):
@@ -43,26 +43,35 @@ class WorkersScreen(Screen[None]):
                       "Started", "Last heartbeat", "State"):
             table.add_column(label, key=label.lower())
         self.refresh_workers()
-        self.set_interval(2.0, self.refresh_workers)
+        self.set_interval(REFRESH, self.refresh_workers)
 
     def refresh_workers(self) -> None:
         """Reload the workers from the engine."""
         self.run_worker(self._load(), group="workers", exclusive=True)
 
     async def _load(self) -> None:
-        workers = await self.qapp.engine.workers()
+        engine = self.qapp.engine
+        workers = await engine.workers()
         now = self.qapp.clock()
+        # The engine's own limit, so this view, `tuiqueue workers` and recovery agree.
+        dead_after = engine.dead_after
         colours = self.app.theme_variables
         table = self.query_one(DataTable)
+        row = table.cursor_row
         with self.app.batch_update():
             table.clear()
             for info in workers:
-                alive = info.alive(now, DEAD_AFTER)
+                alive = info.alive(now, dead_after)
                 state = "stopped" if info.stopped else "alive" if alive else "dead"
-                colour = colours.get("success" if alive else "error", "")
+                colour = colours.get("success" if alive else
+                                     "foreground-darken-3" if info.stopped else "error", "")
                 table.add_row(plain(info.id), plain(info.host), info.pid, info.concurrency,
                               info.running, info.processed, f"{span(now - info.started_at)} ago",
                               f"{span(now - info.heartbeat)} ago",
                               Text(state, style=f"bold {colour}"), key=info.id)
             if not workers:
                 table.add_row("(no workers registered yet)", *[""] * 8)
+            table.move_cursor(row=row)
+        living = sum(1 for w in workers if w.alive(now, dead_after))
+        table.border_subtitle = (f"{living} of {len(workers)} alive · dead after "
+                                 f"{dead_after:g}s without a heartbeat")

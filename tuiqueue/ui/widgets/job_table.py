@@ -7,6 +7,7 @@ from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey
@@ -29,8 +30,12 @@ COLUMNS: tuple[tuple[str, str, int], ...] = (
 MIN_MESSAGE = 12
 """The message column takes the width left over, but never less than this."""
 
-MAX_FINISHED = 500
-"""Finished rows kept in the window; older ones are dropped (page back in by scrolling)."""
+MAX_KEPT = 500
+"""Queued rows, and finished rows, kept in the window; older ones are dropped as new ones
+arrive (they are paged back in with End)."""
+
+GROUPS: tuple[frozenset[Status], ...] = (QUEUED, TERMINAL)
+"""The groups paged newest first and trimmed oldest first (active jobs are all kept)."""
 
 
 def group_key(job: Job) -> tuple[int, int, int]:
@@ -43,14 +48,21 @@ def group_key(job: Job) -> tuple[int, int, int]:
 
 
 class JobTable(DataTable[Any]):
-    """Jobs as rows keyed by id; the engine's events are applied with update_cell."""
+    """Jobs as rows keyed by id; the engine's events are applied with update_cell.
+
+    The cursor belongs to a job, not to a row index: every change that moves rows
+    (re-sort, insert, delete, filter) puts it back on the same job id.
+    """
+
+    BINDINGS = [
+        Binding("home", "scroll_top", "First", show=False, id="table.first",
+                tooltip="First row of the queue"),
+        Binding("end", "scroll_bottom", "Last", show=False, id="table.last",
+                tooltip="Last row of the queue (loads older jobs)"),
+    ]
 
     class NeedMore(Message):
-        """The cursor reached the last row: load older finished jobs before this id."""
-
-        def __init__(self, before_id: int | None) -> None:
-            super().__init__()
-            self.before_id = before_id
+        """The cursor reached the last row: page in older jobs."""
 
     def __init__(self, clock: Callable[[], float] = time.time, **kw: Any) -> None:
         super().__init__(cursor_type="row", **kw)
@@ -61,6 +73,15 @@ class JobTable(DataTable[Any]):
         self.needle = ""
         self.sort_column: str | None = None
         self.sort_reverse = False
+        self.hidden: set[int] = set()
+        """Jobs deleted with undo pending: kept in `jobs`, never shown."""
+        self.caps = [MAX_KEPT for _ in GROUPS]
+        """Jobs of each group kept in the window; raised as the person pages back."""
+        self.floors: list[int | None] = [None for _ in GROUPS]
+        """Per group, set when trimming dropped its oldest jobs: the oldest id still kept."""
+        self._want: int | None = None
+        self._followed: int | None = None
+        """Row the cursor was moved to because its job moved, not by the person."""
 
     def on_mount(self) -> None:
         """Add the fixed-width columns."""
@@ -85,8 +106,18 @@ class JobTable(DataTable[Any]):
         key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
         return int(key.value) if key.value is not None else None
 
+    def select(self, job_id: int) -> None:
+        """Put the cursor on a job now, or as soon as its row arrives."""
+        if str(job_id) in self.rows:
+            self._want = None
+            self._restore(job_id)
+        else:
+            self._want = job_id
+
     def shows(self, job: Job) -> bool:
         """Whether the status and text filters let this job through."""
+        if job.id in self.hidden:
+            return False
         if self.statuses is not None and job.status not in self.statuses:
             return False
         return matches(job, self.needle)
@@ -120,6 +151,8 @@ class JobTable(DataTable[Any]):
     def load(self, jobs: Iterable[Job]) -> None:
         """Replace the window with these jobs (startup, filter change, resync)."""
         self.jobs = {job.id: job for job in jobs}
+        self.caps = [MAX_KEPT for _ in GROUPS]
+        self.floors = [None for _ in GROUPS]
         self.rebuild()
 
     def rebuild(self) -> None:
@@ -131,14 +164,16 @@ class JobTable(DataTable[Any]):
                          key=lambda i: self.order(self.jobs[i]), reverse=self.sort_reverse)
             for job_id in ids:
                 self.add_row(*self.cells(self.jobs[job_id]), key=str(job_id))
-            self._restore(selected)
+            self._restore(self._wanted(selected))
 
     def apply(self, jobs: dict[int, Job], deleted: Collection[int] = ()) -> None:
         """Apply a batch of changed jobs and deletions in one screen update."""
+        selected = self.selected_id
         reorder = False
         with self.app.batch_update():
             for job_id in deleted:
                 self.jobs.pop(job_id, None)
+                self.hidden.discard(job_id)
                 if str(job_id) in self.rows:
                     self.remove_row(str(job_id))
             for job_id, job in jobs.items():
@@ -157,15 +192,40 @@ class JobTable(DataTable[Any]):
                     self.update_cell(str(job_id), key, value)
                 if old is None or self.order(job) != self.order(old):
                     reorder = True
-            self._trim()
+            self._trim(selected)
             if reorder:
-                self.resort()
+                self._sort()
+            self._restore(self._wanted(selected))
+
+    def page_in(self, jobs: Collection[Job]) -> None:
+        """Add a page of older jobs, keeping them (the window grows as the person pages)."""
+        for index, group in enumerate(GROUPS):
+            self.caps[index] += sum(1 for job in jobs if job.status in group)
+        self.apply({job.id: job for job in jobs})
+
+    def hide(self, job_id: int) -> None:
+        """Stop showing a job (deleted, undo pending); the cursor stays on its row index."""
+        self.hidden.add(job_id)
+        if str(job_id) in self.rows:
+            with self.app.batch_update():
+                self.remove_row(str(job_id))
+
+    def unhide(self, job_id: int) -> None:
+        """Show a job again (delete undone) and select it."""
+        self.hidden.discard(job_id)
+        job = self.jobs.get(job_id)
+        if job is not None:
+            self._want = job_id
+            self.apply({job_id: job})
 
     def resort(self) -> None:
         """Sort rows by the current order, keeping the cursor on the same job."""
         selected = self.selected_id
-        self.sort("id", key=lambda i: self.order(self.jobs[i]), reverse=self.sort_reverse)
+        self._sort()
         self._restore(selected)
+
+    def _sort(self) -> None:
+        self.sort("id", key=lambda i: self.order(self.jobs[i]), reverse=self.sort_reverse)
 
     def tick(self) -> None:
         """Refresh the age column of running and queued jobs (once a second)."""
@@ -188,22 +248,47 @@ class JobTable(DataTable[Any]):
         self.resort()
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        """Ask for the next page of finished jobs when the cursor reaches the end."""
+        """Ask for the next page of older jobs when the person moves to the last row."""
+        followed, self._followed = self._followed, None
+        if event.cursor_row == followed:
+            return  # rows moved under the cursor; paging now would page again and again
         if self.row_count and event.cursor_row == self.row_count - 1:
-            finished = [i for i, j in self.jobs.items() if j.status in TERMINAL]
-            self.post_message(self.NeedMore(min(finished) if finished else None))
+            self.post_message(self.NeedMore())
 
-    def _trim(self) -> None:
-        finished = sorted((i for i, j in self.jobs.items() if j.status in TERMINAL), reverse=True)
-        selected = self.selected_id
-        for job_id in finished[MAX_FINISHED:]:
-            if job_id == selected:
+    def action_scroll_bottom(self) -> None:
+        """End: the last row; already there (or no rows), ask for older jobs."""
+        if not self.row_count or self.cursor_row == self.row_count - 1:
+            self.post_message(self.NeedMore())
+        super().action_scroll_bottom()
+
+    def _trim(self, selected: int | None) -> None:
+        for index, group in enumerate(GROUPS):
+            cap = self.caps[index]
+            ids = [i for i, j in self.jobs.items() if j.status in group]
+            if len(ids) <= cap:
                 continue
-            del self.jobs[job_id]
-            if str(job_id) in self.rows:
-                self.remove_row(str(job_id))
+            ids.sort(reverse=True)
+            for job_id in ids[cap:]:
+                if job_id == selected:
+                    continue
+                del self.jobs[job_id]
+                if str(job_id) in self.rows:
+                    self.remove_row(str(job_id))
+            self.floors[index] = ids[cap - 1]
+
+    def _wanted(self, selected: int | None) -> int | None:
+        """The job the cursor goes to: one asked for by select(), else the selected one."""
+        want = self._want
+        if want is not None and str(want) in self.rows:
+            self._want = None
+            return want
+        return selected
 
     def _restore(self, job_id: int | None) -> None:
-        if job_id is not None and str(job_id) in self.rows:
-            self.move_cursor(row=self.get_row_index(str(job_id)), animate=False)
+        if job_id is None or str(job_id) not in self.rows:
+            return
+        row = self.get_row_index(str(job_id))
+        if row != self.cursor_row:
+            self._followed = row
+            self.move_cursor(row=row, animate=False)
 

@@ -1,0 +1,146 @@
+"""Pilot tests of the queue table: the cursor follows its job, paging, search, undo."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Input
+
+from tests.test_ui_helpers import _quiet, new_app, status_of, table, wait_for
+from tuiqueue.core.job import NewJob
+from tuiqueue.ui import app as app_module
+
+__all__ = ["_quiet"]
+
+pytestmark = pytest.mark.anyio
+
+
+def row_ids(app: app_module.QueueApp) -> list[int]:
+    """The job ids in row order."""
+    return [int(str(row.key.value)) for row in table(app).ordered_rows]
+
+
+async def test_cursor_follows_its_job_across_resorts_and_removals() -> None:
+    app = new_app(concurrency=1)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_for(pilot, lambda: app.stats is not None)
+        for label in "abcd":
+            await app.engine.submit("gate", {"label": label})
+        await wait_for(pilot, lambda: status_of(app, 1) == "running" and table(app).row_count == 4)
+        t = table(app)
+        t.focus()
+        await pilot.press("down", "down", "down")
+        assert t.selected_id == 4
+        await app.engine.cancel(1)  # 1 moves to the bottom, 2 starts: rows shift up
+        await wait_for(pilot, lambda: status_of(app, 2) == "running")
+        assert row_ids(app) == [2, 3, 4, 1]
+        assert t.selected_id == 4
+        await app.engine.submit("gate", {"label": "e"}, priority="high")  # inserted above
+        await wait_for(pilot, lambda: 5 in t.jobs)
+        assert row_ids(app) == [2, 5, 3, 4, 1]
+        assert t.selected_id == 4
+        await app.engine.delete([3])  # a row above goes away
+        await wait_for(pilot, lambda: 3 not in t.jobs)
+        assert t.selected_id == 4
+        await pilot.press("c")  # acts on the selected job, not on whatever took its row
+        await wait_for(pilot, lambda: status_of(app, 4) == "cancelled")
+        assert status_of(app, 5) == "pending"
+        assert t.selected_id == 4
+
+
+async def test_home_and_end_move_the_cursor() -> None:
+    app = new_app()
+    async with app.run_test(size=(140, 30)) as pilot:
+        await wait_for(pilot, lambda: app.stats is not None)
+        await app.engine.set_queue_paused(True)
+        await app.engine.submit_many([NewJob("gate", {"label": f"j{i}"}) for i in range(60)])
+        await wait_for(pilot, lambda: table(app).row_count == 60)
+        table(app).focus()
+        await pilot.press("end")
+        assert table(app).cursor_row == 59
+        assert table(app).selected_id == 60
+        await pilot.press("home")
+        assert table(app).cursor_row == 0
+        assert table(app).selected_id == 1
+
+
+async def test_submit_selects_the_new_job_and_the_form_keeps_focus() -> None:
+    app = new_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_for(pilot, lambda: app.stats is not None)
+        await app.engine.set_queue_paused(True)
+        await app.engine.submit_many([NewJob("gate", {"label": f"j{i}"}) for i in range(5)])
+        await wait_for(pilot, lambda: table(app).row_count == 5)
+        await pilot.press("n", *"new", "ctrl+s")
+        await wait_for(pilot, lambda: table(app).selected_id == 6)
+        assert isinstance(app.focused, Input)
+        await pilot.press(*"er")
+        assert app.focused.value == "newer"
+
+
+async def test_text_and_status_filters_search_jobs_outside_the_window() -> None:
+    app = new_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_for(pilot, lambda: app.stats is not None)
+        await app.engine.set_queue_paused(True)
+        jobs = [NewJob("gate", {"label": f"job-{i:04}"}) for i in range(1, 1501)]
+        await app.engine.submit_many(jobs)
+        await wait_for(pilot, lambda: 1500 in table(app).jobs)
+        assert 7 not in table(app).jobs  # only the newest page is loaded
+        await pilot.press("slash", *"job-0007")
+        await wait_for(pilot, lambda: row_ids(app) == [7])
+        assert "searched" in str(table(app).border_subtitle)
+        await pilot.press("escape")
+        app.main.query_one("#text-filter", Input).value = ""
+        await wait_for(pilot, lambda: table(app).row_count == app_module.PAGE)
+
+
+async def test_end_pages_in_older_jobs() -> None:
+    app = new_app()
+    await app.engine.set_queue_paused(True)
+    await app.engine.submit_many([NewJob("gate", {}) for _ in range(250)])
+    async with app.run_test(size=(140, 30)) as pilot:
+        await wait_for(pilot, lambda: table(app).row_count == 100)
+        table(app).focus()
+        await pilot.press("end")
+        await wait_for(pilot, lambda: table(app).row_count == 200)
+        await pilot.press("end")
+        await wait_for(pilot, lambda: table(app).row_count == 250)
+        assert "End" not in str(table(app).border_subtitle)
+
+
+async def test_delete_can_be_undone_then_happens(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(app_module, "UNDO_SECONDS", 0.5)
+    app = new_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_for(pilot, lambda: app.stats is not None)
+        await app.engine.submit("kaput", {})
+        await app.engine.submit("kaput", {})
+        await wait_for(pilot, lambda: status_of(app, 2) == "failed" and status_of(app, 1)
+                       == "failed" and table(app).row_count == 2)
+        t = table(app)
+        t.focus()
+        t.move_cursor(row=1)
+        assert t.selected_id == 1
+        await pilot.press("d")
+        await wait_for(pilot, lambda: row_ids(app) == [2])
+        assert any("press u to undo" in str(n.message) for n in app._notifications)
+        await pilot.press("u")
+        await wait_for(pilot, lambda: row_ids(app) == [2, 1])
+        assert t.selected_id == 1
+        await pilot.pause(0.7)
+        assert len(await app.engine.list()) == 2  # undone: never deleted
+        await pilot.press("d")
+        await wait_for(pilot, lambda: 1 not in t.jobs, timeout=3)
+        assert [j.id for j in await app.engine.list()] == [2]
+
+
+async def test_quit_deletes_what_is_waiting_for_undo() -> None:
+    app = new_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_for(pilot, lambda: app.stats is not None)
+        await app.engine.submit("kaput", {})
+        await wait_for(pilot, lambda: status_of(app, 1) == "failed")
+        table(app).focus()
+        await pilot.press("d", "q")
+        await wait_for(pilot, lambda: not app.is_running, timeout=5)
+    assert await app.engine.store.get(1) is None

@@ -1,0 +1,61 @@
+"""Keyset pages of jobs through the engine, filtered by text on the client, bounded."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Collection
+
+from tuiqueue.core.engine import Engine
+from tuiqueue.core.job import Job
+from tuiqueue.core.status import Status
+from tuiqueue.ui.format import matches
+
+FETCH = 1000
+"""Jobs asked of the engine per query while searching by text."""
+
+SCAN_LIMIT = 50_000
+"""Jobs looked at per page while searching by text, so a rare word cannot stall the page."""
+
+
+class Pager:
+    """Newest-first pages of jobs in some statuses; with a needle, only the jobs it matches.
+
+    The text filter is applied here, on pages fetched with `engine.list`, so searching needs
+    nothing from the stores beyond keyset paging.
+    """
+
+    def __init__(self, engine: Engine, statuses: Collection[Status], needle: str = "",
+                 page: int = 100) -> None:
+        self.engine = engine
+        self.statuses = frozenset(statuses)
+        self.needle = needle
+        self.page = page
+        self.cursor: int | None = None
+        """Jobs older than this id are not fetched yet (None: start from the newest)."""
+        self.done = not self.statuses
+        """Every job in these statuses has been looked at."""
+        self.scanned = 0
+        """Jobs looked at so far (more than returned when searching)."""
+
+    async def next(self) -> builtins.list[Job]:
+        """The next page: up to `page` jobs, or fewer when the scan limit or the end is hit."""
+        found: builtins.list[Job] = []
+        budget = SCAN_LIMIT
+        while not self.done and len(found) < self.page and budget > 0:
+            limit = min(FETCH, budget) if self.needle else self.page - len(found)
+            batch = await self.engine.list(statuses=self.statuses, before_id=self.cursor,
+                                           limit=limit)
+            self.scanned += len(batch)
+            budget -= len(batch)
+            if len(batch) < limit:
+                self.done = True
+            if batch:
+                self.cursor = batch[-1].id
+            found += [job for job in batch if matches(job, self.needle)]
+        return found
+
+    def rewind(self, floor: int) -> None:
+        """The window dropped jobs older than floor: fetch them again from there."""
+        if self.cursor is None or floor > self.cursor:
+            self.cursor = floor
+            self.done = not self.statuses
