@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import statistics
 import time
 from typing import Any
@@ -43,20 +45,27 @@ def paint_and_keys(jobs: int, presses: int = 16) -> dict[str, Any]:
             await pilot.pause()
             first_paint = time.perf_counter() - t0
             table.focus()
-            times = []
+            await pilot.pause()
+            times, settled = [], []
             for i in range(presses):
+                row = table.cursor_row
                 t1 = time.perf_counter()
-                await pilot.press("down" if i % 2 == 0 else "up")
-                await pilot.pause()
+                app.simulate_key("down" if i % 2 == 0 else "up")
+                while table.cursor_row == row:  # the key reached the table and moved it
+                    await anyio.sleep(0)
                 times.append(time.perf_counter() - t1)
+                await pilot.pause()  # and Textual has nothing left to do (paint included)
+                settled.append(time.perf_counter() - t1)
             await app.engine.stop(0)
         return {"first_paint_ms": 1000 * first_paint,
-                "key_p50_ms": 1000 * statistics.median(times)}
+                "key_p50_ms": 1000 * statistics.median(times),
+                "key_idle_p50_ms": 1000 * statistics.median(settled)}
 
     return anyio.run(main)
 
 
-def progress_with_dashboard(jobs: int, running: int = 500, ticks: int = 20) -> dict[str, Any]:
+def progress_with_dashboard(seconds: float, running: int = 500, ticks: int = 20
+                            ) -> dict[str, Any]:
     """progress_headless with the dashboard attached to the same engine."""
     path = target("sqlite")
 
@@ -64,8 +73,11 @@ def progress_with_dashboard(jobs: int, running: int = 500, ticks: int = 20) -> d
         app = make_app(open_store(path), registry=registry, concurrency=running, toasts=False)
         async with app.run_test(size=SIZE) as pilot:
             await pilot.pause()
-            out = await progress_load(app.engine, jobs, ticks)
-            await app.engine.stop(0)
+            out = await progress_load(app.engine, seconds, running, ticks)
+            # Measured; tearing down a dashboard that is behind on events can take minutes,
+            # which is not what this measures, so report and leave at once.
+            print("RESULT " + json.dumps(out), flush=True)
+            os._exit(0)
         return out
 
     return anyio.run(main)

@@ -50,8 +50,9 @@ class Watcher:
         self.version = changes.version
         bus = engine.bus
         woke = False
+        running = set(engine.running_ids())  # once per poll, not a list scan per changed job
         for job in changes.jobs:
-            if job.id in engine.running_ids():
+            if job.id in running:
                 engine.apply_control(job)
                 continue
             if engine.published.get(job.id, -1) >= job.version:
