@@ -79,10 +79,8 @@ async def execute(run: Running, registry: Registry, now: Callable[[], float]) ->
     timeout = job.timeout if job.timeout is not None else kind.timeout
     try:
         with run.scope:
-            deadline = (
-                anyio.current_time() + timeout if timeout and math.isfinite(timeout) else math.inf
-            )
-            run.scope.deadline = deadline
+            if timeout and math.isfinite(timeout):  # a scope's deadline is infinite already
+                run.scope.deadline = anyio.current_time() + timeout
             if kind.is_async:
                 result = await kind.fn(ctx, **job.params)
             else:
