@@ -10,8 +10,12 @@ from typing import Any
 
 import anyio
 
-LINES_MAX = 5_000
+LINES_MAX = 50_000
 """Log lines held between flushes; a job printing faster loses the oldest, and says how many."""
+
+
+HEAD_KEPT = 100
+"""The first lines of a job's log, never dropped here (the store keeps them too)."""
 
 
 class JobCancelled(Exception):
@@ -35,6 +39,8 @@ class JobContext:
         self.dirty = False
         """Progress changed since the engine last published it."""
         self.lines: deque[str] = deque(maxlen=LINES_MAX)
+        self._head: list[str] = []
+        self._logged = 0
         self.lines_dropped = 0
         """Lines lost because the job logged faster than the engine could store them."""
         self.process_hook: Callable[[int], Awaitable[None]] | None = None
@@ -62,6 +68,10 @@ class JobContext:
     def log(self, line: str) -> None:
         """Append a line to the job's log (multi-line text becomes several lines)."""
         for part in str(line).splitlines() or [""]:
+            self._logged += 1
+            if self._logged <= HEAD_KEPT:  # the head of a log is always kept, as in the store
+                self._head.append(part)
+                continue
             if len(self.lines) == LINES_MAX:
                 self.lines_dropped += 1
             self.lines.append(part)
@@ -136,9 +146,14 @@ class JobContext:
         if self._resumed is not None:
             self._resumed.set()
 
+    @property
+    def has_lines(self) -> bool:
+        """Engine: lines are waiting to be stored."""
+        return bool(self._head or self.lines)
+
     def take_lines(self) -> list[str]:
         """Engine: the log lines written since the last call."""
-        lines: list[str] = []
+        lines, self._head = self._head, []
         if self.lines_dropped:
             lines.append(f"[… {self.lines_dropped} lines dropped: output faster than the log "
                          "could keep up …]")

@@ -335,7 +335,7 @@ class Engine:
         updates, logs = [], {}
         for run in runs:
             ctx = run.ctx
-            if ctx.lines:
+            if ctx.has_lines:
                 logs[run.job.id] = ctx.take_lines()
             if ctx.dirty:
                 ctx.dirty = False
