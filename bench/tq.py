@@ -156,7 +156,7 @@ async def progress_load(engine: Engine, seconds: float, running: int, ticks: int
     """
     lags: list[float] = []
     stop = anyio.Event()
-    await engine.submit_many([("ticker", {"ticks": ticks})] * int(running * 3 * seconds))
+    await engine.submit_many([("ticker", {"ticks": ticks})] * int(running * (seconds + 3)))
     async with anyio.create_task_group() as tg:
         await anyio.sleep(ticks * 0.05)  # warm-up: the first wave of jobs is running
         start_count, t0 = engine.processed, time.perf_counter()
