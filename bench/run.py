@@ -59,7 +59,7 @@ class Size:
 FULL = Size(n=5_000, store_small=100, store_large=100_000, rss_total=100_000, rss_warmup=20_000,
             progress_seconds=6.0, progress_running=500, ui_small=100, ui_large=100_000)
 QUICK = Size(n=300, store_small=100, store_large=2_000, rss_total=3_000, rss_warmup=1_000,
-             progress_seconds=1.0, progress_running=50, ui_small=20, ui_large=500)
+             progress_seconds=2.0, progress_running=50, ui_small=20, ui_large=500)
 
 
 def measure(module: str, func: str, timeout: float = MEASURE_TIMEOUT,

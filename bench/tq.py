@@ -158,7 +158,7 @@ async def progress_load(engine: Engine, seconds: float, running: int, ticks: int
     stop = anyio.Event()
     await engine.submit_many([("ticker", {"ticks": ticks})] * int(running * (seconds + 3)))
     async with anyio.create_task_group() as tg:
-        await anyio.sleep(ticks * 0.05)  # warm-up: the first wave of jobs is running
+        await anyio.sleep(ticks * 0.05 + 0.5)  # warm-up: the first wave has come and gone
         start_count, t0 = engine.processed, time.perf_counter()
         tg.start_soon(_lag_probe, lags, stop)
         await anyio.sleep(seconds)
