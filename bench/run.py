@@ -315,7 +315,9 @@ def main(argv: list[str] | None = None) -> int:
             new = [Row(name, "", None, note=f"failed: {str(exc)[-160:]}")]
         rows += new
         print(f"# {name}: {time.perf_counter() - started:.1f}s", file=sys.stderr, flush=True)
-    print(f"Machine: {machine()}{' (quick run)' if args.quick else ''}\n")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"Machine: {machine()}; load average at the end {load}"
+          f"{' (quick run)' if args.quick else ''}\n")
     print(table(rows))
     if args.json:
         keys = ("scenario", "unit", "tuiqueue", "peer", "peer_value", "limit_value",
