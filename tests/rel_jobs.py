@@ -56,3 +56,19 @@ async def rel_touch(ctx: JobContext, path: str) -> None:
     """Append the job id to a file (to count how often jobs run)."""
     with Path(path).open("a") as fh:
         fh.write(f"{ctx.job_id}\n")
+
+
+@job_type("rel_params", params=[
+    Param("i", "int"),
+    Param("r", "int", min=0, max=100),
+    Param("f", "float"),
+    Param("g", "float", min=0, max=1),
+    Param("s", "str"),
+    Param("big", "str", max_length=2_000_000),
+    Param("b", "bool"),
+    Param("c", "choice", choices=("a", "[b]", "é")),
+    Param("l", "list"),
+    Param("u", "urls"),
+])
+async def rel_params(ctx: JobContext, **params: Any) -> None:
+    """One parameter of every kind, for the fuzz tests; never run."""

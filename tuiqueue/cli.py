@@ -145,16 +145,22 @@ def _parse_pairs(pairs: Sequence[str]) -> list[tuple[str, str]]:
 def _read_batch(engine: Engine, source: str) -> list[NewJob]:
     stream = sys.stdin if source == "-" else None
     try:
-        text = stream.read() if stream else open(source, encoding="utf-8").read()
+        text = stream.read() if stream else Path(source).read_text(encoding="utf-8")
     except OSError as exc:
         raise BadInput(f"cannot read {source}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        where = "stdin" if stream else source
+        raise BadInput(f"{where} is not UTF-8 text (byte {exc.start}: {exc.reason})") from exc
     batch = []
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         where = f"{'stdin' if stream else source} line {number}"
         try:
-            spec = json.loads(line)
+            try:
+                spec = json.loads(line)
+            except RecursionError:
+                raise ValueError("JSON nested too deeply") from None
             if not isinstance(spec, dict) or not isinstance(spec.get("type"), str):
                 raise ValueError('each line must be an object like {"type": "echo", "params": {}}')
             extra = set(spec) - {"type", "params", "priority", "delay", "after"}

@@ -22,6 +22,7 @@ from tuiqueue.core.context import JobContext
 from tuiqueue.core.events import Event, EventBus, EventKind, Subscription
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import Command, Outcome, UnknownJob
+from tuiqueue.core.params import MAX_INT
 from tuiqueue.core.recovery import (
     DEAD_AFTER,
     RECOVERY_INTERVAL,
@@ -39,6 +40,16 @@ from tuiqueue.store.base import LogPage, Store, WorkerInfo
 
 FLUSH_INTERVAL = 0.1
 """Progress and logs are written and published at most this often (10 times a second)."""
+MAX_ATTEMPTS = 1_000
+"""The most runs a job may be allowed (retries after failures and crashes included)."""
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True, slots=True)
@@ -393,13 +404,20 @@ class Engine:
         kind = self.registry.get(type)
         clean = kind.schema.validate(params or {}, type)
         if delay is not None:
-            if not (delay >= 0 and delay < 10**9):
+            if not (_is_number(delay) and 0 <= delay < 10**9):
                 raise ValueError("delay must be a number of seconds, 0 or more")
             run_at = self.clock() + delay
-        if max_attempts is not None and max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
-        if timeout is not None and not timeout > 0:
+        if max_attempts is not None and not (
+            _is_int(max_attempts) and 1 <= max_attempts <= MAX_ATTEMPTS
+        ):
+            raise ValueError(f"max_attempts must be a whole number from 1 to {MAX_ATTEMPTS}")
+        if timeout is not None and not (_is_number(timeout) and 0 < timeout < 10**9):
             raise ValueError("timeout must be a positive number of seconds")
+        # Ids must fit every store's 64-bit integers; a bool or a string is not an id.
+        if not isinstance(after, list | tuple) or not all(
+            _is_int(i) and 0 < i <= MAX_INT for i in after
+        ):
+            raise ValueError("after must be a list of job ids")
         return NewJob(
             type=type, params=clean, priority=Priority.parse(priority), run_at=run_at,
             depends_on=tuple(after), rerun_of=rerun_of,

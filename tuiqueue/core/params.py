@@ -115,7 +115,8 @@ class Param:
             if raw.startswith("["):
                 try:
                     value = json.loads(raw)
-                except json.JSONDecodeError:
+                except (json.JSONDecodeError, RecursionError):
+                    # RecursionError: "[[[[..." nested deeper than the parser's stack.
                     raise ValueError(f"{self.name} is not a valid JSON list") from None
                 return value
             return [line.strip() for line in raw.splitlines() if line.strip()]

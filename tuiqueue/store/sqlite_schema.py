@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from pathlib import Path
 
 from tuiqueue.store.base import StoreError
@@ -104,6 +105,10 @@ def forget(path: Path) -> None:
         _OPEN_IN_PROCESS.pop(key, None)
 
 
+PROBE_TRIES = 5
+"""Looks at a file in use by other processes before it is declared damaged."""
+
+
 def inspect_file(path: Path) -> None:
     """Refuse files that are not a usable tuiqueue database, without writing to them."""
     if str(path.resolve()) in _OPEN_IN_PROCESS:
@@ -124,6 +129,20 @@ def inspect_file(path: Path) -> None:
         return
     if not os.access(path, os.R_OK):
         raise _fail(path, "is not readable (permission denied)", "Fix its permissions.")
+    wal = Path(f"{path}-wal")
+    for attempt in range(PROBE_TRIES):
+        try:
+            _probe(path)
+            return
+        except StoreError:
+            # A live database (it has a WAL) may be mid-checkpoint: the lock-free probe can
+            # then read pages from two moments. Look again before calling the file damaged.
+            if attempt == PROBE_TRIES - 1 or not wal.exists():
+                raise
+            time.sleep(0.05 * (attempt + 1))
+
+
+def _probe(path: Path) -> None:
     size = path.stat().st_size
     if size == 0:
         raise _fail(
