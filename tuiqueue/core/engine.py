@@ -268,7 +268,9 @@ class Engine:
                     else:
                         idle_checks = 0
             timeout = FLUSH_INTERVAL if self._running else self.poll_interval
-            due = await self.store.next_wakeup(self.clock()) if not self._stopping else None
+            # With every slot taken a due job could not start anyway; an outcome wakes us.
+            full = len(self._running) >= self._concurrency
+            due = None if self._stopping or full else await self.store.next_wakeup(self.clock())
             if due is not None:
                 timeout = max(0.0, min(timeout, due - self.clock()))
             with anyio.move_on_after(timeout):

@@ -311,24 +311,15 @@ class SqliteStore(Store):
                 return []
             version = self._bump(conn)
             self._promote(conn, now, version)
-            ids = [
-                r[0]
-                for r in conn.execute(
-                    "SELECT id FROM jobs WHERE status = 'pending' "
-                    "ORDER BY priority DESC, id LIMIT ?",
-                    (limit,),
-                )
-            ]
-            if not ids:
-                return []
             self._claims += 1  # token = this store's random base + a counter: unique, no uuid4
             batch = f"{self._token_base}{self._claims:x}"
             rows = conn.execute(
                 f"UPDATE jobs SET status = 'running', started_at = ?, attempts = attempts + 1, "
                 f"worker = ?, token = ? || '.' || id || '.' || (attempts + 1), version = ?, "
                 f"updated_at = ?, cancel_requested = 0 "
-                f"WHERE id IN ({','.join('?' * len(ids))}) RETURNING {COLUMNS}",
-                (now, worker, batch, version, now, *ids),
+                f"WHERE id IN (SELECT id FROM jobs WHERE status = 'pending' "
+                f"ORDER BY priority DESC, id LIMIT ?) RETURNING {COLUMNS}",
+                (now, worker, batch, version, now, limit),
             ).fetchall()
             jobs = [row_to_job(r) for r in rows]
             jobs.sort(key=lambda j: (-j.priority, j.id))
