@@ -28,7 +28,7 @@ from tuiqueue.cli_support import (
     show_job,
     stderr,
 )
-from tuiqueue.core.engine import Engine
+from tuiqueue.core.engine import RETENTION_KEEP, Engine
 from tuiqueue.core.events import EventKind, Subscription
 from tuiqueue.core.job import NewJob
 from tuiqueue.core.params import ValidationError
@@ -437,11 +437,33 @@ def clear(settings: Settings, statuses: tuple[str, ...], older_than: str | None,
     type=click.FloatRange(0),
     help="Seconds running jobs get to finish when stopping.",
 )
+@click.option(
+    "--keep",
+    default=RETENTION_KEEP,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Keep the newest N finished jobs, delete older ones (0: keep all).",
+)
+@click.option(
+    "--keep-days",
+    type=click.FloatRange(0, 100_000, min_open=True),
+    metavar="DAYS",
+    help="Also delete jobs finished more than DAYS ago.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Do not print job events.")
 @pass_settings
-def worker(settings: Settings, concurrency: int, drain: bool, grace: float, quiet: bool) -> None:
+def worker(
+    settings: Settings,
+    concurrency: int,
+    drain: bool,
+    grace: float,
+    keep: int,
+    keep_days: float | None,
+    quiet: bool,
+) -> None:
     """Run jobs headless. Ctrl-C/SIGTERM stops gracefully; a second one stops now."""
-    engine = settings.engine(concurrency=concurrency, grace=grace)
+    engine = settings.engine(concurrency=concurrency, grace=grace,
+                             retention_keep=keep or None, retention_days=keep_days)
 
     async def report(events: Subscription) -> None:
         async for event in events:
@@ -497,6 +519,9 @@ def worker(settings: Settings, concurrency: int, drain: bool, grace: float, quie
             tg.start_soon(stopper)
             await engine.run(drain=drain)
             tg.cancel_scope.cancel()
+        if drain and not await_stop.is_set():
+            # A draining worker may live less than one retention interval (cron): prune once.
+            await engine.prune()
         await engine.store.close()
         plural = "s" if engine.processed != 1 else ""
         stderr(f"worker stopped; {engine.processed} job{plural} processed")

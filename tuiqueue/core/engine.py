@@ -36,10 +36,18 @@ from tuiqueue.core.runner import Running, execute
 from tuiqueue.core.status import ACTIVE, TERMINAL, UNFINISHED, Priority, Status
 from tuiqueue.core.watcher import Watcher
 from tuiqueue.store import open_store
-from tuiqueue.store.base import LogPage, Store, WorkerInfo
+from tuiqueue.store.base import LogPage, Store, StoreError, WorkerInfo
 
 FLUSH_INTERVAL = 0.1
 """Progress and logs are written and published at most this often (10 times a second)."""
+RETENTION_KEEP = 10_000
+"""Finished jobs a running engine keeps by default (newest first); older ones are deleted."""
+RETENTION_INTERVAL = 60.0
+"""Seconds between retention passes of a running engine."""
+RETENTION_BATCH = 200
+"""Jobs (with their logs) deleted per transaction by retention..."""
+RETENTION_PAUSE = 0.01
+"""...and seconds between those transactions, so other processes' writes get in between."""
 MAX_ATTEMPTS = 1_000
 """The most runs a job may be allowed (retries after failures and crashes included)."""
 
@@ -92,6 +100,9 @@ class Engine:
         poll_interval: float = 0.25,
         grace: float = 5.0,
         dead_after: float = DEAD_AFTER,
+        retention_keep: int | None = RETENTION_KEEP,
+        retention_days: float | None = None,
+        retention_interval: float = RETENTION_INTERVAL,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -122,6 +133,11 @@ class Engine:
         self.dead_after = dead_after
         """Seconds without a heartbeat after which another worker's jobs are recovered."""
         self._heartbeat: Heartbeat | None = None
+        self.retention_keep = retention_keep
+        """While running, delete finished jobs beyond the newest this many (None: no limit)."""
+        self.retention_days = retention_days
+        """While running, delete jobs finished more than this many days ago (None: never)."""
+        self.retention_interval = retention_interval
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -183,6 +199,8 @@ class Engine:
                 if self.store.shared:
                     tg.start_soon(self._watcher.run)
                 tg.start_soon(self._keep_alive)
+                if self.retention_keep is not None or self.retention_days is not None:
+                    tg.start_soon(self._retain)
                 await self._dispatch(tg, drain)
                 tg.cancel_scope.cancel()
         finally:
@@ -242,6 +260,41 @@ class Engine:
     async def _recover(self) -> None:
         for job in await recover(self.store, self.registry, self.clock(), self.dead_after):
             self._publish_job(job)
+
+    # -- retention ------------------------------------------------------------------------
+
+    async def _retain(self) -> None:
+        """Keep the store bounded while running: a pass every retention_interval seconds."""
+        while True:
+            await anyio.sleep(self.retention_interval)
+            try:
+                await self.prune()
+            except StoreError:
+                pass  # best effort: the next pass tries again; jobs matter more than cleanup
+
+    async def prune(self) -> int:
+        """Apply the retention limits once; returns how many finished jobs were deleted.
+
+        The store deletes RETENTION_BATCH jobs (with their logs) per short transaction and
+        pauses between them, so submits and claims from any process get in between.
+        """
+        deleted = 0
+        batch, pause = RETENTION_BATCH, RETENTION_PAUSE
+        if self.retention_days is not None:
+            cutoff = self.clock() - self.retention_days * 86_400
+            deleted += await self.store.clear(TERMINAL, finished_before=cutoff,
+                                              batch=batch, pause=pause)
+        keep = self.retention_keep
+        if keep is not None:
+            counts = await self.store.counts()
+            # Prune only once clearly over the limit: one pass (and one dashboard resync)
+            # per ~10% of new jobs, not one per finished job.
+            if sum(counts[s] for s in TERMINAL) > keep + max(100, keep // 10):
+                deleted += await self.store.clear(TERMINAL, keep_newest=keep,
+                                                  batch=batch, pause=pause)
+        if deleted:
+            self.bus.publish(Event(EventKind.RESYNC))
+        return deleted
 
     async def _dispatch(self, tg: TaskGroup, drain: bool) -> None:
         idle_checks = 0

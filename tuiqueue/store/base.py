@@ -170,8 +170,14 @@ class Store(ABC):
         *,
         finished_before: float | None = None,
         keep_newest: int = 0,
+        batch: int = 500,
+        pause: float = 0.0,
     ) -> int:
-        """Delete finished jobs in the given statuses, optionally only older ones; returns count."""
+        """Delete finished jobs in the given statuses, optionally only older ones; returns count.
+
+        At most `batch` jobs (and their logs) go per transaction, with `pause` seconds between
+        transactions so other writers get the store in between.
+        """
 
     @abstractmethod
     async def counts(self) -> dict[Status, int]:

@@ -255,6 +255,8 @@ class MemoryStore(Store):
         *,
         finished_before: float | None = None,
         keep_newest: int = 0,
+        batch: int = 500,
+        pause: float = 0.0,
     ) -> int:
         finished = [j for j in self._jobs.values() if j.status in TERMINAL and j.status in statuses]
         finished.sort(key=lambda j: (j.finished_at or 0, j.id), reverse=True)

@@ -303,6 +303,7 @@ class RedisStore(Store):
         finished_before: float | None = None,
         keep_newest: int = 0,
         batch: int = 500,
+        pause: float = 0.0,
     ) -> int:
         wanted = [s for s in statuses if s in TERMINAL]
         if not wanted:
@@ -319,7 +320,7 @@ class RedisStore(Store):
             part = [str(i) for i in doomed[start : start + batch]]
             reply = await self._run("DELETE", "", dumps(part), "1")
             total += len(reply) - 1
-            await anyio.sleep(0)
+            await anyio.sleep(pause)
         return total
 
     # -- state --------------------------------------------------------------------------
