@@ -119,3 +119,18 @@ async def choose_type(pilot: Pilot[Any], name: str) -> None:
     form = app.main.query_one(JobForm)
     await wait_for(pilot, lambda: form.job_type is not None and form.job_type.name == name
                    and bool(form.fields))
+
+
+async def fixed_workers(app: QueueApp) -> None:
+    """This dashboard's worker with a fixed host and pid, a live peer, a dead and a stopped one."""
+    from tuiqueue.store.base import WorkerInfo
+
+    store = app.engine.store
+    dead_after = app.engine.dead_after
+    await store.register_worker(WorkerInfo("test-worker", "dashboard-host", 1000, 2, NOW - 90, NOW))
+    await store.register_worker(WorkerInfo("node-2:4242", "node-2", 4242, 8, NOW - 3600,
+                                           NOW - dead_after / 2, running=3, processed=1234))
+    await store.register_worker(WorkerInfo("node-3:77", "node-3", 77, 4, NOW - 7200,
+                                           NOW - dead_after - 1, running=1, processed=56))
+    await store.register_worker(WorkerInfo("node-4:9", "node-4", 9, 4, NOW - 9000, NOW - 600,
+                                           processed=789, stopped=True))

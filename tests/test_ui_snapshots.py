@@ -7,9 +7,20 @@ from typing import Any
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from tests.test_ui_helpers import _quiet, choose_type, new_app, no_blink, status_of, table, wait_for
+from tests.test_ui_helpers import (
+    _quiet,
+    choose_type,
+    fixed_workers,
+    new_app,
+    no_blink,
+    status_of,
+    table,
+    wait_for,
+)
 from tuiqueue.ui.app import QueueApp
+from tuiqueue.ui.screens.confirm import ConfirmScreen
 from tuiqueue.ui.screens.detail import DetailScreen
+from tuiqueue.ui.screens.workers import WorkersScreen
 from tuiqueue.ui.widgets.log_tail import LogTail
 
 __all__ = ["_quiet"]
@@ -88,3 +99,34 @@ def test_help_screen(snap_compare: Any) -> None:
         await pilot.press("question_mark")
 
     assert snap_compare(new_app(), terminal_size=(140, 44), run_before=run_before)
+
+
+def test_main_screen_light_theme(snap_compare: Any) -> None:
+    assert snap_compare(new_app(theme="textual-light"), terminal_size=SIZE, run_before=with_jobs)
+
+
+async def show_workers(pilot: Pilot[Any]) -> None:
+    """The workers view over this dashboard and three other workers (alive, dead, stopped)."""
+    app = pilot.app
+    assert isinstance(app, QueueApp)
+    await wait_for(pilot, lambda: app.stats is not None)
+    await fixed_workers(app)
+    table(app).focus()
+    await pilot.press("w")
+    await wait_for(pilot, lambda: isinstance(app.screen, WorkersScreen)
+                   and app.screen.query_one("#workers").row_count == 4)
+
+
+def test_workers_view(snap_compare: Any) -> None:
+    assert snap_compare(new_app(), terminal_size=(140, 20), run_before=show_workers)
+
+
+def test_quit_confirm_dialog(snap_compare: Any) -> None:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, QueueApp)
+        await with_jobs(pilot)
+        await pilot.press("q")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+
+    assert snap_compare(new_app(), terminal_size=SIZE, run_before=run_before)

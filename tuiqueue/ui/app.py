@@ -44,6 +44,9 @@ PAGE = 100
 MAX_ACTIVE = 1000
 """Running and paused jobs loaded at once (they are always shown first)."""
 
+STATS_IDLE = 5.0
+"""With no job changes, the stats bar is reloaded this often (counting 10^5 jobs is not free)."""
+
 UNDO_SECONDS = 5.0
 """How long a deleted job can be brought back with `u` before it is really deleted."""
 
@@ -91,6 +94,10 @@ class QueueApp(App[None]):
         self._doomed: dict[int, Timer] = {}
         """Jobs deleted with `d` whose undo time has not run out yet."""
         self._stopping = False
+        self._stats_due = 0.0
+        """time.monotonic() after which the stats are reloaded even if nothing changed."""
+        self._changed = True
+        """Jobs changed since the stats were last loaded."""
 
     def get_default_screen(self) -> Screen[Any]:
         """The main screen."""
@@ -153,6 +160,7 @@ class QueueApp(App[None]):
                 queue = QueueChanged(event.queue_paused, event.concurrency)
             elif event.kind is EventKind.RESYNC:
                 resync = True
+        self._changed = True
         for screen in self.screen_stack:
             if jobs or deleted:
                 screen.post_message(JobsChanged(jobs, tuple(deleted)))
@@ -239,18 +247,25 @@ class QueueApp(App[None]):
         table.border_subtitle = " · ".join(parts)
 
     def _tick(self) -> None:
-        self.run_worker(self.refresh_stats(), group="stats", exclusive=True)
+        if self._changed or time.monotonic() >= self._stats_due:
+            self.run_worker(self.refresh_stats(), group="stats", exclusive=True)
+        elif self.stats is not None:
+            self.main.query_one(StatsBar).stats = self.stats  # nothing finished: a 0 sample
         self.main.query_one(JobTable).tick()
 
     async def refresh_stats(self) -> None:
         """Reload the stats bar from the engine."""
+        self._changed, self._stats_due = False, time.monotonic() + STATS_IDLE
         self.stats = await self.engine.stats()
         self.main.query_one(StatsBar).stats = self.stats
 
     def _theme_changed(self, theme: Theme) -> None:
-        self.main.query_one(JobTable).rebuild()
+        # Badges are coloured from theme variables; the main screen may not be composed yet.
+        for table in self.main.query(JobTable).results(JobTable):
+            table.rebuild()
         if self.stats is not None:
-            self.main.query_one(StatsBar).stats = self.stats
+            for bar in self.main.query(StatsBar).results(StatsBar):
+                bar.stats = self.stats
 
     # -- commands -----------------------------------------------------------------------
 
@@ -341,6 +356,7 @@ class QueueApp(App[None]):
         if job.id in self._doomed:
             return
         self.main.query_one(JobTable).hide(job.id)
+        self.show_paging()
         self._doomed[job.id] = self.set_timer(
             UNDO_SECONDS, lambda: self.run_worker(self._delete_now([job.id]), group="delete"))
         self.notify(f"Deleted job #{job.id} — press u to undo", title="Deleted",
@@ -367,6 +383,7 @@ class QueueApp(App[None]):
         job_id = next(reversed(self._doomed))
         self._doomed.pop(job_id).stop()
         self.main.query_one(JobTable).unhide(job_id)
+        self.show_paging()
         self.notify(f"Job #{job_id} is back")
         self.refresh_bindings()
 

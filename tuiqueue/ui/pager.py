@@ -5,16 +5,19 @@ from __future__ import annotations
 import builtins
 from collections.abc import Collection
 
+import anyio
+
 from tuiqueue.core.engine import Engine
 from tuiqueue.core.job import Job
 from tuiqueue.core.status import Status
 from tuiqueue.ui.format import matches
 
-FETCH = 1000
-"""Jobs asked of the engine per query while searching by text."""
+FETCH = 250
+"""Jobs asked of the engine per query while searching by text: small, because a SQLite
+query runs on the event loop and keys wait for it (250 jobs take about 20 ms)."""
 
-SCAN_LIMIT = 50_000
-"""Jobs looked at per page while searching by text, so a rare word cannot stall the page."""
+SCAN_LIMIT = 20_000
+"""Jobs looked at per page while searching by text; End searches further back."""
 
 
 class Pager:
@@ -52,6 +55,8 @@ class Pager:
             if batch:
                 self.cursor = batch[-1].id
             found += [job for job in batch if matches(job, self.needle)]
+            if self.needle:
+                await anyio.sleep(0)  # let keys and frames through between queries
         return found
 
     def rewind(self, floor: int) -> None:

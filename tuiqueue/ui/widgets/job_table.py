@@ -91,7 +91,10 @@ class JobTable(DataTable[Any]):
     def on_resize(self) -> None:
         """Give the message column whatever width the others leave."""
         fixed = sum(w + 2 for key, _, w in COLUMNS if key != "message")
-        width = max(MIN_MESSAGE, self.scrollable_content_region.width - fixed - 3)
+        # Leave room for the vertical scrollbar even before it appears: when rows arrive and
+        # it shows, a table measured without it would need a horizontal scrollbar.
+        free = self.size.width - self.styles.scrollbar_size_vertical - fixed - 2
+        width = max(MIN_MESSAGE, free)
         column = self.columns.get(ColumnKey("message"))
         if column is not None and column.width != width:
             column.width = width

@@ -55,18 +55,19 @@ class StatsBar(Horizontal):
         """The counts line, coloured from the theme."""
         colours = self.app.theme_variables
         text = Text()
-        text.append(" tuiqueue ", style="bold reverse")
-        text.append(" ")
         counts = dict(stats.counts)
         counts[Status.PENDING] = sum(counts.get(s, 0) for s in
                                      (Status.PENDING, Status.SCHEDULED, Status.WAITING))
         for status in SHOWN:
             colour = colours.get(BADGE_COLOURS[status], "")
-            text.append(f" {ICONS[status]} {counts.get(status, 0)} {status}", style=colour)
-        text.append(f" │ workers {stats.active}/{stats.capacity}", style="bold")
-        text.append(f" │ {stats.processed} processed │")
+            count = counts.get(status, 0)
+            text.append(f" {ICONS[status]} {count:,} {status} ",
+                        style=colour if count else f"{colour} dim".strip())
+        text.append("│ ", style="dim")
         if stats.queue_paused:
-            text.append(" ‖ QUEUE PAUSED", style=f"bold {colours.get('warning', '')}")
+            text.append("‖ QUEUE PAUSED", style=f"bold {colours.get('warning', '')}")
         else:
-            text.append(" ▶ queue running", style=colours.get("success", ""))
+            text.append("▶ queue running", style=colours.get("success", ""))
+        text.append(f" │ workers {stats.active}/{stats.capacity}", style="bold")
+        text.append(f" │ {stats.processed:,} processed")
         return text
