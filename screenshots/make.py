@@ -12,7 +12,7 @@ sys.path.insert(0, str(HERE.parent))
 from textual.widgets import Input  # noqa: E402
 
 from tests.test_ui_helpers import GATE, choose_type, new_app, no_blink, wait_for  # noqa: E402
-from tests.test_ui_snapshots import with_jobs  # noqa: E402
+from tests.test_ui_snapshots import show_workers, with_jobs  # noqa: E402
 from tuiqueue.ui.screens.detail import DetailScreen  # noqa: E402
 from tuiqueue.ui.widgets.log_tail import LogTail  # noqa: E402
 
@@ -20,7 +20,7 @@ SIZE = (140, 36)
 
 
 async def main() -> None:
-    """Main screen, form error, detail view and help, as SVG files next to this script."""
+    """Main screen, form error, detail view, help and workers, as SVG files next to this script."""
     import textual.constants
 
     textual.constants.TEXTUAL_ANIMATIONS = "none"  # type: ignore[misc]
@@ -44,6 +44,9 @@ async def main() -> None:
         no_blink(app)
         await pilot.pause()
         app.save_screenshot("form-error.svg", str(HERE))
+        app.main.query_one("#jobs").focus()
+        await show_workers(pilot)
+        app.save_screenshot("workers.svg", str(HERE))
         GATE["open"] = True
     print("wrote", ", ".join(sorted(p.name for p in HERE.glob("*.svg"))))
 

@@ -65,6 +65,14 @@ class DetailScreen(Screen[None]):
         self.query_one("#detail-facts").border_title = "Job"
         self.query_one(LogTail).border_title = "Log"
         self.run_worker(self._load(), group="detail-load", exclusive=True)
+        self.set_interval(1.0, self._tick)
+
+    def _tick(self) -> None:
+        """Move the duration and ETA of a running job on between its updates."""
+        job = self.job
+        if job is not None and job.status not in TERMINAL:
+            self.query_one(JobSummary).job = job
+            self.query_one(JobProgress).eta = eta(job, self.qapp.clock())
 
     async def _load(self) -> None:
         try:

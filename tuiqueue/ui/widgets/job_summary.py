@@ -38,6 +38,12 @@ class JobSummary(Static):
         """Re-render for a new snapshot."""
         self.update(self.render_job(job) if job is not None else "Loading…")
 
+    def ran_for(self, job: Job) -> float | None:
+        """Seconds run: until now while it runs (the stored value only moves on updates)."""
+        if job.started_at is not None and job.finished_at is None:
+            return max(0.0, self.clock() - job.started_at)
+        return job.duration
+
     def render_job(self, job: Job) -> RenderableType:
         """Everything known about the job; user text is plain Text, never markup."""
         table = Table.grid(padding=(0, 2))
@@ -50,7 +56,7 @@ class JobSummary(Static):
         table.add_row("Created", stamp(job.created_at))
         table.add_row("Started", stamp(job.started_at))
         table.add_row("Finished", stamp(job.finished_at))
-        table.add_row("Duration", span(job.duration))
+        table.add_row("Duration", span(self.ran_for(job)))
         table.add_row("Attempts", f"{job.attempts} of {job.max_attempts}")
         if job.worker:
             table.add_row("Worker", Text(clean(job.worker)))
