@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
 
@@ -17,6 +18,7 @@ from tests.test_ui_helpers import (
     table,
     wait_for,
 )
+from tuiqueue.core import runner
 from tuiqueue.ui.app import QueueApp
 from tuiqueue.ui.screens.confirm import ConfirmScreen
 from tuiqueue.ui.screens.detail import DetailScreen
@@ -78,7 +80,22 @@ def test_detail_view(snap_compare: Any) -> None:
     assert snap_compare(new_app(), terminal_size=SIZE, run_before=run_before)
 
 
-def test_failed_job_detail(snap_compare: Any) -> None:
+FIXED_TRACEBACK = """Traceback (most recent call last):
+  File "tuiqueue/core/runner.py", line 1, in body
+    value = await kind.fn(ctx, **job.params)
+  File "tests/test_ui_helpers.py", line 1, in kaput
+    raise RuntimeError(why)
+RuntimeError: [red]boom[/red]
+"""
+"""A traceback as the runner stores it, without the checkout path or Python version in it."""
+
+
+def test_failed_job_detail(snap_compare: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The real traceback names absolute paths and line numbers (and Python adds ^^^ markers
+    # by version), so a snapshot of it only passes in the checkout that made it.
+    monkeypatch.setattr(runner, "_error", lambda exc: (f"{type(exc).__name__}: {exc}",
+                                                       FIXED_TRACEBACK))
+
     async def run_before(pilot: Pilot[Any]) -> None:
         app = pilot.app
         assert isinstance(app, QueueApp)
