@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import anyio
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
@@ -507,5 +508,14 @@ def make_app(
 
 def run_dashboard(db: str) -> None:
     """Open the dashboard on a SQLite path, :memory: or redis:// URL."""
-    app = make_app(open_store(db))
+    store = open_store(db)
+    # Open (and close) once before the screen takes over, so a bad path or an unreachable
+    # server ends in a one-line StoreError on the terminal, not a traceback inside the app.
+    anyio.run(_check_store, store)
+    app = make_app(store)
     app.run()
+
+
+async def _check_store(store: Store) -> None:
+    await store.open()
+    await store.close()
