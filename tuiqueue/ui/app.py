@@ -83,6 +83,7 @@ class QueueApp(App[None]):
                  grace: float = 5.0, theme: str = "textual-dark") -> None:
         super().__init__()
         self.engine = engine
+        self._started = False
         self.registry: Registry = engine.registry
         self.clock: Callable[[], float] = engine.clock
         self.toasts = toasts
@@ -122,6 +123,7 @@ class QueueApp(App[None]):
 
     async def _start(self) -> None:
         await self.engine.store.open()
+        self._started = True
         subscription = self.engine.events()
         self.run_worker(self.engine.run(), name="engine", group="engine", exclusive=True)
         self.run_worker(self._pump(subscription), name="events", group="events", exclusive=True)
@@ -196,6 +198,8 @@ class QueueApp(App[None]):
 
     def reload(self) -> None:
         """Reload the table's window from the engine (filter change, resync)."""
+        if not self._started:
+            return  # startup loads the window itself once the store is open
         self.run_worker(self._reload(), group="reload", exclusive=True)
 
     async def _reload(self) -> None:
