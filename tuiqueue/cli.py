@@ -33,6 +33,7 @@ from tuiqueue.core.events import EventKind, Subscription
 from tuiqueue.core.job import NewJob
 from tuiqueue.core.params import ValidationError
 from tuiqueue.core.registry import REGISTRY, load_job_types
+from tuiqueue.core.runner import abandoned_jobs
 from tuiqueue.core.status import TERMINAL, Status
 from tuiqueue.store import default_db, open_store
 from tuiqueue.store.base import WorkerInfo
@@ -525,6 +526,12 @@ def worker(
         await engine.store.close()
         plural = "s" if engine.processed != 1 else ""
         stderr(f"worker stopped; {engine.processed} job{plural} processed")
+        left = abandoned_jobs()
+        if left:
+            # Their bodies ignore cancellation: waiting for them at exit would hang forever.
+            stderr(f"{left} abandoned job{'s' if left != 1 else ''} still running; exiting")
+            sys.stdout.flush()
+            os._exit(0)
 
     run(body)
 

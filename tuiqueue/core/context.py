@@ -48,11 +48,15 @@ class JobContext:
         # Plain flags; the events that wake paused jobs are made only when a job is paused
         # (making three events per job cost more than running a no-op job).
         self._cancelled = False
+        self._stopping = False
         self._paused = False
         self._unpaused: threading.Event | None = None
         self._resumed: anyio.Event | None = None
         self._pause_listeners: list[Callable[[bool], None]] = []
         self._cancel_listeners: list[Callable[[], None]] = []
+        self.stop_grace: float | None = None
+        """Seconds a job's child processes get between SIGTERM and SIGKILL when it is stopped
+        (None: the job type's default; 0 after a second Ctrl-C)."""
 
     # -- reporting ---------------------------------------------------------------------
 
@@ -96,17 +100,21 @@ class JobContext:
     async def checkpoint(self) -> None:
         """Raise JobCancelled if cancelled; wait here while paused; give others a turn."""
         await anyio.sleep(0)
-        while self._paused and not self._cancelled and self._resumed is not None:
+        while self._paused and not self._stopping and self._resumed is not None:
             await self._resumed.wait()
-        if self.cancelled:
-            raise JobCancelled(f"job {self.job_id} was cancelled")
+        self._raise_if_stopping()
 
     def check(self) -> None:
         """checkpoint() for plain `def` jobs running in a thread."""
-        while self._paused and not self._cancelled and self._unpaused is not None:
+        while self._paused and not self._stopping and self._unpaused is not None:
             self._unpaused.wait(0.2)
-        if self.cancelled:
+        self._raise_if_stopping()
+
+    def _raise_if_stopping(self) -> None:
+        if self._cancelled:
             raise JobCancelled(f"job {self.job_id} was cancelled")
+        if self._stopping:
+            raise JobCancelled(f"job {self.job_id} was asked to stop")
 
     def on_pause(self, listener: Callable[[bool], None]) -> None:
         """Call listener(True) when paused and listener(False) when resumed."""
@@ -131,11 +139,18 @@ class JobContext:
         for listener in list(self._pause_listeners):
             listener(paused)
 
+    def request_stop(self) -> None:
+        """Engine: make checkpoints raise (timeout, worker stopping) and wake it if paused."""
+        if not self._stopping:
+            self._stopping = True
+            self._wake_paused()
+
     def set_cancelled(self) -> None:
         """Engine: mark this job cancelled and wake it if paused."""
         if self.cancelled:
             return
         self._cancelled = True
+        self._stopping = True
         self._wake_paused()
         for listener in list(self._cancel_listeners):
             listener()

@@ -32,7 +32,7 @@ from tuiqueue.core.recovery import (
     resolve,
 )
 from tuiqueue.core.registry import REGISTRY, Registry
-from tuiqueue.core.runner import Running, execute
+from tuiqueue.core.runner import ABANDON_AFTER, Running, execute
 from tuiqueue.core.status import ACTIVE, TERMINAL, UNFINISHED, Priority, Status
 from tuiqueue.core.watcher import Watcher
 from tuiqueue.store import open_store
@@ -103,6 +103,7 @@ class Engine:
         retention_keep: int | None = RETENTION_KEEP,
         retention_days: float | None = None,
         retention_interval: float = RETENTION_INTERVAL,
+        abandon_after: float = ABANDON_AFTER,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -138,6 +139,9 @@ class Engine:
         self.retention_days = retention_days
         """While running, delete jobs finished more than this many days ago (None: never)."""
         self.retention_interval = retention_interval
+        self.abandon_after = abandon_after
+        """Seconds a job gets to stop once asked (cancel, timeout, shutdown) before it is
+        abandoned: failed, its slot released, its body left running unreferenced."""
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -300,18 +304,16 @@ class Engine:
         idle_checks = 0
         while True:
             self._wake = anyio.Event()
-            await self._flush()
+            claimed = await self._flush(claim=not self._stopping)
+            for job in claimed:
+                self._start(tg, job)
+            if self._ready:
+                self._work_ready.set()
+                self._work_ready = anyio.Event()
             if self._stopping:
                 if not self._running:
                     return
             else:
-                free = self._concurrency - len(self._running)
-                if free > 0:
-                    for job in await self.store.claim(self.worker_id, free, self.clock()):
-                        self._start(tg, job)
-                    if self._ready:
-                        self._work_ready.set()
-                        self._work_ready = anyio.Event()
                 if drain and not self._running:
                     counts = await self.store.counts()
                     if not any(counts[s] for s in UNFINISHED if s is not Status.PAUSED):
@@ -347,13 +349,15 @@ class Engine:
         self.grace = 0
         self._stopping = True
         for run in list(self._running.values()):
+            run.ctx.stop_grace = 0.0  # shell jobs SIGKILL their processes at once
             run.interrupt()
         self.wake()
 
     # -- running jobs -------------------------------------------------------------------
 
     def _start(self, tg: TaskGroup, job: Job) -> None:
-        run = Running(job, JobContext(job.id, job.type, job.params, job.attempts))
+        run = Running(job, JobContext(job.id, job.type, job.params, job.attempts),
+                      abandon_after=self.abandon_after)
         run.ctx.process_hook = partial(self._track_process, job)
         self._running[job.id] = run
         self._publish_job(job)
@@ -379,8 +383,12 @@ class Engine:
             if not self._workers:  # the run is over: its unstarted runs were resolved by run()
                 self._ready.clear()
 
-    async def _flush(self, force: bool = False) -> None:
-        """Write finished runs, progress and logs; publish what changed."""
+    async def _flush(self, force: bool = False, claim: bool = False) -> builtins.list[Job]:
+        """Write finished runs, progress and logs; publish what changed.
+
+        With claim, the free slots are claimed in the same store call as the finished runs
+        are recorded (one transaction per tick); returns the claimed jobs.
+        """
         now = self.clock()
         outcomes, self._outcomes = self._outcomes, []
         if force or anyio.current_time() - self._last_flush >= FLUSH_INTERVAL:
@@ -388,14 +396,18 @@ class Engine:
             await self._flush_progress(now, [r for r in self._running.values()])
         elif outcomes:
             await self._flush_progress(now, [r for r, _ in outcomes])
-        if not outcomes:
-            return
         for run, _ in outcomes:
             self._running.pop(run.job.id, None)
-        for job in await self.store.finish([o for _, o in outcomes], now):
+        free = self._concurrency - len(self._running) if claim else 0
+        if not outcomes and free <= 0:
+            return []
+        finished, claimed = await self.store.finish_and_claim(
+            [o for _, o in outcomes], self.worker_id, free, now)
+        for job in finished:
             if job.status in TERMINAL:
                 self.processed += 1
             self._publish_job(job)
+        return claimed
 
     async def _flush_progress(self, now: float, runs: Iterable[Running]) -> None:
         updates, logs = [], {}

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,17 +32,23 @@ def _signal_group(pgid: int, sig: int) -> None:
         pass
 
 
-async def stop_group(process: Process, grace: float | None = None) -> None:
-    """SIGTERM the whole group, then SIGKILL whatever is left after the grace period."""
+async def stop_group(
+    process: Process, grace: float | None = None, urgent: Callable[[], bool] = lambda: False
+) -> None:
+    """SIGTERM the whole group, then SIGKILL whatever is left after the grace period
+    (or as soon as urgent() says so: a second Ctrl-C)."""
     pgid = process.pid
     grace = GRACE if grace is None else grace
-    _signal_group(pgid, signal.SIGCONT)
-    _signal_group(pgid, signal.SIGTERM)
-    with anyio.move_on_after(grace):
-        await process.wait()
-        while _group_alive(pgid):
-            await anyio.sleep(0.05)
-        return
+    if grace > 0:
+        _signal_group(pgid, signal.SIGCONT)
+        _signal_group(pgid, signal.SIGTERM)
+        with anyio.move_on_after(grace):
+            while process.returncode is None or _group_alive(pgid):
+                if urgent():
+                    break
+                await anyio.sleep(0.05)
+            else:
+                return
     _signal_group(pgid, signal.SIGKILL)
     with anyio.move_on_after(1.0):
         await process.wait()
@@ -140,7 +147,7 @@ async def shell(ctx: JobContext, command: str, cwd: str = "") -> dict[str, Any]:
     finally:
         with anyio.CancelScope(shield=True):
             if process.returncode is None or _group_alive(process.pid):
-                await stop_group(process)
+                await stop_group(process, ctx.stop_grace, lambda: ctx.stop_grace == 0)
             await process.aclose()
     if code != 0:
         last = "\n".join(tail)
