@@ -111,11 +111,13 @@ async def execute(run: Running, registry: Registry, now: Callable[[], float]) ->
     try:
         kind = registry.get(job.type)
     except UnknownJobType as exc:
+        # Its module is no longer loaded here: fail this job clearly and keep working.
         return Outcome(
             job.id,
             token,
             Status.FAILED,
             error=f"{exc}; start the worker with --jobs MODULE that defines it",
+            message=f"job type {job.type!r} is not loaded in this worker",
         )
     timeout = job.timeout if job.timeout is not None else kind.timeout
     if not (timeout and math.isfinite(timeout)):
