@@ -126,3 +126,28 @@ def no_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         if key.startswith("TUIQUEUE_"):
             monkeypatch.delenv(key)
     yield
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """--long: the long reliability runs (as TUIQUEUE_LONG=1)."""
+    parser.addoption(
+        "--long",
+        action="store_true",
+        help="run the long reliability loops (kill -9: 200 iterations) and @slow tests",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Pass --long to test modules, which read TUIQUEUE_LONG when they are imported."""
+    if config.getoption("--long"):
+        os.environ["TUIQUEUE_LONG"] = "1"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip @pytest.mark.slow tests unless --long (or TUIQUEUE_LONG=1) was given."""
+    if os.environ.get("TUIQUEUE_LONG") == "1":
+        return
+    skip = pytest.mark.skip(reason="long run: use --long")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
