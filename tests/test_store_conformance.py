@@ -197,6 +197,43 @@ async def test_finish_retry_reschedules_and_requeue_reclaims(store: Store) -> No
     assert third.attempts == 3
 
 
+async def test_finish_and_claim_records_then_fills_the_freed_slots(store: Store) -> None:
+    await store.add([new(), new(), new(priority=Priority.HIGH)], NOW)
+    (high,) = await store.claim("w1", 1, NOW)
+    start = await store.version()
+    finished, claimed = await store.finish_and_claim(
+        [Outcome(high.id, high.token or "", Status.COMPLETED, result=[1], progress=100.0,
+                 message="done"),
+         Outcome(high.id, "stale", Status.FAILED)], "w1", 1, NOW + 1)
+    assert [(j.id, j.status, j.result, j.finished_at) for j in finished] == [
+        (high.id, Status.COMPLETED, [1], NOW + 1)]
+    assert len(claimed) == 1 and claimed[0].status is Status.RUNNING
+    assert claimed[0].token and claimed[0].worker == "w1" and claimed[0].attempts == 1
+    changes = await store.changes(start)
+    assert {j.id for j in changes.jobs} == {high.id, claimed[0].id}
+    # Nothing to record and no slot: no write at all; a full queue pause stops the claim.
+    assert await store.finish_and_claim([], "w1", 0, NOW + 2) == ([], [])
+    await store.set_queue_paused(True)
+    assert await store.finish_and_claim([], "w1", 5, NOW + 2) == ([], [])
+    await store.set_queue_paused(False)
+    finished, last = await store.finish_and_claim(
+        [Outcome(claimed[0].id, claimed[0].token or "", Status.SCHEDULED, error="boom",
+                 run_at=NOW + 60)], "w1", 5, NOW + 3)
+    assert finished[0].status is Status.SCHEDULED and finished[0].run_at == NOW + 60
+    assert finished[0].worker is None and finished[0].token is None
+    assert len(last) == 1 and last[0].id not in (high.id, claimed[0].id)
+    counts = await store.counts()
+    assert counts[Status.COMPLETED] == 1 and counts[Status.RUNNING] == 1
+    assert counts[Status.SCHEDULED] == 1 and counts[Status.PENDING] == 0
+
+
+async def test_idle_claim_changes_nothing(store: Store) -> None:
+    await store.add([new(run_at=NOW + 60)], NOW)
+    version = await store.version()
+    assert await store.claim("w1", 4, NOW) == []
+    assert (await store.changes(version)).jobs == []
+
+
 async def test_progress_needs_the_current_token(store: Store) -> None:
     await store.add([new()], NOW)
     job = await claim_one(store)
@@ -305,6 +342,13 @@ async def test_counts(store: Store) -> None:
     counts = await store.counts()
     assert counts[Status.PENDING] == 1 and counts[Status.RUNNING] == 1
     assert counts[Status.SCHEDULED] == 1 and set(counts) == set(Status)
+    (done,) = await store.finish(
+        [Outcome(job.id, job.token or "", Status.COMPLETED) for job in await store.claim(
+            "w1", 1, NOW)], NOW)
+    await store.delete([done.id])
+    counts = await store.counts()
+    assert counts[Status.PENDING] == 0 and counts[Status.COMPLETED] == 0
+    assert counts[Status.RUNNING] == 1 and sum(counts.values()) == 2
 
 
 # -- change feed and queue ----------------------------------------------------------------

@@ -147,6 +147,17 @@ class Store(ABC):
     async def finish(self, outcomes: Sequence[Outcome], now: float) -> builtins.list[Job]:
         """Record how runs ended, in one transaction; returns the jobs that changed."""
 
+    async def finish_and_claim(
+        self, outcomes: Sequence[Outcome], worker: str, limit: int, now: float
+    ) -> tuple[builtins.list[Job], builtins.list[Job]]:
+        """finish(outcomes) then claim(worker, limit): (finished jobs, claimed jobs).
+
+        The engine's dispatcher does both on every tick; stores override this to do them
+        in one transaction / round trip (the default is the two calls).
+        """
+        finished = await self.finish(outcomes, now) if outcomes else []
+        return finished, await self.claim(worker, limit, now)
+
     @abstractmethod
     async def command(self, job_id: int, command: Command, now: float) -> Job:
         """Cancel, pause or resume; UnknownJob or TransitionError when impossible."""

@@ -48,12 +48,29 @@ class MemoryStore(Store):
         self._workers: dict[str, WorkerInfo] = {}
         self._token_base = uuid.uuid4().hex[:12]
         self._procs: dict[int, JobProcess] = {}
+        # Kept up to date on every change (_touch, _remove) so counts() and orphans() never
+        # scan every job: the dispatcher asks for counts while draining.
+        self._counts = dict.fromkeys(Status, 0)
+        self._counted: dict[int, Status] = {}
+        self._active: set[int] = set()
+        """Ids of started jobs (running or paused with a token): what orphans() looks at."""
 
     def _touch(self, job: Job, now: float | None = None) -> None:
         self._version += 1
         job.version = self._version
         if now is not None:
             job.updated_at = now
+        status = job.status
+        old = self._counted.get(job.id)
+        if old is not status:
+            if old is not None:
+                self._counts[old] -= 1
+            self._counts[status] += 1
+            self._counted[job.id] = status
+        if status in ACTIVE and job.token is not None:
+            self._active.add(job.id)
+        else:
+            self._active.discard(job.id)
 
     def _enqueue(self, job: Job) -> None:
         if job.status is Status.PENDING:
@@ -197,6 +214,11 @@ class MemoryStore(Store):
             out.append(job.copy())
         return out
 
+    async def finish_and_claim(
+        self, outcomes: Sequence[Outcome], worker: str, limit: int, now: float
+    ) -> tuple[builtins.list[Job], builtins.list[Job]]:
+        return await self.finish(outcomes, now), await self.claim(worker, limit, now)
+
     async def command(self, job_id: int, command: Command, now: float) -> Job:
         job = self._jobs.get(job_id)
         if job is None:
@@ -233,6 +255,8 @@ class MemoryStore(Store):
 
     def _remove(self, job_id: int) -> None:
         del self._jobs[job_id]
+        self._counts[self._counted.pop(job_id)] -= 1
+        self._active.discard(job_id)
         self._logs.pop(job_id, None)
         self._procs.pop(job_id, None)
         self._version += 1
@@ -270,10 +294,7 @@ class MemoryStore(Store):
         return len(doomed)
 
     async def counts(self) -> dict[Status, int]:
-        counts = dict.fromkeys(Status, 0)
-        for job in self._jobs.values():
-            counts[job.status] += 1
-        return counts
+        return dict(self._counts)
 
     async def changes(self, since: int) -> Changes:
         jobs = [j.copy() for j in self._jobs.values() if j.version > since]
@@ -292,7 +313,8 @@ class MemoryStore(Store):
 
     async def release(self, worker: str, now: float) -> builtins.list[Job]:
         out = []
-        for job in self._jobs.values():
+        for job_id in sorted(self._active):
+            job = self._jobs[job_id]
             if job.worker == worker and job.token is not None and job.status in ACTIVE:
                 job.status, job.token, job.worker = Status.PENDING, None, None
                 job.message = "requeued: its worker stopped"
@@ -320,7 +342,7 @@ class MemoryStore(Store):
     async def orphans(self, now: float, dead_after: float) -> builtins.list[Job]:
         return [
             job.copy()
-            for job in self._jobs.values()
+            for job in map(self._jobs.__getitem__, sorted(self._active))
             if job.status in ACTIVE
             and job.token is not None
             and (

@@ -103,8 +103,9 @@ class RedisStore(Store):
         )
         self._scripts = {
             name: self._client.register_script(getattr(lua, name))
-            for name in ("ADD", "CLAIM", "FINISH", "PROGRESS", "SAVE", "RELEASE", "ORPHANS",
-                         "DELETE", "APPEND_LOGS", "LOGS", "CHANGES", "HEARTBEAT", "SET_PROCESS")
+            for name in ("ADD", "CLAIM", "FINISH", "FINISH_CLAIM", "PROGRESS", "SAVE", "RELEASE",
+                         "ORPHANS", "DELETE", "APPEND_LOGS", "LOGS", "CHANGES", "HEARTBEAT",
+                         "SET_PROCESS")
         }
 
     @staticmethod
@@ -240,6 +241,17 @@ class RedisStore(Store):
             return []
         reply = await self._run("FINISH", dumps([outcome_spec(o) for o in outcomes]), now=now)
         return _pairs_to_jobs(reply)
+
+    async def finish_and_claim(
+        self, outcomes: Sequence[Outcome], worker: str, limit: int, now: float
+    ) -> tuple[builtins.list[Job], builtins.list[Job]]:
+        if not outcomes and limit <= 0:
+            return [], []
+        reply = await self._run("FINISH_CLAIM", dumps([outcome_spec(o) for o in outcomes]),
+                                worker, max(0, limit), uuid.uuid4().hex[:16], now=now)
+        claimed = _pairs_to_jobs(reply[1])
+        claimed.sort(key=lambda j: (-j.priority, j.id))
+        return _pairs_to_jobs(reply[0]), claimed
 
     async def _dep_status(self, deps: Collection[int]) -> dict[int, Status | None]:
         if not deps:

@@ -143,69 +143,92 @@ local function promote()
 end
 """
 
-CLAIM = PRELUDE + PROMOTE + """
--- ARGV[3]: worker, ARGV[4]: limit, ARGV[5]: batch token (a retried call returns its jobs)
-local worker, limit, batch = ARGV[3], tonumber(ARGV[4]), ARGV[5]
-local out = {}
-local memo = P .. 'claim:' .. batch
-local seen = redis.call('GET', memo)
-if seen then
-  for _, id in ipairs(cjson.decode(seen)) do
-    local token = redis.call('HGET', jkey(id), 'token')
-    if token and string.sub(token, 1, #batch) == batch then
-      out[#out + 1] = redis.call('HGETALL', jkey(id))
+CLAIM_FN = """
+-- claim up to limit pending jobs for worker; batch is the claim's token (a retried call
+-- returns the jobs it already claimed)
+local function claim(worker, limit, batch)
+  local out = {}
+  local memo = P .. 'claim:' .. batch
+  local seen = redis.call('GET', memo)
+  if seen then
+    for _, id in ipairs(cjson.decode(seen)) do
+      local token = redis.call('HGET', jkey(id), 'token')
+      if token and string.sub(token, 1, #batch) == batch then
+        out[#out + 1] = redis.call('HGETALL', jkey(id))
+      end
+    end
+    return out
+  end
+  if redis.call('GET', P .. 'paused') == '1' then return out end
+  promote()
+  local ids = {}
+  for _, id in ipairs(redis.call('ZRANGE', P .. 'pending', 0, limit - 1)) do
+    local k = jkey(id)
+    if redis.call('HGET', k, 'status') == 'pending' then
+      local attempts = redis.call('HINCRBY', k, 'attempts', 1)
+      redis.call('HSET', k, 'status', 'running', 'started_at', NOW, 'worker', worker,
+        'token', batch .. '.' .. id .. '.' .. attempts, 'cancel_requested', '0')
+      index(id, 'pending', 'running')
+      touch(id)
+      ids[#ids + 1] = id
+      out[#out + 1] = redis.call('HGETALL', k)
+    else
+      redis.call('ZREM', P .. 'pending', id)
+    end
+  end
+  if #ids > 0 then redis.call('SET', memo, cjson.encode(ids), 'EX', 90) end
+  return out
+end
+"""
+
+FINISH_FN = """
+-- outcomes: list of {id, token, status, progress?, message?, result?, error?, traceback?,
+-- run_at?}; a stale token (or a job no longer active) is ignored
+local function finish(outcomes)
+  local out = {}
+  for _, o in ipairs(outcomes) do
+    local k = jkey(o.id)
+    local cur = redis.call('HMGET', k, 'token', 'status')
+    if cur[1] and cur[1] == o.token and (cur[2] == 'running' or cur[2] == 'paused') then
+      redis.call('HSET', k, 'status', o.status, 'cancel_requested', '0')
+      redis.call('HDEL', k, 'token')
+      if o.progress then redis.call('HSET', k, 'progress', o.progress) end
+      if o.message then redis.call('HSET', k, 'message', o.message) end
+      if TERMINAL[o.status] then
+        redis.call('HSET', k, 'finished_at', NOW)
+        setopt(k, 'result', o.result)
+      else
+        redis.call('HDEL', k, 'worker')
+        setopt(k, 'run_at', o.run_at)
+      end
+      setopt(k, 'error', o.error)
+      setopt(k, 'traceback', o.traceback)
+      index(o.id, cur[2], o.status)
+      touch(o.id)
+      out[#out + 1] = redis.call('HGETALL', k)
     end
   end
   return out
 end
-if redis.call('GET', P .. 'paused') == '1' then return out end
-promote()
-local ids = {}
-for _, id in ipairs(redis.call('ZRANGE', P .. 'pending', 0, limit - 1)) do
-  local k = jkey(id)
-  if redis.call('HGET', k, 'status') == 'pending' then
-    local attempts = redis.call('HINCRBY', k, 'attempts', 1)
-    redis.call('HSET', k, 'status', 'running', 'started_at', NOW, 'worker', worker,
-      'token', batch .. '.' .. id .. '.' .. attempts, 'cancel_requested', '0')
-    index(id, 'pending', 'running')
-    touch(id)
-    ids[#ids + 1] = id
-    out[#out + 1] = redis.call('HGETALL', k)
-  else
-    redis.call('ZREM', P .. 'pending', id)
-  end
-end
-if #ids > 0 then redis.call('SET', memo, cjson.encode(ids), 'EX', 90) end
-return done(out)
 """
 
-FINISH = PRELUDE + """
--- ARGV[3]: JSON list of outcomes {id, token, status, progress?, message?, result?, error?,
--- traceback?, run_at?}; a stale token (or a job no longer active) is ignored
-local out = {}
-for _, o in ipairs(cjson.decode(ARGV[3])) do
-  local k = jkey(o.id)
-  local cur = redis.call('HMGET', k, 'token', 'status')
-  if cur[1] and cur[1] == o.token and (cur[2] == 'running' or cur[2] == 'paused') then
-    redis.call('HSET', k, 'status', o.status, 'cancel_requested', '0')
-    redis.call('HDEL', k, 'token')
-    if o.progress then redis.call('HSET', k, 'progress', o.progress) end
-    if o.message then redis.call('HSET', k, 'message', o.message) end
-    if TERMINAL[o.status] then
-      redis.call('HSET', k, 'finished_at', NOW)
-      setopt(k, 'result', o.result)
-    else
-      redis.call('HDEL', k, 'worker')
-      setopt(k, 'run_at', o.run_at)
-    end
-    setopt(k, 'error', o.error)
-    setopt(k, 'traceback', o.traceback)
-    index(o.id, cur[2], o.status)
-    touch(o.id)
-    out[#out + 1] = redis.call('HGETALL', k)
-  end
-end
-return done(out)
+CLAIM = PRELUDE + PROMOTE + CLAIM_FN + """
+-- ARGV[3]: worker, ARGV[4]: limit, ARGV[5]: batch token
+return done(claim(ARGV[3], tonumber(ARGV[4]), ARGV[5]))
+"""
+
+FINISH = PRELUDE + FINISH_FN + """
+-- ARGV[3]: JSON list of outcomes
+return done(finish(cjson.decode(ARGV[3])))
+"""
+
+FINISH_CLAIM = PRELUDE + PROMOTE + FINISH_FN + CLAIM_FN + """
+-- ARGV[3]: JSON list of outcomes; ARGV[4]: worker, ARGV[5]: limit, ARGV[6]: batch token.
+-- A dispatcher tick in one round trip: record the finished runs, then fill the freed slots.
+local finished = finish(cjson.decode(ARGV[3]))
+local claimed = {}
+if tonumber(ARGV[5]) > 0 then claimed = claim(ARGV[4], tonumber(ARGV[5]), ARGV[6]) end
+return done({finished, claimed})
 """
 
 PROGRESS = PRELUDE + """

@@ -20,7 +20,6 @@ from tuiqueue.core.lifecycle import (
     Outcome,
     UnknownJob,
     apply_command,
-    apply_outcome,
     dependency_failure,
     queued_status,
 )
@@ -67,6 +66,27 @@ def _loads(text: str) -> Any:
     if text == "[]":
         return []
     return json.loads(text)
+
+
+_CLAIM = (
+    "UPDATE jobs SET status = 'running', started_at = ?, attempts = attempts + 1, "
+    "worker = ?, token = ? || '.' || id || '.' || (attempts + 1), version = ?, "
+    "updated_at = ?, cancel_requested = 0 "
+    "WHERE id IN (SELECT id FROM jobs WHERE status = 'pending' "
+    f"ORDER BY priority DESC, id LIMIT ?) RETURNING {COLUMNS}"
+)
+# lifecycle.apply_outcome as one statement (?2: the outcome is terminal): the token and
+# status checks make a stale outcome change nothing, and RETURNING gives the job back
+# without a separate SELECT.
+_FINISH = (
+    "UPDATE jobs SET status = ?1, worker = CASE WHEN ?2 THEN worker END, token = NULL, "
+    "cancel_requested = 0, progress = coalesce(?3, progress), "
+    "message = coalesce(?4, message), finished_at = CASE WHEN ?2 THEN ?5 ELSE finished_at END, "
+    "result = CASE WHEN ?2 THEN ?6 ELSE result END, "
+    "run_at = CASE WHEN ?2 THEN run_at ELSE ?7 END, error = ?8, traceback = ?9, "
+    "version = ?10, updated_at = ?5 WHERE id = ?11 AND token = ?12 "
+    f"AND status IN ('running', 'paused') RETURNING {COLUMNS}"
+)
 
 
 def row_to_job(row: Sequence[Any]) -> Job:
@@ -143,6 +163,18 @@ class SqliteStore(Store):
 
     async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         return await self._retry(fn, write=False)
+
+    @staticmethod
+    def _next_version(conn: sqlite3.Connection) -> int:
+        """The version a write that may change nothing would use (see _commit_version)."""
+        return int(conn.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()[0]) + 1
+
+    @staticmethod
+    def _commit_version(conn: sqlite3.Connection, version: int, changes_before: int) -> None:
+        """Bump the version only if the transaction wrote rows: an idle claim writes nothing,
+        so it does not wake every other process's watcher."""
+        if conn.total_changes != changes_before:
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'version'", (version,))
 
     @staticmethod
     def _bump(conn: sqlite3.Connection) -> int:
@@ -303,29 +335,61 @@ class SqliteStore(Store):
             job.version, job.updated_at = version, now
             self._save(conn, job)
 
+    def _claim(
+        self, conn: sqlite3.Connection, worker: str, limit: int, now: float, version: int
+    ) -> builtins.list[Job]:
+        if limit <= 0:
+            return []
+        if conn.execute("SELECT value FROM meta WHERE key = 'queue_paused'").fetchone()[0]:
+            return []
+        self._promote(conn, now, version)
+        self._claims += 1  # token = this store's random base + a counter: unique, no uuid4
+        batch = f"{self._token_base}{self._claims:x}"
+        rows = conn.execute(_CLAIM, (now, worker, batch, version, now, limit)).fetchall()
+        jobs = [row_to_job(r) for r in rows]
+        jobs.sort(key=lambda j: (-j.priority, j.id))
+        return jobs
+
+    def _finish(
+        self, conn: sqlite3.Connection, outcomes: Sequence[Outcome], now: float, version: int
+    ) -> builtins.list[Job]:
+        changed = []
+        for o in outcomes:
+            terminal = o.status in TERMINAL
+            result = None if o.result is None or not terminal else _dumps(o.result)
+            row = conn.execute(_FINISH, (
+                o.status.value, terminal, o.progress, o.message, now, result, o.run_at,
+                o.error, o.traceback, version, o.job_id, o.token,
+            )).fetchone()
+            if row is not None:
+                changed.append(row_to_job(row))
+        return changed
+
     async def claim(self, worker: str, limit: int, now: float) -> builtins.list[Job]:
         if limit <= 0:
             return []
 
         def tx(conn: sqlite3.Connection) -> builtins.list[Job]:
-            if conn.execute("SELECT value FROM meta WHERE key = 'queue_paused'").fetchone()[0]:
-                return []
-            version = self._bump(conn)
-            self._promote(conn, now, version)
-            self._claims += 1  # token = this store's random base + a counter: unique, no uuid4
-            batch = f"{self._token_base}{self._claims:x}"
-            rows = conn.execute(
-                f"UPDATE jobs SET status = 'running', started_at = ?, attempts = attempts + 1, "
-                f"worker = ?, token = ? || '.' || id || '.' || (attempts + 1), version = ?, "
-                f"updated_at = ?, cancel_requested = 0 "
-                f"WHERE id IN (SELECT id FROM jobs WHERE status = 'pending' "
-                f"ORDER BY priority DESC, id LIMIT ?) RETURNING {COLUMNS}",
-                (now, worker, batch, version, now, limit),
-            ).fetchall()
-            jobs = [row_to_job(r) for r in rows]
-            jobs.sort(key=lambda j: (-j.priority, j.id))
+            before, version = conn.total_changes, self._next_version(conn)
+            jobs = self._claim(conn, worker, limit, now, version)
+            self._commit_version(conn, version, before)
             return jobs
 
+        return await self._write(tx)
+
+    async def finish_and_claim(
+        self, outcomes: Sequence[Outcome], worker: str, limit: int, now: float
+    ) -> tuple[builtins.list[Job], builtins.list[Job]]:
+        # One transaction (one commit, one version) per dispatcher tick instead of two.
+        def tx(conn: sqlite3.Connection) -> tuple[builtins.list[Job], builtins.list[Job]]:
+            before, version = conn.total_changes, self._next_version(conn)
+            finished = self._finish(conn, outcomes, now, version)
+            claimed = self._claim(conn, worker, limit, now, version)
+            self._commit_version(conn, version, before)
+            return finished, claimed
+
+        if not outcomes and limit <= 0:
+            return [], []
         return await self._write(tx)
 
     async def next_wakeup(self, now: float) -> float | None:
@@ -351,22 +415,13 @@ class SqliteStore(Store):
 
     async def finish(self, outcomes: Sequence[Outcome], now: float) -> builtins.list[Job]:
         def tx(conn: sqlite3.Connection) -> builtins.list[Job]:
-            version = self._bump(conn)
-            ids = [o.job_id for o in outcomes]
-            rows = conn.execute(
-                f"SELECT {COLUMNS} FROM jobs WHERE id IN ({','.join('?' * len(ids))})", ids
-            )
-            jobs = {j.id: j for j in map(row_to_job, rows)}
-            changed = []
-            for outcome in outcomes:
-                job = jobs.get(outcome.job_id)
-                if job is None or not apply_outcome(job, outcome, now):
-                    continue
-                job.version, job.updated_at = version, now
-                changed.append(job)
-            self._save_many(conn, changed)
+            before, version = conn.total_changes, self._next_version(conn)
+            changed = self._finish(conn, outcomes, now, version)
+            self._commit_version(conn, version, before)
             return changed
 
+        if not outcomes:
+            return []
         return await self._write(tx)
 
     async def command(self, job_id: int, command: Command, now: float) -> Job:
