@@ -25,7 +25,8 @@ async def test_submit_with_keys_shows_the_job_running_then_done() -> None:
         await wait_for(pilot, lambda: status_of(app, 1) == "running")
         job = await app.engine.get(1)
         assert job.params == {"label": "first"}
-        assert "40%" in str(table(app).get_cell("1", "progress"))
+        # "running" and the job's first progress report may come in different batches.
+        await wait_for(pilot, lambda: "40%" in str(table(app).get_cell("1", "progress")))
         GATE["open"] = True
         await wait_for(pilot, lambda: status_of(app, 1) == "completed")
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from textual.widgets import Input
 
 from tests.test_ui_helpers import _quiet, new_app, status_of, table, wait_for
 from tuiqueue.core.job import NewJob
 from tuiqueue.ui import app as app_module
+from tuiqueue.ui.widgets.job_table import MAX_KEPT
 
 __all__ = ["_quiet"]
 
@@ -144,3 +147,28 @@ async def test_quit_deletes_what_is_waiting_for_undo() -> None:
         await pilot.press("d", "q")
         await wait_for(pilot, lambda: not app.is_running, timeout=5)
     assert await app.engine.store.get(1) is None
+
+
+async def test_a_burst_beyond_the_window_is_trimmed_in_bulk_and_rows_catch_up() -> None:
+    app = new_app()
+    async with app.run_test(size=(140, 30)) as pilot:
+        await wait_for(pilot, lambda: app.stats is not None)
+        await app.engine.set_queue_paused(True)
+        await app.engine.submit_many([NewJob("gate", {"label": f"j{i}"}) for i in range(1200)])
+        t = table(app)
+        await wait_for(pilot, lambda: 1200 in t.jobs)
+        # One batch of 1,200 new jobs: only the newest MAX_KEPT became rows, in queue order.
+        assert t.row_count == len(t.jobs) == MAX_KEPT
+        assert row_ids(app) == list(range(701, 1201))
+        assert t.floors[0] == 701
+        # Rows off screen are updated when they scroll into view, not on every change.
+        last = t.jobs[1200]
+        t.apply({1200: replace(last, message="moved on")})
+        assert t.jobs[1200].message == "moved on"
+        t.scroll_end(animate=False, immediate=True)
+        await pilot.pause()
+        assert "moved on" in str(t.get_cell("1200", "message"))
+        # Deleting many at once keeps the rows and their indexes consistent.
+        t.apply({}, deleted=range(800, 1100))
+        assert row_ids(app) == [*range(701, 800), *range(1100, 1201)]
+        assert [t.get_row_index(str(i)) for i in row_ids(app)] == list(range(t.row_count))

@@ -69,6 +69,8 @@ class MainScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self._search: Timer | None = None
+        self._keys_for: tuple[int | None, Status | None] = (None, None)
+        """The selected job and its status when the footer's keys were last refreshed."""
 
     @property
     def qapp(self) -> QueueApp:
@@ -131,11 +133,22 @@ class MainScreen(Screen[None]):
         """Apply a batch of engine changes to the table."""
         self.table.apply(message.jobs, message.deleted)
         self.qapp.show_paging()
-        self.refresh_bindings()
+        self._refresh_keys()
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         """Keys that apply depend on the selected job."""
-        self.refresh_bindings()
+        self._refresh_keys()
+
+    def _refresh_keys(self) -> None:
+        # The footer rebuilds every key on each refresh_bindings, so only when what the
+        # job keys depend on (which job is selected, its status) has changed.
+        table = self.table
+        selected = table.selected_id
+        job = table.jobs.get(selected) if selected is not None else None
+        keys_for = (selected, job.status if job is not None else None)
+        if keys_for != self._keys_for:
+            self._keys_for = keys_for
+            self.refresh_bindings()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         """Enter on a row opens its detail view."""

@@ -7,10 +7,11 @@ from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 from rich.text import Text
+from textual._two_way_dict import TwoWayDict
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
-from textual.widgets.data_table import ColumnKey
+from textual.widgets.data_table import CellKey, ColumnKey, RowKey
 
 from tuiqueue.core.job import Job
 from tuiqueue.core.status import ACTIVE, QUEUED, TERMINAL, Status
@@ -79,6 +80,8 @@ class JobTable(DataTable[Any]):
         """Jobs of each group kept in the window; raised as the person pages back."""
         self.floors: list[int | None] = [None for _ in GROUPS]
         """Per group, set when trimming dropped its oldest jobs: the oldest id still kept."""
+        self._stale: set[int] = set()
+        """Jobs whose row cells are behind `jobs` (off screen when they changed)."""
         self._want: int | None = None
         self._followed: int | None = None
         """Row the cursor was moved to because its job moved, not by the person."""
@@ -100,6 +103,7 @@ class JobTable(DataTable[Any]):
             column.width = width
             self._require_update_dimensions = True
             self.refresh()
+        self._freshen()
 
     @property
     def selected_id(self) -> int | None:
@@ -163,42 +167,91 @@ class JobTable(DataTable[Any]):
         selected = self.selected_id
         with self.app.batch_update():
             self.clear()
+            self._stale.clear()
             ids = sorted((i for i, j in self.jobs.items() if self.shows(j)),
                          key=lambda i: self.order(self.jobs[i]), reverse=self.sort_reverse)
             for job_id in ids:
-                self.add_row(*self.cells(self.jobs[job_id]), key=str(job_id))
+                self._add(self.jobs[job_id])
             self._restore(self._wanted(selected))
 
     def apply(self, jobs: dict[int, Job], deleted: Collection[int] = ()) -> None:
-        """Apply a batch of changed jobs and deletions in one screen update."""
+        """Apply a batch of changed jobs and deletions in one screen update.
+
+        The window is decided on `jobs` first (trimmed there), then the rows follow it: a
+        job that would be trimmed at once never becomes a row, rows that leave go in one
+        pass, and a row that stays only has the cells that changed updated.
+        """
         selected = self.selected_id
+        gone: set[int] = set()
+        for job_id in deleted:
+            self.jobs.pop(job_id, None)
+            self.hidden.discard(job_id)
+            gone.add(job_id)
+        olds: dict[int, Job | None] = {}
+        for job_id, job in jobs.items():
+            olds[job_id] = self.jobs.get(job_id)
+            self.jobs[job_id] = job
+        gone.update(self._trim(selected))
         reorder = False
         with self.app.batch_update():
-            for job_id in deleted:
-                self.jobs.pop(job_id, None)
-                self.hidden.discard(job_id)
-                if str(job_id) in self.rows:
-                    self.remove_row(str(job_id))
-            for job_id, job in jobs.items():
-                old = self.jobs.get(job_id)
-                self.jobs[job_id] = job
-                shown = str(job_id) in self.rows
-                if not self.shows(job):
-                    if shown:
-                        self.remove_row(str(job_id))
-                    continue
-                if not shown:
-                    self.add_row(*self.cells(job), key=str(job_id))
+            for job_id, old in olds.items():
+                kept = self.jobs.get(job_id)
+                if kept is None or not self.shows(kept):
+                    gone.add(job_id)
+                elif str(job_id) not in self.rows:
+                    self._add(kept)
                     reorder = True
-                    continue
-                for (key, _, _), value in zip(COLUMNS, self.cells(job), strict=True):
-                    self.update_cell(str(job_id), key, value)
-                if old is None or self.order(job) != self.order(old):
-                    reorder = True
-            self._trim(selected)
+                else:
+                    self._stale.add(job_id)
+                    reorder = reorder or old is None or self.order(kept) != self.order(old)
+            self._drop_rows(gone)
             if reorder:
                 self._sort()
             self._restore(self._wanted(selected))
+            self._freshen()
+
+    def _add(self, job: Job) -> None:
+        key = self.add_row(*self.cells(job), key=str(job.id))
+        # Every column has a fixed width and every row one line: measuring the new row's
+        # cells (what DataTable does for each new row when idle) would change nothing.
+        self._new_rows.discard(key)
+
+    def _freshen(self) -> None:
+        """Bring the cells of stale rows on screen up to date, in one refresh.
+
+        Rows off screen are only marked stale: a burst of progress from 500 jobs costs the
+        ~30 rows a person can see, and the rest catch up as they scroll into view.
+        """
+        if not self._stale or not self.row_count:
+            return
+        first = max(0, int(self.scroll_y))  # every row is one line high
+        last = min(self.row_count, first + self.size.height)
+        changed = False
+        for index in range(first, last):
+            key = self._row_locations.get_key(index)
+            if key is None or int(str(key.value)) not in self._stale:
+                continue
+            job_id = int(str(key.value))
+            self._stale.discard(job_id)
+            job = self.jobs.get(job_id)
+            if job is None:
+                continue
+            row = self._data[key]
+            for (column, _, _), after in zip(COLUMNS, self.cells(job), strict=True):
+                before = row[ColumnKey(column)]
+                if before != after or getattr(before, "style", None) != getattr(after, "style",
+                                                                                None):
+                    # update_cell, minus its refresh per cell: one refresh below for all.
+                    row[ColumnKey(column)] = after
+                    changed = True
+        if changed:
+            self._update_count += 1
+            self.refresh()
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        """Rows scrolled into view catch up on the changes made while they were off screen."""
+        super().watch_scroll_y(old_value, new_value)
+        self._freshen()
 
     def page_in(self, jobs: Collection[Job]) -> None:
         """Add a page of older jobs, keeping them (the window grows as the person pages)."""
@@ -231,13 +284,10 @@ class JobTable(DataTable[Any]):
         self.sort("id", key=lambda i: self.order(self.jobs[i]), reverse=self.sort_reverse)
 
     def tick(self) -> None:
-        """Refresh the age column of running and queued jobs (once a second)."""
-        now = self.clock()
+        """Move the age of running and queued jobs on (once a second; visible rows now)."""
+        self._stale.update(i for i, job in self.jobs.items() if job.status not in TERMINAL)
         with self.app.batch_update():
-            for key in self.rows:
-                job = self.jobs.get(int(str(key.value)))
-                if job is not None and job.status not in TERMINAL:
-                    self.update_cell(key, "age", Text(age(job, now)))
+            self._freshen()
 
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
         """Sort by the clicked column; clicking it again reverses, a third time resets."""
@@ -264,7 +314,9 @@ class JobTable(DataTable[Any]):
             self.post_message(self.NeedMore())
         super().action_scroll_bottom()
 
-    def _trim(self, selected: int | None) -> None:
+    def _trim(self, selected: int | None) -> list[int]:
+        """Drop the oldest jobs of each group over its cap from `jobs`; return their ids."""
+        dropped: list[int] = []
         for index, group in enumerate(GROUPS):
             cap = self.caps[index]
             ids = [i for i, j in self.jobs.items() if j.status in group]
@@ -272,12 +324,41 @@ class JobTable(DataTable[Any]):
                 continue
             ids.sort(reverse=True)
             for job_id in ids[cap:]:
-                if job_id == selected:
-                    continue
-                del self.jobs[job_id]
-                if str(job_id) in self.rows:
-                    self.remove_row(str(job_id))
+                if job_id != selected:
+                    del self.jobs[job_id]
+                    dropped.append(job_id)
             self.floors[index] = ids[cap - 1]
+        return dropped
+
+    def _drop_rows(self, job_ids: Collection[int]) -> None:
+        """Remove these jobs' rows in one pass.
+
+        DataTable.remove_row re-numbers every row on each call, so dropping k of n rows
+        that way costs k*n (seconds for a burst of finished jobs); this does what it does
+        once for all of them. It uses DataTable internals, which is why textual is pinned.
+        """
+        keys = {RowKey(str(i)) for i in job_ids} & self.rows.keys()
+        if len(keys) <= 1:
+            for key in keys:
+                self.remove_row(key)
+            return
+        locations = self._row_locations
+        kept = sorted((k for k in locations if k not in keys), key=lambda k: locations.get(k) or 0)
+        self._row_locations = TwoWayDict({key: index for index, key in enumerate(kept)})
+        for key in keys:
+            for column in self._data.pop(key):
+                self._updated_cells.discard(CellKey(key, column))
+            del self.rows[key]
+            self._new_rows.discard(key)
+            self._stale.discard(int(str(key.value)))
+        self._require_update_dimensions = True
+        self.cursor_coordinate = self.cursor_coordinate
+        self.hover_coordinate = self.hover_coordinate
+        self._update_count += 1
+        # Not refresh(layout=True) as remove_row does: the new virtual size (computed when
+        # idle) triggers a layout if the height really changed; most batches add as many.
+        self.refresh()
+        self.check_idle()
 
     def _wanted(self, selected: int | None) -> int | None:
         """The job the cursor goes to: one asked for by select(), else the selected one."""
