@@ -373,6 +373,28 @@ async def test_changes_feed(store: Store) -> None:
     assert all(j.id != a.id for j in after.jobs)
 
 
+async def test_only_own_changes(store: Store, tmp_path: Path) -> None:
+    start = await store.version()
+    (job,) = await store.add([new()], NOW)
+    await store.finish_and_claim([], "w1", 1, NOW)
+    mine = await store.version()
+    if isinstance(store, MemoryStore):  # not shared: nobody watches it, so it never says
+        assert not store.only_own_changes(start, mine)
+        return
+    assert store.only_own_changes(start, mine)
+    if isinstance(store, SqliteStore):
+        other: Store = SqliteStore(store.path)
+    else:
+        from tuiqueue.store.redis import RedisStore
+
+        assert isinstance(store, RedisStore)
+        other = RedisStore(store.url, prefix=store.prefix)
+    async with other:
+        await other.command(job.id, "cancel", NOW)
+    await store.add([new()], NOW)
+    assert not store.only_own_changes(mine, await store.version())
+
+
 async def test_queue_pause(store: Store) -> None:
     await store.add([new()], NOW)
     assert not await store.queue_paused()

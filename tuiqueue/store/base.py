@@ -90,6 +90,31 @@ def clip_line(line: str) -> str:
     return line[:LOG_LINE_MAX] + f"… [{len(line) - LOG_LINE_MAX} more characters cut]"
 
 
+class OwnVersions:
+    """Change versions a store object committed itself, so its watcher can skip them."""
+
+    LIMIT = 100_000
+    """Versions remembered at most (nobody is asking): then forget, and the watcher reads."""
+
+    def __init__(self) -> None:
+        self._versions: set[int] = set()
+
+    def add(self, version: int) -> None:
+        """Record a version this store object committed."""
+        if len(self._versions) >= self.LIMIT:
+            self._versions.clear()
+        self._versions.add(version)
+
+    def covers(self, since: int, version: int) -> bool:
+        """Whether every version in (since, version] is ours; forgets those up to version."""
+        if version - since > len(self._versions):
+            ours = False
+        else:
+            ours = all(v in self._versions for v in range(since + 1, version + 1))
+        self._versions = {v for v in self._versions if v > version}
+        return ours
+
+
 class Store(ABC):
     """Persistence for jobs, logs and queue state. Every method is safe across processes."""
 
@@ -201,6 +226,11 @@ class Store(ABC):
     @abstractmethod
     async def version(self) -> int:
         """The current change version."""
+
+    def only_own_changes(self, since: int, version: int) -> bool:
+        """Whether every change after `since` up to `version` was written through this store
+        object (a watcher then has nothing to learn from changes()); False when unknown."""
+        return False
 
     @abstractmethod
     async def set_queue_paused(self, paused: bool) -> None:

@@ -33,6 +33,7 @@ from tuiqueue.store.base import (
     Changes,
     JobProcess,
     LogPage,
+    OwnVersions,
     Store,
     StoreError,
     WorkerInfo,
@@ -64,6 +65,10 @@ def _pairs_to_jobs(replies: Sequence[Sequence[str]]) -> builtins.list[Job]:
     return [job for job in map(job_from_pairs, replies) if job is not None]
 
 
+def _versions(*groups: Sequence[Job]) -> set[int]:
+    return {job.version for jobs in groups for job in jobs}
+
+
 class RedisStore(Store):
     """Jobs in Redis: hashes per job, sorted-set indexes, Lua scripts for every write."""
 
@@ -75,6 +80,7 @@ class RedisStore(Store):
         self._client: Redis | None = None
         self._scripts: dict[str, AsyncScript] = {}
         self._pubsub: PubSub | None = None
+        self._own = OwnVersions()
 
     # -- connection ---------------------------------------------------------------------
 
@@ -159,6 +165,7 @@ class RedisStore(Store):
         if reply[0] == "missing":
             raise UnknownJob(int(reply[1]))
         version, rest = int(reply[1]), reply[2:]
+        self._own.add(version)
         out = []
         for new, job_id, status in zip(jobs, rest[::2], rest[1::2], strict=True):
             out.append(Job(
@@ -223,6 +230,8 @@ class RedisStore(Store):
         batch = uuid.uuid4().hex[:16]
         jobs = _pairs_to_jobs(await self._run("CLAIM", worker, limit, batch, now=now))
         jobs.sort(key=lambda j: (-j.priority, j.id))
+        for version in _versions(jobs):
+            self._own.add(version)
         return jobs
 
     async def next_wakeup(self, now: float) -> float | None:
@@ -234,13 +243,18 @@ class RedisStore(Store):
     ) -> None:
         if updates:
             rows = [[str(i), t, num(p), m] for i, t, p, m in updates]
-            await self._run("PROGRESS", dumps(rows), now=now)
+            version = await self._run("PROGRESS", dumps(rows), now=now)
+            if version:
+                self._own.add(int(version))
 
     async def finish(self, outcomes: Sequence[Outcome], now: float) -> builtins.list[Job]:
         if not outcomes:
             return []
         reply = await self._run("FINISH", dumps([outcome_spec(o) for o in outcomes]), now=now)
-        return _pairs_to_jobs(reply)
+        jobs = _pairs_to_jobs(reply)
+        for version in _versions(jobs):
+            self._own.add(version)
+        return jobs
 
     async def finish_and_claim(
         self, outcomes: Sequence[Outcome], worker: str, limit: int, now: float
@@ -249,9 +263,11 @@ class RedisStore(Store):
             return [], []
         reply = await self._run("FINISH_CLAIM", dumps([outcome_spec(o) for o in outcomes]),
                                 worker, max(0, limit), uuid.uuid4().hex[:16], now=now)
-        claimed = _pairs_to_jobs(reply[1])
+        finished, claimed = _pairs_to_jobs(reply[0]), _pairs_to_jobs(reply[1])
         claimed.sort(key=lambda j: (-j.priority, j.id))
-        return _pairs_to_jobs(reply[0]), claimed
+        for version in _versions(finished, claimed):
+            self._own.add(version)
+        return finished, claimed
 
     async def _dep_status(self, deps: Collection[int]) -> dict[int, Status | None]:
         if not deps:
@@ -273,6 +289,7 @@ class RedisStore(Store):
             version = await self._run("SAVE", dumps([diff(before, job)]), now=now)
             if version:
                 job.version, job.updated_at = int(version), now
+                self._own.add(job.version)
                 return job
             await anyio.sleep(0.001)
         raise StoreError(f"{self.url}: job {job_id} kept changing; try the command again")
@@ -282,7 +299,9 @@ class RedisStore(Store):
     async def append_logs(self, lines: dict[int, builtins.list[str]]) -> None:
         batch = {str(i): [clip_line(line) for line in new] for i, new in lines.items() if new}
         if batch:
-            await self._run("APPEND_LOGS", "", dumps(batch), LOG_HEAD, LOG_TAIL)
+            version = await self._run("APPEND_LOGS", "", dumps(batch), LOG_HEAD, LOG_TAIL)
+            if version:
+                self._own.add(int(version))
 
     async def logs(self, job_id: int, after: int = 0, limit: int | None = None) -> LogPage:
         reply = await self._run("LOGS", job_id, max(0, after),
@@ -350,6 +369,9 @@ class RedisStore(Store):
 
     async def version(self) -> int:
         return int(await self._call(self.client.get, self._key("version")) or 0)
+
+    def only_own_changes(self, since: int, version: int) -> bool:
+        return self._own.covers(since, version)
 
     async def wait_for_change(self, timeout: float) -> bool:
         """Wait up to timeout seconds for any write by any process; True if one came."""

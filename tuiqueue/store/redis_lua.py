@@ -239,7 +239,7 @@ for _, u in ipairs(cjson.decode(ARGV[3])) do
     touch(u[1])
   end
 end
-return done(1)
+return done(V or 0)
 """
 
 SAVE = PRELUDE + """
@@ -368,7 +368,7 @@ for id, lines in pairs(cjson.decode(ARGV[3])) do
     touch(id)
   end
 end
-return done(1)
+return done(V or 0)
 """
 
 LOGS = """

@@ -30,6 +30,7 @@ from tuiqueue.store.base import (
     Changes,
     JobProcess,
     LogPage,
+    OwnVersions,
     Store,
     StoreError,
     WorkerInfo,
@@ -111,6 +112,9 @@ class SqliteStore(Store):
         self._conn: sqlite3.Connection | None = None
         self._token_base = uuid.uuid4().hex[:10]
         self._claims = 0
+        self._own = OwnVersions()
+        self._tx_versions: builtins.list[int] = []
+        """Versions the running write transaction set; ours once it commits."""
 
     async def open(self) -> None:
         if self._conn is None:
@@ -138,9 +142,12 @@ class SqliteStore(Store):
                 if not write:
                     return fn(conn)
                 conn.execute("BEGIN IMMEDIATE")
+                self._tx_versions.clear()
                 try:
                     out = fn(conn)
                     conn.execute("COMMIT")
+                    for version in self._tx_versions:
+                        self._own.add(version)
                     return out
                 except BaseException:
                     if conn.in_transaction:
@@ -169,18 +176,20 @@ class SqliteStore(Store):
         """The version a write that may change nothing would use (see _commit_version)."""
         return int(conn.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()[0]) + 1
 
-    @staticmethod
-    def _commit_version(conn: sqlite3.Connection, version: int, changes_before: int) -> None:
+    def _commit_version(
+        self, conn: sqlite3.Connection, version: int, changes_before: int
+    ) -> None:
         """Bump the version only if the transaction wrote rows: an idle claim writes nothing,
         so it does not wake every other process's watcher."""
         if conn.total_changes != changes_before:
             conn.execute("UPDATE meta SET value = ? WHERE key = 'version'", (version,))
+            self._tx_versions.append(version)
 
-    @staticmethod
-    def _bump(conn: sqlite3.Connection) -> int:
+    def _bump(self, conn: sqlite3.Connection) -> int:
         row = conn.execute(
             "UPDATE meta SET value = value + 1 WHERE key = 'version' RETURNING value"
         ).fetchone()
+        self._tx_versions.append(int(row[0]))
         return int(row[0])
 
     @staticmethod
@@ -479,9 +488,8 @@ class SqliteStore(Store):
 
         return await self._read(q)
 
-    @staticmethod
-    def _remove(conn: sqlite3.Connection, ids: Sequence[int]) -> None:
-        version = SqliteStore._bump(conn)
+    def _remove(self, conn: sqlite3.Connection, ids: Sequence[int]) -> None:
+        version = self._bump(conn)
         for chunk in range(0, len(ids), 500):
             part = list(ids[chunk : chunk + 500])
             marks = ",".join("?" * len(part))
@@ -611,6 +619,9 @@ class SqliteStore(Store):
     def data_version(self) -> int:
         """Changes whenever another connection commits (cheap; no table read)."""
         return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
+
+    def only_own_changes(self, since: int, version: int) -> bool:
+        return self._own.covers(since, version)
 
     async def set_queue_paused(self, paused: bool) -> None:
         def tx(conn: sqlite3.Connection) -> None:
