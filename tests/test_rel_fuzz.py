@@ -58,7 +58,8 @@ TEXT = st.one_of(
 NUMBERS = st.one_of(
     st.integers(),
     st.integers(min_value=-(10**120), max_value=10**120),
-    st.sampled_from([10**100, -(10**100), MAX_INT, MAX_INT + 1, -MAX_INT - 1, 2**64, 0, -1]),
+    st.sampled_from([10**100, -(10**100), 10**400, 2**53 + 1, MAX_INT, MAX_INT + 1,
+                     -MAX_INT - 1, 2**64, 0, -1]),
     st.floats(),
     st.sampled_from([math.nan, math.inf, -math.inf, -0.0, 1e308, 5e-324, 3.0, 100.0]),
 )

@@ -152,6 +152,14 @@ class Param:
     def _check_float(self, value: Any) -> tuple[Any, str | None]:
         if isinstance(value, bool) or not isinstance(value, int | float):
             return None, f"{self.name} must be a number"
+        if isinstance(value, int):
+            # Stored as a float: refuse a whole number that a float cannot hold exactly.
+            try:
+                exact = float(value) == value
+            except OverflowError:
+                exact = False
+            if not exact:
+                return None, f"{self.name} has too many digits to be stored exactly"
         value = float(value)
         if not math.isfinite(value):
             return None, f"{self.name} must be a finite number (not NaN or infinity)"
