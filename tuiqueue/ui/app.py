@@ -37,7 +37,15 @@ from tuiqueue.ui.widgets.job_table import GROUPS, JobTable
 from tuiqueue.ui.widgets.stats_bar import StatsBar
 
 BATCH_INTERVAL = 0.1
-"""Engine events are gathered this long and applied as one batch (10 updates a second)."""
+"""Engine events are gathered at least this long and applied as one batch (10 a second)."""
+
+UI_SHARE = 0.2
+"""Batches are spaced so that painting them takes at most this share of the event loop the
+engine shares: each batch repaints every visible cell of the queue, so on a slow or busy
+machine the table updates less often rather than slowing the jobs down."""
+
+MAX_BATCH_INTERVAL = 1.0
+"""However costly the updates, the table catches up at least once a second."""
 
 PAGE = 100
 """Jobs fetched per keyset page."""
@@ -138,10 +146,17 @@ class QueueApp(App[None]):
         try:
             while True:
                 first = await subscription.get()
-                await asyncio.sleep(BATCH_INTERVAL)
+                await asyncio.sleep(self._batch_interval())
                 self._dispatch([first, *subscription.drain()])
         finally:
             self.engine.bus.unsubscribe(subscription)
+
+    def _batch_interval(self) -> float:
+        # Applying a batch costs about the same per change however they are grouped; the
+        # repaint after it is a fixed cost per batch, so that is what sets the pace.
+        cost = max((t.paint_cost for t in self.main.query(JobTable).results(JobTable)),
+                   default=0.0)
+        return min(MAX_BATCH_INTERVAL, max(BATCH_INTERVAL, cost / UI_SHARE))
 
     def _dispatch(self, events: Iterable[Event]) -> None:
         jobs: dict[int, Job] = {}

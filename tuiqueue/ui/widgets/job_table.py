@@ -9,7 +9,9 @@ from typing import Any
 from rich.text import Text
 from textual._two_way_dict import TwoWayDict
 from textual.binding import Binding
+from textual.geometry import Region
 from textual.message import Message
+from textual.strip import Strip
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellKey, ColumnKey, RowKey
 
@@ -81,6 +83,9 @@ class JobTable(DataTable[Any]):
         self.floors: list[int | None] = [None for _ in GROUPS]
         """Per group, set when trimming dropped its oldest jobs: the oldest id still kept."""
         self._stale: set[int] = set()
+        self.paint_cost = 0.0
+        """Seconds the first paint after the last batch took: every visible cell again."""
+        self._paint_timed = True
         """Jobs whose row cells are behind `jobs` (off screen when they changed)."""
         self._want: int | None = None
         self._followed: int | None = None
@@ -181,6 +186,19 @@ class JobTable(DataTable[Any]):
         job that would be trimmed at once never becomes a row, rows that leave go in one
         pass, and a row that stays only has the cells that changed updated.
         """
+        self._apply(jobs, deleted)
+        self._paint_timed = False
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """Paint the rows, timing the first paint after a batch (see paint_cost)."""
+        if self._paint_timed:
+            return super().render_lines(crop)
+        start = time.perf_counter()
+        lines = super().render_lines(crop)
+        self.paint_cost, self._paint_timed = time.perf_counter() - start, True
+        return lines
+
+    def _apply(self, jobs: dict[int, Job], deleted: Collection[int]) -> None:
         selected = self.selected_id
         gone: set[int] = set()
         for job_id in deleted:
