@@ -76,16 +76,18 @@ _CLAIM = (
     "WHERE id IN (SELECT id FROM jobs WHERE status = 'pending' "
     f"ORDER BY priority DESC, id LIMIT ?) RETURNING {COLUMNS}"
 )
-# lifecycle.apply_outcome as one statement (?2: the outcome is terminal): the token and
-# status checks make a stale outcome change nothing, and RETURNING gives the job back
-# without a separate SELECT.
+# lifecycle.apply_outcome as one statement for every outcome that records the same thing
+# (?2: the outcome is terminal). The token check makes a stale outcome change nothing: a
+# token names its job (base.id.attempt), so `token IN` matches each job's own token only.
+# RETURNING gives the jobs back without a separate SELECT.
 _FINISH = (
     "UPDATE jobs SET status = ?1, worker = CASE WHEN ?2 THEN worker END, token = NULL, "
     "cancel_requested = 0, progress = coalesce(?3, progress), "
     "message = coalesce(?4, message), finished_at = CASE WHEN ?2 THEN ?5 ELSE finished_at END, "
     "result = CASE WHEN ?2 THEN ?6 ELSE result END, "
     "run_at = CASE WHEN ?2 THEN run_at ELSE ?7 END, error = ?8, traceback = ?9, "
-    "version = ?10, updated_at = ?5 WHERE id = ?11 AND token = ?12 "
+    "version = ?10, updated_at = ?5 WHERE id IN (SELECT value FROM json_each(?11)) "
+    "AND token IN (SELECT value FROM json_each(?12)) "
     f"AND status IN ('running', 'paused') RETURNING {COLUMNS}"
 )
 
@@ -362,17 +364,28 @@ class SqliteStore(Store):
     def _finish(
         self, conn: sqlite3.Connection, outcomes: Sequence[Outcome], now: float, version: int
     ) -> builtins.list[Job]:
-        changed = []
+        # Outcomes that record the same thing (typically: completed, no result) share one
+        # UPDATE; one statement per outcome cost more than the rest of the transaction.
+        groups: dict[tuple[Any, ...], tuple[builtins.list[int], builtins.list[str]]] = {}
         for o in outcomes:
             terminal = o.status in TERMINAL
             result = None if o.result is None or not terminal else _dumps(o.result)
-            row = conn.execute(_FINISH, (
-                o.status.value, terminal, o.progress, o.message, now, result, o.run_at,
-                o.error, o.traceback, version, o.job_id, o.token,
-            )).fetchone()
-            if row is not None:
-                changed.append(row_to_job(row))
-        return changed
+            key = (o.status.value, terminal, o.progress, o.message, result, o.run_at, o.error,
+                   o.traceback)
+            ids, tokens = groups.setdefault(key, ([], []))
+            ids.append(o.job_id)
+            tokens.append(o.token)
+        changed: dict[int, Job] = {}
+        for (status, terminal, progress, message, result, run_at, error, tb), (
+            ids, tokens
+        ) in groups.items():
+            for row in conn.execute(_FINISH, (
+                status, terminal, progress, message, now, result, run_at, error, tb, version,
+                _dumps(ids), _dumps(tokens),
+            )):
+                job = row_to_job(row)
+                changed[job.id] = job
+        return [changed.pop(o.job_id) for o in outcomes if o.job_id in changed]
 
     async def claim(self, worker: str, limit: int, now: float) -> builtins.list[Job]:
         if limit <= 0:
