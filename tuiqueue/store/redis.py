@@ -43,7 +43,7 @@ from tuiqueue.store.redis_codec import (
     diff,
     dumps,
     job_from_hash,
-    job_from_pairs,
+    job_from_values,
     new_job_fields,
     num,
     outcome_spec,
@@ -61,8 +61,8 @@ class RedisConfigWarning(UserWarning):
     """The Redis server is configured in a way that can lose jobs."""
 
 
-def _pairs_to_jobs(replies: Sequence[Sequence[str]]) -> builtins.list[Job]:
-    return [job for job in map(job_from_pairs, replies) if job is not None]
+def _snaps_to_jobs(replies: Sequence[Sequence[str | None]]) -> builtins.list[Job]:
+    return [job for job in map(job_from_values, replies) if job is not None]
 
 
 def _versions(*groups: Sequence[Job]) -> set[int]:
@@ -228,7 +228,7 @@ class RedisStore(Store):
         if limit <= 0:
             return []
         batch = uuid.uuid4().hex[:16]
-        jobs = _pairs_to_jobs(await self._run("CLAIM", worker, limit, batch, now=now))
+        jobs = _snaps_to_jobs(await self._run("CLAIM", worker, limit, batch, now=now))
         jobs.sort(key=lambda j: (-j.priority, j.id))
         for version in _versions(jobs):
             self._own.add(version)
@@ -251,7 +251,7 @@ class RedisStore(Store):
         if not outcomes:
             return []
         reply = await self._run("FINISH", dumps([outcome_spec(o) for o in outcomes]), now=now)
-        jobs = _pairs_to_jobs(reply)
+        jobs = _snaps_to_jobs(reply)
         for version in _versions(jobs):
             self._own.add(version)
         return jobs
@@ -263,7 +263,7 @@ class RedisStore(Store):
             return [], []
         reply = await self._run("FINISH_CLAIM", dumps([outcome_spec(o) for o in outcomes]),
                                 worker, max(0, limit), uuid.uuid4().hex[:16], now=now)
-        finished, claimed = _pairs_to_jobs(reply[0]), _pairs_to_jobs(reply[1])
+        finished, claimed = _snaps_to_jobs(reply[0]), _snaps_to_jobs(reply[1])
         claimed.sort(key=lambda j: (-j.priority, j.id))
         for version in _versions(finished, claimed):
             self._own.add(version)
@@ -365,7 +365,7 @@ class RedisStore(Store):
 
     async def changes(self, since: int) -> Changes:
         version, jobs, deleted = await self._run("CHANGES", since, CHANGES_MAX)
-        return Changes(int(version), _pairs_to_jobs(jobs), [int(i) for i in deleted])
+        return Changes(int(version), _snaps_to_jobs(jobs), [int(i) for i in deleted])
 
     async def version(self) -> int:
         return int(await self._call(self.client.get, self._key("version")) or 0)
@@ -403,7 +403,7 @@ class RedisStore(Store):
         return bool(await self._call(self.client.get, self._key("paused")) == "1")
 
     async def release(self, worker: str, now: float) -> builtins.list[Job]:
-        return _pairs_to_jobs(await self._run("RELEASE", worker, now=now))
+        return _snaps_to_jobs(await self._run("RELEASE", worker, now=now))
 
     # -- workers ------------------------------------------------------------------------
 
@@ -445,7 +445,7 @@ class RedisStore(Store):
         ]
 
     async def orphans(self, now: float, dead_after: float) -> builtins.list[Job]:
-        return _pairs_to_jobs(await self._run("ORPHANS", num(dead_after), now=now))
+        return _snaps_to_jobs(await self._run("ORPHANS", num(dead_after), now=now))
 
     # -- processes started by jobs ------------------------------------------------------
 

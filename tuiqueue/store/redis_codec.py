@@ -50,50 +50,82 @@ def new_job_fields(new: NewJob) -> dict[str, Any]:
     return spec
 
 
+_STATUS = {s.value: s for s in Status}
+_PRIORITY = {str(int(p)): p for p in Priority}
+
+
 def _float(raw: Mapping[str, str], key: str) -> float | None:
     value = raw.get(key)
     return float(value) if value is not None else None
 
 
+def _loads(text: str) -> Any:
+    # Most jobs have no params and no dependencies; skip the parser for those.
+    if text == "{}":
+        return {}
+    if text == "[]":
+        return []
+    return json.loads(text)
+
+
 def job_from_hash(raw: Mapping[str, str], job_id: int) -> Job:
     """Build a Job from its hash fields."""
-    result = raw.get("result")
-    rerun_of = raw.get("rerun_of")
+    # Positional and with table lookups: this runs for every job claimed and finished.
+    get = raw.get
+    result = get("result")
+    rerun_of = get("rerun_of")
+    priority = get("priority", "1")
     return Job(
-        id=job_id,
-        type=raw["type"],
-        params=json.loads(raw["params"]),
-        priority=Priority(int(raw.get("priority", "1"))),
-        status=Status(raw["status"]),
-        progress=float(raw.get("progress", "0")),
-        message=raw.get("message", ""),
-        result=json.loads(result) if result is not None else None,
-        error=raw.get("error"),
-        traceback=raw.get("traceback"),
-        created_at=float(raw.get("created_at", "0")),
-        started_at=_float(raw, "started_at"),
-        finished_at=_float(raw, "finished_at"),
-        run_at=_float(raw, "run_at"),
-        attempts=int(raw.get("attempts", "0")),
-        max_attempts=int(raw.get("max_attempts", "1")),
-        timeout=_float(raw, "timeout"),
-        worker=raw.get("worker"),
-        token=raw.get("token"),
-        rerun_of=int(rerun_of) if rerun_of is not None else None,
-        depends_on=json.loads(raw.get("depends_on", "[]")),
-        cancel_requested=raw.get("cancel_requested") == "1",
-        version=int(raw.get("version", "0")),
-        updated_at=float(raw.get("updated_at", "0")),
-        log_count=int(raw.get("log_count", "0")),
+        job_id,
+        raw["type"],
+        _loads(raw["params"]),
+        _PRIORITY.get(priority) or Priority(int(priority)),
+        _STATUS[raw["status"]],
+        float(get("progress", "0")),
+        get("message", ""),
+        json.loads(result) if result is not None else None,
+        get("error"),
+        get("traceback"),
+        float(get("created_at", "0")),
+        _float(raw, "started_at"),
+        _float(raw, "finished_at"),
+        _float(raw, "run_at"),
+        int(get("attempts", "0")),
+        int(get("max_attempts", "1")),
+        _float(raw, "timeout"),
+        get("worker"),
+        get("token"),
+        int(rerun_of) if rerun_of is not None else None,
+        _loads(get("depends_on", "[]")),
+        get("cancel_requested") == "1",
+        int(get("version", "0")),
+        float(get("updated_at", "0")),
+        int(get("log_count", "0")),
     )
 
 
-def job_from_pairs(pairs: Sequence[str]) -> Job | None:
-    """Build a Job from a flat HGETALL reply of a Lua script (id in the 'id' slot absent)."""
-    raw = dict(zip(pairs[::2], pairs[1::2], strict=True))
-    if "type" not in raw:
+def job_from_values(values: Sequence[str | None]) -> Job | None:
+    """Build a Job from a Lua script's snap(): its fields in Job's order (None if deleted)."""
+    (id_, type_, params, priority, status, progress, message, result, error, tb, created_at,
+     started_at, finished_at, run_at, attempts, max_attempts, timeout, worker, token, rerun_of,
+     depends_on, cancel_requested, version, updated_at, log_count) = values
+    if type_ is None or id_ is None:
         return None
-    return job_from_hash(raw, int(raw.get("id", "0")))
+    priority = priority or "1"
+    return Job(
+        int(id_), type_, _loads(params or "{}"),
+        _PRIORITY.get(priority) or Priority(int(priority)), _STATUS[status or "pending"],
+        float(progress or "0"), message or "", None if result is None else json.loads(result),
+        error, tb, float(created_at or "0"),
+        None if started_at is None else float(started_at),
+        None if finished_at is None else float(finished_at),
+        None if run_at is None else float(run_at),
+        int(attempts or "0"), int(max_attempts or "1"),
+        None if timeout is None else float(timeout), worker, token,
+        None if rerun_of is None else int(rerun_of), _loads(depends_on or "[]"),
+        cancel_requested == "1", int(version or "0"), float(updated_at or "0"),
+        int(log_count or "0"),
+    )
 
 
 def job_fields(job: Job) -> dict[str, str | None]:
