@@ -150,3 +150,15 @@ async def test_clear_finished_asks_first() -> None:
         await pilot.press("y")
         await wait_for(pilot, lambda: table(app).row_count == 0)
         assert await app.engine.list() == []
+
+
+async def test_leaving_without_q_requeues_running_jobs_before_returning() -> None:
+    app = new_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_for(pilot, lambda: app.stats is not None)
+        await app.engine.submit("gate", {})
+        await wait_for(pilot, lambda: status_of(app, 1) == "running")
+    # Textual cancelled the engine's worker; the app waited for it to finish stopping.
+    assert not app.engine.running_ids()
+    job = await app.engine.store.get(1)
+    assert job is not None and job.status is Status.PENDING

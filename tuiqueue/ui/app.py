@@ -56,6 +56,9 @@ MAX_ACTIVE = 1000
 STATS_IDLE = 5.0
 """With no job changes, the stats bar is reloaded this often (counting 10^5 jobs is not free)."""
 
+UNMOUNT_WAIT = 5.0
+"""Longest wait at exit for the engine to requeue interrupted jobs and unregister."""
+
 UNDO_SECONDS = 5.0
 """How long a deleted job can be brought back with `u` before it is really deleted."""
 
@@ -481,8 +484,19 @@ class QueueApp(App[None]):
         if self._doomed:
             await self._delete_now(list(self._doomed))
         await self.engine.stop(self.grace)
-        await self.engine.store.close()
         self.exit()
+
+    async def on_unmount(self) -> None:
+        """Let the engine finish stopping, however the app ended, then close the store.
+
+        After `q` the engine has stopped already. Otherwise (ctrl+q, a test leaving
+        run_test) Textual has cancelled its worker, and the engine is still requeueing its
+        jobs and unregistering in the background: waiting here means the app has really
+        stopped when run() or run_test() returns.
+        """
+        with anyio.move_on_after(UNMOUNT_WAIT):
+            await self.engine.stop(0)
+        await self.engine.store.close()
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """The palette offers every dashboard action by name."""
