@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import anyio
 import pytest
+from textual.events import MouseScrollUp
 from textual.widgets import Input
 
-from tests.test_ui_helpers import GATE, _quiet, choose_type, new_app, status_of, table, wait_for
+from tests.test_ui_helpers import (
+    GATE,
+    _quiet,
+    choose_type,
+    make_ui_registry,
+    new_app,
+    status_of,
+    table,
+    wait_for,
+)
+from tuiqueue.core.context import JobContext
 from tuiqueue.core.status import Status
 from tuiqueue.ui.screens.confirm import ConfirmScreen
 from tuiqueue.ui.screens.detail import DetailScreen
@@ -162,3 +174,54 @@ async def test_leaving_without_q_requeues_running_jobs_before_returning() -> Non
     assert not app.engine.running_ids()
     job = await app.engine.store.get(1)
     assert job is not None and job.status is Status.PENDING
+
+
+async def test_log_tail_follows_live_lines_until_scrolled_up() -> None:
+    said: list[str] = []
+    registry = make_ui_registry()
+
+    @registry.job_type("talk", description="Log whatever the test says, live.")
+    async def talk(ctx: JobContext) -> None:
+        """Log each new entry of `said` as it appears."""
+        sent = 0
+        while not GATE["open"]:
+            for line in said[sent:]:
+                ctx.log(line)
+            sent = len(said)
+            await anyio.sleep(0.01)
+            await ctx.checkpoint()
+
+    app = new_app(registry=registry)
+    async with app.run_test(size=(140, 30)) as pilot:
+        await wait_for(pilot, lambda: app.stats is not None)
+        await app.engine.submit("talk", {})
+        await wait_for(pilot, lambda: status_of(app, 1) == "running")
+        app.show_detail(1)
+        await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen))
+        log = app.screen.query_one(LogTail)
+
+        def at_bottom() -> bool:
+            return log.max_scroll_y > 0 and log.scroll_y == log.max_scroll_y
+
+        said.extend(f"line {i}" for i in range(1, 101))  # far more than fit
+        await wait_for(pilot, lambda: log.line_count == 100 and at_bottom())
+        said.extend(f"line {i}" for i in range(101, 151))
+        await wait_for(pilot, lambda: log.line_count == 150 and at_bottom())  # followed
+
+        # The person scrolls up with the wheel to read: new lines no longer pull them down.
+        for _ in range(3):
+            log.post_message(MouseScrollUp(log, 1, 1, 0, -1, 0, False, False, False))
+        await wait_for(pilot, lambda: not log.following)
+        reading = log.scroll_y
+        assert reading < log.max_scroll_y
+        said.extend(f"line {i}" for i in range(151, 201))
+        await wait_for(pilot, lambda: log.line_count == 200)
+        await pilot.pause()
+        assert log.scroll_y == reading and not at_bottom()
+
+        # Back at the bottom, it follows again.
+        log.scroll_end(animate=False, immediate=True)
+        await wait_for(pilot, lambda: log.following)
+        said.extend(f"line {i}" for i in range(201, 251))
+        await wait_for(pilot, lambda: log.line_count == 250 and at_bottom())
+        assert log.lines[-1] == "line 250"

@@ -76,9 +76,9 @@ def _quiet(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def new_app(**kw: Any) -> QueueApp:
     """The dashboard on a fresh MemoryStore with a frozen clock and fixed worker id."""
     kw.setdefault("concurrency", 2)
-    return make_app(MemoryStore(), clock=lambda: NOW, registry=make_ui_registry(),
-                    worker_id="test-worker", toasts=False, stats_interval=3600, grace=0.5,
-                    **kw)
+    kw.setdefault("registry", make_ui_registry())
+    return make_app(MemoryStore(), clock=lambda: NOW, worker_id="test-worker", toasts=False,
+                    stats_interval=3600, grace=0.5, **kw)
 
 
 async def wait_for(pilot: Pilot[Any], cond: Callable[[], bool], timeout: float = 5.0) -> None:
