@@ -208,3 +208,24 @@ def test_second_signal_kills_shell_children_at_once(tmp_path: Path) -> None:
     assert not shell._group_alive(pgid), "the shell's children outlived the worker"
     assert took < 1.5, f"second signal: worker took {took:.2f}s (shell grace is {shell.GRACE:g}s)"
     print(f"second signal with a TERM-ignoring shell job: worker gone {took:.2f}s after it")
+
+
+async def test_cancel_while_the_shell_starts_leaves_no_process() -> None:
+    """A cancel landing while the process starts (its children already run) kills them too."""
+    load_job_types()
+    async with Engine(open_store(":memory:"), concurrency=4) as eng:
+        for i in range(10):
+            marker = f"sleep 300.{i}{time.monotonic_ns()}"
+            job = await eng.submit("shell", {"command": f"{marker} & {marker}; wait"})
+            with anyio.fail_after(10):
+                while len(_pgrep(marker)) < 2:
+                    await anyio.sleep(0.005)
+            await eng.cancel(job.id)
+            assert (await eng.wait(job.id, timeout=10)).status is Status.CANCELLED
+            assert _pgrep(marker) == [], f"iteration {i}: children outlived the cancel"
+
+
+def _pgrep(marker: str) -> list[str]:
+    import subprocess
+
+    return subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True).stdout.split()

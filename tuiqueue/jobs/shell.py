@@ -52,6 +52,9 @@ async def stop_group(
     _signal_group(pgid, signal.SIGKILL)
     with anyio.move_on_after(1.0):
         await process.wait()
+        # A killed process lingers until the kernel tears it down; report done once it has.
+        while _group_alive(pgid):
+            await anyio.sleep(0.02)
 
 
 def _group_alive(pgid: int) -> bool:
@@ -125,16 +128,19 @@ async def shell(ctx: JobContext, command: str, cwd: str = "") -> dict[str, Any]:
     if workdir is not None and not workdir.is_dir():
         raise FileNotFoundError(f"working directory {cwd!r} does not exist")
     ctx.progress(0, f"$ {command[:200]}")
-    process = await anyio.open_process(
-        ["/bin/sh", "-c", command],
-        cwd=workdir,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    ctx.on_pause(
-        lambda paused: _signal_group(process.pid, signal.SIGSTOP if paused else signal.SIGCONT)
-    )
-    await ctx.track_process(process.pid)
+    # Shielded until the try below: a cancel landing while the process starts (its children
+    # may already run) would otherwise skip the finally that stops the whole group.
+    with anyio.CancelScope(shield=True):
+        process = await anyio.open_process(
+            ["/bin/sh", "-c", command],
+            cwd=workdir,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        ctx.on_pause(
+            lambda paused: _signal_group(process.pid, signal.SIGSTOP if paused else signal.SIGCONT)
+        )
+        await ctx.track_process(process.pid)
     tail: deque[str] = deque(maxlen=TAIL)
     try:
         async with anyio.create_task_group() as tg:
