@@ -1,0 +1,8 @@
+"""The `tuiqueue` command line: builds a store and an engine (or the dashboard), nothing more."""
+
+from __future__ import annotations
+
+from tuiqueue.cli import db, query, steer, submit, worker, workers
+from tuiqueue.cli.group import main
+
+__all__ = ["db", "main", "query", "steer", "submit", "worker", "workers"]

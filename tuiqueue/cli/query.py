@@ -1,0 +1,109 @@
+"""Read-only commands: list, show, logs, stats."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+import anyio
+import click
+
+from tuiqueue.cli.group import STATUS_NAMES, Settings, main, pass_settings
+from tuiqueue.cli.support import (
+    LIST_HEADER,
+    echo_json,
+    job_line,
+    safe,
+    show_job,
+)
+from tuiqueue.core.engine import Engine
+from tuiqueue.core.status import TERMINAL, Status
+
+T = TypeVar("T")
+
+
+
+
+@main.command("list")
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice(STATUS_NAMES),
+    help="Only jobs in this status (repeatable).",
+)
+@click.option("--type", "type_name", help="Only jobs of this type.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_settings
+def list_jobs(
+    settings: Settings, statuses: tuple[str, ...], type_name: str | None, limit: int, as_json: bool
+) -> None:
+    """List jobs, newest first."""
+
+    async def body(engine: Engine) -> None:
+        jobs = await engine.store.list(
+            statuses={Status(s) for s in statuses} or None, type=type_name, limit=limit
+        )
+        if as_json:
+            echo_json([j.to_dict() for j in jobs])
+            return
+        click.echo(LIST_HEADER)
+        for job in jobs:
+            click.echo(job_line(job))
+
+    settings.call(body)
+
+
+@main.command()
+@click.argument("job_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_settings
+def show(settings: Settings, job_id: int, as_json: bool) -> None:
+    """Show one job: params, times, result, error."""
+    job = settings.call(lambda e: e.get(job_id))
+    if as_json:
+        echo_json(job.to_dict())
+    else:
+        show_job(job)
+
+
+@main.command()
+@click.argument("job_id", type=int)
+@click.option("-f", "--follow", is_flag=True, help="Keep printing until the job ends.")
+@pass_settings
+def logs(settings: Settings, job_id: int, follow: bool) -> None:
+    """Print a job's log."""
+
+    async def body(engine: Engine) -> None:
+        after, warned = 0, False
+        while True:
+            page = await engine.store.logs(job_id, after)
+            if page.dropped and not warned and page.lines and page.lines[-1][0] > 100:
+                warned = True
+            for seq, line in page.lines:
+                if seq > 100 and after <= 100 and page.dropped:
+                    click.echo(f"[… {page.dropped} lines dropped …]")
+                click.echo(safe(line))
+                after = seq
+            if not follow:
+                return
+            job = await engine.get(job_id)
+            if job.status in TERMINAL and not page.lines:
+                return
+            await anyio.sleep(0.25)
+
+    settings.call(body)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_settings
+def stats(settings: Settings, as_json: bool) -> None:
+    """Counts per status."""
+    result = settings.call(lambda e: e.stats())
+    if as_json:
+        echo_json(result.to_dict())
+        return
+    for status, count in result.counts.items():
+        click.echo(f"{status.value:<10} {count}")
+    click.echo(f"{'queue':<10} {'paused' if result.queue_paused else 'running'}")

@@ -1,0 +1,104 @@
+"""Commands that steer jobs: cancel, pause, resume, rerun, delete, queue, clear."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TypeVar
+
+import click
+
+from tuiqueue.cli.group import Settings, main, pass_settings
+from tuiqueue.cli.support import (
+    parse_duration,
+)
+from tuiqueue.core.engine import Engine
+from tuiqueue.core.status import TERMINAL, Status
+
+T = TypeVar("T")
+
+
+
+
+def _each(settings: Settings, ids: Sequence[int], verb: str) -> None:
+    async def body(engine: Engine) -> None:
+        for job_id in ids:
+            job = await getattr(engine, verb)(job_id)
+            note = " (stopping)" if verb == "cancel" and job.status not in TERMINAL else ""
+            click.echo(f"job {job.id}: {job.status}{note}")
+
+    settings.call(body)
+
+
+@main.command()
+@click.argument("ids", nargs=-1, type=int, required=True)
+@pass_settings
+def cancel(settings: Settings, ids: tuple[int, ...]) -> None:
+    """Cancel jobs (queued ones never start; running ones are stopped)."""
+    _each(settings, ids, "cancel")
+
+
+@main.command()
+@click.argument("ids", nargs=-1, type=int, required=True)
+@pass_settings
+def pause(settings: Settings, ids: tuple[int, ...]) -> None:
+    """Pause jobs."""
+    _each(settings, ids, "pause")
+
+
+@main.command()
+@click.argument("ids", nargs=-1, type=int, required=True)
+@pass_settings
+def resume(settings: Settings, ids: tuple[int, ...]) -> None:
+    """Resume paused jobs."""
+    _each(settings, ids, "resume")
+
+
+@main.command()
+@click.argument("job_id", type=int)
+@pass_settings
+def rerun(settings: Settings, job_id: int) -> None:
+    """Queue a new job with the same type and params; print its id."""
+    job = settings.call(lambda e: e.rerun(job_id))
+    click.echo(job.id)
+
+
+@main.command()
+@click.argument("ids", nargs=-1, type=int, required=True)
+@pass_settings
+def delete(settings: Settings, ids: tuple[int, ...]) -> None:
+    """Delete jobs that are not running."""
+    deleted = settings.call(lambda e: e.delete(list(ids)))
+    click.echo(f"deleted {len(deleted)} job{'s' if len(deleted) != 1 else ''}")
+
+
+@main.command()
+@click.argument("action", type=click.Choice(["pause", "resume", "status"]))
+@pass_settings
+def queue(settings: Settings, action: str) -> None:
+    """Pause or resume the whole queue (no new jobs start while paused)."""
+
+    async def body(engine: Engine) -> bool:
+        if action != "status":
+            await engine.set_queue_paused(action == "pause")
+        return await engine.store.queue_paused()
+
+    click.echo(f"queue {'paused' if settings.call(body) else 'running'}")
+
+
+@main.command()
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice(["completed", "failed", "cancelled"]),
+    help="Only this status (repeatable; default all finished).",
+)
+@click.option("--older-than", metavar="DURATION", help="Only jobs finished before, e.g. 7d, 12h.")
+@click.option("--keep", default=0, type=click.IntRange(0), help="Keep the newest N finished jobs.")
+@pass_settings
+def clear(settings: Settings, statuses: tuple[str, ...], older_than: str | None, keep: int) -> None:
+    """Delete finished jobs."""
+    age = parse_duration(older_than) if older_than else None
+    chosen = {Status(s) for s in statuses} or set(TERMINAL)
+    count = settings.call(lambda e: e.clear(chosen, older_than=age, keep_newest=keep))
+    click.echo(f"cleared {count} job{'s' if count != 1 else ''}")

@@ -1,0 +1,167 @@
+"""`tuiqueue types` and `tuiqueue submit`: what can run and how to queue it."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TypeVar
+
+import click
+
+from tuiqueue.cli.group import Settings, main, pass_settings
+from tuiqueue.cli.support import (
+    BadInput,
+    echo_json,
+)
+from tuiqueue.core.engine import Engine
+from tuiqueue.core.job import NewJob
+from tuiqueue.core.params import ValidationError
+from tuiqueue.core.registry import REGISTRY
+
+T = TypeVar("T")
+
+
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_settings
+def types(settings: Settings, as_json: bool) -> None:
+    """List the job types and their parameters."""
+    settings.load()
+    if as_json:
+        echo_json([t.to_dict() for t in REGISTRY])
+        return
+    for kind in REGISTRY:
+        click.echo(f"{kind.name}: {kind.description}")
+        for param in kind.schema.params:
+            click.echo(
+                f"    {param.name:<10} {param.describe()}"
+                + (f" — {param.help}" if param.help else "")
+            )
+
+
+def _parse_pairs(pairs: Sequence[str]) -> list[tuple[str, str]]:
+    out = []
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise BadInput(f"-p takes NAME=VALUE (got {pair!r})")
+        out.append((name.strip(), value))
+    return out
+
+
+def _read_batch(engine: Engine, source: str) -> list[NewJob]:
+    stream = sys.stdin if source == "-" else None
+    try:
+        text = stream.read() if stream else Path(source).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise BadInput(f"cannot read {source}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        where = "stdin" if stream else source
+        raise BadInput(f"{where} is not UTF-8 text (byte {exc.start}: {exc.reason})") from exc
+    batch = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{'stdin' if stream else source} line {number}"
+        try:
+            try:
+                spec = json.loads(line)
+            except RecursionError:
+                raise ValueError("JSON nested too deeply") from None
+            if not isinstance(spec, dict) or not isinstance(spec.get("type"), str):
+                raise ValueError('each line must be an object like {"type": "echo", "params": {}}')
+            extra = set(spec) - {"type", "params", "priority", "delay", "after"}
+            if extra:
+                raise ValueError(f"unknown keys: {', '.join(sorted(extra))}")
+            after = spec.get("after") or []
+            batch.append(
+                engine.new_job(
+                    spec["type"],
+                    spec.get("params") or {},
+                    priority=spec.get("priority", "normal"),
+                    delay=spec.get("delay"),
+                    after=[after] if isinstance(after, int) else after,
+                )
+            )
+        except ValidationError as exc:
+            raise BadInput(f"{where}: {'; '.join(exc.errors.values())}") from exc
+        except (ValueError, LookupError, TypeError) as exc:
+            raise BadInput(f"{where}: {exc.args[0] if exc.args else exc}") from exc
+    if not batch:
+        raise BadInput(f"{source}: no jobs found (one JSON object per line)")
+    return batch
+
+
+@main.command()
+@click.argument("type_name", metavar="TYPE", required=False)
+@click.option(
+    "-p",
+    "--param",
+    "params",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A parameter (repeat for each; repeat a list parameter for each item).",
+)
+@click.option(
+    "--priority",
+    default="normal",
+    show_default=True,
+    type=click.Choice(["low", "normal", "high", "critical"], case_sensitive=False),
+)
+@click.option("--after", multiple=True, type=int, metavar="ID", help="Run after job ID completes.")
+@click.option("--delay", type=float, metavar="SECONDS", help="Run no sooner than this from now.")
+@click.option("--retries", type=click.IntRange(0, 100), default=None, help="Retries after failure.")
+@click.option("--timeout", type=float, metavar="SECONDS", help="Fail a run that takes longer.")
+@click.option(
+    "--from", "source", metavar="FILE", help="Submit one JSON job per line (- for stdin)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the new job(s) as JSON.")
+@pass_settings
+def submit(
+    settings: Settings,
+    type_name: str | None,
+    params: tuple[str, ...],
+    priority: str,
+    after: tuple[int, ...],
+    delay: float | None,
+    retries: int | None,
+    timeout: float | None,
+    source: str | None,
+    as_json: bool,
+) -> None:
+    """Queue a job and print its id."""
+
+    async def body(engine: Engine) -> None:
+        if source:
+            if type_name:
+                raise BadInput("give either TYPE or --from FILE, not both")
+            jobs = await engine.submit_many(_read_batch(engine, source))
+        else:
+            if not type_name:
+                raise BadInput("missing TYPE (see `tuiqueue types`), or use --from FILE")
+            kind = engine.registry.get(type_name)
+            values = kind.schema.parse_texts(_parse_pairs(params), type_name)
+            jobs = [
+                await engine.submit(
+                    type_name,
+                    values,
+                    priority=priority,
+                    after=after,
+                    delay=delay,
+                    max_attempts=None if retries is None else retries + 1,
+                    timeout=timeout,
+                )
+            ]
+        if as_json:
+            echo_json(
+                jobs[0].to_dict() if len(jobs) == 1 and not source else [j.to_dict() for j in jobs]
+            )
+        else:
+            for job in jobs:
+                click.echo(job.id)
+
+    settings.call(body)

@@ -1,0 +1,47 @@
+"""`tuiqueue workers`: every worker registered on the store, alive or dead."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+import click
+
+from tuiqueue.cli.group import Settings, main, pass_settings
+from tuiqueue.cli.support import (
+    ago,
+    echo_json,
+    safe,
+)
+from tuiqueue.core.engine import Engine
+from tuiqueue.store.base import WorkerInfo
+
+T = TypeVar("T")
+
+
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_settings
+def workers(settings: Settings, as_json: bool) -> None:
+    """List every worker registered on this store, alive or dead."""
+    import time
+
+    async def body(engine: Engine) -> tuple[list[WorkerInfo], float]:
+        # The engine's own liveness rule, so this agrees with crash recovery.
+        return await engine.workers(), float(getattr(engine, "dead_after", 15.0))
+
+    rows, dead_after = settings.call(body)
+    now = time.time()
+    if as_json:
+        echo_json([w.to_dict(now, dead_after) for w in rows])
+        return
+    if not rows:
+        click.echo("no workers have registered on this store")
+        return
+    click.echo(f"{'STATE':<8} {'HOST':<20} {'PID':>7} {'CONC':>5} {'RUN':>5} {'DONE':>8}  "
+               f"{'HEARTBEAT':<14} ID")
+    for w in rows:
+        state = "stopped" if w.stopped else ("alive" if w.alive(now, dead_after) else "dead")
+        click.echo(f"{state:<8} {safe(w.host)[:20]:<20} {w.pid:>7} {w.concurrency:>5} "
+                   f"{w.running:>5} {w.processed:>8}  {ago(w.heartbeat):<14} {safe(w.id)}")
