@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import os
 import socket
@@ -31,8 +32,16 @@ from tuiqueue.core.recovery import (
     recover,
     resolve,
 )
-from tuiqueue.core.registry import REGISTRY, Registry
-from tuiqueue.core.runner import ABANDON_AFTER, Running, execute
+from tuiqueue.core.registry import REGISTRY, Registry, UnknownJobType
+from tuiqueue.core.runner import (
+    ABANDON_AFTER,
+    Running,
+    Slot,
+    abandon,
+    execute,
+    outcome,
+    unknown_type,
+)
 from tuiqueue.core.status import ACTIVE, TERMINAL, UNFINISHED, Priority, Status
 from tuiqueue.core.watcher import Watcher
 from tuiqueue.store import open_store
@@ -121,6 +130,8 @@ class Engine:
         self._ready: deque[Running] = deque()
         """Claimed runs waiting for a free runner task."""
         self._workers = 0
+        self._slots: set[Slot] = set()
+        """The runner tasks of this run (a detached one, stuck in an abandoned body, is not)."""
         self._work_ready = anyio.Event()
         self._wake = anyio.Event()
         self._stopping = False
@@ -210,11 +221,10 @@ class Engine:
         finally:
             with anyio.CancelScope(shield=True):
                 await self._flush(force=True)
+                self._close_slots()
                 if self._running:
                     # Cancelled from outside (the app quit): resolve what was still running.
                     runs = list(self._running.values())
-                    for run in runs:
-                        run.scope.cancel()
                     reason = f"interrupted: worker {self.worker_id} stopped before it finished"
                     outcomes = [resolve(run.job, self.registry, reason) for run in runs]
                     for job in await self.store.finish(outcomes, self.clock()):
@@ -364,24 +374,85 @@ class Engine:
         self._ready.append(run)
         if self._workers < len(self._running):
             self._workers += 1
-            tg.start_soon(self._work, name="tuiqueue job runner")
+            slot = Slot(self._give_up)
+            self._slots.add(slot)
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # not asyncio (trio): runners live in the task group
+                tg.start_soon(self._work, slot, name="tuiqueue job runner")
+            else:
+                # A plain task, not the task group's: a runner stuck in a body that ignores
+                # every stop must not hold up the engine's exit once it is given up on.
+                slot.task = loop.create_task(self._work(slot), name="tuiqueue job runner")
 
-    async def _work(self) -> None:
+    def _close_slots(self) -> None:
+        """The run is over: stop every runner (a running body is stopped; it records nothing)."""
+        for slot in self._slots:
+            slot.detached = True
+            if slot.current is not None and slot.scope is not None:
+                slot.scope.cancel()
+        self._slots.clear()
+        self._workers = 0
+        self._ready.clear()
+        self._work_ready.set()
+
+    def _give_up(self, run: Running) -> None:
+        """A stopped run ignored the stop for abandon_after seconds: fail it, free its slot."""
+        slot = run.slot
+        if run.ended or slot is None or slot.detached:
+            return
+        if abandon(run, slot):
+            # The body keeps its runner task: record the outcome here and let the next
+            # claim start a runner in its place.
+            self._slots.discard(slot)
+            self._workers -= 1
+            self._outcomes.append((run, outcome(run, self.registry, self.clock)))
+            self.wake()
+
+    async def _work(self, slot: Slot) -> None:
         """Run claimed jobs one after another; up to `concurrency` of these run at once."""
         # A pool rather than a task per job: spawning a task costs more than a short job.
         try:
-            while self._workers <= self._concurrency:
-                if not self._ready:
-                    await self._work_ready.wait()
-                    continue
-                run = self._ready.popleft()
-                outcome = await execute(run, self.registry, self.clock)
-                self._outcomes.append((run, outcome))
-                self.wake()
+            while not slot.detached:
+                run: Running | None = None
+                with anyio.CancelScope() as scope:
+                    slot.scope = scope
+                    while not slot.detached and self._workers <= self._concurrency:
+                        if not self._ready:
+                            await self._work_ready.wait()
+                            continue
+                        run = self._ready.popleft()
+                        try:
+                            kind = self.registry.get(run.job.type)
+                        except UnknownJobType as exc:
+                            self._done(run, unknown_type(run, exc))
+                            run = None
+                            continue
+                        if run.stopping:  # stopped before it started
+                            result, error = None, None
+                        else:
+                            result, error = await execute(run, kind, slot)
+                        if slot.detached:
+                            return  # given up on (or the run is over): nothing to record
+                        self._done(run, outcome(run, self.registry, self.clock, result, error))
+                        run = None
+                        if scope.cancel_called:
+                            break  # that run was stopped: a fresh scope for the next one
+                    else:
+                        return
+                if run is not None:  # its body ended by the stop (the scope's cancellation)
+                    run.end()
+                    if slot.detached:
+                        return
+                    self._done(run, outcome(run, self.registry, self.clock))
         finally:
-            self._workers -= 1
-            if not self._workers:  # the run is over: its unstarted runs were resolved by run()
-                self._ready.clear()
+            if not slot.detached:
+                self._slots.discard(slot)
+                self._workers -= 1
+
+    def _done(self, run: Running, out: Outcome) -> None:
+        self._outcomes.append((run, out))
+        self.wake()
 
     async def _flush(self, force: bool = False, claim: bool = False) -> builtins.list[Job]:
         """Write finished runs, progress and logs; publish what changed.

@@ -8,7 +8,7 @@ import math
 import threading
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -18,7 +18,7 @@ from tuiqueue.core.context import JobCancelled, JobContext
 from tuiqueue.core.job import Job
 from tuiqueue.core.lifecycle import Outcome
 from tuiqueue.core.recovery import resolve
-from tuiqueue.core.registry import Registry, UnknownJobType
+from tuiqueue.core.registry import JobType, Registry, UnknownJobType
 from tuiqueue.core.status import Status
 
 BACKOFF_BASE = 1.0
@@ -45,24 +45,46 @@ def abandoned_jobs() -> int:
     return len(_abandoned)
 
 
-@dataclass(eq=False)
+class Slot:
+    """One long-lived runner task: the unit that runs job bodies, one after another.
+
+    Job bodies run in the runner task itself, inside the slot's cancel scope, which lasts for
+    many jobs and is renewed only after a job was stopped (a cancel scope per job cost more
+    than a no-op job). A body that ignores a stop for abandon_after seconds takes its slot
+    with it: the slot is detached (it records nothing more and ends when the body finally
+    does) and the engine starts another runner in its place.
+    """
+
+    __slots__ = ("current", "detached", "give_up", "scope", "task")
+
+    def __init__(self, give_up: Callable[[Running], None]) -> None:
+        self.scope: anyio.CancelScope | None = None
+        self.current: Running | None = None
+        """The run whose body executes now (only it may be stopped through the scope)."""
+        self.detached = False
+        self.task: asyncio.Task[None] | None = None
+        self.give_up = give_up
+        """Called once a stopped run's abandon_after has passed and it still runs."""
+
+
+@dataclass(eq=False, slots=True)
 class Running:
     """A job this engine is running right now."""
 
     job: Job
     ctx: JobContext
-    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
-    """Around the job's body; cancelled to stop it."""
+    abandon_after: float = ABANDON_AFTER
+    slot: Slot | None = None
+    """The runner executing its body (None until it starts)."""
+    stopping: bool = False
+    """Asked to stop (cancel, timeout, worker stopping)."""
     timed_out: bool = False
     interrupted: bool = False
     """Stopped because its worker is stopping (not cancelled by a person, not timed out)."""
     abandoned: bool = False
     """It did not stop within abandon_after seconds of being asked; its slot was released."""
-    abandon_after: float = ABANDON_AFTER
-    give_up_at: float | None = None
-    """Event-loop time after which the runner stops waiting for it (set when stop is asked)."""
-    waiter: asyncio.Future[None] | None = None
-    """What the runner awaits: resolved when the body ends, a deadline passes or stop is asked."""
+    ended: bool = False
+    give_up: asyncio.TimerHandle | None = None
     thread_wait: anyio.CancelScope | None = None
 
     def interrupt(self) -> None:
@@ -71,16 +93,45 @@ class Running:
         self._stop()
 
     def cancel(self) -> None:
-        """Ask the job to stop: flag it and cancel its task."""
+        """Ask the job to stop: flag it and cancel its body."""
         self.ctx.set_cancelled()
         self._stop()
 
+    def time_out(self) -> None:
+        """Its timeout passed: ask it to stop."""
+        if not self.stopping and not self.ended:
+            self.timed_out = True
+            self._stop()
+
     def _stop(self) -> None:
         self.ctx.request_stop()  # a thread job learns of it at ctx.check()
-        self.scope.cancel()
-        if self.give_up_at is None:
-            self.give_up_at = anyio.current_time() + self.abandon_after
-            _wake(self.waiter)  # the runner re-arms its deadline
+        if self.stopping or self.ended:
+            return
+        self.stopping = True
+        slot = self.slot
+        if slot is not None and slot.current is self:
+            assert slot.scope is not None
+            slot.scope.cancel()
+            self.arm_give_up()
+
+    def arm_give_up(self) -> None:
+        """Give up on the body abandon_after seconds from now unless it ends (asyncio only)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not asyncio (trio): the body runs inline and cannot be abandoned
+            return
+        slot = self.slot
+        if slot is not None and self.give_up is None:
+            self.give_up = loop.call_later(self.abandon_after, slot.give_up, self)
+
+    def end(self) -> None:
+        """The body is over (or given up on): no more stops or timers for it."""
+        self.ended = True
+        if self.give_up is not None:
+            self.give_up.cancel()
+            self.give_up = None
+        if self.slot is not None and self.slot.current is self:
+            self.slot.current = None
 
 
 def _error(exc: BaseException) -> tuple[str, str]:
@@ -96,138 +147,116 @@ def _json_safe(value: Any) -> Any:
     return json.loads(json.dumps(value, allow_nan=False))
 
 
-async def execute(run: Running, registry: Registry, now: Callable[[], float]) -> Outcome:
-    """Run the job to its end and describe how it ended (never raises except on shutdown).
+def unknown_type(run: Running, exc: UnknownJobType) -> Outcome:
+    """Its module is no longer loaded here: fail this job clearly and keep working."""
+    job = run.job
+    return Outcome(
+        job.id,
+        job.token or "",
+        Status.FAILED,
+        error=f"{exc}; start the worker with --jobs MODULE that defines it",
+        message=f"job type {job.type!r} is not loaded in this worker",
+    )
 
-    The body runs in a task of its own that the runner waits for. A body that ignores a stop
-    (swallows cancellation, or a thread that never calls ctx.check()) is given up on after
-    abandon_after seconds: the run ends as failed and its slot is free, while the body runs on
-    unreferenced by the engine. A body that never awaits blocks the whole event loop instead;
-    nothing in the loop can help then, so the heartbeat thread stops beating and other
-    workers take its jobs over (recovery.STALL_LIMIT).
+
+def timeout_of(job: Job, kind: JobType) -> float | None:
+    """The job's timeout in seconds, or None."""
+    timeout = job.timeout if job.timeout is not None else kind.timeout
+    return timeout if timeout and math.isfinite(timeout) else None
+
+
+async def execute(run: Running, kind: JobType, slot: Slot) -> tuple[Any, Exception | None]:
+    """Run the job's body in this runner task; return (result, error).
+
+    Called inside slot.scope: a stop cancels that scope, so the cancellation propagates out
+    of here (the runner builds the outcome). A body that ignores a stop (swallows
+    cancellation, or a thread that never calls ctx.check()) is given up on after
+    abandon_after seconds (Running.arm_give_up). A body that never awaits blocks the whole
+    event loop instead; nothing in the loop can help then, so the heartbeat thread stops
+    beating and other workers take its jobs over (recovery.STALL_LIMIT).
     """
     job, ctx = run.job, run.ctx
-    token = job.token or ""
+    run.slot = slot
+    slot.current = run
+    timeout = timeout_of(job, kind)
+    timer: asyncio.TimerHandle | None = None
+    deadline: anyio.CancelScope | None = None
+    if timeout is not None:
+        try:
+            timer = asyncio.get_running_loop().call_later(timeout, run.time_out)
+        except RuntimeError:  # not asyncio (trio): a deadline scope instead of a timer
+            deadline = anyio.CancelScope(deadline=anyio.current_time() + timeout)
     try:
-        kind = registry.get(job.type)
-    except UnknownJobType as exc:
-        # Its module is no longer loaded here: fail this job clearly and keep working.
-        return Outcome(
-            job.id,
-            token,
-            Status.FAILED,
-            error=f"{exc}; start the worker with --jobs MODULE that defines it",
-            message=f"job type {job.type!r} is not loaded in this worker",
-        )
-    timeout = job.timeout if job.timeout is not None else kind.timeout
-    if not (timeout and math.isfinite(timeout)):
-        timeout = None
-    ended: list[tuple[Any, Exception | None]] = []
-    try:
-        loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-    except RuntimeError:  # not asyncio (trio): the body runs inline and cannot be abandoned
-        loop = None
-    thread_done: threading.Event | None = None
+        if deadline is not None:
+            with deadline:
+                return await _body(run, kind, ctx)
+            run.timed_out = run.stopping = True
+            return None, None
+        return await _body(run, kind, ctx)
+    except Exception as exc:
+        return None, exc
+    finally:
+        if timer is not None:
+            timer.cancel()
+        run.end()
+
+
+async def _body(run: Running, kind: JobType, ctx: JobContext) -> tuple[Any, None]:
+    if kind.is_async:
+        return await kind.fn(ctx, **run.job.params), None
+    # A thread cannot be interrupted: a stop asks it (ctx.check() raises) and keeps waiting;
+    # only giving up on the run stops the waiting (the thread runs on).
+    done = threading.Event()
 
     def call() -> Any:
-        assert thread_done is not None
         try:
-            return kind.fn(ctx, **job.params)
+            return kind.fn(ctx, **run.job.params)
         finally:
-            thread_done.set()
+            done.set()
 
-    async def body() -> None:
-        try:
-            with run.scope:
-                if kind.is_async:
-                    value = await kind.fn(ctx, **job.params)
-                else:
-                    # A thread cannot be interrupted: a stop asks it (ctx.check() raises) and
-                    # keeps waiting; only giving up on the run stops the waiting.
-                    with anyio.CancelScope(shield=loop is not None) as run.thread_wait:
-                        value = await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
-                ended.append((value, None))
-        except Exception as exc:
-            ended.append((None, exc))
-        finally:
-            if not ended:
-                ended.append((None, None))
-            _wake(run.waiter)
+    asyncio_loop = _on_asyncio()
+    value = None
+    with anyio.CancelScope(shield=asyncio_loop) as run.thread_wait:
+        value = await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
+    run.thread_wait = None
+    if not done.is_set():  # given up on: the thread still runs
+        _abandoned.append(lambda: not done.is_set())
+    return value, None
 
-    if not kind.is_async:
-        thread_done = threading.Event()
-    task: asyncio.Task[None] | None = None
+
+def _on_asyncio() -> bool:
     try:
-        if loop is None:
-            if timeout is not None:
-                run.scope.deadline = anyio.current_time() + timeout
-            await body()
-            if run.scope.cancel_called and not ctx.cancelled and not run.interrupted:
-                run.timed_out = True
-        else:
-            # Plain asyncio here (a task, a future, a timer): this runs for every job, and
-            # anyio's task groups and cancel scopes cost several times more.
-            task = loop.create_task(body())
-            task.add_done_callback(_retrieve)
-            await _wait(run, loop, ended, timeout)
-    finally:
-        if not ended:  # given up on, or this runner is being cancelled
-            run.scope.cancel()
-            if run.thread_wait is not None and thread_done is not None:
-                run.thread_wait.cancel()  # stop waiting for the thread (it runs on)
-                _abandoned.append(lambda: not thread_done.is_set())
-            elif task is not None:
-                _abandoned.append(lambda: not task.done())
-    return _outcome(run, registry, now, ended, timeout)
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
-def _wake(waiter: asyncio.Future[None] | None) -> None:
-    if waiter is not None and not waiter.done():
-        waiter.set_result(None)
+def abandon(run: Running, slot: Slot) -> bool:
+    """Give up on a stopped run that still runs: True if its slot was detached (an async
+    body keeps the runner task busy), False for a thread job (the runner stops waiting)."""
+    run.abandoned = True
+    if run.thread_wait is not None:
+        run.thread_wait.cancel()  # the runner resumes and records the abandoned outcome
+        return False
+    slot.detached = True
+    task = slot.task
+    if task is not None:
+        _abandoned.append(lambda: not task.done())
+    run.end()
+    return True
 
 
-async def _wait(
-    run: Running, loop: asyncio.AbstractEventLoop, ended: list[Any], timeout: float | None
-) -> None:
-    """Wait for the body: through its timeout, then up to abandon_after once asked to stop."""
-    start = loop.time()
-    while not ended:
-        run.waiter = loop.create_future()
-        when = run.give_up_at if run.give_up_at is not None else (
-            start + timeout if timeout is not None else None)
-        timer = None if when is None else loop.call_at(when, _wake, run.waiter)
-        try:
-            await run.waiter
-        finally:
-            run.waiter = None
-            if timer is not None:
-                timer.cancel()
-        if ended:
-            return
-        if run.give_up_at is None:
-            if timeout is not None and loop.time() >= start + timeout:
-                run.timed_out = True  # its timeout passed: ask it to stop
-                run._stop()
-        elif loop.time() >= run.give_up_at:
-            run.abandoned = True
-            return
-
-
-def _retrieve(task: asyncio.Task[None]) -> None:
-    if not task.cancelled():
-        task.exception()  # a BaseException from an abandoned body is not an error to report
-
-
-def _outcome(
+def outcome(
     run: Running,
     registry: Registry,
     now: Callable[[], float],
-    ended: list[tuple[Any, Exception | None]],
-    timeout: float | None,
+    result: Any = None,
+    error: Exception | None = None,
 ) -> Outcome:
+    """How the run ended, from its flags and what its body returned or raised."""
     job, ctx = run.job, run.ctx
     token = job.token or ""
-    stopped = run.give_up_at is not None or run.scope.cancel_called
     try:
         if run.abandoned:
             why = ("cancel" if ctx.cancelled else "its timeout" if run.timed_out
@@ -237,7 +266,7 @@ def _outcome(
                 return resolve(job, registry, f"interrupted: {reason}")
             return Outcome(job.id, token, Status.FAILED, error=reason, message=reason,
                            progress=ctx.percent)
-        if stopped:
+        if run.stopping:
             if ctx.cancelled:
                 return Outcome(
                     job.id, token, Status.CANCELLED, message="cancelled", progress=ctx.percent
@@ -245,8 +274,8 @@ def _outcome(
             if run.interrupted:
                 return resolve(job, registry, "interrupted: its worker stopped before it finished")
             if run.timed_out:
+                timeout = timeout_of(job, registry.get(job.type))
                 raise TimeoutError(f"timed out after {timeout or 0:g}s")
-        result, error = ended[0] if ended else (None, None)
         if error is not None:
             raise error
         try:
