@@ -87,10 +87,10 @@ async def test_text_filter_searches_jobs_outside_the_window() -> None:
         await app.engine.set_queue_paused(True)
         jobs = [NewJob("gate", {"label": f"job-{i:04}"}) for i in range(1, 1501)]
         await app.engine.submit_many(jobs)
-        await wait_for(pilot, lambda: 1500 in table(app).jobs)
-        assert 7 not in table(app).jobs  # only the newest page is loaded
-        await pilot.press("slash", *"job-0007")
-        await wait_for(pilot, lambda: row_ids(app) == [7], timeout=20)
+        await wait_for(pilot, lambda: table(app).floors[0] is not None)
+        assert 1407 not in table(app).jobs  # only the next jobs to run are kept
+        await pilot.press("slash", *"job-1407")
+        await wait_for(pilot, lambda: row_ids(app) == [1407], timeout=20)
         assert "searched" in str(table(app).border_subtitle)
         await pilot.press("escape")
         app.main.query_one("#text-filter", Input).value = ""
@@ -156,19 +156,37 @@ async def test_a_burst_beyond_the_window_is_trimmed_in_bulk_and_rows_catch_up() 
         await app.engine.set_queue_paused(True)
         await app.engine.submit_many([NewJob("gate", {"label": f"j{i}"}) for i in range(1200)])
         t = table(app)
-        await wait_for(pilot, lambda: 1200 in t.jobs)
-        # One batch of 1,200 new jobs: only the newest MAX_KEPT became rows, in queue order.
+        await wait_for(pilot, lambda: t.floors[0] is not None)
+        # One batch of 1,200 new jobs: only the next MAX_KEPT to run became rows, in order.
         assert t.row_count == len(t.jobs) == MAX_KEPT
-        assert row_ids(app) == list(range(701, 1201))
-        assert t.floors[0] == 701
+        assert row_ids(app) == list(range(1, 501))
+        assert t.floors[0] == 1201  # End pages the dropped ones back in, newest first
         # Rows off screen are updated when they scroll into view, not on every change.
-        last = t.jobs[1200]
-        t.apply({1200: replace(last, message="moved on")})
-        assert t.jobs[1200].message == "moved on"
+        last = t.jobs[500]
+        t.apply({500: replace(last, message="moved on")})
+        assert t.jobs[500].message == "moved on"
         t.scroll_end(animate=False, immediate=True)
         await pilot.pause()
-        assert "moved on" in str(t.get_cell("1200", "message"))
+        assert "moved on" in str(t.get_cell("500", "message"))
         # Deleting many at once keeps the rows and their indexes consistent.
-        t.apply({}, deleted=range(800, 1100))
-        assert row_ids(app) == [*range(701, 800), *range(1100, 1201)]
+        t.apply({}, deleted=range(100, 400))
+        assert row_ids(app) == [*range(1, 100), *range(400, 501)]
         assert [t.get_row_index(str(i)) for i in row_ids(app)] == list(range(t.row_count))
+
+
+async def test_after_a_burst_the_window_shows_the_next_to_run_and_the_newest_finished() -> None:
+    app = new_app(concurrency=20)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_for(pilot, lambda: app.stats is not None)
+        await app.engine.set_queue_paused(True)
+        await app.engine.submit_many([NewJob("hello", {}) for _ in range(1000)])
+        await app.engine.submit("hello", {}, priority="high")  # #1001 runs first
+        t = table(app)
+        await wait_for(pilot, lambda: 1001 in t.jobs)
+        # The queued rows are the next MAX_KEPT to run, in run order, not the last to run.
+        assert row_ids(app) == [1001, *range(1, MAX_KEPT)]
+        await app.engine.set_queue_paused(False)
+        await wait_for(pilot, lambda: all(str(j.status) == "completed" for j in t.jobs.values())
+                       and 1000 in t.jobs and t.row_count == MAX_KEPT, timeout=30)
+        # Every job finished: the newest finished are shown, newest first.
+        assert row_ids(app) == list(range(1001, 1001 - MAX_KEPT, -1))

@@ -34,11 +34,11 @@ MIN_MESSAGE = 12
 """The message column takes the width left over, but never less than this."""
 
 MAX_KEPT = 500
-"""Queued rows, and finished rows, kept in the window; older ones are dropped as new ones
-arrive (they are paged back in with End)."""
+"""Queued rows, and finished rows, kept in the window: the next queued jobs to run and the
+newest finished ones; the rest are dropped as jobs arrive (they are paged back in with End)."""
 
 GROUPS: tuple[frozenset[Status], ...] = (QUEUED, TERMINAL)
-"""The groups paged newest first and trimmed oldest first (active jobs are all kept)."""
+"""The groups kept up to a cap, in queue order (active jobs are all kept)."""
 
 
 def group_key(job: Job) -> tuple[int, int, int]:
@@ -81,7 +81,7 @@ class JobTable(DataTable[Any]):
         self.caps = [MAX_KEPT for _ in GROUPS]
         """Jobs of each group kept in the window; raised as the person pages back."""
         self.floors: list[int | None] = [None for _ in GROUPS]
-        """Per group, set when trimming dropped its oldest jobs: the oldest id still kept."""
+        """Per group, set when trimming dropped jobs: paging in again starts below this id."""
         self._stale: set[int] = set()
         self.paint_cost = 0.0
         """Seconds the first paint after the last batch took: every visible cell again."""
@@ -274,7 +274,9 @@ class JobTable(DataTable[Any]):
     def page_in(self, jobs: Collection[Job]) -> None:
         """Add a page of older jobs, keeping them (the window grows as the person pages)."""
         for index, group in enumerate(GROUPS):
-            self.caps[index] += sum(1 for job in jobs if job.status in group)
+            # Only jobs new to the window: a page may repeat jobs it already holds.
+            self.caps[index] += sum(1 for job in jobs
+                                    if job.status in group and job.id not in self.jobs)
         self.apply({job.id: job for job in jobs})
 
     def hide(self, job_id: int) -> None:
@@ -333,19 +335,27 @@ class JobTable(DataTable[Any]):
         super().action_scroll_bottom()
 
     def _trim(self, selected: int | None) -> list[int]:
-        """Drop the oldest jobs of each group over its cap from `jobs`; return their ids."""
+        """Keep each group's first `cap` jobs in queue order in `jobs`; return the dropped ids.
+
+        Queue order (group_key) keeps the next queued jobs to run and the newest finished
+        ones; a job outside the window that belongs in it by that order displaces the last.
+        """
         dropped: list[int] = []
         for index, group in enumerate(GROUPS):
             cap = self.caps[index]
             ids = [i for i, j in self.jobs.items() if j.status in group]
             if len(ids) <= cap:
                 continue
-            ids.sort(reverse=True)
-            for job_id in ids[cap:]:
-                if job_id != selected:
-                    del self.jobs[job_id]
-                    dropped.append(job_id)
-            self.floors[index] = ids[cap - 1]
+            ids.sort(key=lambda i: group_key(self.jobs[i]))
+            gone = [i for i in ids[cap:] if i != selected]
+            for job_id in gone:
+                del self.jobs[job_id]
+            dropped += gone
+            if gone:
+                # Pages are fetched newest first: paging in again from just above the
+                # newest dropped job brings every dropped one back.
+                floor = max(gone) + 1
+                self.floors[index] = max(floor, self.floors[index] or floor)
         return dropped
 
     def _drop_rows(self, job_ids: Collection[int]) -> None:
