@@ -1,53 +1,203 @@
-"""Regenerate the dashboard screenshots: python screenshots/make.py (from the repo root)."""
+"""Regenerate the README screenshots from the real job types: python screenshots/make.py.
+
+To look at them as PNG with cairosvg, first replace the "Fira Code" font family with an
+installed monospace one: cairosvg falls back to a proportional font, which makes columns look
+jammed or misaligned although the SVG places every cell correctly.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import sys
+import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from textual.widgets import Input  # noqa: E402
+from textual.pilot import Pilot  # noqa: E402
+from textual.widgets import DataTable, Input, TextArea  # noqa: E402
 
-from tests.test_ui_helpers import GATE, choose_type, new_app, no_blink, wait_for  # noqa: E402
-from tests.test_ui_snapshots import show_workers, with_jobs  # noqa: E402
+from tuiqueue.core.engine import Engine  # noqa: E402
+from tuiqueue.core.registry import load_job_types  # noqa: E402
+from tuiqueue.store.base import WorkerInfo  # noqa: E402
+from tuiqueue.store.sqlite import SqliteStore  # noqa: E402
+from tuiqueue.ui.app import QueueApp, make_app  # noqa: E402
 from tuiqueue.ui.screens.detail import DetailScreen  # noqa: E402
+from tuiqueue.ui.screens.workers import WorkersScreen  # noqa: E402
+from tuiqueue.ui.widgets.job_form import JobForm  # noqa: E402
+from tuiqueue.ui.widgets.job_table import JobTable  # noqa: E402
 from tuiqueue.ui.widgets.log_tail import LogTail  # noqa: E402
+from tuiqueue.ui.widgets.type_list import TypeList  # noqa: E402
 
-SIZE = (140, 36)
+SIZE = (160, 45)
+
+STREAM = 'for i in $(seq 1 300); do echo "step $i/300"; sleep 0.05; done'
+"""The shell job whose live log the detail view shows (about 20 s, so it outlasts the shots)."""
+
+BROKEN = "echo 'building wheel'; echo 'error: tests/test_api.py failed' >&2; exit 2"
+"""A shell job that fails with a non-zero exit code and some stderr."""
+
+HOSTS = {"dashboard": ("laptop", 4711), "build-01": ("build-01", 2231)}
+"""Fixed host and pid per worker, so the README does not show the machine that rendered it."""
+
+
+async def wait_for(pilot: Pilot[None], cond: Callable[[], bool], timeout: float = 20.0) -> None:
+    """Pause until cond() holds; fail loudly rather than save a half-built scene."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"scene not ready after {timeout}s: {cond.__code__.co_name}")
+        await pilot.pause(0.05)
+    await pilot.pause()
+
+
+def no_blink(app: QueueApp) -> None:
+    """Stop cursor blinking, so a cursor is never caught half drawn."""
+    for widget in app.screen.query(Input):
+        widget.cursor_blink = False
+    for area in app.screen.query(TextArea):
+        area.cursor_blink = False
+
+
+async def fix_host(engine: Engine, name: str) -> None:
+    """Re-register a worker under a fixed host and pid (its heartbeat keeps the counts live)."""
+    host, pid = HOSTS[name]
+    info = next(w for w in await engine.workers() if w.id == engine.worker_id)
+    await engine.store.register_worker(
+        WorkerInfo(
+            info.id,
+            host,
+            pid,
+            info.concurrency,
+            info.started_at,
+            time.time(),
+            running=info.running,
+            processed=info.processed,
+        )
+    )
+
+
+def peer_running(app: QueueApp) -> int:
+    """The running count the workers view shows for the second worker (0 until it shows it)."""
+    screen = app.screen
+    if not isinstance(screen, WorkersScreen):
+        return 0
+    table = screen.query_one("#workers", DataTable)
+    if "build-01:2231" not in table.rows:
+        return 0
+    running = table.get_cell("build-01:2231", "running")
+    return running if isinstance(running, int) else 0
+
+
+async def scene(pilot: Pilot[None], app: QueueApp) -> dict[str, int]:
+    """Two finished jobs, a failed one, three running, four queued; returns ids by role."""
+    engine = app.engine
+    table = app.main.query_one(JobTable)
+
+    def status(job_id: int) -> str:
+        job = table.jobs.get(job_id)
+        return str(job.status) if job is not None else ""
+
+    await wait_for(pilot, lambda: app.stats is not None)
+    ids: dict[str, int] = {}
+    ids["fib"] = (await engine.submit("fibonacci", {"count": 90})).id
+    ids["primes"] = (await engine.submit("primes", {"limit": 100_000})).id
+    ids["broken"] = (await engine.submit("shell", {"command": BROKEN})).id
+    await wait_for(
+        pilot,
+        lambda: (
+            status(ids["fib"]) == status(ids["primes"]) == "completed"
+            and status(ids["broken"]) == "failed"
+        ),
+    )
+    # Submitted one by one so the three running jobs are exactly these, whatever their priority.
+    ids["countdown"] = (await engine.submit("countdown", {"seconds": 12}, priority="high")).id
+    ids["shell"] = (await engine.submit("shell", {"command": STREAM})).id
+    ids["echo"] = (await engine.submit("echo", {"message": "deploy finished", "delay": 30})).id
+    await wait_for(
+        pilot, lambda: all(status(ids[k]) == "running" for k in ("countdown", "shell", "echo"))
+    )
+    urls = ["https://example.com", "https://www.python.org", "https://pypi.org/simple/"]
+    await engine.submit("fetch_urls", {"urls": urls}, priority="critical")
+    await engine.submit("primes", {"limit": 50_000}, priority="high")
+    await engine.submit("fibonacci", {"count": 500})
+    await engine.submit("countdown", {"seconds": 30}, priority="low")
+    # Mid-way: the countdown has reported about half, the shell job has logged a screenful.
+    await wait_for(
+        pilot, lambda: table.jobs[ids["countdown"]].progress >= 50 and len(table.jobs) == 10
+    )
+    await fix_host(engine, "dashboard")
+    await app.refresh_stats()
+    table.focus()
+    table.select(ids["shell"])
+    no_blink(app)
+    await pilot.pause()
+    return ids
 
 
 async def main() -> None:
-    """Main screen, form error, detail view, help and workers, as SVG files next to this script."""
+    """main, detail, help, form-error and workers, as SVG files next to this script."""
     import textual.constants
 
     textual.constants.TEXTUAL_ANIMATIONS = "none"  # type: ignore[misc]
-    GATE["open"] = False
-    app = new_app()
-    async with app.run_test(size=SIZE) as pilot:
-        await with_jobs(pilot)
-        app.save_screenshot("main.svg", str(HERE))
-        app.show_detail(2)
-        await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen)
-                       and app.screen.job is not None
-                       and app.screen.query_one(LogTail).line_count >= 2)
-        app.save_screenshot("detail.svg", str(HERE))
-        await pilot.press("escape", "question_mark")
-        await pilot.pause()
-        app.save_screenshot("help.svg", str(HERE))
-        await pilot.press("escape")
-        await choose_type(pilot, "hello")
-        app.main.query_one("#param-count", Input).focus()
-        await pilot.press(*"99", "ctrl+s")
-        no_blink(app)
-        await pilot.pause()
-        app.save_screenshot("form-error.svg", str(HERE))
-        app.main.query_one("#jobs").focus()
-        await show_workers(pilot)
-        app.save_screenshot("workers.svg", str(HERE))
-        GATE["open"] = True
+    load_job_types()
+    with tempfile.TemporaryDirectory(prefix="tuiqueue-shots-") as tmp:
+        db = Path(tmp) / "jobs.db"
+        app = make_app(SqliteStore(db), worker_id="laptop:4711", toasts=False, grace=0.5)
+        async with app.run_test(size=SIZE) as pilot:
+            ids = await scene(pilot, app)
+            app.save_screenshot("main.svg", str(HERE))
+
+            app.show_detail(ids["shell"])
+            await wait_for(
+                pilot,
+                lambda: (
+                    isinstance(app.screen, DetailScreen)
+                    and app.screen.job is not None
+                    and app.screen.query_one(LogTail).line_count >= 30
+                ),
+            )
+            app.save_screenshot("detail.svg", str(HERE))
+
+            await pilot.press("escape", "question_mark")
+            await pilot.pause()
+            app.save_screenshot("help.svg", str(HERE))
+
+            await pilot.press("escape")
+            app.main.query_one(TypeList).select_type("countdown")
+            form = app.main.query_one(JobForm)
+            await wait_for(
+                pilot,
+                lambda: (
+                    form.job_type is not None
+                    and form.job_type.name == "countdown"
+                    and bool(form.fields)
+                ),
+            )
+            seconds = app.main.query_one("#param-seconds", Input)
+            seconds.focus()
+            seconds.value = ""
+            await pilot.press("0", "ctrl+s")
+            no_blink(app)
+            await pilot.pause()
+            app.save_screenshot("form-error.svg", str(HERE))
+
+            # A real second worker on the same store: it takes queued jobs and heartbeats.
+            peer = Engine(SqliteStore(db), concurrency=2, worker_id="build-01:2231", grace=0.5)
+            async with peer:
+                await fix_host(peer, "build-01")
+                app.main.query_one(JobTable).focus()
+                # Two rows need no 45-line screen; a short one reads better in the README.
+                await pilot.resize_terminal(SIZE[0], 12)
+                await pilot.press("w")
+                await wait_for(pilot, lambda: peer_running(app) > 0)
+                app.save_screenshot("workers.svg", str(HERE))
+                await pilot.press("escape")
+                await peer.stop(0)
+            await app.engine.stop(0)
     print("wrote", ", ".join(sorted(p.name for p in HERE.glob("*.svg"))))
 
 
