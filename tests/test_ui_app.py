@@ -18,7 +18,9 @@ from tests.test_ui_helpers import (
     wait_for,
 )
 from tuiqueue.core.context import JobContext
+from tuiqueue.core.job import NewJob
 from tuiqueue.core.status import Status
+from tuiqueue.ui import app as app_module
 from tuiqueue.ui.screens.confirm import ConfirmScreen
 from tuiqueue.ui.screens.detail import DetailScreen
 from tuiqueue.ui.screens.help import HelpScreen
@@ -225,3 +227,26 @@ async def test_log_tail_follows_live_lines_until_scrolled_up() -> None:
         said.extend(f"line {i}" for i in range(201, 251))
         await wait_for(pilot, lambda: log.line_count == 250 and at_bottom())
         assert log.lines[-1] == "line 250"
+
+
+async def test_a_burst_of_finished_jobs_gives_one_summary_toast_not_one_each(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(app_module, "TOAST_WINDOW", 1.0)
+    app = new_app(concurrency=40, toasts=True)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_for(pilot, lambda: app.stats is not None)
+        await app.engine.submit("hello", {})
+        await wait_for(pilot, lambda: len(app._notifications) == 1)
+        single = next(iter(app._notifications))
+        assert (single.title, single.message) == ("Completed", "Job #1 hello completed")
+        await pilot.pause(1.1)  # the single toast's window has passed
+        await app.engine.set_queue_paused(True)
+        await app.engine.submit_many([NewJob("hello", {}) for _ in range(27)]
+                                     + [NewJob("kaput", {}) for _ in range(2)])
+        await app.engine.set_queue_paused(False)
+        await wait_for(pilot, lambda: len(app._notifications) > 1, timeout=5)
+        await pilot.pause(1.2)  # nothing else is gathered
+        toasts = list(app._notifications)[1:]
+        assert [(t.title, t.message, t.severity) for t in toasts] == [
+            ("Failed", "27 jobs completed, 2 failed (#29, #30)", "error")]

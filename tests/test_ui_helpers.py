@@ -77,7 +77,8 @@ def new_app(**kw: Any) -> QueueApp:
     """The dashboard on a fresh MemoryStore with a frozen clock and fixed worker id."""
     kw.setdefault("concurrency", 2)
     kw.setdefault("registry", make_ui_registry())
-    return make_app(MemoryStore(), clock=lambda: NOW, worker_id="test-worker", toasts=False,
+    kw.setdefault("toasts", False)
+    return make_app(MemoryStore(), clock=lambda: NOW, worker_id="test-worker",
                     stats_interval=3600, grace=0.5, **kw)
 
 

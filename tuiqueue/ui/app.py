@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,12 @@ STATS_IDLE = 5.0
 UNMOUNT_WAIT = 5.0
 """Longest wait at exit for the engine to requeue interrupted jobs and unregister."""
 
+TOAST_BURST = 3
+"""More jobs than this finishing within TOAST_WINDOW get one summary toast, not one each."""
+
+TOAST_WINDOW = 2.0
+"""Seconds over which finished jobs are counted for TOAST_BURST, and a summary gathers them."""
+
 UNDO_SECONDS = 5.0
 """How long a deleted job can be brought back with `u` before it is really deleted."""
 
@@ -103,6 +110,10 @@ class QueueApp(App[None]):
         self.stats: Stats | None = None
         self._initial_theme = theme
         self._finished: set[int] = set()
+        self._toasted: deque[float] = deque()
+        """time.monotonic() of each per-job toast within the last TOAST_WINDOW."""
+        self._held: list[Job] = []
+        """Finished jobs waiting for the summary toast (a burst is being gathered)."""
         self._pagers: list[Pager] = []
         self._doomed: dict[int, Timer] = {}
         """Jobs deleted with `d` whose undo time has not run out yet."""
@@ -167,11 +178,15 @@ class QueueApp(App[None]):
         logs: dict[int, list[str]] = {}
         queue: QueueChanged | None = None
         resync = False
+        finished: list[Job] = []
         for event in events:
             if event.kind in (EventKind.JOB, EventKind.PROGRESS) and event.job is not None:
                 jobs[event.job.id] = event.job
-                if event.kind is EventKind.JOB:
-                    self._toast(event.job)
+                job = event.job
+                if (event.kind is EventKind.JOB and job.status in TERMINAL
+                        and job.id not in self._finished):
+                    self._finished.add(job.id)
+                    finished.append(job)
             elif event.kind is EventKind.DELETED and event.job_id is not None:
                 jobs.pop(event.job_id, None)
                 deleted.append(event.job_id)
@@ -181,6 +196,8 @@ class QueueApp(App[None]):
                 queue = QueueChanged(event.queue_paused, event.concurrency)
             elif event.kind is EventKind.RESYNC:
                 resync = True
+        if finished and self.toasts:
+            self._toast(finished)
         self._changed = True
         for screen in self.screen_stack:
             if jobs or deleted:
@@ -192,17 +209,45 @@ class QueueApp(App[None]):
         if resync:
             self.post_message(Resync())
 
-    def _toast(self, job: Job) -> None:
-        if job.status not in TERMINAL or job.id in self._finished:
+    def _toast(self, finished: list[Job]) -> None:
+        """A toast per finished job, or while many finish, one summary every TOAST_WINDOW."""
+        now = time.monotonic()
+        while self._toasted and self._toasted[0] <= now - TOAST_WINDOW:
+            self._toasted.popleft()
+        if not self._held and len(self._toasted) + len(finished) <= TOAST_BURST:
+            for job in finished:
+                self._toasted.append(now)
+                self._toast_one(job)
             return
-        self._finished.add(job.id)
-        if not self.toasts:
-            return
+        if not self._held:
+            self.set_timer(TOAST_WINDOW, self._toast_summary)
+        self._held += finished
+
+    def _toast_one(self, job: Job) -> None:
         if job.status is Status.COMPLETED:
-            self.notify(f"Job #{job.id} {job.type} completed", title="Completed")
+            self.notify(f"Job #{job.id} {job.type} completed", title="Completed", markup=False)
         elif job.status is Status.FAILED:
             self.notify(f"Job #{job.id} {job.type} failed: {job.error or ''}"[:200],
                         title="Failed", severity="error", markup=False)
+
+    def _toast_summary(self) -> None:
+        held, self._held = self._held, []
+        if not held:
+            return
+        # Counted as a burst: the next few finishing within TOAST_WINDOW are gathered too.
+        self._toasted.extend([time.monotonic()] * (TOAST_BURST + 1))
+        counts = Counter(job.status for job in held)
+        failed = [job.id for job in held if job.status is Status.FAILED]
+        done = counts[Status.COMPLETED]
+        parts = [f"{done} job{'s' if done != 1 else ''} completed"] if done else []
+        if failed:
+            ids = ", ".join(f"#{i}" for i in failed[:5]) + (" …" if len(failed) > 5 else "")
+            parts.append(f"{len(failed)} failed ({ids})")
+        if counts[Status.CANCELLED]:
+            parts.append(f"{counts[Status.CANCELLED]} cancelled")
+        self.notify(", ".join(parts) or f"{len(held)} jobs finished",
+                    title="Failed" if failed else "Completed",
+                    severity="error" if failed else "information", markup=False)
 
     def on_queue_changed(self, message: QueueChanged) -> None:
         """Show the queue's new state."""
