@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import anyio.to_thread
 from anyio.abc import TaskGroup, TaskStatus
 
@@ -67,6 +68,35 @@ def _is_int(value: object) -> bool:
 
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+async def _park(timeout: float | None, register: Callable[[Callable[[], None]], None]) -> None:
+    """Sleep until the waker handed to `register` is called or `timeout` seconds pass.
+
+    A plain future and timer on asyncio: the dispatcher and every runner park once per tick,
+    and an anyio event with move_on_after costs several times more (trio: anyio's).
+    """
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        event = anyio.Event()
+        register(event.set)
+        with anyio.move_on_after(timeout):
+            await event.wait()
+        return
+    future: asyncio.Future[None] = loop.create_future()
+    register(partial(_resolve, future))
+    timer = None if timeout is None else loop.call_later(timeout, _resolve, future)
+    try:
+        await future
+    finally:
+        if timer is not None:
+            timer.cancel()
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,8 +162,12 @@ class Engine:
         self._workers = 0
         self._slots: set[Slot] = set()
         """The runner tasks of this run (a detached one, stuck in an abandoned body, is not)."""
-        self._work_ready = anyio.Event()
-        self._wake = anyio.Event()
+        self._idle_runners: deque[Callable[[], None]] = deque()
+        """Wakers of runner tasks waiting for a claimed run."""
+        self._more_pending = False
+        self._woken = False
+        self._waker: Callable[[], None] | None = None
+        """Wakes the dispatcher while it sleeps between ticks."""
         self._stopping = False
         self._started = False
         self._stopped = anyio.Event()
@@ -194,7 +228,9 @@ class Engine:
 
     def wake(self) -> None:
         """Make the dispatcher look for work now."""
-        self._wake.set()
+        self._woken = True
+        if self._waker is not None:
+            self._waker()
 
     async def _run_started(self, *, task_status: TaskStatus[None]) -> None:
         await self.run(task_status=task_status)
@@ -313,13 +349,12 @@ class Engine:
     async def _dispatch(self, tg: TaskGroup, drain: bool) -> None:
         idle_checks = 0
         while True:
-            self._wake = anyio.Event()
+            self._woken = False
             claimed = await self._flush(claim=not self._stopping)
             for job in claimed:
                 self._start(tg, job)
             if self._ready:
-                self._work_ready.set()
-                self._work_ready = anyio.Event()
+                self._wake_runners(1)  # it wakes more if its job does not end at once
             if self._stopping:
                 if not self._running:
                     return
@@ -338,8 +373,11 @@ class Engine:
             due = None if self._stopping or full else await self.store.next_wakeup(self.clock())
             if due is not None:
                 timeout = max(0.0, min(timeout, due - self.clock()))
-            with anyio.move_on_after(timeout):
-                await self._wake.wait()
+            if self._woken:
+                await anyio.lowlevel.checkpoint()  # woken meanwhile: let others run first
+            else:
+                await _park(timeout, self._set_waker)
+                self._waker = None
 
     async def stop(self, grace: float | None = None) -> None:
         """Take no new jobs; give running ones `grace` seconds, then stop them and requeue."""
@@ -394,7 +432,7 @@ class Engine:
         self._slots.clear()
         self._workers = 0
         self._ready.clear()
-        self._work_ready.set()
+        self._wake_runners()
 
     def _give_up(self, run: Running) -> None:
         """A stopped run ignored the stop for abandon_after seconds: fail it, free its slot."""
@@ -419,9 +457,11 @@ class Engine:
                     slot.scope = scope
                     while not slot.detached and self._workers <= self._concurrency:
                         if not self._ready:
-                            await self._work_ready.wait()
+                            await _park(None, self._idle_runners.append)
                             continue
                         run = self._ready.popleft()
+                        if self._ready and self._idle_runners:
+                            self._more_runners()
                         try:
                             kind = self.registry.get(run.job.type)
                         except UnknownJobType as exc:
@@ -449,6 +489,31 @@ class Engine:
             if not slot.detached:
                 self._slots.discard(slot)
                 self._workers -= 1
+
+    def _set_waker(self, waker: Callable[[], None]) -> None:
+        self._waker = waker
+
+    def _wake_runners(self, count: int | None = None) -> None:
+        idle = self._idle_runners
+        for _ in range(len(idle) if count is None else min(count, len(idle))):
+            idle.popleft()()
+
+    def _more_runners(self) -> None:
+        """A runner took a run and more are ready: wake runners for them unless it gets to
+        them itself (a job that ends without waiting: one runner runs the whole batch)."""
+        if self._more_pending:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not asyncio (trio): wake them now
+            self._wake_runners(len(self._ready))
+            return
+        self._more_pending = True
+        loop.call_soon(self._wake_for_ready)
+
+    def _wake_for_ready(self) -> None:
+        self._more_pending = False
+        self._wake_runners(len(self._ready))
 
     def _done(self, run: Running, out: Outcome) -> None:
         self._outcomes.append((run, out))

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from tuiqueue.core.job import Job
 from tuiqueue.core.status import ACTIVE, QUEUED, TERMINAL, Status, TransitionError, check_transition
@@ -20,9 +19,11 @@ class UnknownJob(LookupError):
         super().__init__(f"no job with id {job_id} (see `tuiqueue list`)")
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(NamedTuple):
     """How one run ended, as the worker reports it to the store."""
+
+    # A NamedTuple, not a frozen dataclass: one is built per job, and a frozen dataclass's
+    # __init__ (object.__setattr__ per field) cost twice as much.
 
     job_id: int
     token: str
