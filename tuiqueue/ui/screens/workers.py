@@ -15,6 +15,9 @@ from tuiqueue.ui.format import plain, span
 if TYPE_CHECKING:
     from tuiqueue.ui.app import QueueApp
 
+NO_LOAD = "\u2013"
+"""Shown (an en dash) instead of the running count of a dead or stopped worker."""
+
 REFRESH = 1.0
 """Seconds between reloads of the workers."""
 
@@ -65,10 +68,16 @@ class WorkersScreen(Screen[None]):
                 state = "stopped" if info.stopped else "alive" if alive else "dead"
                 colour = colours.get("success" if alive else
                                      "foreground-darken-3" if info.stopped else "error", "")
-                table.add_row(plain(info.id), plain(info.host), info.pid, info.concurrency,
-                              info.running, info.processed, f"{span(now - info.started_at)} ago",
-                              f"{span(now - info.heartbeat)} ago",
-                              Text(state, style=f"bold {colour}"), key=info.id)
+                # A dead or stopped worker runs nothing: its last reported load is stale
+                # (recovery has given its jobs to others), so none is shown and it is dimmed.
+                dim = "" if alive else "dim"
+                numbers = (info.pid, info.concurrency, info.running if alive else NO_LOAD,
+                           info.processed)
+                cells = [plain(info.id, dim), plain(info.host, dim),
+                         *(Text(str(n), style=dim) for n in numbers),
+                         plain(f"{span(now - info.started_at)} ago", dim),
+                         plain(f"{span(now - info.heartbeat)} ago", dim)]
+                table.add_row(*cells, Text(state, style=f"bold {colour}"), key=info.id)
             if not workers:
                 table.add_row("(no workers registered yet)", *[""] * 8)
             table.move_cursor(row=row)
