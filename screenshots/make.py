@@ -88,8 +88,8 @@ def peer_running(app: QueueApp) -> int:
     table = screen.query_one("#workers", DataTable)
     if "build-01:2231" not in table.rows:
         return 0
-    running = table.get_cell("build-01:2231", "running")
-    return running if isinstance(running, int) else 0
+    running = str(table.get_cell("build-01:2231", "running"))  # a Text since rows dim
+    return int(running) if running.isdigit() else 0
 
 
 async def scene(pilot: Pilot[None], app: QueueApp) -> dict[str, int]:
