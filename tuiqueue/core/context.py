@@ -38,8 +38,10 @@ class JobContext:
         self.message = ""
         self.dirty = False
         """Progress changed since the engine last published it."""
-        self.lines: deque[str] = deque(maxlen=LINES_MAX)
-        self._head: list[str] = []
+        # Made on first use (as are the listener lists): most jobs never log or get paused,
+        # and building them cost more than running a no-op job.
+        self._lines: deque[str] | None = None
+        self._head: list[str] | None = None
         self._logged = 0
         self.lines_dropped = 0
         """Lines lost because the job logged faster than the engine could store them."""
@@ -52,8 +54,8 @@ class JobContext:
         self._paused = False
         self._unpaused: threading.Event | None = None
         self._resumed: anyio.Event | None = None
-        self._pause_listeners: list[Callable[[bool], None]] = []
-        self._cancel_listeners: list[Callable[[], None]] = []
+        self._pause_listeners: list[Callable[[bool], None]] | None = None
+        self._cancel_listeners: list[Callable[[], None]] | None = None
         self.stop_grace: float | None = None
         """Seconds a job's child processes get between SIGTERM and SIGKILL when it is stopped
         (None: the job type's default; 0 after a second Ctrl-C)."""
@@ -69,16 +71,26 @@ class JobContext:
             self.message = str(message)
         self.dirty = True
 
+    @property
+    def lines(self) -> deque[str]:
+        """Log lines past the head waiting to be stored (the newest LINES_MAX)."""
+        if self._lines is None:
+            self._lines = deque(maxlen=LINES_MAX)
+        return self._lines
+
     def log(self, line: str) -> None:
         """Append a line to the job's log (multi-line text becomes several lines)."""
         for part in str(line).splitlines() or [""]:
             self._logged += 1
             if self._logged <= HEAD_KEPT:  # the head of a log is always kept, as in the store
+                if self._head is None:
+                    self._head = []
                 self._head.append(part)
                 continue
-            if len(self.lines) == LINES_MAX:
+            lines = self.lines
+            if len(lines) == LINES_MAX:
                 self.lines_dropped += 1
-            self.lines.append(part)
+            lines.append(part)
 
     async def track_process(self, pgid: int) -> None:
         """Record a process group this job leads, so a crashed worker's children are killed."""
@@ -118,10 +130,14 @@ class JobContext:
 
     def on_pause(self, listener: Callable[[bool], None]) -> None:
         """Call listener(True) when paused and listener(False) when resumed."""
+        if self._pause_listeners is None:
+            self._pause_listeners = []
         self._pause_listeners.append(listener)
 
     def on_cancel(self, listener: Callable[[], None]) -> None:
         """Call listener() once when the job is cancelled."""
+        if self._cancel_listeners is None:
+            self._cancel_listeners = []
         self._cancel_listeners.append(listener)
 
     # -- engine side ---------------------------------------------------------------------
@@ -136,7 +152,7 @@ class JobContext:
         self._paused = paused
         if not paused:
             self._wake_paused()
-        for listener in list(self._pause_listeners):
+        for listener in list(self._pause_listeners or ()):
             listener(paused)
 
     def request_stop(self) -> None:
@@ -152,7 +168,7 @@ class JobContext:
         self._cancelled = True
         self._stopping = True
         self._wake_paused()
-        for listener in list(self._cancel_listeners):
+        for listener in list(self._cancel_listeners or ()):
             listener()
 
     def _wake_paused(self) -> None:
@@ -164,15 +180,16 @@ class JobContext:
     @property
     def has_lines(self) -> bool:
         """Engine: lines are waiting to be stored."""
-        return bool(self._head or self.lines)
+        return bool(self._head or self._lines)
 
     def take_lines(self) -> list[str]:
         """Engine: the log lines written since the last call."""
-        lines, self._head = self._head, []
+        lines, self._head = self._head or [], None
         if self.lines_dropped:
             lines.append(f"[… {self.lines_dropped} lines dropped: output faster than the log "
                          "could keep up …]")
             self.lines_dropped = 0
-        while self.lines:
-            lines.append(self.lines.popleft())
+        tail = self._lines
+        while tail:
+            lines.append(tail.popleft())
         return lines

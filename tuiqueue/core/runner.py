@@ -187,12 +187,13 @@ async def execute(run: Running, kind: JobType, slot: Slot) -> tuple[Any, Excepti
         except RuntimeError:  # not asyncio (trio): a deadline scope instead of a timer
             deadline = anyio.CancelScope(deadline=anyio.current_time() + timeout)
     try:
+        body = kind.fn(ctx, **job.params) if kind.is_async else _thread_body(run, kind, ctx)
         if deadline is not None:
             with deadline:
-                return await _body(run, kind, ctx)
+                return await body, None
             run.timed_out = run.stopping = True
             return None, None
-        return await _body(run, kind, ctx)
+        return await body, None
     except Exception as exc:
         return None, exc
     finally:
@@ -201,9 +202,7 @@ async def execute(run: Running, kind: JobType, slot: Slot) -> tuple[Any, Excepti
         run.end()
 
 
-async def _body(run: Running, kind: JobType, ctx: JobContext) -> tuple[Any, None]:
-    if kind.is_async:
-        return await kind.fn(ctx, **run.job.params), None
+async def _thread_body(run: Running, kind: JobType, ctx: JobContext) -> Any:
     # A thread cannot be interrupted: a stop asks it (ctx.check() raises) and keeps waiting;
     # only giving up on the run stops the waiting (the thread runs on).
     done = threading.Event()
@@ -221,7 +220,7 @@ async def _body(run: Running, kind: JobType, ctx: JobContext) -> tuple[Any, None
     run.thread_wait = None
     if not done.is_set():  # given up on: the thread still runs
         _abandoned.append(lambda: not done.is_set())
-    return value, None
+    return value
 
 
 def _on_asyncio() -> bool:
@@ -257,6 +256,10 @@ def outcome(
     """How the run ended, from its flags and what its body returned or raised."""
     job, ctx = run.job, run.ctx
     token = job.token or ""
+    if error is None and not run.stopping and (result is None or type(result) in (str, int, bool)):
+        # The common case first, built directly (no JSON round trip, no flags to weigh).
+        return Outcome(job.id, token, Status.COMPLETED, result, None, None, None, 100.0,
+                       ctx.message or "done")
     try:
         if run.abandoned:
             why = ("cancel" if ctx.cancelled else "its timeout" if run.timed_out
