@@ -304,8 +304,8 @@ class JobTable(DataTable[Any]):
         self.sort("id", key=lambda i: self.order(self.jobs[i]), reverse=self.sort_reverse)
 
     def tick(self) -> None:
-        """Move the age of running and queued jobs on (once a second; visible rows now)."""
-        self._stale.update(i for i, job in self.jobs.items() if job.status not in TERMINAL)
+        """Move every job's age on (once a second; only visible rows are repainted now)."""
+        self._stale.update(self.jobs)
         with self.app.batch_update():
             self._freshen()
 
