@@ -129,10 +129,13 @@ class JobContext:
             raise JobCancelled(f"job {self.job_id} was asked to stop")
 
     def on_pause(self, listener: Callable[[bool], None]) -> None:
-        """Call listener(True) when paused and listener(False) when resumed."""
+        """Call listener(True) when paused and listener(False) when resumed (and now, if the
+        job was paused before the listener existed, e.g. while a process was starting)."""
         if self._pause_listeners is None:
             self._pause_listeners = []
         self._pause_listeners.append(listener)
+        if self.paused:
+            listener(True)
 
     def on_cancel(self, listener: Callable[[], None]) -> None:
         """Call listener() once when the job is cancelled."""
