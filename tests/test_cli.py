@@ -17,6 +17,7 @@ from click.testing import CliRunner, Result
 
 from tests.conftest import cli_env, tq
 from tuiqueue.cli import main
+from tuiqueue.core.registry import REGISTRY, load_job_types
 
 CUSTOM = '''
 from tuiqueue import JobContext, Param, job_type
@@ -162,8 +163,14 @@ def test_submit_from_stdin_bad_line_submits_nothing(db: str) -> None:
     ],
 )
 def test_bad_input_exits_2_and_changes_nothing(
-    db: str, args: list[str], message: str, no_env: None
+    db: str, args: list[str], message: str, no_env: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Other test modules register job types in the shared registry; see only the built-ins.
+    load_job_types()
+    builtin = {
+        n: t for n, t in REGISTRY._types.items() if t.fn.__module__.startswith("tuiqueue.jobs.")
+    }
+    monkeypatch.setattr(REGISTRY, "_types", builtin)
     assert run_inline("--db", db, "submit", "countdown").exit_code == 0
     assert run_inline("--db", db, "cancel", "1").exit_code == 0
     before = rows(db)
