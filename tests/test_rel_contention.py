@@ -37,6 +37,16 @@ def test_eight_submitters_two_workers(tmp_path: Path) -> None:
     # Create the file first so the submitters race on writes, not on creating the schema.
     start_worker(db, "--drain").communicate(timeout=30)
     workers = [start_worker(db, "-c", "8") for _ in range(2)]
+    try:
+        _run(db, mark, workers)
+    finally:
+        for proc in workers:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=30)
+
+
+def _run(db: str, mark: Path, workers: list[subprocess.Popen[str]]) -> None:
     start = time.monotonic()
     submitters = [subprocess.Popen([sys.executable, "-c", SUBMIT, JOBS, db, str(mark),
                                     str(PER_SUBMITTER)], env=cli_env(), text=True,
