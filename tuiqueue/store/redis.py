@@ -28,26 +28,21 @@ from tuiqueue.core.lifecycle import Command, Outcome, UnknownJob, apply_command
 from tuiqueue.core.status import TERMINAL, Status
 from tuiqueue.store import redis_lua as lua
 from tuiqueue.store.base import (
-    LOG_HEAD,
-    LOG_TAIL,
     Changes,
-    JobProcess,
-    LogPage,
     OwnVersions,
     Store,
     StoreError,
-    WorkerInfo,
-    clip_line,
 )
 from tuiqueue.store.redis_codec import (
     diff,
     dumps,
     job_from_hash,
-    job_from_values,
     new_job_fields,
     num,
     outcome_spec,
+    snaps_to_jobs,
 )
+from tuiqueue.store.redis_workers import RedisWorkersMixin
 
 PREFIX = "tuiqueue:"
 """Every key of the store starts with this (pick the database with the URL's /N)."""
@@ -61,15 +56,11 @@ class RedisConfigWarning(UserWarning):
     """The Redis server is configured in a way that can lose jobs."""
 
 
-def _snaps_to_jobs(replies: Sequence[Sequence[str | None]]) -> builtins.list[Job]:
-    return [job for job in map(job_from_values, replies) if job is not None]
-
-
 def _versions(*groups: Sequence[Job]) -> set[int]:
     return {job.version for jobs in groups for job in jobs}
 
 
-class RedisStore(Store):
+class RedisStore(RedisWorkersMixin, Store):
     """Jobs in Redis: hashes per job, sorted-set indexes, Lua scripts for every write."""
 
     shared = True
@@ -228,7 +219,7 @@ class RedisStore(Store):
         if limit <= 0:
             return []
         batch = uuid.uuid4().hex[:16]
-        jobs = _snaps_to_jobs(await self._run("CLAIM", worker, limit, batch, now=now))
+        jobs = snaps_to_jobs(await self._run("CLAIM", worker, limit, batch, now=now))
         jobs.sort(key=lambda j: (-j.priority, j.id))
         for version in _versions(jobs):
             self._own.add(version)
@@ -251,7 +242,7 @@ class RedisStore(Store):
         if not outcomes:
             return []
         reply = await self._run("FINISH", dumps([outcome_spec(o) for o in outcomes]), now=now)
-        jobs = _snaps_to_jobs(reply)
+        jobs = snaps_to_jobs(reply)
         for version in _versions(jobs):
             self._own.add(version)
         return jobs
@@ -263,7 +254,7 @@ class RedisStore(Store):
             return [], []
         reply = await self._run("FINISH_CLAIM", dumps([outcome_spec(o) for o in outcomes]),
                                 worker, max(0, limit), uuid.uuid4().hex[:16], now=now)
-        finished, claimed = _snaps_to_jobs(reply[0]), _snaps_to_jobs(reply[1])
+        finished, claimed = snaps_to_jobs(reply[0]), snaps_to_jobs(reply[1])
         claimed.sort(key=lambda j: (-j.priority, j.id))
         for version in _versions(finished, claimed):
             self._own.add(version)
@@ -293,27 +284,6 @@ class RedisStore(Store):
                 return job
             await anyio.sleep(0.001)
         raise StoreError(f"{self.url}: job {job_id} kept changing; try the command again")
-
-    # -- logs ---------------------------------------------------------------------------
-
-    async def append_logs(self, lines: dict[int, builtins.list[str]]) -> None:
-        batch = {str(i): [clip_line(line) for line in new] for i, new in lines.items() if new}
-        if batch:
-            version = await self._run("APPEND_LOGS", "", dumps(batch), LOG_HEAD, LOG_TAIL)
-            if version:
-                self._own.add(int(version))
-
-    async def logs(self, job_id: int, after: int = 0, limit: int | None = None) -> LogPage:
-        reply = await self._run("LOGS", job_id, max(0, after),
-                                -1 if limit is None else limit, LOG_HEAD)
-        if int(reply[0]) < 0:
-            raise UnknownJob(job_id)
-        count, head_first, head, tail_first, tail = reply
-        lines = [(int(head_first) + i, line) for i, line in enumerate(head)]
-        lines += [(int(tail_first) + i, line) for i, line in enumerate(tail)]
-        if limit is not None:
-            lines = lines[:limit]
-        return LogPage(lines, max(0, int(count) - LOG_HEAD - LOG_TAIL))
 
     # -- deleting -----------------------------------------------------------------------
 
@@ -365,7 +335,7 @@ class RedisStore(Store):
 
     async def changes(self, since: int) -> Changes:
         version, jobs, deleted = await self._run("CHANGES", since, CHANGES_MAX)
-        return Changes(int(version), _snaps_to_jobs(jobs), [int(i) for i in deleted])
+        return Changes(int(version), snaps_to_jobs(jobs), [int(i) for i in deleted])
 
     async def version(self) -> int:
         return int(await self._call(self.client.get, self._key("version")) or 0)
@@ -401,63 +371,3 @@ class RedisStore(Store):
 
     async def queue_paused(self) -> bool:
         return bool(await self._call(self.client.get, self._key("paused")) == "1")
-
-    async def release(self, worker: str, now: float) -> builtins.list[Job]:
-        return _snaps_to_jobs(await self._run("RELEASE", worker, now=now))
-
-    # -- workers ------------------------------------------------------------------------
-
-    async def register_worker(self, info: WorkerInfo) -> None:
-        key = self._key("w:", info.id)
-        async with self.client.pipeline(transaction=True) as pipe:
-            pipe.delete(key)
-            pipe.hset(key, mapping={
-                "id": info.id, "host": info.host, "pid": str(info.pid),
-                "concurrency": str(info.concurrency), "started_at": num(info.started_at),
-                "heartbeat": num(info.heartbeat), "running": str(info.running),
-                "processed": str(info.processed), "stopped": "1" if info.stopped else "0",
-            })
-            pipe.zadd(self._key("workers"), {info.id: info.started_at})
-            await self._call(pipe.execute)
-
-    async def heartbeat(self, worker_id: str, running: int, processed: int, now: float) -> None:
-        await self._run("HEARTBEAT", worker_id, "running", running, "processed", processed,
-                        "heartbeat", num(now))
-
-    async def stop_worker(self, worker_id: str, now: float) -> None:
-        await self._run("HEARTBEAT", worker_id, "stopped", "1", "running", "0",
-                        "heartbeat", num(now))
-
-    async def workers(self) -> builtins.list[WorkerInfo]:
-        ids = await self._call(self.client.zrevrange, self._key("workers"), 0, -1)
-        async with self.client.pipeline(transaction=False) as pipe:
-            for worker_id in ids:
-                pipe.hgetall(self._key("w:", worker_id))
-            raws = await self._call(pipe.execute)
-        return [
-            WorkerInfo(
-                id=r["id"], host=r["host"], pid=int(r["pid"]), concurrency=int(r["concurrency"]),
-                started_at=float(r["started_at"]), heartbeat=float(r["heartbeat"]),
-                running=int(r["running"]), processed=int(r["processed"]),
-                stopped=r["stopped"] == "1",
-            )
-            for r in raws if r
-        ]
-
-    async def orphans(self, now: float, dead_after: float) -> builtins.list[Job]:
-        return _snaps_to_jobs(await self._run("ORPHANS", num(dead_after), now=now))
-
-    # -- processes started by jobs ------------------------------------------------------
-
-    async def set_job_process(self, job_id: int, process: JobProcess | None) -> None:
-        if process is None:
-            await self._call(self.client.delete, self._key("proc:", job_id))
-            return
-        await self._run("SET_PROCESS", job_id, process.token, process.host, process.pgid,
-                        process.start_time)
-
-    async def job_process(self, job_id: int) -> JobProcess | None:
-        raw = await self._call(self.client.hgetall, self._key("proc:", job_id))
-        if not raw:
-            return None
-        return JobProcess(raw["token"], raw["host"], int(raw["pgid"]), int(raw["start_time"]))

@@ -175,3 +175,8 @@ def outcome_spec(outcome: Outcome) -> dict[str, str]:
     if outcome.run_at is not None:
         spec["run_at"] = num(outcome.run_at)
     return spec
+
+
+def snaps_to_jobs(replies: Sequence[Sequence[str | None]]) -> list[Job]:
+    """Jobs from HMGET snapshots, skipping jobs that no longer exist."""
+    return [job for job in map(job_from_values, replies) if job is not None]

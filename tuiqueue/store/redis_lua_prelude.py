@@ -1,0 +1,60 @@
+"""Shared Lua of the Redis store: the FIELDS snapshot and the PRELUDE every write starts with."""
+
+from __future__ import annotations
+
+FIELDS = """
+-- a job as its fields in Job's order (redis_codec.job_from_values): half the strings of an
+-- HGETALL reply, and turning replies into Lua values and back is most of a script's time
+local FIELDS = {'id', 'type', 'params', 'priority', 'status', 'progress', 'message', 'result',
+  'error', 'traceback', 'created_at', 'started_at', 'finished_at', 'run_at', 'attempts',
+  'max_attempts', 'timeout', 'worker', 'token', 'rerun_of', 'depends_on', 'cancel_requested',
+  'version', 'updated_at', 'log_count'}
+local function snap(k) return redis.call('HMGET', k, unpack(FIELDS)) end
+"""
+
+PRELUDE = FIELDS + """
+local P = ARGV[1]
+local NOW = ARGV[2]
+local V = false
+local TERMINAL = {completed = true, failed = true, cancelled = true}
+local function jkey(id) return P .. 'job:' .. id end
+local function ver()
+  if not V then V = redis.call('INCR', P .. 'version') end
+  return V
+end
+local function touch(id)
+  local v = ver()
+  if NOW == '' then redis.call('HSET', jkey(id), 'version', v)
+  else redis.call('HSET', jkey(id), 'version', v, 'updated_at', NOW) end
+  redis.call('ZADD', P .. 'changes', v, id)
+end
+local function setopt(k, field, value)
+  if value == nil or value == cjson.null then redis.call('HDEL', k, field)
+  else redis.call('HSET', k, field, value) end
+end
+-- keep every index right after a job's status fields were written (old may be false)
+local function index(id, old, new)
+  local k = jkey(id)
+  if old then
+    redis.call('ZREM', P .. 's:' .. old, id)
+    if old == 'pending' then redis.call('ZREM', P .. 'pending', id) end
+    if old == 'scheduled' then redis.call('ZREM', P .. 'sched', id) end
+  end
+  redis.call('ZADD', P .. 's:' .. new, id, id)
+  if new == 'pending' then
+    local prio = tonumber(redis.call('HGET', k, 'priority') or '1')
+    redis.call('ZADD', P .. 'pending', (3 - prio) * 1000000000000 + tonumber(id), id)
+  elseif new == 'scheduled' then
+    redis.call('ZADD', P .. 'sched', redis.call('HGET', k, 'run_at') or NOW, id)
+  elseif new == 'waiting' then
+    redis.call('SET', P .. 'wdirty', '1')
+  elseif TERMINAL[new] then
+    redis.call('ZADD', P .. 'f:' .. new, redis.call('HGET', k, 'finished_at') or NOW, id)
+    if redis.call('ZCARD', P .. 's:waiting') > 0 then redis.call('SET', P .. 'wdirty', '1') end
+  end
+end
+local function done(result)
+  if V then redis.call('PUBLISH', P .. 'events', V) end
+  return result
+end
+"""

@@ -1,0 +1,157 @@
+"""SqliteBase: the SQLite connection, retries and version bookkeeping under SqliteStore."""
+
+from __future__ import annotations
+
+import builtins
+import random
+import sqlite3
+import uuid
+from collections.abc import Callable, Collection, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+import anyio
+
+from tuiqueue.core.job import Job
+from tuiqueue.core.status import Status
+from tuiqueue.store.base import OwnVersions, Store, StoreError
+from tuiqueue.store.sqlite_rows import _dumps
+from tuiqueue.store.sqlite_schema import connect, forget
+
+T = TypeVar("T")
+
+BUSY_MS = 20
+"""SQLite waits this long for a lock inside a call (blocking the loop); we retry beyond it."""
+RETRY_FOR = 30.0
+"""Seconds to keep retrying a locked database before giving up with a clear error."""
+
+
+class SqliteBase(Store):
+    """Connection, retries, version bookkeeping and row saving shared by the SqliteStore parts."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path).expanduser()
+        self.url = str(self.path)
+        self._conn: sqlite3.Connection | None = None
+        self._token_base = uuid.uuid4().hex[:10]
+        self._claims = 0
+        self._own = OwnVersions()
+        self._tx_versions: builtins.list[int] = []
+        """Versions the running write transaction set; ours once it commits."""
+
+    async def open(self) -> None:
+        if self._conn is None:
+            self._conn = connect(self.path, BUSY_MS)
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+            forget(self.path)
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """The open connection."""
+        if self._conn is None:
+            raise StoreError(f"{self.path}: the store is not open")
+        return self._conn
+
+    async def _retry(self, fn: Callable[[sqlite3.Connection], T], write: bool) -> T:
+        delay = 0.001
+        deadline = anyio.current_time() + RETRY_FOR
+        while True:
+            conn = self.conn
+            try:
+                if not write:
+                    return fn(conn)
+                conn.execute("BEGIN IMMEDIATE")
+                self._tx_versions.clear()
+                try:
+                    out = fn(conn)
+                    conn.execute("COMMIT")
+                    for version in self._tx_versions:
+                        self._own.add(version)
+                    return out
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.OperationalError as exc:
+                text = str(exc)
+                if "locked" not in text and "busy" not in text:
+                    raise StoreError(f"{self.path}: {text}") from exc
+                if anyio.current_time() > deadline:
+                    raise StoreError(
+                        f"{self.path}: the database stayed locked for {RETRY_FOR:.0f}s; "
+                        "another process holds it (is one stuck?)"
+                    ) from exc
+            await anyio.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 0.05)
+
+    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return await self._retry(fn, write=True)
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return await self._retry(fn, write=False)
+
+    @staticmethod
+    def _next_version(conn: sqlite3.Connection) -> int:
+        """The version a write that may change nothing would use (see _commit_version)."""
+        return int(conn.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()[0]) + 1
+
+    def _commit_version(
+        self, conn: sqlite3.Connection, version: int, changes_before: int
+    ) -> None:
+        """Bump the version only if the transaction wrote rows: an idle claim writes nothing,
+        so it does not wake every other process's watcher."""
+        if conn.total_changes != changes_before:
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'version'", (version,))
+            self._tx_versions.append(version)
+
+    def _bump(self, conn: sqlite3.Connection) -> int:
+        row = conn.execute(
+            "UPDATE meta SET value = value + 1 WHERE key = 'version' RETURNING value"
+        ).fetchone()
+        self._tx_versions.append(int(row[0]))
+        return int(row[0])
+
+    @staticmethod
+    def _dep_status(conn: sqlite3.Connection, deps: Collection[int]) -> dict[int, Status | None]:
+        out: dict[int, Status | None] = dict.fromkeys(deps)
+        if deps:
+            marks = ",".join("?" * len(deps))
+            for job_id, status in conn.execute(
+                f"SELECT id, status FROM jobs WHERE id IN ({marks})", tuple(deps)
+            ):
+                out[job_id] = Status(status)
+        return out
+
+    @staticmethod
+    def _save(conn: sqlite3.Connection, job: Job) -> None:
+        SqliteBase._save_many(conn, [job])
+
+    @staticmethod
+    def _save_many(conn: sqlite3.Connection, jobs: Sequence[Job]) -> None:
+        conn.executemany(
+            "UPDATE jobs SET status=?, progress=?, message=?, result=?, error=?, traceback=?, "
+            "started_at=?, finished_at=?, run_at=?, attempts=?, worker=?, token=?, "
+            "cancel_requested=?, version=?, updated_at=? WHERE id=?",
+            [(
+                job.status.value,
+                job.progress,
+                job.message,
+                None if job.result is None else _dumps(job.result),
+                job.error,
+                job.traceback,
+                job.started_at,
+                job.finished_at,
+                job.run_at,
+                job.attempts,
+                job.worker,
+                job.token,
+                int(job.cancel_requested),
+                job.version,
+                job.updated_at,
+                job.id,
+            ) for job in jobs],
+        )
