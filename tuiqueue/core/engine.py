@@ -2,29 +2,27 @@
 
 from __future__ import annotations
 
-import asyncio
 import builtins
 import os
 import socket
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from functools import partial
+from collections.abc import Callable, Iterable
 from types import TracebackType
-from typing import Any
 
 import anyio
 import anyio.lowlevel
 import anyio.to_thread
 from anyio.abc import TaskGroup, TaskStatus
 
-from tuiqueue.core.context import JobContext
-from tuiqueue.core.events import Event, EventBus, EventKind, Subscription
-from tuiqueue.core.job import Job, NewJob
-from tuiqueue.core.lifecycle import Command, Outcome, UnknownJob
-from tuiqueue.core.params import MAX_INT
+from tuiqueue.core.commands import MAX_ATTEMPTS as MAX_ATTEMPTS
+from tuiqueue.core.commands import Commands
+from tuiqueue.core.commands import Stats as Stats
+from tuiqueue.core.events import Event, EventBus, EventKind
+from tuiqueue.core.job import Job
+from tuiqueue.core.lifecycle import Outcome
+from tuiqueue.core.pool import RunnerPool, _park
 from tuiqueue.core.recovery import (
     DEAD_AFTER,
     RECOVERY_INTERVAL,
@@ -33,20 +31,16 @@ from tuiqueue.core.recovery import (
     recover,
     resolve,
 )
-from tuiqueue.core.registry import REGISTRY, Registry, UnknownJobType
+from tuiqueue.core.registry import REGISTRY, Registry
 from tuiqueue.core.runner import (
     ABANDON_AFTER,
     Running,
     Slot,
-    abandon,
-    execute,
-    outcome,
-    unknown_type,
 )
-from tuiqueue.core.status import ACTIVE, TERMINAL, UNFINISHED, Priority, Status
+from tuiqueue.core.status import TERMINAL, UNFINISHED, Status
 from tuiqueue.core.watcher import Watcher
 from tuiqueue.store import open_store
-from tuiqueue.store.base import LogPage, Store, StoreError, WorkerInfo
+from tuiqueue.store.base import Store, StoreError, WorkerInfo
 
 FLUSH_INTERVAL = 0.1
 """Progress and logs are written and published at most this often (10 times a second)."""
@@ -58,66 +52,6 @@ RETENTION_BATCH = 200
 """Jobs (with their logs) deleted per transaction by retention..."""
 RETENTION_PAUSE = 0.01
 """...and seconds between those transactions, so other processes' writes get in between."""
-MAX_ATTEMPTS = 1_000
-"""The most runs a job may be allowed (retries after failures and crashes included)."""
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
-
-
-async def _park(timeout: float | None, register: Callable[[Callable[[], None]], None]) -> None:
-    """Sleep until the waker handed to `register` is called or `timeout` seconds pass.
-
-    A plain future and timer on asyncio: the dispatcher and every runner park once per tick,
-    and an anyio event with move_on_after costs several times more (trio: anyio's).
-    """
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
-        event = anyio.Event()
-        register(event.set)
-        with anyio.move_on_after(timeout):
-            await event.wait()
-        return
-    future: asyncio.Future[None] = loop.create_future()
-    register(partial(_resolve, future))
-    timer = None if timeout is None else loop.call_later(timeout, _resolve, future)
-    try:
-        await future
-    finally:
-        if timer is not None:
-            timer.cancel()
-
-
-@dataclass(frozen=True, slots=True)
-class Stats:
-    """Counts per status and this worker's load."""
-
-    counts: dict[Status, int]
-    active: int
-    capacity: int
-    processed: int
-    queue_paused: bool
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON shape of `tuiqueue stats --json`."""
-        return {
-            "counts": {str(k): v for k, v in self.counts.items()},
-            "total": sum(self.counts.values()),
-            "worker": {"active": self.active, "capacity": self.capacity,
-                       "processed": self.processed},
-            "queue_paused": self.queue_paused,
-        }
 
 
 def make_worker_id() -> str:
@@ -125,7 +59,7 @@ def make_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
-class Engine:
+class Engine(RunnerPool, Commands):
     """Submit, steer and (when running) execute jobs on one store."""
 
     def __init__(
@@ -401,123 +335,8 @@ class Engine:
             run.interrupt()
         self.wake()
 
-    # -- running jobs -------------------------------------------------------------------
-
-    def _start(self, tg: TaskGroup, job: Job) -> None:
-        run = Running(job, JobContext(job.id, job.type, job.params, job.attempts),
-                      abandon_after=self.abandon_after)
-        run.ctx.process_hook = partial(self._track_process, job)
-        self._running[job.id] = run
-        self._publish_job(job)
-        self._ready.append(run)
-        if self._workers < len(self._running):
-            self._workers += 1
-            slot = Slot(self._give_up)
-            self._slots.add(slot)
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:  # not asyncio (trio): runners live in the task group
-                tg.start_soon(self._work, slot, name="tuiqueue job runner")
-            else:
-                # A plain task, not the task group's: a runner stuck in a body that ignores
-                # every stop must not hold up the engine's exit once it is given up on.
-                slot.task = loop.create_task(self._work(slot), name="tuiqueue job runner")
-
-    def _close_slots(self) -> None:
-        """The run is over: stop every runner (a running body is stopped; it records nothing)."""
-        for slot in self._slots:
-            slot.detached = True
-            if slot.current is not None and slot.scope is not None:
-                slot.scope.cancel()
-        self._slots.clear()
-        self._workers = 0
-        self._ready.clear()
-        self._wake_runners()
-
-    def _give_up(self, run: Running) -> None:
-        """A stopped run ignored the stop for abandon_after seconds: fail it, free its slot."""
-        slot = run.slot
-        if run.ended or slot is None or slot.detached:
-            return
-        if abandon(run, slot):
-            # The body keeps its runner task: record the outcome here and let the next
-            # claim start a runner in its place.
-            self._slots.discard(slot)
-            self._workers -= 1
-            self._outcomes.append((run, outcome(run, self.registry, self.clock)))
-            self.wake()
-
-    async def _work(self, slot: Slot) -> None:
-        """Run claimed jobs one after another; up to `concurrency` of these run at once."""
-        # A pool rather than a task per job: spawning a task costs more than a short job.
-        try:
-            while not slot.detached:
-                run: Running | None = None
-                with anyio.CancelScope() as scope:
-                    slot.scope = scope
-                    while not slot.detached and self._workers <= self._concurrency:
-                        if not self._ready:
-                            await _park(None, self._idle_runners.append)
-                            continue
-                        run = self._ready.popleft()
-                        if self._ready and self._idle_runners:
-                            self._more_runners()
-                        try:
-                            kind = self.registry.get(run.job.type)
-                        except UnknownJobType as exc:
-                            self._done(run, unknown_type(run, exc))
-                            run = None
-                            continue
-                        if run.stopping:  # stopped before it started
-                            result, error = None, None
-                        else:
-                            result, error = await execute(run, kind, slot)
-                        if slot.detached:
-                            return  # given up on (or the run is over): nothing to record
-                        self._done(run, outcome(run, self.registry, self.clock, result, error))
-                        run = None
-                        if scope.cancel_called:
-                            break  # that run was stopped: a fresh scope for the next one
-                    else:
-                        return
-                if run is not None:  # its body ended by the stop (the scope's cancellation)
-                    run.end()
-                    if slot.detached:
-                        return
-                    self._done(run, outcome(run, self.registry, self.clock))
-        finally:
-            if not slot.detached:
-                self._slots.discard(slot)
-                self._workers -= 1
-
     def _set_waker(self, waker: Callable[[], None]) -> None:
         self._waker = waker
-
-    def _wake_runners(self, count: int | None = None) -> None:
-        idle = self._idle_runners
-        for _ in range(len(idle) if count is None else min(count, len(idle))):
-            idle.popleft()()
-
-    def _more_runners(self) -> None:
-        """A runner took a run and more are ready: wake runners for them unless it gets to
-        them itself (a job that ends without waiting: one runner runs the whole batch)."""
-        if self._more_pending:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # not asyncio (trio): wake them now
-            self._wake_runners(len(self._ready))
-            return
-        self._more_pending = True
-        loop.call_soon(self._wake_for_ready)
-
-    def _wake_for_ready(self) -> None:
-        self._more_pending = False
-        self._wake_runners(len(self._ready))
-
-    def _done(self, run: Running, out: Outcome) -> None:
-        self._outcomes.append((run, out))
-        self.wake()
 
     async def _flush(self, force: bool = False, claim: bool = False) -> builtins.list[Job]:
         """Write finished runs, progress and logs; publish what changed.
@@ -575,185 +394,3 @@ class Engine:
             if self.store.shared:
                 self.published[job.id] = max(job.version, self.published.get(job.id, 0))
             self.bus.publish(Event(EventKind.JOB, job.id, job.copy()))
-
-    def apply_control(self, job: Job) -> None:
-        """Make a job this engine runs follow its stored state (cancel/pause/resume)."""
-        run = self._running.get(job.id)
-        if run is None or job.token != run.job.token:
-            return
-        run.job.status = job.status
-        run.job.cancel_requested = job.cancel_requested
-        if job.cancel_requested:
-            run.cancel()
-        else:
-            run.ctx.set_paused(job.status is Status.PAUSED)
-
-    # -- commands -----------------------------------------------------------------------
-
-    def new_job(
-        self,
-        type: str,
-        params: Mapping[str, Any] | None = None,
-        *,
-        priority: Priority | str | int = Priority.NORMAL,
-        delay: float | None = None,
-        run_at: float | None = None,
-        after: Sequence[int] = (),
-        rerun_of: int | None = None,
-        max_attempts: int | None = None,
-        timeout: float | None = None,
-    ) -> NewJob:
-        """Validate a submission (raises UnknownJobType or ValidationError) without storing it."""
-        kind = self.registry.get(type)
-        clean = kind.schema.validate(params or {}, type)
-        if delay is not None:
-            if not (_is_number(delay) and 0 <= delay < 10**9):
-                raise ValueError("delay must be a number of seconds, 0 or more")
-            run_at = self.clock() + delay
-        if max_attempts is not None and not (
-            _is_int(max_attempts) and 1 <= max_attempts <= MAX_ATTEMPTS
-        ):
-            raise ValueError(f"max_attempts must be a whole number from 1 to {MAX_ATTEMPTS}")
-        if timeout is not None and not (_is_number(timeout) and 0 < timeout < 10**9):
-            raise ValueError("timeout must be a positive number of seconds")
-        # Ids must fit every store's 64-bit integers; a bool or a string is not an id.
-        if not isinstance(after, list | tuple) or not all(
-            _is_int(i) and 0 < i <= MAX_INT for i in after
-        ):
-            raise ValueError("after must be a list of job ids")
-        return NewJob(
-            type=type, params=clean, priority=Priority.parse(priority), run_at=run_at,
-            depends_on=tuple(after), rerun_of=rerun_of,
-            max_attempts=max_attempts or kind.max_attempts,
-            timeout=timeout,
-        )
-
-    async def submit(self, type: str, params: Mapping[str, Any] | None = None, **kw: Any) -> Job:
-        """Validate and queue one job; returns it with its id."""
-        return (await self.submit_many([self.new_job(type, params, **kw)]))[0]
-
-    async def submit_many(
-        self, jobs: Iterable[NewJob | tuple[str, Mapping[str, Any]]]
-    ) -> list[Job]:
-        """Validate and queue many jobs in one transaction (all or nothing)."""
-        batch = [j if isinstance(j, NewJob) else self.new_job(j[0], j[1]) for j in jobs]
-        added = await self.store.add(batch, self.clock())
-        for job in added:
-            self._publish_job(job)
-        self.wake()
-        return added
-
-    async def get(self, job_id: int) -> Job:
-        """The job with this id, or UnknownJob."""
-        job = await self.store.get(job_id)
-        if job is None:
-            raise UnknownJob(job_id)
-        return job
-
-    async def _command(self, job_id: int, command: Command) -> Job:
-        job = await self.store.command(job_id, command, self.clock())
-        self.apply_control(job)
-        self._publish_job(job)
-        self.wake()
-        return job
-
-    async def cancel(self, job_id: int) -> Job:
-        """Cancel a queued job (it never starts) or stop a running one."""
-        return await self._command(job_id, "cancel")
-
-    async def pause(self, job_id: int) -> Job:
-        """Pause a job: a queued one is not started, a running one waits at its checkpoints."""
-        return await self._command(job_id, "pause")
-
-    async def resume(self, job_id: int) -> Job:
-        """Resume a paused job."""
-        return await self._command(job_id, "resume")
-
-    async def rerun(self, job_id: int, **kw: Any) -> Job:
-        """Queue a new job with the same type and params, linked to the original."""
-        old = await self.get(job_id)
-        kw.setdefault("priority", old.priority)
-        return await self.submit(old.type, old.params, rerun_of=old.id, **kw)
-
-    async def delete(self, job_ids: Sequence[int]) -> list[int]:
-        """Delete jobs that are not running."""
-        deleted = await self.store.delete(job_ids)
-        for job_id in deleted:
-            self.bus.publish(Event(EventKind.DELETED, job_id))
-        return deleted
-
-    async def clear(
-        self,
-        statuses: Iterable[Status] = TERMINAL,
-        *,
-        older_than: float | None = None,
-        keep_newest: int = 0,
-    ) -> int:
-        """Delete finished jobs (optionally only those finished more than older_than s ago)."""
-        cutoff = self.clock() - older_than if older_than is not None else None
-        count = await self.store.clear(set(statuses), finished_before=cutoff,
-                                       keep_newest=keep_newest)
-        if count:
-            self.bus.publish(Event(EventKind.RESYNC))
-        return count
-
-    async def set_queue_paused(self, paused: bool) -> None:
-        """Pause or resume claiming on every worker sharing this store."""
-        await self.store.set_queue_paused(paused)
-        self.bus.publish(Event(EventKind.QUEUE, queue_paused=paused))
-        self.wake()
-
-    async def stats(self) -> Stats:
-        """Counts per status and this worker's load."""
-        return Stats(await self.store.counts(), len(self._running), self._concurrency,
-                     self.processed, await self.store.queue_paused())
-
-    async def logs(self, job_id: int, after: int = 0, limit: int | None = None) -> LogPage:
-        """A job's stored log lines after sequence number `after` (flushed ~10x a second)."""
-        return await self.store.logs(job_id, after, limit)
-
-    async def list(self, **kw: Any) -> builtins.list[Job]:
-        """Jobs newest first (see Store.list for filters and keyset paging)."""
-        return await self.store.list(**kw)
-
-    async def workers(self) -> builtins.list[WorkerInfo]:
-        """Every worker registered on this store."""
-        return await self.store.workers()
-
-    # -- waiting ------------------------------------------------------------------------
-
-    def events(self) -> Subscription:
-        """An async iterator of every event from now on (unsubscribe when done)."""
-        return self.bus.subscribe()
-
-    async def wait(self, job_id: int, timeout: float | None = None) -> Job:
-        """Wait until the job is finished and return it."""
-        with anyio.fail_after(timeout):
-            delay = 0.01
-            while True:
-                job = await self.get(job_id)
-                if job.status in TERMINAL:
-                    return job
-                await anyio.sleep(delay)
-                delay = min(delay * 2, 0.2)
-
-    async def drain(self, timeout: float | None = None) -> None:
-        """Wait until no job is queued or running (paused jobs that never started excepted)."""
-        with anyio.fail_after(timeout):
-            delay = 0.01
-            while True:
-                counts = await self.store.counts()
-                if not any(counts[s] for s in UNFINISHED if s is not Status.PAUSED) and not (
-                    self._running or self._outcomes
-                ):
-                    return
-                await anyio.sleep(delay)
-                delay = min(delay * 2, 0.1)
-
-    def running_ids(self) -> builtins.list[int]:
-        """Ids of the jobs this engine runs now."""
-        return list(self._running)
-
-    def is_active(self, job: Job) -> bool:
-        """Whether job is running here (its state comes from us, not from the store)."""
-        return job.id in self._running and job.status in ACTIVE

@@ -1,0 +1,188 @@
+"""The Engine's runner pool: runner tasks that execute claimed jobs (mixed into Engine)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING
+
+import anyio
+from anyio.abc import TaskGroup
+
+from tuiqueue.core.context import JobContext
+from tuiqueue.core.job import Job
+from tuiqueue.core.lifecycle import Outcome
+from tuiqueue.core.registry import UnknownJobType
+from tuiqueue.core.runner import Running, Slot, abandon, execute, outcome, unknown_type
+
+if TYPE_CHECKING:
+    from collections import deque
+
+    from tuiqueue.core.registry import Registry
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+async def _park(timeout: float | None, register: Callable[[Callable[[], None]], None]) -> None:
+    """Sleep until the waker handed to `register` is called or `timeout` seconds pass.
+
+    A plain future and timer on asyncio: the dispatcher and every runner park once per tick,
+    and an anyio event with move_on_after costs several times more (trio: anyio's).
+    """
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        event = anyio.Event()
+        register(event.set)
+        with anyio.move_on_after(timeout):
+            await event.wait()
+        return
+    future: asyncio.Future[None] = loop.create_future()
+    register(partial(_resolve, future))
+    timer = None if timeout is None else loop.call_later(timeout, _resolve, future)
+    try:
+        await future
+    finally:
+        if timer is not None:
+            timer.cancel()
+
+
+class RunnerPool:
+    """The Engine's runner tasks: start, feed, give up on and close them."""
+
+    if TYPE_CHECKING:  # provided by Engine
+        registry: Registry
+        clock: Callable[[], float]
+        abandon_after: float
+        _concurrency: int
+        _running: dict[int, Running]
+        _outcomes: list[tuple[Running, Outcome]]
+        _ready: deque[Running]
+        _workers: int
+        _slots: set[Slot]
+        _idle_runners: deque[Callable[[], None]]
+        _more_pending: bool
+
+        def wake(self) -> None: ...
+        def _publish_job(self, job: Job) -> None: ...
+        async def _track_process(self, job: Job, pgid: int) -> None: ...
+
+    # -- running jobs -------------------------------------------------------------------
+
+    def _start(self, tg: TaskGroup, job: Job) -> None:
+        run = Running(job, JobContext(job.id, job.type, job.params, job.attempts),
+                      abandon_after=self.abandon_after)
+        run.ctx.process_hook = partial(self._track_process, job)
+        self._running[job.id] = run
+        self._publish_job(job)
+        self._ready.append(run)
+        if self._workers < len(self._running):
+            self._workers += 1
+            slot = Slot(self._give_up)
+            self._slots.add(slot)
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # not asyncio (trio): runners live in the task group
+                tg.start_soon(self._work, slot, name="tuiqueue job runner")
+            else:
+                # A plain task, not the task group's: a runner stuck in a body that ignores
+                # every stop must not hold up the engine's exit once it is given up on.
+                slot.task = loop.create_task(self._work(slot), name="tuiqueue job runner")
+
+    def _close_slots(self) -> None:
+        """The run is over: stop every runner (a running body is stopped; it records nothing)."""
+        for slot in self._slots:
+            slot.detached = True
+            if slot.current is not None and slot.scope is not None:
+                slot.scope.cancel()
+        self._slots.clear()
+        self._workers = 0
+        self._ready.clear()
+        self._wake_runners()
+
+    def _give_up(self, run: Running) -> None:
+        """A stopped run ignored the stop for abandon_after seconds: fail it, free its slot."""
+        slot = run.slot
+        if run.ended or slot is None or slot.detached:
+            return
+        if abandon(run, slot):
+            # The body keeps its runner task: record the outcome here and let the next
+            # claim start a runner in its place.
+            self._slots.discard(slot)
+            self._workers -= 1
+            self._outcomes.append((run, outcome(run, self.registry, self.clock)))
+            self.wake()
+
+    async def _work(self, slot: Slot) -> None:
+        """Run claimed jobs one after another; up to `concurrency` of these run at once."""
+        # A pool rather than a task per job: spawning a task costs more than a short job.
+        try:
+            while not slot.detached:
+                run: Running | None = None
+                with anyio.CancelScope() as scope:
+                    slot.scope = scope
+                    while not slot.detached and self._workers <= self._concurrency:
+                        if not self._ready:
+                            await _park(None, self._idle_runners.append)
+                            continue
+                        run = self._ready.popleft()
+                        if self._ready and self._idle_runners:
+                            self._more_runners()
+                        try:
+                            kind = self.registry.get(run.job.type)
+                        except UnknownJobType as exc:
+                            self._done(run, unknown_type(run, exc))
+                            run = None
+                            continue
+                        if run.stopping:  # stopped before it started
+                            result, error = None, None
+                        else:
+                            result, error = await execute(run, kind, slot)
+                        if slot.detached:
+                            return  # given up on (or the run is over): nothing to record
+                        self._done(run, outcome(run, self.registry, self.clock, result, error))
+                        run = None
+                        if scope.cancel_called:
+                            break  # that run was stopped: a fresh scope for the next one
+                    else:
+                        return
+                if run is not None:  # its body ended by the stop (the scope's cancellation)
+                    run.end()
+                    if slot.detached:
+                        return
+                    self._done(run, outcome(run, self.registry, self.clock))
+        finally:
+            if not slot.detached:
+                self._slots.discard(slot)
+                self._workers -= 1
+
+    def _wake_runners(self, count: int | None = None) -> None:
+        idle = self._idle_runners
+        for _ in range(len(idle) if count is None else min(count, len(idle))):
+            idle.popleft()()
+
+    def _more_runners(self) -> None:
+        """A runner took a run and more are ready: wake runners for them unless it gets to
+        them itself (a job that ends without waiting: one runner runs the whole batch)."""
+        if self._more_pending:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not asyncio (trio): wake them now
+            self._wake_runners(len(self._ready))
+            return
+        self._more_pending = True
+        loop.call_soon(self._wake_for_ready)
+
+    def _wake_for_ready(self) -> None:
+        self._more_pending = False
+        self._wake_runners(len(self._ready))
+
+    def _done(self, run: Running, out: Outcome) -> None:
+        self._outcomes.append((run, out))
+        self.wake()
+
