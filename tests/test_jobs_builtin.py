@@ -79,7 +79,7 @@ async def test_countdown(engine: Engine) -> None:
             seen.add((now.message, now.progress))
             await anyio.sleep(0.02)
     assert ("2 seconds remaining...", 0) in seen
-    assert ("1 seconds remaining...", 50) in seen
+    assert ("1 second remaining...", 50) in seen
     assert now.result == {"message": "Countdown complete!"} and now.progress == 100
 
 

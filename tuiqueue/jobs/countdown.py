@@ -19,10 +19,14 @@ from tuiqueue.core.registry import job_type
 )
 async def countdown(ctx: JobContext, seconds: int) -> dict[str, Any]:
     """Count down, one progress report per second."""
-    ctx.progress(0, f"{seconds} seconds remaining...")
+    ctx.progress(0, _remaining(seconds))
     for done in range(1, seconds + 1):
         await anyio.sleep(1)
         await ctx.checkpoint()
         left = seconds - done
-        ctx.progress(100 * done / seconds, f"{left} seconds remaining..." if left else "Done")
+        ctx.progress(100 * done / seconds, _remaining(left) if left else "Done")
     return {"message": "Countdown complete!"}
+
+
+def _remaining(seconds: int) -> str:
+    return f"{seconds} second{'' if seconds == 1 else 's'} remaining..."
