@@ -10,7 +10,7 @@ from textual.widgets import Input
 from tests.test_ui_helpers import _quiet, new_app, status_of, table, wait_for
 from tuiqueue.core.job import NewJob
 from tuiqueue.ui import app as app_module
-from tuiqueue.ui.widgets.job_table import MAX_KEPT
+from tuiqueue.ui.window import MAX_KEPT
 
 __all__ = ["_quiet"]
 

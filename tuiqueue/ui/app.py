@@ -28,8 +28,9 @@ from tuiqueue.ui.format import matches
 from tuiqueue.ui.messages import JobsChanged, LogsArrived, QueueChanged, Resync
 from tuiqueue.ui.pager import Pager
 from tuiqueue.ui.screens.main import MainScreen
-from tuiqueue.ui.widgets.job_table import GROUPS, JobTable
+from tuiqueue.ui.widgets.job_table import JobTable
 from tuiqueue.ui.widgets.stats_bar import StatsBar
+from tuiqueue.ui.window import GROUPS
 
 BATCH_INTERVAL = 0.1
 """Engine events are gathered at least this long and applied as one batch (10 a second)."""

@@ -16,8 +16,9 @@ from textual.widgets import DataTable
 from textual.widgets.data_table import CellKey, ColumnKey, RowKey
 
 from tuiqueue.core.job import Job
-from tuiqueue.core.status import ACTIVE, QUEUED, TERMINAL, Status
+from tuiqueue.core.status import QUEUED, Status
 from tuiqueue.ui.format import age, badge, bar, matches, plain
+from tuiqueue.ui.window import GROUPS, MAX_KEPT, group_key
 
 COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("id", "ID", 5),
@@ -32,23 +33,6 @@ COLUMNS: tuple[tuple[str, str, int], ...] = (
 
 MIN_MESSAGE = 12
 """The message column takes the width left over, but never less than this."""
-
-MAX_KEPT = 500
-"""Queued rows, and finished rows, kept in the window: the next queued jobs to run and the
-newest finished ones; the rest are dropped as jobs arrive (they are paged back in with End)."""
-
-GROUPS: tuple[frozenset[Status], ...] = (QUEUED, TERMINAL)
-"""The groups kept up to a cap, in queue order (active jobs are all kept)."""
-
-
-def group_key(job: Job) -> tuple[int, int, int]:
-    """Running first, then queued (by priority, oldest first), then finished newest first."""
-    if job.status in ACTIVE:
-        return (0, 0, job.id)
-    if job.status in QUEUED:
-        return (1, -int(job.priority), job.id)
-    return (2, 0, -job.id)
-
 
 class JobTable(DataTable[Any]):
     """Jobs as rows keyed by id; the engine's events are applied with update_cell.
