@@ -95,3 +95,20 @@ class NewJob:
     rerun_of: int | None = None
     max_attempts: int = 1
     timeout: float | None = None
+
+    def to_job(self, job_id: int, now: float, version: int = 0) -> Job:
+        """The stored Job this submission becomes (status still to be decided by the store)."""
+        return Job(
+            id=job_id,
+            type=self.type,
+            params=dict(self.params),
+            priority=self.priority,
+            created_at=now,
+            run_at=self.run_at,
+            rerun_of=self.rerun_of,
+            depends_on=list(self.depends_on),
+            max_attempts=self.max_attempts,
+            timeout=self.timeout,
+            version=version,
+            updated_at=now,
+        )

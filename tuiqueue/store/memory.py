@@ -90,18 +90,7 @@ class MemoryStore(Store):
                     raise UnknownJob(dep)
         out = []
         for new in jobs:
-            job = Job(
-                id=self._next_id,
-                type=new.type,
-                params=dict(new.params),
-                priority=new.priority,
-                created_at=now,
-                run_at=new.run_at,
-                rerun_of=new.rerun_of,
-                depends_on=list(new.depends_on),
-                max_attempts=new.max_attempts,
-                timeout=new.timeout,
-            )
+            job = new.to_job(self._next_id, now)
             self._next_id += 1
             job.status = queued_status(job, now, self._dep_status(job))
             self._touch(job, now)

@@ -159,12 +159,9 @@ class RedisStore(RedisWorkersMixin, Store):
         self._own.add(version)
         out = []
         for new, job_id, status in zip(jobs, rest[::2], rest[1::2], strict=True):
-            out.append(Job(
-                id=int(job_id), type=new.type, params=dict(new.params), priority=new.priority,
-                status=Status(status), created_at=now, run_at=new.run_at,
-                rerun_of=new.rerun_of, depends_on=list(new.depends_on),
-                max_attempts=new.max_attempts, timeout=new.timeout, version=version,
-                updated_at=now))
+            job = new.to_job(int(job_id), now, version)
+            job.status = Status(status)
+            out.append(job)
         return out
 
     async def get(self, job_id: int) -> Job | None:

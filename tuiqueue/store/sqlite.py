@@ -38,20 +38,7 @@ class SqliteStore(SqliteClaimsMixin, SqliteLogsMixin, SqliteWorkersMixin):
                 raise UnknownJob(min(missing))
             rows = []
             for new in jobs:
-                job = Job(
-                    id=0,
-                    type=new.type,
-                    params=dict(new.params),
-                    priority=new.priority,
-                    created_at=now,
-                    run_at=new.run_at,
-                    rerun_of=new.rerun_of,
-                    depends_on=list(new.depends_on),
-                    max_attempts=new.max_attempts,
-                    timeout=new.timeout,
-                    version=version,
-                    updated_at=now,
-                )
+                job = new.to_job(0, now, version)
                 job.status = queued_status(job, now, known)
                 rows.append(job)
             cur = conn.executemany(
