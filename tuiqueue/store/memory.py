@@ -17,7 +17,7 @@ from tuiqueue.core.lifecycle import (
     dependency_failure,
     queued_status,
 )
-from tuiqueue.core.status import ACTIVE, TERMINAL, Status
+from tuiqueue.core.status import ACTIVE, TERMINAL, Priority, Status
 from tuiqueue.store.base import (
     LOG_HEAD,
     LOG_TAIL,
@@ -30,8 +30,22 @@ from tuiqueue.store.base import (
 )
 
 
+_ID_BITS = 64
+_ID_MASK = (1 << _ID_BITS) - 1
+
+
+def _ready_key(job: Job) -> int:
+    """The ready heap's key: higher priority first, then the oldest id, as one int
+    (an int compares faster than a (priority, id) tuple, and the heap is popped per claim)."""
+    return ((Priority.CRITICAL - job.priority) << _ID_BITS) | job.id
+
+
 class MemoryStore(Store):
-    """A fast in-process store for tests, demos and benchmarks."""
+    """A fast in-process store for tests, demos and benchmarks.
+
+    Reads hand out copies. finish() hands out its own record of a job that reached a final
+    status (such a record never changes again), so treat returned jobs as read-only.
+    """
 
     url = ":memory:"
 
@@ -40,7 +54,8 @@ class MemoryStore(Store):
         self._next_id = 1
         self._version = 0
         self._deleted: builtins.list[tuple[int, int]] = []
-        self._ready: builtins.list[tuple[int, int]] = []
+        self._ready: builtins.list[int] = []
+        """Heap of _ready_key(job) for pending jobs."""
         self._scheduled: builtins.list[tuple[float, int]] = []
         self._waiting: set[int] = set()
         self._logs: dict[int, tuple[builtins.list[tuple[int, str]], int]] = {}
@@ -51,22 +66,20 @@ class MemoryStore(Store):
         # Kept up to date on every change (_touch, _remove) so counts() and orphans() never
         # scan every job: the dispatcher asks for counts while draining.
         self._counts = dict.fromkeys(Status, 0)
-        self._counted: dict[int, Status] = {}
         self._active: set[int] = set()
         """Ids of started jobs (running or paused with a token): what orphans() looks at."""
 
-    def _touch(self, job: Job, now: float | None = None) -> None:
+    def _touch(self, job: Job, old: Status | None, now: float | None = None) -> None:
+        """Record a change to job, whose status was `old` before it (None: a new job)."""
         self._version += 1
         job.version = self._version
         if now is not None:
             job.updated_at = now
         status = job.status
-        old = self._counted.get(job.id)
         if old is not status:
             if old is not None:
                 self._counts[old] -= 1
             self._counts[status] += 1
-            self._counted[job.id] = status
         if status in ACTIVE and job.token is not None:
             self._active.add(job.id)
         else:
@@ -74,7 +87,7 @@ class MemoryStore(Store):
 
     def _enqueue(self, job: Job) -> None:
         if job.status is Status.PENDING:
-            heapq.heappush(self._ready, (-job.priority, job.id))
+            heapq.heappush(self._ready, _ready_key(job))
         elif job.status is Status.SCHEDULED and job.run_at is not None:
             heapq.heappush(self._scheduled, (job.run_at, job.id))
         elif job.status is Status.WAITING:
@@ -93,7 +106,7 @@ class MemoryStore(Store):
             job = new.to_job(self._next_id, now)
             self._next_id += 1
             job.status = queued_status(job, now, self._dep_status(job))
-            self._touch(job, now)
+            self._touch(job, None, now)
             self._jobs[job.id] = job
             self._enqueue(job)
             out.append(job.copy())
@@ -136,7 +149,7 @@ class MemoryStore(Store):
                 and job.run_at <= now
             ):
                 job.status = Status.PENDING
-                self._touch(job, now)
+                self._touch(job, Status.SCHEDULED, now)
                 self._enqueue(job)
         for job_id in list(self._waiting):
             job = self._jobs.get(job_id)
@@ -152,26 +165,37 @@ class MemoryStore(Store):
             else:
                 job.status = queued_status(job, now, {d: Status.COMPLETED for d in deps})
             self._waiting.discard(job_id)
-            self._touch(job, now)
+            self._touch(job, Status.WAITING, now)
             self._enqueue(job)
 
     async def claim(self, worker: str, limit: int, now: float) -> builtins.list[Job]:
+        return self._claim(worker, limit, now)
+
+    def _claim(self, worker: str, limit: int, now: float) -> builtins.list[Job]:
         if self._paused or limit <= 0:
             return []
-        self._promote(now)
+        if self._scheduled or self._waiting:
+            self._promote(now)
+        # The dispatcher's hot path: _touch's bookkeeping inlined, counts moved once per batch.
         out: builtins.list[Job] = []
-        while self._ready and len(out) < limit:
-            _, job_id = heapq.heappop(self._ready)
-            job = self._jobs.get(job_id)
+        ready, jobs, active, base = self._ready, self._jobs, self._active, self._token_base
+        version = self._version
+        while ready and len(out) < limit:
+            job = jobs.get(heapq.heappop(ready) & _ID_MASK)
             if job is None or job.status is not Status.PENDING:
                 continue
+            version += 1
             job.status = Status.RUNNING
-            job.started_at = now
+            job.started_at = job.updated_at = now
+            job.version = version
             job.attempts += 1
             job.worker = worker
-            job.token = f"{self._token_base}.{job.id}.{job.attempts}"  # unique per run, no uuid
-            self._touch(job, now)
+            job.token = f"{base}.{job.id}.{job.attempts}"  # unique per run, no uuid
+            active.add(job.id)
             out.append(job.copy())
+        self._version = version
+        self._counts[Status.PENDING] -= len(out)
+        self._counts[Status.RUNNING] += len(out)
         return out
 
     async def next_wakeup(self, now: float) -> float | None:
@@ -190,30 +214,41 @@ class MemoryStore(Store):
             job = self._jobs.get(job_id)
             if job and job.token == token:
                 job.progress, job.message = percent, message
-                self._touch(job, now)
+                self._touch(job, job.status, now)
 
     async def finish(self, outcomes: Sequence[Outcome], now: float) -> builtins.list[Job]:
+        return self._finish(outcomes, now)
+
+    def _finish(self, outcomes: Sequence[Outcome], now: float) -> builtins.list[Job]:
         out = []
+        jobs = self._jobs
         for outcome in outcomes:
-            job = self._jobs.get(outcome.job_id)
-            if job is None or not apply_outcome(job, outcome, now):
+            job = jobs.get(outcome.job_id)
+            if job is None:
                 continue
-            self._touch(job, now)
-            self._enqueue(job)
-            out.append(job.copy())
+            old = job.status
+            if not apply_outcome(job, outcome, now):
+                continue
+            self._touch(job, old, now)
+            if job.status in TERMINAL:
+                out.append(job)  # final: this record never changes again, so no copy
+            else:
+                self._enqueue(job)
+                out.append(job.copy())
         return out
 
     async def finish_and_claim(
         self, outcomes: Sequence[Outcome], worker: str, limit: int, now: float
     ) -> tuple[builtins.list[Job], builtins.list[Job]]:
-        return await self.finish(outcomes, now), await self.claim(worker, limit, now)
+        return self._finish(outcomes, now), self._claim(worker, limit, now)
 
     async def command(self, job_id: int, command: Command, now: float) -> Job:
         job = self._jobs.get(job_id)
         if job is None:
             raise UnknownJob(job_id)
+        old = job.status
         if apply_command(job, command, now, self._dep_status(job)):
-            self._touch(job, now)
+            self._touch(job, old, now)
             self._enqueue(job)
         return job.copy()
 
@@ -243,8 +278,7 @@ class MemoryStore(Store):
         return LogPage(lines, max(0, count - LOG_HEAD - LOG_TAIL))
 
     def _remove(self, job_id: int) -> None:
-        del self._jobs[job_id]
-        self._counts[self._counted.pop(job_id)] -= 1
+        self._counts[self._jobs.pop(job_id).status] -= 1
         self._active.discard(job_id)
         self._logs.pop(job_id, None)
         self._procs.pop(job_id, None)
@@ -305,9 +339,10 @@ class MemoryStore(Store):
         for job_id in sorted(self._active):
             job = self._jobs[job_id]
             if job.worker == worker and job.token is not None and job.status in ACTIVE:
+                old = job.status
                 job.status, job.token, job.worker = Status.PENDING, None, None
                 job.message = "requeued: its worker stopped"
-                self._touch(job, now)
+                self._touch(job, old, now)
                 self._enqueue(job)
                 out.append(job.copy())
         return out
