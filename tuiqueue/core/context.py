@@ -38,6 +38,8 @@ class JobContext:
         self.message = ""
         self.dirty = False
         """Progress changed since the engine last published it."""
+        self.unflushed = False
+        """Progress or log lines the engine has not taken yet (one flag to test per job)."""
         # Made on first use (as are the listener lists): most jobs never log or get paused,
         # and building them cost more than running a no-op job.
         self._lines: deque[str] | None = None
@@ -45,8 +47,9 @@ class JobContext:
         self._logged = 0
         self.lines_dropped = 0
         """Lines lost because the job logged faster than the engine could store them."""
-        self.process_hook: Callable[[int], Awaitable[None]] | None = None
-        """Engine: records a process group the job started, for cleanup after a crash."""
+        self.process_hook: Callable[[int, int], Awaitable[None]] | None = None
+        """Engine: hook(job_id, pgid) records a process group the job started, for cleanup
+        after a crash (one hook for every job: making one per job cost more than a no-op)."""
         # Plain flags; the events that wake paused jobs are made only when a job is paused
         # (making three events per job cost more than running a no-op job).
         self._cancelled = False
@@ -69,7 +72,7 @@ class JobContext:
         self.percent = min(100.0, max(0.0, float(percent)))
         if message is not None:
             self.message = str(message)
-        self.dirty = True
+        self.dirty = self.unflushed = True
 
     @property
     def lines(self) -> deque[str]:
@@ -80,6 +83,7 @@ class JobContext:
 
     def log(self, line: str) -> None:
         """Append a line to the job's log (multi-line text becomes several lines)."""
+        self.unflushed = True
         for part in str(line).splitlines() or [""]:
             self._logged += 1
             if self._logged <= HEAD_KEPT:  # the head of a log is always kept, as in the store
@@ -95,7 +99,7 @@ class JobContext:
     async def track_process(self, pgid: int) -> None:
         """Record a process group this job leads, so a crashed worker's children are killed."""
         if self.process_hook is not None:
-            await self.process_hook(pgid)
+            await self.process_hook(self.job_id, pgid)
 
     # -- steering ------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ import socket
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from types import TracebackType
 
 import anyio
@@ -22,7 +22,8 @@ from tuiqueue.core.commands import Stats as Stats
 from tuiqueue.core.events import Event, EventBus, EventKind
 from tuiqueue.core.job import Job
 from tuiqueue.core.lifecycle import Outcome
-from tuiqueue.core.pool import RunnerPool, _park
+from tuiqueue.core.parking import Alarm
+from tuiqueue.core.pool import RunnerPool
 from tuiqueue.core.recovery import (
     DEAD_AFTER,
     RECOVERY_INTERVAL,
@@ -100,8 +101,8 @@ class Engine(RunnerPool, Commands):
         """Wakers of runner tasks waiting for a claimed run."""
         self._more_pending = False
         self._woken = False
-        self._waker: Callable[[], None] | None = None
-        """Wakes the dispatcher while it sleeps between ticks."""
+        self._alarm = Alarm()
+        """Where the dispatcher sleeps between ticks."""
         self._stopping = False
         self._started = False
         self._stopped = anyio.Event()
@@ -163,8 +164,7 @@ class Engine(RunnerPool, Commands):
     def wake(self) -> None:
         """Make the dispatcher look for work now."""
         self._woken = True
-        if self._waker is not None:
-            self._waker()
+        self._alarm.wake()
 
     async def _run_started(self, *, task_status: TaskStatus[None]) -> None:
         await self.run(task_status=task_status)
@@ -201,6 +201,7 @@ class Engine(RunnerPool, Commands):
                         self._publish_job(job)
                     self._running.clear()
                 await self._unregister()
+            self._alarm.close()
             self._stopped.set()
 
     # -- heartbeats and crash recovery ------------------------------------------------------
@@ -236,10 +237,11 @@ class Engine(RunnerPool, Commands):
                 next_recovery = anyio.current_time() + RECOVERY_INTERVAL
                 await self._recover()
 
-    async def _track_process(self, job: Job, pgid: int) -> None:
-        process = describe_process(pgid, job.token or "")
+    async def _track_process(self, job_id: int, pgid: int) -> None:
+        run = self._running.get(job_id)
+        process = describe_process(pgid, run.job.token or "") if run is not None else None
         if process is not None:
-            await self.store.set_job_process(job.id, process)
+            await self.store.set_job_process(job_id, process)
 
     async def _recover(self) -> None:
         for job in await recover(self.store, self.registry, self.clock(), self.dead_after):
@@ -310,8 +312,7 @@ class Engine(RunnerPool, Commands):
             if self._woken:
                 await anyio.lowlevel.checkpoint()  # woken meanwhile: let others run first
             else:
-                await _park(timeout, self._set_waker)
-                self._waker = None
+                await self._alarm.sleep(timeout)
 
     async def stop(self, grace: float | None = None) -> None:
         """Take no new jobs; give running ones `grace` seconds, then stop them and requeue."""
@@ -335,9 +336,6 @@ class Engine(RunnerPool, Commands):
             run.interrupt()
         self.wake()
 
-    def _set_waker(self, waker: Callable[[], None]) -> None:
-        self._waker = waker
-
     async def _flush(self, force: bool = False, claim: bool = False) -> builtins.list[Job]:
         """Write finished runs, progress and logs; publish what changed.
 
@@ -346,14 +344,18 @@ class Engine(RunnerPool, Commands):
         """
         now = self.clock()
         outcomes, self._outcomes = self._outcomes, []
-        if force or anyio.current_time() - self._last_flush >= FLUSH_INTERVAL:
-            self._last_flush = anyio.current_time()
-            await self._flush_progress(now, [r for r in self._running.values()])
+        tick = time.monotonic()
+        if force or tick - self._last_flush >= FLUSH_INTERVAL:
+            self._last_flush = tick
+            await self._flush_progress(now, list(self._running.values()))
         elif outcomes:
-            await self._flush_progress(now, [r for r, _ in outcomes])
+            ended = [run for run, _ in outcomes if run.ctx.unflushed]
+            if ended:  # what they reported since the last flush goes in before they finish
+                await self._flush_progress(now, ended)
+        running = self._running
         for run, _ in outcomes:
-            self._running.pop(run.job.id, None)
-        free = self._concurrency - len(self._running) if claim else 0
+            running.pop(run.job.id, None)
+        free = self._concurrency - len(running) if claim else 0
         if not outcomes and free <= 0:
             return []
         finished, claimed = await self.store.finish_and_claim(
@@ -361,13 +363,18 @@ class Engine(RunnerPool, Commands):
         for job in finished:
             if job.status in TERMINAL:
                 self.processed += 1
-            self._publish_job(job)
+        if self.bus.has_subscribers:
+            for job in finished:
+                self._publish_job(job)
         return claimed
 
-    async def _flush_progress(self, now: float, runs: Iterable[Running]) -> None:
+    async def _flush_progress(self, now: float, runs: builtins.list[Running]) -> None:
         updates, logs = [], {}
         for run in runs:
             ctx = run.ctx
+            if not ctx.unflushed:
+                continue
+            ctx.unflushed = False
             if ctx.has_lines:
                 logs[run.job.id] = ctx.take_lines()
             if ctx.dirty:

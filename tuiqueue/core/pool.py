@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from functools import partial
 from typing import TYPE_CHECKING
 
 import anyio
@@ -13,42 +12,14 @@ from anyio.abc import TaskGroup
 from tuiqueue.core.context import JobContext
 from tuiqueue.core.job import Job
 from tuiqueue.core.lifecycle import Outcome
+from tuiqueue.core.parking import park
 from tuiqueue.core.registry import UnknownJobType
-from tuiqueue.core.runner import Running, Slot, abandon, execute, outcome, unknown_type
+from tuiqueue.core.runner import Running, Slot, abandon, begin, outcome, unknown_type
 
 if TYPE_CHECKING:
     from collections import deque
 
     from tuiqueue.core.registry import Registry
-
-
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
-
-
-async def _park(timeout: float | None, register: Callable[[Callable[[], None]], None]) -> None:
-    """Sleep until the waker handed to `register` is called or `timeout` seconds pass.
-
-    A plain future and timer on asyncio: the dispatcher and every runner park once per tick,
-    and an anyio event with move_on_after costs several times more (trio: anyio's).
-    """
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
-        event = anyio.Event()
-        register(event.set)
-        with anyio.move_on_after(timeout):
-            await event.wait()
-        return
-    future: asyncio.Future[None] = loop.create_future()
-    register(partial(_resolve, future))
-    timer = None if timeout is None else loop.call_later(timeout, _resolve, future)
-    try:
-        await future
-    finally:
-        if timer is not None:
-            timer.cancel()
 
 
 class RunnerPool:
@@ -69,14 +40,14 @@ class RunnerPool:
 
         def wake(self) -> None: ...
         def _publish_job(self, job: Job) -> None: ...
-        async def _track_process(self, job: Job, pgid: int) -> None: ...
+        async def _track_process(self, job_id: int, pgid: int) -> None: ...
 
     # -- running jobs -------------------------------------------------------------------
 
     def _start(self, tg: TaskGroup, job: Job) -> None:
-        run = Running(job, JobContext(job.id, job.type, job.params, job.attempts),
-                      abandon_after=self.abandon_after)
-        run.ctx.process_hook = partial(self._track_process, job)
+        ctx = JobContext(job.id, job.type, job.params, job.attempts)
+        ctx.process_hook = self._track_process
+        run = Running(job, ctx, self.abandon_after)
         self._running[job.id] = run
         self._publish_job(job)
         self._ready.append(run)
@@ -127,7 +98,7 @@ class RunnerPool:
                     slot.scope = scope
                     while not slot.detached and self._workers <= self._concurrency:
                         if not self._ready:
-                            await _park(None, self._idle_runners.append)
+                            await park(None, self._idle_runners.append)
                             continue
                         run = self._ready.popleft()
                         if self._ready and self._idle_runners:
@@ -138,10 +109,14 @@ class RunnerPool:
                             self._done(run, unknown_type(run, exc))
                             run = None
                             continue
-                        if run.stopping:  # stopped before it started
-                            result, error = None, None
-                        else:
-                            result, error = await execute(run, kind, slot)
+                        result, error = None, None
+                        if not run.stopping:  # (else: stopped before it started)
+                            try:
+                                result = await begin(run, kind, slot)
+                            except Exception as exc:
+                                error = exc
+                            finally:
+                                run.end()
                         if slot.detached:
                             return  # given up on (or the run is over): nothing to record
                         self._done(run, outcome(run, self.registry, self.clock, result, error))

@@ -29,7 +29,6 @@ from tuiqueue.store.base import (
     clip_line,
 )
 
-
 _ID_BITS = 64
 _ID_MASK = (1 << _ID_BITS) - 1
 
