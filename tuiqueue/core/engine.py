@@ -103,6 +103,13 @@ class Engine(RunnerPool, Commands):
         self._woken = False
         self._alarm = Alarm()
         """Where the dispatcher sleeps between ticks."""
+        self._ticking = False
+        """A tick (record ended runs, claim free slots) is under way..."""
+        self._retick = False
+        """...and another was asked for meanwhile: whoever ticks runs it next."""
+        self._tick_error: Exception | None = None
+        """A runner's tick failed (the store): the dispatcher raises it."""
+        self._runner_tg: TaskGroup | None = None
         self._stopping = False
         self._started = False
         self._stopped = anyio.Event()
@@ -186,23 +193,31 @@ class Engine(RunnerPool, Commands):
                 tg.start_soon(self._keep_alive)
                 if self.retention_keep is not None or self.retention_days is not None:
                     tg.start_soon(self._retain)
-                await self._dispatch(tg, drain)
+                self._runner_tg = tg
+                await self._dispatch(drain)
                 tg.cancel_scope.cancel()
         finally:
-            with anyio.CancelScope(shield=True):
-                await self._flush(force=True)
+            self._stopping = True  # a runner ticking now claims nothing more
+            try:
+                with anyio.CancelScope(shield=True):
+                    while self._ticking:  # (only a store that awaits I/O can be mid-tick)
+                        await anyio.sleep(0.001)
+                    await self._flush(force=True)
+                    self._close_slots()
+                    if self._running:
+                        # Cancelled from outside (the app quit): resolve what still ran.
+                        runs = list(self._running.values())
+                        reason = f"interrupted: worker {self.worker_id} stopped before it finished"
+                        outcomes = [resolve(run.job, self.registry, reason) for run in runs]
+                        for job in await self.store.finish(outcomes, self.clock()):
+                            self._publish_job(job)
+                        self._running.clear()
+                    await self._unregister()
+            finally:
                 self._close_slots()
-                if self._running:
-                    # Cancelled from outside (the app quit): resolve what was still running.
-                    runs = list(self._running.values())
-                    reason = f"interrupted: worker {self.worker_id} stopped before it finished"
-                    outcomes = [resolve(run.job, self.registry, reason) for run in runs]
-                    for job in await self.store.finish(outcomes, self.clock()):
-                        self._publish_job(job)
-                    self._running.clear()
-                await self._unregister()
-            self._alarm.close()
-            self._stopped.set()
+                self._runner_tg = None
+                self._alarm.close()
+                self._stopped.set()
 
     # -- heartbeats and crash recovery ------------------------------------------------------
 
@@ -282,13 +297,35 @@ class Engine(RunnerPool, Commands):
             self.bus.publish(Event(EventKind.RESYNC))
         return deleted
 
-    async def _dispatch(self, tg: TaskGroup, drain: bool) -> None:
+    async def _tick(self) -> None:
+        """Record the ended runs and claim the free slots in one store call; start the claimed.
+
+        The dispatcher ticks when woken and on its timer; a runner that runs out of claimed
+        jobs ticks itself (no hand-over to the dispatcher and back per batch). One tick at a
+        time: one asked for meanwhile (_retick) is run next by whoever is ticking.
+        """
+        self._ticking = True
+        try:
+            while True:
+                self._retick = False
+                for job in await self._flush(claim=not self._stopping):
+                    self._start(job)
+                if not self._retick:
+                    return
+        finally:
+            self._ticking = False
+
+    async def _dispatch(self, drain: bool) -> None:
         idle_checks = 0
         while True:
             self._woken = False
-            claimed = await self._flush(claim=not self._stopping)
-            for job in claimed:
-                self._start(tg, job)
+            if self._tick_error is not None:
+                error, self._tick_error = self._tick_error, None
+                raise error
+            if self._ticking:
+                self._retick = True  # a runner is ticking: it runs ours next
+            else:
+                await self._tick()
             if self._ready:
                 self._wake_runners(1)  # it wakes more if its job does not end at once
             if self._stopping:
@@ -353,13 +390,19 @@ class Engine(RunnerPool, Commands):
             if ended:  # what they reported since the last flush goes in before they finish
                 await self._flush_progress(now, ended)
         running = self._running
-        for run, _ in outcomes:
-            running.pop(run.job.id, None)
-        free = self._concurrency - len(running) if claim else 0
+        free = self._concurrency - len(running) + len(outcomes) if claim else 0
         if not outcomes and free <= 0:
             return []
-        finished, claimed = await self.store.finish_and_claim(
-            [o for _, o in outcomes], self.worker_id, free, now)
+        try:
+            finished, claimed = await self.store.finish_and_claim(
+                [o for _, o in outcomes], self.worker_id, free, now)
+        except BaseException:
+            # Not recorded: the next flush tries them again (a store that did record them
+            # ignores the repeat, their tokens being spent).
+            self._outcomes[:0] = outcomes
+            raise
+        for run, _ in outcomes:
+            running.pop(run.job.id, None)
         for job in finished:
             if job.status in TERMINAL:
                 self.processed += 1

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import anyio
+import anyio.lowlevel
 from anyio.abc import TaskGroup
 
 from tuiqueue.core.context import JobContext
@@ -37,14 +38,19 @@ class RunnerPool:
         _slots: set[Slot]
         _idle_runners: deque[Callable[[], None]]
         _more_pending: bool
+        _ticking: bool
+        _retick: bool
+        _tick_error: Exception | None
+        _runner_tg: TaskGroup | None
 
         def wake(self) -> None: ...
         def _publish_job(self, job: Job) -> None: ...
         async def _track_process(self, job_id: int, pgid: int) -> None: ...
+        async def _tick(self) -> None: ...
 
     # -- running jobs -------------------------------------------------------------------
 
-    def _start(self, tg: TaskGroup, job: Job) -> None:
+    def _start(self, job: Job) -> None:
         ctx = JobContext(job.id, job.type, job.params, job.attempts)
         ctx.process_hook = self._track_process
         run = Running(job, ctx, self.abandon_after)
@@ -58,7 +64,8 @@ class RunnerPool:
             try:
                 loop = asyncio.get_running_loop()
             except RuntimeError:  # not asyncio (trio): runners live in the task group
-                tg.start_soon(self._work, slot, name="tuiqueue job runner")
+                assert self._runner_tg is not None
+                self._runner_tg.start_soon(self._work, slot, name="tuiqueue job runner")
             else:
                 # A plain task, not the task group's: a runner stuck in a body that ignores
                 # every stop must not hold up the engine's exit once it is given up on.
@@ -98,7 +105,10 @@ class RunnerPool:
                     slot.scope = scope
                     while not slot.detached and self._workers <= self._concurrency:
                         if not self._ready:
-                            await park(None, self._idle_runners.append)
+                            # Out of claimed jobs: record the ended ones and claim more right
+                            # here, rather than hand over to the dispatcher and back.
+                            if not (self._outcomes and await self._runner_tick()):
+                                await park(None, self._idle_runners.append)
                             continue
                         run = self._ready.popleft()
                         if self._ready and self._idle_runners:
@@ -134,6 +144,7 @@ class RunnerPool:
             if not slot.detached:
                 self._slots.discard(slot)
                 self._workers -= 1
+            self.wake()  # its last outcome may be waiting for a tick
 
     def _wake_runners(self, count: int | None = None) -> None:
         idle = self._idle_runners
@@ -158,6 +169,27 @@ class RunnerPool:
         self._wake_runners(len(self._ready))
 
     def _done(self, run: Running, out: Outcome) -> None:
+        # No wake-up: the runner ticks once it runs out of claimed jobs (see _work).
         self._outcomes.append((run, out))
-        self.wake()
+
+    async def _runner_tick(self) -> bool:
+        """A runner's tick; False when another is under way (it runs this one after its own)."""
+        if len(self._running) > len(self._outcomes):
+            # Other jobs still run: let those that end in this same turn of the event loop
+            # end first, so that one tick (one store transaction) records them all.
+            await anyio.lowlevel.checkpoint()
+            if not self._outcomes:
+                return True  # another runner's tick took them
+        if self._ticking:
+            self._retick = True
+            return False
+        try:
+            await self._tick()
+        except Exception as exc:  # the store failed: the dispatcher raises it and stops
+            self._tick_error = exc
+            self.wake()
+            return False
+        if not self._running:
+            self.wake()  # nothing left here: the dispatcher decides (idle, drain, stop)
+        return True
 
