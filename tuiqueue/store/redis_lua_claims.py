@@ -65,22 +65,34 @@ local function claim(worker, limit, batch)
   end
   if redis.call('GET', P .. 'paused') == '1' then return out end
   promote()
-  local ids = {}
+  -- per job: its own fields (version and updated_at included) in one HSET; the indexes and
+  -- the change log are written once for the whole batch (every call from Lua costs)
+  local ids, running, changes = {}, {}, {}
   for _, id in ipairs(redis.call('ZRANGE', P .. 'pending', 0, limit - 1)) do
     local k = jkey(id)
     if redis.call('HGET', k, 'status') == 'pending' then
       local attempts = redis.call('HINCRBY', k, 'attempts', 1)
+      local v = ver()
       redis.call('HSET', k, 'status', 'running', 'started_at', NOW, 'worker', worker,
-        'token', batch .. '.' .. id .. '.' .. attempts, 'cancel_requested', '0')
-      index(id, 'pending', 'running')
-      touch(id)
+        'token', batch .. '.' .. id .. '.' .. attempts, 'cancel_requested', '0',
+        'version', v, 'updated_at', NOW)
       ids[#ids + 1] = id
+      running[#running + 1] = id
+      running[#running + 1] = id
+      changes[#changes + 1] = v
+      changes[#changes + 1] = id
       out[#out + 1] = snap(k)
     else
       redis.call('ZREM', P .. 'pending', id)
     end
   end
-  if #ids > 0 then redis.call('SET', memo, cjson.encode(ids), 'EX', 90) end
+  if #ids > 0 then
+    bulk('ZREM', P .. 's:pending', ids)
+    bulk('ZREM', P .. 'pending', ids)
+    bulk('ZADD', P .. 's:running', running)
+    bulk('ZADD', P .. 'changes', changes)
+    redis.call('SET', memo, cjson.encode(ids), 'EX', 90)
+  end
   return out
 end
 """
@@ -90,27 +102,55 @@ FINISH_FN = """
 -- run_at?}; a stale token (or a job no longer active) is ignored
 local function finish(outcomes)
   local out = {}
+  -- the common case, a run ending (running -> completed/failed/cancelled), writes its own
+  -- fields in one HSET and one HDEL and leaves the indexes to one call per index per batch
+  local left, ended, final, changes = {}, {}, {}, {}
   for _, o in ipairs(outcomes) do
     local k = jkey(o.id)
     local cur = redis.call('HMGET', k, 'token', 'status')
     if cur[1] and cur[1] == o.token and (cur[2] == 'running' or cur[2] == 'paused') then
-      redis.call('HSET', k, 'status', o.status, 'cancel_requested', '0')
-      redis.call('HDEL', k, 'token')
-      if o.progress then redis.call('HSET', k, 'progress', o.progress) end
-      if o.message then redis.call('HSET', k, 'message', o.message) end
-      if TERMINAL[o.status] then
-        redis.call('HSET', k, 'finished_at', NOW)
-        setopt(k, 'result', o.result)
+      local v = ver()
+      local set = {'status', o.status, 'cancel_requested', '0', 'version', v}
+      local del = {'token'}
+      if NOW ~= '' then set[#set + 1] = 'updated_at'; set[#set + 1] = NOW end
+      if o.progress then set[#set + 1] = 'progress'; set[#set + 1] = o.progress end
+      if o.message then set[#set + 1] = 'message'; set[#set + 1] = o.message end
+      local terminal = TERMINAL[o.status]
+      if terminal then
+        set[#set + 1] = 'finished_at'; set[#set + 1] = NOW
+        opt(set, del, 'result', o.result)
       else
-        redis.call('HDEL', k, 'worker')
-        setopt(k, 'run_at', o.run_at)
+        del[#del + 1] = 'worker'
+        opt(set, del, 'run_at', o.run_at)
       end
-      setopt(k, 'error', o.error)
-      setopt(k, 'traceback', o.traceback)
-      index(o.id, cur[2], o.status)
-      touch(o.id)
+      opt(set, del, 'error', o.error)
+      opt(set, del, 'traceback', o.traceback)
+      redis.call('HSET', k, unpack(set))
+      redis.call('HDEL', k, unpack(del))
+      if terminal and cur[2] == 'running' then
+        left[#left + 1] = o.id
+        if not ended[o.status] then ended[o.status], final[o.status] = {}, {} end
+        local e, f = ended[o.status], final[o.status]
+        e[#e + 1] = o.id; e[#e + 1] = o.id
+        f[#f + 1] = NOW; f[#f + 1] = o.id
+      else
+        index(o.id, cur[2], o.status)
+      end
+      changes[#changes + 1] = v
+      changes[#changes + 1] = o.id
       out[#out + 1] = snap(k)
     end
+  end
+  if #changes > 0 then
+    bulk('ZREM', P .. 's:running', left)
+    for status, e in pairs(ended) do
+      bulk('ZADD', P .. 's:' .. status, e)
+      bulk('ZADD', P .. 'f:' .. status, final[status])
+    end
+    if next(ended) and redis.call('ZCARD', P .. 's:waiting') > 0 then
+      redis.call('SET', P .. 'wdirty', '1')
+    end
+    bulk('ZADD', P .. 'changes', changes)
   end
   return out
 end

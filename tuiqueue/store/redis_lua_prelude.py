@@ -28,6 +28,18 @@ local function touch(id)
   else redis.call('HSET', jkey(id), 'version', v, 'updated_at', NOW) end
   redis.call('ZADD', P .. 'changes', v, id)
 end
+-- redis.call(cmd, key, args...) in chunks: Lua's unpack has a stack limit (an even chunk
+-- size keeps score/member pairs together)
+local function bulk(cmd, key, args)
+  for i = 1, #args, 1000 do
+    redis.call(cmd, key, unpack(args, i, math.min(i + 999, #args)))
+  end
+end
+-- field = value into set, or field into del when there is no value
+local function opt(set, del, field, value)
+  if value == nil or value == cjson.null then del[#del + 1] = field
+  else set[#set + 1] = field; set[#set + 1] = value end
+end
 local function setopt(k, field, value)
   if value == nil or value == cjson.null then redis.call('HDEL', k, field)
   else redis.call('HSET', k, field, value) end
