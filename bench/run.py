@@ -13,6 +13,7 @@ import json
 import math
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -266,17 +267,32 @@ def fmt(value: float | None, ratio_: bool = False) -> str:
     return f"{value:.2f}" if abs(value) < 10 else f"{value:.1f}"
 
 
+_GOAL = re.compile(r"(>=|<=)\s*([\d.]+)\s*(x peer|x limit|MiB)")
+
+
+def holds(row: Row) -> str:
+    """Whether the row meets its target ("yes"/"no"), "" without one or without a number."""
+    verdicts = []
+    for op, number, what in _GOAL.findall(row.target):
+        value = {"x peer": row.ratio_vs_peer, "x limit": row.ratio_vs_limit,
+                 "MiB": row.tuiqueue}[what]
+        if value is None:
+            return ""
+        verdicts.append(value >= float(number) if op == ">=" else value <= float(number))
+    return "" if not verdicts else "yes" if all(verdicts) else "**no**"
+
+
 def table(rows: list[Row]) -> str:
     """A Markdown table of the rows."""
     head = ["scenario", "unit", "tuiqueue", "peer", "peer value", "limit", "vs peer",
-            "vs limit", "target"]
+            "vs limit", "target", "holds"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         cells = [r.scenario, r.unit, fmt(r.tuiqueue), r.peer or "", fmt(r.peer_value),
                  fmt(r.limit_value), fmt(r.ratio_vs_peer, True), fmt(r.ratio_vs_limit, True),
-                 r.target or r.note]
+                 r.target or r.note, holds(r)]
         if r.note and r.target:
-            cells[-1] += f" ({r.note})"
+            cells[-2] += f" ({r.note})"
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
