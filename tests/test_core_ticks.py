@@ -212,13 +212,6 @@ async def test_store_error_in_a_runner_tick_is_raised_by_run() -> None:
     assert counts[Status.RUNNING] == 0  # cleanup ran: nothing left claimed by this worker
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "398cf30: a runner whose jobs and store never await ticks and runs job after job without "
-        "yielding, so no other task (stop(), the dispatcher, a UI) runs until the queue is empty"
-    ),
-)
 @pytest.mark.parametrize("target", ["memory", "sqlite"])
 async def test_stop_gets_in_while_jobs_that_never_await_run(target: str, tmp_path: Path) -> None:
     gates = Gates()

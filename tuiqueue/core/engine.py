@@ -110,6 +110,8 @@ class Engine(RunnerPool, Commands):
         self._tick_error: Exception | None = None
         """A runner's tick failed (the store): the dispatcher raises it."""
         self._runner_tg: TaskGroup | None = None
+        self._yield_at = 0.0
+        """When a runner ticking back to back must next let other tasks run."""
         self._stopping = False
         self._started = False
         self._stopped = anyio.Event()

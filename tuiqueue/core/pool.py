@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,10 @@ if TYPE_CHECKING:
     from collections import deque
 
     from tuiqueue.core.registry import Registry
+
+
+YIELD_EVERY = 0.001
+"""Seconds a runner may tick and run jobs back to back before it lets other tasks run."""
 
 
 class RunnerPool:
@@ -42,6 +47,7 @@ class RunnerPool:
         _retick: bool
         _tick_error: Exception | None
         _runner_tg: TaskGroup | None
+        _yield_at: float
 
         def wake(self) -> None: ...
         def _publish_job(self, job: Job) -> None: ...
@@ -174,10 +180,13 @@ class RunnerPool:
 
     async def _runner_tick(self) -> bool:
         """A runner's tick; False when another is under way (it runs this one after its own)."""
-        if len(self._running) > len(self._outcomes):
-            # Other jobs still run: let those that end in this same turn of the event loop
-            # end first, so that one tick (one store transaction) records them all.
+        if len(self._running) > len(self._outcomes) or time.monotonic() >= self._yield_at:
+            # Give the other tasks a turn first: jobs that end in this same turn of the event
+            # loop (one tick, one store transaction, then records them all), and at least
+            # every YIELD_EVERY seconds everybody else (stop(), the dashboard), whom jobs and
+            # a store that never wait would otherwise starve until the queue is empty.
             await anyio.lowlevel.checkpoint()
+            self._yield_at = time.monotonic() + YIELD_EVERY
             if not self._outcomes:
                 return True  # another runner's tick took them
         if self._ticking:
