@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import sqlite3
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import tq
+from tests.conftest import cli_env, tq
 from tests.test_rel_recovery import JOBS, start_worker
 
 
@@ -149,3 +151,74 @@ def test_check_and_backup_while_jobs_run(tmp_path: Path) -> None:
         proc.terminate()
         proc.communicate(timeout=20)
     assert shutil.which("sqlite3") is None or True
+
+
+def test_worker_whose_disk_fills_up(tmp_path: Path) -> None:
+    """A worker running when the disk fills up stops with one clear line (exit 2), and once
+    there is room again the file opens with every job in it (a checkpoint the full disk cut
+    short leaves a header that counts pages only the WAL holds: that is not damage)."""
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here")
+    try:
+        path = mnt / "jobs.db"
+        out = tq("--db", str(path), "submit", "--from", "-",
+                 stdin='{"type": "echo", "params": {"message": "hello"}}\n' * 3000)
+        assert out.returncode == 0, out.stderr
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "tuiqueue", "--db", str(path), "worker", "-c", "4"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env())
+        try:
+            deadline = time.monotonic() + 20
+            while json.loads(tq("--db", str(path), "stats", "--json").stdout)["counts"][
+                "pending"
+            ] == 3000:
+                assert time.monotonic() < deadline, "the worker never started a job"
+                time.sleep(0.05)
+            with (mnt / "filler").open("wb") as fh, pytest.raises(OSError):
+                while True:
+                    fh.write(b"x" * 65536)
+                    fh.flush()
+            _, err = worker.communicate(timeout=30)
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+        assert worker.returncode == 2, err
+        assert str(path) in err and "full" in err, err
+        assert "Traceback" not in err, err
+        (mnt / "filler").unlink()
+        out = tq("--db", str(path), "stats", "--json")
+        assert out.returncode == 0, out.stderr
+        counts = json.loads(out.stdout)["counts"]
+        assert sum(counts.values()) == 3000, counts
+        assert tq("--db", str(path), "db", "check").returncode == 0
+    finally:
+        subprocess.run(["umount", str(mnt)], check=False)
+
+
+def test_live_file_whose_header_counts_pages_only_its_wal_holds(tmp_path: Path) -> None:
+    """What a checkpoint cut short by a full disk leaves: the header already counts the new
+    pages, the file is not that long yet, the WAL holds them. SQLite reads it whole; so must
+    tuiqueue, instead of calling it truncated and sending the user to a backup."""
+    path = tmp_path / "jobs.db"
+    make_valid(path, jobs=20)
+    conn = sqlite3.connect(path)  # stays open: the WAL is live while the CLI looks
+    try:
+        conn.execute("PRAGMA wal_autocheckpoint = 0")
+        conn.execute("CREATE TABLE ballast (data BLOB)")
+        conn.executemany("INSERT INTO ballast VALUES (?)", [(os.urandom(4000),)] * 20)
+        conn.commit()
+        assert (tmp_path / "jobs.db-wal").stat().st_size > 0
+        with path.open("r+b") as fh:
+            header = bytearray(fh.read(100))
+            pages = int.from_bytes(header[28:32], "big")
+            fh.seek(28)
+            fh.write((pages + 5).to_bytes(4, "big"))  # counts pages the file does not have
+        out = tq("--db", str(path), "list", "--json")
+        assert out.returncode == 0, out.stderr
+        assert len(json.loads(out.stdout)) == 20
+    finally:
+        conn.close()

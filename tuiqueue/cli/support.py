@@ -36,12 +36,36 @@ def friendly_errors() -> Iterator[None]:
     """Turn every expected failure into a BadInput with a clear message."""
     try:
         yield
-    except ValidationError as exc:
-        raise BadInput("; ".join(exc.errors.values())) from exc
-    except (UnknownJob, UnknownJobType, TransitionError, JobModuleError, StoreError) as exc:
-        raise BadInput(str(exc.args[0] if exc.args else exc)) from exc
-    except ValueError as exc:
-        raise BadInput(str(exc)) from exc
+    except BaseExceptionGroup as group:
+        # A task group (the engine's) wraps what failed inside it: say what failed.
+        bad = _bad_input(_only(group))
+        if bad is None:
+            raise
+        raise bad from group
+    except Exception as exc:
+        bad = _bad_input(exc)
+        if bad is None:
+            raise
+        raise bad from exc
+
+
+def _only(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The one exception inside nested single-exception groups (else the group itself)."""
+    exc: BaseException = group
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
+
+
+def _bad_input(exc: BaseException) -> BadInput | None:
+    """The clear message for an expected failure; None for anything else."""
+    if isinstance(exc, ValidationError):
+        return BadInput("; ".join(exc.errors.values()))
+    if isinstance(exc, UnknownJob | UnknownJobType | TransitionError | JobModuleError | StoreError):
+        return BadInput(str(exc.args[0] if exc.args else exc))
+    if isinstance(exc, ValueError):
+        return BadInput(str(exc))
+    return None
 
 
 def run(fn: Callable[[], Awaitable[T]]) -> T:

@@ -161,15 +161,21 @@ def _probe(path: Path) -> None:
     page_size = int.from_bytes(header[16:18], "big") if len(header) >= 18 else 0
     page_size = 65536 if page_size == 1 else page_size
     header_pages = int.from_bytes(header[28:32], "big") if len(header) >= 32 else 0
-    if len(header) < 100 or size % 512 or header_pages * page_size > size:
+    wal = path.with_name(path.name + "-wal")
+    live = wal.exists() and wal.stat().st_size > 0
+    # With a WAL the header may count pages that only the WAL holds yet (a checkpoint that
+    # a full disk cut short): SQLite reads them from the WAL, so the file is not short.
+    if len(header) < 100 or size % 512 or (header_pages * page_size > size and not live):
         raise _fail(
             path,
             "is truncated or damaged",
             "Restore it from a backup (`tuiqueue db backup` makes one).",
         )
     try:
-        # immutable: read without locks and without creating -wal/-shm files next to it.
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+        # immutable: read without locks and without creating -wal/-shm files next to it;
+        # a live database (it has a WAL) is read with its WAL.
+        mode = "mode=ro" if live else "mode=ro&immutable=1"
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?{mode}", uri=True)
         try:
             conn.execute("PRAGMA schema_version").fetchone()
             user_version = conn.execute("PRAGMA user_version").fetchone()[0]
