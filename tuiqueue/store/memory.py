@@ -93,6 +93,8 @@ class MemoryStore(Store):
             self._waiting.add(job.id)
 
     def _dep_status(self, job: Job) -> dict[int, Status | None]:
+        if not job.depends_on:
+            return {}
         return {d: (self._jobs[d].status if d in self._jobs else None) for d in job.depends_on}
 
     async def add(self, jobs: Sequence[NewJob], now: float) -> builtins.list[Job]:
