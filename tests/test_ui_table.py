@@ -66,6 +66,24 @@ async def test_home_and_end_move_the_cursor() -> None:
         assert table(app).selected_id == 1
 
 
+async def test_a_click_selects_the_row_under_it_after_rows_moved() -> None:
+    app = new_app()
+    async with app.run_test(size=(140, 30)) as pilot:
+        await wait_for(pilot, lambda: app.stats is not None)
+        await app.engine.set_queue_paused(True)
+        await app.engine.submit_many([NewJob("gate", {"label": f"j{i}"}) for i in range(10)])
+        await wait_for(pilot, lambda: table(app).row_count == 10)
+        # The table's border, then its header, then the rows.
+        await pilot.click("#jobs", offset=(3, 2 + 2))
+        assert table(app).selected_id == 3
+        # Rows move up under unchanged cells (drawn from the cell cache): a click must
+        # still find the job now on that line, not the one drawn there before.
+        await app.engine.delete([1, 2])
+        await wait_for(pilot, lambda: row_ids(app)[:2] == [3, 4])
+        await pilot.click("#jobs", offset=(3, 2 + 2))
+        assert table(app).selected_id == 5
+
+
 async def test_submit_selects_the_new_job_and_the_form_keeps_focus() -> None:
     app = new_app()
     async with app.run_test(size=(140, 40)) as pilot:

@@ -7,17 +7,17 @@ from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 from rich.text import Text
-from textual._two_way_dict import TwoWayDict
 from textual.binding import Binding
 from textual.geometry import Region
 from textual.message import Message
 from textual.strip import Strip
 from textual.widgets import DataTable
-from textual.widgets.data_table import CellKey, ColumnKey, RowKey
+from textual.widgets.data_table import ColumnKey
 
 from tuiqueue.core.job import Job
 from tuiqueue.core.status import QUEUED, Status
 from tuiqueue.ui.format import age, badge, bar, matches, plain
+from tuiqueue.ui.widgets.keyed_table import KeyedTable
 from tuiqueue.ui.window import GROUPS, MAX_KEPT, group_key
 
 COLUMNS: tuple[tuple[str, str, int], ...] = (
@@ -34,8 +34,12 @@ COLUMNS: tuple[tuple[str, str, int], ...] = (
 MIN_MESSAGE = 12
 """The message column takes the width left over, but never less than this."""
 
-class JobTable(DataTable[Any]):
-    """Jobs as rows keyed by id; the engine's events are applied with update_cell.
+BLANK: tuple[None, ...] = (None,) * len(COLUMNS)
+"""A new row's cells until it is first on screen (see _freshen)."""
+
+
+class JobTable(KeyedTable):
+    """Jobs as rows keyed by id; the engine's events are applied to them in place.
 
     The cursor belongs to a job, not to a row index: every change that moves rows
     (re-sort, insert, delete, filter) puts it back on the same job id.
@@ -67,10 +71,12 @@ class JobTable(DataTable[Any]):
         self.floors: list[int | None] = [None for _ in GROUPS]
         """Per group, set when trimming dropped jobs: paging in again starts below this id."""
         self._stale: set[int] = set()
+        """Jobs whose row cells are behind `jobs` (off screen when they changed)."""
+        self._ranks: dict[str, Any] = {}
+        """Row key -> where the row sorts (`order` of its job when it last changed)."""
         self.paint_cost = 0.0
         """Seconds the first paint after the last batch took: every visible cell again."""
         self._paint_timed = True
-        """Jobs whose row cells are behind `jobs` (off screen when they changed)."""
         self._want: int | None = None
         self._followed: int | None = None
         """Row the cursor was moved to because its job moved, not by the person."""
@@ -122,14 +128,16 @@ class JobTable(DataTable[Any]):
         """The row for a job; user text is wrapped in Text so it is never markup."""
         colours = self.app.theme_variables
         progress = "" if job.status in QUEUED else bar(job.progress, 8)
+        shared = self.shared
         return [
             job.id,
-            plain(job.type),
-            badge(job.status, colours),
-            Text(str(job.priority)),
-            Text(progress),
-            plain(job.error or job.message if job.status is Status.FAILED else job.message),
-            Text(age(job, self.clock())),
+            shared(plain(job.type)),
+            shared(badge(job.status, colours)),
+            shared(Text(str(job.priority))),
+            shared(Text(progress)),
+            shared(plain(job.error or job.message if job.status is Status.FAILED
+                         else job.message)),
+            shared(Text(age(job, self.clock()))),
         ]
 
     def order(self, job: Job) -> Any:
@@ -156,12 +164,12 @@ class JobTable(DataTable[Any]):
         selected = self.selected_id
         with self.app.batch_update():
             self.clear()
-            self._stale.clear()
-            ids = sorted((i for i, j in self.jobs.items() if self.shows(j)),
-                         key=lambda i: self.order(self.jobs[i]), reverse=self.sort_reverse)
-            for job_id in ids:
-                self._add(self.jobs[job_id])
+            self._ranks = {str(i): self.order(j) for i, j in self.jobs.items() if self.shows(j)}
+            keys = sorted(self._ranks, key=self._ranks.__getitem__, reverse=self.sort_reverse)
+            self._stale = {int(key) for key in keys}
+            self.change_rows(add=[(key, BLANK) for key in keys])
             self._restore(self._wanted(selected))
+            self._freshen()
 
     def apply(self, jobs: dict[int, Job], deleted: Collection[int] = ()) -> None:
         """Apply a batch of changed jobs and deletions in one screen update.
@@ -189,34 +197,49 @@ class JobTable(DataTable[Any]):
             self.jobs.pop(job_id, None)
             self.hidden.discard(job_id)
             gone.add(job_id)
-        olds: dict[int, Job | None] = {}
+        # Jobs new to the window or with a new status or priority: only these can move in
+        # queue order (progress, the bulk of a batch, never moves a row).
+        moved: set[int] = set()
         for job_id, job in jobs.items():
-            olds[job_id] = self.jobs.get(job_id)
+            old = self.jobs.get(job_id)
+            if old is None or old.status is not job.status or old.priority != job.priority:
+                moved.add(job_id)
             self.jobs[job_id] = job
-        gone.update(self._trim(selected))
+        if moved:  # only a new job or a new status can take a group past its cap
+            gone.update(self._trim(selected))
         reorder = False
+        new: list[str] = []
+        ranks, stale, order = self._ranks, self._stale, self.order
+        filtered = bool(self.hidden or self.statuses is not None or self.needle)
+        queue_order = self.sort_column is None
+        for job_id in jobs:
+            kept = self.jobs.get(job_id)
+            if kept is None or (filtered and not self.shows(kept)):
+                gone.add(job_id)
+                continue
+            # Every changed row is stale: the rows on screen are brought up to date below,
+            # the others (and new rows, added blank) when they scroll into view.
+            stale.add(job_id)
+            key = str(job_id)
+            before = ranks.get(key)  # a rank for each row, so None: no row yet
+            if before is not None and queue_order and job_id not in moved:
+                continue
+            rank = order(kept)
+            if before is None:
+                new.append(key)
+            elif rank == before:
+                continue
+            ranks[key] = rank
+            reorder = True
         with self.app.batch_update():
-            for job_id, old in olds.items():
-                kept = self.jobs.get(job_id)
-                if kept is None or not self.shows(kept):
-                    gone.add(job_id)
-                elif str(job_id) not in self.rows:
-                    self._add(kept)
-                    reorder = True
-                else:
-                    self._stale.add(job_id)
-                    reorder = reorder or old is None or self.order(kept) != self.order(old)
-            self._drop_rows(gone)
-            if reorder:
-                self._sort()
+            for job_id in gone:
+                stale.discard(job_id)
+                ranks.pop(str(job_id), None)
+            self.change_rows(drop=map(str, gone), add=[(key, BLANK) for key in new],
+                             order=ranks.__getitem__ if reorder else None,
+                             reverse=self.sort_reverse)
             self._restore(self._wanted(selected))
             self._freshen()
-
-    def _add(self, job: Job) -> None:
-        key = self.add_row(*self.cells(job), key=str(job.id))
-        # Every column has a fixed width and every row one line: measuring the new row's
-        # cells (what DataTable does for each new row when idle) would change nothing.
-        self._new_rows.discard(key)
 
     def _freshen(self) -> None:
         """Bring the cells of stale rows on screen up to date, in one refresh.
@@ -241,6 +264,8 @@ class JobTable(DataTable[Any]):
             row = self._data[key]
             for (column, _, _), after in zip(COLUMNS, self.cells(job), strict=True):
                 before = row[ColumnKey(column)]
+                if before is after:
+                    continue
                 if before != after or getattr(before, "style", None) != getattr(after, "style",
                                                                                 None):
                     # update_cell, minus its refresh per cell: one refresh below for all.
@@ -268,7 +293,9 @@ class JobTable(DataTable[Any]):
         self.hidden.add(job_id)
         if str(job_id) in self.rows:
             with self.app.batch_update():
-                self.remove_row(str(job_id))
+                self.change_rows(drop=[str(job_id)])
+                self._ranks.pop(str(job_id), None)
+                self._freshen()  # the rows below moved up, maybe into view
 
     def unhide(self, job_id: int) -> None:
         """Show a job again (delete undone) and select it."""
@@ -281,11 +308,11 @@ class JobTable(DataTable[Any]):
     def resort(self) -> None:
         """Sort rows by the current order, keeping the cursor on the same job."""
         selected = self.selected_id
-        self._sort()
-        self._restore(selected)
-
-    def _sort(self) -> None:
-        self.sort("id", key=lambda i: self.order(self.jobs[i]), reverse=self.sort_reverse)
+        self._ranks = {key: self.order(self.jobs[int(key)]) for key in self._ranks}
+        with self.app.batch_update():
+            self.change_rows(order=self._ranks.__getitem__, reverse=self.sort_reverse)
+            self._restore(selected)
+            self._freshen()  # rows off screen until now may be on it
 
     def tick(self) -> None:
         """Move every job's age on (once a second; only visible rows are repainted now)."""
@@ -341,36 +368,6 @@ class JobTable(DataTable[Any]):
                 floor = max(gone) + 1
                 self.floors[index] = max(floor, self.floors[index] or floor)
         return dropped
-
-    def _drop_rows(self, job_ids: Collection[int]) -> None:
-        """Remove these jobs' rows in one pass.
-
-        DataTable.remove_row re-numbers every row on each call, so dropping k of n rows
-        that way costs k*n (seconds for a burst of finished jobs); this does what it does
-        once for all of them. It uses DataTable internals, which is why textual is pinned.
-        """
-        keys = {RowKey(str(i)) for i in job_ids} & self.rows.keys()
-        if len(keys) <= 1:
-            for key in keys:
-                self.remove_row(key)
-            return
-        locations = self._row_locations
-        kept = sorted((k for k in locations if k not in keys), key=lambda k: locations.get(k) or 0)
-        self._row_locations = TwoWayDict({key: index for index, key in enumerate(kept)})
-        for key in keys:
-            for column in self._data.pop(key):
-                self._updated_cells.discard(CellKey(key, column))
-            del self.rows[key]
-            self._new_rows.discard(key)
-            self._stale.discard(int(str(key.value)))
-        self._require_update_dimensions = True
-        self.cursor_coordinate = self.cursor_coordinate
-        self.hover_coordinate = self.hover_coordinate
-        self._update_count += 1
-        # Not refresh(layout=True) as remove_row does: the new virtual size (computed when
-        # idle) triggers a layout if the height really changed; most batches add as many.
-        self.refresh()
-        self.check_idle()
 
     def _wanted(self, selected: int | None) -> int | None:
         """The job the cursor goes to: one asked for by select(), else the selected one."""
