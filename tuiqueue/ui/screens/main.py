@@ -40,6 +40,9 @@ SEARCH_DELAY = 0.25
 class MainScreen(Screen[None]):
     """Where a person submits, watches and steers jobs."""
 
+    table: JobTable
+    """The queue table (kept, not queried: it is used after every batch of changes)."""
+
     BINDINGS = [
         Binding("n", "new_job", "New", id="main.new", tooltip="Fill in a new job (focus the form)"),
         Binding("c", "app.job('cancel')", "Cancel", id="main.cancel",
@@ -69,8 +72,8 @@ class MainScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self._search: Timer | None = None
-        self._keys_for: tuple[int | None, Status | None] = (None, None)
-        """The selected job and its status when the footer's keys were last refreshed."""
+        self._keys_for: tuple[bool, bool, bool] = (False, False, False)
+        """What the job keys depended on when the footer was last refreshed (_refresh_keys)."""
 
     @property
     def qapp(self) -> QueueApp:
@@ -91,7 +94,8 @@ class MainScreen(Screen[None]):
                                  value=0, allow_blank=False, id="status-filter")
                     yield Input(placeholder="/ filter by id, type, message, params",
                                 id="text-filter")
-                yield JobTable(clock=app.clock, id="jobs")
+                self.table = JobTable(clock=app.clock, id="jobs")
+                yield self.table
         yield Footer()
 
     def on_mount(self) -> None:
@@ -104,11 +108,6 @@ class MainScreen(Screen[None]):
             types.highlighted = 0
         self.query_one(JobTable).focus()
         self.qapp.start()
-
-    @property
-    def table(self) -> JobTable:
-        """The queue table."""
-        return self.query_one(JobTable)
 
     async def on_option_list_option_highlighted(
         self, event: OptionList.OptionHighlighted
@@ -141,11 +140,13 @@ class MainScreen(Screen[None]):
 
     def _refresh_keys(self) -> None:
         # The footer rebuilds every key on each refresh_bindings, so only when what the
-        # job keys depend on (which job is selected, its status) has changed.
+        # job keys depend on (QueueApp.check_action: is a job selected, has it finished,
+        # is it running) has changed, not whenever another job is selected.
         table = self.table
         selected = table.selected_id
         job = table.jobs.get(selected) if selected is not None else None
-        keys_for = (selected, job.status if job is not None else None)
+        keys_for = ((job is not None, job.status in TERMINAL, job.status in ACTIVE)
+                    if job is not None else (False, False, False))
         if keys_for != self._keys_for:
             self._keys_for = keys_for
             self.refresh_bindings()

@@ -43,7 +43,8 @@ class StatsBar(Horizontal):
         if stats is None:
             return
         self.set_class(stats.queue_paused, "-paused")
-        self.query_one("#stats-text", Static).update(self.render_stats(stats))
+        # One line whatever the counts (height 1 in the .tcss): no layout of the whole screen.
+        self.query_one("#stats-text", Static).update(self.render_stats(stats), layout=False)
         finished = sum(stats.counts.get(s, 0) for s in TERMINAL)
         if self._finished is not None:
             spark = self.query_one(Sparkline)
