@@ -156,7 +156,12 @@ async def progress_load(engine: Engine, seconds: float, running: int, ticks: int
     """
     lags: list[float] = []
     stop = anyio.Event()
-    await engine.submit_many([("ticker", {"ticks": ticks})] * int(running * (seconds + 3)))
+    # The first wave lasts 1..ticks ticks, so that its jobs (and so every later wave, each
+    # job taking the slot of one that ended) finish spread over a whole job's time: counted
+    # over the window, jobs/s then moves smoothly instead of by whole waves of `running` jobs.
+    first = [("ticker", {"ticks": 1 + i % ticks}) for i in range(running)]
+    rest = [("ticker", {"ticks": ticks})] * int(running * (seconds + 3))
+    await engine.submit_many([*first, *rest])
     async with anyio.create_task_group() as tg:
         await anyio.sleep(ticks * 0.05 + 0.5)  # warm-up: the first wave has come and gone
         start_count, t0 = engine.processed, time.perf_counter()
