@@ -222,3 +222,21 @@ def test_live_file_whose_header_counts_pages_only_its_wal_holds(tmp_path: Path) 
         assert len(json.loads(out.stdout)) == 20
     finally:
         conn.close()
+
+
+def test_processes_creating_one_new_file_at_once(tmp_path: Path) -> None:
+    """A worker and submits started together on a path that does not exist yet: each one
+    either creates the file or waits for the one creating it (no 'empty file' or 'locked')."""
+    for round_ in range(8):
+        path = tmp_path / f"new{round_}.db"
+        base = [sys.executable, "-m", "tuiqueue", "--db", str(path)]
+        procs = [subprocess.Popen([*base, "submit", "echo"], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True, env=cli_env())
+                 for _ in range(3)]
+        procs.append(subprocess.Popen([*base, "list", "--json"], stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True, env=cli_env()))
+        for proc in procs:
+            _, err = proc.communicate(timeout=60)
+            assert proc.returncode == 0, (round_, err)
+        out = tq("--db", str(path), "list", "--json")
+        assert len(json.loads(out.stdout)) == 3, out.stdout

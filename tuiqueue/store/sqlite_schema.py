@@ -107,6 +107,8 @@ def forget(path: Path) -> None:
 
 PROBE_TRIES = 5
 """Looks at a file in use by other processes before it is declared damaged."""
+OPEN_RETRY_FOR = 5.0
+"""Seconds opening a file that another process holds locked is tried again."""
 
 
 def inspect_file(path: Path) -> None:
@@ -136,10 +138,20 @@ def inspect_file(path: Path) -> None:
             return
         except StoreError:
             # A live database (it has a WAL) may be mid-checkpoint: the lock-free probe can
-            # then read pages from two moments. Look again before calling the file damaged.
-            if attempt == PROBE_TRIES - 1 or not wal.exists():
+            # then read pages from two moments. A file made a moment ago may be a database
+            # that another process (a worker and a submit started together) is creating:
+            # empty until its first commit. Look again before calling either damaged.
+            if attempt == PROBE_TRIES - 1 or not (wal.exists() or _just_made(path)):
                 raise
             time.sleep(0.05 * (attempt + 1))
+
+
+def _just_made(path: Path) -> bool:
+    """Whether the file was changed in the last couple of seconds (may be mid-creation)."""
+    try:
+        return time.time() - path.stat().st_mtime < 2.0
+    except OSError:
+        return False
 
 
 def _probe(path: Path) -> None:
@@ -239,8 +251,27 @@ def connect(path: Path, busy_ms: int) -> sqlite3.Connection:
 
 
 def _open(path: Path, busy_ms: int) -> sqlite3.Connection:
+    # Two processes opening a new file at once (a worker and a submit started together):
+    # switching to WAL mode while the other sets the file up can fail with "locked" at once,
+    # without waiting for the busy timeout. Try again for a while before giving up.
+    deadline = time.monotonic() + OPEN_RETRY_FOR
+    delay = 0.01
+    while True:
+        try:
+            return _open_once(path, busy_ms)
+        except sqlite3.OperationalError as exc:
+            text = str(exc)
+            if ("locked" not in text and "busy" not in text) or time.monotonic() > deadline:
+                raise _open_failed(path, exc) from exc
+        except sqlite3.DatabaseError as exc:
+            raise _open_failed(path, exc) from exc
+        time.sleep(delay)
+        delay = min(delay * 2, 0.2)
+
+
+def _open_once(path: Path, busy_ms: int) -> sqlite3.Connection:
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
     try:
-        conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout = {busy_ms}")
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if str(mode).lower() != "wal":
@@ -250,16 +281,22 @@ def _open(path: Path, busy_ms: int) -> sqlite3.Connection:
         conn.execute("PRAGMA journal_size_limit = 4194304")
         conn.execute("PRAGMA foreign_keys = OFF")
         migrate(conn, path)
-    except sqlite3.OperationalError as exc:
-        text = str(exc)
-        if "readonly" in text or "read-only" in text:
-            raise _fail(path, "is read-only", "Make it writable or copy it elsewhere.") from exc
-        if "disk is full" in text or "full" in text:
-            raise _fail(path, "cannot be written: the disk is full", "Free some space.") from exc
-        raise _fail(path, f"cannot be opened ({text})", "Check the path and permissions.") from exc
-    except sqlite3.DatabaseError as exc:
-        raise _fail(path, f"is damaged ({exc})", "Restore it from a backup.") from exc
+    except BaseException:
+        conn.close()
+        raise
     return conn
+
+
+def _open_failed(path: Path, exc: sqlite3.DatabaseError) -> StoreError:
+    """The clear message for a file that would not open."""
+    if not isinstance(exc, sqlite3.OperationalError):
+        return _fail(path, f"is damaged ({exc})", "Restore it from a backup.")
+    text = str(exc)
+    if "readonly" in text or "read-only" in text:
+        return _fail(path, "is read-only", "Make it writable or copy it elsewhere.")
+    if "disk is full" in text or "full" in text:
+        return _fail(path, "cannot be written: the disk is full", "Free some space.")
+    return _fail(path, f"cannot be opened ({text})", "Check the path and permissions.")
 
 
 def check(path: Path) -> dict[str, object]:
