@@ -24,6 +24,12 @@ BUSY_MS = 20
 """SQLite waits this long for a lock inside a call (blocking the loop); we retry beyond it."""
 RETRY_FOR = 30.0
 """Seconds to keep retrying a locked database before giving up with a clear error."""
+WAL_LIMIT = 8 * 2**20
+"""A WAL past this many bytes is checkpointed and cut back by the next write that sees it."""
+WAL_LOOK_EVERY = 16
+"""Writes between looks at the WAL's size."""
+WAL_WAIT_MS = 200
+"""How long cutting the WAL back waits for other processes' readers (blocking this one)."""
 
 
 class SqliteBase(Store):
@@ -38,6 +44,8 @@ class SqliteBase(Store):
         self._own = OwnVersions()
         self._tx_versions: builtins.list[int] = []
         """Versions the running write transaction set; ours once it commits."""
+        self._writes = 0
+        self._wal = Path(f"{self.path}-wal")
 
     async def open(self) -> None:
         if self._conn is None:
@@ -71,6 +79,9 @@ class SqliteBase(Store):
                     conn.execute("COMMIT")
                     for version in self._tx_versions:
                         self._own.add(version)
+                    self._writes += 1
+                    if self._writes % WAL_LOOK_EVERY == 0:
+                        self._rein_in_wal(conn)
                     return out
                 except BaseException:
                     if conn.in_transaction:
@@ -87,6 +98,25 @@ class SqliteBase(Store):
                     ) from exc
             await anyio.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 0.05)
+
+    def _rein_in_wal(self, conn: sqlite3.Connection) -> None:
+        """Checkpoint and truncate a WAL that grew past WAL_LIMIT.
+
+        SQLite's automatic checkpoints copy pages back but can restart the WAL only at a moment
+        when no other process reads it; with several busy processes on one file there may be
+        no such moment, and the WAL grows without bound (tens of MB in a minute). TRUNCATE
+        waits (busy timeout) for the readers of the moment to finish; if they do not, the
+        next look tries again.
+        """
+        try:
+            if self._wal.stat().st_size > WAL_LIMIT:
+                conn.execute(f"PRAGMA busy_timeout = {WAL_WAIT_MS}")
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                finally:
+                    conn.execute(f"PRAGMA busy_timeout = {BUSY_MS}")
+        except (OSError, sqlite3.OperationalError):
+            pass  # busy or gone: the next look tries again
 
     async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         return await self._retry(fn, write=True)
