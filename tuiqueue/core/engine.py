@@ -185,6 +185,7 @@ class Engine(RunnerPool, Commands):
         await self.store.open()
         self._started = True
         self._stopping = False
+        self._tick_error = None  # one left by a runner of an earlier run() is not ours
         await self._register()
         task_status.started()
         try:
