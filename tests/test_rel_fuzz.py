@@ -117,7 +117,8 @@ def check_accepted(name: str, value: Any, clean: Any) -> None:
         assert type(clean) is float and math.isfinite(clean) and not isinstance(value, bool)
         assert clean == value
     elif kind in ("str", "choice"):
-        assert clean is value
+        # Exactly the text given (a store read it back: equal, not the same object).
+        assert type(clean) is str and clean == value
         clean.encode("utf-8")
     elif kind == "bool":
         assert clean is value
