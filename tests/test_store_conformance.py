@@ -91,6 +91,23 @@ async def test_add_get_and_list_paging(store: Store) -> None:
     assert [j.id for j in page3] == ids[::-1][20:]
 
 
+async def test_list_oldest_first_after_an_id(store: Store) -> None:
+    """after_id pages oldest first (the queue's order), also within some statuses."""
+    added = await store.add([new() for _ in range(25)], NOW)
+    ids = [j.id for j in added]
+    await store.command(ids[1], "cancel", NOW)
+    page1 = await store.list(limit=10, after_id=0)
+    assert [j.id for j in page1] == ids[:10]
+    page2 = await store.list(limit=10, after_id=page1[-1].id)
+    assert [j.id for j in page2] == ids[10:20]
+    assert [j.id for j in await store.list(limit=10, after_id=page2[-1].id)] == ids[20:]
+    assert await store.list(limit=10, after_id=ids[-1]) == []
+    queued = await store.list(statuses=[Status.PENDING], limit=3, after_id=0)
+    assert [j.id for j in queued] == [ids[0], ids[2], ids[3]]  # the cancelled one skipped
+    rest = await store.list(statuses=[Status.PENDING], limit=30, after_id=queued[-1].id)
+    assert [j.id for j in rest] == ids[4:]
+
+
 async def test_list_filters_by_status_and_type(store: Store) -> None:
     a, b, c = await store.add([new("echo"), new("primes"), new("echo")], NOW)
     await store.command(b.id, "cancel", NOW)

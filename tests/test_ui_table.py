@@ -178,7 +178,7 @@ async def test_a_burst_beyond_the_window_is_trimmed_in_bulk_and_rows_catch_up() 
         # One batch of 1,200 new jobs: only the next MAX_KEPT to run became rows, in order.
         assert t.row_count == len(t.jobs) == MAX_KEPT
         assert row_ids(app) == list(range(1, 501))
-        assert t.floors[0] == 1201  # End pages the dropped ones back in, newest first
+        assert t.floors[0] == 500  # End pages the dropped ones back in, oldest first
         # Rows off screen are updated when they scroll into view, not on every change.
         last = t.jobs[500]
         t.apply({500: replace(last, message="moved on")})
@@ -208,3 +208,35 @@ async def test_after_a_burst_the_window_shows_the_next_to_run_and_the_newest_fin
                        and 1000 in t.jobs and t.row_count == MAX_KEPT, timeout=30)
         # Every job finished: the newest finished are shown, newest first.
         assert row_ids(app) == list(range(1001, 1001 - MAX_KEPT, -1))
+
+
+async def test_an_existing_backlog_shows_the_next_to_run_first() -> None:
+    """A dashboard opened on a backlog pages queued jobs in from the oldest (they run next)."""
+    app = new_app()
+    await app.engine.set_queue_paused(True)
+    await app.engine.submit_many([NewJob("gate", {"label": "j"}) for _ in range(700)])
+    async with app.run_test(size=(140, 30)) as pilot:
+        t = table(app)
+        await wait_for(pilot, lambda: t.row_count == app_module.PAGE)
+        assert row_ids(app) == list(range(1, app_module.PAGE + 1))
+        t.focus()
+        await pilot.press("end")  # the next page: the next to run after those
+        await wait_for(pilot, lambda: t.row_count == 2 * app_module.PAGE)
+        assert row_ids(app) == list(range(1, 2 * app_module.PAGE + 1))
+
+
+async def test_queued_rows_are_refilled_as_they_start() -> None:
+    """As the queued jobs in the window start, the next ones to run are paged in by themselves
+    (before: once they had all started, no queued row was shown until End was pressed)."""
+    app = new_app(concurrency=60)
+    await app.engine.set_queue_paused(True)
+    await app.engine.submit_many([NewJob("gate", {"label": "j"}) for _ in range(400)])
+    async with app.run_test(size=(140, 30)) as pilot:
+        t = table(app)
+        await wait_for(pilot, lambda: t.row_count == app_module.PAGE)
+        await app.engine.set_queue_paused(False)
+        await wait_for(pilot, lambda: status_of(app, 60) == "running" and 200 in t.jobs)
+        ids = row_ids(app)
+        assert ids[:60] == list(range(1, 61))  # running
+        assert ids[60:] == list(range(61, 201))  # then the next to run, in order
+        assert status_of(app, 61) == "pending"

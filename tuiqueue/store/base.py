@@ -151,8 +151,13 @@ class Store(ABC):
         type: str | None = None,
         limit: int = 100,
         before_id: int | None = None,
+        after_id: int | None = None,
     ) -> builtins.list[Job]:
-        """Jobs newest first; pass the last id seen as before_id for the next page (keyset)."""
+        """Jobs newest first; pass the last id seen as before_id for the next page (keyset).
+
+        With after_id: the jobs with a larger id, oldest first (pass 0 to start from the
+        oldest, then the last id seen): the order in which jobs of one priority run.
+        """
 
     @abstractmethod
     async def claim(self, worker: str, limit: int, now: float) -> builtins.list[Job]:

@@ -124,10 +124,13 @@ class MemoryStore(Store):
         type: str | None = None,
         limit: int = 100,
         before_id: int | None = None,
+        after_id: int | None = None,
     ) -> builtins.list[Job]:
         out: builtins.list[Job] = []
-        for job_id in sorted(self._jobs, reverse=True):
+        for job_id in sorted(self._jobs, reverse=after_id is None):
             if before_id is not None and job_id >= before_id:
+                continue
+            if after_id is not None and job_id <= after_id:
                 continue
             job = self._jobs[job_id]
             if statuses and job.status not in statuses:

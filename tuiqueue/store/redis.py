@@ -182,23 +182,29 @@ class RedisStore(RedisWorkersMixin, Store):
         type: str | None = None,
         limit: int = 100,
         before_id: int | None = None,
+        after_id: int | None = None,
     ) -> builtins.list[Job]:
         wanted = set(statuses) if statuses else None
+        newest_first = after_id is None
         if wanted:
             sources = [self._key("s:", s.value) for s in wanted]
         else:
             sources = [self._key("t:", type) if type else self._key("all")]
         filter_type = type if wanted else None
         out: builtins.list[Job] = []
-        cursor = before_id
+        cursor = before_id if newest_first else after_id
         while len(out) < limit:
             size = max(limit - len(out), 100) if filter_type else limit - len(out)
-            top = "+inf" if cursor is None else f"({cursor}"
             async with self.client.pipeline(transaction=False) as pipe:
                 for src in sources:
-                    pipe.zrevrangebyscore(src, top, "-inf", start=0, num=size)
+                    if newest_first:
+                        top = "+inf" if cursor is None else f"({cursor}"
+                        pipe.zrevrangebyscore(src, top, "-inf", start=0, num=size)
+                    else:
+                        pipe.zrangebyscore(src, f"({cursor}", "+inf", start=0, num=size)
                 replies = await self._call(pipe.execute)
-            ids = sorted({int(i) for reply in replies for i in reply}, reverse=True)[:size]
+            ids = sorted({int(i) for reply in replies for i in reply},
+                         reverse=newest_first)[:size]
             if not ids:
                 break
             for job in await self._get_many(ids):

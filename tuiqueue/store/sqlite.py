@@ -85,6 +85,7 @@ class SqliteStore(SqliteClaimsMixin, SqliteLogsMixin, SqliteWorkersMixin):
         type: str | None = None,
         limit: int = 100,
         before_id: int | None = None,
+        after_id: int | None = None,
     ) -> builtins.list[Job]:
         where: builtins.list[str] = []
         args: builtins.list[str | int] = []
@@ -97,10 +98,13 @@ class SqliteStore(SqliteClaimsMixin, SqliteLogsMixin, SqliteWorkersMixin):
         if before_id is not None:
             where.append("id < ?")
             args.append(before_id)
+        if after_id is not None:
+            where.append("id > ?")
+            args.append(after_id)
         sql = f"SELECT {COLUMNS} FROM jobs"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY id DESC LIMIT ?"
+        sql += f" ORDER BY id {'DESC' if after_id is None else 'ASC'} LIMIT ?"
         args.append(limit)
         return await self._read(lambda c: [row_to_job(r) for r in c.execute(sql, args)])
 

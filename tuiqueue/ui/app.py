@@ -22,7 +22,7 @@ from tuiqueue.core.engine import Engine, Stats
 from tuiqueue.core.events import Event, EventKind, Subscription
 from tuiqueue.core.job import Job
 from tuiqueue.core.registry import REGISTRY, Registry
-from tuiqueue.core.status import ACTIVE, TERMINAL, Status
+from tuiqueue.core.status import ACTIVE, QUEUED, TERMINAL, Status
 from tuiqueue.store import Store, open_store
 from tuiqueue.ui.actions import ActionsMixin
 from tuiqueue.ui.format import matches
@@ -31,7 +31,7 @@ from tuiqueue.ui.pager import Pager
 from tuiqueue.ui.screens.main import MainScreen
 from tuiqueue.ui.widgets.job_table import JobTable
 from tuiqueue.ui.widgets.stats_bar import StatsBar
-from tuiqueue.ui.window import GROUPS
+from tuiqueue.ui.window import GROUPS, NEWEST_FIRST, REFILL_BELOW
 
 BATCH_INTERVAL = 0.1
 """Engine events are gathered at least this long and applied as one batch (10 a second)."""
@@ -119,6 +119,8 @@ class QueueApp(ActionsMixin, App[None]):
         self._changed = True
         """Jobs changed since the stats were last loaded."""
         self._paging_note = ""
+        self._refilling = False
+        """A refill of queued jobs is under way."""
         """What show_paging last put under the table."""
         self._frozen = False
         """Whether startup froze the objects it made (see _start)."""
@@ -283,10 +285,12 @@ class QueueApp(ActionsMixin, App[None]):
         table = self.main.query_one(JobTable)
         wanted, needle = table.statuses, table.needle
 
-        def pager(group: frozenset[Status], page: int) -> Pager:
-            return Pager(self.engine, group if wanted is None else group & wanted, needle, page)
+        def pager(group: frozenset[Status], page: int, newest: bool = True) -> Pager:
+            statuses = group if wanted is None else group & wanted
+            return Pager(self.engine, statuses, needle, page, newest)
 
-        self._pagers = [pager(group, PAGE) for group in GROUPS]
+        self._pagers = [pager(group, PAGE, newest)
+                        for group, newest in zip(GROUPS, NEWEST_FIRST, strict=True)]
         self.show_paging(searching=bool(needle))
         active = pager(ACTIVE, MAX_ACTIVE)
         jobs = [j for j in await self.engine.list(statuses=active.statuses, limit=MAX_ACTIVE)
@@ -298,21 +302,39 @@ class QueueApp(ActionsMixin, App[None]):
         self.show_paging()
 
     def load_more(self) -> None:
-        """Page in older queued and finished jobs (keyset paging through the engine)."""
+        """Page in more queued and finished jobs (keyset paging through the engine)."""
         if any(not p.done for p in self._pagers):
             self.run_worker(self._load_more(), group="page", exclusive=True)
 
-    async def _load_more(self) -> None:
+    def refill(self) -> None:
+        """Page in the next queued jobs once most of those in the window have started."""
+        if self._refilling or not self._pagers:
+            return
+        queued = self._pagers[0]
+        table = self.main.table
+        if queued.done or sum(1 for j in table.jobs.values() if j.status in QUEUED) >= (
+            REFILL_BELOW
+        ):
+            return
+        self._refilling = True
+        self.run_worker(self._load_more(only=0), group="refill", exclusive=True)
+
+    async def _load_more(self, only: int | None = None) -> None:
         table = self.main.query_one(JobTable)
-        for index, floor in enumerate(table.floors):
-            if floor is not None:
-                self._pagers[index].rewind(floor)
-        table.floors = [None for _ in table.floors]
-        self.show_paging(searching=bool(table.needle))
-        jobs = [job for pager in self._pagers for job in await pager.next()]
-        self._finished.update(j.id for j in jobs if j.status in TERMINAL)
-        table.page_in(jobs)
-        self.show_paging()
+        try:
+            for index, floor in enumerate(table.floors):
+                if floor is not None and only in (None, index):
+                    self._pagers[index].rewind(floor)
+                    table.floors[index] = None
+            self.show_paging(searching=bool(table.needle))
+            pagers = self._pagers if only is None else [self._pagers[only]]
+            jobs = [job for pager in pagers for job in await pager.next()]
+            self._finished.update(j.id for j in jobs if j.status in TERMINAL)
+            table.page_in(jobs, grow=only is None)
+            self.show_paging()
+        finally:
+            if only is not None:
+                self._refilling = False
 
     def show_paging(self, searching: bool = False) -> None:
         """Say under the table how much is shown and whether older jobs can be paged in."""
@@ -325,7 +347,7 @@ class QueueApp(ActionsMixin, App[None]):
             if table.needle:
                 parts.append(f"{scanned:,} searched")
             if any(not p.done for p in self._pagers):
-                parts.append("End: older jobs")
+                parts.append("End: more jobs")
             subtitle = " · ".join(parts)
         # Setting it repaints the whole table, even to the same text (after every batch).
         if subtitle != self._paging_note:

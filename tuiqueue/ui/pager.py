@@ -21,20 +21,22 @@ SCAN_LIMIT = 20_000
 
 
 class Pager:
-    """Newest-first pages of jobs in some statuses; with a needle, only the jobs it matches.
+    """Pages of jobs in some statuses, newest or oldest first; with a needle, only the jobs
+    it matches.
 
     The text filter is applied here, on pages fetched with `engine.list`, so searching needs
     nothing from the stores beyond keyset paging.
     """
 
     def __init__(self, engine: Engine, statuses: Collection[Status], needle: str = "",
-                 page: int = 100) -> None:
+                 page: int = 100, newest_first: bool = True) -> None:
         self.engine = engine
         self.statuses = frozenset(statuses)
         self.needle = needle
         self.page = page
-        self.cursor: int | None = None
-        """Jobs older than this id are not fetched yet (None: start from the newest)."""
+        self.newest_first = newest_first
+        self.cursor: int | None = None if newest_first else 0
+        """The last id fetched: the next page starts past it (None: from the newest)."""
         self.done = not self.statuses
         """Every job in these statuses has been looked at."""
         self.scanned = 0
@@ -46,8 +48,12 @@ class Pager:
         budget = SCAN_LIMIT
         while not self.done and len(found) < self.page and budget > 0:
             limit = min(FETCH, budget) if self.needle else self.page - len(found)
-            batch = await self.engine.list(statuses=self.statuses, before_id=self.cursor,
-                                           limit=limit)
+            if self.newest_first:
+                batch = await self.engine.list(statuses=self.statuses, before_id=self.cursor,
+                                               limit=limit)
+            else:
+                batch = await self.engine.list(statuses=self.statuses, after_id=self.cursor,
+                                               limit=limit)
             self.scanned += len(batch)
             budget -= len(batch)
             if len(batch) < limit:
@@ -60,7 +66,8 @@ class Pager:
         return found
 
     def rewind(self, floor: int) -> None:
-        """The window dropped jobs older than floor: fetch them again from there."""
-        if self.cursor is None or floor > self.cursor:
+        """The window dropped jobs from floor on (past it in paging order): fetch them again."""
+        cursor = self.cursor
+        if cursor is None or (floor > cursor if self.newest_first else floor < cursor):
             self.cursor = floor
             self.done = not self.statuses

@@ -12,6 +12,13 @@ newest finished ones; the rest are dropped as jobs arrive (they are paged back i
 GROUPS: tuple[frozenset[Status], ...] = (QUEUED, TERMINAL)
 """The groups kept up to a cap, in queue order (active jobs are all kept)."""
 
+NEWEST_FIRST: tuple[bool, ...] = (False, True)
+"""How each group is paged in: queued jobs oldest first (the next to run), finished ones
+newest first."""
+
+REFILL_BELOW = 50
+"""Fewer queued jobs than this in the window (they started running) pages in the next ones."""
+
 
 def group_key(job: Job) -> tuple[int, int, int]:
     """Running first, then queued (by priority, oldest first), then finished newest first."""

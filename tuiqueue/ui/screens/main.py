@@ -131,6 +131,7 @@ class MainScreen(Screen[None]):
     def on_jobs_changed(self, message: JobsChanged) -> None:
         """Apply a batch of engine changes to the table."""
         self.table.apply(message.jobs, message.deleted)
+        self.qapp.refill()
         self.qapp.show_paging()
         self._refresh_keys()
 

@@ -18,7 +18,7 @@ from tuiqueue.core.job import Job
 from tuiqueue.core.status import QUEUED, Status
 from tuiqueue.ui.format import age, badge, bar, matches, plain
 from tuiqueue.ui.widgets.keyed_table import KeyedTable
-from tuiqueue.ui.window import GROUPS, MAX_KEPT, group_key
+from tuiqueue.ui.window import GROUPS, MAX_KEPT, NEWEST_FIRST, group_key
 
 COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("id", "ID", 5),
@@ -280,12 +280,14 @@ class JobTable(KeyedTable):
         super().watch_scroll_y(old_value, new_value)
         self._freshen()
 
-    def page_in(self, jobs: Collection[Job]) -> None:
-        """Add a page of older jobs, keeping them (the window grows as the person pages)."""
+    def page_in(self, jobs: Collection[Job], grow: bool = True) -> None:
+        """Add a page of jobs; with grow, keep them all (the window grows as the person pages;
+        a refill of queued jobs, which replace the ones that started, stays within it)."""
         for index, group in enumerate(GROUPS):
             # Only jobs new to the window: a page may repeat jobs it already holds.
-            self.caps[index] += sum(1 for job in jobs
-                                    if job.status in group and job.id not in self.jobs)
+            if grow:
+                self.caps[index] += sum(1 for job in jobs
+                                        if job.status in group and job.id not in self.jobs)
         self.apply({job.id: job for job in jobs})
 
     def hide(self, job_id: int) -> None:
@@ -363,10 +365,15 @@ class JobTable(KeyedTable):
                 del self.jobs[job_id]
             dropped += gone
             if gone:
-                # Pages are fetched newest first: paging in again from just above the
-                # newest dropped job brings every dropped one back.
-                floor = max(gone) + 1
-                self.floors[index] = max(floor, self.floors[index] or floor)
+                # Paging in again from just past the first dropped job (in paging order:
+                # the newest for a newest-first group) brings every dropped one back.
+                if NEWEST_FIRST[index]:
+                    floor = max(gone) + 1
+                    self.floors[index] = max(floor, self.floors[index] or floor)
+                else:
+                    floor = min(gone) - 1
+                    earlier = self.floors[index]
+                    self.floors[index] = floor if earlier is None else min(floor, earlier)
         return dropped
 
     def _wanted(self, selected: int | None) -> int | None:
