@@ -240,3 +240,33 @@ async def test_queued_rows_are_refilled_as_they_start() -> None:
         assert ids[:60] == list(range(1, 61))  # running
         assert ids[60:] == list(range(61, 201))  # then the next to run, in order
         assert status_of(app, 61) == "pending"
+
+
+async def test_the_cursor_stays_on_top_until_a_job_is_picked() -> None:
+    """Untouched, the cursor stays on the top row when its job finishes (the view does not
+    follow it to the bottom); once a job is picked it follows that job; Home lets go."""
+    app = new_app(concurrency=1)
+    async with app.run_test(size=(140, 30)) as pilot:
+        await wait_for(pilot, lambda: app.stats is not None)
+        await app.engine.submit_many([NewJob("gate", {"label": f"j{i}"}) for i in range(6)])
+        t = table(app)
+        await wait_for(pilot, lambda: status_of(app, 1) == "running" and t.row_count == 6)
+        t.focus()
+        assert t.cursor_row == 0 and t.selected_id == 1
+        await app.engine.cancel(1)  # 1 goes to the bottom, 2 starts
+        await wait_for(pilot, lambda: status_of(app, 2) == "running")
+        assert row_ids(app) == [2, 3, 4, 5, 6, 1]
+        assert t.cursor_row == 0 and t.selected_id == 2
+        await pilot.press("down")  # picks 3: from now on the cursor follows it
+        await app.engine.cancel(2)
+        await wait_for(pilot, lambda: status_of(app, 3) == "running")
+        assert row_ids(app) == [3, 4, 5, 6, 2, 1]
+        assert t.selected_id == 3 and t.cursor_row == 0
+        await app.engine.cancel(3)
+        await wait_for(pilot, lambda: status_of(app, 4) == "running")
+        assert row_ids(app) == [4, 5, 6, 3, 2, 1]
+        assert t.selected_id == 3 and t.cursor_row == 3  # followed it down
+        await pilot.press("home")  # back to the top, and it stays there again
+        await app.engine.cancel(4)
+        await wait_for(pilot, lambda: status_of(app, 5) == "running")
+        assert t.cursor_row == 0 and t.selected_id == 5

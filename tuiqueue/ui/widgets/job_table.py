@@ -7,6 +7,7 @@ from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 from rich.text import Text
+from textual import events
 from textual.binding import Binding
 from textual.geometry import Region
 from textual.message import Message
@@ -41,15 +42,17 @@ BLANK: tuple[None, ...] = (None,) * len(COLUMNS)
 class JobTable(KeyedTable):
     """Jobs as rows keyed by id; the engine's events are applied to them in place.
 
-    The cursor belongs to a job, not to a row index: every change that moves rows
-    (re-sort, insert, delete, filter) puts it back on the same job id.
+    Once the person has picked a job (moved the cursor, clicked, submitted) the cursor
+    belongs to it, not to a row index: every change that moves rows (re-sort, insert,
+    delete, filter) puts it back on the same job id. Until then, and again after Home, it
+    stays on the top row, so a finishing job does not carry the view to the bottom.
     """
 
     BINDINGS = [
         Binding("home", "scroll_top", "First", show=False, id="table.first",
                 tooltip="First row of the queue"),
         Binding("end", "scroll_bottom", "Last", show=False, id="table.last",
-                tooltip="Last row of the queue (loads older jobs)"),
+                tooltip="Last row of the queue (loads more jobs)"),
     ]
 
     class NeedMore(Message):
@@ -78,6 +81,8 @@ class JobTable(KeyedTable):
         """Seconds the first paint after the last batch took: every visible cell again."""
         self._paint_timed = True
         self._want: int | None = None
+        self.chosen = False
+        """The person picked the job under the cursor: the cursor follows that job."""
         self._followed: int | None = None
         """Row the cursor was moved to because its job moved, not by the person."""
 
@@ -110,6 +115,7 @@ class JobTable(KeyedTable):
 
     def select(self, job_id: int) -> None:
         """Put the cursor on a job now, or as soon as its row arrives."""
+        self.chosen = True
         if str(job_id) in self.rows:
             self._want = None
             self._restore(job_id)
@@ -161,7 +167,7 @@ class JobTable(KeyedTable):
 
     def rebuild(self) -> None:
         """Refill rows from the window (only on load and filter changes, never per event)."""
-        selected = self.selected_id
+        selected = self.selected_id if self.chosen else None
         with self.app.batch_update():
             self.clear()
             self._ranks = {str(i): self.order(j) for i, j in self.jobs.items() if self.shows(j)}
@@ -191,7 +197,7 @@ class JobTable(KeyedTable):
         return lines
 
     def _apply(self, jobs: dict[int, Job], deleted: Collection[int]) -> None:
-        selected = self.selected_id
+        selected = self.selected_id if self.chosen else None
         gone: set[int] = set()
         for job_id in deleted:
             self.jobs.pop(job_id, None)
@@ -341,8 +347,38 @@ class JobTable(KeyedTable):
         if self.row_count and event.cursor_row == self.row_count - 1:
             self.post_message(self.NeedMore())
 
+    def action_cursor_up(self) -> None:
+        """Up: picks the job above."""
+        self.chosen = True
+        super().action_cursor_up()
+
+    def action_cursor_down(self) -> None:
+        """Down: picks the job below."""
+        self.chosen = True
+        super().action_cursor_down()
+
+    def action_page_up(self) -> None:
+        """Page up: picks the job there."""
+        self.chosen = True
+        super().action_page_up()
+
+    def action_page_down(self) -> None:
+        """Page down: picks the job there."""
+        self.chosen = True
+        super().action_page_down()
+
+    async def _on_click(self, event: events.Click) -> None:
+        # Textual calls DataTable's own handler after this one (handlers run along the MRO).
+        self.chosen = True
+
+    def action_scroll_top(self) -> None:
+        """Home: the top row, where the cursor stays again as the rows change."""
+        self.chosen = False
+        super().action_scroll_top()
+
     def action_scroll_bottom(self) -> None:
-        """End: the last row; already there (or no rows), ask for older jobs."""
+        """End: the last row; already there (or no rows), ask for more jobs."""
+        self.chosen = True
         if not self.row_count or self.cursor_row == self.row_count - 1:
             self.post_message(self.NeedMore())
         super().action_scroll_bottom()
