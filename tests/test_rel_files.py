@@ -10,7 +10,8 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -105,13 +106,22 @@ def test_bad_file_refused_untouched(tmp_path: Path, case: str, command: list[str
     assert sorted(os.listdir(tmp_path)) == names, "sidecar files were created"
 
 
-def test_full_disk(tmp_path: Path) -> None:
+@contextmanager
+def small_tmpfs(tmp_path: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of `size` mounted for the test (skips where mounting is not allowed)."""
     mnt = tmp_path / "small"
     mnt.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)],
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)],
                       capture_output=True).returncode != 0:
         pytest.skip("cannot mount a small tmpfs here")
     try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", str(mnt)], check=False)
+
+
+def test_full_disk(tmp_path: Path) -> None:
+    with small_tmpfs(tmp_path, "256k") as mnt:
         filler = mnt / "filler"
         with filler.open("wb") as fh, pytest.raises(OSError):
             fh.write(b"x" * 10**6)
@@ -121,8 +131,6 @@ def test_full_disk(tmp_path: Path) -> None:
         assert out.returncode == 2, out.stderr
         assert str(path) in out.stderr and "full" in out.stderr, out.stderr
         assert "Traceback" not in out.stderr
-    finally:
-        subprocess.run(["umount", str(mnt)], check=False)
 
 
 def test_check_and_backup_while_jobs_run(tmp_path: Path) -> None:
@@ -157,12 +165,7 @@ def test_worker_whose_disk_fills_up(tmp_path: Path) -> None:
     """A worker running when the disk fills up stops with one clear line (exit 2), and once
     there is room again the file opens with every job in it (a checkpoint the full disk cut
     short leaves a header that counts pages only the WAL holds: that is not damage)."""
-    mnt = tmp_path / "small"
-    mnt.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)],
-                      capture_output=True).returncode != 0:
-        pytest.skip("cannot mount a small tmpfs here")
-    try:
+    with small_tmpfs(tmp_path, "2m") as mnt:
         path = mnt / "jobs.db"
         out = tq("--db", str(path), "submit", "--from", "-",
                  stdin='{"type": "echo", "params": {"message": "hello"}}\n' * 3000)
@@ -195,8 +198,6 @@ def test_worker_whose_disk_fills_up(tmp_path: Path) -> None:
         counts = json.loads(out.stdout)["counts"]
         assert sum(counts.values()) == 3000, counts
         assert tq("--db", str(path), "db", "check").returncode == 0
-    finally:
-        subprocess.run(["umount", str(mnt)], check=False)
 
 
 def test_live_file_whose_header_counts_pages_only_its_wal_holds(tmp_path: Path) -> None:
