@@ -7,7 +7,6 @@ from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 from rich.text import Text
-from textual import events
 from textual.binding import Binding
 from textual.geometry import Region
 from textual.message import Message
@@ -18,6 +17,7 @@ from textual.widgets.data_table import ColumnKey
 from tuiqueue.core.job import Job
 from tuiqueue.core.status import QUEUED, Status
 from tuiqueue.ui.format import age, badge, bar, matches, plain
+from tuiqueue.ui.widgets.cursor_pick import CursorPick
 from tuiqueue.ui.widgets.keyed_table import KeyedTable
 from tuiqueue.ui.window import GROUPS, MAX_KEPT, NEWEST_FIRST, group_key
 
@@ -39,7 +39,7 @@ BLANK: tuple[None, ...] = (None,) * len(COLUMNS)
 """A new row's cells until it is first on screen (see _freshen)."""
 
 
-class JobTable(KeyedTable):
+class JobTable(CursorPick, KeyedTable):
     """Jobs as rows keyed by id; the engine's events are applied to them in place.
 
     Once the person has picked a job (moved the cursor, clicked, submitted) the cursor
@@ -81,8 +81,6 @@ class JobTable(KeyedTable):
         """Seconds the first paint after the last batch took: every visible cell again."""
         self._paint_timed = True
         self._want: int | None = None
-        self.chosen = False
-        """The person picked the job under the cursor: the cursor follows that job."""
         self._followed: int | None = None
         """Row the cursor was moved to because its job moved, not by the person."""
 
@@ -347,38 +345,9 @@ class JobTable(KeyedTable):
         if self.row_count and event.cursor_row == self.row_count - 1:
             self.post_message(self.NeedMore())
 
-    def action_cursor_up(self) -> None:
-        """Up: picks the job above."""
-        self.chosen = True
-        super().action_cursor_up()
-
-    def action_cursor_down(self) -> None:
-        """Down: picks the job below."""
-        self.chosen = True
-        super().action_cursor_down()
-
-    def action_page_up(self) -> None:
-        """Page up: picks the job there."""
-        self.chosen = True
-        super().action_page_up()
-
-    def action_page_down(self) -> None:
-        """Page down: picks the job there."""
-        self.chosen = True
-        super().action_page_down()
-
-    async def _on_click(self, event: events.Click) -> None:
-        # Textual calls DataTable's own handler after this one (handlers run along the MRO).
-        self.chosen = True
-
-    def action_scroll_top(self) -> None:
-        """Home: the top row, where the cursor stays again as the rows change."""
-        self.chosen = False
-        super().action_scroll_top()
-
     def action_scroll_bottom(self) -> None:
         """End: the last row; already there (or no rows), ask for more jobs."""
-        self.chosen = True
+        self.chosen = True  # (see CursorPick)
         if not self.row_count or self.cursor_row == self.row_count - 1:
             self.post_message(self.NeedMore())
         super().action_scroll_bottom()
