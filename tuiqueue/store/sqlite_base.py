@@ -24,9 +24,9 @@ BUSY_MS = 20
 """SQLite waits this long for a lock inside a call (blocking the loop); we retry beyond it."""
 RETRY_FOR = 30.0
 """Seconds to keep retrying a locked database before giving up with a clear error."""
-WAL_LIMIT = 8 * 2**20
+WAL_LIMIT = 6 * 2**20
 """A WAL past this many bytes is checkpointed and cut back by the next write that sees it."""
-WAL_LOOK_EVERY = 16
+WAL_LOOK_EVERY = 8
 """Writes between looks at the WAL's size."""
 WAL_WAIT_MS = 200
 """How long cutting the WAL back waits for other processes' readers (blocking this one)."""
