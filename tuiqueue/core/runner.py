@@ -187,21 +187,18 @@ def begin(run: Running, kind: JobType, slot: Slot) -> Awaitable[Any]:
     job, ctx = run.job, run.ctx
     run.slot = slot
     slot.current = run
+    body: Awaitable[Any] = (kind.fn(ctx, **job.params) if kind.is_async
+                            else _thread_body(run, kind, ctx))
     timeout = timeout_of(job, kind)
     if timeout is not None:
         try:
             run.timer = asyncio.get_running_loop().call_later(timeout, run.time_out)
         except RuntimeError:  # not asyncio (trio): a deadline scope instead of a timer
-            return _with_deadline(run, kind, timeout)
-    if kind.is_async:
-        body: Awaitable[Any] = kind.fn(ctx, **job.params)
-        return body
-    return _thread_body(run, kind, ctx)
+            return _with_deadline(run, body, timeout)
+    return body
 
 
-async def _with_deadline(run: Running, kind: JobType, timeout: float) -> Any:
-    body = kind.fn(run.ctx, **run.job.params) if kind.is_async else _thread_body(
-        run, kind, run.ctx)
+async def _with_deadline(run: Running, body: Awaitable[Any], timeout: float) -> Any:
     with anyio.CancelScope(deadline=anyio.current_time() + timeout):
         return await body
     run.timed_out = run.stopping = True

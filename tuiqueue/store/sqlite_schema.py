@@ -134,7 +134,7 @@ def inspect_file(path: Path) -> None:
     wal = Path(f"{path}-wal")
     for attempt in range(PROBE_TRIES):
         try:
-            _probe(path)
+            _probe(path, wal)
             return
         except StoreError:
             # A live database (it has a WAL) may be mid-checkpoint: the lock-free probe can
@@ -154,7 +154,7 @@ def _just_made(path: Path) -> bool:
         return False
 
 
-def _probe(path: Path) -> None:
+def _probe(path: Path, wal: Path) -> None:
     size = path.stat().st_size
     if size == 0:
         raise _fail(
@@ -173,7 +173,6 @@ def _probe(path: Path) -> None:
     page_size = int.from_bytes(header[16:18], "big") if len(header) >= 18 else 0
     page_size = 65536 if page_size == 1 else page_size
     header_pages = int.from_bytes(header[28:32], "big") if len(header) >= 32 else 0
-    wal = path.with_name(path.name + "-wal")
     live = wal.exists() and wal.stat().st_size > 0
     # With a WAL the header may count pages that only the WAL holds yet (a checkpoint that
     # a full disk cut short): SQLite reads them from the WAL, so the file is not short.

@@ -10,7 +10,6 @@ from tuiqueue.core.engine import Engine
 from tuiqueue.core.status import ACTIVE, QUEUED, TERMINAL, Status
 from tuiqueue.ui.format import matches
 from tuiqueue.ui.pager import Pager
-from tuiqueue.ui.widgets.job_table import JobTable
 from tuiqueue.ui.window import GROUPS, NEWEST_FIRST, REFILL_BELOW
 
 if TYPE_CHECKING:
@@ -48,7 +47,7 @@ class PagingMixin(_AppBase):
         self.run_worker(self._reload(), group="reload", exclusive=True)
 
     async def _reload(self) -> None:
-        table = self.main.query_one(JobTable)
+        table = self.main.table
         wanted, needle = table.statuses, table.needle
 
         def pager(group: frozenset[Status], page: int, newest: bool = True) -> Pager:
@@ -86,7 +85,7 @@ class PagingMixin(_AppBase):
         self.run_worker(self._load_more(only=0), group="refill", exclusive=True)
 
     async def _load_more(self, only: int | None = None) -> None:
-        table = self.main.query_one(JobTable)
+        table = self.main.table
         try:
             for index, floor in enumerate(table.floors):
                 if floor is not None and only in (None, index):
