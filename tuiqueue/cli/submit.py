@@ -6,7 +6,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import click
 
@@ -53,7 +53,9 @@ def _parse_pairs(pairs: Sequence[str]) -> list[tuple[str, str]]:
     return out
 
 
-def _read_batch(engine: Engine, source: str) -> list[NewJob]:
+def _read_batch(engine: Engine, source: str, defaults: dict[str, Any]) -> list[NewJob]:
+    """The jobs of a JSON-lines file; `defaults` (the command's flags) apply to every line,
+    and a line's own priority, delay or after wins."""
     stream = sys.stdin if source == "-" else None
     try:
         text = stream.read() if stream else Path(source).read_text(encoding="utf-8")
@@ -77,14 +79,16 @@ def _read_batch(engine: Engine, source: str) -> list[NewJob]:
             extra = set(spec) - {"type", "params", "priority", "delay", "after"}
             if extra:
                 raise ValueError(f"unknown keys: {', '.join(sorted(extra))}")
-            after = spec.get("after") or []
+            after = spec.get("after", defaults["after"]) or []
             batch.append(
                 engine.new_job(
                     spec["type"],
                     spec.get("params") or {},
-                    priority=spec.get("priority", "normal"),
-                    delay=spec.get("delay"),
+                    priority=spec.get("priority", defaults["priority"]),
+                    delay=spec.get("delay", defaults["delay"]),
                     after=[after] if isinstance(after, int) else after,
+                    max_attempts=defaults["max_attempts"],
+                    timeout=defaults["timeout"],
                 )
             )
         except ValidationError as exc:
@@ -117,7 +121,8 @@ def _read_batch(engine: Engine, source: str) -> list[NewJob]:
 @click.option("--retries", type=click.IntRange(0, 100), default=None, help="Retries after failure.")
 @click.option("--timeout", type=float, metavar="SECONDS", help="Fail a run that takes longer.")
 @click.option(
-    "--from", "source", metavar="FILE", help="Submit one JSON job per line (- for stdin)."
+    "--from", "source", metavar="FILE",
+    help="Submit one JSON job per line (- for stdin); the flags above apply to every line.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the new job(s) as JSON.")
 @pass_settings
@@ -136,10 +141,15 @@ def submit(
     """Queue a job and print its id."""
 
     async def body(engine: Engine) -> None:
+        max_attempts = None if retries is None else retries + 1
         if source:
             if type_name:
                 raise BadInput("give either TYPE or --from FILE, not both")
-            jobs = await engine.submit_many(_read_batch(engine, source))
+            if params:
+                raise BadInput('with --from, give params in each line ("params": {...})')
+            defaults = {"priority": priority, "delay": delay, "after": list(after),
+                        "max_attempts": max_attempts, "timeout": timeout}
+            jobs = await engine.submit_many(_read_batch(engine, source, defaults))
         else:
             if not type_name:
                 raise BadInput("missing TYPE (see `tuiqueue types`), or use --from FILE")
@@ -152,7 +162,7 @@ def submit(
                     priority=priority,
                     after=after,
                     delay=delay,
-                    max_attempts=None if retries is None else retries + 1,
+                    max_attempts=max_attempts,
                     timeout=timeout,
                 )
             ]
