@@ -20,9 +20,9 @@ sys.path.insert(0, str(HERE.parent))
 from textual.pilot import Pilot  # noqa: E402
 from textual.widgets import DataTable, Input, TextArea  # noqa: E402
 
-from tuiqueue.core.engine import Engine  # noqa: E402
+from tuiqueue.core.records import WorkerInfo  # noqa: E402
 from tuiqueue.core.registry import load_job_types  # noqa: E402
-from tuiqueue.store.base import WorkerInfo  # noqa: E402
+from tuiqueue.engine.engine import Engine  # noqa: E402
 from tuiqueue.store.sqlite import SqliteStore  # noqa: E402
 from tuiqueue.ui.app import QueueApp, make_app  # noqa: E402
 from tuiqueue.ui.screens.detail import DetailScreen  # noqa: E402

@@ -8,11 +8,11 @@ from pathlib import Path
 import anyio
 import pytest
 
-from tuiqueue.core.engine import Engine
 from tuiqueue.core.events import EventKind
 from tuiqueue.core.lifecycle import UnknownJob
 from tuiqueue.core.registry import Registry
 from tuiqueue.core.status import Status, TransitionError
+from tuiqueue.engine.engine import Engine
 from tuiqueue.store import open_store
 
 pytestmark = pytest.mark.anyio
@@ -249,7 +249,7 @@ async def test_delayed_job_is_scheduled_then_runs(engine: Engine) -> None:
 
 
 async def test_retries_with_backoff(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("tuiqueue.core.runner.BACKOFF_BASE", 0.05)
+    monkeypatch.setattr("tuiqueue.engine.runner.BACKOFF_BASE", 0.05)
     job = await engine.submit("flaky", {"fails": 2})
     assert job.max_attempts == 3
     done = await engine.wait(job.id, timeout=5)
@@ -258,7 +258,7 @@ async def test_retries_with_backoff(engine: Engine, monkeypatch: pytest.MonkeyPa
 
 
 async def test_retries_exhausted_fail(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("tuiqueue.core.runner.BACKOFF_BASE", 0.05)
+    monkeypatch.setattr("tuiqueue.engine.runner.BACKOFF_BASE", 0.05)
     job = await engine.submit("flaky", {"fails": 5})
     done = await engine.wait(job.id, timeout=5)
     assert done.status is Status.FAILED and done.attempts == 3
@@ -266,7 +266,7 @@ async def test_retries_exhausted_fail(engine: Engine, monkeypatch: pytest.Monkey
 
 
 def test_backoff_doubles_and_caps() -> None:
-    from tuiqueue.core.runner import BACKOFF_MAX, backoff
+    from tuiqueue.engine.runner import BACKOFF_MAX, backoff
 
     assert [backoff(n) for n in (1, 2, 3, 4)] == [1, 2, 4, 8]
     assert backoff(100) == BACKOFF_MAX

@@ -11,13 +11,13 @@ import anyio
 import pytest
 
 from tuiqueue.core.context import JobContext
-from tuiqueue.core.engine import Engine
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import Outcome
 from tuiqueue.core.params import Param
-from tuiqueue.core.parking import Alarm
 from tuiqueue.core.registry import Registry
 from tuiqueue.core.status import TERMINAL, Status, TransitionError
+from tuiqueue.engine.engine import Engine
+from tuiqueue.engine.parking import Alarm
 from tuiqueue.store import open_store
 from tuiqueue.store.base import StoreError
 from tuiqueue.store.memory import MemoryStore

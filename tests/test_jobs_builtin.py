@@ -14,10 +14,10 @@ from pathlib import Path
 import anyio
 import pytest
 
-from tuiqueue.core.engine import Engine
 from tuiqueue.core.job import Job
 from tuiqueue.core.registry import REGISTRY, load_job_types
 from tuiqueue.core.status import Status
+from tuiqueue.engine.engine import Engine
 from tuiqueue.store import open_store
 
 pytestmark = pytest.mark.anyio

@@ -18,7 +18,7 @@ PER_SUBMITTER = 500
 
 SUBMIT = """
 import sys, anyio
-from tuiqueue.core.engine import Engine
+from tuiqueue.engine.engine import Engine
 from tuiqueue.core.registry import load_job_types
 from tuiqueue.store import open_store
 load_job_types([sys.argv[1]])

@@ -23,9 +23,9 @@ from hypothesis import strategies as st
 
 from tests.conftest import ROOT, cli_env
 from tuiqueue.cli import main
-from tuiqueue.core.engine import Engine
 from tuiqueue.core.params import MAX_INT, ValidationError
 from tuiqueue.core.registry import REGISTRY, load_job_types
+from tuiqueue.engine.engine import Engine
 from tuiqueue.store import open_store
 
 JOBS = str(ROOT / "tests" / "rel_jobs.py")

@@ -17,10 +17,10 @@ import anyio
 
 from tests.conftest import tq
 from tests.test_rel_recovery import JOBS, start_worker
-from tuiqueue.core.engine import Engine
-from tuiqueue.core.recovery import LOST_ATTEMPTS
 from tuiqueue.core.registry import load_job_types
 from tuiqueue.core.status import TRANSITIONS, Status
+from tuiqueue.engine.engine import Engine
+from tuiqueue.engine.recovery import LOST_ATTEMPTS
 from tuiqueue.store import open_store
 
 LONG = os.environ.get("TUIQUEUE_LONG") == "1"

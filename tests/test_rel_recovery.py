@@ -14,13 +14,13 @@ import anyio
 import pytest
 
 from tests.conftest import ROOT, cli_env
-from tuiqueue.core.engine import Engine
 from tuiqueue.core.lifecycle import Outcome
-from tuiqueue.core.recovery import LOST_ATTEMPTS, recover
+from tuiqueue.core.records import WorkerInfo
 from tuiqueue.core.registry import REGISTRY, load_job_types
 from tuiqueue.core.status import Status
+from tuiqueue.engine.engine import Engine
+from tuiqueue.engine.recovery import LOST_ATTEMPTS, recover
 from tuiqueue.store import open_store
-from tuiqueue.store.base import WorkerInfo
 
 pytestmark = pytest.mark.anyio
 

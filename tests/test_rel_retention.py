@@ -14,9 +14,9 @@ import anyio
 import pytest
 
 from tests.conftest import ROOT, cli_env, tq
-from tuiqueue.core.engine import RETENTION_KEEP, Engine
 from tuiqueue.core.job import NewJob
 from tuiqueue.core.registry import Registry
+from tuiqueue.engine.engine import RETENTION_KEEP, Engine
 from tuiqueue.store import open_store
 
 pytestmark = pytest.mark.anyio

@@ -12,8 +12,9 @@ import pytest
 
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import Outcome, UnknownJob
+from tuiqueue.core.records import JobProcess, WorkerInfo
 from tuiqueue.core.status import Priority, Status, TransitionError
-from tuiqueue.store.base import LOG_HEAD, LOG_LINE_MAX, LOG_TAIL, JobProcess, Store, WorkerInfo
+from tuiqueue.store.base import LOG_HEAD, LOG_LINE_MAX, LOG_TAIL, Store
 from tuiqueue.store.memory import MemoryStore
 from tuiqueue.store.sqlite import SqliteStore
 

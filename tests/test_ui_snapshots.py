@@ -18,7 +18,7 @@ from tests.test_ui_helpers import (
     table,
     wait_for,
 )
-from tuiqueue.core import runner
+from tuiqueue.engine import runner
 from tuiqueue.ui.app import QueueApp
 from tuiqueue.ui.screens.confirm import ConfirmScreen
 from tuiqueue.ui.screens.detail import DetailScreen

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from tuiqueue.core.context import JobCancelled, JobContext
-from tuiqueue.core.engine import Engine, Stats
 from tuiqueue.core.events import Event, EventKind
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import UnknownJob
 from tuiqueue.core.params import Param, ValidationError
+from tuiqueue.core.records import Stats
 from tuiqueue.core.registry import REGISTRY, JobType, Registry, UnknownJobType, job_type
 from tuiqueue.core.status import Priority, Status, TransitionError
+from tuiqueue.engine.engine import Engine
 from tuiqueue.store import Store, StoreError, open_store
 
 __version__ = "0.1.0"

@@ -13,9 +13,9 @@ from tuiqueue.cli.support import (
     friendly_errors,
     run,
 )
-from tuiqueue.core.engine import Engine
 from tuiqueue.core.registry import load_job_types
 from tuiqueue.core.status import Status
+from tuiqueue.engine.engine import Engine
 from tuiqueue.store import default_db, open_store
 
 T = TypeVar("T")

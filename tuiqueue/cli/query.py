@@ -15,8 +15,8 @@ from tuiqueue.cli.support import (
     safe,
     show_job,
 )
-from tuiqueue.core.engine import Engine
 from tuiqueue.core.status import TERMINAL, Status
+from tuiqueue.engine.engine import Engine
 
 T = TypeVar("T")
 

@@ -11,8 +11,8 @@ from tuiqueue.cli.group import Settings, main, pass_settings
 from tuiqueue.cli.support import (
     parse_duration,
 )
-from tuiqueue.core.engine import Engine
 from tuiqueue.core.status import TERMINAL, Status
+from tuiqueue.engine.engine import Engine
 
 T = TypeVar("T")
 

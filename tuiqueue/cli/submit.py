@@ -15,10 +15,10 @@ from tuiqueue.cli.support import (
     BadInput,
     echo_json,
 )
-from tuiqueue.core.engine import Engine
 from tuiqueue.core.job import NewJob
 from tuiqueue.core.params import ValidationError
 from tuiqueue.core.registry import REGISTRY
+from tuiqueue.engine.engine import Engine
 
 T = TypeVar("T")
 

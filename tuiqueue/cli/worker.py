@@ -18,10 +18,10 @@ from tuiqueue.cli.support import (
     safe,
     stderr,
 )
-from tuiqueue.core.engine import RETENTION_KEEP
 from tuiqueue.core.events import EventKind, Subscription
-from tuiqueue.core.runner import abandoned_jobs
 from tuiqueue.core.status import TERMINAL, Status
+from tuiqueue.engine.engine import RETENTION_KEEP
+from tuiqueue.engine.runner import abandoned_jobs
 
 T = TypeVar("T")
 

@@ -12,8 +12,8 @@ from tuiqueue.cli.support import (
     echo_json,
     safe,
 )
-from tuiqueue.core.engine import Engine
-from tuiqueue.store.base import WorkerInfo
+from tuiqueue.core.records import WorkerInfo
+from tuiqueue.engine.engine import Engine
 
 T = TypeVar("T")
 

@@ -159,9 +159,7 @@ def load_module(spec: str) -> None:
 def load_job_types(
     modules: Iterable[str] = (), *, entry_point_group: str = ENTRY_POINT_GROUP
 ) -> None:
-    """Load built-ins, installed entry points, then the given modules (in that order)."""
-    import tuiqueue.jobs  # noqa: F401  (registers the built-in types)
-
+    """Load installed entry points (the built-ins among them), then the given modules."""
     for ep in entry_points(group=entry_point_group):
         try:
             ep.load()

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from platformdirs import user_data_dir
 
-from tuiqueue.store.base import Changes, LogPage, Store, StoreError
+from tuiqueue.core.records import Changes, LogPage
+from tuiqueue.store.base import Store, StoreError
 from tuiqueue.store.memory import MemoryStore
 
 __all__ = ["Changes", "LogPage", "MemoryStore", "Store", "StoreError", "default_db", "open_store"]

@@ -5,10 +5,10 @@ from __future__ import annotations
 import builtins
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
 
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import Command, Outcome
+from tuiqueue.core.records import Changes, JobProcess, LogPage, WorkerInfo
 from tuiqueue.core.status import Status
 
 LOG_HEAD = 100
@@ -19,68 +19,8 @@ LOG_LINE_MAX = 4_096
 """Longer log lines are cut here, saying so."""
 
 
-@dataclass(slots=True)
-class WorkerInfo:
-    """A worker process registered in the store, kept fresh by its heartbeat."""
-
-    id: str
-    host: str
-    pid: int
-    concurrency: int
-    started_at: float
-    heartbeat: float
-    running: int = 0
-    processed: int = 0
-    stopped: bool = False
-
-    def alive(self, now: float, dead_after: float) -> bool:
-        """Not stopped and heard from within dead_after seconds."""
-        return not self.stopped and now - self.heartbeat <= dead_after
-
-    def to_dict(self, now: float, dead_after: float) -> dict[str, object]:
-        """The JSON shape of `tuiqueue workers --json`."""
-        return {
-            "id": self.id, "host": self.host, "pid": self.pid,
-            "concurrency": self.concurrency, "running": self.running,
-            "processed": self.processed, "started_at": self.started_at,
-            "heartbeat": self.heartbeat, "alive": self.alive(now, dead_after),
-            "stopped": self.stopped,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class JobProcess:
-    """A process group a running job started (a shell job's command), for crash cleanup."""
-
-    token: str
-    """The attempt that started it; only that attempt's recovery may kill it."""
-    host: str
-    pgid: int
-    start_time: int
-    """The group leader's start time in clock ticks since boot (/proc/PID/stat field 22),
-    so a process that later reused the pid is never mistaken for it."""
-
-
 class StoreError(RuntimeError):
     """The store cannot be opened or used; the message says what to do."""
-
-
-@dataclass(frozen=True, slots=True)
-class Changes:
-    """What changed in a store since a version (for other processes' work)."""
-
-    version: int
-    jobs: list[Job] = field(default_factory=list)
-    deleted: list[int] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class LogPage:
-    """Log lines of one job after a sequence number."""
-
-    lines: list[tuple[int, str]]
-    dropped: int
-    """Lines dropped between the kept head and tail."""
 
 
 def clip_line(line: str) -> str:
@@ -121,6 +61,14 @@ class Store(ABC):
     url: str = ""
     shared: bool = False
     """True when other processes may change the store (watch `changes()`)."""
+
+    def clone(self) -> Store:
+        """A fresh, unopened store on the same data with every setting of this one.
+
+        Shared stores must override it (the heartbeat thread uses its own clone); a store
+        that only lives in this process has no sibling and raises NotImplementedError.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot be cloned")
 
     async def open(self) -> None:  # noqa: B027  (optional hook, not abstract)
         """Connect and migrate; raise StoreError with a clear message on failure."""

@@ -17,17 +17,9 @@ from tuiqueue.core.lifecycle import (
     dependency_failure,
     queued_status,
 )
+from tuiqueue.core.records import Changes, JobProcess, LogPage, WorkerInfo
 from tuiqueue.core.status import ACTIVE, TERMINAL, Priority, Status
-from tuiqueue.store.base import (
-    LOG_HEAD,
-    LOG_TAIL,
-    Changes,
-    JobProcess,
-    LogPage,
-    Store,
-    WorkerInfo,
-    clip_line,
-)
+from tuiqueue.store.base import LOG_HEAD, LOG_TAIL, Store, clip_line
 
 _ID_BITS = 64
 _ID_MASK = (1 << _ID_BITS) - 1

@@ -25,14 +25,10 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import Command, Outcome, UnknownJob, apply_command
+from tuiqueue.core.records import Changes
 from tuiqueue.core.status import TERMINAL, Status
 from tuiqueue.store import redis_lua as lua
-from tuiqueue.store.base import (
-    Changes,
-    OwnVersions,
-    Store,
-    StoreError,
-)
+from tuiqueue.store.base import OwnVersions, Store, StoreError
 from tuiqueue.store.redis_codec import (
     diff,
     dumps,
@@ -74,6 +70,10 @@ class RedisStore(RedisWorkersMixin, Store):
         self._own = OwnVersions()
 
     # -- connection ---------------------------------------------------------------------
+
+    def clone(self) -> RedisStore:
+        """A fresh, unopened store on the same server and prefix."""
+        return RedisStore(self.url, prefix=self.prefix)
 
     async def open(self) -> None:
         if self._client is not None:

@@ -9,15 +9,8 @@ from redis.asyncio import Redis
 
 from tuiqueue.core.job import Job
 from tuiqueue.core.lifecycle import UnknownJob
-from tuiqueue.store.base import (
-    LOG_HEAD,
-    LOG_TAIL,
-    JobProcess,
-    LogPage,
-    OwnVersions,
-    WorkerInfo,
-    clip_line,
-)
+from tuiqueue.core.records import JobProcess, LogPage, WorkerInfo
+from tuiqueue.store.base import LOG_HEAD, LOG_TAIL, OwnVersions, clip_line
 from tuiqueue.store.redis_codec import (
     dumps,
     num,

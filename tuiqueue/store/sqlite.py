@@ -11,8 +11,8 @@ import anyio
 
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import Command, UnknownJob, apply_command, queued_status
+from tuiqueue.core.records import Changes
 from tuiqueue.core.status import ACTIVE, TERMINAL, Status
-from tuiqueue.store.base import Changes
 from tuiqueue.store.sqlite_base import BUSY_MS as BUSY_MS
 from tuiqueue.store.sqlite_base import RETRY_FOR as RETRY_FOR
 from tuiqueue.store.sqlite_claims import SqliteClaimsMixin

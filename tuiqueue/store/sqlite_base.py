@@ -8,7 +8,7 @@ import sqlite3
 import uuid
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import anyio
 
@@ -32,6 +32,10 @@ WAL_WAIT_MS = 200
 """How long cutting the WAL back waits for other processes' readers (blocking this one)."""
 
 
+if TYPE_CHECKING:
+    from tuiqueue.store.sqlite import SqliteStore
+
+
 class SqliteBase(Store):
     """Connection, retries, version bookkeeping and row saving shared by the SqliteStore parts."""
 
@@ -46,6 +50,12 @@ class SqliteBase(Store):
         """Versions the running write transaction set; ours once it commits."""
         self._writes = 0
         self._wal = Path(f"{self.path}-wal")
+
+    def clone(self) -> SqliteStore:
+        """A fresh, unopened store on the same file."""
+        from tuiqueue.store.sqlite import SqliteStore
+
+        return SqliteStore(self.path)
 
     async def open(self) -> None:
         if self._conn is None:

@@ -6,7 +6,8 @@ import builtins
 import sqlite3
 
 from tuiqueue.core.lifecycle import UnknownJob
-from tuiqueue.store.base import LOG_HEAD, LOG_TAIL, LogPage, clip_line
+from tuiqueue.core.records import LogPage
+from tuiqueue.store.base import LOG_HEAD, LOG_TAIL, clip_line
 from tuiqueue.store.sqlite_base import SqliteBase
 
 

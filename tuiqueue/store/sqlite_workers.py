@@ -6,7 +6,7 @@ import builtins
 import sqlite3
 
 from tuiqueue.core.job import Job
-from tuiqueue.store.base import JobProcess, WorkerInfo
+from tuiqueue.core.records import JobProcess, WorkerInfo
 from tuiqueue.store.sqlite_base import SqliteBase
 from tuiqueue.store.sqlite_rows import COLUMNS, row_to_job
 

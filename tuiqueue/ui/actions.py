@@ -10,12 +10,13 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.timer import Timer
 
-from tuiqueue.core.engine import Engine, Stats
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import UnknownJob
 from tuiqueue.core.params import ValidationError
+from tuiqueue.core.records import Stats
 from tuiqueue.core.registry import UnknownJobType
 from tuiqueue.core.status import ACTIVE, TERMINAL, Status, TransitionError
+from tuiqueue.engine.engine import Engine
 from tuiqueue.ui.screens.confirm import ConfirmScreen
 from tuiqueue.ui.screens.detail import DetailScreen
 from tuiqueue.ui.screens.help import HelpScreen

@@ -18,11 +18,12 @@ from textual.theme import Theme
 from textual.timer import Timer
 
 import tuiqueue
-from tuiqueue.core.engine import Engine, Stats
 from tuiqueue.core.events import Event, EventKind, Subscription
 from tuiqueue.core.job import Job
+from tuiqueue.core.records import Stats
 from tuiqueue.core.registry import REGISTRY, Registry
 from tuiqueue.core.status import TERMINAL, Status
+from tuiqueue.engine.engine import Engine
 from tuiqueue.store import Store, open_store
 from tuiqueue.ui.actions import ActionsMixin
 from tuiqueue.ui.messages import JobsChanged, LogsArrived, QueueChanged, Resync

@@ -7,9 +7,9 @@ from collections.abc import Collection
 
 import anyio
 
-from tuiqueue.core.engine import Engine
 from tuiqueue.core.job import Job
 from tuiqueue.core.status import Status
+from tuiqueue.engine.engine import Engine
 from tuiqueue.ui.format import matches
 
 FETCH = 250

@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 from textual.app import App
 
-from tuiqueue.core.engine import Engine
 from tuiqueue.core.status import ACTIVE, QUEUED, TERMINAL, Status
+from tuiqueue.engine.engine import Engine
 from tuiqueue.ui.format import matches
 from tuiqueue.ui.pager import Pager
 from tuiqueue.ui.window import GROUPS, NEWEST_FIRST, REFILL_BELOW

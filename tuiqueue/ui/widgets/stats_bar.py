@@ -10,7 +10,7 @@ from textual.containers import Horizontal
 from textual.reactive import reactive
 from textual.widgets import Sparkline, Static
 
-from tuiqueue.core.engine import Stats
+from tuiqueue.core.records import Stats
 from tuiqueue.core.status import TERMINAL, Status
 from tuiqueue.ui.format import BADGE_COLOURS, ICONS
 

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from tuiqueue.core.lifecycle import Outcome
-    from tuiqueue.core.runner import Running
+    from tuiqueue.engine.runner import Running
     from tuiqueue.store.base import Store
 
 FLUSH_INTERVAL = 0.1

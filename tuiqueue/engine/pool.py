@@ -14,9 +14,9 @@ from anyio.abc import TaskGroup
 from tuiqueue.core.context import JobContext
 from tuiqueue.core.job import Job
 from tuiqueue.core.lifecycle import Outcome
-from tuiqueue.core.parking import park
 from tuiqueue.core.registry import UnknownJobType
-from tuiqueue.core.runner import Running, Slot, abandon, begin, outcome, unknown_type
+from tuiqueue.engine.parking import park
+from tuiqueue.engine.runner import Running, Slot, abandon, begin, outcome, unknown_type
 
 if TYPE_CHECKING:
     from collections import deque

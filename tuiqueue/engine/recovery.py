@@ -16,9 +16,10 @@ import anyio.to_thread
 
 from tuiqueue.core.job import Job
 from tuiqueue.core.lifecycle import Outcome
+from tuiqueue.core.records import JobProcess
 from tuiqueue.core.registry import Registry, UnknownJobType
 from tuiqueue.core.status import Status
-from tuiqueue.store.base import JobProcess, Store
+from tuiqueue.store.base import Store
 
 HEARTBEAT_INTERVAL = 0.5
 """Seconds between a worker's heartbeats (written from a thread, so job code cannot delay it)."""

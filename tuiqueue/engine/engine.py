@@ -15,14 +15,17 @@ import anyio.lowlevel
 import anyio.to_thread
 from anyio.abc import TaskGroup, TaskStatus
 
-from tuiqueue.core.commands import MAX_ATTEMPTS as MAX_ATTEMPTS
-from tuiqueue.core.commands import Commands
-from tuiqueue.core.commands import Stats as Stats
 from tuiqueue.core.events import Event, EventBus, EventKind
 from tuiqueue.core.lifecycle import Outcome
-from tuiqueue.core.parking import Alarm
-from tuiqueue.core.pool import RunnerPool
-from tuiqueue.core.recovery import (
+from tuiqueue.core.records import Stats as Stats
+from tuiqueue.core.records import WorkerInfo
+from tuiqueue.core.registry import REGISTRY, Registry
+from tuiqueue.core.status import TERMINAL, UNFINISHED, Status
+from tuiqueue.engine.commands import MAX_ATTEMPTS as MAX_ATTEMPTS
+from tuiqueue.engine.commands import Commands
+from tuiqueue.engine.parking import Alarm
+from tuiqueue.engine.pool import RunnerPool
+from tuiqueue.engine.recovery import (
     DEAD_AFTER,
     RECOVERY_INTERVAL,
     Heartbeat,
@@ -30,18 +33,15 @@ from tuiqueue.core.recovery import (
     recover,
     resolve,
 )
-from tuiqueue.core.registry import REGISTRY, Registry
-from tuiqueue.core.runner import (
+from tuiqueue.engine.runner import (
     ABANDON_AFTER,
     Running,
     Slot,
 )
-from tuiqueue.core.status import TERMINAL, UNFINISHED, Status
-from tuiqueue.core.ticks import FLUSH_INTERVAL as FLUSH_INTERVAL
-from tuiqueue.core.ticks import Ticks
-from tuiqueue.core.watcher import Watcher
-from tuiqueue.store import open_store
-from tuiqueue.store.base import Store, StoreError, WorkerInfo
+from tuiqueue.engine.ticks import FLUSH_INTERVAL as FLUSH_INTERVAL
+from tuiqueue.engine.ticks import Ticks
+from tuiqueue.engine.watcher import Watcher
+from tuiqueue.store.base import Store, StoreError
 
 RETENTION_KEEP = 10_000
 """Finished jobs a running engine keeps by default (newest first); older ones are deleted."""
@@ -227,9 +227,8 @@ class Engine(Ticks, RunnerPool, Commands):
         await self.store.register_worker(WorkerInfo(
             id=self.worker_id, host=socket.gethostname(), pid=os.getpid(),
             concurrency=self._concurrency, started_at=now, heartbeat=now))
-        if self.store.shared and self.store.url:
-            url = self.store.url
-            self._heartbeat = Heartbeat(lambda: open_store(url), self.worker_id,
+        if self.store.shared:
+            self._heartbeat = Heartbeat(self.store.clone, self.worker_id,
                                         lambda: (len(self._running), self.processed), self.clock)
             self._heartbeat.start()
 

@@ -17,9 +17,9 @@ import anyio.to_thread
 from tuiqueue.core.context import JobCancelled, JobContext
 from tuiqueue.core.job import Job
 from tuiqueue.core.lifecycle import Outcome
-from tuiqueue.core.recovery import resolve
 from tuiqueue.core.registry import JobType, Registry, UnknownJobType
 from tuiqueue.core.status import Status
+from tuiqueue.engine.recovery import resolve
 
 _new_outcome = tuple.__new__
 

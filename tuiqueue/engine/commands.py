@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -13,8 +12,8 @@ from tuiqueue.core.events import Event, EventKind, Subscription
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import Command, UnknownJob
 from tuiqueue.core.params import MAX_INT
+from tuiqueue.core.records import LogPage, Stats, WorkerInfo
 from tuiqueue.core.status import ACTIVE, TERMINAL, UNFINISHED, Priority, Status
-from tuiqueue.store.base import LogPage, WorkerInfo
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -22,7 +21,7 @@ if TYPE_CHECKING:
     from tuiqueue.core.events import EventBus
     from tuiqueue.core.lifecycle import Outcome
     from tuiqueue.core.registry import Registry
-    from tuiqueue.core.runner import Running
+    from tuiqueue.engine.runner import Running
     from tuiqueue.store.base import Store
 
 MAX_ATTEMPTS = 1_000
@@ -36,27 +35,6 @@ def _is_int(value: object) -> bool:
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
-
-
-@dataclass(frozen=True, slots=True)
-class Stats:
-    """Counts per status and this worker's load."""
-
-    counts: dict[Status, int]
-    active: int
-    capacity: int
-    processed: int
-    queue_paused: bool
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON shape of `tuiqueue stats --json`."""
-        return {
-            "counts": {str(k): v for k, v in self.counts.items()},
-            "total": sum(self.counts.values()),
-            "worker": {"active": self.active, "capacity": self.capacity,
-                       "processed": self.processed},
-            "queue_paused": self.queue_paused,
-        }
 
 
 class Commands:

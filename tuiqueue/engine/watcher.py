@@ -9,7 +9,7 @@ import anyio
 from tuiqueue.core.events import Event, EventKind
 
 if TYPE_CHECKING:
-    from tuiqueue.core.engine import Engine
+    from tuiqueue.engine.engine import Engine
 
 LOG_FETCH_MAX = 500
 """Lines of another process's job log fetched per poll."""

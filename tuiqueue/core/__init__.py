@@ -1,0 +1,1 @@
+"""The model and its rules: jobs, statuses, params, the registry, events and shared records."""

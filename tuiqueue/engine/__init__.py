@@ -1,0 +1,1 @@
+"""The engine: dispatcher, runners, watcher, recovery and retention around one store."""
