@@ -1,4 +1,4 @@
-"""The dashboard app: embeds the engine as one worker and turns its events into messages."""
+"""The dashboard app: runs the engine as one worker and publishes its events to the screens."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import logging
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,22 @@ UNDO_SECONDS = 5.0
 
 TOAST_WINDOW = 2.0
 """Seconds over which finished jobs are counted for TOAST_BURST, and a summary gathers them."""
+
+PALETTE: list[tuple[str, str, bool, str]] = [
+    ("Submit job", "Submit the form", False, "submit"),
+    ("Cancel job", "Cancel the selected job", False, "job('cancel')"),
+    ("Pause/resume job", "Pause or resume the selected job", False, "job('toggle_pause')"),
+    ("Rerun job", "Queue the selected job again", False, "job('rerun')"),
+    ("Delete job", "Delete the selected job (u undoes it)", False, "job('delete')"),
+    ("Undo delete", "Bring back the job deleted last", True, "undo_delete"),
+    ("Pause/resume queue", "Pause or resume the whole queue", True, "toggle_queue"),
+    ("Clear finished jobs", "Delete every finished job", True, "clear_finished"),
+    ("Workers", "Show the workers on this store", False, "app.workers"),
+    ("Help", "Show every key", False, "app.help"),
+]
+"""The palette's commands: title, help, whether the main screen runs it (else the current one)
+and the action (job commands act on the current screen's job, as its keys do)."""
+
 
 def styles_dir() -> Path:
     """The .tcss folder: inside the installed wheel, else the repository's styles/."""
@@ -340,29 +357,11 @@ class QueueApp(App[None]):
         self.exit()
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        """The palette offers every dashboard action by name."""
-
-        def on(target: Screen[Any], action: str) -> Callable[[], Any]:
-            return lambda: self.run_action(action, target)
-
-        main = self.main
+        """The palette offers every dashboard action by name, run where it belongs."""
         yield from super().get_system_commands(screen)
-        yield SystemCommand("Submit job", "Submit the form", on(screen, "submit"))
-        yield SystemCommand("Cancel job", "Cancel the selected job", on(screen, "job('cancel')"))
-        yield SystemCommand("Pause/resume job", "Pause or resume the selected job",
-                            on(screen, "job('toggle_pause')"))
-        yield SystemCommand("Rerun job", "Queue the selected job again",
-                            on(screen, "job('rerun')"))
-        yield SystemCommand("Delete job", "Delete the selected job (u undoes it)",
-                            on(screen, "job('delete')"))
-        yield SystemCommand("Undo delete", "Bring back the job deleted last",
-                            on(main, "undo_delete"))
-        yield SystemCommand("Pause/resume queue", "Pause or resume the whole queue",
-                            on(main, "toggle_queue"))
-        yield SystemCommand("Clear finished jobs", "Delete every finished job",
-                            on(main, "clear_finished"))
-        yield SystemCommand("Workers", "Show the workers on this store", self.action_workers)
-        yield SystemCommand("Help", "Show every key", self.action_help)
+        for title, help_text, on_main, action in PALETTE:
+            target = self.main if on_main else screen
+            yield SystemCommand(title, help_text, partial(self.run_action, action, target))
 
     async def on_unmount(self) -> None:
         """Let the engine finish stopping, however the app ended, then close the store.
