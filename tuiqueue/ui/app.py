@@ -1,21 +1,22 @@
-"""The dashboard app: embeds the engine as one worker and turns its events into messages."""
+"""The dashboard app: runs the engine as one worker and publishes its events to the screens."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import anyio
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.theme import Theme
-from textual.timer import Timer
+from textual.signal import Signal
 
 import tuiqueue
 from tuiqueue.core.events import Event, EventKind, Subscription
@@ -25,15 +26,18 @@ from tuiqueue.core.registry import REGISTRY, Registry
 from tuiqueue.core.status import TERMINAL, Status
 from tuiqueue.engine.engine import Engine
 from tuiqueue.store import Store, open_store
-from tuiqueue.ui.actions import ActionsMixin
-from tuiqueue.ui.messages import JobsChanged, LogsArrived, QueueChanged, Resync
-from tuiqueue.ui.pager import Pager
-from tuiqueue.ui.paging import MAX_ACTIVE as MAX_ACTIVE
-from tuiqueue.ui.paging import PAGE as PAGE
-from tuiqueue.ui.paging import PagingMixin
+from tuiqueue.ui.actions import Dashboard
+from tuiqueue.ui.messages import Batch, QueueChanged, StatsStale
+from tuiqueue.ui.screens.confirm import ConfirmScreen
+from tuiqueue.ui.screens.detail import DetailScreen
+from tuiqueue.ui.screens.help import HelpScreen
 from tuiqueue.ui.screens.main import MainScreen
-from tuiqueue.ui.widgets.job_table import JobTable
-from tuiqueue.ui.widgets.stats_bar import StatsBar
+from tuiqueue.ui.screens.workers import WorkersScreen
+from tuiqueue.ui.window import MAX_ACTIVE as MAX_ACTIVE
+from tuiqueue.ui.window import PAGE as PAGE
+from tuiqueue.ui.window import Window
+
+logger = logging.getLogger(__name__)
 
 BATCH_INTERVAL = 0.1
 """Engine events are gathered at least this long and applied as one batch (10 a second)."""
@@ -55,11 +59,26 @@ UNMOUNT_WAIT = 5.0
 TOAST_BURST = 3
 """More jobs than this finishing within TOAST_WINDOW get one summary toast, not one each."""
 
+UNDO_SECONDS = 5.0
+"""How long a deleted job can be brought back with `u` before it is really deleted."""
+
 TOAST_WINDOW = 2.0
 """Seconds over which finished jobs are counted for TOAST_BURST, and a summary gathers them."""
 
-UNDO_SECONDS = 5.0
-"""How long a deleted job can be brought back with `u` before it is really deleted."""
+PALETTE: list[tuple[str, str, bool, str]] = [
+    ("Submit job", "Submit the form", False, "submit"),
+    ("Cancel job", "Cancel the selected job", False, "job('cancel')"),
+    ("Pause/resume job", "Pause or resume the selected job", False, "job('toggle_pause')"),
+    ("Rerun job", "Queue the selected job again", False, "job('rerun')"),
+    ("Delete job", "Delete the selected job (u undoes it)", False, "job('delete')"),
+    ("Undo delete", "Bring back the job deleted last", True, "undo_delete"),
+    ("Pause/resume queue", "Pause or resume the whole queue", True, "toggle_queue"),
+    ("Clear finished jobs", "Delete every finished job", True, "clear_finished"),
+    ("Workers", "Show the workers on this store", False, "app.workers"),
+    ("Help", "Show every key", False, "app.help"),
+]
+"""The palette's commands: title, help, whether the main screen runs it (else the current one)
+and the action (job commands act on the current screen's job, as its keys do)."""
 
 
 def styles_dir() -> Path:
@@ -68,8 +87,8 @@ def styles_dir() -> Path:
     return packaged if packaged.is_dir() else Path(tuiqueue.__file__).parent.parent / "styles"
 
 
-class QueueApp(PagingMixin, ActionsMixin, App[None]):
-    """The tuiqueue dashboard."""
+class QueueApp(App[None]):
+    """The tuiqueue dashboard: runs the engine, turns its events into batches for the screens."""
 
     CSS_PATH = str(styles_dir() / "dashboard.tcss")
     TITLE = "tuiqueue"
@@ -93,37 +112,31 @@ class QueueApp(PagingMixin, ActionsMixin, App[None]):
                  grace: float = 5.0, theme: str = "textual-dark") -> None:
         super().__init__()
         self.engine = engine
-        self._started = False
         self.registry: Registry = engine.registry
         self.clock: Callable[[], float] = engine.clock
         self.toasts = toasts
         self.stats_interval = stats_interval
         self.grace = grace
         self.stats: Stats | None = None
+        self.dashboard = Dashboard(engine, Signal(self, "batches"), Signal(self, "stats"),
+                                   tick=stats_interval, undo_seconds=UNDO_SECONDS)
+        self.window = Window(engine)
+        """The main screen's window (its finished ids keep jobs from being toasted twice)."""
         self._initial_theme = theme
-        self._finished: set[int] = set()
         self._toasted: deque[float] = deque()
         """time.monotonic() of each per-job toast within the last TOAST_WINDOW."""
         self._held: list[Job] = []
         """Finished jobs waiting for the summary toast (a burst is being gathered)."""
-        self._pagers: list[Pager] = []
-        self._doomed: dict[int, Timer] = {}
-        """Jobs deleted with `d` whose undo time has not run out yet."""
-        self._stopping = False
         self._stats_due = 0.0
         """time.monotonic() after which the stats are reloaded even if nothing changed."""
         self._changed = True
         """Jobs changed since the stats were last loaded."""
-        self._paging_note = ""
-        self._refilling = False
-        """A refill of queued jobs is under way."""
-        """What show_paging last put under the table."""
         self._frozen = False
         """Whether startup froze the objects it made (see _start)."""
 
     def get_default_screen(self) -> Screen[Any]:
         """The main screen."""
-        return MainScreen()
+        return MainScreen(self.dashboard, self.window)
 
     @property
     def main(self) -> MainScreen:
@@ -133,21 +146,17 @@ class QueueApp(PagingMixin, ActionsMixin, App[None]):
         return screen
 
     def on_mount(self) -> None:
-        """Apply the theme and follow theme changes."""
+        """Apply the theme; open the store and start the engine."""
         self.theme = self._initial_theme
-        self.theme_changed_signal.subscribe(self, self._theme_changed)
-
-    def start(self) -> None:
-        """Open the store, start the engine and the event pump, load the first window."""
         self.run_worker(self._start(), name="startup", group="startup")
 
     async def _start(self) -> None:
         await self.engine.store.open()
-        self._started = True
         subscription = self.engine.events()
         self.run_worker(self.engine.run(), name="engine", group="engine", exclusive=True)
         self.run_worker(self._pump(subscription), name="events", group="events", exclusive=True)
-        await self._reload()
+        self.dashboard.opened.set()
+        await self.dashboard.loaded.wait()
         await self.refresh_stats()
         self.set_interval(self.stats_interval, self._tick)
         # What the dashboard built to get here (widgets, styles, bindings, the first window:
@@ -158,10 +167,10 @@ class QueueApp(PagingMixin, ActionsMixin, App[None]):
         gc.freeze()
         self._frozen = True
 
-    # -- events -> messages ---------------------------------------------------------------
+    # -- events -> batches ----------------------------------------------------------------
 
     async def _pump(self, subscription: Subscription) -> None:
-        """Post engine events as one batch of messages, at most one batch per interval.
+        """Publish engine events as one batch, at most one batch per interval.
 
         The batch goes out as soon as it is due, not an interval after its first event: the
         engine flushes progress about every BATCH_INTERVAL, and waiting a full interval after
@@ -182,7 +191,8 @@ class QueueApp(PagingMixin, ActionsMixin, App[None]):
     def _batch_interval(self) -> float:
         # Applying a batch costs about the same per change however they are grouped; the
         # repaint after it is a fixed cost per batch, so that is what sets the pace.
-        return min(MAX_BATCH_INTERVAL, max(BATCH_INTERVAL, self.main.table.paint_cost / UI_SHARE))
+        cost = self.dashboard.paint_cost
+        return min(MAX_BATCH_INTERVAL, max(BATCH_INTERVAL, cost / UI_SHARE))
 
     def _dispatch(self, events: Iterable[Event]) -> None:
         jobs: dict[int, Job] = {}
@@ -191,13 +201,14 @@ class QueueApp(PagingMixin, ActionsMixin, App[None]):
         queue: QueueChanged | None = None
         resync = False
         finished: list[Job] = []
+        seen = self.window.finished
         for event in events:
             if event.kind in (EventKind.JOB, EventKind.PROGRESS) and event.job is not None:
                 jobs[event.job.id] = event.job
                 job = event.job
                 if (event.kind is EventKind.JOB and job.status in TERMINAL
-                        and job.id not in self._finished):
-                    self._finished.add(job.id)
+                        and job.id not in seen):
+                    seen.add(job.id)
                     finished.append(job)
             elif event.kind is EventKind.DELETED and event.job_id is not None:
                 jobs.pop(event.job_id, None)
@@ -211,15 +222,10 @@ class QueueApp(PagingMixin, ActionsMixin, App[None]):
         if finished and self.toasts:
             self._toast(finished)
         self._changed = True
-        for screen in self.screen_stack:
-            if jobs or deleted:
-                screen.post_message(JobsChanged(jobs, tuple(deleted)))
-            if logs:
-                screen.post_message(LogsArrived(logs))
+        if jobs or deleted or logs or resync:
+            self.dashboard.batches.publish(Batch(jobs, tuple(deleted), logs, resync))
         if queue is not None:
             self.post_message(queue)
-        if resync:
-            self.post_message(Resync())
 
     def _toast(self, finished: list[Job]) -> None:
         """A toast per finished job, or while many finish, one summary every TOAST_WINDOW."""
@@ -261,46 +267,101 @@ class QueueApp(PagingMixin, ActionsMixin, App[None]):
                     title="Failed" if failed else "Completed",
                     severity="error" if failed else "information", markup=False)
 
+    # -- stats ----------------------------------------------------------------------------
+
     def on_queue_changed(self, message: QueueChanged) -> None:
         """Show the queue's new state."""
         self.run_worker(self.refresh_stats(), group="stats", exclusive=True)
 
-    def on_resync(self, message: Resync) -> None:
-        """Reload everything after the engine says the UI fell behind."""
-        self.reload()
+    def on_stats_stale(self, message: StatsStale) -> None:
+        """A screen changed the queue: reload the stats."""
+        self.run_worker(self.refresh_stats(), group="stats", exclusive=True)
 
     def _tick(self) -> None:
         if self._changed or time.monotonic() >= self._stats_due:
             self.run_worker(self.refresh_stats(), group="stats", exclusive=True)
         elif self.stats is not None:
-            self.main.query_one(StatsBar).stats = self.stats  # nothing finished: a 0 sample
-        self.main.query_one(JobTable).tick()
+            self.dashboard.stats.publish(self.stats)  # nothing finished: a 0 sample
 
     async def refresh_stats(self) -> None:
-        """Reload the stats bar from the engine."""
+        """Reload the stats from the engine and publish them."""
         self._changed, self._stats_due = False, time.monotonic() + STATS_IDLE
         self.stats = await self.engine.stats()
-        self.main.query_one(StatsBar).stats = self.stats
+        self.dashboard.stats.publish(self.stats)
 
-    def _theme_changed(self, theme: Theme) -> None:
-        # Badges are coloured from theme variables; the main screen may not be composed yet.
-        for table in self.main.query(JobTable).results(JobTable):
-            table.rebuild()
-        if self.stats is not None:
-            for bar in self.main.query(StatsBar).results(StatsBar):
-                bar.stats = self.stats
+    # -- actions --------------------------------------------------------------------------
 
-    def _delete_later(self, job: Job) -> None:
-        """Hide the job now; delete it for real when the undo time runs out."""
-        if job.id in self._doomed:
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """ctrl+s applies on the main screen only."""
+        if action == "submit":
+            return isinstance(self.screen, MainScreen)
+        return True
+
+    async def action_submit(self) -> None:
+        """Submit the main screen's form (the screen does it)."""
+        await self.run_action("submit", self.screen)
+
+    def show_detail(self, job_id: int) -> None:
+        """Open the detail view of a job."""
+        self.push_screen(DetailScreen(self.dashboard, job_id))
+
+    def action_workers(self) -> None:
+        """Open the workers view."""
+        self.push_screen(WorkersScreen(self.engine))
+
+    def action_help(self) -> None:
+        """Show every key."""
+        self.push_screen(HelpScreen([
+            ("Everywhere", [*self.BINDINGS, *self.EXTRA_HELP]),
+            ("Queue", MainScreen.BINDINGS),
+            ("Job details", DetailScreen.BINDINGS),
+        ]))
+
+    def action_toggle_dark(self) -> None:
+        """Switch between the light and dark theme."""
+        self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
+
+    async def action_quit(self) -> None:
+        """Quit; with running jobs, ask first and stop them gracefully."""
+        running = len(self.engine.running_ids())
+        if not running:
+            self._begin_stop()
             return
-        self.main.query_one(JobTable).hide(job.id)
-        self.show_paging()
-        self._doomed[job.id] = self.set_timer(
-            UNDO_SECONDS, lambda: self.run_worker(self._delete_now([job.id]), group="delete"))
-        self.notify(f"Deleted job #{job.id} — press u to undo", title="Deleted",
-                    timeout=UNDO_SECONDS, markup=False)
-        self.refresh_bindings()
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self._begin_stop()
+
+        self.push_screen(ConfirmScreen(
+            f"{running} job{'s are' if running != 1 else ' is'} running. Stop and quit? "
+            f"They get {self.grace:g}s to finish, then are requeued.", yes="Stop and quit"),
+            answer)
+
+    def _begin_stop(self) -> None:
+        if self.dashboard.stopping:
+            return
+        self.dashboard.stopping = True
+        if self.engine.running_ids():
+            self.notify(f"Stopping running jobs (up to {self.grace:g}s)…", timeout=self.grace)
+        self.run_worker(self._stop(), group="quit", exclusive=True)
+
+    async def _stop(self) -> None:
+        doomed = self.dashboard.doomed
+        if doomed:  # deleted with `d`, undo time not yet out: deleted for real now
+            for timer in doomed.values():
+                timer.stop()
+            job_ids = list(doomed)
+            doomed.clear()
+            await self.engine.delete(job_ids)
+        await self.engine.stop(self.grace)
+        self.exit()
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """The palette offers every dashboard action by name, run where it belongs."""
+        yield from super().get_system_commands(screen)
+        for title, help_text, on_main, action in PALETTE:
+            target = self.main if on_main else screen
+            yield SystemCommand(title, help_text, partial(self.run_action, action, target))
 
     async def on_unmount(self) -> None:
         """Let the engine finish stopping, however the app ended, then close the store.
@@ -315,6 +376,7 @@ class QueueApp(PagingMixin, ActionsMixin, App[None]):
         await self.engine.store.close()
         if self._frozen:
             gc.unfreeze()  # the app's objects can be collected again
+
 
 def make_app(
     store: Store,

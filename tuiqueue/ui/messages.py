@@ -1,27 +1,27 @@
-"""Messages the engine pump posts to the app and its screens."""
+"""What travels between the dashboard's parts: engine batches down, requests up."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from textual.message import Message
 
 from tuiqueue.core.job import Job
+from tuiqueue.core.status import Priority
 
 
-@dataclass
-class JobsChanged(Message):
-    """A batch of job snapshots (newest per id) and deleted ids, at most ~10 a second."""
+@dataclass(frozen=True)
+class Batch:
+    """Engine changes gathered over one interval (published to screens, ~10 a second at most)."""
 
     jobs: dict[int, Job] = field(default_factory=dict)
+    """The newest snapshot per changed job id."""
     deleted: tuple[int, ...] = ()
-
-
-@dataclass
-class LogsArrived(Message):
+    logs: dict[int, list[str]] = field(default_factory=dict)
     """New log lines per job id."""
-
-    lines: dict[int, list[str]] = field(default_factory=dict)
+    resync: bool = False
+    """The UI fell behind or many jobs changed at once: reload the window from the engine."""
 
 
 @dataclass
@@ -33,10 +33,16 @@ class QueueChanged(Message):
 
 
 @dataclass
-class Resync(Message):
-    """The UI fell behind or many jobs changed at once: reload from the engine."""
+class StatsStale(Message):
+    """A screen changed the queue: the stats should be reloaded now."""
 
 
 @dataclass
 class SubmitRequested(Message):
-    """The form asks to submit its job."""
+    """The form asks to submit a job: its type, the params it read and the fields' errors."""
+
+    type_name: str | None = None
+    """None: no job type chosen yet."""
+    params: dict[str, Any] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    priority: Priority = Priority.NORMAL

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, cast
+import logging
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -15,14 +15,14 @@ from textual.widgets import Footer, Static
 from tuiqueue.core.job import Job
 from tuiqueue.core.lifecycle import UnknownJob
 from tuiqueue.core.status import TERMINAL
+from tuiqueue.ui.actions import Dashboard, steer
 from tuiqueue.ui.format import eta, plain
-from tuiqueue.ui.messages import JobsChanged, LogsArrived
+from tuiqueue.ui.messages import Batch
 from tuiqueue.ui.widgets.job_progress import JobProgress
 from tuiqueue.ui.widgets.job_summary import JobSummary
 from tuiqueue.ui.widgets.log_tail import LogTail
 
-if TYPE_CHECKING:
-    from tuiqueue.ui.app import QueueApp
+logger = logging.getLogger(__name__)
 
 
 class DetailScreen(Screen[None]):
@@ -30,25 +30,22 @@ class DetailScreen(Screen[None]):
 
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="detail.back", tooltip="Back to the queue"),
-        Binding("c", "app.job('cancel')", "Cancel", id="detail.cancel",
+        Binding("c", "job('cancel')", "Cancel", id="detail.cancel",
                 tooltip="Cancel this job"),
-        Binding("p", "app.job('toggle_pause')", "Pause/resume", id="detail.pause",
+        Binding("p", "job('toggle_pause')", "Pause/resume", id="detail.pause",
                 tooltip="Pause or resume this job"),
-        Binding("r", "app.job('rerun')", "Rerun", id="detail.rerun",
+        Binding("r", "job('rerun')", "Rerun", id="detail.rerun",
                 tooltip="Queue this job again with the same params"),
         Binding("y", "copy", "Copy", id="detail.copy",
                 tooltip="Copy the job (JSON) and its log to the clipboard"),
     ]
 
-    def __init__(self, job_id: int) -> None:
+    def __init__(self, dashboard: Dashboard, job_id: int) -> None:
         super().__init__()
+        self.dashboard = dashboard
+        self.engine = dashboard.engine
         self.job_id = job_id
         self.job: Job | None = None
-
-    @property
-    def qapp(self) -> QueueApp:
-        """The dashboard app."""
-        return cast("QueueApp", self.app)
 
     def compose(self) -> ComposeResult:
         """Title, progress, facts beside the log tail, footer."""
@@ -56,7 +53,7 @@ class DetailScreen(Screen[None]):
         yield JobProgress(id="detail-progress")
         with Horizontal(id="detail-body"):
             with VerticalScroll(id="detail-facts"):
-                yield JobSummary(clock=self.qapp.clock, id="detail-summary")
+                yield JobSummary(clock=self.dashboard.clock, id="detail-summary")
             yield LogTail(id="detail-log")
         yield Footer()
 
@@ -64,6 +61,7 @@ class DetailScreen(Screen[None]):
         """Load the job and its log."""
         self.query_one("#detail-facts").border_title = "Job"
         self.query_one(LogTail).border_title = "Log"
+        self.dashboard.batches.subscribe(self, self._on_batch)
         self.run_worker(self._load(), group="detail-load", exclusive=True)
         self.set_interval(1.0, self._tick)
 
@@ -72,11 +70,11 @@ class DetailScreen(Screen[None]):
         job = self.job
         if job is not None and job.status not in TERMINAL:
             self.query_one(JobSummary).job = job
-            self.query_one(JobProgress).eta = eta(job, self.qapp.clock())
+            self.query_one(JobProgress).eta = eta(job, self.dashboard.clock())
 
     async def _load(self) -> None:
         try:
-            self.show(await self.qapp.engine.get(self.job_id))
+            self.show(await self.engine.get(self.job_id))
         except UnknownJob:
             self.query_one("#detail-title", Static).update(f"Job #{self.job_id} was deleted")
             return
@@ -84,7 +82,7 @@ class DetailScreen(Screen[None]):
 
     async def _fetch_logs(self) -> None:
         log = self.query_one(LogTail)
-        page = await self.qapp.engine.logs(self.job_id, log.last_seq)
+        page = await self.engine.logs(self.job_id, log.last_seq)
         log.add(page.lines, page.dropped)
 
     def show(self, job: Job) -> None:
@@ -97,23 +95,36 @@ class DetailScreen(Screen[None]):
         progress = self.query_one(JobProgress)
         progress.percent = job.progress
         progress.message = job.error or job.message if job.status in TERMINAL else job.message
-        progress.eta = eta(job, self.qapp.clock())
+        progress.eta = eta(job, self.dashboard.clock())
         self.refresh_bindings()
 
-    def on_jobs_changed(self, message: JobsChanged) -> None:
-        """Follow our job; fetch new log lines it may have written elsewhere."""
-        if self.job_id in message.deleted:
+    def _on_batch(self, batch: Batch) -> None:
+        """Follow our job; fetch new log lines (from the engine: in order, no duplicates)."""
+        if self.job_id in batch.deleted:
             self.query_one("#detail-title", Static).update(f"Job #{self.job_id} was deleted")
-        job = message.jobs.get(self.job_id)
+        job = batch.jobs.get(self.job_id)
         if job is not None:
             self.show(job)
             if job.log_count > self.query_one(LogTail).last_seq:
                 self.run_worker(self._fetch_logs(), group="detail-logs", exclusive=True)
-
-    def on_logs_arrived(self, message: LogsArrived) -> None:
-        """Fetch new lines from the engine, in order and without duplicates."""
-        if self.job_id in message.lines:
+        if self.job_id in batch.logs:
             self.run_worker(self._fetch_logs(), group="detail-logs", exclusive=True)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Show only the keys that apply to this job."""
+        if action != "job":
+            return True
+        if self.job is None:
+            return False
+        name = parameters[0] if parameters else ""
+        if name in ("cancel", "toggle_pause"):
+            return self.job.status not in TERMINAL
+        return name != "delete"  # deleting is done from the queue (it can be undone there)
+
+    def action_job(self, name: str) -> None:
+        """Cancel, pause/resume or rerun this job."""
+        if self.job is not None:
+            self.run_worker(steer(self.engine, name, self.job, self.notify), group="command")
 
     def action_copy(self) -> None:
         """Copy the job as JSON and its log lines to the clipboard."""

@@ -2,24 +2,32 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+import logging
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
+from textual.theme import Theme
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, OptionList, Select
 
+from tuiqueue.core.job import Job, NewJob
+from tuiqueue.core.params import ValidationError
+from tuiqueue.core.records import Stats
+from tuiqueue.core.registry import UnknownJobType
 from tuiqueue.core.status import ACTIVE, QUEUED, TERMINAL, Status
-from tuiqueue.ui.messages import JobsChanged, SubmitRequested
+from tuiqueue.ui.actions import Dashboard, steer
+from tuiqueue.ui.messages import Batch, StatsStale, SubmitRequested
+from tuiqueue.ui.screens.confirm import ConfirmScreen
+from tuiqueue.ui.screens.detail import DetailScreen
 from tuiqueue.ui.widgets.job_form import JobForm
 from tuiqueue.ui.widgets.job_table import JobTable
 from tuiqueue.ui.widgets.stats_bar import StatsBar
 from tuiqueue.ui.widgets.type_list import TypeList
+from tuiqueue.ui.window import Window
 
-if TYPE_CHECKING:
-    from tuiqueue.ui.app import QueueApp
+logger = logging.getLogger(__name__)
 
 FILTERS: list[tuple[str, frozenset[Status] | None]] = [
     ("All jobs", None),
@@ -45,19 +53,19 @@ class MainScreen(Screen[None]):
 
     BINDINGS = [
         Binding("n", "new_job", "New", id="main.new", tooltip="Fill in a new job (focus the form)"),
-        Binding("c", "app.job('cancel')", "Cancel", id="main.cancel",
+        Binding("c", "job('cancel')", "Cancel", id="main.cancel",
                 tooltip="Cancel the selected job (queued or running)"),
-        Binding("p", "app.job('toggle_pause')", "Pause", id="main.pause",
+        Binding("p", "job('toggle_pause')", "Pause", id="main.pause",
                 tooltip="Pause or resume the selected job"),
-        Binding("P", "app.toggle_queue", "Queue", id="main.queue",
+        Binding("P", "toggle_queue", "Queue", id="main.queue",
                 tooltip="Pause or resume the whole queue"),
-        Binding("r", "app.job('rerun')", "Rerun", id="main.rerun",
+        Binding("r", "job('rerun')", "Rerun", id="main.rerun",
                 tooltip="Queue the selected job again with the same params"),
-        Binding("d", "app.job('delete')", "Delete", id="main.delete",
+        Binding("d", "job('delete')", "Delete", id="main.delete",
                 tooltip="Delete the selected job (not while it runs; u undoes it)"),
-        Binding("u", "app.undo_delete", "Undo", id="main.undo",
+        Binding("u", "undo_delete", "Undo", id="main.undo",
                 tooltip="Bring back the job deleted last (for a few seconds)"),
-        Binding("x", "app.clear_finished", "Clear", id="main.clear",
+        Binding("x", "clear_finished", "Clear", id="main.clear",
                 tooltip="Delete every finished job (asks first)"),
         Binding("slash", "filter", "Filter", id="main.filter",
                 tooltip="Filter the queue by text"),
@@ -69,24 +77,24 @@ class MainScreen(Screen[None]):
                 tooltip="Open the selected job's details (in the table)"),
     ]
 
-    def __init__(self) -> None:
+    def __init__(self, dashboard: Dashboard, window: Window) -> None:
         super().__init__()
+        self.dashboard = dashboard
+        self.engine = dashboard.engine
+        self.window = window
+        self.stats: Stats | None = None
         self._search: Timer | None = None
         self._keys_for: tuple[bool, bool, bool] = (False, False, False)
         """What the job keys depended on when the footer was last refreshed (_refresh_keys)."""
-
-    @property
-    def qapp(self) -> QueueApp:
-        """The dashboard app."""
-        return cast("QueueApp", self.app)
+        self._loaded = False
+        """The first window is in (filter changes before that wait for it)."""
 
     def compose(self) -> ComposeResult:
         """Stats on top, types and form on the left, filters and table on the right."""
-        app = self.qapp
         yield StatsBar(id="stats")
         with Horizontal(id="body"):
             with Vertical(id="left"):
-                yield TypeList(app.registry, id="types")
+                yield TypeList(self.engine.registry, id="types")
                 yield JobForm(id="form")
             with Vertical(id="right"):
                 with Horizontal(id="filters"):
@@ -94,20 +102,97 @@ class MainScreen(Screen[None]):
                                  value=0, allow_blank=False, id="status-filter")
                     yield Input(placeholder="/ filter by id, type, message, params",
                                 id="text-filter")
-                self.table = JobTable(clock=app.clock, id="jobs")
+                self.table = JobTable(clock=self.dashboard.clock, id="jobs")
                 yield self.table
         yield Footer()
 
     def on_mount(self) -> None:
-        """Titles, and the first job type in the form."""
+        """Titles, the first job type in the form; follow the engine, the stats and the theme."""
         self.query_one("#types").border_title = "Job types"
         self.query_one("#form").border_title = "New job"
         self.query_one("#jobs").border_title = "Queue"
         types = self.query_one(TypeList)
         if types.types:
             types.highlighted = 0
-        self.query_one(JobTable).focus()
-        self.qapp.start()
+        self.table.focus()
+        self.dashboard.batches.subscribe(self, self._on_batch)
+        self.dashboard.stats.subscribe(self, self._on_stats)
+        self.app.theme_changed_signal.subscribe(self, self._on_theme)
+        self.run_worker(self._load_first(), group="startup")
+
+    # -- the window ----------------------------------------------------------------------
+
+    async def _load_first(self) -> None:
+        """Once the store is open, load the first window and start the clock of the ages."""
+        await self.dashboard.opened.wait()
+        await self._reload()
+        self._loaded = True
+        self.dashboard.loaded.set()
+        self.set_interval(self.dashboard.tick, self.table.tick)
+
+    def reload(self) -> None:
+        """Reload the table's window from the engine (filter change, resync)."""
+        if self._loaded:
+            self.run_worker(self._reload(), group="reload", exclusive=True)
+
+    async def _reload(self) -> None:
+        table = self.table
+        self.window.reset(table.statuses, table.needle)
+        self.show_paging(searching=bool(table.needle))
+        table.load(await self.window.first())
+        self.show_paging()
+
+    def load_more(self) -> None:
+        """Page in more queued and finished jobs (keyset paging through the engine)."""
+        if self.window.more:
+            self.run_worker(self._load_more(), group="page", exclusive=True)
+
+    def refill(self) -> None:
+        """Page in the next queued jobs once most of those in the window have started."""
+        queued = sum(1 for j in self.table.jobs.values() if j.status in QUEUED)
+        if self.window.wants_refill(queued):
+            self.run_worker(self._load_more(only=0), group="refill", exclusive=True)
+
+    async def _load_more(self, only: int | None = None) -> None:
+        table = self.table
+        try:
+            self.window.rewind(table.floors, only)
+            self.show_paging(searching=bool(table.needle))
+            table.page_in(await self.window.next(only), grow=only is None)
+            self.show_paging()
+        finally:
+            if only is not None:
+                self.window.refilling = False
+
+    def show_paging(self, searching: bool = False) -> None:
+        """Say under the table how much is shown and whether older jobs can be paged in."""
+        note = self.window.paging_note(self.table.row_count, self.table.needle, searching)
+        # Setting it repaints the whole table, even to the same text (after every batch).
+        if note is not None:
+            self.table.border_subtitle = note
+
+    def _on_batch(self, batch: Batch) -> None:
+        """Apply a batch of engine changes to the table."""
+        if batch.jobs or batch.deleted:
+            self.table.apply(batch.jobs, batch.deleted)
+            self.dashboard.paint_cost = self.table.paint_cost
+            self.refill()
+            self.show_paging()
+            self._refresh_keys()
+        if batch.resync:
+            self.reload()
+
+    def _on_stats(self, stats: Stats) -> None:
+        self.stats = stats
+        self.query_one(StatsBar).stats = stats
+
+    def _on_theme(self, theme: Theme) -> None:
+        # Badges are coloured from theme variables.
+        self.table.rebuild()
+        if self.stats is not None:
+            self.query_one(StatsBar).stats = self.stats
+
+    # -- the form ------------------------------------------------------------------------
 
     async def on_option_list_option_highlighted(
         self, event: OptionList.OptionHighlighted
@@ -124,16 +209,138 @@ class MainScreen(Screen[None]):
         types = self.query_one(TypeList)
         await self.query_one(JobForm).set_type(types.types[index])
 
-    def on_submit_requested(self, message: SubmitRequested) -> None:
-        """The form's button was pressed."""
-        self.qapp.action_submit()
+    def action_submit(self) -> None:
+        """Ask the form for what it holds (it answers with SubmitRequested)."""
+        self.query_one(JobForm).request_submit()
 
-    def on_jobs_changed(self, message: JobsChanged) -> None:
-        """Apply a batch of engine changes to the table."""
-        self.table.apply(message.jobs, message.deleted)
-        self.qapp.refill()
-        self.qapp.show_paging()
-        self._refresh_keys()
+    def on_submit_requested(self, message: SubmitRequested) -> None:
+        """Validate the form's values; queue the job, or show why not (nothing is queued)."""
+        form = self.query_one(JobForm)
+        if message.type_name is None:
+            form.show_status("Choose a job type first", error=True)
+            return
+        if message.errors:
+            form.show_errors(message.errors)
+            return
+        try:
+            new = self.engine.new_job(message.type_name, message.params,
+                                      priority=message.priority)
+        except ValidationError as exc:
+            form.show_errors(exc.errors)
+            return
+        except (UnknownJobType, ValueError) as exc:
+            form.show_status(f"Not submitted: {exc}", error=True)
+            return
+        self.run_worker(self._submit(new, form), group="submit")
+
+    async def _submit(self, new: NewJob, form: JobForm) -> None:
+        job = (await self.engine.submit_many([new]))[0]
+        form.show_status(f"Queued job #{job.id} ({job.type}, {job.priority})")
+        # The row arrives with the engine's event; the focus stays where the person types.
+        self.table.select(job.id)
+
+    # -- the selected job ----------------------------------------------------------------
+
+    @property
+    def selected(self) -> Job | None:
+        """The job the table's cursor is on."""
+        selected = self.table.selected_id
+        return self.table.jobs.get(selected) if selected is not None else None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Show only the keys that apply to the selected job."""
+        if action == "undo_delete":
+            return bool(self.dashboard.doomed)
+        if action != "job":
+            return True
+        job = self.selected if self.is_active else None  # not under a dialog either
+        if job is None:
+            return False
+        name = parameters[0] if parameters else ""
+        if name in ("cancel", "toggle_pause"):
+            return job.status not in TERMINAL
+        if name == "delete":
+            return job.status not in ACTIVE
+        return True
+
+    def action_job(self, name: str) -> None:
+        """Cancel, pause/resume, rerun or delete the selected job."""
+        job = self.selected
+        if job is None:
+            return
+        if name == "delete":
+            self._delete_later(job)
+        else:
+            self.run_worker(steer(self.engine, name, job, self.notify), group="command")
+
+    def _delete_later(self, job: Job) -> None:
+        """Hide the job now; delete it for real when the undo time runs out."""
+        doomed = self.dashboard.doomed
+        if job.id in doomed:
+            return
+        self.table.hide(job.id)
+        self.show_paging()
+        undo = self.dashboard.undo_seconds
+        doomed[job.id] = self.set_timer(
+            undo, lambda: self.run_worker(self._delete_now([job.id]), group="delete"))
+        self.notify(f"Deleted job #{job.id} — press u to undo", title="Deleted",
+                    timeout=undo, markup=False)
+        self.refresh_bindings()
+
+    async def _delete_now(self, job_ids: list[int]) -> None:
+        for job_id in job_ids:
+            timer = self.dashboard.doomed.pop(job_id, None)
+            if timer is not None:
+                timer.stop()
+        self.refresh_bindings()
+        deleted = set(await self.engine.delete(job_ids))
+        for job_id in job_ids:
+            if job_id not in deleted and not self.dashboard.stopping:
+                self.table.unhide(job_id)
+                self.notify(f"Job #{job_id} started running; not deleted (cancel it first)",
+                            severity="warning")
+
+    def action_undo_delete(self) -> None:
+        """Bring back the job deleted last, if its undo time has not run out."""
+        doomed = self.dashboard.doomed
+        if not doomed:
+            return
+        job_id = next(reversed(doomed))
+        doomed.pop(job_id).stop()
+        self.table.unhide(job_id)
+        self.show_paging()
+        self.notify(f"Job #{job_id} is back")
+        self.refresh_bindings()
+
+    # -- the queue -----------------------------------------------------------------------
+
+    async def action_toggle_queue(self) -> None:
+        """Pause or resume claiming on every worker of this store."""
+        paused = self.stats.queue_paused if self.stats is not None else False
+        await self.engine.set_queue_paused(not paused)
+        self.post_message(StatsStale())
+
+    def action_clear_finished(self) -> None:
+        """Delete every finished job, after asking."""
+        counts = self.stats.counts if self.stats is not None else {}
+        count = sum(counts.get(s, 0) for s in TERMINAL)
+        if not count:
+            self.notify("No finished jobs to clear")
+            return
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.run_worker(self._clear(), group="clear", exclusive=True)
+
+        self.app.push_screen(ConfirmScreen(
+            f"Delete {count} finished jobs? This cannot be undone.", yes="Delete"), answer)
+
+    async def _clear(self) -> None:
+        count = await self.engine.clear()
+        self.notify(f"Deleted {count} finished jobs")
+        self.post_message(StatsStale())
+
+    # -- the rest ------------------------------------------------------------------------
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         """Keys that apply depend on the selected job."""
@@ -141,11 +348,9 @@ class MainScreen(Screen[None]):
 
     def _refresh_keys(self) -> None:
         # The footer rebuilds every key on each refresh_bindings, so only when what the
-        # job keys depend on (QueueApp.check_action: is a job selected, has it finished,
-        # is it running) has changed, not whenever another job is selected.
-        table = self.table
-        selected = table.selected_id
-        job = table.jobs.get(selected) if selected is not None else None
+        # job keys depend on (check_action: is a job selected, has it finished, is it
+        # running) has changed, not whenever another job is selected.
+        job = self.selected
         keys_for = ((job is not None, job.status in TERMINAL, job.status in ACTIVE)
                     if job is not None else (False, False, False))
         if keys_for != self._keys_for:
@@ -155,17 +360,17 @@ class MainScreen(Screen[None]):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         """Enter on a row opens its detail view."""
         if event.row_key.value is not None:
-            self.qapp.show_detail(int(event.row_key.value))
+            self.app.push_screen(DetailScreen(self.dashboard, int(event.row_key.value)))
 
     def on_job_table_need_more(self, message: JobTable.NeedMore) -> None:
         """Page in older jobs."""
-        self.qapp.load_more()
+        self.load_more()
 
     def on_select_changed(self, event: Select.Changed) -> None:
         """A new status filter reloads the window."""
         if event.select.id == "status-filter" and isinstance(event.value, int):
             self.table.statuses = FILTERS[event.value][1]
-            self.qapp.reload()
+            self.reload()
 
     def on_input_changed(self, event: Input.Changed) -> None:
         """The text filter applies to the shown rows at once, then searches the store."""
@@ -174,7 +379,7 @@ class MainScreen(Screen[None]):
             self.table.rebuild()
             if self._search is not None:
                 self._search.stop()
-            self._search = self.set_timer(SEARCH_DELAY, self.qapp.reload)
+            self._search = self.set_timer(SEARCH_DELAY, self.reload)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         """Enter in the filter goes back to the table."""

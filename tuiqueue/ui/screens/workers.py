@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+import logging
+from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -10,10 +11,10 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from tuiqueue.engine.engine import Engine
 from tuiqueue.ui.format import plain, span
 
-if TYPE_CHECKING:
-    from tuiqueue.ui.app import QueueApp
+logger = logging.getLogger(__name__)
 
 NO_LOAD = "\u2013"
 """Shown (an en dash) instead of the running count of a dead or stopped worker."""
@@ -28,10 +29,9 @@ class WorkersScreen(Screen[None]):
     BINDINGS = [Binding("escape,w", "app.pop_screen", "Back", id="workers.back",
                         tooltip="Back to the queue")]
 
-    @property
-    def qapp(self) -> QueueApp:
-        """The dashboard app."""
-        return cast("QueueApp", self.app)
+    def __init__(self, engine: Engine) -> None:
+        super().__init__()
+        self.engine = engine
 
     def compose(self) -> ComposeResult:
         """Title, table, footer."""
@@ -53,9 +53,9 @@ class WorkersScreen(Screen[None]):
         self.run_worker(self._load(), group="workers", exclusive=True)
 
     async def _load(self) -> None:
-        engine = self.qapp.engine
+        engine = self.engine
         workers = await engine.workers()
-        now = self.qapp.clock()
+        now = engine.clock()
         # The engine's own limit, so this view, `tuiqueue workers` and recovery agree.
         dead_after = engine.dead_after
         colours = self.app.theme_variables

@@ -91,7 +91,13 @@ class JobForm(VerticalScroll):
         else:
             self.query_one("#submit", Button).focus()
 
+    def request_submit(self) -> None:
+        """Read every field and ask the screen to submit what they hold."""
+        params, errors = self.collect() if self.job_type is not None else ({}, {})
+        self.post_message(SubmitRequested(self.job_type.name if self.job_type else None,
+                                          params, errors, self.priority))
+
     def on_button_pressed(self, event: Button.Pressed) -> None:
         """The submit button asks the screen to submit."""
         event.stop()
-        self.post_message(SubmitRequested())
+        self.request_submit()
