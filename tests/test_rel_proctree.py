@@ -207,6 +207,22 @@ def test_kill9_worker_recovery_kills_every_descendant(
     assert bystander.poll() is None
 
 
+@pytest.mark.anyio
+async def test_adopted_children_are_reaped(tmp_path: Path) -> None:
+    """An orphan that dies unseen under the (subreaper) worker does not stay a zombie."""
+    load_job_types()
+    async with Engine(open_store(str(tmp_path / "jobs.db")), concurrency=1) as eng:
+        job = await eng.submit("shell", {"command": "(sleep 0.1 &); sleep 0.5"})
+        done = await eng.wait(job.id, timeout=10)
+    assert done.status is Status.COMPLETED, done.error
+    root = done.result["pid"] if isinstance(done.result, dict) else None
+    zombies = [pid for pid in map(int, filter(str.isdigit, os.listdir("/proc")))
+               if (proctree.state(pid) == "Z"
+                   and Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[3]
+                   == str(root))]
+    assert root and not zombies, f"zombies of the attempt left: {zombies}"
+
+
 def test_find_matches_the_exact_token_only(tmp_path: Path) -> None:
     """A token that is a prefix or extension of another one's is a different attempt."""
     env = dict(os.environ)

@@ -138,6 +138,7 @@ class Tree:
         self.token = token_for(root, started) if started is not None else None
         self._known: dict[int, int] = {} if started is None else {root: started}
         """pid -> start time of every member seen (a reused pid has another start time)."""
+        self._zombies: list[int] = []
 
     def members(self, environ: bool = True) -> list[int]:
         """Every live member (not zombies), found by one pass over /proc; without environ,
@@ -168,6 +169,13 @@ class Tree:
                     marked.add(child)
                     todo.append(child)
         self._known = {pid: int(stats[pid][19]) for pid in marked}
+        # Dead members adopted by this (subreaper) process: known ones, and any still in the
+        # attempt's session (whose id is the root's pid; nothing of ours is started in it).
+        self._zombies = [
+            pid for pid, fields in stats.items()
+            if fields[0] == "Z" and int(fields[1]) == me and pid != self.root
+            and (pid in marked or int(fields[3]) == self.root)
+        ]
         return [pid for pid in marked if stats[pid][0] not in ("Z", "X")]
 
     def alive(self) -> bool:
@@ -188,11 +196,9 @@ class Tree:
         return len(hit)
 
     def reap(self) -> None:
-        """Collect members that died as this process's children (adopted as subreaper); the
+        """Collect the dead members the last look found among this process's children; the
         root is left to whoever started it."""
-        for pid in list(self._known):
-            if pid == self.root:
-                continue
+        zombies, self._zombies = self._zombies, []
+        for pid in zombies:
             with contextlib.suppress(ChildProcessError, OSError):
-                if os.waitpid(pid, os.WNOHANG)[0] == pid:
-                    del self._known[pid]
+                os.waitpid(pid, os.WNOHANG)

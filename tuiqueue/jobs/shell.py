@@ -182,6 +182,7 @@ async def shell(ctx: JobContext, command: str, cwd: str = "") -> dict[str, Any]:
         with anyio.CancelScope(shield=True):
             if process.returncode is None or _group_alive(process.pid) or tree.alive():
                 await stop_group(process, tree, ctx.stop_grace, lambda: ctx.stop_grace == 0)
+            tree.reap()
             await process.aclose()
     if code != 0:
         last = "\n".join(tail)
