@@ -22,9 +22,11 @@ PR_SET_CHILD_SUBREAPER = 36
 # time (stat field 22, as start_time() does), so the token is unique per attempt and can be
 # rebuilt from what the store records about the process (pgid, start time) after a crash.
 _MARK = (
-    'read -r b < /proc/sys/kernel/random/boot_id || b=unknown; read -r s < /proc/$$/stat; '
-    's=${s##*) }; c=$1; set -f; set -- $s; set +f; shift 19; '
-    f'{ENV}="$b.$$.$1"; export {ENV}; unset b s; exec /bin/sh -c "$c"'
+    "_tq_c=$1; _tq_b=unknown; read -r _tq_b 2>/dev/null < /proc/sys/kernel/random/boot_id; "
+    "if read -r _tq_s 2>/dev/null < /proc/$$/stat; then "
+    '_tq_s=${_tq_s##*) }; set -f; set -- $_tq_s; set +f; '
+    f'if [ $# -gt 19 ]; then shift 19; {ENV}="$_tq_b.$$.$1"; export {ENV}; fi; '
+    'fi; set -- "$_tq_c"; unset _tq_b _tq_s _tq_c; exec /bin/sh -c "$1"'
 )
 
 
