@@ -14,6 +14,7 @@ from pathlib import Path
 import anyio
 import anyio.to_thread
 
+from tuiqueue.core import proctree
 from tuiqueue.core.job import Job
 from tuiqueue.core.lifecycle import Outcome
 from tuiqueue.core.records import JobProcess
@@ -76,7 +77,8 @@ def start_time(pid: int) -> int | None:
 
 
 def describe_process(pid: int, token: str) -> JobProcess | None:
-    """What to record about a process group led by pid (None where /proc is missing)."""
+    """What to record about a process group led by pid (None where /proc is missing); its
+    pid and start time also give the attempt's proctree token, for a kill after a crash."""
     started = start_time(pid)
     return None if started is None else JobProcess(token, HOST, pid, started)
 
@@ -92,22 +94,26 @@ def _group_members(pgid: int) -> list[int]:
 
 
 def kill_group(process: JobProcess) -> bool:
-    """SIGKILL an orphaned job's process group, never a process that merely reused its pid.
+    """SIGKILL an orphaned job's processes, never a process that merely reused its pid.
 
-    A live leader must have the recorded start time. Without a leader, the kernel does not
-    hand out a pid that is still some group's id, so remaining members are the job's own.
+    Every process carrying the attempt's proctree token goes, whatever session or group it
+    moved to (the token holds the leader's pid, start time and boot, so no other attempt
+    has it). Then the group, as before: a live leader must have the recorded start time;
+    without a leader, the kernel does not hand out a pid that is still some group's id, so
+    remaining members are the job's own.
     """
     if process.host != HOST or process.pgid <= 1 or process.pgid == os.getpgrp():
         return False
+    killed = proctree.kill_token(proctree.token_for(process.pgid, process.start_time)) > 0
     leader = start_time(process.pgid)
     if leader is not None and leader != process.start_time:
-        return False
+        return killed
     if leader is None and not _group_members(process.pgid):
-        return False
+        return killed
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pgid, signal.SIGKILL)
         return True
-    return False
+    return killed
 
 
 # -- recovery -------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""shell: run a command line in its own process group, streaming its output to the log."""
+"""shell: run a command line in its own process group, streaming its output to the log;
+every process it starts is marked (core.proctree), so pause and cancel reach them all."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 import anyio
 from anyio.abc import ByteReceiveStream, Process
 
+from tuiqueue.core import proctree
 from tuiqueue.core.context import JobContext
 from tuiqueue.core.params import Param
 from tuiqueue.core.registry import job_type
@@ -23,6 +25,8 @@ LINE_MAX = 8192
 """A line longer than this is cut into pieces (the child never blocks on us)."""
 TAIL = 10
 """Lines quoted in the error when the command fails."""
+WATCH_INTERVAL = 1.0
+"""Seconds between looks at a running command's process tree."""
 
 
 def _signal_group(pgid: int, sig: int) -> None:
@@ -33,28 +37,51 @@ def _signal_group(pgid: int, sig: int) -> None:
 
 
 async def stop_group(
-    process: Process, grace: float | None = None, urgent: Callable[[], bool] = lambda: False
+    process: Process, tree: proctree.Tree, grace: float | None = None,
+    urgent: Callable[[], bool] = lambda: False,
 ) -> None:
-    """SIGTERM the whole group, then SIGKILL whatever is left after the grace period
-    (or as soon as urgent() says so: a second Ctrl-C)."""
+    """SIGTERM every process of the attempt (its group and any that left it), then SIGKILL
+    whatever is left after the grace period (or as soon as urgent() says so: a second Ctrl-C)."""
     pgid = process.pid
     grace = GRACE if grace is None else grace
     if grace > 0:
         _signal_group(pgid, signal.SIGCONT)
+        tree.signal(signal.SIGCONT)
         _signal_group(pgid, signal.SIGTERM)
+        tree.signal(signal.SIGTERM)
         with anyio.move_on_after(grace):
-            while process.returncode is None or _group_alive(pgid):
+            while process.returncode is None or _group_alive(pgid) or tree.alive():
                 if urgent():
                     break
+                tree.reap()
                 await anyio.sleep(0.05)
             else:
                 return
     _signal_group(pgid, signal.SIGKILL)
+    tree.signal(signal.SIGKILL)
     with anyio.move_on_after(1.0):
         await process.wait()
         # A killed process lingers until the kernel tears it down; report done once it has.
-        while _group_alive(pgid):
+        while _group_alive(pgid) or tree.alive():
+            tree.signal(signal.SIGKILL)
+            tree.reap()
             await anyio.sleep(0.02)
+    tree.reap()
+
+
+def _pause(tree: proctree.Tree, paused: bool) -> None:
+    """SIGSTOP (or SIGCONT) every process of the attempt, wherever it moved."""
+    _signal_group(tree.root, signal.SIGSTOP if paused else signal.SIGCONT)
+    tree.signal(signal.SIGSTOP if paused else signal.SIGCONT)
+
+
+async def _watch(tree: proctree.Tree) -> None:
+    """Keep the attempt's descendants known (one that clears its environment stays known
+    while it lives) and collect those that died as the worker's adopted children."""
+    while True:
+        await anyio.sleep(WATCH_INTERVAL)
+        tree.members(environ=False)
+        tree.reap()
 
 
 def _group_alive(pgid: int) -> bool:
@@ -130,30 +157,32 @@ async def shell(ctx: JobContext, command: str, cwd: str = "") -> dict[str, Any]:
     ctx.progress(0, f"$ {command[:200]}")
     # Shielded until the try below: a cancel landing while the process starts (its children
     # may already run) would otherwise skip the finally that stops the whole group.
+    proctree.become_subreaper()  # orphaned descendants stay under this worker, findable
     with anyio.CancelScope(shield=True):
         process = await anyio.open_process(
-            ["/bin/sh", "-c", command],
+            proctree.command_argv(command),
             cwd=workdir,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
-        ctx.on_pause(
-            lambda paused: _signal_group(process.pid, signal.SIGSTOP if paused else signal.SIGCONT)
-        )
+        tree = proctree.Tree(process.pid)
+        ctx.on_pause(lambda paused: _pause(tree, paused))
         await ctx.track_process(process.pid)
     tail: deque[str] = deque(maxlen=TAIL)
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(_pump, process.stdout, "", ctx, tail)
             tg.start_soon(_pump, process.stderr, "[stderr] ", ctx, tail)
+            tg.start_soon(_watch, tree)
             code = await process.wait()
             # Children left in the background may hold the pipes open: read what is
             # buffered, then stop reading so the job can end.
             tg.cancel_scope.deadline = anyio.current_time() + 0.5
     finally:
         with anyio.CancelScope(shield=True):
-            if process.returncode is None or _group_alive(process.pid):
-                await stop_group(process, ctx.stop_grace, lambda: ctx.stop_grace == 0)
+            if process.returncode is None or _group_alive(process.pid) or tree.alive():
+                await stop_group(process, tree, ctx.stop_grace, lambda: ctx.stop_grace == 0)
+            tree.reap()
             await process.aclose()
     if code != 0:
         last = "\n".join(tail)
