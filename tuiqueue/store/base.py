@@ -59,6 +59,8 @@ class Store(ABC):
     """Persistence for jobs, logs and queue state. Every method is safe across processes."""
 
     url: str = ""
+    exact_liveness: bool = False
+    """True when a live worker is known exactly (an OS lock), not by its heartbeat's age."""
     shared: bool = False
     """True when other processes may change the store (watch `changes()`)."""
 

@@ -17,6 +17,7 @@ from tuiqueue.core.status import Status
 from tuiqueue.store.base import OwnVersions, Store, StoreError
 from tuiqueue.store.sqlite_rows import _dumps
 from tuiqueue.store.sqlite_schema import connect, forget
+from tuiqueue.store.worker_locks import WorkerLocks
 
 T = TypeVar("T")
 
@@ -42,6 +43,7 @@ class SqliteBase(Store):
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path).expanduser()
         self.url = str(self.path)
+        self._locks = WorkerLocks(self.path)
         self._conn: sqlite3.Connection | None = None
         self._token_base = uuid.uuid4().hex[:10]
         self._claims = 0
@@ -66,6 +68,7 @@ class SqliteBase(Store):
             self._conn.close()
             self._conn = None
             forget(self.path)
+        self._locks.release_all()
 
     @property
     def conn(self) -> sqlite3.Connection:

@@ -54,20 +54,26 @@ class WorkerLocks:
             raise
         self._held[worker_id] = fd
 
-    def release(self, worker_id: str) -> None:
-        """Drop this worker's lock and its file (on a graceful stop)."""
+    def release(self, worker_id: str, *, remove: bool = True) -> None:
+        """Drop this worker's lock; remove its file too (a graceful stop) or leave it (dead)."""
         fd = self._held.pop(worker_id, None)
         if fd is None:
             return
         try:
-            self._path(worker_id).unlink(missing_ok=True)
+            if remove:
+                self._path(worker_id).unlink(missing_ok=True)
         finally:
             os.close(fd)
 
     def release_all(self) -> None:
-        """Drop every lock this object holds."""
+        """Drop every lock this object holds, leaving the files: those workers are now dead."""
         for worker_id in list(self._held):
-            self.release(worker_id)
+            self.release(worker_id, remove=False)
+
+    def forget(self, worker_id: str) -> None:
+        """Remove a dead worker's lock file (when its row is dropped)."""
+        if worker_id not in self._held:
+            self._path(worker_id).unlink(missing_ok=True)
 
     def state(self, worker_id: str) -> Liveness:
         """Whether the worker's process is alive, exactly (blocking: a few syscalls)."""
@@ -86,9 +92,8 @@ class WorkerLocks:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 return Liveness.ALIVE
-            # Nobody holds it: its worker is gone. The file goes while we hold the lock, so a
-            # worker re-registering under the same id (it never does: ids are random) is safe.
-            path.unlink(missing_ok=True)
+            # Nobody holds it: its worker is gone for good (the file stays, so every later
+            # look says dead too, until the worker's row is forgotten and forget() removes it).
             return Liveness.DEAD
         finally:
             os.close(fd)
