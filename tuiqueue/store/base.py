@@ -72,6 +72,11 @@ class Store(ABC):
         """
         raise NotImplementedError(f"{type(self).__name__} cannot be cloned")
 
+    async def verify(self) -> None:  # noqa: B027  (optional hook, not abstract)
+        """Check the stored data is readable before a worker starts (raises StoreError).
+
+        Blocks the loop for one scan of the store where the store has one (SQLite)."""
+
     async def open(self) -> None:  # noqa: B027  (optional hook, not abstract)
         """Connect and migrate; raise StoreError with a clear message on failure."""
 
