@@ -325,9 +325,10 @@ def test_a_wal_deleted_under_a_running_store_stops_it(tmp_path: Path) -> None:
             for suffix in ("-wal", "-shm"):
                 (tmp_path / f"jobs.db{suffix}").unlink()
             # Another process opening the file now would start a fresh WAL.
-            subprocess.run([sys.executable, "-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]);"
-                            " c.execute('PRAGMA journal_mode=WAL'); c.execute('SELECT 1'); c.close()",
-                            str(tmp_path / "jobs.db")], check=False, timeout=30)
+            code = ("import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+                    "c.execute('PRAGMA journal_mode=WAL'); c.execute('SELECT 1'); c.close()")
+            subprocess.run([sys.executable, "-c", code, str(tmp_path / "jobs.db")],
+                           check=False, timeout=30)
             with pytest.raises(StoreError) as err:
                 await store.add([NewJob("echo", {})], time.time())
             with pytest.raises(StoreError):
