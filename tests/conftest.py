@@ -14,7 +14,9 @@ import pytest
 
 from tuiqueue.core.context import JobContext
 from tuiqueue.core.params import Param
+from tuiqueue.core.records import WorkerInfo
 from tuiqueue.core.registry import Registry
+from tuiqueue.store.base import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -151,3 +153,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+async def register_elsewhere(store: Store, info: WorkerInfo) -> None:
+    """Register a worker as another process would, and let that process die at once."""
+    try:
+        other = store.clone()
+    except NotImplementedError:
+        await store.register_worker(info)
+        return
+    await other.open()
+    try:
+        await other.register_worker(info)
+    finally:
+        await other.close()

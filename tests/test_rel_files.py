@@ -241,3 +241,101 @@ def test_processes_creating_one_new_file_at_once(tmp_path: Path) -> None:
             assert proc.returncode == 0, (round_, err)
         out = tq("--db", str(path), "list", "--json")
         assert len(json.loads(out.stdout)) == 3, out.stdout
+
+
+def test_full_disk_new_path_leaves_nothing_behind(tmp_path: Path) -> None:
+    """A create that fails on a full disk removes what it made; once there is room it works."""
+    with small_tmpfs(tmp_path, "256k") as mnt:
+        filler = mnt / "filler"
+        with filler.open("wb") as fh, pytest.raises(OSError):
+            fh.write(b"x" * 10**6)
+            fh.flush()
+        path = mnt / "jobs.db"
+        out = tq("--db", str(path), "submit", "echo")
+        assert out.returncode == 2 and "full" in out.stderr, out.stderr
+        assert sorted(os.listdir(mnt)) == ["filler"], "a failed create left files behind"
+        filler.unlink()
+        out = tq("--db", str(path), "submit", "echo")
+        assert out.returncode == 0, out.stderr
+
+
+def test_full_disk_existing_database_says_full_and_leaves_no_sidecar(tmp_path: Path) -> None:
+    with small_tmpfs(tmp_path, "512k") as mnt:
+        path = mnt / "jobs.db"
+        assert tq("--db", str(path), "submit", "echo").returncode == 0
+        names = sorted(os.listdir(mnt))
+        src = tmp_path / "big.ndjson"
+        src.write_text("\n".join(json.dumps({"type": "echo", "params": {"message": "m" * 900}})
+                                 for _ in range(2000)))
+        filler = mnt / "filler"
+        with filler.open("wb") as fh, pytest.raises(OSError):
+            fh.write(b"x" * 10**7)
+            fh.flush()
+        out = tq("--db", str(path), "submit", "--from", str(src))
+        assert out.returncode == 2, (out.stdout, out.stderr)
+        assert "disk is full" in out.stderr and "Traceback" not in out.stderr, out.stderr
+        assert sorted(os.listdir(mnt)) == sorted([*names, "filler"]), os.listdir(mnt)
+
+
+def _damage_a_middle_page(path: Path) -> None:
+    """Overwrite one page in the middle of the file with garbage (a disk that lied)."""
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    page = conn.execute("PRAGMA page_size").fetchone()[0]
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    conn.close()
+    with path.open("r+b") as fh:
+        for n in range(pages // 3, pages // 3 + 3):
+            fh.seek(page * n)
+            fh.write(os.urandom(page))
+
+
+def test_a_damaged_page_gives_one_line_and_refuses_to_write(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.db"
+    lines = "\n".join(json.dumps({"type": "echo", "params": {"message": f"m{i}" * 50}})
+                      for i in range(3000))
+    src = tmp_path / "jobs.ndjson"
+    src.write_text(lines)
+    assert tq("--db", str(path), "submit", "--from", str(src)).returncode == 0
+    _damage_a_middle_page(path)
+    before = sha(path)
+    out = tq("--db", str(path), "worker", "--drain")
+    assert out.returncode == 2, (out.stdout[-500:], out.stderr[-2000:])
+    assert sha(path) == before, "a worker wrote to a damaged file"
+    assert "Traceback" not in out.stderr, out.stderr[-2000:]
+    assert "damaged" in out.stderr and "db check" in out.stderr, out.stderr
+    assert str(path) in out.stderr
+    out = tq("--db", str(path), "list", "--json", "--limit", "5000")
+    assert out.returncode == 2 and "damaged" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_a_wal_deleted_under_a_running_store_stops_it(tmp_path: Path) -> None:
+    """Deleting -wal/-shm under an open store: the next write stops with a clear error
+    instead of writing a stale view back over other processes' commits."""
+    import anyio
+
+    from tuiqueue.core.job import NewJob
+    from tuiqueue.store import StoreError, open_store
+
+    async def body() -> str:
+        store = open_store(str(tmp_path / "jobs.db"))
+        await store.open()
+        try:
+            await store.add([NewJob("echo", {})], time.time())
+            for suffix in ("-wal", "-shm"):
+                (tmp_path / f"jobs.db{suffix}").unlink()
+            # Another process opening the file now would start a fresh WAL.
+            code = ("import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+                    "c.execute('PRAGMA journal_mode=WAL'); c.execute('SELECT 1'); c.close()")
+            subprocess.run([sys.executable, "-c", code, str(tmp_path / "jobs.db")],
+                           check=False, timeout=30)
+            with pytest.raises(StoreError) as err:
+                await store.add([NewJob("echo", {})], time.time())
+            with pytest.raises(StoreError):
+                await store.add([NewJob("echo", {})], time.time())  # and it stays stopped
+            return str(err.value)
+        finally:
+            await store.close()
+
+    message = anyio.run(body)
+    assert "was deleted or replaced" in message and "jobs.db" in message

@@ -13,7 +13,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from tests.conftest import ROOT, cli_env
+from tests.conftest import ROOT, cli_env, register_elsewhere
 from tuiqueue.core.lifecycle import Outcome
 from tuiqueue.core.records import WorkerInfo
 from tuiqueue.core.registry import REGISTRY, load_job_types
@@ -112,7 +112,7 @@ async def test_recovery_at_start_and_cap(tmp_path: Path) -> None:
         eng = Engine(store, worker_id="x")
         job = await eng.submit("rel_sleep", {"seconds": 1})
         for attempt in range(1, LOST_ATTEMPTS + 1):
-            await store.register_worker(WorkerInfo(f"dead{attempt}", "h", 1, 1, 0.0, 0.0))
+            await register_elsewhere(store, WorkerInfo(f"dead{attempt}", "h", 1, 1, 0.0, 0.0))
             claimed = await store.claim(f"dead{attempt}", 1, 100.0)
             assert [j.id for j in claimed] == [job.id]
             changed = await recover(store, REGISTRY, 200.0)
@@ -133,9 +133,9 @@ async def test_stale_worker_cannot_overwrite_newer_attempt(tmp_path: Path, targe
     try:
         eng = Engine(store, worker_id="x")
         job = await eng.submit("rel_sleep", {"seconds": 1})
-        await store.register_worker(WorkerInfo("old", "h", 1, 1, 0.0, 0.0))
+        await register_elsewhere(store, WorkerInfo("old", "h", 1, 1, 0.0, 0.0))
         first = (await store.claim("old", 1, 10.0))[0]
-        await recover(store, REGISTRY, 20.0)
+        await recover(store, REGISTRY, 20.0, dead_after=1.5)
         await store.register_worker(WorkerInfo("new", "h", 2, 1, 20.0, 30.0))
         second = (await store.claim("new", 1, 30.0))[0]
         assert second.token != first.token and second.attempts == 2

@@ -16,10 +16,10 @@ import pytest
 
 from tests.conftest import make_registry, tq
 from tests.test_rel_recovery import start_worker, statuses, wait_for
-from tuiqueue.engine import runner
 from tuiqueue.core.context import LINES_MAX, JobContext
 from tuiqueue.core.registry import Registry, load_job_types
 from tuiqueue.core.status import Status
+from tuiqueue.engine import runner
 from tuiqueue.engine.engine import Engine
 from tuiqueue.jobs import shell
 from tuiqueue.store import open_store

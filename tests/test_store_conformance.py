@@ -10,6 +10,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+from tests.conftest import register_elsewhere
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import Outcome, UnknownJob
 from tuiqueue.core.records import JobProcess, WorkerInfo
@@ -434,7 +435,12 @@ def info(worker_id: str, heartbeat: float, started: float = NOW) -> WorkerInfo:
 
 async def test_workers_and_orphans(store: Store) -> None:
     await store.register_worker(info("alive", NOW, started=NOW))
-    await store.register_worker(info("silent", NOW - 100, started=NOW - 100))
+    await register_elsewhere(store, info("silent", NOW - 100, started=NOW - 100))
+    if type(store).__name__ == "RedisStore":
+        # Redis judges leases on its own clock: make the silent worker's last beat old there.
+        seconds, micros = await store.client.time()  # type: ignore[attr-defined]
+        await store.client.hset(store.prefix + "w:silent", "beat",  # type: ignore[attr-defined]
+                                str(seconds * 1000 + micros // 1000 - 100_000))
     await store.add([new(), new(), new(), new()], NOW)
     mine = await claim_one(store, "alive")
     lost = await claim_one(store, "silent")
@@ -444,9 +450,11 @@ async def test_workers_and_orphans(store: Store) -> None:
     assert {j.id for j in orphans} == {lost.id, ghost.id}
     await store.heartbeat("silent", 1, 7, NOW)
     await store.heartbeat("nobody", 1, 7, NOW)
-    assert {j.id for j in await store.orphans(NOW, 10)} == {ghost.id}
+    # A heartbeat revives a worker judged by its age; a worker whose lock is gone stays dead.
+    revived = {ghost.id, lost.id} if store.exact_liveness else {ghost.id}
+    assert {j.id for j in await store.orphans(NOW, 10)} == revived
     await store.stop_worker("alive", NOW + 1)
-    assert {j.id for j in await store.orphans(NOW + 1, 10)} == {mine.id, ghost.id}
+    assert {j.id for j in await store.orphans(NOW + 1, 10)} == {mine.id} | revived
     workers = await store.workers()
     assert [w.id for w in workers] == ["alive", "silent"]
     assert workers[0].stopped and not workers[0].alive(NOW + 1, 10)

@@ -12,6 +12,17 @@ import anyio
 
 LINES_MAX = 50_000
 """Log lines held between flushes; a job printing faster loses the oldest, and says how many."""
+CHARS_MAX = 2_000_000
+"""Characters held between flushes, whatever the line count: one flush stays small."""
+LINE_MAX = 4_096
+"""Longer log lines are cut here, where they are written, saying how much was cut."""
+
+
+def clip_line(line: str) -> str:
+    """Bound one log line's length, saying so."""
+    if len(line) <= LINE_MAX:
+        return line
+    return line[:LINE_MAX] + f"… [{len(line) - LINE_MAX} more characters cut]"
 
 
 HEAD_KEPT = 100
@@ -45,6 +56,7 @@ class JobContext:
         self._lines: deque[str] | None = None
         self._head: list[str] | None = None
         self._logged = 0
+        self._held = 0
         self.lines_dropped = 0
         """Lines lost because the job logged faster than the engine could store them."""
         self.process_hook: Callable[[int, int], Awaitable[None]] | None = None
@@ -78,13 +90,15 @@ class JobContext:
     def lines(self) -> deque[str]:
         """Log lines past the head waiting to be stored (the newest LINES_MAX)."""
         if self._lines is None:
-            self._lines = deque(maxlen=LINES_MAX)
+            self._lines = deque()
         return self._lines
 
     def log(self, line: str) -> None:
         """Append a line to the job's log (multi-line text becomes several lines)."""
         self.unflushed = True
         for part in str(line).splitlines() or [""]:
+            if len(part) > LINE_MAX:
+                part = clip_line(part)
             self._logged += 1
             if self._logged <= HEAD_KEPT:  # the head of a log is always kept, as in the store
                 if self._head is None:
@@ -92,9 +106,12 @@ class JobContext:
                 self._head.append(part)
                 continue
             lines = self.lines
-            if len(lines) == LINES_MAX:
+            size = len(part)
+            while lines and (len(lines) >= LINES_MAX or self._held + size > CHARS_MAX):
+                self._held -= len(lines.popleft())
                 self.lines_dropped += 1
             lines.append(part)
+            self._held += size
 
     async def track_process(self, pgid: int) -> None:
         """Record a process group this job leads, so a crashed worker's children are killed."""
@@ -199,4 +216,5 @@ class JobContext:
         tail = self._lines
         while tail:
             lines.append(tail.popleft())
+        self._held = 0
         return lines

@@ -181,6 +181,7 @@ class Engine(Ticks, RunnerPool, Commands):
     ) -> None:
         """Run jobs until stop() (or, with drain, until nothing is left to run)."""
         await self.store.open()
+        await self.store.verify()  # a damaged file is refused before a worker writes to it
         self._started = True
         self._stopping = False
         self._tick_error = None  # one left by a runner of an earlier run() is not ours

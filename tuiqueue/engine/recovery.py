@@ -24,8 +24,9 @@ from tuiqueue.store.base import Store
 
 HEARTBEAT_INTERVAL = 0.5
 """Seconds between a worker's heartbeats (written from a thread, so job code cannot delay it)."""
-DEAD_AFTER = 1.5
-"""A worker silent this long is dead; with RECOVERY_INTERVAL its jobs are resolved within 2 s."""
+DEAD_AFTER = 30.0
+"""The lease: a worker with no exact liveness check (Redis, or no lock file) silent this long
+is dead. A stall of a few seconds (SIGSTOP, a long lock, a skewed clock) never outlasts it."""
 RECOVERY_INTERVAL = 0.5
 """How often every running engine looks for orphaned jobs."""
 STALL_LIMIT = 10.0

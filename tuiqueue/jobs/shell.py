@@ -21,8 +21,8 @@ from tuiqueue.core.registry import job_type
 
 GRACE = 3.0
 """Seconds between SIGTERM and SIGKILL when a shell job is cancelled."""
-LINE_MAX = 8192
-"""A line longer than this is cut into pieces (the child never blocks on us)."""
+LINE_MAX = 4096
+"""A line longer than this (in bytes) is cut as it is read; the rest of it is counted, not kept."""
 TAIL = 10
 """Lines quoted in the error when the command fails."""
 WATCH_INTERVAL = 1.0
@@ -110,23 +110,42 @@ def _group_alive(pgid: int) -> bool:
 async def _pump(
     stream: ByteReceiveStream | None, prefix: str, ctx: JobContext, tail: deque[str]
 ) -> None:
+    """Log a stream line by line; a line past LINE_MAX bytes is cut as it is read (the rest
+    of it is counted and skipped, never held), so one endless line costs LINE_MAX bytes."""
     if stream is None:
         return
     pending = b""
-    async for chunk in stream:
-        pending += chunk
-        *lines, pending = pending.split(b"\n")
-        while len(pending) > LINE_MAX:
-            lines.append(pending[:LINE_MAX])
-            pending = pending[LINE_MAX:]
-        for raw in lines:
-            text = prefix + raw.decode("utf-8", "replace").rstrip("\r")
-            ctx.log(text)
-            tail.append(text)
-    if pending:
-        text = prefix + pending.decode("utf-8", "replace")
+    skipped = 0
+    """Bytes of the current over-long line dropped so far (its head is in pending)."""
+
+    def emit(raw: bytes, cut: int) -> None:
+        text = prefix + raw.decode("utf-8", "replace").rstrip("\r")
+        if cut:
+            text += f"… [{cut} more bytes cut]"
         ctx.log(text)
         tail.append(text)
+
+    async for chunk in stream:
+        if skipped:
+            end = chunk.find(b"\n")
+            if end < 0:
+                skipped += len(chunk)
+                continue
+            skipped += end
+            emit(pending, skipped)
+            pending, skipped, chunk = b"", 0, chunk[end + 1:]
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for raw in lines:
+            if len(raw) > LINE_MAX:
+                emit(raw[:LINE_MAX], len(raw) - LINE_MAX)
+            else:
+                emit(raw, 0)
+        if len(pending) > LINE_MAX:
+            skipped = len(pending) - LINE_MAX
+            pending = pending[:LINE_MAX]
+    if pending or skipped:
+        emit(pending, skipped)
 
 
 @job_type(

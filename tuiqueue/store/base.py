@@ -59,6 +59,8 @@ class Store(ABC):
     """Persistence for jobs, logs and queue state. Every method is safe across processes."""
 
     url: str = ""
+    exact_liveness: bool = False
+    """True when a live worker is known exactly (an OS lock), not by its heartbeat's age."""
     shared: bool = False
     """True when other processes may change the store (watch `changes()`)."""
 
@@ -69,6 +71,11 @@ class Store(ABC):
         that only lives in this process has no sibling and raises NotImplementedError.
         """
         raise NotImplementedError(f"{type(self).__name__} cannot be cloned")
+
+    async def verify(self) -> None:  # noqa: B027  (optional hook, not abstract)
+        """Check the stored data is readable before a worker starts (raises StoreError).
+
+        Blocks the loop for one scan of the store where the store has one (SQLite)."""
 
     async def open(self) -> None:  # noqa: B027  (optional hook, not abstract)
         """Connect and migrate; raise StoreError with a clear message on failure."""

@@ -110,6 +110,9 @@ ORPHANS = PRELUDE + """
 local uptime = string.match(redis.call('INFO', 'server'), 'uptime_in_seconds:(%d+)')
 if tonumber(uptime or '0') < tonumber(ARGV[3]) + 1 then return {} end
 local cutoff = tonumber(NOW) - tonumber(ARGV[3])
+local t = redis.call('TIME')
+local server_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local lease_ms = tonumber(ARGV[3]) * 1000
 local alive = {}
 local out = {}
 for _, status in ipairs({'running', 'paused'}) do
@@ -118,8 +121,14 @@ for _, status in ipairs({'running', 'paused'}) do
     if cur[1] then
       local w = cur[2] or ''
       if alive[w] == nil then
-        local info = redis.call('HMGET', P .. 'w:' .. w, 'stopped', 'heartbeat')
-        alive[w] = info[2] ~= false and info[1] ~= '1' and tonumber(info[2]) >= cutoff
+        local info = redis.call('HMGET', P .. 'w:' .. w, 'stopped', 'heartbeat', 'beat')
+        if info[1] == '1' or info[2] == false then
+          alive[w] = false
+        elseif info[3] then
+          alive[w] = server_ms - tonumber(info[3]) <= lease_ms
+        else
+          alive[w] = tonumber(info[2]) >= cutoff
+        end
       end
       if not alive[w] then out[#out + 1] = snap(jkey(id)) end
     end
@@ -247,9 +256,13 @@ return 1
 """
 
 HEARTBEAT = """
--- ARGV: P, worker id, then field/value pairs; only for a registered worker
+-- ARGV: P, worker id, then field/value pairs; only for a registered worker.
+-- 'beat' is the server's own clock in ms (TIME): leases are judged on one clock, never by
+-- comparing two machines' wall clocks.
 local k = ARGV[1] .. 'w:' .. ARGV[2]
 if redis.call('EXISTS', k) == 0 then return 0 end
+local t = redis.call('TIME')
+redis.call('HSET', k, 'beat', tostring(tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)))
 redis.call('HSET', k, unpack(ARGV, 3))
 return 1
 """

@@ -71,6 +71,8 @@ class RedisWorkersMixin:
             })
             pipe.zadd(self._key("workers"), {info.id: info.started_at})
             await self._call(pipe.execute)
+        # The first beat on the server's clock, so the lease runs from now on Redis's time.
+        await self._run("HEARTBEAT", info.id, "heartbeat", num(info.heartbeat))
 
     async def heartbeat(self, worker_id: str, running: int, processed: int, now: float) -> None:
         await self._run("HEARTBEAT", worker_id, "running", running, "processed", processed,

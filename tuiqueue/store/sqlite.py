@@ -27,6 +27,7 @@ class SqliteStore(SqliteClaimsMixin, SqliteLogsMixin, SqliteWorkersMixin):
     """Jobs in a SQLite file: WAL, BEGIN IMMEDIATE writes, bounded retries on contention."""
 
     shared = True
+    exact_liveness = True
 
     async def add(self, jobs: Sequence[NewJob], now: float) -> builtins.list[Job]:
         def tx(conn: sqlite3.Connection) -> builtins.list[Job]:

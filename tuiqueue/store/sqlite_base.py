@@ -16,7 +16,8 @@ from tuiqueue.core.job import Job
 from tuiqueue.core.status import Status
 from tuiqueue.store.base import OwnVersions, Store, StoreError
 from tuiqueue.store.sqlite_rows import _dumps
-from tuiqueue.store.sqlite_schema import connect, forget
+from tuiqueue.store.sqlite_schema import WalGuard, connect, explain, forget, is_damage
+from tuiqueue.store.worker_locks import WorkerLocks
 
 T = TypeVar("T")
 
@@ -42,6 +43,10 @@ class SqliteBase(Store):
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path).expanduser()
         self.url = str(self.path)
+        self._locks = WorkerLocks(self.path)
+        self._guard = WalGuard(self.path)
+        self._broken: StoreError | None = None
+        self._disk_was_full = False
         self._conn: sqlite3.Connection | None = None
         self._token_base = uuid.uuid4().hex[:10]
         self._claims = 0
@@ -61,11 +66,26 @@ class SqliteBase(Store):
         if self._conn is None:
             self._conn = connect(self.path, BUSY_MS)
 
+    async def verify(self) -> None:
+        """PRAGMA quick_check: a damaged page anywhere is found before a worker writes."""
+        rows = await self._read(lambda c: c.execute("PRAGMA quick_check(3)").fetchall())
+        problems = [str(r[0]) for r in rows if str(r[0]) != "ok"]
+        if problems:
+            self._broken = explain(self.path, sqlite3.DatabaseError(
+                "database disk image is malformed: " + "; ".join(problems)[:300]))
+            raise self._broken
+
     async def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
             forget(self.path)
+            shm = Path(f"{self.path}-shm")
+            if self._disk_was_full and not self._wal.exists() and shm.exists():
+                # The last connection's clean-up was cut short by the full disk: without a
+                # WAL the -shm index is stale and only clutters the folder.
+                shm.unlink(missing_ok=True)
+        self._locks.release_all()
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -79,9 +99,16 @@ class SqliteBase(Store):
         deadline = anyio.current_time() + RETRY_FOR
         while True:
             conn = self.conn
+            if self._broken is not None:
+                raise self._broken
             try:
                 if not write:
                     return fn(conn)
+                try:
+                    self._guard.check()
+                except StoreError as exc:
+                    self._broken = exc  # a stale view must not be written back, ever
+                    raise
                 conn.execute("BEGIN IMMEDIATE")
                 self._tx_versions.clear()
                 try:
@@ -97,10 +124,14 @@ class SqliteBase(Store):
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
                     raise
-            except sqlite3.OperationalError as exc:
+            except sqlite3.DatabaseError as exc:
                 text = str(exc)
                 if "locked" not in text and "busy" not in text:
-                    raise StoreError(f"{self.path}: {text}") from exc
+                    error = explain(self.path, exc)
+                    self._disk_was_full |= "disk is full" in str(error)
+                    if is_damage(exc):
+                        self._broken = error  # refuse every later read and write
+                    raise error from exc
                 if anyio.current_time() > deadline:
                     raise StoreError(
                         f"{self.path}: the database stayed locked for {RETRY_FOR:.0f}s; "

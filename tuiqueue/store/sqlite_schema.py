@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import time
 from pathlib import Path
@@ -241,9 +242,28 @@ def migrate(conn: sqlite3.Connection, path: Path) -> None:
 
 
 def connect(path: Path, busy_ms: int) -> sqlite3.Connection:
-    """Open a validated file read-write in WAL mode and migrate it."""
+    """Open a validated file read-write in WAL mode and migrate it.
+
+    A failed open leaves nothing behind that it made: a new file, or -wal/-shm files that
+    were not there before (a full disk would otherwise leave an empty file that blocks the
+    path for good, or sidecars beside a good database).
+    """
     inspect_file(path)
-    conn = _open(path, busy_ms)
+    sidecars = [Path(f"{path}{suffix}") for suffix in ("-wal", "-shm", "-journal")]
+    existed = {p: p.exists() for p in [path, *sidecars]}
+    try:
+        conn = _open(path, busy_ms)
+    except BaseException:
+        if str(path.resolve()) not in _OPEN_IN_PROCESS:
+            for made in [p for p, was in existed.items() if not was]:
+                try:
+                    no_wal = not sidecars[0].exists()
+                    if (made == path or not existed[path] or made.stat().st_size == 0
+                            or (made == sidecars[1] and no_wal)):
+                        made.unlink(missing_ok=True)
+                except OSError:
+                    pass
+        raise
     key = str(path.resolve())
     _OPEN_IN_PROCESS[key] = _OPEN_IN_PROCESS.get(key, 0) + 1
     return conn
@@ -288,14 +308,80 @@ def _open_once(path: Path, busy_ms: int) -> sqlite3.Connection:
 
 def _open_failed(path: Path, exc: sqlite3.DatabaseError) -> StoreError:
     """The clear message for a file that would not open."""
-    if not isinstance(exc, sqlite3.OperationalError):
-        return _fail(path, f"is damaged ({exc})", "Restore it from a backup.")
+    return explain(path, exc, opening=True)
+
+
+DISK_FULL_BELOW = 1 << 20
+"""Free bytes under which an I/O error is reported as a full disk."""
+
+
+def _disk_full(path: Path) -> bool:
+    try:
+        return shutil.disk_usage(path.parent).free < DISK_FULL_BELOW
+    except OSError:
+        return False
+
+
+def is_damage(exc: BaseException) -> bool:
+    """Whether a SQLite error means the file itself is damaged (not busy, full or read-only)."""
+    text = str(exc).lower()
+    return "malformed" in text or "not a database" in text or (
+        isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError)
+        and "full" not in text)
+
+
+def explain(path: Path, exc: BaseException, *, opening: bool = False) -> StoreError:
+    """One line that says what is wrong with the file and what to do, for any SQLite error."""
     text = str(exc)
-    if "readonly" in text or "read-only" in text:
-        return _fail(path, "is read-only", "Make it writable or copy it elsewhere.")
-    if "disk is full" in text or "full" in text:
-        return _fail(path, "cannot be written: the disk is full", "Free some space.")
-    return _fail(path, f"cannot be opened ({text})", "Check the path and permissions.")
+    low = text.lower()
+    if is_damage(exc):
+        return _fail(path, f"is damaged ({text})",
+                     f"Nothing more is written to it. Run `tuiqueue --db {path} db check`, then "
+                     "restore a backup (`tuiqueue db backup` makes one from a good file).")
+    if "full" in low or (("disk i/o" in low or "i/o error" in low) and _disk_full(path)):
+        return _fail(path, "cannot be written: the disk is full",
+                     "Free some space and try again; nothing that was acknowledged was lost.")
+    if "readonly" in low or "read-only" in low:
+        folder = path.parent
+        if os.access(path, os.W_OK) and not os.access(folder, os.W_OK):
+            return _fail(path, f"is in a read-only folder ({folder}): SQLite must create "
+                               f"{path.name}-wal and {path.name}-shm beside it",
+                         "Make the folder writable (chmod u+w) or move the file.")
+        return _fail(path, "is read-only", "Make it writable (chmod u+w) or copy it elsewhere.")
+    if "disk i/o" in low:
+        return _fail(path, f"cannot be {'opened' if opening else 'written'} (disk I/O error)",
+                     "Check the disk and the file's permissions, then `tuiqueue db check`.")
+    return _fail(path, f"cannot be {'opened' if opening else 'used'} ({text})",
+                 "Check the path and permissions.")
+
+
+class WalGuard:
+    """Notices a -wal file deleted or replaced under an open connection.
+
+    SQLite keeps writing to the WAL it opened; if someone deletes -wal/-shm, other processes
+    start a new WAL and this one's next checkpoint writes a stale view back over their
+    commits. So every write first checks that the WAL at the path is still the one open.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.wal = Path(f"{path}-wal")
+        self._inode: int | None = None
+
+    def check(self) -> None:
+        """Raise StoreError if the WAL this connection uses is no longer the one at the path."""
+        try:
+            inode = os.stat(self.wal).st_ino
+        except FileNotFoundError:
+            inode = None
+        if self._inode is None:
+            self._inode = inode
+            return
+        if inode != self._inode:
+            raise _fail(self.path, f"its write-ahead log ({self.wal.name}) was deleted or "
+                                   "replaced while tuiqueue had it open",
+                        "Stopping so nothing stale is written back. Run `tuiqueue db check`, "
+                        "then start tuiqueue again.")
 
 
 def check(path: Path) -> dict[str, object]:

@@ -9,6 +9,7 @@ from tuiqueue.core.job import Job
 from tuiqueue.core.records import JobProcess, WorkerInfo
 from tuiqueue.store.sqlite_base import SqliteBase
 from tuiqueue.store.sqlite_rows import COLUMNS, row_to_job
+from tuiqueue.store.worker_locks import Liveness
 
 
 class SqliteWorkersMixin(SqliteBase):
@@ -29,6 +30,7 @@ class SqliteWorkersMixin(SqliteBase):
         return await self._write(tx)
 
     async def register_worker(self, info: WorkerInfo) -> None:
+        self._locks.hold(info.id)
         await self._write(
             lambda c: c.execute(
                 "INSERT OR REPLACE INTO workers (id, host, pid, concurrency, running, processed, "
@@ -62,6 +64,7 @@ class SqliteWorkersMixin(SqliteBase):
                 (now, worker_id),
             )
         )
+        self._locks.release(worker_id)
 
     async def workers(self) -> builtins.list[WorkerInfo]:
         rows = await self._read(
@@ -86,15 +89,36 @@ class SqliteWorkersMixin(SqliteBase):
         ]
 
     async def orphans(self, now: float, dead_after: float) -> builtins.list[Job]:
-        rows = await self._read(
-            lambda c: c.execute(
+        """Started jobs whose worker is stopped, unknown or dead (blocking: reads the file).
+
+        On one machine, death is exact: a live worker holds its lock file (worker_locks.py),
+        so a stopped, slow or lock-blocked worker keeps its jobs however long it is silent.
+        Only a worker without a lock file is judged by its heartbeat against dead_after.
+        """
+        def read(c: sqlite3.Connection) -> tuple[builtins.list[Job], dict[str, tuple[int, float]]]:
+            jobs = [row_to_job(r) for r in c.execute(
                 f"SELECT {COLUMNS} FROM jobs WHERE status IN ('running', 'paused') "
-                f"AND token IS NOT NULL AND worker NOT IN ("
-                f"SELECT id FROM workers WHERE stopped = 0 AND heartbeat >= ?)",
-                (now - dead_after,),
-            ).fetchall()
-        )
-        return [row_to_job(r) for r in rows]
+                f"AND token IS NOT NULL").fetchall()]
+            if not jobs:
+                return jobs, {}
+            workers = {row[0]: (row[1], row[2]) for row in c.execute(
+                "SELECT id, stopped, heartbeat FROM workers").fetchall()}
+            return jobs, workers
+
+        jobs, workers = await self._read(read)
+        verdicts: dict[str, bool] = {}
+
+        def dead(worker: str | None) -> bool:
+            if worker is None or worker not in workers:
+                return True
+            if worker not in verdicts:
+                stopped, heartbeat = workers[worker]
+                state = self._locks.state(worker)
+                verdicts[worker] = bool(stopped) or state is Liveness.DEAD or (
+                    state is Liveness.UNKNOWN and heartbeat < now - dead_after)
+            return verdicts[worker]
+
+        return [job for job in jobs if dead(job.worker)]
 
     async def set_job_process(self, job_id: int, process: JobProcess | None) -> None:
         if process is None:
