@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import inspect
 import os
+import select
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import anyio
 import pytest
@@ -167,3 +170,51 @@ async def register_elsewhere(store: Store, info: WorkerInfo) -> None:
         await other.register_worker(info)
     finally:
         await other.close()
+
+
+# -- waiting for a condition instead of a fixed sleep -------------------------------------------
+
+
+async def until(
+    pred: Callable[[], object], timeout: float = 10.0, what: str = "the condition",
+    interval: float = 0.01,
+) -> float:
+    """Poll pred() (sync or async) until it is true; fail after timeout s; return the wait."""
+    start = anyio.current_time()
+    while True:
+        result = pred()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return anyio.current_time() - start
+        if anyio.current_time() - start > timeout:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        await anyio.sleep(interval)
+
+
+def wait_until(
+    pred: Callable[[], object], timeout: float = 10.0, what: str = "the condition",
+    interval: float = 0.02,
+) -> float:
+    """Poll pred() until it is true, blocking; fail after timeout s; return the wait."""
+    start = time.monotonic()
+    while not pred():
+        if time.monotonic() - start > timeout:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(interval)
+    return time.monotonic() - start
+
+
+def read_until(stream: IO[Any], text: str, timeout: float = 10.0) -> str:
+    """Read a child's pipe (unbuffered) until `text` appears; return what was read."""
+    fd, seen = stream.fileno(), b""
+    deadline = time.monotonic() + timeout
+    while text.encode() not in seen:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {text!r}: {seen!r}")
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            raise AssertionError(f"pipe closed before {text!r} appeared: {seen!r}")
+        seen += chunk
+    return seen.decode(errors="replace")

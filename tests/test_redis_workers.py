@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, cli_env, tq
+from tests.conftest import ROOT, cli_env, tq, wait_until
 from tests.test_store_conformance import redis_reachable
 
 pytestmark = [
@@ -111,12 +111,8 @@ def marks(path: Path) -> collections.Counter[int]:
 
 
 def wait_for(predicate: Any, timeout: float, what: str) -> None:
-    """Poll predicate() until true."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.1)
+    """Poll predicate() until true (every 0.1 s: some predicates run the CLI)."""
+    wait_until(predicate, timeout, what, interval=0.1)
 
 
 @pytest.mark.parametrize("count", [2, 4])
@@ -181,7 +177,7 @@ def test_redis_restart_loses_nothing(setup: dict[str, Any]) -> None:
         subprocess.run(["redis-cli", "-p", str(port), "shutdown"], check=False,
                        capture_output=True)
         wait_for(lambda: not up(), 10, "the test Redis to stop")
-        time.sleep(1.0)
+        time.sleep(1.0)  # deliberate outage: the workers keep failing to reach Redis meanwhile
         subprocess.run(server, check=True)
         wait_for(up, 10, "the test Redis to restart")
         for proc in workers:

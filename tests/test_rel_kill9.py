@@ -73,6 +73,7 @@ def test_kill9_loop(tmp_path: Path) -> None:
 
     for _ in range(ITERATIONS):
         proc = start_worker(db, "-c", str(rng.randint(1, 6)))
+        # Deliberate: the worker lives a random time (observed every 50 ms), then dies.
         end = time.monotonic() + rng.uniform(0.6, 1.6)
         while time.monotonic() < end:
             observe()

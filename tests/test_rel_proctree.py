@@ -9,14 +9,13 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import anyio
 import pytest
 
-from tests.conftest import tq
+from tests.conftest import tq, until, wait_until
 from tests.test_rel_recovery import start_worker, statuses
 from tuiqueue.core import proctree
 from tuiqueue.core.registry import load_job_types
@@ -90,20 +89,12 @@ def token_of(pid: int) -> str | None:
 
 def poll(pred: Callable[[], bool], timeout: float, what: str) -> None:
     """Poll pred() until true, or fail saying what did not happen."""
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s: {what}")
-        time.sleep(0.02)
+    wait_until(pred, timeout, what)
 
 
 async def apoll(pred: Callable[[], bool], timeout: float, what: str) -> None:
     """poll() for async tests."""
-    with anyio.move_on_after(timeout):
-        while not pred():
-            await anyio.sleep(0.02)
-        return
-    raise AssertionError(f"timed out after {timeout:g} s: {what}")
+    await until(pred, timeout, what, interval=0.02)
 
 
 @pytest.fixture

@@ -8,18 +8,19 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import anyio
 import pytest
 
-from tests.conftest import ROOT, cli_env, register_elsewhere
+from tests.conftest import ROOT, cli_env, register_elsewhere, until, wait_until
 from tuiqueue.core.lifecycle import Outcome
 from tuiqueue.core.records import WorkerInfo
 from tuiqueue.core.registry import REGISTRY, load_job_types
 from tuiqueue.core.status import Status
 from tuiqueue.engine.engine import Engine
-from tuiqueue.engine.recovery import LOST_ATTEMPTS, recover
+from tuiqueue.engine.recovery import HEARTBEAT_INTERVAL, LOST_ATTEMPTS, recover
 from tuiqueue.store import open_store
 
 pytestmark = pytest.mark.anyio
@@ -51,14 +52,9 @@ def statuses(db: str) -> dict[int, tuple[str, int, str | None]]:
         conn.close()
 
 
-def wait_for(pred: object, timeout: float = 15.0) -> float:
+def wait_for(pred: Callable[[], object], timeout: float = 15.0) -> float:
     """Poll pred() until true; return the seconds it took."""
-    start = time.monotonic()
-    while not pred():  # type: ignore[operator]
-        if time.monotonic() - start > timeout:
-            raise AssertionError("timed out waiting")
-        time.sleep(0.02)
-    return time.monotonic() - start
+    return wait_until(pred, timeout)
 
 
 async def test_kill9_jobs_resolved_within_two_seconds(tmp_path: Path) -> None:
@@ -156,7 +152,12 @@ async def test_stale_worker_cannot_overwrite_newer_attempt(tmp_path: Path, targe
 async def test_clean_stop_marks_worker_stopped(tmp_path: Path) -> None:
     db = str(tmp_path / "jobs.db")
     async with Engine(open_store(db), worker_id="w1") as eng:
-        await anyio.sleep(0.7)
+
+        async def beat_since_start() -> bool:
+            (info,) = await eng.workers()
+            return info.heartbeat > info.started_at + HEARTBEAT_INTERVAL / 2
+
+        await until(beat_since_start, what="a heartbeat after registration")
         (info,) = await eng.workers()
         assert info.alive(time.time(), 1.5) and not info.stopped
     store = open_store(db)

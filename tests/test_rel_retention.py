@@ -13,7 +13,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from tests.conftest import ROOT, cli_env, tq
+from tests.conftest import ROOT, cli_env, tq, until
 from tuiqueue.core.job import NewJob
 from tuiqueue.core.registry import Registry
 from tuiqueue.engine.engine import RETENTION_KEEP, Engine
@@ -91,7 +91,9 @@ async def test_running_engine_prunes_without_blocking_submits(
                                  env=cli_env(), stdout=subprocess.PIPE, text=True)
     lags: list[float] = []
     try:
-        time.sleep(0.5)  # the submitter is under way before pruning starts
+        # The submitter is under way before pruning starts.
+        await until(lambda: rows(db, f"SELECT COUNT(*) FROM jobs WHERE id > {finished + queued}")
+                    [0][0] >= 20, 30, "the submitter's first jobs")
         worker = Engine(open_store(db), registry=registry, retention_keep=keep,
                         retention_interval=0.05)
         async with worker, anyio.create_task_group() as tg:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import resource
 import signal
 import sqlite3
@@ -14,7 +15,7 @@ import anyio
 import anyio.lowlevel
 import pytest
 
-from tests.conftest import make_registry, tq
+from tests.conftest import make_registry, read_until, tq, until, wait_until
 from tests.test_rel_recovery import start_worker, statuses, wait_for
 from tuiqueue.core.context import LINES_MAX, JobContext
 from tuiqueue.core.registry import Registry, load_job_types
@@ -157,6 +158,25 @@ STUBBORN_SHELL = {
     "ignore TERM": 'trap "" TERM; sleep 300 & sleep 300 & wait',
     "hold stdout": 'trap "" TERM; (trap "" TERM; sleep 300; echo late) & echo started; wait',
 }
+CHILDREN = {"ignore TERM": 2, "hold stdout": 1}
+"""How many `sleep` children each command starts."""
+
+
+def term_ignorers(pgid: int) -> int:
+    """How many `sleep` processes of the group are running with SIGTERM ignored."""
+    count = 0
+    for name in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{name}/stat").read_text()
+            status = Path(f"/proc/{name}/status").read_text()
+        except OSError:
+            continue
+        comm, fields = stat[stat.index("(") + 1:stat.rindex(")")], stat.rsplit(")", 1)[1].split()
+        ignored = int(next(ln for ln in status.splitlines() if ln.startswith("SigIgn:")).split()[1],
+                      16)
+        if comm == "sleep" and int(fields[2]) == pgid and ignored & (1 << (signal.SIGTERM - 1)):
+            count += 1
+    return count
 
 
 @pytest.mark.parametrize("name", list(STUBBORN_SHELL))
@@ -170,7 +190,8 @@ async def test_cancelled_shell_leaves_no_process(
         with anyio.fail_after(10):
             while (process := await eng.store.job_process(job.id)) is None:
                 await anyio.sleep(0.02)
-        await anyio.sleep(0.3)  # the children are started and ignore SIGTERM
+        await until(lambda: term_ignorers(process.pgid) >= CHILDREN[name], 10,
+                    "the children are started and ignore SIGTERM")
         assert shell._group_alive(process.pgid)
         start = time.monotonic()
         await eng.cancel(job.id)
@@ -195,9 +216,11 @@ def test_second_signal_kills_shell_children_at_once(tmp_path: Path) -> None:
         wait_for(lambda: conn.execute("SELECT pgid FROM job_procs").fetchone() is not None)
         pgid = conn.execute("SELECT pgid FROM job_procs").fetchone()[0]
         conn.close()
-        time.sleep(0.3)
+        wait_until(lambda: term_ignorers(pgid) >= CHILDREN["ignore TERM"], 10,
+                   "the children are started and ignore SIGTERM")
         proc.send_signal(signal.SIGTERM)
-        time.sleep(0.3)
+        assert proc.stderr is not None
+        read_until(proc.stderr, "SIGTERM: finishing running jobs")  # the first one was taken
         proc.send_signal(signal.SIGINT)
         start = time.monotonic()
         proc.communicate(timeout=10)

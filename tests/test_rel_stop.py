@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import tq
+from tests.conftest import read_until, tq
 from tests.test_rel_recovery import start_worker, statuses, wait_for
 
 
@@ -53,7 +53,8 @@ def test_second_signal_stops_at_once(tmp_path: Path) -> None:
     try:
         wait_for(lambda: all(statuses(db)[i][0] == "running" for i in ids))
         proc.send_signal(signal.SIGTERM)
-        time.sleep(0.3)
+        assert proc.stderr is not None
+        read_until(proc.stderr, "SIGTERM: finishing running jobs")  # the first one was taken
         proc.send_signal(signal.SIGINT)
         start = time.monotonic()
         proc.communicate(timeout=10)
