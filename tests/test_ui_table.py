@@ -8,7 +8,7 @@ import pytest
 from textual.widgets import Input
 
 from tests.test_ui_helpers import _quiet, new_app, status_of, table, wait_for
-from tuiqueue.core.job import NewJob
+from tuiqueue.core.job import Job, NewJob
 from tuiqueue.ui import app as app_module
 from tuiqueue.ui.window import MAX_KEPT
 
@@ -270,3 +270,19 @@ async def test_the_cursor_stays_on_top_until_a_job_is_picked() -> None:
         await app.engine.cancel(4)
         await wait_for(pilot, lambda: status_of(app, 5) == "running")
         assert t.cursor_row == 0 and t.selected_id == 5
+
+
+async def test_ids_past_five_digits_are_shown_whole() -> None:
+    """Issue 14: id 100000 was cut to "10000" by a fixed five-cell id column."""
+    app = new_app()
+    async with app.run_test(size=(140, 30)) as pilot:
+        await wait_for(pilot, lambda: app.stats is not None)
+        t = table(app)
+        t.load([Job(id=100000, type="gate", params={}), Job(id=7, type="gate", params={})])
+        await pilot.pause()
+        lines = [t.render_line(y).text for y in range(t.size.height)]
+        assert any(line.lstrip().startswith("100000 ") for line in lines), lines
+        t.apply({1234567: Job(id=1234567, type="gate", params={})})
+        await pilot.pause()
+        lines = [t.render_line(y).text for y in range(t.size.height)]
+        assert any(line.lstrip().startswith("1234567 ") for line in lines), lines

@@ -82,6 +82,8 @@ class JobTable(CursorPick, KeyedTable):
         self._paint_timed = True
         self._want: int | None = None
         self._followed: int | None = None
+        self._id_width = 0
+        """Digits of the longest id seen (the id column never shrinks back)."""
         """Row the cursor was moved to because its job moved, not by the person."""
 
     def on_mount(self) -> None:
@@ -91,7 +93,7 @@ class JobTable(CursorPick, KeyedTable):
 
     def on_resize(self) -> None:
         """Give the message column whatever width the others leave."""
-        fixed = sum(w + 2 for key, _, w in COLUMNS if key != "message")
+        fixed = sum(self._width(key, w) + 2 for key, _, w in COLUMNS if key != "message")
         # Leave room for the vertical scrollbar even before it appears: when rows arrive and
         # it shows, a table measured without it would need a horizontal scrollbar.
         free = self.size.width - self.styles.scrollbar_size_vertical - fixed - 2
@@ -102,6 +104,23 @@ class JobTable(CursorPick, KeyedTable):
             self._require_update_dimensions = True
             self.refresh()
         self._freshen()
+
+    def _width(self, key: str, width: int) -> int:
+        """A column's width: the id column grows with the longest id (issue 14)."""
+        return max(width, self._id_width) if key == "id" else width
+
+    def _fit_ids(self) -> None:
+        """Widen the id column when an id has more digits than it shows (issue 14)."""
+        longest = len(str(max(self.jobs))) if self.jobs else 0
+        if longest <= self._id_width:
+            return
+        self._id_width = longest
+        column = self.columns.get(ColumnKey("id"))
+        if column is not None and column.width < longest:
+            column.width = longest
+            self.on_resize()  # the message column gives up what the id column took
+            self._require_update_dimensions = True
+            self.refresh()
 
     @property
     def selected_id(self) -> int | None:
@@ -172,6 +191,7 @@ class JobTable(CursorPick, KeyedTable):
             keys = sorted(self._ranks, key=self._ranks.__getitem__, reverse=self.sort_reverse)
             self._stale = {int(key) for key in keys}
             self.change_rows(add=[(key, BLANK) for key in keys])
+            self._fit_ids()
             self._restore(self._wanted(selected))
             self._freshen()
 
@@ -242,6 +262,7 @@ class JobTable(CursorPick, KeyedTable):
             self.change_rows(drop=map(str, gone), add=[(key, BLANK) for key in new],
                              order=ranks.__getitem__ if reorder else None,
                              reverse=self.sort_reverse)
+            self._fit_ids()
             self._restore(self._wanted(selected))
             self._freshen()
 
