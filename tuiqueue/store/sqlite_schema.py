@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import time
@@ -243,6 +244,8 @@ def migrate(conn: sqlite3.Connection, path: Path) -> None:
 def connect(path: Path, busy_ms: int) -> sqlite3.Connection:
     """Open a validated file read-write in WAL mode and migrate it."""
     inspect_file(path)
+    with contextlib.suppress(OSError):  # a new file is its owner's only (sqlite would use umask)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     conn = _open(path, busy_ms)
     key = str(path.resolve())
     _OPEN_IN_PROCESS[key] = _OPEN_IN_PROCESS.get(key, 0) + 1
