@@ -16,6 +16,7 @@ from tuiqueue.cli.support import (
     friendly_errors,
     safe,
 )
+from tuiqueue.core.text import mask_url
 
 T = TypeVar("T")
 
@@ -29,7 +30,7 @@ def db() -> None:
 
 def _sqlite_path(settings: Settings) -> Path:
     if settings.db == ":memory:" or "://" in settings.db:
-        raise BadInput(f"{settings.db}: `tuiqueue db` works on SQLite files only")
+        raise BadInput(f"{mask_url(settings.db)}: `tuiqueue db` works on SQLite files only")
     return Path(settings.db).expanduser()
 
 

@@ -14,6 +14,7 @@ from tuiqueue.cli.group import Settings, main, pass_settings
 from tuiqueue.cli.support import (
     BadInput,
     echo_json,
+    safe,
 )
 from tuiqueue.core.job import NewJob
 from tuiqueue.core.params import ValidationError
@@ -35,11 +36,11 @@ def types(settings: Settings, as_json: bool) -> None:
         echo_json([t.to_dict() for t in REGISTRY])
         return
     for kind in REGISTRY:
-        click.echo(f"{kind.name}: {kind.description}")
+        click.echo(f"{safe(kind.name)}: {safe(kind.description)}")
         for param in kind.schema.params:
             click.echo(
-                f"    {param.name:<10} {param.describe()}"
-                + (f" — {param.help}" if param.help else "")
+                f"    {safe(param.name):<10} {safe(param.describe())}"
+                + (f" — {safe(param.help)}" if param.help else "")
             )
 
 

@@ -18,6 +18,7 @@ from tuiqueue.core.lifecycle import UnknownJob
 from tuiqueue.core.params import ValidationError
 from tuiqueue.core.registry import JobModuleError, UnknownJobType
 from tuiqueue.core.status import TransitionError
+from tuiqueue.core.text import clean
 from tuiqueue.store.base import StoreError
 
 T = TypeVar("T")
@@ -89,7 +90,7 @@ def echo_json(value: Any) -> None:
 
 def safe(text: str) -> str:
     """User text for a terminal: control characters shown as escapes, never executed."""
-    return "".join(c if c.isprintable() or c == "\t" else repr(c)[1:-1] for c in text)
+    return clean(text).replace("\n", "\\n")
 
 
 def ago(ts: float | None) -> str:
@@ -114,7 +115,7 @@ def job_line(job: Job) -> str:
     """One row of `tuiqueue list`."""
     duration = human_seconds(job.duration) if job.duration is not None else "-"
     return (
-        f"{job.id:>6}  {job.type:<12} {job.status.value:<10} {job.priority!s:<8} "
+        f"{job.id:>6}  {safe(job.type):<12} {job.status.value:<10} {job.priority!s:<8} "
         f"{job.progress:>5.0f}%  {duration:>8}  {safe(job.message)[:60]}"
     )
 
@@ -128,7 +129,7 @@ def show_job(job: Job) -> None:
     """The human-readable form of `tuiqueue show`."""
     rows = [
         ("id", str(job.id)),
-        ("type", job.type),
+        ("type", safe(job.type)),
         ("status", job.status.value),
         ("priority", str(job.priority)),
         ("progress", f"{job.progress:.0f}% {safe(job.message)}"),
@@ -137,7 +138,7 @@ def show_job(job: Job) -> None:
         ("started", ago(job.started_at)),
         ("finished", ago(job.finished_at)),
         ("attempts", f"{job.attempts}/{job.max_attempts}"),
-        ("worker", job.worker or "-"),
+        ("worker", safe(job.worker or "-")),
     ]
     if job.run_at:
         rows.append(("run at", time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(job.run_at))))

@@ -20,6 +20,7 @@ from tuiqueue.cli.support import (
 )
 from tuiqueue.core.events import EventKind, Subscription
 from tuiqueue.core.status import TERMINAL, Status
+from tuiqueue.core.text import mask_url
 from tuiqueue.engine.engine import RETENTION_KEEP
 from tuiqueue.engine.runner import abandoned_jobs
 
@@ -103,7 +104,7 @@ def worker(
     async def body() -> None:
         await engine.store.open()
         stderr(
-            f"worker {engine.worker_id} on {engine.store.url}, concurrency {concurrency}"
+            f"worker {engine.worker_id} on {mask_url(engine.store.url)}, concurrency {concurrency}"
             + (", draining" if drain else "")
         )
         async with anyio.create_task_group() as tg:

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from tuiqueue.core.text import quote
+
 Kind = Literal["int", "float", "str", "bool", "choice", "list", "urls"]
 
 MAX_INT = 2**63 - 1
@@ -98,19 +100,20 @@ class Param:
             try:
                 return int(raw.replace("_", ""))
             except ValueError:
-                raise ValueError(f"{self.name} must be a whole number (got {text!r})") from None
+                msg = f"{self.name} must be a whole number (got {quote(text)})"
+                raise ValueError(msg) from None
         if self.kind == "float":
             try:
                 return float(raw)
             except ValueError:
-                raise ValueError(f"{self.name} must be a number (got {text!r})") from None
+                raise ValueError(f"{self.name} must be a number (got {quote(text)})") from None
         if self.kind == "bool":
             low = raw.lower()
             if low in _TRUE:
                 return True
             if low in _FALSE:
                 return False
-            raise ValueError(f"{self.name} must be true or false (got {text!r})")
+            raise ValueError(f"{self.name} must be true or false (got {quote(text)})")
         if self.kind in ("list", "urls"):
             if raw.startswith("["):
                 try:
@@ -222,9 +225,9 @@ def _url_error(url: str, what: str) -> str | None:
     except ValueError:
         return f"{what} is not a valid URL"
     if parts.scheme not in ("http", "https"):
-        return f"{what} must be an http:// or https:// URL (got {url[:80]!r})"
+        return f"{what} must be an http:// or https:// URL (got {quote(url, 80)})"
     if not parts.hostname:
-        return f"{what} has no host name (got {url[:80]!r})"
+        return f"{what} has no host name (got {quote(url, 80)})"
     return None
 
 
@@ -253,7 +256,7 @@ class Schema:
             if self.get(name) is None:
                 known = ", ".join(self.names) or "no parameters"
                 who = f"{type_name} takes" if type_name else "known parameters:"
-                errors[str(name)] = f"unknown parameter {str(name)!r} ({who} {known})"
+                errors[str(name)] = f"unknown parameter {quote(str(name))} ({who} {known})"
         for param in self.params:
             if param.name in raw and raw[param.name] is not None:
                 value, error = param.check(raw[param.name])

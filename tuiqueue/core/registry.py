@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from tuiqueue.core.params import Param, Schema
+from tuiqueue.core.text import quote
 
 ENTRY_POINT_GROUP = "tuiqueue.job_types"
 
@@ -73,7 +74,7 @@ class Registry:
             return self._types[name]
         except KeyError:
             known = ", ".join(sorted(self._types)) or "none"
-            raise UnknownJobType(f"unknown job type {name!r} (known types: {known})") from None
+            raise UnknownJobType(f"unknown job type {quote(name)} (known types: {known})") from None
 
     def __contains__(self, name: object) -> bool:
         return name in self._types
@@ -156,10 +157,21 @@ def load_module(spec: str) -> None:
         ) from exc
 
 
+def ensure_job_types() -> None:
+    """Load the installed job types once, unless load_job_types already did (Engine's default)."""
+    if not _loaded:
+        load_job_types()
+
+
+_loaded = False
+
+
 def load_job_types(
     modules: Iterable[str] = (), *, entry_point_group: str = ENTRY_POINT_GROUP
 ) -> None:
     """Load installed entry points (the built-ins among them), then the given modules."""
+    global _loaded
+    _loaded = _loaded or entry_point_group == ENTRY_POINT_GROUP
     for ep in entry_points(group=entry_point_group):
         try:
             ep.load()

@@ -19,7 +19,7 @@ from tuiqueue.core.events import Event, EventBus, EventKind
 from tuiqueue.core.lifecycle import Outcome
 from tuiqueue.core.records import Stats as Stats
 from tuiqueue.core.records import WorkerInfo
-from tuiqueue.core.registry import REGISTRY, Registry
+from tuiqueue.core.registry import REGISTRY, Registry, ensure_job_types
 from tuiqueue.core.status import TERMINAL, UNFINISHED, Status
 from tuiqueue.engine.commands import MAX_ATTEMPTS as MAX_ATTEMPTS
 from tuiqueue.engine.commands import Commands
@@ -180,6 +180,8 @@ class Engine(Ticks, RunnerPool, Commands):
         self, *, drain: bool = False, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
     ) -> None:
         """Run jobs until stop() (or, with drain, until nothing is left to run)."""
+        if self.registry is REGISTRY:
+            ensure_job_types()  # the README's `Engine(open_store(...))` knows the built-ins
         await self.store.open()
         await self.store.verify()  # a damaged file is refused before a worker writes to it
         self._started = True

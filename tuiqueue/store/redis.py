@@ -19,14 +19,15 @@ from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.commands.core import AsyncScript
+from redis.exceptions import AuthenticationError, RedisError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import Command, Outcome, UnknownJob, apply_command
 from tuiqueue.core.records import Changes
 from tuiqueue.core.status import TERMINAL, Status
+from tuiqueue.core.text import mask_secrets, mask_url
 from tuiqueue.store import redis_lua as lua
 from tuiqueue.store.base import OwnVersions, Store, StoreError
 from tuiqueue.store.redis_codec import (
@@ -69,6 +70,9 @@ class RedisStore(RedisWorkersMixin, Store):
         self._pubsub: PubSub | None = None
         self._own = OwnVersions()
 
+    def __repr__(self) -> str:
+        return f"RedisStore({mask_url(self.url)!r}, prefix={self.prefix!r})"
+
     # -- connection ---------------------------------------------------------------------
 
     def clone(self) -> RedisStore:
@@ -82,15 +86,23 @@ class RedisStore(RedisWorkersMixin, Store):
         try:
             await probe.ping()
             policy = await self._eviction_policy(probe)
+        except AuthenticationError as exc:  # a wrong password is not retried like a lost network
+            raise StoreError(f"{mask_url(self.url)}: Redis refused the password "
+                             f"({mask_secrets(str(exc))})") from None
         except RedisError as exc:
-            raise StoreError(f"{self.url}: cannot reach Redis ({exc}); is redis-server "
-                             f"running there? Check the host, port and database number") from exc
+            if "WRONGPASS" in str(exc) or "NOAUTH" in str(exc):
+                raise StoreError(f"{mask_url(self.url)}: Redis refused the password "
+                                 f"({mask_secrets(str(exc))})") from None
+            raise StoreError(f"{mask_url(self.url)}: cannot reach Redis "
+                             f"({mask_secrets(str(exc))}); "
+                             "is redis-server running there? Check the host, port and database "
+                             "number") from exc
         finally:
             await probe.aclose()
         if policy not in (None, "noeviction"):
             warnings.warn(
-                f"{self.url}: Redis maxmemory-policy is {policy!r}; Redis may evict jobs when "
-                "memory runs out. Set `maxmemory-policy noeviction` for a job queue.",
+                f"{mask_url(self.url)}: Redis maxmemory-policy is {policy!r}; Redis may evict "
+                "jobs when memory runs out. Set `maxmemory-policy noeviction` for a job queue.",
                 RedisConfigWarning, stacklevel=2)
         self._client = Redis.from_url(
             self.url, decode_responses=True, socket_connect_timeout=3,
@@ -126,7 +138,7 @@ class RedisStore(RedisWorkersMixin, Store):
     def client(self) -> Redis:
         """The open client."""
         if self._client is None:
-            raise StoreError(f"{self.url}: the store is not open")
+            raise StoreError(f"{mask_url(self.url)}: the store is not open")
         return self._client
 
     def _key(self, *parts: object) -> str:
@@ -138,13 +150,13 @@ class RedisStore(RedisWorkersMixin, Store):
         try:
             return await self._scripts[name](args=[*head, *args])
         except RedisError as exc:
-            raise StoreError(f"{self.url}: {exc}") from exc
+            raise StoreError(f"{mask_url(self.url)}: {mask_secrets(str(exc))}") from exc
 
     async def _call(self, fn: Any, *args: Any, **kw: Any) -> Any:
         try:
             return await fn(*args, **kw)
         except RedisError as exc:
-            raise StoreError(f"{self.url}: {exc}") from exc
+            raise StoreError(f"{mask_url(self.url)}: {mask_secrets(str(exc))}") from exc
 
     # -- jobs ---------------------------------------------------------------------------
 
@@ -286,7 +298,8 @@ class RedisStore(RedisWorkersMixin, Store):
                 self._own.add(job.version)
                 return job
             await anyio.sleep(0.001)
-        raise StoreError(f"{self.url}: job {job_id} kept changing; try the command again")
+        raise StoreError(
+            f"{mask_url(self.url)}: job {job_id} kept changing; try the command again")
 
     # -- deleting -----------------------------------------------------------------------
 

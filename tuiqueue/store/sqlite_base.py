@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import builtins
+import contextlib
+import os
 import random
 import sqlite3
 import uuid
@@ -65,6 +67,10 @@ class SqliteBase(Store):
     async def open(self) -> None:
         if self._conn is None:
             self._conn = connect(self.path, BUSY_MS)
+            for sidecar in (self._wal, Path(f"{self.path}-shm")):
+                if _own(sidecar):  # jobs' params and logs are nobody else's
+                    with contextlib.suppress(OSError):
+                        os.chmod(sidecar, 0o600)
 
     async def verify(self) -> None:
         """PRAGMA quick_check: a damaged page anywhere is found before a worker writes."""
@@ -226,3 +232,11 @@ class SqliteBase(Store):
                 job.id,
             ) for job in jobs],
         )
+
+
+def _own(path: Path) -> bool:
+    """Whether path exists and this process owns it (only then can it be chmod-ed)."""
+    try:
+        return path.stat().st_uid == os.getuid()
+    except OSError:
+        return False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sqlite3
@@ -252,6 +253,8 @@ def connect(path: Path, busy_ms: int) -> sqlite3.Connection:
     sidecars = [Path(f"{path}{suffix}") for suffix in ("-wal", "-shm", "-journal")]
     existed = {p: p.exists() for p in [path, *sidecars]}
     try:
+        with contextlib.suppress(OSError):  # a new file is its owner's only (sqlite uses umask)
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         conn = _open(path, busy_ms)
     except BaseException:
         if str(path.resolve()) not in _OPEN_IN_PROCESS:

@@ -24,6 +24,7 @@ from tuiqueue.core.job import Job
 from tuiqueue.core.records import Stats
 from tuiqueue.core.registry import REGISTRY, Registry
 from tuiqueue.core.status import TERMINAL, Status
+from tuiqueue.core.text import one_line
 from tuiqueue.engine.engine import Engine
 from tuiqueue.store import Store, open_store
 from tuiqueue.ui.actions import Dashboard
@@ -243,9 +244,10 @@ class QueueApp(App[None]):
 
     def _toast_one(self, job: Job) -> None:
         if job.status is Status.COMPLETED:
-            self.notify(f"Job #{job.id} {job.type} completed", title="Completed", markup=False)
+            self.notify(one_line(f"Job #{job.id} {job.type} completed"), title="Completed",
+                        markup=False)
         elif job.status is Status.FAILED:
-            self.notify(f"Job #{job.id} {job.type} failed: {job.error or ''}"[:200],
+            self.notify(one_line(f"Job #{job.id} {job.type} failed: {job.error or ''}"),
                         title="Failed", severity="error", markup=False)
 
     def _toast_summary(self) -> None:

@@ -11,6 +11,7 @@ from textual.widgets import Button, Label, Select, Static
 
 from tuiqueue.core.registry import JobType
 from tuiqueue.core.status import Priority
+from tuiqueue.core.text import clean
 from tuiqueue.ui.messages import SubmitRequested
 from tuiqueue.ui.widgets.param_field import ParamField
 
@@ -39,7 +40,7 @@ class JobForm(VerticalScroll):
             return
         self.job_type = job_type
         self.query_one("#form-description", Static).update(
-            Text.assemble((job_type.name, "bold"), "  ", job_type.description or ""))
+            Text.assemble((clean(job_type.name), "bold"), "  ", clean(job_type.description or "")))
         self.show_status("")
         fields = self.query_one("#form-fields", Vertical)
         await fields.remove_children()

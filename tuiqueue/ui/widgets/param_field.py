@@ -12,6 +12,7 @@ from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static, Switch, TextArea
 
 from tuiqueue.core.params import Param
+from tuiqueue.core.text import clean
 
 
 class ParamField(Vertical):
@@ -27,12 +28,12 @@ class ParamField(Vertical):
     def compose(self) -> ComposeResult:
         """Label, the right input for the kind, help and error line."""
         param = self.param
-        label = Text(param.title, style="bold")
+        label = Text(clean(param.title), style="bold")
         label.append(f"  {param.describe()}", style="dim")
         yield Label(label, classes="param-label")
         yield self._make_input()
         if param.help:
-            yield Static(Text(param.help), classes="param-help")
+            yield Static(Text(clean(param.help)), classes="param-help")
         yield Static("", classes="param-error")
 
     def _make_input(self) -> Widget:

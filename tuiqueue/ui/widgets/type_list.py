@@ -10,6 +10,7 @@ from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from tuiqueue.core.registry import JobType
+from tuiqueue.core.text import clean
 
 
 class TypeList(OptionList):
@@ -21,9 +22,9 @@ class TypeList(OptionList):
 
     @staticmethod
     def _option(job_type: JobType) -> Option:
-        label = Text(job_type.name, style="bold")
+        label = Text(clean(job_type.name), style="bold")
         if job_type.description:
-            label.append("\n" + job_type.description, style="dim")
+            label.append("\n" + clean(job_type.description), style="dim")
         return Option(label, id=job_type.name)
 
     def select_type(self, name: str) -> None:
