@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import builtins
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Sequence
 
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import Command, Outcome
-from tuiqueue.core.records import Changes, JobProcess, LogPage, WorkerInfo
+from tuiqueue.core.records import Changes, JobProcess, LogPage, ProgressUpdate, WorkerInfo
 from tuiqueue.core.status import Status
 
 LOG_HEAD = 100
@@ -84,7 +83,7 @@ class Store(ABC):
         await self.close()
 
     @abstractmethod
-    async def add(self, jobs: Sequence[NewJob], now: float) -> builtins.list[Job]:
+    async def add(self, jobs: Sequence[NewJob], now: float) -> list[Job]:
         """Insert jobs in one transaction, assigning ids; UnknownJob if a dependency is missing."""
 
     @abstractmethod
@@ -92,7 +91,7 @@ class Store(ABC):
         """One job by id."""
 
     @abstractmethod
-    async def list(
+    async def list_jobs(
         self,
         *,
         statuses: Collection[Status] | None = None,
@@ -100,7 +99,7 @@ class Store(ABC):
         limit: int = 100,
         before_id: int | None = None,
         after_id: int | None = None,
-    ) -> builtins.list[Job]:
+    ) -> list[Job]:
         """Jobs newest first; pass the last id seen as before_id for the next page (keyset).
 
         With after_id: the jobs with a larger id, oldest first (pass 0 to start from the
@@ -108,7 +107,7 @@ class Store(ABC):
         """
 
     @abstractmethod
-    async def claim(self, worker: str, limit: int, now: float) -> builtins.list[Job]:
+    async def claim(self, worker: str, limit: int, now: float) -> list[Job]:
         """Atomically take up to limit runnable jobs (priority, then oldest) for worker."""
 
     @abstractmethod
@@ -117,17 +116,17 @@ class Store(ABC):
 
     @abstractmethod
     async def save_progress(
-        self, updates: Sequence[tuple[int, str, float, str]], now: float
+        self, updates: Sequence[ProgressUpdate], now: float
     ) -> None:
         """Record (job id, token, percent, message) for running jobs; stale tokens are ignored."""
 
     @abstractmethod
-    async def finish(self, outcomes: Sequence[Outcome], now: float) -> builtins.list[Job]:
+    async def finish(self, outcomes: Sequence[Outcome], now: float) -> list[Job]:
         """Record how runs ended, in one transaction; returns the jobs that changed."""
 
     async def finish_and_claim(
         self, outcomes: Sequence[Outcome], worker: str, limit: int, now: float
-    ) -> tuple[builtins.list[Job], builtins.list[Job]]:
+    ) -> tuple[list[Job], list[Job]]:
         """finish(outcomes) then claim(worker, limit): (finished jobs, claimed jobs).
 
         The engine's dispatcher does both on every tick; stores override this to do them
@@ -141,7 +140,7 @@ class Store(ABC):
         """Cancel, pause or resume; UnknownJob or TransitionError when impossible."""
 
     @abstractmethod
-    async def append_logs(self, lines: dict[int, builtins.list[str]]) -> None:
+    async def append_logs(self, lines: dict[int, list[str]]) -> None:
         """Append log lines per job, keeping the head and the newest tail."""
 
     @abstractmethod
@@ -149,7 +148,7 @@ class Store(ABC):
         """Log lines with sequence number > after, oldest first."""
 
     @abstractmethod
-    async def delete(self, job_ids: Sequence[int]) -> builtins.list[int]:
+    async def delete(self, job_ids: Sequence[int]) -> list[int]:
         """Delete finished or queued jobs (never running ones); returns the ids deleted."""
 
     @abstractmethod
@@ -185,6 +184,22 @@ class Store(ABC):
         object (a watcher then has nothing to learn from changes()); False when unknown."""
         return False
 
+    def data_version(self) -> int | None:
+        """A cheap number that changes when another process commits; None when unknown.
+
+        Does not block the event loop for long (no table read). The watcher skips a poll
+        while it stays the same; the default None makes it poll every time.
+        """
+        return None
+
+    async def wait_for_change(self, timeout: float) -> bool:
+        """Wait up to timeout seconds for a write by any process; True if one (may have) come.
+
+        Does not block the event loop. Stores without notifications return True at once
+        (the watcher then polls on its own interval).
+        """
+        return True
+
     @abstractmethod
     async def set_queue_paused(self, paused: bool) -> None:
         """Pause or resume claiming for every worker on this store."""
@@ -192,10 +207,6 @@ class Store(ABC):
     @abstractmethod
     async def queue_paused(self) -> bool:
         """Whether the queue is paused."""
-
-    @abstractmethod
-    async def release(self, worker: str, now: float) -> builtins.list[Job]:
-        """Requeue this worker's unfinished jobs at shutdown (graceful stop); returns them."""
 
     # -- workers (heartbeats) -----------------------------------------------------------
 
@@ -212,11 +223,11 @@ class Store(ABC):
         """Mark a worker as cleanly stopped."""
 
     @abstractmethod
-    async def workers(self) -> builtins.list[WorkerInfo]:
+    async def workers(self) -> list[WorkerInfo]:
         """Every registered worker (alive or not), newest first."""
 
     @abstractmethod
-    async def orphans(self, now: float, dead_after: float) -> builtins.list[Job]:
+    async def orphans(self, now: float, dead_after: float) -> list[Job]:
         """Running/paused jobs whose worker is stopped, unknown, or silent for dead_after s."""
 
     # -- processes started by jobs (crash cleanup) ----------------------------------------

@@ -7,7 +7,6 @@ jobs at once, finish records a whole batch, and each bumps a version counter tha
 
 from __future__ import annotations
 
-import builtins
 import uuid
 import warnings
 from collections.abc import Collection, Sequence
@@ -25,7 +24,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import Command, Outcome, UnknownJob, apply_command
-from tuiqueue.core.records import Changes
+from tuiqueue.core.records import Changes, ProgressUpdate
 from tuiqueue.core.status import TERMINAL, Status
 from tuiqueue.store import redis_lua as lua
 from tuiqueue.store.base import OwnVersions, Store, StoreError
@@ -100,7 +99,7 @@ class RedisStore(RedisWorkersMixin, Store):
         )
         self._scripts = {
             name: self._client.register_script(getattr(lua, name))
-            for name in ("ADD", "CLAIM", "FINISH", "FINISH_CLAIM", "PROGRESS", "SAVE", "RELEASE",
+            for name in ("ADD", "CLAIM", "FINISH", "FINISH_CLAIM", "PROGRESS", "SAVE",
                          "ORPHANS", "DELETE", "APPEND_LOGS", "LOGS", "CHANGES", "HEARTBEAT",
                          "SET_PROCESS")
         }
@@ -148,7 +147,7 @@ class RedisStore(RedisWorkersMixin, Store):
 
     # -- jobs ---------------------------------------------------------------------------
 
-    async def add(self, jobs: Sequence[NewJob], now: float) -> builtins.list[Job]:
+    async def add(self, jobs: Sequence[NewJob], now: float) -> list[Job]:
         if not jobs:
             return []
         specs = [new_job_fields(new) for new in jobs]
@@ -168,14 +167,14 @@ class RedisStore(RedisWorkersMixin, Store):
         raw = await self._call(self.client.hgetall, self._key("job:", job_id))
         return job_from_hash(raw, job_id) if raw else None
 
-    async def _get_many(self, ids: Sequence[int]) -> builtins.list[Job | None]:
+    async def _get_many(self, ids: Sequence[int]) -> list[Job | None]:
         async with self.client.pipeline(transaction=False) as pipe:
             for job_id in ids:
                 pipe.hgetall(self._key("job:", job_id))
             raws = await self._call(pipe.execute)
         return [job_from_hash(raw, i) if raw else None for i, raw in zip(ids, raws, strict=True)]
 
-    async def list(
+    async def list_jobs(
         self,
         *,
         statuses: Collection[Status] | None = None,
@@ -183,7 +182,7 @@ class RedisStore(RedisWorkersMixin, Store):
         limit: int = 100,
         before_id: int | None = None,
         after_id: int | None = None,
-    ) -> builtins.list[Job]:
+    ) -> list[Job]:
         wanted = set(statuses) if statuses else None
         newest_first = after_id is None
         if wanted:
@@ -191,7 +190,7 @@ class RedisStore(RedisWorkersMixin, Store):
         else:
             sources = [self._key("t:", type) if type else self._key("all")]
         filter_type = type if wanted else None
-        out: builtins.list[Job] = []
+        out: list[Job] = []
         cursor = before_id if newest_first else after_id
         while len(out) < limit:
             size = max(limit - len(out), 100) if filter_type else limit - len(out)
@@ -218,7 +217,7 @@ class RedisStore(RedisWorkersMixin, Store):
                 break
         return out[:limit]
 
-    async def claim(self, worker: str, limit: int, now: float) -> builtins.list[Job]:
+    async def claim(self, worker: str, limit: int, now: float) -> list[Job]:
         if limit <= 0:
             return []
         batch = uuid.uuid4().hex[:16]
@@ -233,7 +232,7 @@ class RedisStore(RedisWorkersMixin, Store):
         return float(first[0][1]) if first else None
 
     async def save_progress(
-        self, updates: Sequence[tuple[int, str, float, str]], now: float
+        self, updates: Sequence[ProgressUpdate], now: float
     ) -> None:
         if updates:
             rows = [[str(i), t, num(p), m] for i, t, p, m in updates]
@@ -241,7 +240,7 @@ class RedisStore(RedisWorkersMixin, Store):
             if version:
                 self._own.add(int(version))
 
-    async def finish(self, outcomes: Sequence[Outcome], now: float) -> builtins.list[Job]:
+    async def finish(self, outcomes: Sequence[Outcome], now: float) -> list[Job]:
         if not outcomes:
             return []
         reply = await self._run("FINISH", dumps([outcome_spec(o) for o in outcomes]), now=now)
@@ -252,7 +251,7 @@ class RedisStore(RedisWorkersMixin, Store):
 
     async def finish_and_claim(
         self, outcomes: Sequence[Outcome], worker: str, limit: int, now: float
-    ) -> tuple[builtins.list[Job], builtins.list[Job]]:
+    ) -> tuple[list[Job], list[Job]]:
         if not outcomes and limit <= 0:
             return [], []
         reply = await self._run("FINISH_CLAIM", dumps([outcome_spec(o) for o in outcomes]),
@@ -290,7 +289,7 @@ class RedisStore(RedisWorkersMixin, Store):
 
     # -- deleting -----------------------------------------------------------------------
 
-    async def delete(self, job_ids: Sequence[int]) -> builtins.list[int]:
+    async def delete(self, job_ids: Sequence[int]) -> list[int]:
         if not job_ids:
             return []
         reply = await self._run("DELETE", "", dumps([str(i) for i in job_ids]), "0")

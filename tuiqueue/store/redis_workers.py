@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import builtins
 from typing import TYPE_CHECKING, Any
 
 from redis.asyncio import Redis
@@ -35,7 +34,7 @@ class RedisWorkersMixin:
 
     # -- logs ---------------------------------------------------------------------------
 
-    async def append_logs(self, lines: dict[int, builtins.list[str]]) -> None:
+    async def append_logs(self, lines: dict[int, list[str]]) -> None:
         batch = {str(i): [clip_line(line) for line in new] for i, new in lines.items() if new}
         if batch:
             version = await self._run("APPEND_LOGS", "", dumps(batch), LOG_HEAD, LOG_TAIL)
@@ -53,9 +52,6 @@ class RedisWorkersMixin:
         if limit is not None:
             lines = lines[:limit]
         return LogPage(lines, max(0, int(count) - LOG_HEAD - LOG_TAIL))
-
-    async def release(self, worker: str, now: float) -> builtins.list[Job]:
-        return snaps_to_jobs(await self._run("RELEASE", worker, now=now))
 
     # -- workers ------------------------------------------------------------------------
 
@@ -80,7 +76,7 @@ class RedisWorkersMixin:
         await self._run("HEARTBEAT", worker_id, "stopped", "1", "running", "0",
                         "heartbeat", num(now))
 
-    async def workers(self) -> builtins.list[WorkerInfo]:
+    async def workers(self) -> list[WorkerInfo]:
         ids = await self._call(self.client.zrevrange, self._key("workers"), 0, -1)
         async with self.client.pipeline(transaction=False) as pipe:
             for worker_id in ids:
@@ -96,7 +92,7 @@ class RedisWorkersMixin:
             for r in raws if r
         ]
 
-    async def orphans(self, now: float, dead_after: float) -> builtins.list[Job]:
+    async def orphans(self, now: float, dead_after: float) -> list[Job]:
         return snaps_to_jobs(await self._run("ORPHANS", num(dead_after), now=now))
 
     # -- processes started by jobs ------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import builtins
 import math
 import sqlite3
 from collections.abc import Collection, Sequence
@@ -28,8 +27,8 @@ class SqliteStore(SqliteClaimsMixin, SqliteLogsMixin, SqliteWorkersMixin):
 
     shared = True
 
-    async def add(self, jobs: Sequence[NewJob], now: float) -> builtins.list[Job]:
-        def tx(conn: sqlite3.Connection) -> builtins.list[Job]:
+    async def add(self, jobs: Sequence[NewJob], now: float) -> list[Job]:
+        def tx(conn: sqlite3.Connection) -> list[Job]:
             version = self._bump(conn)
             deps_all = {d for new in jobs for d in new.depends_on}
             known = self._dep_status(conn, deps_all)
@@ -78,7 +77,7 @@ class SqliteStore(SqliteClaimsMixin, SqliteLogsMixin, SqliteWorkersMixin):
 
         return await self._read(q)
 
-    async def list(
+    async def list_jobs(
         self,
         *,
         statuses: Collection[Status] | None = None,
@@ -86,9 +85,9 @@ class SqliteStore(SqliteClaimsMixin, SqliteLogsMixin, SqliteWorkersMixin):
         limit: int = 100,
         before_id: int | None = None,
         after_id: int | None = None,
-    ) -> builtins.list[Job]:
-        where: builtins.list[str] = []
-        args: builtins.list[str | int] = []
+    ) -> list[Job]:
+        where: list[str] = []
+        args: list[str | int] = []
         if statuses:
             where.append(f"status IN ({','.join('?' * len(statuses))})")
             args.extend(s.value for s in statuses)
@@ -134,8 +133,8 @@ class SqliteStore(SqliteClaimsMixin, SqliteLogsMixin, SqliteWorkersMixin):
             )
         conn.execute("DELETE FROM deleted WHERE version < ?", (version - 100_000,))
 
-    async def delete(self, job_ids: Sequence[int]) -> builtins.list[int]:
-        def tx(conn: sqlite3.Connection) -> builtins.list[int]:
+    async def delete(self, job_ids: Sequence[int]) -> list[int]:
+        def tx(conn: sqlite3.Connection) -> list[int]:
             for job_id in job_ids:
                 row = conn.execute(
                     "SELECT status, token FROM jobs WHERE id = ?", (job_id,)

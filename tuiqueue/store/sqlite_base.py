@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import builtins
 import random
 import sqlite3
 import uuid
@@ -46,7 +45,7 @@ class SqliteBase(Store):
         self._token_base = uuid.uuid4().hex[:10]
         self._claims = 0
         self._own = OwnVersions()
-        self._tx_versions: builtins.list[int] = []
+        self._tx_versions: list[int] = []
         """Versions the running write transaction set; ours once it commits."""
         self._writes = 0
         self._wal = Path(f"{self.path}-wal")

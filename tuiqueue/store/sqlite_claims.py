@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import builtins
 import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
 from tuiqueue.core.job import Job
 from tuiqueue.core.lifecycle import Outcome, dependency_failure, queued_status
+from tuiqueue.core.records import ProgressUpdate
 from tuiqueue.core.status import TERMINAL, Status
 from tuiqueue.store.sqlite_base import SqliteBase
 from tuiqueue.store.sqlite_rows import _CLAIM, _FINISH, COLUMNS, _dumps, row_to_job
@@ -41,7 +41,7 @@ class SqliteClaimsMixin(SqliteBase):
 
     def _claim(
         self, conn: sqlite3.Connection, worker: str, limit: int, now: float, version: int
-    ) -> builtins.list[Job]:
+    ) -> list[Job]:
         if limit <= 0:
             return []
         if conn.execute("SELECT value FROM meta WHERE key = 'queue_paused'").fetchone()[0]:
@@ -56,10 +56,10 @@ class SqliteClaimsMixin(SqliteBase):
 
     def _finish(
         self, conn: sqlite3.Connection, outcomes: Sequence[Outcome], now: float, version: int
-    ) -> builtins.list[Job]:
+    ) -> list[Job]:
         # Outcomes that record the same thing (typically: completed, no result) share one
         # UPDATE; one statement per outcome cost more than the rest of the transaction.
-        groups: dict[tuple[Any, ...], tuple[builtins.list[int], builtins.list[str]]] = {}
+        groups: dict[tuple[Any, ...], tuple[list[int], list[str]]] = {}
         for o in outcomes:
             terminal = o.status in TERMINAL
             result = None if o.result is None or not terminal else _dumps(o.result)
@@ -80,11 +80,11 @@ class SqliteClaimsMixin(SqliteBase):
                 changed[job.id] = job
         return [changed.pop(o.job_id) for o in outcomes if o.job_id in changed]
 
-    async def claim(self, worker: str, limit: int, now: float) -> builtins.list[Job]:
+    async def claim(self, worker: str, limit: int, now: float) -> list[Job]:
         if limit <= 0:
             return []
 
-        def tx(conn: sqlite3.Connection) -> builtins.list[Job]:
+        def tx(conn: sqlite3.Connection) -> list[Job]:
             before, version = conn.total_changes, self._next_version(conn)
             jobs = self._claim(conn, worker, limit, now, version)
             self._commit_version(conn, version, before)
@@ -94,9 +94,9 @@ class SqliteClaimsMixin(SqliteBase):
 
     async def finish_and_claim(
         self, outcomes: Sequence[Outcome], worker: str, limit: int, now: float
-    ) -> tuple[builtins.list[Job], builtins.list[Job]]:
+    ) -> tuple[list[Job], list[Job]]:
         # One transaction (one commit, one version) per dispatcher tick instead of two.
-        def tx(conn: sqlite3.Connection) -> tuple[builtins.list[Job], builtins.list[Job]]:
+        def tx(conn: sqlite3.Connection) -> tuple[list[Job], list[Job]]:
             before, version = conn.total_changes, self._next_version(conn)
             finished = self._finish(conn, outcomes, now, version)
             claimed = self._claim(conn, worker, limit, now, version)
@@ -116,7 +116,7 @@ class SqliteClaimsMixin(SqliteBase):
         return float(row[0]) if row and row[0] is not None else None
 
     async def save_progress(
-        self, updates: Sequence[tuple[int, str, float, str]], now: float
+        self, updates: Sequence[ProgressUpdate], now: float
     ) -> None:
         def tx(conn: sqlite3.Connection) -> None:
             version = self._bump(conn)
@@ -128,8 +128,8 @@ class SqliteClaimsMixin(SqliteBase):
 
         await self._write(tx)
 
-    async def finish(self, outcomes: Sequence[Outcome], now: float) -> builtins.list[Job]:
-        def tx(conn: sqlite3.Connection) -> builtins.list[Job]:
+    async def finish(self, outcomes: Sequence[Outcome], now: float) -> list[Job]:
+        def tx(conn: sqlite3.Connection) -> list[Job]:
             before, version = conn.total_changes, self._next_version(conn)
             changed = self._finish(conn, outcomes, now, version)
             self._commit_version(conn, version, before)

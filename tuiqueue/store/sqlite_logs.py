@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import builtins
 import sqlite3
 
 from tuiqueue.core.lifecycle import UnknownJob
@@ -14,7 +13,7 @@ from tuiqueue.store.sqlite_base import SqliteBase
 class SqliteLogsMixin(SqliteBase):
     """Appending and paging job log lines for SqliteStore."""
 
-    async def append_logs(self, lines: dict[int, builtins.list[str]]) -> None:
+    async def append_logs(self, lines: dict[int, list[str]]) -> None:
         def tx(conn: sqlite3.Connection) -> None:
             version = self._bump(conn)
             for job_id, new in lines.items():

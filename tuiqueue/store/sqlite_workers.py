@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import builtins
-import sqlite3
-
 from tuiqueue.core.job import Job
 from tuiqueue.core.records import JobProcess, WorkerInfo
 from tuiqueue.store.sqlite_base import SqliteBase
@@ -13,20 +10,6 @@ from tuiqueue.store.sqlite_rows import COLUMNS, row_to_job
 
 class SqliteWorkersMixin(SqliteBase):
     """Release, workers, heartbeats, orphans and job processes for SqliteStore."""
-
-    async def release(self, worker: str, now: float) -> builtins.list[Job]:
-        def tx(conn: sqlite3.Connection) -> builtins.list[Job]:
-            version = self._bump(conn)
-            rows = conn.execute(
-                f"UPDATE jobs SET status = 'pending', token = NULL, worker = NULL, "
-                f"message = 'requeued: its worker stopped', version = ?, updated_at = ? "
-                f"WHERE worker = ? AND token IS NOT NULL AND status IN ('running', 'paused') "
-                f"RETURNING {COLUMNS}",
-                (version, now, worker),
-            ).fetchall()
-            return [row_to_job(r) for r in rows]
-
-        return await self._write(tx)
 
     async def register_worker(self, info: WorkerInfo) -> None:
         await self._write(
@@ -63,7 +46,7 @@ class SqliteWorkersMixin(SqliteBase):
             )
         )
 
-    async def workers(self) -> builtins.list[WorkerInfo]:
+    async def workers(self) -> list[WorkerInfo]:
         rows = await self._read(
             lambda c: c.execute(
                 "SELECT id, host, pid, concurrency, started_at, heartbeat, running, processed, "
@@ -85,7 +68,7 @@ class SqliteWorkersMixin(SqliteBase):
             for r in rows
         ]
 
-    async def orphans(self, now: float, dead_after: float) -> builtins.list[Job]:
+    async def orphans(self, now: float, dead_after: float) -> list[Job]:
         rows = await self._read(
             lambda c: c.execute(
                 f"SELECT {COLUMNS} FROM jobs WHERE status IN ('running', 'paused') "
