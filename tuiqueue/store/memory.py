@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import heapq
+import logging
 import uuid
 from collections.abc import Collection, Sequence
 
@@ -28,6 +29,9 @@ def _ready_key(job: Job) -> int:
     """The ready heap's key: higher priority first, then the oldest id, as one int
     (an int compares faster than a (priority, id) tuple, and the heap is popped per claim)."""
     return ((Priority.CRITICAL - job.priority) << _ID_BITS) | job.id
+
+
+log = logging.getLogger(__name__)
 
 
 class MemoryStore(Store):

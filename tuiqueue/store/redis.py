@@ -7,6 +7,7 @@ jobs at once, finish records a whole batch, and each bumps a version counter tha
 
 from __future__ import annotations
 
+import logging
 import uuid
 import warnings
 from collections.abc import Collection, Sequence
@@ -24,10 +25,10 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import Command, Outcome, UnknownJob, apply_command
-from tuiqueue.core.records import Changes, ProgressUpdate
+from tuiqueue.core.records import Changes, JobProcess, LogPage, ProgressUpdate, WorkerInfo
 from tuiqueue.core.status import TERMINAL, Status
 from tuiqueue.store import redis_lua as lua
-from tuiqueue.store.base import OwnVersions, Store, StoreError
+from tuiqueue.store.base import LOG_HEAD, LOG_TAIL, OwnVersions, Store, StoreError, clip_line
 from tuiqueue.store.redis_codec import (
     diff,
     dumps,
@@ -37,7 +38,8 @@ from tuiqueue.store.redis_codec import (
     outcome_spec,
     snaps_to_jobs,
 )
-from tuiqueue.store.redis_workers import RedisWorkersMixin
+
+log = logging.getLogger(__name__)
 
 PREFIX = "tuiqueue:"
 """Every key of the store starts with this (pick the database with the URL's /N)."""
@@ -55,7 +57,7 @@ def _versions(*groups: Sequence[Job]) -> set[int]:
     return {job.version for jobs in groups for job in jobs}
 
 
-class RedisStore(RedisWorkersMixin, Store):
+class RedisStore(Store):
     """Jobs in Redis: hashes per job, sorted-set indexes, Lua scripts for every write."""
 
     shared = True
@@ -108,7 +110,8 @@ class RedisStore(RedisWorkersMixin, Store):
     async def _eviction_policy(client: Redis) -> str | None:
         try:
             config = await client.config_get("maxmemory-policy")
-        except ResponseError:  # CONFIG disabled (managed Redis): nothing to check
+        except ResponseError as exc:  # CONFIG disabled (managed Redis): nothing to check
+            log.info("cannot read maxmemory-policy (%s); not checked", exc)
             return None
         value = config.get("maxmemory-policy")
         return str(value) if value is not None else None
@@ -356,7 +359,8 @@ class RedisStore(RedisWorkersMixin, Store):
             while message is not None:  # drain a burst: one wake-up is enough
                 got = True
                 message = await self._pubsub.get_message(timeout=0)
-        except (RedisError, OSError):
+        except (RedisError, OSError) as exc:
+            log.warning("%s: change notifications lost (%s); resubscribing", self.url, exc)
             if self._pubsub is not None:
                 await self._pubsub.aclose()  # type: ignore[no-untyped-call]
             self._pubsub = None  # resubscribe on the next call (after a Redis restart)
@@ -373,3 +377,81 @@ class RedisStore(RedisWorkersMixin, Store):
 
     async def queue_paused(self) -> bool:
         return bool(await self._call(self.client.get, self._key("paused")) == "1")
+
+    # -- logs ---------------------------------------------------------------------------
+
+    async def append_logs(self, lines: dict[int, list[str]]) -> None:
+        batch = {str(i): [clip_line(line) for line in new] for i, new in lines.items() if new}
+        if batch:
+            version = await self._run("APPEND_LOGS", "", dumps(batch), LOG_HEAD, LOG_TAIL)
+            if version:
+                self._own.add(int(version))
+
+    async def logs(self, job_id: int, after: int = 0, limit: int | None = None) -> LogPage:
+        reply = await self._run("LOGS", job_id, max(0, after),
+                                -1 if limit is None else limit, LOG_HEAD)
+        if int(reply[0]) < 0:
+            raise UnknownJob(job_id)
+        count, head_first, head, tail_first, tail = reply
+        lines = [(int(head_first) + i, line) for i, line in enumerate(head)]
+        lines += [(int(tail_first) + i, line) for i, line in enumerate(tail)]
+        if limit is not None:
+            lines = lines[:limit]
+        return LogPage(lines, max(0, int(count) - LOG_HEAD - LOG_TAIL))
+
+    # -- workers ------------------------------------------------------------------------
+
+    async def register_worker(self, info: WorkerInfo) -> None:
+        key = self._key("w:", info.id)
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.delete(key)
+            pipe.hset(key, mapping={
+                "id": info.id, "host": info.host, "pid": str(info.pid),
+                "concurrency": str(info.concurrency), "started_at": num(info.started_at),
+                "heartbeat": num(info.heartbeat), "running": str(info.running),
+                "processed": str(info.processed), "stopped": "1" if info.stopped else "0",
+            })
+            pipe.zadd(self._key("workers"), {info.id: info.started_at})
+            await self._call(pipe.execute)
+
+    async def heartbeat(self, worker_id: str, running: int, processed: int, now: float) -> None:
+        await self._run("HEARTBEAT", worker_id, "running", running, "processed", processed,
+                        "heartbeat", num(now))
+
+    async def stop_worker(self, worker_id: str, now: float) -> None:
+        await self._run("HEARTBEAT", worker_id, "stopped", "1", "running", "0",
+                        "heartbeat", num(now))
+
+    async def workers(self) -> list[WorkerInfo]:
+        ids = await self._call(self.client.zrevrange, self._key("workers"), 0, -1)
+        async with self.client.pipeline(transaction=False) as pipe:
+            for worker_id in ids:
+                pipe.hgetall(self._key("w:", worker_id))
+            raws = await self._call(pipe.execute)
+        return [
+            WorkerInfo(
+                id=r["id"], host=r["host"], pid=int(r["pid"]), concurrency=int(r["concurrency"]),
+                started_at=float(r["started_at"]), heartbeat=float(r["heartbeat"]),
+                running=int(r["running"]), processed=int(r["processed"]),
+                stopped=r["stopped"] == "1",
+            )
+            for r in raws if r
+        ]
+
+    async def orphans(self, now: float, dead_after: float) -> list[Job]:
+        return snaps_to_jobs(await self._run("ORPHANS", num(dead_after), now=now))
+
+    # -- processes started by jobs ------------------------------------------------------
+
+    async def set_job_process(self, job_id: int, process: JobProcess | None) -> None:
+        if process is None:
+            await self._call(self.client.delete, self._key("proc:", job_id))
+            return
+        await self._run("SET_PROCESS", job_id, process.token, process.host, process.pgid,
+                        process.start_time)
+
+    async def job_process(self, job_id: int) -> JobProcess | None:
+        raw = await self._call(self.client.hgetall, self._key("proc:", job_id))
+        if not raw:
+            return None
+        return JobProcess(raw["token"], raw["host"], int(raw["pgid"]), int(raw["start_time"]))
