@@ -66,14 +66,22 @@ class Store(ABC):
 
         Shared stores must override it (the heartbeat thread uses its own clone); a store
         that only lives in this process has no sibling and raises NotImplementedError.
+
+        Does no I/O: never blocks the event loop.
         """
         raise NotImplementedError(f"{type(self).__name__} cannot be cloned")
 
     async def open(self) -> None:  # noqa: B027  (optional hook, not abstract)
-        """Connect and migrate; raise StoreError with a clear message on failure."""
+        """Connect and migrate; raise StoreError with a clear message on failure.
+
+        Blocks the event loop on SQLite while the file is checked and migrated; Redis awaits.
+        """
 
     async def close(self) -> None:  # noqa: B027  (optional hook, not abstract)
-        """Release connections."""
+        """Release connections.
+
+        Does not block the event loop for long (closing a connection).
+        """
 
     async def __aenter__(self) -> Store:
         await self.open()
@@ -84,11 +92,19 @@ class Store(ABC):
 
     @abstractmethod
     async def add(self, jobs: Sequence[NewJob], now: float) -> list[Job]:
-        """Insert jobs in one transaction, assigning ids; UnknownJob if a dependency is missing."""
+        """Insert jobs in one transaction, assigning ids; UnknownJob if a dependency is missing.
+
+        Blocks the event loop on SQLite (each statement; lock waits are awaited);
+        MemoryStore does no I/O; Redis awaits and does not block.
+        """
 
     @abstractmethod
     async def get(self, job_id: int) -> Job | None:
-        """One job by id."""
+        """One job by id.
+
+        Blocks the event loop on SQLite (each statement; lock waits are awaited);
+        MemoryStore does no I/O; Redis awaits and does not block.
+        """
 
     @abstractmethod
     async def list_jobs(
@@ -104,25 +120,44 @@ class Store(ABC):
 
         With after_id: the jobs with a larger id, oldest first (pass 0 to start from the
         oldest, then the last id seen): the order in which jobs of one priority run.
+
+        Blocks the event loop on SQLite (each statement; lock waits are awaited);
+        MemoryStore does no I/O; Redis awaits and does not block.
         """
 
     @abstractmethod
     async def claim(self, worker: str, limit: int, now: float) -> list[Job]:
-        """Atomically take up to limit runnable jobs (priority, then oldest) for worker."""
+        """Atomically take up to limit runnable jobs (priority, then oldest) for worker.
+
+        Blocks the event loop on SQLite (each statement; lock waits are awaited);
+        MemoryStore does no I/O; Redis awaits and does not block.
+        """
 
     @abstractmethod
     async def next_wakeup(self, now: float) -> float | None:
-        """When the earliest scheduled job becomes due, if any."""
+        """When the earliest scheduled job becomes due, if any.
+
+        Blocks the event loop on SQLite (each statement; lock waits are awaited);
+        MemoryStore does no I/O; Redis awaits and does not block.
+        """
 
     @abstractmethod
     async def save_progress(
         self, updates: Sequence[ProgressUpdate], now: float
     ) -> None:
-        """Record (job id, token, percent, message) for running jobs; stale tokens are ignored."""
+        """Record (job id, token, percent, message) for running jobs; stale tokens are ignored.
+
+        Blocks the event loop on SQLite (each statement; lock waits are awaited);
+        MemoryStore does no I/O; Redis awaits and does not block.
+        """
 
     @abstractmethod
     async def finish(self, outcomes: Sequence[Outcome], now: float) -> list[Job]:
-        """Record how runs ended, in one transaction; returns the jobs that changed."""
+        """Record how runs ended, in one transaction; returns the jobs that changed.
+
+        Blocks the event loop on SQLite (each statement; lock waits are awaited);
+        MemoryStore does no I/O; Redis awaits and does not block.
+        """
 
     async def finish_and_claim(
         self, outcomes: Sequence[Outcome], worker: str, limit: int, now: float
@@ -131,25 +166,44 @@ class Store(ABC):
 
         The engine's dispatcher does both on every tick; stores override this to do them
         in one transaction / round trip (the default is the two calls).
+
+        Blocks the event loop on SQLite (each statement; lock waits are awaited);
+        MemoryStore does no I/O; Redis awaits and does not block.
         """
         finished = await self.finish(outcomes, now) if outcomes else []
         return finished, await self.claim(worker, limit, now)
 
     @abstractmethod
     async def command(self, job_id: int, command: Command, now: float) -> Job:
-        """Cancel, pause or resume; UnknownJob or TransitionError when impossible."""
+        """Cancel, pause or resume; UnknownJob or TransitionError when impossible.
+
+        Blocks the event loop on SQLite (each statement; lock waits are awaited);
+        MemoryStore does no I/O; Redis awaits and does not block.
+        """
 
     @abstractmethod
     async def append_logs(self, lines: dict[int, list[str]]) -> None:
-        """Append log lines per job, keeping the head and the newest tail."""
+        """Append log lines per job, keeping the head and the newest tail.
+
+        Blocks the event loop on SQLite (each statement; lock waits are awaited);
+        MemoryStore does no I/O; Redis awaits and does not block.
+        """
 
     @abstractmethod
     async def logs(self, job_id: int, after: int = 0, limit: int | None = None) -> LogPage:
-        """Log lines with sequence number > after, oldest first."""
+        """Log lines with sequence number > after, oldest first.
+
+        Blocks the event loop on SQLite (each statement; lock waits are awaited);
+        MemoryStore does no I/O; Redis awaits and does not block.
+        """
 
     @abstractmethod
     async def delete(self, job_ids: Sequence[int]) -> list[int]:
-        """Delete finished or queued jobs (never running ones); returns the ids deleted."""
+        """Delete finished or queued jobs (never running ones); returns the ids deleted.
+
+        Blocks the event loop on SQLite (each statement; lock waits are awaited);
+        MemoryStore does no I/O; Redis awaits and does not block.
+        """
 
     @abstractmethod
     async def clear(
@@ -165,23 +219,41 @@ class Store(ABC):
 
         At most `batch` jobs (and their logs) go per transaction, with `pause` seconds between
         transactions so other writers get the store in between.
+
+        Blocks the event loop on SQLite for each batch's transaction (it awaits `pause`
+        in between); MemoryStore does no I/O; Redis awaits and does not block.
         """
 
     @abstractmethod
     async def counts(self) -> dict[Status, int]:
-        """Number of jobs per status."""
+        """Number of jobs per status.
+
+        Blocks the event loop on SQLite (each statement; lock waits are awaited);
+        MemoryStore does no I/O; Redis awaits and does not block.
+        """
 
     @abstractmethod
     async def changes(self, since: int) -> Changes:
-        """Jobs changed and ids deleted after version `since`."""
+        """Jobs changed and ids deleted after version `since`.
+
+        Blocks the event loop on SQLite (each statement; lock waits are awaited);
+        MemoryStore does no I/O; Redis awaits and does not block.
+        """
 
     @abstractmethod
     async def version(self) -> int:
-        """The current change version."""
+        """The current change version.
+
+        Blocks the event loop on SQLite (each statement; lock waits are awaited);
+        MemoryStore does no I/O; Redis awaits and does not block.
+        """
 
     def only_own_changes(self, since: int, version: int) -> bool:
         """Whether every change after `since` up to `version` was written through this store
-        object (a watcher then has nothing to learn from changes()); False when unknown."""
+        object (a watcher then has nothing to learn from changes()); False when unknown.
+
+        Does no I/O: never blocks the event loop.
+        """
         return False
 
     def data_version(self) -> int | None:
@@ -202,40 +274,76 @@ class Store(ABC):
 
     @abstractmethod
     async def set_queue_paused(self, paused: bool) -> None:
-        """Pause or resume claiming for every worker on this store."""
+        """Pause or resume claiming for every worker on this store.
+
+        Blocks the event loop on SQLite (each statement; lock waits are awaited);
+        MemoryStore does no I/O; Redis awaits and does not block.
+        """
 
     @abstractmethod
     async def queue_paused(self) -> bool:
-        """Whether the queue is paused."""
+        """Whether the queue is paused.
+
+        Blocks the event loop on SQLite (each statement; lock waits are awaited);
+        MemoryStore does no I/O; Redis awaits and does not block.
+        """
 
     # -- workers (heartbeats) -----------------------------------------------------------
 
     @abstractmethod
     async def register_worker(self, info: WorkerInfo) -> None:
-        """Add or replace a worker's row."""
+        """Add or replace a worker's row.
+
+        Blocks the event loop on SQLite (each statement; lock waits are awaited);
+        MemoryStore does no I/O; Redis awaits and does not block.
+        """
 
     @abstractmethod
     async def heartbeat(self, worker_id: str, running: int, processed: int, now: float) -> None:
-        """Refresh a worker's liveness and load."""
+        """Refresh a worker's liveness and load.
+
+        Blocks the event loop on SQLite (each statement; lock waits are awaited);
+        MemoryStore does no I/O; Redis awaits and does not block.
+        """
 
     @abstractmethod
     async def stop_worker(self, worker_id: str, now: float) -> None:
-        """Mark a worker as cleanly stopped."""
+        """Mark a worker as cleanly stopped.
+
+        Blocks the event loop on SQLite (each statement; lock waits are awaited);
+        MemoryStore does no I/O; Redis awaits and does not block.
+        """
 
     @abstractmethod
     async def workers(self) -> list[WorkerInfo]:
-        """Every registered worker (alive or not), newest first."""
+        """Every registered worker (alive or not), newest first.
+
+        Blocks the event loop on SQLite (each statement; lock waits are awaited);
+        MemoryStore does no I/O; Redis awaits and does not block.
+        """
 
     @abstractmethod
     async def orphans(self, now: float, dead_after: float) -> list[Job]:
-        """Running/paused jobs whose worker is stopped, unknown, or silent for dead_after s."""
+        """Running/paused jobs whose worker is stopped, unknown, or silent for dead_after s.
+
+        Blocks the event loop on SQLite (each statement; lock waits are awaited);
+        MemoryStore does no I/O; Redis awaits and does not block.
+        """
 
     # -- processes started by jobs (crash cleanup) ----------------------------------------
 
     @abstractmethod
     async def set_job_process(self, job_id: int, process: JobProcess | None) -> None:
-        """Record (or with None forget) the process group a job's current attempt started."""
+        """Record (or with None forget) the process group a job's current attempt started.
+
+        Blocks the event loop on SQLite (each statement; lock waits are awaited);
+        MemoryStore does no I/O; Redis awaits and does not block.
+        """
 
     @abstractmethod
     async def job_process(self, job_id: int) -> JobProcess | None:
-        """The process group recorded for a job, if any."""
+        """The process group recorded for a job, if any.
+
+        Blocks the event loop on SQLite (each statement; lock waits are awaited);
+        MemoryStore does no I/O; Redis awaits and does not block.
+        """
