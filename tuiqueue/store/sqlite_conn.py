@@ -31,8 +31,7 @@ WAL_WAIT_MS = 200
 
 
 class SqliteConnection:
-    """The store's connection: BEGIN IMMEDIATE writes retried on contention, the change
-    version each write bumps, the versions this object committed, and a bounded WAL."""
+    """One store's connection: retried transactions, change versions, its own versions, the WAL."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path).expanduser()
