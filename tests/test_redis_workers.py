@@ -9,14 +9,20 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
 from tests.conftest import ROOT, cli_env, tq, wait_until
 from tests.test_store_conformance import redis_reachable
+from tuiqueue.core.registry import Registry
+from tuiqueue.core.status import Status
+from tuiqueue.engine.engine import Engine
+from tuiqueue.store.redis import RedisStore
 
 pytestmark = [
     pytest.mark.redis,
@@ -189,3 +195,38 @@ def test_redis_restart_loses_nothing(setup: dict[str, Any]) -> None:
         subprocess.run(["redis-cli", "-p", str(port), "shutdown", "nosave"], check=False,
                        capture_output=True)
         wait_for(lambda: not up(), 10, "the test Redis to stop")
+
+
+@pytest.mark.anyio
+async def test_two_engines_on_a_prefixed_store_keep_a_long_job_alive(registry: Registry) -> None:
+    """A 4 s job completes while two engines watch each other's heartbeats under one prefix.
+
+    The heartbeat thread once reopened the store from its URL, without the prefix: its beats
+    went to other keys, and after DEAD_AFTER the job was failed as "worker lost".
+    """
+    prefix = f"tqtest-{uuid.uuid4().hex[:8]}:"
+    stores = [RedisStore("redis://127.0.0.1:6379/0", prefix=prefix) for _ in range(2)]
+    engines = [Engine(s, registry=registry, concurrency=1, poll_interval=0.05) for s in stores]
+    assert 4.0 > 2 * engines[0].dead_after  # the job outlives a silent worker's deadline
+    try:
+        async with anyio.create_task_group() as tg:
+            for engine in engines:
+                await tg.start(engine.run)
+            job = await engines[0].submit("sleep", {"seconds": 4.0})
+            with anyio.fail_after(30):
+                while (await engines[1].get(job.id)).status not in {
+                    Status.COMPLETED, Status.FAILED, Status.CANCELLED
+                }:
+                    await anyio.sleep(0.1)
+            for engine in engines:
+                await engine.stop()
+        final = await engines[1].get(job.id)
+        assert final.status is Status.COMPLETED, final.error
+        assert final.attempts == 1 and final.result == {"slept": 4.0}
+    finally:
+        client = stores[0].client
+        keys = [k async for k in client.scan_iter(match=prefix + "*", count=1000)]
+        for start in range(0, len(keys), 500):
+            await client.delete(*keys[start : start + 500])
+        for store in stores:
+            await store.close()

@@ -13,9 +13,9 @@ import pytest
 from tests.conftest import register_elsewhere
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import Outcome, UnknownJob
-from tuiqueue.core.records import JobProcess, WorkerInfo
+from tuiqueue.core.records import JobProcess, ProgressUpdate, WorkerInfo
 from tuiqueue.core.status import Priority, Status, TransitionError
-from tuiqueue.store.base import LOG_HEAD, LOG_LINE_MAX, LOG_TAIL, Store
+from tuiqueue.store.base import LOG_HEAD, LOG_LINE_MAX, LOG_TAIL, Store, StoreError
 from tuiqueue.store.memory import MemoryStore
 from tuiqueue.store.sqlite import SqliteStore
 
@@ -85,11 +85,11 @@ async def test_add_get_and_list_paging(store: Store) -> None:
     got = await store.get(ids[3])
     assert got is not None and got.params == {"n": 1} and got.created_at == NOW
     assert await store.get(10**9) is None
-    page1 = await store.list(limit=10)
+    page1 = await store.list_jobs(limit=10)
     assert [j.id for j in page1] == ids[::-1][:10]
-    page2 = await store.list(limit=10, before_id=page1[-1].id)
+    page2 = await store.list_jobs(limit=10, before_id=page1[-1].id)
     assert [j.id for j in page2] == ids[::-1][10:20]
-    page3 = await store.list(limit=10, before_id=page2[-1].id)
+    page3 = await store.list_jobs(limit=10, before_id=page2[-1].id)
     assert [j.id for j in page3] == ids[::-1][20:]
 
 
@@ -98,28 +98,27 @@ async def test_list_oldest_first_after_an_id(store: Store) -> None:
     added = await store.add([new() for _ in range(25)], NOW)
     ids = [j.id for j in added]
     await store.command(ids[1], "cancel", NOW)
-    page1 = await store.list(limit=10, after_id=0)
+    page1 = await store.list_jobs(limit=10, after_id=0)
     assert [j.id for j in page1] == ids[:10]
-    page2 = await store.list(limit=10, after_id=page1[-1].id)
+    page2 = await store.list_jobs(limit=10, after_id=page1[-1].id)
     assert [j.id for j in page2] == ids[10:20]
-    assert [j.id for j in await store.list(limit=10, after_id=page2[-1].id)] == ids[20:]
-    assert await store.list(limit=10, after_id=ids[-1]) == []
-    queued = await store.list(statuses=[Status.PENDING], limit=3, after_id=0)
+    assert [j.id for j in await store.list_jobs(limit=10, after_id=page2[-1].id)] == ids[20:]
+    assert await store.list_jobs(limit=10, after_id=ids[-1]) == []
+    queued = await store.list_jobs(statuses=[Status.PENDING], limit=3, after_id=0)
     assert [j.id for j in queued] == [ids[0], ids[2], ids[3]]  # the cancelled one skipped
-    rest = await store.list(statuses=[Status.PENDING], limit=30, after_id=queued[-1].id)
+    rest = await store.list_jobs(statuses=[Status.PENDING], limit=30, after_id=queued[-1].id)
     assert [j.id for j in rest] == ids[4:]
 
 
 async def test_list_filters_by_status_and_type(store: Store) -> None:
     a, b, c = await store.add([new("echo"), new("primes"), new("echo")], NOW)
     await store.command(b.id, "cancel", NOW)
-    assert [j.id for j in await store.list(type="echo")] == [c.id, a.id]
-    assert [j.id for j in await store.list(statuses={Status.CANCELLED})] == [b.id]
-    both = await store.list(statuses={Status.PENDING, Status.CANCELLED})
+    assert [j.id for j in await store.list_jobs(type="echo")] == [c.id, a.id]
+    assert [j.id for j in await store.list_jobs(statuses={Status.CANCELLED})] == [b.id]
+    both = await store.list_jobs(statuses={Status.PENDING, Status.CANCELLED})
     assert [j.id for j in both] == [c.id, b.id, a.id]
-    assert [j.id for j in await store.list(statuses={Status.PENDING}, type="echo", limit=1)] == [
-        c.id
-    ]
+    one = await store.list_jobs(statuses={Status.PENDING}, type="echo", limit=1)
+    assert [j.id for j in one] == [c.id]
 
 
 async def test_add_with_missing_dependency_adds_nothing(store: Store) -> None:
@@ -256,8 +255,8 @@ async def test_idle_claim_changes_nothing(store: Store) -> None:
 async def test_progress_needs_the_current_token(store: Store) -> None:
     await store.add([new()], NOW)
     job = await claim_one(store)
-    await store.save_progress([(job.id, "stale", 50.0, "nope")], NOW)
-    await store.save_progress([(job.id, job.token or "", 42.5, "half")], NOW + 1)
+    await store.save_progress([ProgressUpdate(job.id, "stale", 50.0, "nope")], NOW)
+    await store.save_progress([ProgressUpdate(job.id, job.token or "", 42.5, "half")], NOW + 1)
     got = await store.get(job.id)
     assert got is not None and got.progress == 42.5 and got.message == "half"
 
@@ -348,7 +347,7 @@ async def test_clear_finished_keeping_the_newest(store: Store) -> None:
         await store.finish([Outcome(job.id, job.token or "", status)], NOW + i)
     await store.add([new()], NOW)
     assert await store.clear({Status.COMPLETED, Status.FAILED}, keep_newest=2) == 4
-    left = await store.list()
+    left = await store.list_jobs()
     assert [j.id for j in left[1:]] == [jobs[5].id, jobs[4].id]
     assert await store.clear({Status.COMPLETED}, finished_before=NOW + 4) == 0
     assert await store.clear({Status.FAILED}, finished_before=NOW + 6) == 1
@@ -462,19 +461,6 @@ async def test_workers_and_orphans(store: Store) -> None:
     assert workers[1].to_dict(NOW, 10)["alive"] is True
 
 
-async def test_release_requeues_a_workers_jobs(store: Store) -> None:
-    await store.add([new(), new()], NOW)
-    job = await claim_one(store, "w1")
-    other = await claim_one(store, "w2")
-    released = await store.release("w1", NOW)
-    assert [j.id for j in released] == [job.id]
-    assert released[0].status is Status.PENDING and released[0].token is None
-    again = await claim_one(store, "w3")
-    assert again.id == job.id and again.attempts == 2
-    kept = await store.get(other.id)
-    assert kept is not None and kept.status is Status.RUNNING
-
-
 async def test_job_process_record(store: Store) -> None:
     (job,) = await store.add([new()], NOW)
     assert await store.job_process(job.id) is None
@@ -485,3 +471,21 @@ async def test_job_process_record(store: Store) -> None:
     assert await store.job_process(job.id) is None
     await store.set_job_process(10**6, proc)
     assert await store.job_process(10**6) is None
+
+
+async def test_clone_is_an_unopened_store_on_the_same_data(store: Store) -> None:
+    (job,) = await store.add([new()], NOW)
+    if not store.shared:  # lives in this process only: there is no sibling to make
+        with pytest.raises(NotImplementedError):
+            store.clone()
+        return
+    twin = store.clone()
+    assert type(twin) is type(store) and twin is not store and twin.url == store.url
+    with pytest.raises(StoreError):  # not opened yet
+        await twin.get(job.id)
+    async with twin:
+        got = await twin.get(job.id)
+        assert got is not None and got.params == job.params
+        await twin.command(job.id, "cancel", NOW)
+    seen = await store.get(job.id)
+    assert seen is not None and seen.status is Status.CANCELLED

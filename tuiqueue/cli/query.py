@@ -41,7 +41,7 @@ def list_jobs(
     """List jobs, newest first."""
 
     async def body(engine: Engine) -> None:
-        jobs = await engine.store.list(
+        jobs = await engine.store.list_jobs(
             statuses={Status(s) for s in statuses} or None, type=type_name, limit=limit
         )
         if as_json:

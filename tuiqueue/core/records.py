@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from tuiqueue.core.job import Job
 from tuiqueue.core.status import Status
@@ -88,3 +88,12 @@ class Stats:
                        "processed": self.processed},
             "queue_paused": self.queue_paused,
         }
+
+
+class ProgressUpdate(NamedTuple):
+    """A running job's progress to record; a stale token makes the store ignore it."""
+
+    job_id: int
+    token: str
+    percent: float
+    message: str

@@ -191,7 +191,7 @@ class Commands:
 
     async def list(self, **kw: Any) -> builtins.list[Job]:
         """Jobs newest first (see Store.list for filters and keyset paging)."""
-        return await self.store.list(**kw)
+        return await self.store.list_jobs(**kw)
 
     async def workers(self) -> builtins.list[WorkerInfo]:
         """Every worker registered on this store."""

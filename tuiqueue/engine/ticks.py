@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from tuiqueue.core.events import Event, EventBus, EventKind
 from tuiqueue.core.job import Job
+from tuiqueue.core.records import ProgressUpdate
 from tuiqueue.core.status import TERMINAL
 
 if TYPE_CHECKING:
@@ -109,7 +110,9 @@ class Ticks:
             if ctx.dirty:
                 ctx.dirty = False
                 run.job.progress, run.job.message = ctx.percent, ctx.message
-                updates.append((run.job.id, run.job.token or "", ctx.percent, ctx.message))
+                updates.append(
+                    ProgressUpdate(run.job.id, run.job.token or "", ctx.percent, ctx.message)
+                )
         if updates:
             await self.store.save_progress(updates, now)
         if logs:

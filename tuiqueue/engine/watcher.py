@@ -29,15 +29,12 @@ class Watcher:
         store = self.engine.store
         self.version = await store.version()
         self.queue_paused = await store.queue_paused()
-        data_version = getattr(store, "data_version", None)
-        last_dv = data_version() if data_version else None
-        wait_for_change = getattr(store, "wait_for_change", None)
+        last_dv = store.data_version()
         while True:
-            if wait_for_change is not None:  # Redis pub/sub: sleep until some process writes
-                await wait_for_change(20 * self.engine.poll_interval)
+            await store.wait_for_change(20 * self.engine.poll_interval)
             await anyio.sleep(self.engine.poll_interval)
-            if data_version is not None:
-                dv = data_version()
+            dv = store.data_version()
+            if dv is not None:
                 if dv == last_dv:
                     continue
                 last_dv = dv

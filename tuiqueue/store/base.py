@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import builtins
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Sequence
 
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import Command, Outcome
-from tuiqueue.core.records import Changes, JobProcess, LogPage, WorkerInfo
+from tuiqueue.core.records import Changes, JobProcess, LogPage, ProgressUpdate, WorkerInfo
 from tuiqueue.core.status import Status
 
 LOG_HEAD = 100
@@ -69,6 +68,8 @@ class Store(ABC):
 
         Shared stores must override it (the heartbeat thread uses its own clone); a store
         that only lives in this process has no sibling and raises NotImplementedError.
+
+        Does no I/O: never blocks the event loop.
         """
         raise NotImplementedError(f"{type(self).__name__} cannot be cloned")
 
@@ -78,10 +79,16 @@ class Store(ABC):
         Blocks the loop for one scan of the store where the store has one (SQLite)."""
 
     async def open(self) -> None:  # noqa: B027  (optional hook, not abstract)
-        """Connect and migrate; raise StoreError with a clear message on failure."""
+        """Connect and migrate; raise StoreError with a clear message on failure.
+
+        Blocks the event loop on SQLite while the file is checked and migrated; Redis awaits.
+        """
 
     async def close(self) -> None:  # noqa: B027  (optional hook, not abstract)
-        """Release connections."""
+        """Release connections.
+
+        Does not block the event loop for long (closing a connection).
+        """
 
     async def __aenter__(self) -> Store:
         await self.open()
@@ -91,15 +98,23 @@ class Store(ABC):
         await self.close()
 
     @abstractmethod
-    async def add(self, jobs: Sequence[NewJob], now: float) -> builtins.list[Job]:
-        """Insert jobs in one transaction, assigning ids; UnknownJob if a dependency is missing."""
+    async def add(self, jobs: Sequence[NewJob], now: float) -> list[Job]:
+        """Insert jobs in one transaction, assigning ids; UnknownJob if a dependency is missing.
+
+        Blocks the event loop on SQLite (each statement; lock waits are awaited);
+        MemoryStore does no I/O; Redis awaits and does not block.
+        """
 
     @abstractmethod
     async def get(self, job_id: int) -> Job | None:
-        """One job by id."""
+        """One job by id.
+
+        Blocks the event loop on SQLite (each statement; lock waits are awaited);
+        MemoryStore does no I/O; Redis awaits and does not block.
+        """
 
     @abstractmethod
-    async def list(
+    async def list_jobs(
         self,
         *,
         statuses: Collection[Status] | None = None,
@@ -107,57 +122,95 @@ class Store(ABC):
         limit: int = 100,
         before_id: int | None = None,
         after_id: int | None = None,
-    ) -> builtins.list[Job]:
+    ) -> list[Job]:
         """Jobs newest first; pass the last id seen as before_id for the next page (keyset).
 
         With after_id: the jobs with a larger id, oldest first (pass 0 to start from the
         oldest, then the last id seen): the order in which jobs of one priority run.
+
+        Blocks the event loop on SQLite (each statement; lock waits are awaited);
+        MemoryStore does no I/O; Redis awaits and does not block.
         """
 
     @abstractmethod
-    async def claim(self, worker: str, limit: int, now: float) -> builtins.list[Job]:
-        """Atomically take up to limit runnable jobs (priority, then oldest) for worker."""
+    async def claim(self, worker: str, limit: int, now: float) -> list[Job]:
+        """Atomically take up to limit runnable jobs (priority, then oldest) for worker.
+
+        Blocks the event loop on SQLite (each statement; lock waits are awaited);
+        MemoryStore does no I/O; Redis awaits and does not block.
+        """
 
     @abstractmethod
     async def next_wakeup(self, now: float) -> float | None:
-        """When the earliest scheduled job becomes due, if any."""
+        """When the earliest scheduled job becomes due, if any.
+
+        Blocks the event loop on SQLite (each statement; lock waits are awaited);
+        MemoryStore does no I/O; Redis awaits and does not block.
+        """
 
     @abstractmethod
     async def save_progress(
-        self, updates: Sequence[tuple[int, str, float, str]], now: float
+        self, updates: Sequence[ProgressUpdate], now: float
     ) -> None:
-        """Record (job id, token, percent, message) for running jobs; stale tokens are ignored."""
+        """Record (job id, token, percent, message) for running jobs; stale tokens are ignored.
+
+        Blocks the event loop on SQLite (each statement; lock waits are awaited);
+        MemoryStore does no I/O; Redis awaits and does not block.
+        """
 
     @abstractmethod
-    async def finish(self, outcomes: Sequence[Outcome], now: float) -> builtins.list[Job]:
-        """Record how runs ended, in one transaction; returns the jobs that changed."""
+    async def finish(self, outcomes: Sequence[Outcome], now: float) -> list[Job]:
+        """Record how runs ended, in one transaction; returns the jobs that changed.
+
+        Blocks the event loop on SQLite (each statement; lock waits are awaited);
+        MemoryStore does no I/O; Redis awaits and does not block.
+        """
 
     async def finish_and_claim(
         self, outcomes: Sequence[Outcome], worker: str, limit: int, now: float
-    ) -> tuple[builtins.list[Job], builtins.list[Job]]:
+    ) -> tuple[list[Job], list[Job]]:
         """finish(outcomes) then claim(worker, limit): (finished jobs, claimed jobs).
 
         The engine's dispatcher does both on every tick; stores override this to do them
         in one transaction / round trip (the default is the two calls).
+
+        Blocks the event loop on SQLite (each statement; lock waits are awaited);
+        MemoryStore does no I/O; Redis awaits and does not block.
         """
         finished = await self.finish(outcomes, now) if outcomes else []
         return finished, await self.claim(worker, limit, now)
 
     @abstractmethod
     async def command(self, job_id: int, command: Command, now: float) -> Job:
-        """Cancel, pause or resume; UnknownJob or TransitionError when impossible."""
+        """Cancel, pause or resume; UnknownJob or TransitionError when impossible.
+
+        Blocks the event loop on SQLite (each statement; lock waits are awaited);
+        MemoryStore does no I/O; Redis awaits and does not block.
+        """
 
     @abstractmethod
-    async def append_logs(self, lines: dict[int, builtins.list[str]]) -> None:
-        """Append log lines per job, keeping the head and the newest tail."""
+    async def append_logs(self, lines: dict[int, list[str]]) -> None:
+        """Append log lines per job, keeping the head and the newest tail.
+
+        Blocks the event loop on SQLite (each statement; lock waits are awaited);
+        MemoryStore does no I/O; Redis awaits and does not block.
+        """
 
     @abstractmethod
     async def logs(self, job_id: int, after: int = 0, limit: int | None = None) -> LogPage:
-        """Log lines with sequence number > after, oldest first."""
+        """Log lines with sequence number > after, oldest first.
+
+        Blocks the event loop on SQLite (each statement; lock waits are awaited);
+        MemoryStore does no I/O; Redis awaits and does not block.
+        """
 
     @abstractmethod
-    async def delete(self, job_ids: Sequence[int]) -> builtins.list[int]:
-        """Delete finished or queued jobs (never running ones); returns the ids deleted."""
+    async def delete(self, job_ids: Sequence[int]) -> list[int]:
+        """Delete finished or queued jobs (never running ones); returns the ids deleted.
+
+        Blocks the event loop on SQLite (each statement; lock waits are awaited);
+        MemoryStore does no I/O; Redis awaits and does not block.
+        """
 
     @abstractmethod
     async def clear(
@@ -173,65 +226,131 @@ class Store(ABC):
 
         At most `batch` jobs (and their logs) go per transaction, with `pause` seconds between
         transactions so other writers get the store in between.
+
+        Blocks the event loop on SQLite for each batch's transaction (it awaits `pause`
+        in between); MemoryStore does no I/O; Redis awaits and does not block.
         """
 
     @abstractmethod
     async def counts(self) -> dict[Status, int]:
-        """Number of jobs per status."""
+        """Number of jobs per status.
+
+        Blocks the event loop on SQLite (each statement; lock waits are awaited);
+        MemoryStore does no I/O; Redis awaits and does not block.
+        """
 
     @abstractmethod
     async def changes(self, since: int) -> Changes:
-        """Jobs changed and ids deleted after version `since`."""
+        """Jobs changed and ids deleted after version `since`.
+
+        Blocks the event loop on SQLite (each statement; lock waits are awaited);
+        MemoryStore does no I/O; Redis awaits and does not block.
+        """
 
     @abstractmethod
     async def version(self) -> int:
-        """The current change version."""
+        """The current change version.
+
+        Blocks the event loop on SQLite (each statement; lock waits are awaited);
+        MemoryStore does no I/O; Redis awaits and does not block.
+        """
 
     def only_own_changes(self, since: int, version: int) -> bool:
         """Whether every change after `since` up to `version` was written through this store
-        object (a watcher then has nothing to learn from changes()); False when unknown."""
+        object (a watcher then has nothing to learn from changes()); False when unknown.
+
+        Does no I/O: never blocks the event loop.
+        """
         return False
+
+    def data_version(self) -> int | None:
+        """A cheap number that changes when another process commits; None when unknown.
+
+        Does not block the event loop for long (no table read). The watcher skips a poll
+        while it stays the same; the default None makes it poll every time.
+        """
+        return None
+
+    async def wait_for_change(self, timeout: float) -> bool:
+        """Wait up to timeout seconds for a write by any process; True if one (may have) come.
+
+        Does not block the event loop. Stores without notifications return True at once
+        (the watcher then polls on its own interval).
+        """
+        return True
 
     @abstractmethod
     async def set_queue_paused(self, paused: bool) -> None:
-        """Pause or resume claiming for every worker on this store."""
+        """Pause or resume claiming for every worker on this store.
+
+        Blocks the event loop on SQLite (each statement; lock waits are awaited);
+        MemoryStore does no I/O; Redis awaits and does not block.
+        """
 
     @abstractmethod
     async def queue_paused(self) -> bool:
-        """Whether the queue is paused."""
+        """Whether the queue is paused.
 
-    @abstractmethod
-    async def release(self, worker: str, now: float) -> builtins.list[Job]:
-        """Requeue this worker's unfinished jobs at shutdown (graceful stop); returns them."""
+        Blocks the event loop on SQLite (each statement; lock waits are awaited);
+        MemoryStore does no I/O; Redis awaits and does not block.
+        """
 
     # -- workers (heartbeats) -----------------------------------------------------------
 
     @abstractmethod
     async def register_worker(self, info: WorkerInfo) -> None:
-        """Add or replace a worker's row."""
+        """Add or replace a worker's row.
+
+        Blocks the event loop on SQLite (each statement; lock waits are awaited);
+        MemoryStore does no I/O; Redis awaits and does not block.
+        """
 
     @abstractmethod
     async def heartbeat(self, worker_id: str, running: int, processed: int, now: float) -> None:
-        """Refresh a worker's liveness and load."""
+        """Refresh a worker's liveness and load.
+
+        Blocks the event loop on SQLite (each statement; lock waits are awaited);
+        MemoryStore does no I/O; Redis awaits and does not block.
+        """
 
     @abstractmethod
     async def stop_worker(self, worker_id: str, now: float) -> None:
-        """Mark a worker as cleanly stopped."""
+        """Mark a worker as cleanly stopped.
+
+        Blocks the event loop on SQLite (each statement; lock waits are awaited);
+        MemoryStore does no I/O; Redis awaits and does not block.
+        """
 
     @abstractmethod
-    async def workers(self) -> builtins.list[WorkerInfo]:
-        """Every registered worker (alive or not), newest first."""
+    async def workers(self) -> list[WorkerInfo]:
+        """Every registered worker (alive or not), newest first.
+
+        Blocks the event loop on SQLite (each statement; lock waits are awaited);
+        MemoryStore does no I/O; Redis awaits and does not block.
+        """
 
     @abstractmethod
-    async def orphans(self, now: float, dead_after: float) -> builtins.list[Job]:
-        """Running/paused jobs whose worker is stopped, unknown, or silent for dead_after s."""
+    async def orphans(self, now: float, dead_after: float) -> list[Job]:
+        """Running/paused jobs whose worker is stopped, unknown, or silent for dead_after s.
+
+        Blocks the event loop on SQLite (each statement; lock waits are awaited);
+        MemoryStore does no I/O; Redis awaits and does not block.
+        """
 
     # -- processes started by jobs (crash cleanup) ----------------------------------------
 
     @abstractmethod
     async def set_job_process(self, job_id: int, process: JobProcess | None) -> None:
-        """Record (or with None forget) the process group a job's current attempt started."""
+        """Record (or with None forget) the process group a job's current attempt started.
+
+        Blocks the event loop on SQLite (each statement; lock waits are awaited);
+        MemoryStore does no I/O; Redis awaits and does not block.
+        """
 
     @abstractmethod
     async def job_process(self, job_id: int) -> JobProcess | None:
-        """The process group recorded for a job, if any."""
+        """The process group recorded for a job, if any.
+
+        Blocks the event loop on SQLite (each statement; lock waits are awaited);
+        MemoryStore does no I/O; Redis awaits and does not block.
+        """

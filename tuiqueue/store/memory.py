@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import builtins
 import heapq
+import logging
 import uuid
 from collections.abc import Collection, Sequence
 
@@ -17,7 +17,7 @@ from tuiqueue.core.lifecycle import (
     dependency_failure,
     queued_status,
 )
-from tuiqueue.core.records import Changes, JobProcess, LogPage, WorkerInfo
+from tuiqueue.core.records import Changes, JobProcess, LogPage, ProgressUpdate, WorkerInfo
 from tuiqueue.core.status import ACTIVE, TERMINAL, Priority, Status
 from tuiqueue.store.base import LOG_HEAD, LOG_TAIL, Store, clip_line
 
@@ -29,6 +29,9 @@ def _ready_key(job: Job) -> int:
     """The ready heap's key: higher priority first, then the oldest id, as one int
     (an int compares faster than a (priority, id) tuple, and the heap is popped per claim)."""
     return ((Priority.CRITICAL - job.priority) << _ID_BITS) | job.id
+
+
+log = logging.getLogger(__name__)
 
 
 class MemoryStore(Store):
@@ -44,12 +47,12 @@ class MemoryStore(Store):
         self._jobs: dict[int, Job] = {}
         self._next_id = 1
         self._version = 0
-        self._deleted: builtins.list[tuple[int, int]] = []
-        self._ready: builtins.list[int] = []
+        self._deleted: list[tuple[int, int]] = []
+        self._ready: list[int] = []
         """Heap of _ready_key(job) for pending jobs."""
-        self._scheduled: builtins.list[tuple[float, int]] = []
+        self._scheduled: list[tuple[float, int]] = []
         self._waiting: set[int] = set()
-        self._logs: dict[int, tuple[builtins.list[tuple[int, str]], int]] = {}
+        self._logs: dict[int, tuple[list[tuple[int, str]], int]] = {}
         self._paused = False
         self._workers: dict[str, WorkerInfo] = {}
         self._token_base = uuid.uuid4().hex[:12]
@@ -89,7 +92,7 @@ class MemoryStore(Store):
             return {}
         return {d: (self._jobs[d].status if d in self._jobs else None) for d in job.depends_on}
 
-    async def add(self, jobs: Sequence[NewJob], now: float) -> builtins.list[Job]:
+    async def add(self, jobs: Sequence[NewJob], now: float) -> list[Job]:
         for new in jobs:
             for dep in new.depends_on:
                 if dep not in self._jobs:
@@ -109,7 +112,7 @@ class MemoryStore(Store):
         job = self._jobs.get(job_id)
         return job.copy() if job else None
 
-    async def list(
+    async def list_jobs(
         self,
         *,
         statuses: Collection[Status] | None = None,
@@ -117,8 +120,8 @@ class MemoryStore(Store):
         limit: int = 100,
         before_id: int | None = None,
         after_id: int | None = None,
-    ) -> builtins.list[Job]:
-        out: builtins.list[Job] = []
+    ) -> list[Job]:
+        out: list[Job] = []
         for job_id in sorted(self._jobs, reverse=after_id is None):
             if before_id is not None and job_id >= before_id:
                 continue
@@ -164,16 +167,16 @@ class MemoryStore(Store):
             self._touch(job, Status.WAITING, now)
             self._enqueue(job)
 
-    async def claim(self, worker: str, limit: int, now: float) -> builtins.list[Job]:
+    async def claim(self, worker: str, limit: int, now: float) -> list[Job]:
         return self._claim(worker, limit, now)
 
-    def _claim(self, worker: str, limit: int, now: float) -> builtins.list[Job]:
+    def _claim(self, worker: str, limit: int, now: float) -> list[Job]:
         if self._paused or limit <= 0:
             return []
         if self._scheduled or self._waiting:
             self._promote(now)
         # The dispatcher's hot path: _touch's bookkeeping inlined, counts moved once per batch.
-        out: builtins.list[Job] = []
+        out: list[Job] = []
         ready, jobs, active, base = self._ready, self._jobs, self._active, self._token_base
         version = self._version
         while ready and len(out) < limit:
@@ -204,7 +207,7 @@ class MemoryStore(Store):
         return None
 
     async def save_progress(
-        self, updates: Sequence[tuple[int, str, float, str]], now: float
+        self, updates: Sequence[ProgressUpdate], now: float
     ) -> None:
         for job_id, token, percent, message in updates:
             job = self._jobs.get(job_id)
@@ -212,10 +215,10 @@ class MemoryStore(Store):
                 job.progress, job.message = percent, message
                 self._touch(job, job.status, now)
 
-    async def finish(self, outcomes: Sequence[Outcome], now: float) -> builtins.list[Job]:
+    async def finish(self, outcomes: Sequence[Outcome], now: float) -> list[Job]:
         return self._finish(outcomes, now)
 
-    def _finish(self, outcomes: Sequence[Outcome], now: float) -> builtins.list[Job]:
+    def _finish(self, outcomes: Sequence[Outcome], now: float) -> list[Job]:
         out = []
         jobs = self._jobs
         for outcome in outcomes:
@@ -235,7 +238,7 @@ class MemoryStore(Store):
 
     async def finish_and_claim(
         self, outcomes: Sequence[Outcome], worker: str, limit: int, now: float
-    ) -> tuple[builtins.list[Job], builtins.list[Job]]:
+    ) -> tuple[list[Job], list[Job]]:
         return self._finish(outcomes, now), self._claim(worker, limit, now)
 
     async def command(self, job_id: int, command: Command, now: float) -> Job:
@@ -248,7 +251,7 @@ class MemoryStore(Store):
             self._enqueue(job)
         return job.copy()
 
-    async def append_logs(self, lines: dict[int, builtins.list[str]]) -> None:
+    async def append_logs(self, lines: dict[int, list[str]]) -> None:
         for job_id, new in lines.items():
             if job_id not in self._jobs:
                 continue
@@ -281,7 +284,7 @@ class MemoryStore(Store):
         self._version += 1
         self._deleted.append((self._version, job_id))
 
-    async def delete(self, job_ids: Sequence[int]) -> builtins.list[int]:
+    async def delete(self, job_ids: Sequence[int]) -> list[int]:
         for job_id in job_ids:
             job = self._jobs.get(job_id)
             if job is None:
@@ -330,19 +333,6 @@ class MemoryStore(Store):
     async def queue_paused(self) -> bool:
         return self._paused
 
-    async def release(self, worker: str, now: float) -> builtins.list[Job]:
-        out = []
-        for job_id in sorted(self._active):
-            job = self._jobs[job_id]
-            if job.worker == worker and job.token is not None and job.status in ACTIVE:
-                old = job.status
-                job.status, job.token, job.worker = Status.PENDING, None, None
-                job.message = "requeued: its worker stopped"
-                self._touch(job, old, now)
-                self._enqueue(job)
-                out.append(job.copy())
-        return out
-
     async def register_worker(self, info: WorkerInfo) -> None:
         self._workers[info.id] = info
 
@@ -356,10 +346,10 @@ class MemoryStore(Store):
         if info is not None:
             info.stopped, info.heartbeat = True, now
 
-    async def workers(self) -> builtins.list[WorkerInfo]:
+    async def workers(self) -> list[WorkerInfo]:
         return sorted(self._workers.values(), key=lambda w: w.started_at, reverse=True)
 
-    async def orphans(self, now: float, dead_after: float) -> builtins.list[Job]:
+    async def orphans(self, now: float, dead_after: float) -> list[Job]:
         return [
             job.copy()
             for job in map(self._jobs.__getitem__, sorted(self._active))

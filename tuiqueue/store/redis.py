@@ -7,7 +7,7 @@ jobs at once, finish records a whole batch, and each bumps a version counter tha
 
 from __future__ import annotations
 
-import builtins
+import logging
 import uuid
 import warnings
 from collections.abc import Collection, Sequence
@@ -25,11 +25,11 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import Command, Outcome, UnknownJob, apply_command
-from tuiqueue.core.records import Changes
+from tuiqueue.core.records import Changes, JobProcess, LogPage, ProgressUpdate, WorkerInfo
 from tuiqueue.core.status import TERMINAL, Status
 from tuiqueue.core.text import mask_secrets, mask_url
 from tuiqueue.store import redis_lua as lua
-from tuiqueue.store.base import OwnVersions, Store, StoreError
+from tuiqueue.store.base import LOG_HEAD, LOG_TAIL, OwnVersions, Store, StoreError, clip_line
 from tuiqueue.store.redis_codec import (
     diff,
     dumps,
@@ -39,7 +39,8 @@ from tuiqueue.store.redis_codec import (
     outcome_spec,
     snaps_to_jobs,
 )
-from tuiqueue.store.redis_workers import RedisWorkersMixin
+
+log = logging.getLogger(__name__)
 
 PREFIX = "tuiqueue:"
 """Every key of the store starts with this (pick the database with the URL's /N)."""
@@ -57,7 +58,7 @@ def _versions(*groups: Sequence[Job]) -> set[int]:
     return {job.version for jobs in groups for job in jobs}
 
 
-class RedisStore(RedisWorkersMixin, Store):
+class RedisStore(Store):
     """Jobs in Redis: hashes per job, sorted-set indexes, Lua scripts for every write."""
 
     shared = True
@@ -112,7 +113,7 @@ class RedisStore(RedisWorkersMixin, Store):
         )
         self._scripts = {
             name: self._client.register_script(getattr(lua, name))
-            for name in ("ADD", "CLAIM", "FINISH", "FINISH_CLAIM", "PROGRESS", "SAVE", "RELEASE",
+            for name in ("ADD", "CLAIM", "FINISH", "FINISH_CLAIM", "PROGRESS", "SAVE",
                          "ORPHANS", "DELETE", "APPEND_LOGS", "LOGS", "CHANGES", "HEARTBEAT",
                          "SET_PROCESS")
         }
@@ -121,7 +122,8 @@ class RedisStore(RedisWorkersMixin, Store):
     async def _eviction_policy(client: Redis) -> str | None:
         try:
             config = await client.config_get("maxmemory-policy")
-        except ResponseError:  # CONFIG disabled (managed Redis): nothing to check
+        except ResponseError as exc:  # CONFIG disabled (managed Redis): nothing to check
+            log.info("cannot read maxmemory-policy (%s); not checked", exc)
             return None
         value = config.get("maxmemory-policy")
         return str(value) if value is not None else None
@@ -160,7 +162,7 @@ class RedisStore(RedisWorkersMixin, Store):
 
     # -- jobs ---------------------------------------------------------------------------
 
-    async def add(self, jobs: Sequence[NewJob], now: float) -> builtins.list[Job]:
+    async def add(self, jobs: Sequence[NewJob], now: float) -> list[Job]:
         if not jobs:
             return []
         specs = [new_job_fields(new) for new in jobs]
@@ -180,14 +182,14 @@ class RedisStore(RedisWorkersMixin, Store):
         raw = await self._call(self.client.hgetall, self._key("job:", job_id))
         return job_from_hash(raw, job_id) if raw else None
 
-    async def _get_many(self, ids: Sequence[int]) -> builtins.list[Job | None]:
+    async def _get_many(self, ids: Sequence[int]) -> list[Job | None]:
         async with self.client.pipeline(transaction=False) as pipe:
             for job_id in ids:
                 pipe.hgetall(self._key("job:", job_id))
             raws = await self._call(pipe.execute)
         return [job_from_hash(raw, i) if raw else None for i, raw in zip(ids, raws, strict=True)]
 
-    async def list(
+    async def list_jobs(
         self,
         *,
         statuses: Collection[Status] | None = None,
@@ -195,7 +197,7 @@ class RedisStore(RedisWorkersMixin, Store):
         limit: int = 100,
         before_id: int | None = None,
         after_id: int | None = None,
-    ) -> builtins.list[Job]:
+    ) -> list[Job]:
         wanted = set(statuses) if statuses else None
         newest_first = after_id is None
         if wanted:
@@ -203,7 +205,7 @@ class RedisStore(RedisWorkersMixin, Store):
         else:
             sources = [self._key("t:", type) if type else self._key("all")]
         filter_type = type if wanted else None
-        out: builtins.list[Job] = []
+        out: list[Job] = []
         cursor = before_id if newest_first else after_id
         while len(out) < limit:
             size = max(limit - len(out), 100) if filter_type else limit - len(out)
@@ -230,7 +232,7 @@ class RedisStore(RedisWorkersMixin, Store):
                 break
         return out[:limit]
 
-    async def claim(self, worker: str, limit: int, now: float) -> builtins.list[Job]:
+    async def claim(self, worker: str, limit: int, now: float) -> list[Job]:
         if limit <= 0:
             return []
         batch = uuid.uuid4().hex[:16]
@@ -245,7 +247,7 @@ class RedisStore(RedisWorkersMixin, Store):
         return float(first[0][1]) if first else None
 
     async def save_progress(
-        self, updates: Sequence[tuple[int, str, float, str]], now: float
+        self, updates: Sequence[ProgressUpdate], now: float
     ) -> None:
         if updates:
             rows = [[str(i), t, num(p), m] for i, t, p, m in updates]
@@ -253,7 +255,7 @@ class RedisStore(RedisWorkersMixin, Store):
             if version:
                 self._own.add(int(version))
 
-    async def finish(self, outcomes: Sequence[Outcome], now: float) -> builtins.list[Job]:
+    async def finish(self, outcomes: Sequence[Outcome], now: float) -> list[Job]:
         if not outcomes:
             return []
         reply = await self._run("FINISH", dumps([outcome_spec(o) for o in outcomes]), now=now)
@@ -264,7 +266,7 @@ class RedisStore(RedisWorkersMixin, Store):
 
     async def finish_and_claim(
         self, outcomes: Sequence[Outcome], worker: str, limit: int, now: float
-    ) -> tuple[builtins.list[Job], builtins.list[Job]]:
+    ) -> tuple[list[Job], list[Job]]:
         if not outcomes and limit <= 0:
             return [], []
         reply = await self._run("FINISH_CLAIM", dumps([outcome_spec(o) for o in outcomes]),
@@ -303,7 +305,7 @@ class RedisStore(RedisWorkersMixin, Store):
 
     # -- deleting -----------------------------------------------------------------------
 
-    async def delete(self, job_ids: Sequence[int]) -> builtins.list[int]:
+    async def delete(self, job_ids: Sequence[int]) -> list[int]:
         if not job_ids:
             return []
         reply = await self._run("DELETE", "", dumps([str(i) for i in job_ids]), "0")
@@ -370,7 +372,8 @@ class RedisStore(RedisWorkersMixin, Store):
             while message is not None:  # drain a burst: one wake-up is enough
                 got = True
                 message = await self._pubsub.get_message(timeout=0)
-        except (RedisError, OSError):
+        except (RedisError, OSError) as exc:
+            log.warning("%s: change notifications lost (%s); resubscribing", self.url, exc)
             if self._pubsub is not None:
                 await self._pubsub.aclose()  # type: ignore[no-untyped-call]
             self._pubsub = None  # resubscribe on the next call (after a Redis restart)
@@ -387,3 +390,83 @@ class RedisStore(RedisWorkersMixin, Store):
 
     async def queue_paused(self) -> bool:
         return bool(await self._call(self.client.get, self._key("paused")) == "1")
+
+    # -- logs ---------------------------------------------------------------------------
+
+    async def append_logs(self, lines: dict[int, list[str]]) -> None:
+        batch = {str(i): [clip_line(line) for line in new] for i, new in lines.items() if new}
+        if batch:
+            version = await self._run("APPEND_LOGS", "", dumps(batch), LOG_HEAD, LOG_TAIL)
+            if version:
+                self._own.add(int(version))
+
+    async def logs(self, job_id: int, after: int = 0, limit: int | None = None) -> LogPage:
+        reply = await self._run("LOGS", job_id, max(0, after),
+                                -1 if limit is None else limit, LOG_HEAD)
+        if int(reply[0]) < 0:
+            raise UnknownJob(job_id)
+        count, head_first, head, tail_first, tail = reply
+        lines = [(int(head_first) + i, line) for i, line in enumerate(head)]
+        lines += [(int(tail_first) + i, line) for i, line in enumerate(tail)]
+        if limit is not None:
+            lines = lines[:limit]
+        return LogPage(lines, max(0, int(count) - LOG_HEAD - LOG_TAIL))
+
+    # -- workers ------------------------------------------------------------------------
+
+    async def register_worker(self, info: WorkerInfo) -> None:
+        key = self._key("w:", info.id)
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.delete(key)
+            pipe.hset(key, mapping={
+                "id": info.id, "host": info.host, "pid": str(info.pid),
+                "concurrency": str(info.concurrency), "started_at": num(info.started_at),
+                "heartbeat": num(info.heartbeat), "running": str(info.running),
+                "processed": str(info.processed), "stopped": "1" if info.stopped else "0",
+            })
+            pipe.zadd(self._key("workers"), {info.id: info.started_at})
+            await self._call(pipe.execute)
+        # The first beat on the server's clock, so the lease runs from now on Redis's time.
+        await self._run("HEARTBEAT", info.id, "heartbeat", num(info.heartbeat))
+
+    async def heartbeat(self, worker_id: str, running: int, processed: int, now: float) -> None:
+        await self._run("HEARTBEAT", worker_id, "running", running, "processed", processed,
+                        "heartbeat", num(now))
+
+    async def stop_worker(self, worker_id: str, now: float) -> None:
+        await self._run("HEARTBEAT", worker_id, "stopped", "1", "running", "0",
+                        "heartbeat", num(now))
+
+    async def workers(self) -> list[WorkerInfo]:
+        ids = await self._call(self.client.zrevrange, self._key("workers"), 0, -1)
+        async with self.client.pipeline(transaction=False) as pipe:
+            for worker_id in ids:
+                pipe.hgetall(self._key("w:", worker_id))
+            raws = await self._call(pipe.execute)
+        return [
+            WorkerInfo(
+                id=r["id"], host=r["host"], pid=int(r["pid"]), concurrency=int(r["concurrency"]),
+                started_at=float(r["started_at"]), heartbeat=float(r["heartbeat"]),
+                running=int(r["running"]), processed=int(r["processed"]),
+                stopped=r["stopped"] == "1",
+            )
+            for r in raws if r
+        ]
+
+    async def orphans(self, now: float, dead_after: float) -> list[Job]:
+        return snaps_to_jobs(await self._run("ORPHANS", num(dead_after), now=now))
+
+    # -- processes started by jobs ------------------------------------------------------
+
+    async def set_job_process(self, job_id: int, process: JobProcess | None) -> None:
+        if process is None:
+            await self._call(self.client.delete, self._key("proc:", job_id))
+            return
+        await self._run("SET_PROCESS", job_id, process.token, process.host, process.pgid,
+                        process.start_time)
+
+    async def job_process(self, job_id: int) -> JobProcess | None:
+        raw = await self._call(self.client.hgetall, self._key("proc:", job_id))
+        if not raw:
+            return None
+        return JobProcess(raw["token"], raw["host"], int(raw["pgid"]), int(raw["start_time"]))

@@ -84,25 +84,6 @@ end
 return done(ver())
 """
 
-RELEASE = PRELUDE + """
--- ARGV[3]: worker; requeue its started jobs (graceful stop)
-local out = {}
-for _, status in ipairs({'running', 'paused'}) do
-  for _, id in ipairs(redis.call('ZRANGE', P .. 's:' .. status, 0, -1)) do
-    local k = jkey(id)
-    local cur = redis.call('HMGET', k, 'worker', 'token')
-    if cur[1] == ARGV[3] and cur[2] then
-      redis.call('HSET', k, 'status', 'pending', 'message', 'requeued: its worker stopped')
-      redis.call('HDEL', k, 'token', 'worker')
-      index(id, status, 'pending')
-      touch(id)
-      out[#out + 1] = snap(k)
-    end
-  end
-end
-return done(out)
-"""
-
 ORPHANS = PRELUDE + """
 -- ARGV[3]: dead_after seconds; started jobs whose worker is stopped, unknown or silent.
 -- Right after a Redis restart every worker was silent: nobody is judged until all of them

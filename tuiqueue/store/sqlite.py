@@ -2,36 +2,73 @@
 
 from __future__ import annotations
 
-import builtins
+import logging
 import math
 import sqlite3
+import uuid
 from collections.abc import Collection, Sequence
+from pathlib import Path
+from typing import Any
 
 import anyio
 
 from tuiqueue.core.job import Job, NewJob
-from tuiqueue.core.lifecycle import Command, UnknownJob, apply_command, queued_status
-from tuiqueue.core.records import Changes
+from tuiqueue.core.lifecycle import (
+    Command,
+    Outcome,
+    UnknownJob,
+    apply_command,
+    dependency_failure,
+    queued_status,
+)
+from tuiqueue.core.records import Changes, JobProcess, LogPage, ProgressUpdate, WorkerInfo
 from tuiqueue.core.status import ACTIVE, TERMINAL, Status
-from tuiqueue.store.sqlite_base import BUSY_MS as BUSY_MS
-from tuiqueue.store.sqlite_base import RETRY_FOR as RETRY_FOR
-from tuiqueue.store.sqlite_claims import SqliteClaimsMixin
-from tuiqueue.store.sqlite_logs import SqliteLogsMixin
-from tuiqueue.store.sqlite_rows import COLUMNS as COLUMNS
-from tuiqueue.store.sqlite_rows import _dumps
-from tuiqueue.store.sqlite_rows import row_to_job as row_to_job
-from tuiqueue.store.sqlite_workers import SqliteWorkersMixin
+from tuiqueue.store.base import LOG_HEAD, LOG_TAIL, Store, clip_line
+from tuiqueue.store.sqlite_conn import BUSY_MS as BUSY_MS
+from tuiqueue.store.sqlite_conn import RETRY_FOR as RETRY_FOR
+from tuiqueue.store.sqlite_conn import SqliteConnection
+from tuiqueue.store.worker_locks import Liveness, WorkerLocks
+from tuiqueue.store.sqlite_rows import _CLAIM, _FINISH, COLUMNS, _dumps, row_to_job
+
+log = logging.getLogger(__name__)
 
 
-class SqliteStore(SqliteClaimsMixin, SqliteLogsMixin, SqliteWorkersMixin):
+class SqliteStore(Store):
     """Jobs in a SQLite file: WAL, BEGIN IMMEDIATE writes, bounded retries on contention."""
 
     shared = True
     exact_liveness = True
 
-    async def add(self, jobs: Sequence[NewJob], now: float) -> builtins.list[Job]:
-        def tx(conn: sqlite3.Connection) -> builtins.list[Job]:
-            version = self._bump(conn)
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path).expanduser()
+        self.url = str(self.path)
+        self._db = SqliteConnection(self.path)
+        self._locks = WorkerLocks(self.path)
+        self._token_base = uuid.uuid4().hex[:10]
+        self._claims = 0
+
+    def clone(self) -> SqliteStore:
+        """A fresh, unopened store on the same file."""
+        return SqliteStore(self.path)
+
+    async def open(self) -> None:
+        await self._db.open()
+
+    async def close(self) -> None:
+        await self._db.close()
+        self._locks.release_all()
+
+    async def verify(self) -> None:
+        await self._db.verify()
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """The open connection."""
+        return self._db.conn
+
+    async def add(self, jobs: Sequence[NewJob], now: float) -> list[Job]:
+        def tx(conn: sqlite3.Connection) -> list[Job]:
+            version = self._db.bump(conn)
             deps_all = {d for new in jobs for d in new.depends_on}
             known = self._dep_status(conn, deps_all)
             missing = [d for d, s in known.items() if s is None]
@@ -70,16 +107,16 @@ class SqliteStore(SqliteClaimsMixin, SqliteLogsMixin, SqliteWorkersMixin):
                 job.id = first + offset
             return rows
 
-        return await self._write(tx)
+        return await self._db.write(tx)
 
     async def get(self, job_id: int) -> Job | None:
         def q(conn: sqlite3.Connection) -> Job | None:
             row = conn.execute(f"SELECT {COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
             return row_to_job(row) if row else None
 
-        return await self._read(q)
+        return await self._db.read(q)
 
-    async def list(
+    async def list_jobs(
         self,
         *,
         statuses: Collection[Status] | None = None,
@@ -87,9 +124,9 @@ class SqliteStore(SqliteClaimsMixin, SqliteLogsMixin, SqliteWorkersMixin):
         limit: int = 100,
         before_id: int | None = None,
         after_id: int | None = None,
-    ) -> builtins.list[Job]:
-        where: builtins.list[str] = []
-        args: builtins.list[str | int] = []
+    ) -> list[Job]:
+        where: list[str] = []
+        args: list[str | int] = []
         if statuses:
             where.append(f"status IN ({','.join('?' * len(statuses))})")
             args.extend(s.value for s in statuses)
@@ -107,7 +144,7 @@ class SqliteStore(SqliteClaimsMixin, SqliteLogsMixin, SqliteWorkersMixin):
             sql += " WHERE " + " AND ".join(where)
         sql += f" ORDER BY id {'DESC' if after_id is None else 'ASC'} LIMIT ?"
         args.append(limit)
-        return await self._read(lambda c: [row_to_job(r) for r in c.execute(sql, args)])
+        return await self._db.read(lambda c: [row_to_job(r) for r in c.execute(sql, args)])
 
     async def command(self, job_id: int, command: Command, now: float) -> Job:
         def tx(conn: sqlite3.Connection) -> Job:
@@ -116,14 +153,14 @@ class SqliteStore(SqliteClaimsMixin, SqliteLogsMixin, SqliteWorkersMixin):
                 raise UnknownJob(job_id)
             job = row_to_job(row)
             if apply_command(job, command, now, self._dep_status(conn, job.depends_on)):
-                job.version, job.updated_at = self._bump(conn), now
+                job.version, job.updated_at = self._db.bump(conn), now
                 self._save(conn, job)
             return job
 
-        return await self._write(tx)
+        return await self._db.write(tx)
 
     def _remove(self, conn: sqlite3.Connection, ids: Sequence[int]) -> None:
-        version = self._bump(conn)
+        version = self._db.bump(conn)
         for chunk in range(0, len(ids), 500):
             part = list(ids[chunk : chunk + 500])
             marks = ",".join("?" * len(part))
@@ -135,8 +172,8 @@ class SqliteStore(SqliteClaimsMixin, SqliteLogsMixin, SqliteWorkersMixin):
             )
         conn.execute("DELETE FROM deleted WHERE version < ?", (version - 100_000,))
 
-    async def delete(self, job_ids: Sequence[int]) -> builtins.list[int]:
-        def tx(conn: sqlite3.Connection) -> builtins.list[int]:
+    async def delete(self, job_ids: Sequence[int]) -> list[int]:
+        def tx(conn: sqlite3.Connection) -> list[int]:
             for job_id in job_ids:
                 row = conn.execute(
                     "SELECT status, token FROM jobs WHERE id = ?", (job_id,)
@@ -148,7 +185,7 @@ class SqliteStore(SqliteClaimsMixin, SqliteLogsMixin, SqliteWorkersMixin):
             self._remove(conn, list(job_ids))
             return list(job_ids)
 
-        return await self._write(tx)
+        return await self._db.write(tx)
 
     async def clear(
         self,
@@ -173,7 +210,7 @@ class SqliteStore(SqliteClaimsMixin, SqliteLogsMixin, SqliteWorkersMixin):
         # older rows oldest first, with no OFFSET to re-walk in every batch.
         bound: tuple[float, int] = (math.inf, 0)
         if keep_newest:
-            row = await self._read(lambda c: c.execute(
+            row = await self._db.read(lambda c: c.execute(
                 f"SELECT finished_at, id {where} ORDER BY finished_at DESC, id DESC "
                 "LIMIT 1 OFFSET ?", (*wanted, before, keep_newest - 1)).fetchone())
             if row is None:
@@ -193,7 +230,7 @@ class SqliteStore(SqliteClaimsMixin, SqliteLogsMixin, SqliteWorkersMixin):
                     self._remove(conn, ids)
                 return len(ids)
 
-            done = await self._write(tx)
+            done = await self._db.write(tx)
             total += done
             if done < batch:
                 return total
@@ -201,7 +238,7 @@ class SqliteStore(SqliteClaimsMixin, SqliteLogsMixin, SqliteWorkersMixin):
 
     async def counts(self) -> dict[Status, int]:
         counts = dict.fromkeys(Status, 0)
-        rows = await self._read(
+        rows = await self._db.read(
             lambda c: c.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status").fetchall()
         )
         for status, n in rows:
@@ -242,10 +279,10 @@ class SqliteStore(SqliteClaimsMixin, SqliteLogsMixin, SqliteWorkersMixin):
                 conn.execute("COMMIT")
             return Changes(version, jobs, deleted)
 
-        return await self._read(q)
+        return await self._db.read(q)
 
     async def version(self) -> int:
-        row = await self._read(
+        row = await self._db.read(
             lambda c: c.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
         )
         return int(row[0])
@@ -255,17 +292,340 @@ class SqliteStore(SqliteClaimsMixin, SqliteLogsMixin, SqliteWorkersMixin):
         return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
 
     def only_own_changes(self, since: int, version: int) -> bool:
-        return self._own.covers(since, version)
+        return self._db.owns(since, version)
 
     async def set_queue_paused(self, paused: bool) -> None:
         def tx(conn: sqlite3.Connection) -> None:
-            self._bump(conn)
+            self._db.bump(conn)
             conn.execute("UPDATE meta SET value = ? WHERE key = 'queue_paused'", (int(paused),))
 
-        await self._write(tx)
+        await self._db.write(tx)
 
     async def queue_paused(self) -> bool:
-        row = await self._read(
+        row = await self._db.read(
             lambda c: c.execute("SELECT value FROM meta WHERE key = 'queue_paused'").fetchone()
         )
         return bool(row[0])
+
+    # -- claiming, progress and finishing -------------------------------------------------
+
+
+    def _promote(self, conn: sqlite3.Connection, now: float, version: int) -> None:
+        conn.execute(
+            "UPDATE jobs SET status = 'pending', version = ?, updated_at = ? "
+            "WHERE status = 'scheduled' AND run_at <= ?",
+            (version, now, now),
+        )
+        waiting = [
+            row_to_job(r)
+            for r in conn.execute(f"SELECT {COLUMNS} FROM jobs WHERE status = 'waiting'")
+        ]
+        for job in waiting:
+            deps = self._dep_status(conn, job.depends_on)
+            reason = dependency_failure(job, deps)
+            if reason:
+                job.status, job.error, job.finished_at = Status.FAILED, reason, now
+            else:
+                job.status = queued_status(job, now, deps)
+                if job.status is Status.WAITING:
+                    continue
+            job.version, job.updated_at = version, now
+            self._save(conn, job)
+
+    def _claim(
+        self, conn: sqlite3.Connection, worker: str, limit: int, now: float, version: int
+    ) -> list[Job]:
+        if limit <= 0:
+            return []
+        if conn.execute("SELECT value FROM meta WHERE key = 'queue_paused'").fetchone()[0]:
+            return []
+        self._promote(conn, now, version)
+        self._claims += 1  # token = this store's random base + a counter: unique, no uuid4
+        batch = f"{self._token_base}{self._claims:x}"
+        rows = conn.execute(_CLAIM, (now, worker, batch, version, now, limit)).fetchall()
+        jobs = [row_to_job(r) for r in rows]
+        jobs.sort(key=lambda j: (-j.priority, j.id))
+        return jobs
+
+    def _finish(
+        self, conn: sqlite3.Connection, outcomes: Sequence[Outcome], now: float, version: int
+    ) -> list[Job]:
+        # Outcomes that record the same thing (typically: completed, no result) share one
+        # UPDATE; one statement per outcome cost more than the rest of the transaction.
+        groups: dict[tuple[Any, ...], tuple[list[int], list[str]]] = {}
+        for o in outcomes:
+            terminal = o.status in TERMINAL
+            result = None if o.result is None or not terminal else _dumps(o.result)
+            key = (o.status.value, terminal, o.progress, o.message, result, o.run_at, o.error,
+                   o.traceback)
+            ids, tokens = groups.setdefault(key, ([], []))
+            ids.append(o.job_id)
+            tokens.append(o.token)
+        changed: dict[int, Job] = {}
+        for (status, terminal, progress, message, result, run_at, error, tb), (
+            ids, tokens
+        ) in groups.items():
+            for row in conn.execute(_FINISH, (
+                status, terminal, progress, message, now, result, run_at, error, tb, version,
+                _dumps(ids), _dumps(tokens),
+            )):
+                job = row_to_job(row)
+                changed[job.id] = job
+        return [changed.pop(o.job_id) for o in outcomes if o.job_id in changed]
+
+    async def claim(self, worker: str, limit: int, now: float) -> list[Job]:
+        if limit <= 0:
+            return []
+
+        def tx(conn: sqlite3.Connection) -> list[Job]:
+            before, version = conn.total_changes, self._db.next_version(conn)
+            jobs = self._claim(conn, worker, limit, now, version)
+            self._db.commit_version(conn, version, before)
+            return jobs
+
+        return await self._db.write(tx)
+
+    async def finish_and_claim(
+        self, outcomes: Sequence[Outcome], worker: str, limit: int, now: float
+    ) -> tuple[list[Job], list[Job]]:
+        # One transaction (one commit, one version) per dispatcher tick instead of two.
+        def tx(conn: sqlite3.Connection) -> tuple[list[Job], list[Job]]:
+            before, version = conn.total_changes, self._db.next_version(conn)
+            finished = self._finish(conn, outcomes, now, version)
+            claimed = self._claim(conn, worker, limit, now, version)
+            self._db.commit_version(conn, version, before)
+            return finished, claimed
+
+        if not outcomes and limit <= 0:
+            return [], []
+        return await self._db.write(tx)
+
+    async def next_wakeup(self, now: float) -> float | None:
+        row = await self._db.read(
+            lambda c: c.execute(
+                "SELECT MIN(run_at) FROM jobs WHERE status = 'scheduled'"
+            ).fetchone()
+        )
+        return float(row[0]) if row and row[0] is not None else None
+
+    async def save_progress(
+        self, updates: Sequence[ProgressUpdate], now: float
+    ) -> None:
+        def tx(conn: sqlite3.Connection) -> None:
+            version = self._db.bump(conn)
+            conn.executemany(
+                "UPDATE jobs SET progress = ?, message = ?, version = ?, updated_at = ? "
+                "WHERE id = ? AND token = ?",
+                [(p, m, version, now, i, t) for i, t, p, m in updates],
+            )
+
+        await self._db.write(tx)
+
+    async def finish(self, outcomes: Sequence[Outcome], now: float) -> list[Job]:
+        def tx(conn: sqlite3.Connection) -> list[Job]:
+            before, version = conn.total_changes, self._db.next_version(conn)
+            changed = self._finish(conn, outcomes, now, version)
+            self._db.commit_version(conn, version, before)
+            return changed
+
+        if not outcomes:
+            return []
+        return await self._db.write(tx)
+
+    # -- logs -------------------------------------------------------------------------------
+
+
+    async def append_logs(self, lines: dict[int, list[str]]) -> None:
+        def tx(conn: sqlite3.Connection) -> None:
+            version = self._db.bump(conn)
+            for job_id, new in lines.items():
+                row = conn.execute(
+                    "UPDATE jobs SET log_count = log_count + ?, version = ? WHERE id = ? "
+                    "RETURNING log_count",
+                    (len(new), version, job_id),
+                ).fetchone()
+                if row is None:
+                    continue
+                count = row[0]
+                first = count - len(new) + 1
+                conn.executemany(
+                    "INSERT OR REPLACE INTO logs (job_id, seq, line) VALUES (?, ?, ?)",
+                    [(job_id, first + i, clip_line(line)) for i, line in enumerate(new)],
+                )
+                cut = count - LOG_TAIL
+                if cut > LOG_HEAD and (first - 1) // 500 != count // 500:
+                    conn.execute(
+                        "DELETE FROM logs WHERE job_id = ? AND seq > ? AND seq <= ?",
+                        (job_id, LOG_HEAD, cut),
+                    )
+
+        await self._db.write(tx)
+
+    async def logs(self, job_id: int, after: int = 0, limit: int | None = None) -> LogPage:
+        def q(conn: sqlite3.Connection) -> LogPage:
+            row = conn.execute("SELECT log_count FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None:
+                raise UnknownJob(job_id)
+            count = row[0]
+            cut = count - LOG_TAIL
+            lines = conn.execute(
+                "SELECT seq, line FROM logs WHERE job_id = ? AND seq > ? "
+                "AND (seq <= ? OR seq > ?) ORDER BY seq LIMIT ?",
+                (job_id, after, LOG_HEAD, cut, -1 if limit is None else limit),
+            ).fetchall()
+            return LogPage([(s, t) for s, t in lines], max(0, count - LOG_HEAD - LOG_TAIL))
+
+        return await self._db.read(q)
+
+    # -- workers, heartbeats, orphans and job processes --------------------------------------
+
+
+    async def register_worker(self, info: WorkerInfo) -> None:
+        self._locks.hold(info.id)
+        await self._db.write(
+            lambda c: c.execute(
+                "INSERT OR REPLACE INTO workers (id, host, pid, concurrency, running, processed, "
+                "started_at, heartbeat, stopped) VALUES (?,?,?,?,?,?,?,?,?)",
+                (
+                    info.id,
+                    info.host,
+                    info.pid,
+                    info.concurrency,
+                    info.running,
+                    info.processed,
+                    info.started_at,
+                    info.heartbeat,
+                    int(info.stopped),
+                ),
+            )
+        )
+
+    async def heartbeat(self, worker_id: str, running: int, processed: int, now: float) -> None:
+        await self._db.write(
+            lambda c: c.execute(
+                "UPDATE workers SET running = ?, processed = ?, heartbeat = ? WHERE id = ?",
+                (running, processed, now, worker_id),
+            )
+        )
+
+    async def stop_worker(self, worker_id: str, now: float) -> None:
+        await self._db.write(
+            lambda c: c.execute(
+                "UPDATE workers SET stopped = 1, running = 0, heartbeat = ? WHERE id = ?",
+                (now, worker_id),
+            )
+        )
+        self._locks.release(worker_id)
+
+    async def workers(self) -> list[WorkerInfo]:
+        rows = await self._db.read(
+            lambda c: c.execute(
+                "SELECT id, host, pid, concurrency, started_at, heartbeat, running, processed, "
+                "stopped FROM workers ORDER BY started_at DESC"
+            ).fetchall()
+        )
+        return [
+            WorkerInfo(
+                id=r[0],
+                host=r[1],
+                pid=r[2],
+                concurrency=r[3],
+                started_at=r[4],
+                heartbeat=r[5],
+                running=r[6],
+                processed=r[7],
+                stopped=bool(r[8]),
+            )
+            for r in rows
+        ]
+
+    async def orphans(self, now: float, dead_after: float) -> list[Job]:
+        """Started jobs whose worker is stopped, unknown or dead (blocks while it reads).
+
+        On one machine, death is exact: a live worker holds its lock file (worker_locks.py),
+        so a stopped, slow or lock-blocked worker keeps its jobs however long it is silent.
+        Only a worker without a lock file is judged by its heartbeat against dead_after.
+        """
+        def read(c: sqlite3.Connection) -> tuple[list[Job], dict[str, tuple[int, float]]]:
+            jobs = [row_to_job(r) for r in c.execute(
+                f"SELECT {COLUMNS} FROM jobs WHERE status IN ('running', 'paused') "
+                f"AND token IS NOT NULL").fetchall()]
+            if not jobs:
+                return jobs, {}
+            workers = {row[0]: (row[1], row[2]) for row in c.execute(
+                "SELECT id, stopped, heartbeat FROM workers").fetchall()}
+            return jobs, workers
+
+        jobs, workers = await self._db.read(read)
+        verdicts: dict[str, bool] = {}
+
+        def dead(worker: str | None) -> bool:
+            if worker is None or worker not in workers:
+                return True
+            if worker not in verdicts:
+                stopped, heartbeat = workers[worker]
+                state = self._locks.state(worker)
+                verdicts[worker] = bool(stopped) or state is Liveness.DEAD or (
+                    state is Liveness.UNKNOWN and heartbeat < now - dead_after)
+            return verdicts[worker]
+
+        return [job for job in jobs if dead(job.worker)]
+
+    async def set_job_process(self, job_id: int, process: JobProcess | None) -> None:
+        if process is None:
+            await self._db.write(lambda c: c.execute(
+                "DELETE FROM job_procs WHERE job_id = ?", (job_id,)))
+            return
+        await self._db.write(lambda c: c.execute(
+            "INSERT OR REPLACE INTO job_procs (job_id, token, host, pgid, start_time) "
+            "SELECT id, ?, ?, ?, ? FROM jobs WHERE id = ?",
+            (process.token, process.host, process.pgid, process.start_time, job_id)))
+
+    async def job_process(self, job_id: int) -> JobProcess | None:
+        row = await self._db.read(lambda c: c.execute(
+            "SELECT token, host, pgid, start_time FROM job_procs WHERE job_id = ?",
+            (job_id,)).fetchone())
+        return JobProcess(*row) if row else None
+
+    # -- rows -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _dep_status(conn: sqlite3.Connection, deps: Collection[int]) -> dict[int, Status | None]:
+        out: dict[int, Status | None] = dict.fromkeys(deps)
+        if deps:
+            marks = ",".join("?" * len(deps))
+            for job_id, status in conn.execute(
+                f"SELECT id, status FROM jobs WHERE id IN ({marks})", tuple(deps)
+            ):
+                out[job_id] = Status(status)
+        return out
+
+    @staticmethod
+    def _save(conn: sqlite3.Connection, job: Job) -> None:
+        SqliteStore._save_many(conn, [job])
+
+    @staticmethod
+    def _save_many(conn: sqlite3.Connection, jobs: Sequence[Job]) -> None:
+        conn.executemany(
+            "UPDATE jobs SET status=?, progress=?, message=?, result=?, error=?, traceback=?, "
+            "started_at=?, finished_at=?, run_at=?, attempts=?, worker=?, token=?, "
+            "cancel_requested=?, version=?, updated_at=? WHERE id=?",
+            [(
+                job.status.value,
+                job.progress,
+                job.message,
+                None if job.result is None else _dumps(job.result),
+                job.error,
+                job.traceback,
+                job.started_at,
+                job.finished_at,
+                job.run_at,
+                job.attempts,
+                job.worker,
+                job.token,
+                int(job.cancel_requested),
+                job.version,
+                job.updated_at,
+                job.id,
+            ) for job in jobs],
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import sqlite3
@@ -10,6 +11,8 @@ import time
 from pathlib import Path
 
 from tuiqueue.store.base import StoreError
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2
 APP_ID = 0x7475_6971  # "tuiq": PRAGMA application_id marks our files
@@ -145,6 +148,7 @@ def inspect_file(path: Path) -> None:
             # empty until its first commit. Look again before calling either damaged.
             if attempt == PROBE_TRIES - 1 or not (wal.exists() or _just_made(path)):
                 raise
+            log.debug("%s: probe %d failed; looking again", path, attempt + 1, exc_info=True)
             time.sleep(0.05 * (attempt + 1))
 
 

@@ -1,27 +1,24 @@
-"""SqliteBase: the SQLite connection, retries and version bookkeeping under SqliteStore."""
+"""SqliteConnection: one SQLite connection with its transactions, retries and versions."""
 
 from __future__ import annotations
 
-import builtins
 import contextlib
+import logging
 import os
 import random
 import sqlite3
-import uuid
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 import anyio
 
-from tuiqueue.core.job import Job
-from tuiqueue.core.status import Status
-from tuiqueue.store.base import OwnVersions, Store, StoreError
-from tuiqueue.store.sqlite_rows import _dumps
+from tuiqueue.store.base import OwnVersions, StoreError
 from tuiqueue.store.sqlite_schema import WalGuard, connect, explain, forget, is_damage
-from tuiqueue.store.worker_locks import WorkerLocks
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 BUSY_MS = 20
 """SQLite waits this long for a lock inside a call (blocking the loop); we retry beyond it."""
@@ -35,36 +32,25 @@ WAL_WAIT_MS = 200
 """How long cutting the WAL back waits for other processes' readers (blocking this one)."""
 
 
-if TYPE_CHECKING:
-    from tuiqueue.store.sqlite import SqliteStore
-
-
-class SqliteBase(Store):
-    """Connection, retries, version bookkeeping and row saving shared by the SqliteStore parts."""
+class SqliteConnection:
+    """One store's connection: retried transactions, change versions, its own versions, the WAL."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path).expanduser()
         self.url = str(self.path)
-        self._locks = WorkerLocks(self.path)
-        self._guard = WalGuard(self.path)
-        self._broken: StoreError | None = None
-        self._disk_was_full = False
         self._conn: sqlite3.Connection | None = None
-        self._token_base = uuid.uuid4().hex[:10]
-        self._claims = 0
         self._own = OwnVersions()
-        self._tx_versions: builtins.list[int] = []
+        self._tx_versions: list[int] = []
         """Versions the running write transaction set; ours once it commits."""
         self._writes = 0
         self._wal = Path(f"{self.path}-wal")
-
-    def clone(self) -> SqliteStore:
-        """A fresh, unopened store on the same file."""
-        from tuiqueue.store.sqlite import SqliteStore
-
-        return SqliteStore(self.path)
+        self._guard = WalGuard(self.path)
+        self._broken: StoreError | None = None
+        """Set once the file is known damaged or its WAL was replaced: refuse everything."""
+        self._disk_was_full = False
 
     async def open(self) -> None:
+        """Connect (blocks the event loop while the schema is checked or migrated)."""
         if self._conn is None:
             self._conn = connect(self.path, BUSY_MS)
             for sidecar in (self._wal, Path(f"{self.path}-shm")):
@@ -73,8 +59,9 @@ class SqliteBase(Store):
                         os.chmod(sidecar, 0o600)
 
     async def verify(self) -> None:
-        """PRAGMA quick_check: a damaged page anywhere is found before a worker writes."""
-        rows = await self._read(lambda c: c.execute("PRAGMA quick_check(3)").fetchall())
+        """PRAGMA quick_check: a damaged page anywhere is found before a worker writes
+        (blocks the event loop for one scan of the file)."""
+        rows = await self.read(lambda c: c.execute("PRAGMA quick_check(3)").fetchall())
         problems = [str(r[0]) for r in rows if str(r[0]) != "ok"]
         if problems:
             self._broken = explain(self.path, sqlite3.DatabaseError(
@@ -82,6 +69,7 @@ class SqliteBase(Store):
             raise self._broken
 
     async def close(self) -> None:
+        """Close the connection."""
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -91,7 +79,6 @@ class SqliteBase(Store):
                 # The last connection's clean-up was cut short by the full disk: without a
                 # WAL the -shm index is stale and only clutters the folder.
                 shm.unlink(missing_ok=True)
-        self._locks.release_all()
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -162,21 +149,26 @@ class SqliteBase(Store):
                     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
                 finally:
                     conn.execute(f"PRAGMA busy_timeout = {BUSY_MS}")
-        except (OSError, sqlite3.OperationalError):
-            pass  # busy or gone: the next look tries again
+        except (OSError, sqlite3.OperationalError) as exc:
+            log.debug("%s: WAL not cut back (%s); the next look tries again", self.path, exc)
 
-    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run fn in one BEGIN IMMEDIATE transaction, retrying while the file is locked.
+
+        fn runs on the event loop (SQLite calls block it, each for at most BUSY_MS).
+        """
         return await self._retry(fn, write=True)
 
-    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run fn as a read, retrying while the file is locked (blocks like write)."""
         return await self._retry(fn, write=False)
 
     @staticmethod
-    def _next_version(conn: sqlite3.Connection) -> int:
+    def next_version(conn: sqlite3.Connection) -> int:
         """The version a write that may change nothing would use (see _commit_version)."""
         return int(conn.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()[0]) + 1
 
-    def _commit_version(
+    def commit_version(
         self, conn: sqlite3.Connection, version: int, changes_before: int
     ) -> None:
         """Bump the version only if the transaction wrote rows: an idle claim writes nothing,
@@ -185,53 +177,17 @@ class SqliteBase(Store):
             conn.execute("UPDATE meta SET value = ? WHERE key = 'version'", (version,))
             self._tx_versions.append(version)
 
-    def _bump(self, conn: sqlite3.Connection) -> int:
+    def bump(self, conn: sqlite3.Connection) -> int:
+        """Bump the change version inside a write and return it."""
         row = conn.execute(
             "UPDATE meta SET value = value + 1 WHERE key = 'version' RETURNING value"
         ).fetchone()
         self._tx_versions.append(int(row[0]))
         return int(row[0])
 
-    @staticmethod
-    def _dep_status(conn: sqlite3.Connection, deps: Collection[int]) -> dict[int, Status | None]:
-        out: dict[int, Status | None] = dict.fromkeys(deps)
-        if deps:
-            marks = ",".join("?" * len(deps))
-            for job_id, status in conn.execute(
-                f"SELECT id, status FROM jobs WHERE id IN ({marks})", tuple(deps)
-            ):
-                out[job_id] = Status(status)
-        return out
-
-    @staticmethod
-    def _save(conn: sqlite3.Connection, job: Job) -> None:
-        SqliteBase._save_many(conn, [job])
-
-    @staticmethod
-    def _save_many(conn: sqlite3.Connection, jobs: Sequence[Job]) -> None:
-        conn.executemany(
-            "UPDATE jobs SET status=?, progress=?, message=?, result=?, error=?, traceback=?, "
-            "started_at=?, finished_at=?, run_at=?, attempts=?, worker=?, token=?, "
-            "cancel_requested=?, version=?, updated_at=? WHERE id=?",
-            [(
-                job.status.value,
-                job.progress,
-                job.message,
-                None if job.result is None else _dumps(job.result),
-                job.error,
-                job.traceback,
-                job.started_at,
-                job.finished_at,
-                job.run_at,
-                job.attempts,
-                job.worker,
-                job.token,
-                int(job.cancel_requested),
-                job.version,
-                job.updated_at,
-                job.id,
-            ) for job in jobs],
-        )
+    def owns(self, since: int, version: int) -> bool:
+        """Whether every version in (since, version] was committed through this object."""
+        return self._own.covers(since, version)
 
 
 def _own(path: Path) -> bool:
