@@ -18,6 +18,12 @@ from tuiqueue.store import open_store
 pytestmark = pytest.mark.anyio
 
 
+@pytest.fixture
+def anyio_backend(both_backends: str) -> str:
+    """Every test here runs on asyncio and on trio."""
+    return both_backends
+
+
 @pytest.fixture(params=["memory", "sqlite"])
 def target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Where the store lives."""
