@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 import anyio
@@ -10,6 +11,8 @@ from tuiqueue.core.events import Event, EventKind
 
 if TYPE_CHECKING:
     from tuiqueue.engine.engine import Engine
+
+logger = logging.getLogger(__name__)
 
 LOG_FETCH_MAX = 500
 """Lines of another process's job log fetched per poll."""
