@@ -117,7 +117,6 @@ class Engine(Ticks, RunnerPool, Commands):
         self._started = False
         self._stopped = anyio.Event()
         self._tg: TaskGroup | None = None
-        self._watcher = Watcher(self)
         self._last_flush = 0.0
         self.published: dict[int, int] = {}
         """Job id -> newest version this engine published (the watcher skips it)."""
@@ -200,7 +199,11 @@ class Engine(Ticks, RunnerPool, Commands):
             await self._recover()
             async with anyio.create_task_group() as tg:
                 if self.store.shared:
-                    tg.start_soon(self._watcher.run)
+                    watcher = Watcher(self.store, self.bus, self.published,
+                                      poll_interval=self.poll_interval,
+                                      running_ids=self.running_ids,
+                                      apply_control=self.apply_control, wake=self.wake)
+                    tg.start_soon(watcher.run)
                 tg.start_soon(self._keep_alive)
                 if self.retention_keep is not None or self.retention_days is not None:
                     tg.start_soon(self._retain)
