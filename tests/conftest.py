@@ -30,6 +30,12 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+@pytest.fixture(params=["asyncio", "trio"])
+def both_backends(request: pytest.FixtureRequest) -> str:
+    """Both anyio backends: a module opts in with `anyio_backend` returning this."""
+    return str(request.param)
+
+
 def make_registry() -> Registry:
     """A fresh registry with small, fast job types for engine tests."""
     reg = Registry()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -13,9 +14,17 @@ from tuiqueue.core.lifecycle import UnknownJob
 from tuiqueue.core.registry import Registry
 from tuiqueue.core.status import Status, TransitionError
 from tuiqueue.engine.engine import Engine
+from tuiqueue.engine.recovery import Heartbeat
 from tuiqueue.store import open_store
+from tuiqueue.store.base import Store, StoreError
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend(both_backends: str) -> str:
+    """Every test here runs on asyncio and on trio."""
+    return both_backends
 
 
 @pytest.fixture(params=["memory", "sqlite"])
@@ -426,3 +435,36 @@ async def test_each_state_change_published_once(engine: Engine) -> None:
     seen = [e.job.status for e in sub.drain() if e.kind is EventKind.JOB and e.job]
     assert seen.count(Status.COMPLETED) == 1 and seen.count(Status.PENDING) == 1
     engine.bus.unsubscribe(sub)
+
+
+async def test_failed_retention_pass_is_logged_and_remembered(
+    target: str, registry: Registry, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = open_store(target)
+
+    async def broken_clear(*args: object, **kw: object) -> int:
+        raise StoreError("disk on fire")
+
+    store.clear = broken_clear  # type: ignore[method-assign]
+    eng = Engine(store, registry=registry, poll_interval=0.02, retention_days=1.0,
+                 retention_interval=0.01)
+    assert eng.health == "ok"
+    with caplog.at_level(logging.WARNING, logger="tuiqueue.engine.engine"):
+        async with eng:
+            with anyio.fail_after(5):
+                while eng.last_error is None:
+                    await anyio.sleep(0.01)
+    assert "disk on fire" in eng.health
+    assert any("retention pass failed" in r.getMessage() for r in caplog.records)
+
+
+def test_failed_heartbeat_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    def no_store() -> Store:
+        raise StoreError("no connection")
+
+    beat = Heartbeat(no_store, "w1", lambda: (0, 0), lambda: 0.0)
+    with caplog.at_level(logging.ERROR, logger="tuiqueue.engine.recovery"):
+        beat.start()
+        beat.stop()
+    assert isinstance(beat.error, StoreError)
+    assert any("heartbeat of worker w1 stopped" in r.getMessage() for r in caplog.records)

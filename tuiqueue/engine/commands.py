@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from tuiqueue.core.registry import Registry
     from tuiqueue.engine.runner import Running
     from tuiqueue.store.base import Store
+
+logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 1_000
 """The most runs a job may be allowed (retries after failures and crashes included)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import time
@@ -42,6 +43,8 @@ from tuiqueue.engine.ticks import FLUSH_INTERVAL as FLUSH_INTERVAL
 from tuiqueue.engine.ticks import Ticks
 from tuiqueue.engine.watcher import Watcher
 from tuiqueue.store.base import Store, StoreError
+
+logger = logging.getLogger(__name__)
 
 RETENTION_KEEP = 10_000
 """Finished jobs a running engine keeps by default (newest first); older ones are deleted."""
@@ -114,7 +117,6 @@ class Engine(Ticks, RunnerPool, Commands):
         self._started = False
         self._stopped = anyio.Event()
         self._tg: TaskGroup | None = None
-        self._watcher = Watcher(self)
         self._last_flush = 0.0
         self.published: dict[int, int] = {}
         """Job id -> newest version this engine published (the watcher skips it)."""
@@ -126,6 +128,8 @@ class Engine(Ticks, RunnerPool, Commands):
         self.retention_days = retention_days
         """While running, delete jobs finished more than this many days ago (None: never)."""
         self.retention_interval = retention_interval
+        self.last_error: str | None = None
+        """The newest failure of a background task (heartbeat, retention), for `health`."""
         self.abandon_after = abandon_after
         """Seconds a job gets to stop once asked (cancel, timeout, shutdown) before it is
         abandoned: failed, its slot released, its body left running unreferenced."""
@@ -164,6 +168,11 @@ class Engine(Ticks, RunnerPool, Commands):
         self.wake()
 
     @property
+    def health(self) -> str:
+        """"ok", or the newest background failure (heartbeat, retention) of this engine."""
+        return self.last_error or "ok"
+
+    @property
     def running(self) -> bool:
         """True while run() is executing jobs."""
         return self._started and not self._stopped.is_set()
@@ -193,7 +202,11 @@ class Engine(Ticks, RunnerPool, Commands):
             await self._recover()
             async with anyio.create_task_group() as tg:
                 if self.store.shared:
-                    tg.start_soon(self._watcher.run)
+                    watcher = Watcher(self.store, self.bus, self.published,
+                                      poll_interval=self.poll_interval,
+                                      running_ids=self.running_ids,
+                                      apply_control=self.apply_control, wake=self.wake)
+                    tg.start_soon(watcher.run)
                 tg.start_soon(self._keep_alive)
                 if self.retention_keep is not None or self.retention_days is not None:
                     tg.start_soon(self._retain)
@@ -248,6 +261,9 @@ class Engine(Ticks, RunnerPool, Commands):
             await anyio.sleep(min(0.25, RECOVERY_INTERVAL))
             if self._heartbeat is not None:
                 self._heartbeat.tick = time.monotonic()
+                error, self._heartbeat.error = self._heartbeat.error, None  # (once)
+                if error is not None:
+                    self.last_error = f"heartbeat stopped: {error!r}"
             else:
                 await self.store.heartbeat(self.worker_id, len(self._running), self.processed,
                                            self.clock())
@@ -273,8 +289,9 @@ class Engine(Ticks, RunnerPool, Commands):
             await anyio.sleep(self.retention_interval)
             try:
                 await self.prune()
-            except StoreError:
-                pass  # best effort: the next pass tries again; jobs matter more than cleanup
+            except StoreError as exc:  # best effort: the next pass tries again
+                logger.warning("retention pass failed: %s", exc)
+                self.last_error = f"retention pass failed: {exc}"
 
     async def prune(self) -> int:
         """Apply the retention limits once; returns how many finished jobs were deleted.

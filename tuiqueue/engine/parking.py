@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from functools import partial
 
 import anyio
+
+logger = logging.getLogger(__name__)
 
 
 def resolve(future: asyncio.Future[None]) -> None:

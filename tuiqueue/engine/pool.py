@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     from collections import deque
 
     from tuiqueue.core.registry import Registry
+
+logger = logging.getLogger(__name__)
 
 
 YIELD_EVERY = 0.001

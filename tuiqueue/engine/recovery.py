@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import socket
@@ -21,6 +22,8 @@ from tuiqueue.core.records import JobProcess
 from tuiqueue.core.registry import Registry, UnknownJobType
 from tuiqueue.core.status import Status
 from tuiqueue.store.base import Store
+
+logger = logging.getLogger(__name__)
 
 HEARTBEAT_INTERVAL = 0.5
 """Seconds between a worker's heartbeats (written from a thread, so job code cannot delay it)."""
@@ -186,6 +189,8 @@ class Heartbeat:
         try:
             anyio.run(self._beat)
         except BaseException as exc:  # reported by the engine; never kill the process
+            logger.error("heartbeat of worker %s stopped: %r", self._worker_id, exc,
+                         exc_info=exc)
             self.error = exc
 
     async def _beat(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 import threading
 import traceback
@@ -20,6 +21,8 @@ from tuiqueue.core.lifecycle import Outcome
 from tuiqueue.core.registry import JobType, Registry, UnknownJobType
 from tuiqueue.core.status import Status
 from tuiqueue.engine.recovery import resolve
+
+logger = logging.getLogger(__name__)
 
 _new_outcome = tuple.__new__
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import logging
 import time
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,8 @@ if TYPE_CHECKING:
     from tuiqueue.core.lifecycle import Outcome
     from tuiqueue.engine.runner import Running
     from tuiqueue.store.base import Store
+
+logger = logging.getLogger(__name__)
 
 FLUSH_INTERVAL = 0.1
 """Progress and logs are written and published at most this often (10 times a second)."""

@@ -27,8 +27,8 @@ from tuiqueue.store.base import LOG_HEAD, LOG_TAIL, Store, clip_line
 from tuiqueue.store.sqlite_conn import BUSY_MS as BUSY_MS
 from tuiqueue.store.sqlite_conn import RETRY_FOR as RETRY_FOR
 from tuiqueue.store.sqlite_conn import SqliteConnection
-from tuiqueue.store.worker_locks import Liveness, WorkerLocks
 from tuiqueue.store.sqlite_rows import _CLAIM, _FINISH, COLUMNS, _dumps, row_to_job
+from tuiqueue.store.worker_locks import Liveness, WorkerLocks
 
 log = logging.getLogger(__name__)
 
