@@ -2,45 +2,41 @@
 
 from __future__ import annotations
 
+import builtins
 import logging
 import os
 import socket
 import time
 import uuid
-from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
+from typing import Any
 
 import anyio
 import anyio.lowlevel
 import anyio.to_thread
 from anyio.abc import TaskGroup, TaskStatus
 
-from tuiqueue.core.events import Event, EventBus, EventKind
-from tuiqueue.core.lifecycle import Outcome
+from tuiqueue.core.events import Event, EventBus, EventKind, Subscription
+from tuiqueue.core.job import Job, NewJob
+from tuiqueue.core.lifecycle import Command, UnknownJob
+from tuiqueue.core.params import MAX_INT
+from tuiqueue.core.records import LogPage, WorkerInfo
 from tuiqueue.core.records import Stats as Stats
-from tuiqueue.core.records import WorkerInfo
 from tuiqueue.core.registry import REGISTRY, Registry, ensure_job_types
-from tuiqueue.core.status import TERMINAL, UNFINISHED, Status
-from tuiqueue.engine.commands import MAX_ATTEMPTS as MAX_ATTEMPTS
-from tuiqueue.engine.commands import Commands
-from tuiqueue.engine.parking import Alarm
-from tuiqueue.engine.pool import RunnerPool
+from tuiqueue.core.status import ACTIVE, TERMINAL, UNFINISHED, Priority, Status
+from tuiqueue.engine.dispatcher import FLUSH_INTERVAL as FLUSH_INTERVAL
+from tuiqueue.engine.dispatcher import Dispatcher
 from tuiqueue.engine.recovery import (
     DEAD_AFTER,
     RECOVERY_INTERVAL,
     Heartbeat,
-    describe_process,
     recover,
     resolve,
 )
 from tuiqueue.engine.runner import (
     ABANDON_AFTER,
-    Running,
-    Slot,
 )
-from tuiqueue.engine.ticks import FLUSH_INTERVAL as FLUSH_INTERVAL
-from tuiqueue.engine.ticks import Ticks
 from tuiqueue.engine.watcher import Watcher
 from tuiqueue.store.base import Store, StoreError
 
@@ -56,12 +52,24 @@ RETENTION_PAUSE = 0.01
 """...and seconds between those transactions, so other processes' writes get in between."""
 
 
+MAX_ATTEMPTS = 1_000
+"""The most runs a job may be allowed (retries after failures and crashes included)."""
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def make_worker_id() -> str:
     """host:pid:random, unique across machines and restarts."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
-class Engine(Ticks, RunnerPool, Commands):
+class Engine:
     """Submit, steer and (when running) execute jobs on one store."""
 
     def __init__(
@@ -89,37 +97,14 @@ class Engine(Ticks, RunnerPool, Commands):
         self.poll_interval = poll_interval
         self.grace = grace
         self.bus = EventBus()
-        self.processed = 0
-        self._concurrency = concurrency
-        self._running: dict[int, Running] = {}
-        self._outcomes: list[tuple[Running, Outcome]] = []
-        self._ready: deque[Running] = deque()
-        """Claimed runs waiting for a free runner task."""
-        self._workers = 0
-        self._slots: set[Slot] = set()
-        """The runner tasks of this run (a detached one, stuck in an abandoned body, is not)."""
-        self._idle_runners: deque[Callable[[], None]] = deque()
-        """Wakers of runner tasks waiting for a claimed run."""
-        self._more_pending = False
-        self._woken = False
-        self._alarm = Alarm()
-        """Where the dispatcher sleeps between ticks."""
-        self._ticking = False
-        """A tick (record ended runs, claim free slots) is under way..."""
-        self._retick = False
-        """...and another was asked for meanwhile: whoever ticks runs it next."""
-        self._tick_error: Exception | None = None
-        """A runner's tick failed (the store): the dispatcher raises it."""
-        self._runner_tg: TaskGroup | None = None
-        self._yield_at = 0.0
-        """When a runner ticking back to back must next let other tasks run."""
-        self._stopping = False
+        self.published: dict[int, int] = {}
+        """Job id -> newest version this engine published (the watcher skips it)."""
+        self._d = Dispatcher(
+            store, self.bus, self.registry, clock, self.worker_id, self.published,
+            concurrency=concurrency, poll_interval=poll_interval, abandon_after=abandon_after)
         self._started = False
         self._stopped = anyio.Event()
         self._tg: TaskGroup | None = None
-        self._last_flush = 0.0
-        self.published: dict[int, int] = {}
-        """Job id -> newest version this engine published (the watcher skips it)."""
         self.dead_after = dead_after
         """Seconds without a heartbeat after which another worker's jobs are recovered."""
         self._heartbeat: Heartbeat | None = None
@@ -154,16 +139,25 @@ class Engine(Ticks, RunnerPool, Commands):
         await self._tg.__aexit__(et, e, tb)
         await self.store.close()
 
+    def wake(self) -> None:
+        """Make the dispatcher look for work now."""
+        self._d.wake()
+
+    @property
+    def processed(self) -> int:
+        """Jobs this engine ran to a final status."""
+        return self._d.processed
+
     @property
     def concurrency(self) -> int:
         """How many jobs run at once; may be changed while running."""
-        return self._concurrency
+        return self._d.concurrency
 
     @concurrency.setter
     def concurrency(self, value: int) -> None:
         if value < 1:
             raise ValueError("concurrency must be at least 1")
-        self._concurrency = value
+        self._d.concurrency = value
         self.bus.publish(Event(EventKind.QUEUE, concurrency=value))
         self.wake()
 
@@ -177,11 +171,6 @@ class Engine(Ticks, RunnerPool, Commands):
         """True while run() is executing jobs."""
         return self._started and not self._stopped.is_set()
 
-    def wake(self) -> None:
-        """Make the dispatcher look for work now."""
-        self._woken = True
-        self._alarm.wake()
-
     async def _run_started(self, *, task_status: TaskStatus[None]) -> None:
         await self.run(task_status=task_status)
 
@@ -194,8 +183,8 @@ class Engine(Ticks, RunnerPool, Commands):
         await self.store.open()
         await self.store.verify()  # a damaged file is refused before a worker writes to it
         self._started = True
-        self._stopping = False
-        self._tick_error = None  # one left by a runner of an earlier run() is not ours
+        self._d.stopping = False
+        self._d.tick_error = None  # one left by a runner of an earlier run() is not ours
         await self._register()
         task_status.started()
         try:
@@ -210,30 +199,30 @@ class Engine(Ticks, RunnerPool, Commands):
                 tg.start_soon(self._keep_alive)
                 if self.retention_keep is not None or self.retention_days is not None:
                     tg.start_soon(self._retain)
-                self._runner_tg = tg
-                await self._dispatch(drain)
+                self._d.runner_tg = tg
+                await self._d.dispatch(drain)
                 tg.cancel_scope.cancel()
         finally:
-            self._stopping = True  # a runner ticking now claims nothing more
+            self._d.stopping = True  # a runner ticking now claims nothing more
             try:
                 with anyio.CancelScope(shield=True):
-                    while self._ticking:  # (only a store that awaits I/O can be mid-tick)
+                    while self._d.ticking:  # (only a store that awaits I/O can be mid-tick)
                         await anyio.sleep(0.001)
-                    await self._flush(force=True)
-                    self._close_slots()
-                    if self._running:
+                    await self._d.flush(force=True)
+                    self._d.close_slots()
+                    if self._d.running:
                         # Cancelled from outside (the app quit): resolve what still ran.
-                        runs = list(self._running.values())
+                        runs = list(self._d.running.values())
                         reason = f"interrupted: worker {self.worker_id} stopped before it finished"
                         outcomes = [resolve(run.job, self.registry, reason) for run in runs]
                         for job in await self.store.finish(outcomes, self.clock()):
-                            self._publish_job(job)
-                        self._running.clear()
+                            self._d.publish_job(job)
+                        self._d.running.clear()
                     await self._unregister()
             finally:
-                self._close_slots()
-                self._runner_tg = None
-                self._alarm.close()
+                self._d.close_slots()
+                self._d.runner_tg = None
+                self._d.alarm.close()
                 self._stopped.set()
 
     # -- heartbeats and crash recovery ------------------------------------------------------
@@ -242,10 +231,11 @@ class Engine(Ticks, RunnerPool, Commands):
         now = self.clock()
         await self.store.register_worker(WorkerInfo(
             id=self.worker_id, host=socket.gethostname(), pid=os.getpid(),
-            concurrency=self._concurrency, started_at=now, heartbeat=now))
+            concurrency=self._d.concurrency, started_at=now, heartbeat=now))
         if self.store.shared:
+            d = self._d
             self._heartbeat = Heartbeat(self.store.clone, self.worker_id,
-                                        lambda: (len(self._running), self.processed), self.clock)
+                                        lambda: (len(d.running), d.processed), self.clock)
             self._heartbeat.start()
 
     async def _unregister(self) -> None:
@@ -265,21 +255,15 @@ class Engine(Ticks, RunnerPool, Commands):
                 if error is not None:
                     self.last_error = f"heartbeat stopped: {error!r}"
             else:
-                await self.store.heartbeat(self.worker_id, len(self._running), self.processed,
+                await self.store.heartbeat(self.worker_id, len(self._d.running), self._d.processed,
                                            self.clock())
             if anyio.current_time() >= next_recovery:
                 next_recovery = anyio.current_time() + RECOVERY_INTERVAL
                 await self._recover()
 
-    async def _track_process(self, job_id: int, pgid: int) -> None:
-        run = self._running.get(job_id)
-        process = describe_process(pgid, run.job.token or "") if run is not None else None
-        if process is not None:
-            await self.store.set_job_process(job_id, process)
-
     async def _recover(self) -> None:
         for job in await recover(self.store, self.registry, self.clock(), self.dead_after):
-            self._publish_job(job)
+            self._d.publish_job(job)
 
     # -- retention ------------------------------------------------------------------------
 
@@ -317,60 +301,208 @@ class Engine(Ticks, RunnerPool, Commands):
             self.bus.publish(Event(EventKind.RESYNC))
         return deleted
 
-    async def _dispatch(self, drain: bool) -> None:
-        idle_checks = 0
-        while True:
-            self._woken = False
-            if self._tick_error is not None:
-                error, self._tick_error = self._tick_error, None
-                raise error
-            if self._ticking:
-                self._retick = True  # a runner is ticking: it runs ours next
-            else:
-                await self._tick()
-            if self._ready:
-                self._wake_runners(1)  # it wakes more if its job does not end at once
-            if self._stopping:
-                if not self._running:
-                    return
-            else:
-                if drain and not self._running:
-                    counts = await self.store.counts()
-                    if not any(counts[s] for s in UNFINISHED if s is not Status.PAUSED):
-                        idle_checks += 1
-                        if idle_checks > 1:
-                            return
-                    else:
-                        idle_checks = 0
-            timeout = FLUSH_INTERVAL if self._running else self.poll_interval
-            # With every slot taken a due job could not start anyway; an outcome wakes us.
-            full = len(self._running) >= self._concurrency
-            due = None if self._stopping or full else await self.store.next_wakeup(self.clock())
-            if due is not None:
-                timeout = max(0.0, min(timeout, due - self.clock()))
-            if self._woken:
-                await anyio.lowlevel.checkpoint()  # woken meanwhile: let others run first
-            else:
-                await self._alarm.sleep(timeout)
-
     async def stop(self, grace: float | None = None) -> None:
         """Take no new jobs; give running ones `grace` seconds, then stop them and requeue."""
         if not self._started or self._stopped.is_set():
             return
-        self._stopping = True
+        self._d.stopping = True
         self.wake()
         with anyio.move_on_after(self.grace if grace is None else grace):
-            while self._running:
+            while self._d.running:
                 await anyio.sleep(0.05)
-        for run in list(self._running.values()):
+        for run in list(self._d.running.values()):
             run.interrupt()
         await self._stopped.wait()
 
     def abort(self) -> None:
         """Stop every running job now (they are requeued); used on a second Ctrl-C."""
         self.grace = 0
-        self._stopping = True
-        for run in list(self._running.values()):
+        self._d.stopping = True
+        for run in list(self._d.running.values()):
             run.ctx.stop_grace = 0.0  # shell jobs SIGKILL their processes at once
             run.interrupt()
         self.wake()
+
+    # -- commands and queries ----------------------------------------------------------
+
+    def apply_control(self, job: Job) -> None:
+        """Make a job this engine runs follow its stored state (cancel/pause/resume)."""
+        run = self._d.running.get(job.id)
+        if run is None or job.token != run.job.token:
+            return
+        run.job.status = job.status
+        run.job.cancel_requested = job.cancel_requested
+        if job.cancel_requested:
+            run.cancel()
+        else:
+            run.ctx.set_paused(job.status is Status.PAUSED)
+
+    # -- commands -----------------------------------------------------------------------
+
+    def new_job(
+        self,
+        type: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        priority: Priority | str | int = Priority.NORMAL,
+        delay: float | None = None,
+        run_at: float | None = None,
+        after: Sequence[int] = (),
+        rerun_of: int | None = None,
+        max_attempts: int | None = None,
+        timeout: float | None = None,
+    ) -> NewJob:
+        """Validate a submission (raises UnknownJobType or ValidationError) without storing it."""
+        kind = self.registry.get(type)
+        clean = kind.schema.validate(params or {}, type)
+        if delay is not None:
+            if not (_is_number(delay) and 0 <= delay < 10**9):
+                raise ValueError("delay must be a number of seconds, 0 or more")
+            run_at = self.clock() + delay
+        if max_attempts is not None and not (
+            _is_int(max_attempts) and 1 <= max_attempts <= MAX_ATTEMPTS
+        ):
+            raise ValueError(f"max_attempts must be a whole number from 1 to {MAX_ATTEMPTS}")
+        if timeout is not None and not (_is_number(timeout) and 0 < timeout < 10**9):
+            raise ValueError("timeout must be a positive number of seconds")
+        # Ids must fit every store's 64-bit integers; a bool or a string is not an id.
+        if not isinstance(after, list | tuple) or not all(
+            _is_int(i) and 0 < i <= MAX_INT for i in after
+        ):
+            raise ValueError("after must be a list of job ids")
+        return NewJob(
+            type=type, params=clean, priority=Priority.parse(priority), run_at=run_at,
+            depends_on=tuple(after), rerun_of=rerun_of,
+            max_attempts=max_attempts or kind.max_attempts,
+            timeout=timeout,
+        )
+
+    async def submit(self, type: str, params: Mapping[str, Any] | None = None, **kw: Any) -> Job:
+        """Validate and queue one job; returns it with its id."""
+        return (await self.submit_many([self.new_job(type, params, **kw)]))[0]
+
+    async def submit_many(
+        self, jobs: Iterable[NewJob | tuple[str, Mapping[str, Any]]]
+    ) -> list[Job]:
+        """Validate and queue many jobs in one transaction (all or nothing)."""
+        batch = [j if isinstance(j, NewJob) else self.new_job(j[0], j[1]) for j in jobs]
+        added = await self.store.add(batch, self.clock())
+        for job in added:
+            self._d.publish_job(job)
+        self.wake()
+        return added
+
+    async def get(self, job_id: int) -> Job:
+        """The job with this id, or UnknownJob."""
+        job = await self.store.get(job_id)
+        if job is None:
+            raise UnknownJob(job_id)
+        return job
+
+    async def _command(self, job_id: int, command: Command) -> Job:
+        job = await self.store.command(job_id, command, self.clock())
+        self.apply_control(job)
+        self._d.publish_job(job)
+        self.wake()
+        return job
+
+    async def cancel(self, job_id: int) -> Job:
+        """Cancel a queued job (it never starts) or stop a running one."""
+        return await self._command(job_id, "cancel")
+
+    async def pause(self, job_id: int) -> Job:
+        """Pause a job: a queued one is not started, a running one waits at its checkpoints."""
+        return await self._command(job_id, "pause")
+
+    async def resume(self, job_id: int) -> Job:
+        """Resume a paused job."""
+        return await self._command(job_id, "resume")
+
+    async def rerun(self, job_id: int, **kw: Any) -> Job:
+        """Queue a new job with the same type and params, linked to the original."""
+        old = await self.get(job_id)
+        kw.setdefault("priority", old.priority)
+        return await self.submit(old.type, old.params, rerun_of=old.id, **kw)
+
+    async def delete(self, job_ids: Sequence[int]) -> list[int]:
+        """Delete jobs that are not running."""
+        deleted = await self.store.delete(job_ids)
+        for job_id in deleted:
+            self.bus.publish(Event(EventKind.DELETED, job_id))
+        return deleted
+
+    async def clear(
+        self,
+        statuses: Iterable[Status] = TERMINAL,
+        *,
+        older_than: float | None = None,
+        keep_newest: int = 0,
+    ) -> int:
+        """Delete finished jobs (optionally only those finished more than older_than s ago)."""
+        cutoff = self.clock() - older_than if older_than is not None else None
+        count = await self.store.clear(set(statuses), finished_before=cutoff,
+                                       keep_newest=keep_newest)
+        if count:
+            self.bus.publish(Event(EventKind.RESYNC))
+        return count
+
+    async def set_queue_paused(self, paused: bool) -> None:
+        """Pause or resume claiming on every worker sharing this store."""
+        await self.store.set_queue_paused(paused)
+        self.bus.publish(Event(EventKind.QUEUE, queue_paused=paused))
+        self.wake()
+
+    async def stats(self) -> Stats:
+        """Counts per status and this worker's load."""
+        return Stats(await self.store.counts(), len(self._d.running), self._d.concurrency,
+                     self._d.processed, await self.store.queue_paused())
+
+    async def logs(self, job_id: int, after: int = 0, limit: int | None = None) -> LogPage:
+        """A job's stored log lines after sequence number `after` (flushed ~10x a second)."""
+        return await self.store.logs(job_id, after, limit)
+
+    async def list(self, **kw: Any) -> builtins.list[Job]:
+        """Jobs newest first (see Store.list for filters and keyset paging)."""
+        return await self.store.list_jobs(**kw)
+
+    async def workers(self) -> builtins.list[WorkerInfo]:
+        """Every worker registered on this store."""
+        return await self.store.workers()
+
+    # -- waiting ------------------------------------------------------------------------
+
+    def events(self) -> Subscription:
+        """An async iterator of every event from now on (unsubscribe when done)."""
+        return self.bus.subscribe()
+
+    async def wait(self, job_id: int, timeout: float | None = None) -> Job:
+        """Wait until the job is finished and return it."""
+        with anyio.fail_after(timeout):
+            delay = 0.01
+            while True:
+                job = await self.get(job_id)
+                if job.status in TERMINAL:
+                    return job
+                await anyio.sleep(delay)
+                delay = min(delay * 2, 0.2)
+
+    async def drain(self, timeout: float | None = None) -> None:
+        """Wait until no job is queued or running (paused jobs that never started excepted)."""
+        with anyio.fail_after(timeout):
+            delay = 0.01
+            while True:
+                counts = await self.store.counts()
+                if not any(counts[s] for s in UNFINISHED if s is not Status.PAUSED) and not (
+                    self._d.running or self._d.outcomes
+                ):
+                    return
+                await anyio.sleep(delay)
+                delay = min(delay * 2, 0.1)
+
+    def running_ids(self) -> builtins.list[int]:
+        """Ids of the jobs this engine runs now."""
+        return list(self._d.running)
+
+    def is_active(self, job: Job) -> bool:
+        """Whether job is running here (its state comes from us, not from the store)."""
+        return job.id in self._d.running and job.status in ACTIVE
