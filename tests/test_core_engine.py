@@ -454,6 +454,9 @@ async def test_failed_retention_pass_is_logged_and_remembered(
             with anyio.fail_after(5):
                 while eng.last_error is None:
                     await anyio.sleep(0.01)
+            # ...and visible to `tuiqueue workers` in any process, through the store.
+            mine = [w for w in await eng.workers() if w.id == eng.worker_id]
+            assert "disk on fire" in mine[0].error
     assert "disk on fire" in eng.health
     assert any("retention pass failed" in r.getMessage() for r in caplog.records)
 

@@ -432,6 +432,15 @@ def info(worker_id: str, heartbeat: float, started: float = NOW) -> WorkerInfo:
     return WorkerInfo(worker_id, "host", 123, 3, started, heartbeat)
 
 
+async def test_a_workers_background_error_is_kept(store: Store) -> None:
+    await store.register_worker(info("w", NOW))
+    await store.report_worker_error("w", "heartbeat stopped: OSError('disk')")
+    await store.heartbeat("w", 1, 2, NOW)
+    (w,) = await store.workers()
+    assert w.error == "heartbeat stopped: OSError('disk')"
+    assert w.to_dict(NOW, 10)["error"] == w.error
+
+
 async def test_workers_and_orphans(store: Store) -> None:
     await store.register_worker(info("alive", NOW, started=NOW))
     await register_elsewhere(store, info("silent", NOW - 100, started=NOW - 100))

@@ -45,3 +45,5 @@ def workers(settings: Settings, as_json: bool) -> None:
         state = "stopped" if w.stopped else ("alive" if w.alive(now, dead_after) else "dead")
         click.echo(f"{state:<8} {safe(w.host)[:20]:<20} {w.pid:>7} {w.concurrency:>5} "
                    f"{w.running:>5} {w.processed:>8}  {ago(w.heartbeat):<14} {safe(w.id)}")
+        if w.error:
+            click.echo(f"         error: {safe(w.error)}")

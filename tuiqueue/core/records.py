@@ -22,6 +22,8 @@ class WorkerInfo:
     running: int = 0
     processed: int = 0
     stopped: bool = False
+    error: str = ""
+    """The newest background failure the worker reported (a dead heartbeat, retention)."""
 
     def alive(self, now: float, dead_after: float) -> bool:
         """Not stopped and heard from within dead_after seconds."""
@@ -34,7 +36,7 @@ class WorkerInfo:
             "concurrency": self.concurrency, "running": self.running,
             "processed": self.processed, "started_at": self.started_at,
             "heartbeat": self.heartbeat, "alive": self.alive(now, dead_after),
-            "stopped": self.stopped,
+            "stopped": self.stopped, "error": self.error or None,
         }
 
 

@@ -254,6 +254,7 @@ class Engine:
                 error, self._heartbeat.error = self._heartbeat.error, None  # (once)
                 if error is not None:
                     self.last_error = f"heartbeat stopped: {error!r}"
+                    await self._report(self.last_error)
             else:
                 await self.store.heartbeat(self.worker_id, len(self._d.running), self._d.processed,
                                            self.clock())
@@ -276,6 +277,14 @@ class Engine:
             except StoreError as exc:  # best effort: the next pass tries again
                 logger.warning("retention pass failed: %s", exc)
                 self.last_error = f"retention pass failed: {exc}"
+                await self._report(self.last_error)
+
+    async def _report(self, error: str) -> None:
+        """Make a background failure visible to `tuiqueue workers` (best effort, logged)."""
+        try:
+            await self.store.report_worker_error(self.worker_id, error)
+        except Exception:
+            logger.exception("could not record this worker's error in the store")
 
     async def prune(self) -> int:
         """Apply the retention limits once; returns how many finished jobs were deleted.

@@ -306,6 +306,12 @@ class Store(ABC):
         """
 
     @abstractmethod
+    async def report_worker_error(self, worker_id: str, error: str) -> None:
+        """Record a worker's newest background failure, shown by `tuiqueue workers`.
+
+        Blocks the event loop on SQLite (one statement); Redis awaits; memory does no I/O."""
+
+    @abstractmethod
     async def heartbeat(self, worker_id: str, running: int, processed: int, now: float) -> None:
         """Refresh a worker's liveness and load.
 

@@ -341,6 +341,11 @@ class MemoryStore(Store):
         if info is not None:
             info.running, info.processed, info.heartbeat = running, processed, now
 
+    async def report_worker_error(self, worker_id: str, error: str) -> None:
+        info = self._workers.get(worker_id)
+        if info is not None:
+            info.error = error
+
     async def stop_worker(self, worker_id: str, now: float) -> None:
         info = self._workers.get(worker_id)
         if info is not None:

@@ -429,6 +429,9 @@ class RedisStore(Store):
         # The first beat on the server's clock, so the lease runs from now on Redis's time.
         await self._run("HEARTBEAT", info.id, "heartbeat", num(info.heartbeat))
 
+    async def report_worker_error(self, worker_id: str, error: str) -> None:
+        await self._run("HEARTBEAT", worker_id, "error", error[:1000])
+
     async def heartbeat(self, worker_id: str, running: int, processed: int, now: float) -> None:
         await self._run("HEARTBEAT", worker_id, "running", running, "processed", processed,
                         "heartbeat", num(now))
@@ -448,7 +451,7 @@ class RedisStore(Store):
                 id=r["id"], host=r["host"], pid=int(r["pid"]), concurrency=int(r["concurrency"]),
                 started_at=float(r["started_at"]), heartbeat=float(r["heartbeat"]),
                 running=int(r["running"]), processed=int(r["processed"]),
-                stopped=r["stopped"] == "1",
+                stopped=r["stopped"] == "1", error=r.get("error", ""),
             )
             for r in raws if r
         ]

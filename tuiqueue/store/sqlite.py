@@ -508,6 +508,10 @@ class SqliteStore(Store):
             )
         )
 
+    async def report_worker_error(self, worker_id: str, error: str) -> None:
+        await self._db.write(lambda c: c.execute(
+            "UPDATE workers SET error = ? WHERE id = ?", (error[:1000], worker_id)))
+
     async def stop_worker(self, worker_id: str, now: float) -> None:
         await self._db.write(
             lambda c: c.execute(
@@ -521,7 +525,7 @@ class SqliteStore(Store):
         rows = await self._db.read(
             lambda c: c.execute(
                 "SELECT id, host, pid, concurrency, started_at, heartbeat, running, processed, "
-                "stopped FROM workers ORDER BY started_at DESC"
+                "stopped, error FROM workers ORDER BY started_at DESC"
             ).fetchall()
         )
         return [
@@ -535,6 +539,7 @@ class SqliteStore(Store):
                 running=r[6],
                 processed=r[7],
                 stopped=bool(r[8]),
+                error=r[9],
             )
             for r in rows
         ]

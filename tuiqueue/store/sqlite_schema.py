@@ -14,7 +14,7 @@ from tuiqueue.store.base import StoreError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 APP_ID = 0x7475_6971  # "tuiq": PRAGMA application_id marks our files
 
 MIGRATIONS: dict[int, str] = {
@@ -84,6 +84,9 @@ MIGRATIONS: dict[int, str] = {
         pgid INTEGER NOT NULL,
         start_time INTEGER NOT NULL
     );
+    """,
+    3: """
+    ALTER TABLE workers ADD COLUMN error TEXT NOT NULL DEFAULT ''
     """,
 }
 
