@@ -119,6 +119,8 @@ class JobTable(ScrollView, can_focus=True):
         self._highlighted: int | None = None
         self._id_width = 0
         """Digits of the longest id seen (the id column never shrinks back)."""
+        self._paint: tuple[Style, list[int], Style, Style, Style] | None = None
+        """Set while painting: base, widths, header, cursor and row styles, read once."""
         self._lines: LRUCache[tuple[Any, ...], tuple[object, Strip]] = LRUCache(LINE_CACHE)
         """Rendered lines by what they show, with the job drawn (its id is in the key)."""
 
@@ -367,12 +369,22 @@ class JobTable(ScrollView, can_focus=True):
 
     def render_lines(self, crop: Region) -> list[Strip]:
         """Paint the rows, timing the first paint after a batch (see paint_cost)."""
-        if self._paint_timed:
-            return super().render_lines(crop)
         start = time.perf_counter()
-        lines = super().render_lines(crop)
-        self.paint_cost, self._paint_timed = time.perf_counter() - start, True
+        self._paint = self._styles()
+        try:
+            lines = super().render_lines(crop)
+        finally:
+            self._paint = None
+        if not self._paint_timed:
+            self.paint_cost, self._paint_timed = time.perf_counter() - start, True
         return lines
+
+    def _styles(self) -> tuple[Style, list[int], Style, Style, Style]:
+        """What every line of a paint shares (the base style walks every ancestor)."""
+        base = self.rich_style
+        component = self.get_component_rich_style
+        return (base, self._widths(), base + component("job-table--header"),
+                base + component("job-table--cursor"), base + component("job-table--row"))
 
     def notify_style_update(self) -> None:
         """Theme or CSS changed: every cached line is stale."""
@@ -382,10 +394,9 @@ class JobTable(ScrollView, can_focus=True):
     def render_line(self, y: int) -> Strip:
         """Line y of the widget: the header on line 0, then the visible rows."""
         width = self.size.width
-        widths = self._widths()
-        base = self.rich_style
+        base, widths, header, cursor_style, row_style = self._paint or self._styles()
         if y == 0:
-            style = base + self.get_component_rich_style("job-table--header")
+            style = header
             labels = [Text(label + self._arrow(key)) for key, label, _ in COLUMNS]
             key: tuple[Any, ...] = ("header", tuple(widths), width, style, self.sort_column,
                                     self.sort_reverse, int(self.scroll_x))
@@ -394,9 +405,7 @@ class JobTable(ScrollView, can_focus=True):
         if not 0 <= row < len(self._order):
             return Strip.blank(width, base)
         job = self.jobs[self._order[row]]
-        cursor = row == self._cursor
-        style = base + self.get_component_rich_style(
-            "job-table--cursor" if cursor else "job-table--row")
+        style = cursor_style if row == self._cursor else row_style
         key = (id(job), age(job, self.clock()), tuple(widths), width, style, int(self.scroll_x))
         return self._line(key, job, lambda: self.cells(job), widths, width, style)
 
