@@ -9,11 +9,11 @@ import time
 from typing import Any
 
 import anyio
-from textual.widgets import DataTable
 from tq import progress_load, registry, target
 
 from tuiqueue import Engine, open_store
 from tuiqueue.ui.app import make_app
+from tuiqueue.ui.widgets.job_table import JobTable
 
 SIZE = (120, 40)
 
@@ -39,7 +39,7 @@ def paint_and_keys(jobs: int, presses: int = 16) -> dict[str, Any]:
         app = make_app(open_store(path), registry=registry, toasts=False)
         t0 = time.perf_counter()
         async with app.run_test(size=SIZE) as pilot:
-            table = app.query_one("#jobs", DataTable)
+            table = app.query_one("#jobs", JobTable)
             while not table.row_count:
                 await pilot.pause(0.005)
             await pilot.pause()

@@ -10,7 +10,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.theme import Theme
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Input, OptionList, Select
+from textual.widgets import Footer, Input, OptionList, Select
 
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.params import ValidationError
@@ -342,7 +342,7 @@ class MainScreen(Screen[None]):
 
     # -- the rest ------------------------------------------------------------------------
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+    def on_job_table_highlighted(self, event: JobTable.Highlighted) -> None:
         """Keys that apply depend on the selected job."""
         self._refresh_keys()
 
@@ -357,10 +357,9 @@ class MainScreen(Screen[None]):
             self._keys_for = keys_for
             self.refresh_bindings()
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+    def on_job_table_selected(self, event: JobTable.Selected) -> None:
         """Enter on a row opens its detail view."""
-        if event.row_key.value is not None:
-            self.app.push_screen(DetailScreen(self.dashboard, int(event.row_key.value)))
+        self.app.push_screen(DetailScreen(self.dashboard, event.job_id))
 
     def on_job_table_need_more(self, message: JobTable.NeedMore) -> None:
         """Page in older jobs."""

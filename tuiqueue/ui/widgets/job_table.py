@@ -1,25 +1,31 @@
-"""The queue table: a bounded window of jobs, updated in place by job id."""
+"""The queue table: a bounded window of jobs, updated in place by job id, on the Line API."""
 
 from __future__ import annotations
 
+import logging
 import time
+from bisect import insort
 from collections.abc import Callable, Collection, Iterable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
-from textual.binding import Binding
-from textual.geometry import Region
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
+from textual.geometry import Region, Size
 from textual.message import Message
+from textual.scroll_view import ScrollView
 from textual.strip import Strip
-from textual.widgets import DataTable
-from textual.widgets.data_table import ColumnKey
 
 from tuiqueue.core.job import Job
 from tuiqueue.core.status import QUEUED, Status
 from tuiqueue.ui.format import age, badge, bar, matches, plain
-from tuiqueue.ui.widgets.cursor_pick import CursorPick
-from tuiqueue.ui.widgets.keyed_table import KeyedTable
 from tuiqueue.ui.window import GROUPS, MAX_KEPT, NEWEST_FIRST, group_key
+
+log = logging.getLogger(__name__)
 
 COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("id", "ID", 5),
@@ -35,20 +41,32 @@ COLUMNS: tuple[tuple[str, str, int], ...] = (
 MIN_MESSAGE = 12
 """The message column takes the width left over, but never less than this."""
 
-BLANK: tuple[None, ...] = (None,) * len(COLUMNS)
-"""A new row's cells until it is first on screen (see _freshen)."""
+PADDING = 1
+"""Blank cells either side of every cell."""
+
+LINE_CACHE = 512
+"""Rendered rows kept by what they show: a few screens' worth."""
 
 
-class JobTable(CursorPick, KeyedTable):
+class JobTable(ScrollView, can_focus=True):
     """Jobs as rows keyed by id; the engine's events are applied to them in place.
 
     Once the person has picked a job (moved the cursor, clicked, submitted) the cursor
     belongs to it, not to a row index: every change that moves rows (re-sort, insert,
     delete, filter) puts it back on the same job id. Until then, and again after Home, it
     stays on the top row, so a finishing job does not carry the view to the bottom.
+    Line 0 is the header, fixed; the rows scroll under it, and only visible rows are drawn.
     """
 
-    BINDINGS = [
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "job-table--header", "job-table--cursor", "job-table--row"}
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "cursor_up", "Up", show=False),
+        Binding("down", "cursor_down", "Down", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("enter", "select_cursor", "Open", show=False),
         Binding("home", "scroll_top", "First", show=False, id="table.first",
                 tooltip="First row of the queue"),
         Binding("end", "scroll_bottom", "Last", show=False, id="table.last",
@@ -58,8 +76,20 @@ class JobTable(CursorPick, KeyedTable):
     class NeedMore(Message):
         """The cursor reached the last row: page in older jobs."""
 
+    @dataclass
+    class Highlighted(Message):
+        """The cursor is on another job."""
+
+        job_id: int
+
+    @dataclass
+    class Selected(Message):
+        """Enter (or a click on the cursor's row) on a job."""
+
+        job_id: int
+
     def __init__(self, clock: Callable[[], float] = time.time, **kw: Any) -> None:
-        super().__init__(cursor_type="row", **kw)
+        super().__init__(**kw)
         self.clock = clock
         self.jobs: dict[int, Job] = {}
         """Every job in the window, including those the filters hide."""
@@ -73,71 +103,58 @@ class JobTable(CursorPick, KeyedTable):
         """Jobs of each group kept in the window; raised as the person pages back."""
         self.floors: list[int | None] = [None for _ in GROUPS]
         """Per group, set when trimming dropped jobs: paging in again starts below this id."""
-        self._stale: set[int] = set()
-        """Jobs whose row cells are behind `jobs` (off screen when they changed)."""
-        self._ranks: dict[str, Any] = {}
-        """Row key -> where the row sorts (`order` of its job when it last changed)."""
+        self.chosen = False
+        """The person picked the job under the cursor: the cursor follows that job."""
         self.paint_cost = 0.0
-        """Seconds the first paint after the last batch took: every visible cell again."""
+        """Seconds the first paint after the last batch took."""
         self._paint_timed = True
+        self._order: list[int] = []
+        """Shown job ids, in row order."""
+        self._index: dict[int, int] | None = {}
+        """Job id -> row (rebuilt lazily after rows move)."""
+        self._ranks: dict[int, Any] = {}
+        """Job id -> where its row sorts (`order` of its job when it last changed)."""
+        self._cursor = 0
         self._want: int | None = None
-        self._followed: int | None = None
+        self._highlighted: int | None = None
         self._id_width = 0
         """Digits of the longest id seen (the id column never shrinks back)."""
-        """Row the cursor was moved to because its job moved, not by the person."""
+        self._paint: tuple[Style, list[int], Style, Style, Style] | None = None
+        """Set while painting: base, widths, header, cursor and row styles, read once."""
+        self._lines: LRUCache[tuple[Any, ...], tuple[object, Strip]] = LRUCache(LINE_CACHE)
+        """Rendered lines by what they show, with the job drawn (its id is in the key)."""
 
-    def on_mount(self) -> None:
-        """Add the fixed-width columns."""
-        for key, label, width in COLUMNS:
-            self.add_column(label, width=width, key=key)
+    # -- what is shown -----------------------------------------------------------------
 
-    def on_resize(self) -> None:
-        """Give the message column whatever width the others leave."""
-        fixed = sum(self._width(key, w) + 2 for key, _, w in COLUMNS if key != "message")
-        # Leave room for the vertical scrollbar even before it appears: when rows arrive and
-        # it shows, a table measured without it would need a horizontal scrollbar.
-        free = self.size.width - self.styles.scrollbar_size_vertical - fixed - 2
-        width = max(MIN_MESSAGE, free)
-        column = self.columns.get(ColumnKey("message"))
-        if column is not None and column.width != width:
-            column.width = width
-            self._require_update_dimensions = True
-            self.refresh()
-        self._freshen()
+    @property
+    def row_count(self) -> int:
+        """Rows shown."""
+        return len(self._order)
 
-    def _width(self, key: str, width: int) -> int:
-        """A column's width: the id column grows with the longest id (issue 14)."""
-        return max(width, self._id_width) if key == "id" else width
+    @property
+    def cursor_row(self) -> int:
+        """The row under the cursor."""
+        return self._cursor
 
-    def _fit_ids(self) -> None:
-        """Widen the id column when an id has more digits than it shows (issue 14)."""
-        longest = len(str(max(self.jobs))) if self.jobs else 0
-        if longest <= self._id_width:
-            return
-        self._id_width = longest
-        column = self.columns.get(ColumnKey("id"))
-        if column is not None and column.width < longest:
-            column.width = longest
-            self.on_resize()  # the message column gives up what the id column took
-            self._require_update_dimensions = True
-            self.refresh()
+    def row_ids(self) -> list[int]:
+        """The shown job ids in row order."""
+        return list(self._order)
+
+    def row_index(self, job_id: int) -> int | None:
+        """The row a job is on, if shown."""
+        if self._index is None:
+            self._index = {job_id: row for row, job_id in enumerate(self._order)}
+        return self._index.get(job_id)
+
+    def cell_text(self, job_id: int, column: str) -> str:
+        """The plain text a cell shows (before it is cut to its column)."""
+        keys = [key for key, _, _ in COLUMNS]
+        return self.cells(self.jobs[job_id])[keys.index(column)].plain
 
     @property
     def selected_id(self) -> int | None:
         """The id of the job under the cursor."""
-        if not self.row_count:
-            return None
-        key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
-        return int(key.value) if key.value is not None else None
-
-    def select(self, job_id: int) -> None:
-        """Put the cursor on a job now, or as soon as its row arrives."""
-        self.chosen = True
-        if str(job_id) in self.rows:
-            self._want = None
-            self._restore(job_id)
-        else:
-            self._want = job_id
+        return self._order[self._cursor] if self._order else None
 
     def shows(self, job: Job) -> bool:
         """Whether the status and text filters let this job through."""
@@ -147,20 +164,17 @@ class JobTable(CursorPick, KeyedTable):
             return False
         return matches(job, self.needle)
 
-    def cells(self, job: Job) -> list[Any]:
+    def cells(self, job: Job) -> list[Text]:
         """The row for a job; user text is wrapped in Text so it is never markup."""
-        colours = self.app.theme_variables
         progress = "" if job.status in QUEUED else bar(job.progress, 8)
-        shared = self.shared
         return [
-            job.id,
-            shared(plain(job.type)),
-            shared(badge(job.status, colours)),
-            shared(Text(str(job.priority))),
-            shared(Text(progress)),
-            shared(plain(job.error or job.message if job.status is Status.FAILED
-                         else job.message)),
-            shared(Text(age(job, self.clock()))),
+            Text(str(job.id)),
+            plain(job.type),
+            badge(job.status, self.app.theme_variables),
+            Text(str(job.priority)),
+            Text(progress),
+            plain(job.error or job.message if job.status is Status.FAILED else job.message),
+            Text(age(job, self.clock())),
         ]
 
     def order(self, job: Job) -> Any:
@@ -175,6 +189,8 @@ class JobTable(CursorPick, KeyedTable):
         value = getattr(job, column)
         return (int(value) if column == "priority" else value, job.id)
 
+    # -- changes -----------------------------------------------------------------------
+
     def load(self, jobs: Iterable[Job]) -> None:
         """Replace the window with these jobs (startup, filter change, resync)."""
         self.jobs = {job.id: job for job in jobs}
@@ -185,36 +201,17 @@ class JobTable(CursorPick, KeyedTable):
     def rebuild(self) -> None:
         """Refill rows from the window (only on load and filter changes, never per event)."""
         selected = self.selected_id if self.chosen else None
-        with self.app.batch_update():
-            self.clear()
-            self._ranks = {str(i): self.order(j) for i, j in self.jobs.items() if self.shows(j)}
-            keys = sorted(self._ranks, key=self._ranks.__getitem__, reverse=self.sort_reverse)
-            self._stale = {int(key) for key in keys}
-            self.change_rows(add=[(key, BLANK) for key in keys])
-            self._fit_ids()
-            self._restore(self._wanted(selected))
-            self._freshen()
+        self._ranks = {i: self.order(j) for i, j in self.jobs.items() if self.shows(j)}
+        self._sort()
+        self._settle(selected)
 
     def apply(self, jobs: dict[int, Job], deleted: Collection[int] = ()) -> None:
         """Apply a batch of changed jobs and deletions in one screen update.
 
         The window is decided on `jobs` first (trimmed there), then the rows follow it: a
-        job that would be trimmed at once never becomes a row, rows that leave go in one
-        pass, and a row that stays only has the cells that changed updated.
+        job that would be trimmed at once never becomes a row, and rows only move when a
+        job's place in the order changed.
         """
-        self._apply(jobs, deleted)
-        self._paint_timed = False
-
-    def render_lines(self, crop: Region) -> list[Strip]:
-        """Paint the rows, timing the first paint after a batch (see paint_cost)."""
-        if self._paint_timed:
-            return super().render_lines(crop)
-        start = time.perf_counter()
-        lines = super().render_lines(crop)
-        self.paint_cost, self._paint_timed = time.perf_counter() - start, True
-        return lines
-
-    def _apply(self, jobs: dict[int, Job], deleted: Collection[int]) -> None:
         selected = self.selected_id if self.chosen else None
         gone: set[int] = set()
         for job_id in deleted:
@@ -231,79 +228,30 @@ class JobTable(CursorPick, KeyedTable):
             self.jobs[job_id] = job
         if moved:  # only a new job or a new status can take a group past its cap
             gone.update(self._trim(selected))
-        reorder = False
-        new: list[str] = []
-        ranks, stale, order = self._ranks, self._stale, self.order
+        ranks, order = self._ranks, self.order
         filtered = bool(self.hidden or self.statuses is not None or self.needle)
         queue_order = self.sort_column is None
+        changed: list[int] = []
         for job_id in jobs:
             kept = self.jobs.get(job_id)
             if kept is None or (filtered and not self.shows(kept)):
                 gone.add(job_id)
                 continue
-            # Every changed row is stale: the rows on screen are brought up to date below,
-            # the others (and new rows, added blank) when they scroll into view.
-            stale.add(job_id)
-            key = str(job_id)
-            before = ranks.get(key)  # a rank for each row, so None: no row yet
+            before = ranks.get(job_id)
             if before is not None and queue_order and job_id not in moved:
                 continue
             rank = order(kept)
-            if before is None:
-                new.append(key)
-            elif rank == before:
+            if rank == before:
                 continue
-            ranks[key] = rank
-            reorder = True
-        with self.app.batch_update():
-            for job_id in gone:
-                stale.discard(job_id)
-                ranks.pop(str(job_id), None)
-            self.change_rows(drop=map(str, gone), add=[(key, BLANK) for key in new],
-                             order=ranks.__getitem__ if reorder else None,
-                             reverse=self.sort_reverse)
-            self._fit_ids()
-            self._restore(self._wanted(selected))
-            self._freshen()
-
-    def _freshen(self) -> None:
-        """Bring the cells of stale rows on screen up to date, in one refresh.
-
-        Rows off screen are only marked stale: a burst of progress from 500 jobs costs the
-        ~30 rows a person can see, and the rest catch up as they scroll into view.
-        """
-        if not self._stale or not self.row_count:
-            return
-        first = max(0, int(self.scroll_y))  # every row is one line high
-        last = min(self.row_count, first + self.size.height)
-        changed = False
-        for index in range(first, last):
-            key = self._row_locations.get_key(index)
-            if key is None or int(str(key.value)) not in self._stale:
-                continue
-            job_id = int(str(key.value))
-            self._stale.discard(job_id)
-            job = self.jobs.get(job_id)
-            if job is None:
-                continue
-            row = self._data[key]
-            for (column, _, _), after in zip(COLUMNS, self.cells(job), strict=True):
-                before = row[ColumnKey(column)]
-                if before is after:
-                    continue
-                if before != after or getattr(before, "style", None) != getattr(after, "style",
-                                                                                None):
-                    # update_cell, minus its refresh per cell: one refresh below for all.
-                    row[ColumnKey(column)] = after
-                    changed = True
-        if changed:
-            self._update_count += 1
-            self.refresh()
-
-    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
-        """Rows scrolled into view catch up on the changes made while they were off screen."""
-        super().watch_scroll_y(old_value, new_value)
-        self._freshen()
+            ranks[job_id] = rank
+            changed.append(job_id)
+        dropped = [job_id for job_id in gone if ranks.pop(job_id, None) is not None]
+        if len(changed) > 32:
+            self._sort()  # a big batch: one sort beats many insertions
+        elif changed or dropped:
+            self._place({*changed, *dropped})
+        self._paint_timed = False
+        self._settle(selected)
 
     def page_in(self, jobs: Collection[Job], grow: bool = True) -> None:
         """Add a page of jobs; with grow, keep them all (the window grows as the person pages;
@@ -318,11 +266,9 @@ class JobTable(CursorPick, KeyedTable):
     def hide(self, job_id: int) -> None:
         """Stop showing a job (deleted, undo pending); the cursor stays on its row index."""
         self.hidden.add(job_id)
-        if str(job_id) in self.rows:
-            with self.app.batch_update():
-                self.change_rows(drop=[str(job_id)])
-                self._ranks.pop(str(job_id), None)
-                self._freshen()  # the rows below moved up, maybe into view
+        if self._ranks.pop(job_id, None) is not None:
+            self._place({job_id})
+            self._settle(None)
 
     def unhide(self, job_id: int) -> None:
         """Show a job again (delete undone) and select it."""
@@ -332,24 +278,247 @@ class JobTable(CursorPick, KeyedTable):
             self._want = job_id
             self.apply({job_id: job})
 
+    def select(self, job_id: int) -> None:
+        """Put the cursor on a job now, or as soon as its row arrives."""
+        self.chosen = True
+        if self.row_index(job_id) is not None:
+            self._want = None
+            self._settle(job_id)
+        else:
+            self._want = job_id
+
     def resort(self) -> None:
         """Sort rows by the current order, keeping the cursor on the same job."""
         selected = self.selected_id
-        self._ranks = {key: self.order(self.jobs[int(key)]) for key in self._ranks}
-        with self.app.batch_update():
-            self.change_rows(order=self._ranks.__getitem__, reverse=self.sort_reverse)
-            self._restore(selected)
-            self._freshen()  # rows off screen until now may be on it
+        self._ranks = {job_id: self.order(self.jobs[job_id]) for job_id in self._ranks}
+        self._sort()
+        self._settle(selected)
 
     def tick(self) -> None:
-        """Move every job's age on (once a second; only visible rows are repainted now)."""
-        self._stale.update(self.jobs)
-        with self.app.batch_update():
-            self._freshen()
+        """Move every job's age on (once a second; only visible rows are drawn again)."""
+        self.refresh()
 
-    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
-        """Sort by the clicked column; clicking it again reverses, a third time resets."""
-        column = str(event.column_key.value)
+    def _sort(self) -> None:
+        ranks = self._ranks
+        self._order = sorted(ranks, key=ranks.__getitem__, reverse=self.sort_reverse)
+        self._index = None
+
+    def _place(self, changed: set[int]) -> None:
+        """Take the changed rows out and put those still shown back in their place."""
+        ranks = self._ranks
+        order = [job_id for job_id in self._order if job_id not in changed]
+        if self.sort_reverse:
+            order.reverse()
+        key = ranks.__getitem__
+        for job_id in sorted((i for i in changed if i in ranks), key=key):
+            insort(order, job_id, key=key)
+        if self.sort_reverse:
+            order.reverse()
+        self._order = order
+        self._index = None
+
+    def _settle(self, selected: int | None) -> None:
+        """After rows changed: size, id column, cursor on its job, one refresh."""
+        want = self._want
+        if want is not None and self.row_index(want) is not None:
+            self._want, selected = None, want
+        if self.jobs:
+            self._id_width = max(self._id_width, len(str(max(self.jobs))))
+        row = self.row_index(selected) if selected is not None else None
+        self._cursor = max(0, min(self._cursor if row is None else row, self.row_count - 1))
+        self._fit()
+        self._show_cursor()
+        self.refresh()
+        self._highlight()
+
+    # -- geometry ----------------------------------------------------------------------
+
+    def _widths(self) -> list[int]:
+        """Each column's width: id fits the longest id (issue 14); message takes the rest."""
+        widths = [max(w, self._id_width) if key == "id" else w for key, _, w in COLUMNS]
+        fixed = sum(w + 2 * PADDING for (key, _, _), w in zip(COLUMNS, widths, strict=True)
+                    if key != "message")
+        # Leave room for the vertical scrollbar even before it appears.
+        free = self.size.width - self.styles.scrollbar_size_vertical - fixed - 2 * PADDING
+        widths[[key for key, _, _ in COLUMNS].index("message")] = max(MIN_MESSAGE, free)
+        return widths
+
+    def _fit(self) -> None:
+        width = sum(w + 2 * PADDING for w in self._widths())
+        size = Size(width, self.row_count + 1)
+        if size != self.virtual_size:
+            self.virtual_size = size
+
+    def on_resize(self) -> None:
+        """Widths follow the widget's."""
+        self._fit()
+        self.refresh()
+
+    def _visible(self) -> int:
+        """Rows that fit under the header."""
+        return max(1, self.scrollable_content_region.height - 1)
+
+    def _show_cursor(self) -> None:
+        top = int(self.scroll_y)
+        if self._cursor < top:
+            self.scroll_to(y=self._cursor, animate=False, immediate=True)
+        elif self._cursor >= top + self._visible():
+            self.scroll_to(y=self._cursor - self._visible() + 1, animate=False, immediate=True)
+
+    # -- drawing -----------------------------------------------------------------------
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """Paint the rows, timing the first paint after a batch (see paint_cost)."""
+        start = time.perf_counter()
+        self._paint = self._styles()
+        try:
+            lines = super().render_lines(crop)
+        finally:
+            self._paint = None
+        if not self._paint_timed:
+            self.paint_cost, self._paint_timed = time.perf_counter() - start, True
+        return lines
+
+    def _styles(self) -> tuple[Style, list[int], Style, Style, Style]:
+        """What every line of a paint shares (the base style walks every ancestor)."""
+        base = self.rich_style
+        component = self.get_component_rich_style
+        return (base, self._widths(), base + component("job-table--header"),
+                base + component("job-table--cursor"), base + component("job-table--row"))
+
+    def notify_style_update(self) -> None:
+        """Theme or CSS changed: every cached line is stale."""
+        super().notify_style_update()
+        self._lines.clear()
+
+    def render_line(self, y: int) -> Strip:
+        """Line y of the widget: the header on line 0, then the visible rows."""
+        width = self.size.width
+        base, widths, header, cursor_style, row_style = self._paint or self._styles()
+        if y == 0:
+            style = header
+            labels = [Text(label + self._arrow(key)) for key, label, _ in COLUMNS]
+            key: tuple[Any, ...] = ("header", tuple(widths), width, style, self.sort_column,
+                                    self.sort_reverse, int(self.scroll_x))
+            return self._line(key, None, lambda: labels, widths, width, style)
+        row = int(self.scroll_y) + y - 1
+        if not 0 <= row < len(self._order):
+            return Strip.blank(width, base)
+        job = self.jobs[self._order[row]]
+        style = cursor_style if row == self._cursor else row_style
+        key = (id(job), age(job, self.clock()), tuple(widths), width, style, int(self.scroll_x))
+        return self._line(key, job, lambda: self.cells(job), widths, width, style)
+
+    def _arrow(self, column: str) -> str:
+        if column != self.sort_column:
+            return ""
+        return " ▼" if self.sort_reverse else " ▲"
+
+    def _line(self, key: tuple[Any, ...], owner: object, cells: Callable[[], list[Text]],
+              widths: list[int], width: int, style: Style) -> Strip:
+        """A line from the cache, else drawn; jobs are replaced, never changed, so a job
+        drawn before (the very object: the entry keeps it alive) draws the same."""
+        cached = self._lines.get(key)
+        if cached is not None and cached[0] is owner:
+            return cached[1]
+        line = Text(no_wrap=True, end="")
+        pad = " " * PADDING
+        for cell, cell_width in zip(cells(), widths, strict=True):
+            cell = cell.copy()
+            cell.truncate(cell_width, overflow="ellipsis", pad=True)
+            line.append(pad)
+            line.append_text(cell)
+            line.append(pad)
+        segments = [Segment(text, style + seg_style if seg_style else style)
+                    for text, seg_style, _ in line.render(self.app.console)]
+        total = sum(w + 2 * PADDING for w in widths)
+        strip = Strip(segments, total).crop_extend(int(self.scroll_x),
+                                                  int(self.scroll_x) + width, style)
+        self._lines[key] = (owner, strip)
+        return strip
+
+    # -- the person --------------------------------------------------------------------
+
+    def move_cursor(self, row: int) -> None:
+        """Put the cursor on a row (clamped) and keep it in view."""
+        self._cursor = max(0, min(row, self.row_count - 1))
+        self._show_cursor()
+        self.refresh()
+        if self._highlight() and self.row_count and self._cursor == self.row_count - 1:
+            self.post_message(self.NeedMore())
+
+    def _highlight(self) -> bool:
+        """Tell the screen when the cursor is on another job; whether it is."""
+        selected = self.selected_id
+        if selected == self._highlighted:
+            return False
+        self._highlighted = selected
+        if selected is not None:
+            self.post_message(self.Highlighted(selected))
+        return True
+
+    def action_cursor_up(self) -> None:
+        """Up: picks the job above."""
+        self.chosen = True
+        self.move_cursor(self._cursor - 1)
+
+    def action_cursor_down(self) -> None:
+        """Down: picks the job below."""
+        self.chosen = True
+        self.move_cursor(self._cursor + 1)
+
+    def action_page_up(self) -> None:
+        """Page up: picks the job there."""
+        self.chosen = True
+        self.move_cursor(self._cursor - self._visible())
+
+    def action_page_down(self) -> None:
+        """Page down: picks the job there."""
+        self.chosen = True
+        self.move_cursor(self._cursor + self._visible())
+
+    def action_scroll_top(self) -> None:
+        """Home: the top row, where the cursor stays again as the rows change."""
+        self.chosen = False
+        self.move_cursor(0)
+
+    def action_scroll_bottom(self) -> None:
+        """End: the last row; already there (or no rows), ask for more jobs."""
+        self.chosen = True
+        if not self.row_count or self._cursor == self.row_count - 1:
+            self.post_message(self.NeedMore())
+        self.move_cursor(self.row_count - 1)
+
+    def action_select_cursor(self) -> None:
+        """Enter: open the job under the cursor."""
+        selected = self.selected_id
+        if selected is not None:
+            self.post_message(self.Selected(selected))
+
+    def on_click(self, event: events.Click) -> None:
+        """A click on a row picks it (on the cursor's row, opens it); on the header, sorts."""
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        if offset.y == 0:
+            x = offset.x + int(self.scroll_x)
+            for (column, _, _), width in zip(COLUMNS, self._widths(), strict=True):
+                x -= width + 2 * PADDING
+                if x < 0:
+                    self._sort_by(column)
+                    return
+            return
+        row = int(self.scroll_y) + offset.y - 1
+        if not 0 <= row < self.row_count:
+            return
+        self.chosen = True
+        if row == self._cursor:
+            self.action_select_cursor()
+        else:
+            self.move_cursor(row)
+
+    def _sort_by(self, column: str) -> None:
+        """Sort by a column; clicking it again reverses, a third time resets."""
         if self.sort_column != column:
             self.sort_column, self.sort_reverse = column, False
         elif not self.sort_reverse:
@@ -357,21 +526,6 @@ class JobTable(CursorPick, KeyedTable):
         else:
             self.sort_column, self.sort_reverse = None, False
         self.resort()
-
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        """Ask for the next page of older jobs when the person moves to the last row."""
-        followed, self._followed = self._followed, None
-        if event.cursor_row == followed:
-            return  # rows moved under the cursor; paging now would page again and again
-        if self.row_count and event.cursor_row == self.row_count - 1:
-            self.post_message(self.NeedMore())
-
-    def action_scroll_bottom(self) -> None:
-        """End: the last row; already there (or no rows), ask for more jobs."""
-        self.chosen = True  # (see CursorPick)
-        if not self.row_count or self.cursor_row == self.row_count - 1:
-            self.post_message(self.NeedMore())
-        super().action_scroll_bottom()
 
     def _trim(self, selected: int | None) -> list[int]:
         """Keep each group's first `cap` jobs in queue order in `jobs`; return the dropped ids.
@@ -401,20 +555,3 @@ class JobTable(CursorPick, KeyedTable):
                     earlier = self.floors[index]
                     self.floors[index] = floor if earlier is None else min(floor, earlier)
         return dropped
-
-    def _wanted(self, selected: int | None) -> int | None:
-        """The job the cursor goes to: one asked for by select(), else the selected one."""
-        want = self._want
-        if want is not None and str(want) in self.rows:
-            self._want = None
-            return want
-        return selected
-
-    def _restore(self, job_id: int | None) -> None:
-        if job_id is None or str(job_id) not in self.rows:
-            return
-        row = self.get_row_index(str(job_id))
-        if row != self.cursor_row:
-            self._followed = row
-            self.move_cursor(row=row, animate=False)
-
