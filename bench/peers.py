@@ -19,8 +19,10 @@ def raw_sqlite(n: int) -> dict[str, float]:
     conn = sqlite3.connect(os.path.join(folder, "raw.db"), isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
-    conn.execute("CREATE TABLE jobs (id INTEGER PRIMARY KEY, type TEXT, params TEXT, "
-                 "status TEXT, result TEXT)")
+    conn.execute(
+        "CREATE TABLE jobs (id INTEGER PRIMARY KEY, type TEXT, params TEXT, "
+        "status TEXT, result TEXT)"
+    )
     conn.execute("CREATE INDEX jobs_ready ON jobs (status, id)")
     t0 = time.perf_counter()
     for _ in range(n):
@@ -32,11 +34,13 @@ def raw_sqlite(n: int) -> dict[str, float]:
         conn.execute("BEGIN IMMEDIATE")
         job_id = conn.execute(
             "UPDATE jobs SET status = 'running' WHERE id = (SELECT id FROM jobs "
-            "WHERE status = 'pending' ORDER BY id LIMIT 1) RETURNING id").fetchone()[0]
+            "WHERE status = 'pending' ORDER BY id LIMIT 1) RETURNING id"
+        ).fetchone()[0]
         conn.execute("COMMIT")
         conn.execute("BEGIN IMMEDIATE")
-        conn.execute("UPDATE jobs SET status = 'completed', result = 'null' WHERE id = ?",
-                     (job_id,))
+        conn.execute(
+            "UPDATE jobs SET status = 'completed', result = 'null' WHERE id = ?", (job_id,)
+        )
         conn.execute("COMMIT")
     t2 = time.perf_counter()
     conn.close()
@@ -88,8 +92,15 @@ def _huey_run(huey: Any, n: int) -> dict[str, float]:
     for _ in range(n):
         noop()
     t1 = time.perf_counter()
-    consumer = Consumer(huey, workers=4, worker_type="thread", periodic=False,
-                        initial_delay=0.001, max_delay=0.01, check_worker_health=False)
+    consumer = Consumer(
+        huey,
+        workers=4,
+        worker_type="thread",
+        periodic=False,
+        initial_delay=0.001,
+        max_delay=0.01,
+        check_worker_health=False,
+    )
     consumer.start()
     for _ in range(n):
         done.acquire()
@@ -153,8 +164,13 @@ def saq_redis(n: int, concurrency: int = 8) -> dict[str, float]:
             if count >= n:
                 done.set()
 
-        worker = Worker(queue, functions=[("noop", noop)], concurrency=concurrency,
-                        after_process=after, dequeue_timeout=0.01)
+        worker = Worker(
+            queue,
+            functions=[("noop", noop)],
+            concurrency=concurrency,
+            after_process=after,
+            dequeue_timeout=0.01,
+        )
         t0 = time.perf_counter()
         batch = 500
         for start in range(0, n, batch):
@@ -193,9 +209,15 @@ def arq_redis(n: int, concurrency: int = 8) -> dict[str, float]:
         for start in range(0, n, batch):
             await asyncio.gather(*(pool.enqueue_job("noop") for _ in range(min(batch, n - start))))
         t1 = time.perf_counter()
-        worker = Worker(functions=[func(noop, name="noop")], redis_pool=pool,
-                        max_jobs=concurrency, burst=True, poll_delay=0.01, keep_result=0,
-                        handle_signals=False)
+        worker = Worker(
+            functions=[func(noop, name="noop")],
+            redis_pool=pool,
+            max_jobs=concurrency,
+            burst=True,
+            poll_delay=0.01,
+            keep_result=0,
+            handle_signals=False,
+        )
         await worker.main()
         t2 = time.perf_counter()
         assert worker.jobs_complete == n, worker.jobs_complete

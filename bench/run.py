@@ -57,14 +57,33 @@ class Size:
     ui_large: int
 
 
-FULL = Size(n=5_000, store_small=100, store_large=100_000, rss_total=100_000, rss_warmup=20_000,
-            progress_seconds=6.0, progress_running=500, ui_small=100, ui_large=100_000)
-QUICK = Size(n=300, store_small=100, store_large=2_000, rss_total=3_000, rss_warmup=1_000,
-             progress_seconds=2.0, progress_running=50, ui_small=20, ui_large=500)
+FULL = Size(
+    n=5_000,
+    store_small=100,
+    store_large=100_000,
+    rss_total=100_000,
+    rss_warmup=20_000,
+    progress_seconds=6.0,
+    progress_running=500,
+    ui_small=100,
+    ui_large=100_000,
+)
+QUICK = Size(
+    n=300,
+    store_small=100,
+    store_large=2_000,
+    rss_total=3_000,
+    rss_warmup=1_000,
+    progress_seconds=2.0,
+    progress_running=50,
+    ui_small=20,
+    ui_large=500,
+)
 
 
-def measure(module: str, func: str, timeout: float = MEASURE_TIMEOUT,
-            **kwargs: Any) -> dict[str, Any]:
+def measure(
+    module: str, func: str, timeout: float = MEASURE_TIMEOUT, **kwargs: Any
+) -> dict[str, Any]:
     """Run bench/<module>.py:<func>(**kwargs) in a fresh interpreter; its dict of numbers."""
     code = (
         "import json, sys; sys.path.insert(0, sys.argv[1]); import importlib; "
@@ -74,11 +93,14 @@ def measure(module: str, func: str, timeout: float = MEASURE_TIMEOUT,
     )
     proc = subprocess.run(
         [sys.executable, "-c", code, str(HERE), module, func, json.dumps(kwargs)],
-        capture_output=True, text=True, timeout=timeout, cwd=HERE,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=HERE,
     )
     for line in reversed(proc.stdout.splitlines()):
         if line.startswith("RESULT "):
-            result: dict[str, Any] = json.loads(line[len("RESULT "):])
+            result: dict[str, Any] = json.loads(line[len("RESULT ") :])
             return result
     tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
     raise RuntimeError(f"{module}.{func} failed: " + " | ".join(tail))
@@ -115,9 +137,14 @@ def redis_available() -> str | None:
 # -- scenarios ------------------------------------------------------------------------------
 
 
-def throughput_rows(store: str, peers: list[tuple[str, str, str, dict[str, Any]]],
-                    limit: tuple[str, str] | None, size: Size, repeat: int,
-                    targets: dict[str, str]) -> list[Row]:
+def throughput_rows(
+    store: str,
+    peers: list[tuple[str, str, str, dict[str, Any]]],
+    limit: tuple[str, str] | None,
+    size: Size,
+    repeat: int,
+    targets: dict[str, str],
+) -> list[Row]:
     """Submitted and completed jobs/s of tuiqueue on `store` vs each peer and the limit."""
     ours = best("tq", "throughput", "completed", repeat, n=size.n, store=store)
     lim = best("peers", limit[1], "completed", repeat, n=size.n) if limit else None
@@ -126,10 +153,19 @@ def throughput_rows(store: str, peers: list[tuple[str, str, str, dict[str, Any]]
         theirs = best(module, func, "completed", repeat, n=size.n, **kwargs)
         for key in ("completed", "submitted"):
             limit_value = lim[key] if lim else None
-            rows.append(Row(
-                f"{store}: {key}", "jobs/s", ours[key], label, theirs[key], limit_value,
-                ratio(ours[key], theirs[key]), ratio(ours[key], limit_value),
-                targets.get(f"{label}:{key}", "")))
+            rows.append(
+                Row(
+                    f"{store}: {key}",
+                    "jobs/s",
+                    ours[key],
+                    label,
+                    theirs[key],
+                    limit_value,
+                    ratio(ours[key], theirs[key]),
+                    ratio(ours[key], limit_value),
+                    targets.get(f"{label}:{key}", ""),
+                )
+            )
     return rows
 
 
@@ -137,18 +173,27 @@ def scenario_sqlite(size: Size, repeat: int) -> list[Row]:
     """SQLite store vs huey's SqliteHuey and raw sqlite3."""
     return throughput_rows(
         "sqlite",
-        [("huey SqliteHuey (NORMAL)", "peers", "huey_sqlite", {"synchronous": "normal"}),
-         ("huey SqliteHuey (default)", "peers", "huey_sqlite", {})],
-        ("raw sqlite3", "raw_sqlite"), size, repeat,
-        {"huey SqliteHuey (NORMAL):completed": ">= 2x peer, >= 0.5x limit"})
+        [
+            ("huey SqliteHuey (NORMAL)", "peers", "huey_sqlite", {"synchronous": "normal"}),
+            ("huey SqliteHuey (default)", "peers", "huey_sqlite", {}),
+        ],
+        ("raw sqlite3", "raw_sqlite"),
+        size,
+        repeat,
+        {"huey SqliteHuey (NORMAL):completed": ">= 2x peer, >= 0.5x limit"},
+    )
 
 
 def scenario_memory(size: Size, repeat: int) -> list[Row]:
     """Memory store vs MemoryHuey and a bare asyncio.Queue pipeline."""
     return throughput_rows(
-        "memory", [("huey MemoryHuey", "peers", "huey_memory", {})],
-        ("bare asyncio", "bare_asyncio"), size, repeat,
-        {"huey MemoryHuey:completed": ">= 2x peer, >= 0.25x limit"})
+        "memory",
+        [("huey MemoryHuey", "peers", "huey_memory", {})],
+        ("bare asyncio", "bare_asyncio"),
+        size,
+        repeat,
+        {"huey MemoryHuey:completed": ">= 2x peer, >= 0.25x limit"},
+    )
 
 
 def scenario_redis(size: Size, repeat: int) -> list[Row]:
@@ -157,9 +202,13 @@ def scenario_redis(size: Size, repeat: int) -> list[Row]:
     if why:
         return [Row("redis: completed", "jobs/s", None, "saq / arq", note=why)]
     return throughput_rows(
-        "redis", [("saq", "peers", "saq_redis", {}), ("arq", "peers", "arq_redis", {})],
-        None, size, 1,  # saq and arq are slow enough that one run each keeps this under a minute
-        {"saq:completed": ">= 3x peer", "arq:completed": ">= 5x peer"})
+        "redis",
+        [("saq", "peers", "saq_redis", {}), ("arq", "peers", "arq_redis", {})],
+        None,
+        size,
+        1,  # saq and arq are slow enough that one run each keeps this under a minute
+        {"saq:completed": ">= 3x peer", "arq:completed": ">= 5x peer"},
+    )
 
 
 def scenario_submit_latency(size: Size, repeat: int) -> list[Row]:
@@ -168,9 +217,17 @@ def scenario_submit_latency(size: Size, repeat: int) -> list[Row]:
     large = measure("tq", "submit_latency", size=size.store_large)
     label = f"same, {size.store_small:,} jobs in store"
     return [
-        Row(f"submit latency {q}, {size.store_large:,} jobs in store", "ms", large[key], label,
-            small[key], None, ratio(large[key], small[key]), None,
-            "<= 1.5x peer" if q == "p50" else "")
+        Row(
+            f"submit latency {q}, {size.store_large:,} jobs in store",
+            "ms",
+            large[key],
+            label,
+            small[key],
+            None,
+            ratio(large[key], small[key]),
+            None,
+            "<= 1.5x peer" if q == "p50" else "",
+        )
         for q, key in (("p50", "p50_ms"), ("p99", "p99_ms"))
     ]
 
@@ -180,9 +237,17 @@ def scenario_memory_growth(size: Size, repeat: int) -> list[Row]:
     out = measure("tq", "memory_growth", total=size.rss_total, warmup=size.rss_warmup)
     return [
         Row(f"engine RSS after {size.rss_total:,} jobs", "MiB", out["rss_mib"]),
-        Row(f"RSS growth, jobs {size.rss_warmup:,}..{size.rss_total:,}", "MiB",
-            out["growth_mib"], None, None, 10.0, None, ratio(out["growth_mib"], 10.0),
-            "<= 10 MiB"),
+        Row(
+            f"RSS growth, jobs {size.rss_warmup:,}..{size.rss_total:,}",
+            "MiB",
+            out["growth_mib"],
+            None,
+            None,
+            10.0,
+            None,
+            ratio(out["growth_mib"], 10.0),
+            "<= 10 MiB",
+        ),
     ]
 
 
@@ -204,12 +269,22 @@ def scenario_dashboard(size: Size, repeat: int) -> list[Row]:
     large = measure("ui", "paint_and_keys", jobs=size.ui_large)
     label = f"same, {size.ui_small:,} jobs"
     return [
-        Row(f"dashboard {what}, {size.ui_large:,} jobs", "ms", large[key], label, small[key],
-            None, ratio(large[key], small[key]), None,
-            "" if key == "key_idle_p50_ms" else "<= 1.5x peer")
-        for what, key in (("first paint", "first_paint_ms"),
-                          ("key press to cursor moved, p50", "key_p50_ms"),
-                          ("key press to Pilot idle, p50", "key_idle_p50_ms"))
+        Row(
+            f"dashboard {what}, {size.ui_large:,} jobs",
+            "ms",
+            large[key],
+            label,
+            small[key],
+            None,
+            ratio(large[key], small[key]),
+            None,
+            "" if key == "key_idle_p50_ms" else "<= 1.5x peer",
+        )
+        for what, key in (
+            ("first paint", "first_paint_ms"),
+            ("key press to cursor moved, p50", "key_p50_ms"),
+            ("key press to Pilot idle, p50", "key_idle_p50_ms"),
+        )
     ]
 
 
@@ -217,27 +292,65 @@ def scenario_progress(size: Size, repeat: int) -> list[Row]:
     """Many running jobs reporting progress 20x/s: headless vs with the dashboard attached."""
     kw = {"seconds": size.progress_seconds, "running": size.progress_running}
     headless = measure("tq", "progress_headless", **kw)
-    rows = [Row(f"{size.progress_running} jobs x 20 progress/s: loop lag p95, headless", "ms",
-                headless["lag_p95_ms"])]
+    rows = [
+        Row(
+            f"{size.progress_running} jobs x 20 progress/s: loop lag p95, headless",
+            "ms",
+            headless["lag_p95_ms"],
+        )
+    ]
     why = dashboard_available()
     if why:
-        rows.append(Row("same, dashboard attached: jobs/s", "jobs/s", None, "headless",
-                        headless["jobs_per_s"], note=why))
+        rows.append(
+            Row(
+                "same, dashboard attached: jobs/s",
+                "jobs/s",
+                None,
+                "headless",
+                headless["jobs_per_s"],
+                note=why,
+            )
+        )
         return rows
     try:
         ui = measure("ui", "progress_with_dashboard", timeout=50.0, **kw)
     except subprocess.TimeoutExpired:
-        rows.append(Row(f"{size.progress_running} jobs x 20 progress/s: jobs/s, dashboard",
-                        "jobs/s", None, "headless", headless["jobs_per_s"], None, None, None,
-                        ">= 0.8x peer", "not measured: the dashboard fell behind (50 s limit)"))
+        rows.append(
+            Row(
+                f"{size.progress_running} jobs x 20 progress/s: jobs/s, dashboard",
+                "jobs/s",
+                None,
+                "headless",
+                headless["jobs_per_s"],
+                None,
+                None,
+                None,
+                ">= 0.8x peer",
+                "not measured: the dashboard fell behind (50 s limit)",
+            )
+        )
         return rows
     rows += [
-        Row(f"{size.progress_running} jobs x 20 progress/s: loop lag p95, dashboard", "ms",
-            ui["lag_p95_ms"], "headless", headless["lag_p95_ms"], None,
-            ratio(ui["lag_p95_ms"], headless["lag_p95_ms"])),
-        Row(f"{size.progress_running} jobs x 20 progress/s: jobs/s, dashboard", "jobs/s",
-            ui["jobs_per_s"], "headless", headless["jobs_per_s"], None,
-            ratio(ui["jobs_per_s"], headless["jobs_per_s"]), None, ">= 0.8x peer"),
+        Row(
+            f"{size.progress_running} jobs x 20 progress/s: loop lag p95, dashboard",
+            "ms",
+            ui["lag_p95_ms"],
+            "headless",
+            headless["lag_p95_ms"],
+            None,
+            ratio(ui["lag_p95_ms"], headless["lag_p95_ms"]),
+        ),
+        Row(
+            f"{size.progress_running} jobs x 20 progress/s: jobs/s, dashboard",
+            "jobs/s",
+            ui["jobs_per_s"],
+            "headless",
+            headless["jobs_per_s"],
+            None,
+            ratio(ui["jobs_per_s"], headless["jobs_per_s"]),
+            None,
+            ">= 0.8x peer",
+        ),
     ]
     return rows
 
@@ -274,8 +387,9 @@ def holds(row: Row) -> str:
     """Whether the row meets its target ("yes"/"no"), "" without one or without a number."""
     verdicts = []
     for op, number, what in _GOAL.findall(row.target):
-        value = {"x peer": row.ratio_vs_peer, "x limit": row.ratio_vs_limit,
-                 "MiB": row.tuiqueue}[what]
+        value = {"x peer": row.ratio_vs_peer, "x limit": row.ratio_vs_limit, "MiB": row.tuiqueue}[
+            what
+        ]
         if value is None:
             return ""
         verdicts.append(value >= float(number) if op == ">=" else value <= float(number))
@@ -284,13 +398,32 @@ def holds(row: Row) -> str:
 
 def table(rows: list[Row]) -> str:
     """A Markdown table of the rows."""
-    head = ["scenario", "unit", "tuiqueue", "peer", "peer value", "limit", "vs peer",
-            "vs limit", "target", "holds"]
+    head = [
+        "scenario",
+        "unit",
+        "tuiqueue",
+        "peer",
+        "peer value",
+        "limit",
+        "vs peer",
+        "vs limit",
+        "target",
+        "holds",
+    ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        cells = [r.scenario, r.unit, fmt(r.tuiqueue), r.peer or "", fmt(r.peer_value),
-                 fmt(r.limit_value), fmt(r.ratio_vs_peer, True), fmt(r.ratio_vs_limit, True),
-                 r.target or r.note, holds(r)]
+        cells = [
+            r.scenario,
+            r.unit,
+            fmt(r.tuiqueue),
+            r.peer or "",
+            fmt(r.peer_value),
+            fmt(r.limit_value),
+            fmt(r.ratio_vs_peer, True),
+            fmt(r.ratio_vs_limit, True),
+            r.target or r.note,
+            holds(r),
+        ]
         if r.note and r.target:
             cells[-2] += f" ({r.note})"
         lines.append("| " + " | ".join(cells) + " |")
@@ -307,8 +440,10 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return (f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-            f"{platform.system()} {platform.release()}")
+    return (
+        f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -316,10 +451,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small N: a smoke run for CI")
     parser.add_argument("--json", metavar="PATH", help="also write the rows as JSON here")
-    parser.add_argument("--only", metavar="SCENARIO", action="append",
-                        choices=sorted(SCENARIOS), help="run only this scenario (repeatable)")
-    parser.add_argument("--repeat", type=int, default=None,
-                        help="runs per throughput measurement, best kept (default 2, quick 1)")
+    parser.add_argument(
+        "--only",
+        metavar="SCENARIO",
+        action="append",
+        choices=sorted(SCENARIOS),
+        help="run only this scenario (repeatable)",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=None,
+        help="runs per throughput measurement, best kept (default 2, quick 1)",
+    )
     args = parser.parse_args(argv)
     size = QUICK if args.quick else FULL
     repeat = args.repeat or (1 if args.quick else 2)
@@ -333,12 +477,22 @@ def main(argv: list[str] | None = None) -> int:
         rows += new
         print(f"# {name}: {time.perf_counter() - started:.1f}s", file=sys.stderr, flush=True)
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"Machine: {machine()}; load average at the end {load}"
-          f"{' (quick run)' if args.quick else ''}\n")
+    print(
+        f"Machine: {machine()}; load average at the end {load}"
+        f"{' (quick run)' if args.quick else ''}\n"
+    )
     print(table(rows))
     if args.json:
-        keys = ("scenario", "unit", "tuiqueue", "peer", "peer_value", "limit_value",
-                "ratio_vs_peer", "ratio_vs_limit")
+        keys = (
+            "scenario",
+            "unit",
+            "tuiqueue",
+            "peer",
+            "peer_value",
+            "limit_value",
+            "ratio_vs_peer",
+            "ratio_vs_limit",
+        )
         data = [{k: asdict(r)[k] for k in keys} for r in rows]
         Path(args.json).write_text(json.dumps(data, indent=2) + "\n")
     return 0

@@ -23,8 +23,11 @@ async def noop(ctx: JobContext) -> None:
     """Return at once."""
 
 
-@registry.job_type("ticker", description="Reports progress 20 times a second.",
-                   params=[Param("ticks", "int", default=20, min=1)])
+@registry.job_type(
+    "ticker",
+    description="Reports progress 20 times a second.",
+    params=[Param("ticks", "int", default=20, min=1)],
+)
 async def ticker(ctx: JobContext, ticks: int = 20) -> None:
     """Report progress every 50 ms, `ticks` times."""
     for i in range(ticks):
@@ -93,8 +96,10 @@ def submit_latency(size: int, samples: int = 300, store: str = "sqlite") -> dict
                 await engine.submit("noop", {})
                 times.append(time.perf_counter() - t0)
             times.sort()
-            return {"p50_ms": 1000 * statistics.median(times),
-                    "p99_ms": 1000 * times[int(0.99 * (len(times) - 1))]}
+            return {
+                "p50_ms": 1000 * statistics.median(times),
+                "p99_ms": 1000 * times[int(0.99 * (len(times) - 1))],
+            }
         finally:
             await engine.store.close()
 
@@ -148,8 +153,9 @@ def p95(values: list[float]) -> float:
     return values[int(0.95 * (len(values) - 1))] if values else 0.0
 
 
-async def progress_load(engine: Engine, seconds: float, running: int, ticks: int
-                        ) -> dict[str, float]:
+async def progress_load(
+    engine: Engine, seconds: float, running: int, ticks: int
+) -> dict[str, float]:
     """Keep `running` ticker jobs busy on `engine` (already running) for `seconds`.
 
     Returns jobs finished per second and the event loop's lag p95 over that window.

@@ -57,15 +57,16 @@ def paint_and_keys(jobs: int, presses: int = 16) -> dict[str, Any]:
                 await pilot.pause()  # and Textual has nothing left to do (paint included)
                 settled.append(time.perf_counter() - t1)
             await app.engine.stop(0)
-        return {"first_paint_ms": 1000 * first_paint,
-                "key_p50_ms": 1000 * statistics.median(times),
-                "key_idle_p50_ms": 1000 * statistics.median(settled)}
+        return {
+            "first_paint_ms": 1000 * first_paint,
+            "key_p50_ms": 1000 * statistics.median(times),
+            "key_idle_p50_ms": 1000 * statistics.median(settled),
+        }
 
     return anyio.run(main)
 
 
-def progress_with_dashboard(seconds: float, running: int = 500, ticks: int = 20
-                            ) -> dict[str, Any]:
+def progress_with_dashboard(seconds: float, running: int = 500, ticks: int = 20) -> dict[str, Any]:
     """progress_headless with the dashboard attached to the same engine."""
     path = target("sqlite")
 

@@ -182,7 +182,9 @@ async def register_elsewhere(store: Store, info: WorkerInfo) -> None:
 
 
 async def until(
-    pred: Callable[[], object], timeout: float = 10.0, what: str = "the condition",
+    pred: Callable[[], object],
+    timeout: float = 10.0,
+    what: str = "the condition",
     interval: float = 0.01,
 ) -> float:
     """Poll pred() (sync or async) until it is true; fail after timeout s; return the wait."""
@@ -199,7 +201,9 @@ async def until(
 
 
 def wait_until(
-    pred: Callable[[], object], timeout: float = 10.0, what: str = "the condition",
+    pred: Callable[[], object],
+    timeout: float = 10.0,
+    what: str = "the condition",
     interval: float = 0.02,
 ) -> float:
     """Poll pred() until it is true, blocking; fail after timeout s; return the wait."""

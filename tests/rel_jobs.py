@@ -14,8 +14,14 @@ from tuiqueue.core.params import Param
 from tuiqueue.core.registry import job_type
 
 
-@job_type("rel_sleep", params=[Param("seconds", "float", default=0.05, min=0, max=600),
-                               Param("mark", "str", default="")], retry_safe=True)
+@job_type(
+    "rel_sleep",
+    params=[
+        Param("seconds", "float", default=0.05, min=0, max=600),
+        Param("mark", "str", default=""),
+    ],
+    retry_safe=True,
+)
 async def rel_sleep(ctx: JobContext, seconds: float, mark: str) -> dict[str, Any]:
     """Sleep (retry-safe); append a line to the `mark` file each time it really finishes."""
     end = anyio.current_time() + seconds
@@ -58,17 +64,20 @@ async def rel_touch(ctx: JobContext, path: str) -> None:
         fh.write(f"{ctx.job_id}\n")
 
 
-@job_type("rel_params", params=[
-    Param("i", "int"),
-    Param("r", "int", min=0, max=100),
-    Param("f", "float"),
-    Param("g", "float", min=0, max=1),
-    Param("s", "str"),
-    Param("big", "str", max_length=2_000_000),
-    Param("b", "bool"),
-    Param("c", "choice", choices=("a", "[b]", "é")),
-    Param("l", "list"),
-    Param("u", "urls"),
-])
+@job_type(
+    "rel_params",
+    params=[
+        Param("i", "int"),
+        Param("r", "int", min=0, max=100),
+        Param("f", "float"),
+        Param("g", "float", min=0, max=1),
+        Param("s", "str"),
+        Param("big", "str", max_length=2_000_000),
+        Param("b", "bool"),
+        Param("c", "choice", choices=("a", "[b]", "é")),
+        Param("l", "list"),
+        Param("u", "urls"),
+    ],
+)
 async def rel_params(ctx: JobContext, **params: Any) -> None:
     """One parameter of every kind, for the fuzz tests; never run."""

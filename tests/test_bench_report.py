@@ -37,16 +37,29 @@ bench = load_bench()
         ("", 3.0, None, 1.0, ""),  # no target
     ],
 )
-def test_holds(target: str, vs_peer: float | None, vs_limit: float | None, value: float,
-               expected: str) -> None:
-    row = bench.Row("row", "unit", value, ratio_vs_peer=vs_peer, ratio_vs_limit=vs_limit,
-                    target=target)
+def test_holds(
+    target: str, vs_peer: float | None, vs_limit: float | None, value: float, expected: str
+) -> None:
+    row = bench.Row(
+        "row", "unit", value, ratio_vs_peer=vs_peer, ratio_vs_limit=vs_limit, target=target
+    )
     assert bench.holds(row) == expected
 
 
 def test_table_has_the_holds_column() -> None:
-    rows = [bench.Row("memory: completed", "jobs/s", 250_000.0, "huey MemoryHuey", 100_000.0,
-                      700_000.0, 2.5, 0.357, ">= 2x peer, >= 0.25x limit")]
+    rows = [
+        bench.Row(
+            "memory: completed",
+            "jobs/s",
+            250_000.0,
+            "huey MemoryHuey",
+            100_000.0,
+            700_000.0,
+            2.5,
+            0.357,
+            ">= 2x peer, >= 0.25x limit",
+        )
+    ]
     lines = bench.table(rows).splitlines()
     assert lines[0].endswith("| target | holds |")
     assert lines[2].endswith("| >= 2x peer, >= 0.25x limit | yes |")

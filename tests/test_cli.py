@@ -332,10 +332,23 @@ def test_worker_sigterm_finishes_running_job(db: str) -> None:
 
 
 def test_submit_from_applies_the_flags_to_every_line(db: str) -> None:
-    lines = "\n".join([json.dumps({"type": "fibonacci"}),
-                       json.dumps({"type": "fibonacci", "priority": "low"})])
-    assert ok("--db", db, "submit", "--from", "-", "--priority", "high", "--retries", "2",
-              "--timeout", "30", stdin=lines).split() == ["1", "2"]
+    lines = "\n".join(
+        [json.dumps({"type": "fibonacci"}), json.dumps({"type": "fibonacci", "priority": "low"})]
+    )
+    assert ok(
+        "--db",
+        db,
+        "submit",
+        "--from",
+        "-",
+        "--priority",
+        "high",
+        "--retries",
+        "2",
+        "--timeout",
+        "30",
+        stdin=lines,
+    ).split() == ["1", "2"]
     first, second = show(db, 1), show(db, 2)
     assert first["priority"] == "high" and second["priority"] == "low"  # a line's own wins
     assert first["max_attempts"] == second["max_attempts"] == 3

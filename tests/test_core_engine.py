@@ -446,8 +446,9 @@ async def test_failed_retention_pass_is_logged_and_remembered(
         raise StoreError("disk on fire")
 
     store.clear = broken_clear  # type: ignore[method-assign]
-    eng = Engine(store, registry=registry, poll_interval=0.02, retention_days=1.0,
-                 retention_interval=0.01)
+    eng = Engine(
+        store, registry=registry, poll_interval=0.02, retention_days=1.0, retention_interval=0.01
+    )
     assert eng.health == "ok"
     with caplog.at_level(logging.WARNING, logger="tuiqueue.engine.engine"):
         async with eng:

@@ -50,8 +50,9 @@ def test_readme_blocks_run(tmp_path: Path) -> None:
             argv = [sys.executable, "-c", body]
         else:
             argv = ["bash", "-euo", "pipefail", "-c", body]
-        out = subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path, env=env,
-                             timeout=120)
+        out = subprocess.run(
+            argv, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120
+        )
         assert out.returncode == 0, f"README block failed:\n{body}\n{out.stdout}\n{out.stderr}"
         ran += 1
     if ran == 0:

@@ -70,8 +70,7 @@ def setup(tmp_path: Path) -> Iterator[dict[str, Any]]:
     module = tmp_path / "markjobs.py"
     module.write_text(JOBS)
     procs: list[subprocess.Popen[str]] = []
-    yield {"module": str(module), "marks": tmp_path / "marks.txt", "procs": procs,
-           "tmp": tmp_path}
+    yield {"module": str(module), "marks": tmp_path / "marks.txt", "procs": procs, "tmp": tmp_path}
     for proc in procs:
         if proc.poll() is None:
             proc.kill()
@@ -93,9 +92,23 @@ def start_worker(setup: dict[str, Any], url: str, *extra: str) -> subprocess.Pop
     """Start `tuiqueue worker` in the background."""
     log = open(setup["tmp"] / f"worker{len(setup['procs'])}.log", "w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tuiqueue", "--db", url, "--jobs", setup["module"], "worker",
-         "-q", *extra],
-        stdout=log, stderr=subprocess.STDOUT, text=True, env=cli_env(), cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "tuiqueue",
+            "--db",
+            url,
+            "--jobs",
+            setup["module"],
+            "worker",
+            "-q",
+            *extra,
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=cli_env(),
+        cwd=ROOT,
     )
     setup["procs"].append(proc)
     return proc
@@ -138,14 +151,20 @@ def test_workers_share_a_queue_each_job_runs_once(setup: dict[str, Any], count: 
 def test_killed_worker_jobs_are_recovered(setup: dict[str, Any]) -> None:
     submit(URL, setup["module"], setup["marks"], 12, 3.0)
     victim = start_worker(setup, URL, "-c", "4")
-    wait_for(lambda: sum(j["status"] == "running" for j in jobs(URL, setup["module"])) == 4,
-             30, "the first worker to start jobs")
+    wait_for(
+        lambda: sum(j["status"] == "running" for j in jobs(URL, setup["module"])) == 4,
+        30,
+        "the first worker to start jobs",
+    )
     victim.send_signal(signal.SIGKILL)
     victim.wait(5)
     killed_at = time.monotonic()
     start_worker(setup, URL, "-c", "4")
-    wait_for(lambda: all(j["status"] in TERMINAL for j in jobs(URL, setup["module"])),
-             90, "every job to finish")
+    wait_for(
+        lambda: all(j["status"] in TERMINAL for j in jobs(URL, setup["module"])),
+        90,
+        "every job to finish",
+    )
     assert time.monotonic() - killed_at < 30 + 4 * 3.0, "not recovered within the lease"
     ran = marks(setup["marks"])
     assert len(ran) == 12 and set(ran.values()) == {1}
@@ -164,9 +183,25 @@ def test_redis_restart_loses_nothing(setup: dict[str, Any]) -> None:
     port = 6390
     data = setup["tmp"] / "redis"
     data.mkdir()
-    server = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-              "--appendonly", "yes", "--dir", str(data), "--daemonize", "yes",
-              "--pidfile", str(data / "redis.pid"), "--logfile", str(data / "redis.log")]
+    server = [
+        "redis-server",
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "yes",
+        "--dir",
+        str(data),
+        "--daemonize",
+        "yes",
+        "--pidfile",
+        str(data / "redis.pid"),
+        "--logfile",
+        str(data / "redis.log"),
+    ]
 
     def up() -> bool:
         return redis_reachable(port=port)
@@ -180,8 +215,7 @@ def test_redis_restart_loses_nothing(setup: dict[str, Any]) -> None:
         submit(url, setup["module"], setup["marks"], 200, 0.05)
         workers = [start_worker(setup, url, "--drain", "-c", "4") for _ in range(2)]
         wait_for(lambda: len(marks(setup["marks"])) >= 20, 30, "some jobs to finish")
-        subprocess.run(["redis-cli", "-p", str(port), "shutdown"], check=False,
-                       capture_output=True)
+        subprocess.run(["redis-cli", "-p", str(port), "shutdown"], check=False, capture_output=True)
         wait_for(lambda: not up(), 10, "the test Redis to stop")
         time.sleep(1.0)  # deliberate outage: the workers keep failing to reach Redis meanwhile
         subprocess.run(server, check=True)
@@ -192,8 +226,9 @@ def test_redis_restart_loses_nothing(setup: dict[str, Any]) -> None:
         assert len(ran) == 200 and set(ran.values()) == {1}
         assert {j["status"] for j in jobs(url, setup["module"])} == {"completed"}
     finally:
-        subprocess.run(["redis-cli", "-p", str(port), "shutdown", "nosave"], check=False,
-                       capture_output=True)
+        subprocess.run(
+            ["redis-cli", "-p", str(port), "shutdown", "nosave"], check=False, capture_output=True
+        )
         wait_for(lambda: not up(), 10, "the test Redis to stop")
 
 
@@ -215,7 +250,9 @@ async def test_two_engines_on_a_prefixed_store_keep_a_long_job_alive(registry: R
             job = await engines[0].submit("sleep", {"seconds": 4.0})
             with anyio.fail_after(30):
                 while (await engines[1].get(job.id)).status not in {
-                    Status.COMPLETED, Status.FAILED, Status.CANCELLED
+                    Status.COMPLETED,
+                    Status.FAILED,
+                    Status.CANCELLED,
                 }:
                     await anyio.sleep(0.1)
             for engine in engines:

@@ -65,8 +65,7 @@ asyncio.run(main())
 
 
 def test_one_200_mb_line_without_newline_costs_a_line_not_200_mb(tmp_path: Path) -> None:
-    out = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True,
-                         timeout=120)
+    out = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     rss_mib, chars = (int(x) for x in out.stdout.split()[-2:])
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024

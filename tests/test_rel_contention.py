@@ -48,10 +48,16 @@ def test_eight_submitters_two_workers(tmp_path: Path) -> None:
 
 def _run(db: str, mark: Path, workers: list[subprocess.Popen[str]]) -> None:
     start = time.monotonic()
-    submitters = [subprocess.Popen([sys.executable, "-c", SUBMIT, JOBS, db, str(mark),
-                                    str(PER_SUBMITTER)], env=cli_env(), text=True,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-                  for _ in range(SUBMITTERS)]
+    submitters = [
+        subprocess.Popen(
+            [sys.executable, "-c", SUBMIT, JOBS, db, str(mark), str(PER_SUBMITTER)],
+            env=cli_env(),
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(SUBMITTERS)
+    ]
     ids: list[int] = []
     errors = []
     wal_max = 0
@@ -87,6 +93,8 @@ def _run(db: str, mark: Path, workers: list[subprocess.Popen[str]]) -> None:
     for err in errors:
         assert "locked" not in err and "Traceback" not in err, err
     assert wal_max < 16 * 2**20, f"WAL grew to {wal_max} bytes"
-    print(f"{total} jobs from {SUBMITTERS} processes, 2 workers: all ran once in {took:.1f}s; "
-          f"WAL peaked at {wal_max / 2**20:.1f} MiB")
+    print(
+        f"{total} jobs from {SUBMITTERS} processes, 2 workers: all ran once in {took:.1f}s; "
+        f"WAL peaked at {wal_max / 2**20:.1f} MiB"
+    )
     assert os.path.exists(db)

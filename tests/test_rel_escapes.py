@@ -32,8 +32,9 @@ async def evil(ctx: JobContext, n: int) -> int:
 
 def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
     """The CLI in a real subprocess, its output as raw bytes."""
-    return subprocess.run([sys.executable, "-m", "tuiqueue", *args], capture_output=True,
-                          env=env, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "tuiqueue", *args], capture_output=True, env=env, timeout=60
+    )
 
 
 def assert_clean(data: bytes, where: str) -> None:

@@ -25,8 +25,14 @@ def sha(path: Path) -> str:
 
 
 def make_valid(path: Path, jobs: int = 50) -> None:
-    out = tq("--db", str(path), "submit", "--from", "-",
-             stdin="".join('{"type": "echo", "params": {"delay": 1}}\n' for _ in range(jobs)))
+    out = tq(
+        "--db",
+        str(path),
+        "submit",
+        "--from",
+        "-",
+        stdin="".join('{"type": "echo", "params": {"delay": 1}}\n' for _ in range(jobs)),
+    )
     assert out.returncode == 0, out.stderr
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -90,8 +96,9 @@ CASES: dict[str, tuple[Callable[[Path], None], str]] = {
 
 
 @pytest.mark.parametrize("case", list(CASES))
-@pytest.mark.parametrize("command", [["list"], ["submit", "echo"], ["worker", "--drain"],
-                                     ["db", "check"]])
+@pytest.mark.parametrize(
+    "command", [["list"], ["submit", "echo"], ["worker", "--drain"], ["db", "check"]]
+)
 def test_bad_file_refused_untouched(tmp_path: Path, case: str, command: list[str]) -> None:
     path = tmp_path / "jobs.db"
     make, expected = CASES[case]
@@ -111,8 +118,12 @@ def small_tmpfs(tmp_path: Path, size: str) -> Iterator[Path]:
     """A tmpfs of `size` mounted for the test (skips where mounting is not allowed)."""
     mnt = tmp_path / "small"
     mnt.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)],
-                      capture_output=True).returncode != 0:
+    if (
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)], capture_output=True
+        ).returncode
+        != 0
+    ):
         pytest.skip("cannot mount a small tmpfs here")
     try:
         yield mnt
@@ -136,8 +147,9 @@ def test_full_disk(tmp_path: Path) -> None:
 def test_check_and_backup_while_jobs_run(tmp_path: Path) -> None:
     db = tmp_path / "jobs.db"
     mark = tmp_path / "ran"
-    stdin = "".join(f'{{"type": "rel_touch", "params": {{"path": "{mark}"}}}}\n'
-                    for _ in range(3000))
+    stdin = "".join(
+        f'{{"type": "rel_touch", "params": {{"path": "{mark}"}}}}\n' for _ in range(3000)
+    )
     out = tq("--db", str(db), "--jobs", JOBS, "submit", "--from", "-", stdin=stdin)
     assert out.returncode == 0, out.stderr
     proc = start_worker(str(db), "-c", "8")
@@ -167,17 +179,28 @@ def test_worker_whose_disk_fills_up(tmp_path: Path) -> None:
     short leaves a header that counts pages only the WAL holds: that is not damage)."""
     with small_tmpfs(tmp_path, "2m") as mnt:
         path = mnt / "jobs.db"
-        out = tq("--db", str(path), "submit", "--from", "-",
-                 stdin='{"type": "echo", "params": {"message": "hello"}}\n' * 3000)
+        out = tq(
+            "--db",
+            str(path),
+            "submit",
+            "--from",
+            "-",
+            stdin='{"type": "echo", "params": {"message": "hello"}}\n' * 3000,
+        )
         assert out.returncode == 0, out.stderr
         worker = subprocess.Popen(
             [sys.executable, "-m", "tuiqueue", "--db", str(path), "worker", "-c", "4"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env())
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=cli_env(),
+        )
         try:
             deadline = time.monotonic() + 20
-            while json.loads(tq("--db", str(path), "stats", "--json").stdout)["counts"][
-                "pending"
-            ] == 3000:
+            while (
+                json.loads(tq("--db", str(path), "stats", "--json").stdout)["counts"]["pending"]
+                == 3000
+            ):
                 assert time.monotonic() < deadline, "the worker never started a job"
                 time.sleep(0.05)
             with (mnt / "filler").open("wb") as fh, pytest.raises(OSError):
@@ -231,11 +254,25 @@ def test_processes_creating_one_new_file_at_once(tmp_path: Path) -> None:
     for round_ in range(8):
         path = tmp_path / f"new{round_}.db"
         base = [sys.executable, "-m", "tuiqueue", "--db", str(path)]
-        procs = [subprocess.Popen([*base, "submit", "echo"], stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True, env=cli_env())
-                 for _ in range(3)]
-        procs.append(subprocess.Popen([*base, "list", "--json"], stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE, text=True, env=cli_env()))
+        procs = [
+            subprocess.Popen(
+                [*base, "submit", "echo"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=cli_env(),
+            )
+            for _ in range(3)
+        ]
+        procs.append(
+            subprocess.Popen(
+                [*base, "list", "--json"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=cli_env(),
+            )
+        )
         for proc in procs:
             _, err = proc.communicate(timeout=60)
             assert proc.returncode == 0, (round_, err)
@@ -265,8 +302,11 @@ def test_full_disk_existing_database_says_full_and_leaves_no_sidecar(tmp_path: P
         assert tq("--db", str(path), "submit", "echo").returncode == 0
         names = sorted(os.listdir(mnt))
         src = tmp_path / "big.ndjson"
-        src.write_text("\n".join(json.dumps({"type": "echo", "params": {"message": "m" * 900}})
-                                 for _ in range(2000)))
+        src.write_text(
+            "\n".join(
+                json.dumps({"type": "echo", "params": {"message": "m" * 900}}) for _ in range(2000)
+            )
+        )
         filler = mnt / "filler"
         with filler.open("wb") as fh, pytest.raises(OSError):
             fh.write(b"x" * 10**7)
@@ -292,8 +332,9 @@ def _damage_a_middle_page(path: Path) -> None:
 
 def test_a_damaged_page_gives_one_line_and_refuses_to_write(tmp_path: Path) -> None:
     path = tmp_path / "jobs.db"
-    lines = "\n".join(json.dumps({"type": "echo", "params": {"message": f"m{i}" * 50}})
-                      for i in range(3000))
+    lines = "\n".join(
+        json.dumps({"type": "echo", "params": {"message": f"m{i}" * 50}}) for i in range(3000)
+    )
     src = tmp_path / "jobs.ndjson"
     src.write_text(lines)
     assert tq("--db", str(path), "submit", "--from", str(src)).returncode == 0
@@ -325,10 +366,13 @@ def test_a_wal_deleted_under_a_running_store_stops_it(tmp_path: Path) -> None:
             for suffix in ("-wal", "-shm"):
                 (tmp_path / f"jobs.db{suffix}").unlink()
             # Another process opening the file now would start a fresh WAL.
-            code = ("import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
-                    "c.execute('PRAGMA journal_mode=WAL'); c.execute('SELECT 1'); c.close()")
-            subprocess.run([sys.executable, "-c", code, str(tmp_path / "jobs.db")],
-                           check=False, timeout=30)
+            code = (
+                "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+                "c.execute('PRAGMA journal_mode=WAL'); c.execute('SELECT 1'); c.close()"
+            )
+            subprocess.run(
+                [sys.executable, "-c", code, str(tmp_path / "jobs.db")], check=False, timeout=30
+            )
             with pytest.raises(StoreError) as err:
                 await store.add([NewJob("echo", {})], time.time())
             with pytest.raises(StoreError):

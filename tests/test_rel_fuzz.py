@@ -36,20 +36,78 @@ settings.register_profile(
     "fuzz",
     max_examples=60,
     deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                           HealthCheck.data_too_large],
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
 )
 FUZZ = settings.get_profile("fuzz")
 
 HOSTILE_TEXT = [
-    "", " ", "\x00", "a\x00b", "\ud800", "x\udfffy", "\ud83d", "\x1b[31mred\x1b[0m", "\x1b]0;t\x07",
-    "[/]", "[bold]x[/bold]", "[/oops]", "[link=x]", "\r\n", "a\nb", "\u202e", "\U0001f600",
-    "\ufeff", "NaN", "nan", "inf", "-inf", "Infinity", "1e400", "-1e400", "1e-400", "-0",
-    "-0.0", str(10**100), str(-(10**100)), str(MAX_INT), str(MAX_INT + 1), str(-MAX_INT - 1),
-    "1_000", "0x10", " 42 ", "\u0663", "\u00bd", "true", "YES", "off", "[]", "[1, 2]",
-    '["a", 1]', '["\\ud800"]', "[" * 5000, "{}", "null", "=", "a=b", "'", '"', "\\", "%s",
-    "{0}", "$(rm -rf /)", "http://", "https://example.com/a b", "http://[::1", "ftp://x",
-    "https://example.com", "a" * 10_001, MEGA,
+    "",
+    " ",
+    "\x00",
+    "a\x00b",
+    "\ud800",
+    "x\udfffy",
+    "\ud83d",
+    "\x1b[31mred\x1b[0m",
+    "\x1b]0;t\x07",
+    "[/]",
+    "[bold]x[/bold]",
+    "[/oops]",
+    "[link=x]",
+    "\r\n",
+    "a\nb",
+    "\u202e",
+    "\U0001f600",
+    "\ufeff",
+    "NaN",
+    "nan",
+    "inf",
+    "-inf",
+    "Infinity",
+    "1e400",
+    "-1e400",
+    "1e-400",
+    "-0",
+    "-0.0",
+    str(10**100),
+    str(-(10**100)),
+    str(MAX_INT),
+    str(MAX_INT + 1),
+    str(-MAX_INT - 1),
+    "1_000",
+    "0x10",
+    " 42 ",
+    "\u0663",
+    "\u00bd",
+    "true",
+    "YES",
+    "off",
+    "[]",
+    "[1, 2]",
+    '["a", 1]',
+    '["\\ud800"]',
+    "[" * 5000,
+    "{}",
+    "null",
+    "=",
+    "a=b",
+    "'",
+    '"',
+    "\\",
+    "%s",
+    "{0}",
+    "$(rm -rf /)",
+    "http://",
+    "https://example.com/a b",
+    "http://[::1",
+    "ftp://x",
+    "https://example.com",
+    "a" * 10_001,
+    MEGA,
 ]
 TEXT = st.one_of(
     st.sampled_from(HOSTILE_TEXT),
@@ -58,8 +116,9 @@ TEXT = st.one_of(
 NUMBERS = st.one_of(
     st.integers(),
     st.integers(min_value=-(10**120), max_value=10**120),
-    st.sampled_from([10**100, -(10**100), 10**400, 2**53 + 1, MAX_INT, MAX_INT + 1,
-                     -MAX_INT - 1, 2**64, 0, -1]),
+    st.sampled_from(
+        [10**100, -(10**100), 10**400, 2**53 + 1, MAX_INT, MAX_INT + 1, -MAX_INT - 1, 2**64, 0, -1]
+    ),
     st.floats(),
     st.sampled_from([math.nan, math.inf, -math.inf, -0.0, 1e308, 5e-324, 3.0, 100.0]),
 )
@@ -203,19 +262,24 @@ def portal_engine(
         redis.Redis.from_url(REDIS_URL).flushdb()
 
 
-KWARGS = st.fixed_dictionaries({}, optional={
-    "priority": st.one_of(st.sampled_from(["high", " LOW ", "3", 2, 7, -1]), SCALARS),
-    "delay": st.one_of(NUMBERS, SCALARS),
-    "max_attempts": st.one_of(NUMBERS, SCALARS),
-    "timeout": st.one_of(NUMBERS, SCALARS),
-    "after": st.one_of(st.lists(NUMBERS, max_size=2), st.just([1]), st.just([True]),
-                       st.just((1,)), SCALARS),
-})
+KWARGS = st.fixed_dictionaries(
+    {},
+    optional={
+        "priority": st.one_of(st.sampled_from(["high", " LOW ", "3", 2, 7, -1]), SCALARS),
+        "delay": st.one_of(NUMBERS, SCALARS),
+        "max_attempts": st.one_of(NUMBERS, SCALARS),
+        "timeout": st.one_of(NUMBERS, SCALARS),
+        "after": st.one_of(
+            st.lists(NUMBERS, max_size=2), st.just([1]), st.just([True]), st.just((1,)), SCALARS
+        ),
+    },
+)
 
 
 @FUZZ
-@given(params=st.one_of(st.just({}), st.dictionaries(PARAM_NAME, VALUES, max_size=3)),
-       kwargs=KWARGS)
+@given(
+    params=st.one_of(st.just({}), st.dictionaries(PARAM_NAME, VALUES, max_size=3)), kwargs=KWARGS
+)
 def test_submit_stores_exactly_or_refuses(
     portal_engine: tuple[anyio.from_thread.BlockingPortal, Engine],
     params: dict[str, Any],
@@ -260,8 +324,11 @@ def invoke(*args: str, stdin: bytes | None = None) -> Any:
 
 def check_cli_result(result: Any, db: str, before: int) -> dict[str, Any] | None:
     """Exit 0 with JSON, or exit 2 with one clear line and nothing stored; never a crash."""
-    assert result.exit_code in (0, 2), (result.exit_code, result.output[-2000:],
-                                        repr(result.exception))
+    assert result.exit_code in (0, 2), (
+        result.exit_code,
+        result.output[-2000:],
+        repr(result.exception),
+    )
     assert "Traceback" not in result.output
     if result.exit_code == 2:
         # Our own errors are one line; click's usage errors add its usual "Usage:" hint.
@@ -284,22 +351,32 @@ def cli_db(tmp_path: Path, no_env: None) -> str:
 
 
 PAIRS = st.lists(st.tuples(PARAM_NAME, TEXT), min_size=1, max_size=3)
-FLAGS = st.lists(st.one_of(
-    st.tuples(st.just("--priority"), st.sampled_from(["high", "HIGH", "urgent", "", "\x00"])),
-    st.tuples(st.just("--delay"), st.sampled_from(["nan", "inf", "-inf", "-1", "1e400", "0",
-                                                    str(10**100), "x", "3600"])),
-    st.tuples(st.just("--timeout"), st.sampled_from(["nan", "inf", "0", "-5", "1e-300",
-                                                      str(10**100), "30"])),
-    st.tuples(st.just("--retries"), st.sampled_from(["-1", "0", "3", "101", str(10**100)])),
-    st.tuples(st.just("--after"), st.sampled_from(["0", "-1", "999999", str(10**100),
-                                                    str(MAX_INT + 1), "1.5"])),
-), max_size=2)
+FLAGS = st.lists(
+    st.one_of(
+        st.tuples(st.just("--priority"), st.sampled_from(["high", "HIGH", "urgent", "", "\x00"])),
+        st.tuples(
+            st.just("--delay"),
+            st.sampled_from(["nan", "inf", "-inf", "-1", "1e400", "0", str(10**100), "x", "3600"]),
+        ),
+        st.tuples(
+            st.just("--timeout"),
+            st.sampled_from(["nan", "inf", "0", "-5", "1e-300", str(10**100), "30"]),
+        ),
+        st.tuples(st.just("--retries"), st.sampled_from(["-1", "0", "3", "101", str(10**100)])),
+        st.tuples(
+            st.just("--after"),
+            st.sampled_from(["0", "-1", "999999", str(10**100), str(MAX_INT + 1), "1.5"]),
+        ),
+    ),
+    max_size=2,
+)
 
 
 @settings(FUZZ, max_examples=40)
 @given(pairs=st.one_of(st.just([("s", "x")]), PAIRS), flags=FLAGS)
-def test_cli_submit_params(cli_db: str, pairs: list[tuple[str, str]],
-                           flags: list[tuple[str, str]]) -> None:
+def test_cli_submit_params(
+    cli_db: str, pairs: list[tuple[str, str]], flags: list[tuple[str, str]]
+) -> None:
     before = count_rows(cli_db)
     args = [a for name, text in pairs for a in ("-p", f"{name}={text}")]
     args += [a for flag in flags for a in flag]
@@ -319,33 +396,41 @@ def test_cli_submit_params(cli_db: str, pairs: list[tuple[str, str]],
 
 
 LINE_VALUES = st.one_of(VALUES.filter(lambda v: _jsonable(v)), st.sampled_from(["NaN"]))
-RAW_LINES = st.sampled_from([
-    '{"type": "rel_params", "params": {"f": NaN}}',
-    '{"type": "rel_params", "params": {"f": Infinity}}',
-    '{"type": "rel_params", "params": {"f": -Infinity}}',
-    '{"type": "rel_params", "params": {"f": 1e400}}',
-    '{"type": "rel_params", "params": {"i": ' + str(10**100) + "}}",
-    '{"type": "rel_params", "params": {"i": 1' + "0" * 5000 + "}}",
-    '{"type": "rel_params", "params": {"s": "\\ud800"}}',
-    '{"type": "rel_params", "params": {"s": "\\u0000\\u001b[31m[/]"}}',
-    '{"type": "rel_params", "params": {"l": ["\\udfff"]}}',
-    '{"type": "rel_params", "params": {"s": ' + "[" * 100_000 + "]" * 100_000 + "}}",
-    '{"type": "rel_params", "after": true}',
-    '{"type": "rel_params", "after": "12"}',
-    '{"type": "rel_params", "after": {"1": 2}}',
-    '{"type": "rel_params", "after": [1.5]}',
-    '{"type": "rel_params", "after": ' + str(10**100) + "}",
-    '{"type": "rel_params", "priority": NaN}',
-    '{"type": "rel_params", "priority": [2]}',
-    '{"type": "rel_params", "delay": "5"}',
-    '{"type": "rel_params", "delay": Infinity}',
-    '{"type": "rel_params", "params": null}',
-    '{"type": "rel_params", "params": []}',
-    '{"type": "rel_params", "params": "s=1"}',
-    '{"type": "\\ud800"}',
-    '{"type": "rel_params", "type": "echo"}',
-    "[]", "null", "\x00", "\ud800", "{", '"\\ud800"', "\udcff\udcfe",
-])
+RAW_LINES = st.sampled_from(
+    [
+        '{"type": "rel_params", "params": {"f": NaN}}',
+        '{"type": "rel_params", "params": {"f": Infinity}}',
+        '{"type": "rel_params", "params": {"f": -Infinity}}',
+        '{"type": "rel_params", "params": {"f": 1e400}}',
+        '{"type": "rel_params", "params": {"i": ' + str(10**100) + "}}",
+        '{"type": "rel_params", "params": {"i": 1' + "0" * 5000 + "}}",
+        '{"type": "rel_params", "params": {"s": "\\ud800"}}',
+        '{"type": "rel_params", "params": {"s": "\\u0000\\u001b[31m[/]"}}',
+        '{"type": "rel_params", "params": {"l": ["\\udfff"]}}',
+        '{"type": "rel_params", "params": {"s": ' + "[" * 100_000 + "]" * 100_000 + "}}",
+        '{"type": "rel_params", "after": true}',
+        '{"type": "rel_params", "after": "12"}',
+        '{"type": "rel_params", "after": {"1": 2}}',
+        '{"type": "rel_params", "after": [1.5]}',
+        '{"type": "rel_params", "after": ' + str(10**100) + "}",
+        '{"type": "rel_params", "priority": NaN}',
+        '{"type": "rel_params", "priority": [2]}',
+        '{"type": "rel_params", "delay": "5"}',
+        '{"type": "rel_params", "delay": Infinity}',
+        '{"type": "rel_params", "params": null}',
+        '{"type": "rel_params", "params": []}',
+        '{"type": "rel_params", "params": "s=1"}',
+        '{"type": "\\ud800"}',
+        '{"type": "rel_params", "type": "echo"}',
+        "[]",
+        "null",
+        "\x00",
+        "\ud800",
+        "{",
+        '"\\ud800"',
+        "\udcff\udcfe",
+    ]
+)
 
 
 def _jsonable(value: Any) -> bool:
@@ -357,17 +442,24 @@ def _jsonable(value: Any) -> bool:
 
 
 @settings(FUZZ, max_examples=40)
-@given(lines=st.lists(st.one_of(
-    RAW_LINES,
-    st.builds(lambda p: json.dumps({"type": "rel_params", "params": p}),
-              st.dictionaries(PARAM_NAME, LINE_VALUES, max_size=3)),
-), min_size=1, max_size=3))
+@given(
+    lines=st.lists(
+        st.one_of(
+            RAW_LINES,
+            st.builds(
+                lambda p: json.dumps({"type": "rel_params", "params": p}),
+                st.dictionaries(PARAM_NAME, LINE_VALUES, max_size=3),
+            ),
+        ),
+        min_size=1,
+        max_size=3,
+    )
+)
 def test_cli_submit_from_json_lines(cli_db: str, lines: list[str]) -> None:
     before = count_rows(cli_db)
     # Bytes, as a real stdin gives them: a lone surrogate becomes invalid UTF-8.
     stdin = ("\n".join(lines) + "\n").encode("utf-8", "surrogatepass")
-    result = invoke("--db", cli_db, "--jobs", JOBS, "submit", "--from", "-", "--json",
-                    stdin=stdin)
+    result = invoke("--db", cli_db, "--jobs", JOBS, "submit", "--from", "-", "--json", stdin=stdin)
     jobs = check_cli_result(result, cli_db, before)
     if jobs is None:
         return
@@ -384,16 +476,25 @@ def test_cli_submit_from_json_lines(cli_db: str, lines: list[str]) -> None:
 
 
 REAL_CASES: list[tuple[list[str], str | None, dict[str, Any] | None]] = [
-    (["-p", "s=\x1b[31mred\x1b[0m [bold]x[/] [/oops]"], None,
-     {"s": "\x1b[31mred\x1b[0m [bold]x[/] [/oops]"}),
-    (["-p", f"i={MAX_INT}", "-p", "f=-0.0", "-p", "c=[b]"], None,
-     {"i": MAX_INT, "f": -0.0, "c": "[b]"}),
+    (
+        ["-p", "s=\x1b[31mred\x1b[0m [bold]x[/] [/oops]"],
+        None,
+        {"s": "\x1b[31mred\x1b[0m [bold]x[/] [/oops]"},
+    ),
+    (
+        ["-p", f"i={MAX_INT}", "-p", "f=-0.0", "-p", "c=[b]"],
+        None,
+        {"i": MAX_INT, "f": -0.0, "c": "[b]"},
+    ),
     (["-p", f"i={10**100}"], None, None),
     (["-p", "f=nan"], None, None),
     (["-p", "f=-inf"], None, None),
     (["-p", "b=maybe"], None, None),
-    (["--from", "-"], json.dumps({"type": "rel_params", "params": {"big": MEGA}}) + "\n",
-     {"big": MEGA}),
+    (
+        ["--from", "-"],
+        json.dumps({"type": "rel_params", "params": {"big": MEGA}}) + "\n",
+        {"big": MEGA},
+    ),
     (["--from", "-"], '{"type": "rel_params", "params": {"s": "a\\u0000b"}}\n', {"s": "a\x00b"}),
     (["--from", "-"], '{"type": "rel_params", "params": {"s": "\\ud800"}}\n', None),
     (["--from", "-"], '{"type": "rel_params", "params": {"f": NaN}}\n', None),
@@ -403,13 +504,23 @@ REAL_CASES: list[tuple[list[str], str | None, dict[str, Any] | None]] = [
 def test_cli_real_processes(tmp_path: Path) -> None:
     db = str(tmp_path / "real.db")
     base = [sys.executable, "-m", "tuiqueue", "--db", db, "--jobs", JOBS]
-    assert subprocess.run([*base, "queue", "pause"], env=cli_env(), capture_output=True,
-                          timeout=60).returncode == 0
+    assert (
+        subprocess.run(
+            [*base, "queue", "pause"], env=cli_env(), capture_output=True, timeout=60
+        ).returncode
+        == 0
+    )
     for args, stdin, expected in REAL_CASES:
         before = count_rows(db)
         typed = [] if "--from" in args else ["rel_params"]
-        out = subprocess.run([*base, "submit", *typed, *args, "--json"], input=stdin,
-                             env=cli_env(), capture_output=True, text=True, timeout=60)
+        out = subprocess.run(
+            [*base, "submit", *typed, *args, "--json"],
+            input=stdin,
+            env=cli_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert "Traceback" not in out.stderr, out.stderr[-2000:]
         if expected is None:
             assert out.returncode == 2, (args, out.returncode, out.stderr[-500:])
@@ -420,7 +531,12 @@ def test_cli_real_processes(tmp_path: Path) -> None:
         assert out.returncode == 0, (args, out.stderr[-500:])
         new = json.loads(out.stdout)
         job_id = (new[0] if isinstance(new, list) else new)["id"]
-        shown = subprocess.run([*base, "show", str(job_id), "--json"], env=cli_env(),
-                               capture_output=True, text=True, timeout=60)
+        shown = subprocess.run(
+            [*base, "show", str(job_id), "--json"],
+            env=cli_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert shown.returncode == 0, shown.stderr
         assert same(json.loads(shown.stdout)["params"], expected)

@@ -55,7 +55,9 @@ def test_kill9_loop(tmp_path: Path) -> None:
     db, mark = str(tmp_path / "jobs.db"), tmp_path / "ran"
     stdin = "".join(
         f'{{"type": "rel_sleep", "params": {{"seconds": {rng.uniform(0.05, 0.6):.3f}, '
-        f'"mark": "{mark}"}}}}\n' for _ in range(JOBS_N))
+        f'"mark": "{mark}"}}}}\n'
+        for _ in range(JOBS_N)
+    )
     out = tq("--db", db, "--jobs", JOBS, "submit", "--from", "-", stdin=stdin)
     assert out.returncode == 0, out.stderr
     submitted = [int(x) for x in out.stdout.split()]
@@ -110,5 +112,7 @@ def test_kill9_loop(tmp_path: Path) -> None:
     conn = sqlite3.connect(db)
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     conn.close()
-    print(f"kill -9 loop: {kills} kills, {JOBS_N} jobs: {dict(counts)}; "
-          f"max attempts {max(a for _, a in rows.values())}; integrity ok")
+    print(
+        f"kill -9 loop: {kills} kills, {JOBS_N} jobs: {dict(counts)}; "
+        f"max attempts {max(a for _, a in rows.values())}; integrity ok"
+    )

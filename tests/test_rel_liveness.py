@@ -23,8 +23,9 @@ time.sleep(120)
 
 
 def _holder(db: Path, worker_id: str) -> subprocess.Popen[str]:
-    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(db), worker_id],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(db), worker_id], stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "held"
     return proc
@@ -72,9 +73,11 @@ def test_the_lock_does_not_leak_into_job_processes(tmp_path: Path) -> None:
     code = HOLDER.replace(
         'print("held", flush=True)',
         'import subprocess; child = subprocess.Popen(["sleep", "60"], close_fds=False); '
-        'print("held", child.pid, flush=True)')
-    proc = subprocess.Popen([sys.executable, "-c", code, str(db), "w-2"],
-                            stdout=subprocess.PIPE, text=True)
+        'print("held", child.pid, flush=True)',
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(db), "w-2"], stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout is not None
     word, child = proc.stdout.readline().split()
     assert word == "held"
@@ -111,8 +114,12 @@ SKEW = 60.0
 def _worker(db: str, *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "tuiqueue", "--db", db, "--jobs", JOBS, "worker", "-q", *extra],
-        env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True)
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 async def _stall_scenario(db: str, marks: Path, stop_for: float, **judge: object) -> None:
@@ -121,8 +128,9 @@ async def _stall_scenario(db: str, marks: Path, stop_for: float, **judge: object
     load_job_types([JOBS])
     async with Engine(open_store(db), worker_id="submitter", concurrency=1) as eng:
         await eng.set_queue_paused(True)
-        ids = [(await eng.submit("rel_sleep", {"seconds": 3, "mark": str(marks)})).id
-               for _ in range(3)]
+        ids = [
+            (await eng.submit("rel_sleep", {"seconds": 3, "mark": str(marks)})).id for _ in range(3)
+        ]
         ids += [(await eng.submit("rel_fragile", {"seconds": 3})).id for _ in range(3)]
         await eng.stop()
     proc = _worker(db, "-c", "6")
@@ -138,14 +146,16 @@ async def _stall_scenario(db: str, marks: Path, stop_for: float, **judge: object
                 await anyio.sleep(stop_for)  # the stall being injected, not a timing assert
                 jobs = [await eng.get(i) for i in ids]
                 # Nothing taken over: each job still on its first attempt, none requeued or lost.
-                assert all(j is not None and j.status in ("running", "completed")
-                           and j.attempts == 1 for j in jobs), [
-                    (j.id, j.status, j.attempts, j.error) for j in jobs if j]
+                assert all(
+                    j is not None and j.status in ("running", "completed") and j.attempts == 1
+                    for j in jobs
+                ), [(j.id, j.status, j.attempts, j.error) for j in jobs if j]
             finally:
                 os.kill(proc.pid, signal.SIGCONT)
             with anyio.fail_after(20):
-                while any(j is None or j.status != "completed"
-                          for j in [await eng.get(i) for i in ids]):
+                while any(
+                    j is None or j.status != "completed" for j in [await eng.get(i) for i in ids]
+                ):
                     await anyio.sleep(0.05)
             jobs = [await eng.get(i) for i in ids]
             assert all(j is not None and j.attempts == 1 for j in jobs)
@@ -160,8 +170,9 @@ async def _stall_scenario(db: str, marks: Path, stop_for: float, **judge: object
 async def test_sqlite_a_stopped_worker_keeps_its_jobs_under_a_skewed_clock(tmp_path: Path) -> None:
     """SIGSTOP for 4 s against a judge whose lease is 0.5 s and whose clock is 60 s ahead."""
     db = str(tmp_path / "jobs.db")
-    await _stall_scenario(db, tmp_path / "marks", 4.0, dead_after=0.5,
-                          clock=lambda: time.time() + SKEW)
+    await _stall_scenario(
+        db, tmp_path / "marks", 4.0, dead_after=0.5, clock=lambda: time.time() + SKEW
+    )
 
 
 @pytest.mark.anyio
@@ -175,8 +186,9 @@ async def test_redis_leases_use_the_servers_clock(tmp_path: Path) -> None:
     client = redis.Redis(host="127.0.0.1", port=6379, db=14)
     client.flushdb()
     try:
-        await _stall_scenario(url, tmp_path / "marks", 3.0, dead_after=10.0,
-                              clock=lambda: time.time() + SKEW)
+        await _stall_scenario(
+            url, tmp_path / "marks", 3.0, dead_after=10.0, clock=lambda: time.time() + SKEW
+        )
     finally:
         client.flushdb()
         client.close()

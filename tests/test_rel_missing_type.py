@@ -28,8 +28,7 @@ def submit(db: str, *args: str) -> int:
 def test_drain_without_the_module_fails_its_jobs_and_runs_the_rest(tmp_path: Path) -> None:
     db, mod = str(tmp_path / "jobs.db"), tmp_path / "mod.py"
     mod.write_text(MODULE)
-    gone = [submit(db, "--jobs", str(mod), "submit", "vanishing", "-p", f"n={n}")
-            for n in range(3)]
+    gone = [submit(db, "--jobs", str(mod), "submit", "vanishing", "-p", f"n={n}") for n in range(3)]
     fine = submit(db, "submit", "shell", "-p", "command=echo fine")
     out = tq("--db", db, "worker", "--drain")
     assert out.returncode == 0, out.stderr
@@ -72,5 +71,6 @@ def test_a_module_that_no_longer_loads_is_a_clear_error(tmp_path: Path) -> None:
     assert out.returncode == 2
     assert out.stderr.strip().splitlines() == [
         f"Error: job module {str(mod)!r} failed to load: ModuleNotFoundError: "
-        "No module named 'no_such_module_anywhere'"]
+        "No module named 'no_such_module_anywhere'"
+    ]
     assert statuses(db)[1][0] == "pending", "nothing was claimed"

@@ -35,10 +35,11 @@ class Escapees:
     def __init__(self) -> None:
         base = f"300.{random.randrange(10**6):06d}"
         self.tags = [f"{base}{i + 1}" for i in range(len(KINDS))]
-        py = (f'{sys.executable} -c "import os,time; os.setpgid(0,0); '
-              f'time.sleep({self.tags[2]})"')
-        self.command = (f"setsid sleep {self.tags[0]} & setsid -f sleep {self.tags[1]}; "
-                        f"{py} & sleep {self.tags[3]}")
+        py = f'{sys.executable} -c "import os,time; os.setpgid(0,0); time.sleep({self.tags[2]})"'
+        self.command = (
+            f"setsid sleep {self.tags[0]} & setsid -f sleep {self.tags[1]}; "
+            f"{py} & sleep {self.tags[3]}"
+        )
 
     def _cmdlines(self) -> Iterator[tuple[int, str]]:
         for name in os.listdir("/proc"):
@@ -83,7 +84,7 @@ def token_of(pid: int) -> str | None:
     except OSError:
         return None
     prefix = f"{proctree.ENV}=".encode()
-    values = [e[len(prefix):].decode() for e in environ if e.startswith(prefix)]
+    values = [e[len(prefix) :].decode() for e in environ if e.startswith(prefix)]
     return values[0] if values else None
 
 
@@ -133,19 +134,27 @@ async def test_pause_and_resume_reach_every_descendant(
     async with Engine(open_store(str(tmp_path / "jobs.db")), concurrency=1) as eng:
         job_id, kids, _ = await started(eng, escapees)
         await eng.pause(job_id)
-        await apoll(lambda: all(state(pid) == "T" for pid in kids.values()), 5,
-                    f"every child stopped: {[(k, state(p)) for k, p in kids.items()]}")
+        await apoll(
+            lambda: all(state(pid) == "T" for pid in kids.values()),
+            5,
+            f"every child stopped: {[(k, state(p)) for k, p in kids.items()]}",
+        )
         assert state(bystander.pid) != "T"
         await eng.resume(job_id)
-        await apoll(lambda: not any(state(pid) == "T" for pid in kids.values()), 5,
-                    f"every child resumed: {[(k, state(p)) for k, p in kids.items()]}")
+        await apoll(
+            lambda: not any(state(pid) == "T" for pid in kids.values()),
+            5,
+            f"every child resumed: {[(k, state(p)) for k, p in kids.items()]}",
+        )
         await eng.cancel(job_id)
         await eng.wait(job_id, timeout=10)
 
 
 @pytest.mark.anyio
 async def test_cancel_kills_every_descendant(
-    tmp_path: Path, escapees: Escapees, bystander: subprocess.Popen[bytes],
+    tmp_path: Path,
+    escapees: Escapees,
+    bystander: subprocess.Popen[bytes],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     load_job_types()
@@ -154,8 +163,11 @@ async def test_cancel_kills_every_descendant(
         job_id, _, token = await started(eng, escapees)
         await eng.pause(job_id)  # stopped children must die too
         await eng.cancel(job_id)
-        await apoll(lambda: not escapees.remaining() and not (token and proctree.find(token)),
-                    shell.GRACE + 3, f"no process left after cancel: {escapees.remaining()}")
+        await apoll(
+            lambda: not escapees.remaining() and not (token and proctree.find(token)),
+            shell.GRACE + 3,
+            f"no process left after cancel: {escapees.remaining()}",
+        )
         done = await eng.wait(job_id, timeout=5)
     assert done.status is Status.CANCELLED
     assert token is not None, "the children carry the attempt's token"
@@ -171,8 +183,11 @@ def test_kill9_worker_recovery_kills_every_descendant(
     try:
         poll(lambda: len(escapees.descendants()) == len(KINDS), 15, "every child started")
         conn = sqlite3.connect(db)
-        poll(lambda: conn.execute("SELECT 1 FROM job_procs").fetchone() is not None, 5,
-             "the process recorded")
+        poll(
+            lambda: conn.execute("SELECT 1 FROM job_procs").fetchone() is not None,
+            5,
+            "the process recorded",
+        )
         conn.close()
         kids = escapees.descendants()
         token = token_of(kids["setpgid"])
@@ -186,12 +201,18 @@ def test_kill9_worker_recovery_kills_every_descendant(
 
     async def survivor() -> None:
         async with Engine(open_store(db), worker_id="survivor"):
-            await apoll(lambda: all(s[0] != "running" for s in statuses(db).values()), 10,
-                        "the lost job resolved")
+            await apoll(
+                lambda: all(s[0] != "running" for s in statuses(db).values()),
+                10,
+                "the lost job resolved",
+            )
 
     anyio.run(survivor)
-    poll(lambda: not escapees.remaining() and not (token and proctree.find(token)), 3,
-         f"no process left after recovery: {escapees.remaining()}")
+    poll(
+        lambda: not escapees.remaining() and not (token and proctree.find(token)),
+        3,
+        f"no process left after recovery: {escapees.remaining()}",
+    )
     assert token is not None, "the children carry the attempt's token"
     (row,) = statuses(db).values()
     assert row[0] == "failed" and "worker lost" in (row[2] or "")
@@ -207,10 +228,14 @@ async def test_adopted_children_are_reaped(tmp_path: Path) -> None:
         done = await eng.wait(job.id, timeout=10)
     assert done.status is Status.COMPLETED, done.error
     root = done.result["pid"] if isinstance(done.result, dict) else None
-    zombies = [pid for pid in map(int, filter(str.isdigit, os.listdir("/proc")))
-               if (proctree.state(pid) == "Z"
-                   and Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[3]
-                   == str(root))]
+    zombies = [
+        pid
+        for pid in map(int, filter(str.isdigit, os.listdir("/proc")))
+        if (
+            proctree.state(pid) == "Z"
+            and Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[3] == str(root)
+        )
+    ]
     assert root and not zombies, f"zombies of the attempt left: {zombies}"
 
 

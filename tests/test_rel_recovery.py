@@ -37,7 +37,10 @@ def start_worker(db: str, *extra: str) -> subprocess.Popen[str]:
     """A headless `tuiqueue worker` subprocess on db."""
     return subprocess.Popen(
         [sys.executable, "-m", "tuiqueue", "--db", db, "--jobs", JOBS, "worker", "-q", *extra],
-        env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         start_new_session=True,
     )
 
@@ -46,8 +49,10 @@ def statuses(db: str) -> dict[int, tuple[str, int, str | None]]:
     """id -> (status, attempts, error), read with a plain connection."""
     conn = sqlite3.connect(db, timeout=10)
     try:
-        return {r[0]: (r[1], r[2], r[3]) for r in conn.execute(
-            "SELECT id, status, attempts, error FROM jobs")}
+        return {
+            r[0]: (r[1], r[2], r[3])
+            for r in conn.execute("SELECT id, status, attempts, error FROM jobs")
+        }
     finally:
         conn.close()
 
@@ -91,7 +96,8 @@ async def test_kill9_jobs_resolved_within_two_seconds(tmp_path: Path) -> None:
             assert "worker lost" in (rows[job_id][2] or "")
         assert rows[fragile][0] == "failed"
         assert "worker lost" in (rows[fragile][2] or "") and "stopped responding" in (
-            rows[fragile][2] or "")
+            rows[fragile][2] or ""
+        )
         assert took < 2.5, f"orphans resolved after {took:.2f}s"
         print(f"kill -9 -> orphans resolved in {took:.2f}s")
     finally:
@@ -137,13 +143,18 @@ async def test_stale_worker_cannot_overwrite_newer_attempt(tmp_path: Path, targe
         assert second.token != first.token and second.attempts == 2
         # The old worker wakes up and reports progress and a result: both ignored.
         await store.save_progress([(job.id, first.token or "", 99.0, "stale")], 31.0)
-        assert await store.finish([Outcome(job.id, first.token or "", Status.COMPLETED,
-                                           result="stale")], 31.0) == []
+        assert (
+            await store.finish(
+                [Outcome(job.id, first.token or "", Status.COMPLETED, result="stale")], 31.0
+            )
+            == []
+        )
         now = await store.get(job.id)
         assert now is not None and now.status is Status.RUNNING and now.message != "stale"
         assert now.token == second.token
-        done = await store.finish([Outcome(job.id, second.token or "", Status.COMPLETED,
-                                           result="fresh")], 32.0)
+        done = await store.finish(
+            [Outcome(job.id, second.token or "", Status.COMPLETED, result="fresh")], 32.0
+        )
         assert done[0].result == "fresh"
     finally:
         await store.close()
@@ -171,9 +182,22 @@ def test_kill9_worker_shell_children_killed_on_recovery(tmp_path: Path) -> None:
     db = str(tmp_path / "jobs.db")
     pidfile = tmp_path / "pid"
     out = subprocess.run(
-        [sys.executable, "-m", "tuiqueue", "--db", db, "submit", "shell", "-p",
-         f"command=sh -c 'echo $$ > {pidfile}; exec sleep 120'"],
-        env=cli_env(), capture_output=True, text=True, timeout=30)
+        [
+            sys.executable,
+            "-m",
+            "tuiqueue",
+            "--db",
+            db,
+            "submit",
+            "shell",
+            "-p",
+            f"command=sh -c 'echo $$ > {pidfile}; exec sleep 120'",
+        ],
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert out.returncode == 0, out.stderr
     proc = start_worker(db)
     try:
@@ -193,7 +217,12 @@ def test_kill9_worker_shell_children_killed_on_recovery(tmp_path: Path) -> None:
                     await anyio.sleep(0.05)
 
     anyio.run(survivor)
-    wait_for(lambda: not Path(f"/proc/{child}").exists()
-             or "Z" in Path(f"/proc/{child}/stat").read_text().split(") ")[1][:1], timeout=3)
+    wait_for(
+        lambda: (
+            not Path(f"/proc/{child}").exists()
+            or "Z" in Path(f"/proc/{child}/stat").read_text().split(") ")[1][:1]
+        ),
+        timeout=3,
+    )
     (row,) = statuses(db).values()
     assert row[0] == "failed" and "worker lost" in (row[2] or "")

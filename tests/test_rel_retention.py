@@ -33,11 +33,19 @@ async def prefill(db: str, finished: int, queued: int, lines: int = 3) -> None:
             await store.add([NewJob("sleep", {"seconds": 0})] * n, NOW - 10 * 86_400)
     conn = sqlite3.connect(db)
     with conn:
-        conn.execute("UPDATE jobs SET status = 'completed', finished_at = ? + id, attempts = 1 "
-                     "WHERE id <= ?", (NOW - 10 * 86_400, finished))
-        conn.executemany("INSERT INTO logs (job_id, seq, line) VALUES (?, ?, ?)",
-                         ((i, s, f"job {i} line {s}") for i in range(1, finished + 1)
-                          for s in range(1, lines + 1)))
+        conn.execute(
+            "UPDATE jobs SET status = 'completed', finished_at = ? + id, attempts = 1 "
+            "WHERE id <= ?",
+            (NOW - 10 * 86_400, finished),
+        )
+        conn.executemany(
+            "INSERT INTO logs (job_id, seq, line) VALUES (?, ?, ?)",
+            (
+                (i, s, f"job {i} line {s}")
+                for i in range(1, finished + 1)
+                for s in range(1, lines + 1)
+            ),
+        )
         conn.execute("UPDATE jobs SET log_count = ? WHERE id <= ?", (lines, finished))
     conn.close()
 
@@ -87,15 +95,25 @@ async def test_running_engine_prunes_without_blocking_submits(
         conn.execute("UPDATE meta SET value = 1 WHERE key = 'queue_paused'")
     conn.close()
     stop = tmp_path / "stop"
-    submitter = subprocess.Popen([sys.executable, "-c", SUBMITTER, db, str(stop)],
-                                 env=cli_env(), stdout=subprocess.PIPE, text=True)
+    submitter = subprocess.Popen(
+        [sys.executable, "-c", SUBMITTER, db, str(stop)],
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     lags: list[float] = []
     try:
         # The submitter is under way before pruning starts.
-        await until(lambda: rows(db, f"SELECT COUNT(*) FROM jobs WHERE id > {finished + queued}")
-                    [0][0] >= 20, 30, "the submitter's first jobs")
-        worker = Engine(open_store(db), registry=registry, retention_keep=keep,
-                        retention_interval=0.05)
+        await until(
+            lambda: (
+                rows(db, f"SELECT COUNT(*) FROM jobs WHERE id > {finished + queued}")[0][0] >= 20
+            ),
+            30,
+            "the submitter's first jobs",
+        )
+        worker = Engine(
+            open_store(db), registry=registry, retention_keep=keep, retention_interval=0.05
+        )
         async with worker, anyio.create_task_group() as tg:
             tg.start_soon(lag_probe, lags)
             start = time.monotonic()
@@ -111,16 +129,19 @@ async def test_running_engine_prunes_without_blocking_submits(
     kept = [r[0] for r in rows(db, f"SELECT id FROM jobs WHERE id <= {finished} ORDER BY id")]
     assert kept == list(range(finished - keep + 1, finished + 1)), "the newest are kept"
     assert rows(db, "SELECT COUNT(*) FROM logs")[0][0] == keep * 3, "their logs went too"
-    assert rows(db, "SELECT COUNT(*) FROM jobs WHERE status = 'pending'")[0][0] == \
-        queued + len(latencies), "unfinished jobs are never pruned"
+    assert rows(db, "SELECT COUNT(*) FROM jobs WHERE status = 'pending'")[0][0] == queued + len(
+        latencies
+    ), "unfinished jobs are never pruned"
     assert len(latencies) > 50
     worst, lag = max(latencies), max(lags)
     assert worst < 0.25, f"a submit from another process waited {worst:.3f}s during retention"
     assert lag < 0.1, f"the engine's event loop stalled {lag:.3f}s during retention"
-    print(f"retention deleted {finished - keep} jobs (3 log lines each) in {took:.2f}s; "
-          f"{len(latencies)} submits from another process meanwhile: median "
-          f"{statistics.median(latencies) * 1000:.1f} ms, worst {worst * 1000:.0f} ms; "
-          f"event loop lag worst {lag * 1000:.0f} ms")
+    print(
+        f"retention deleted {finished - keep} jobs (3 log lines each) in {took:.2f}s; "
+        f"{len(latencies)} submits from another process meanwhile: median "
+        f"{statistics.median(latencies) * 1000:.1f} ms, worst {worst * 1000:.0f} ms; "
+        f"event loop lag worst {lag * 1000:.0f} ms"
+    )
 
 
 async def lag_probe(lags: list[float]) -> None:
@@ -132,8 +153,13 @@ async def lag_probe(lags: list[float]) -> None:
 
 
 async def test_keep_days_and_memory_store(registry: Registry) -> None:
-    async with Engine(open_store(":memory:"), registry=registry, concurrency=20,
-                      retention_keep=None, retention_days=None) as engine:
+    async with Engine(
+        open_store(":memory:"),
+        registry=registry,
+        concurrency=20,
+        retention_keep=None,
+        retention_days=None,
+    ) as engine:
         jobs = await engine.submit_many([("sleep", {"seconds": 0})] * 300)
         await engine.drain(timeout=30)
         assert await engine.prune() == 0, "no limits: nothing deleted"
@@ -150,8 +176,9 @@ async def test_keep_days_and_memory_store(registry: Registry) -> None:
 
 
 async def test_within_slack_nothing_is_deleted(registry: Registry) -> None:
-    async with Engine(open_store(":memory:"), registry=registry, concurrency=20,
-                      retention_keep=150) as engine:
+    async with Engine(
+        open_store(":memory:"), registry=registry, concurrency=20, retention_keep=150
+    ) as engine:
         await engine.submit_many([("sleep", {"seconds": 0})] * 240)
         await engine.drain(timeout=30)
         assert await engine.prune() == 0, "within keep + 100: left alone"
@@ -162,8 +189,16 @@ async def test_within_slack_nothing_is_deleted(registry: Registry) -> None:
 
 def test_worker_keep_options(tmp_path: Path) -> None:
     db = str(tmp_path / "jobs.db")
-    out = tq("--db", db, "--jobs", JOBS, "submit", "--from", "-",
-             stdin='{"type": "rel_sleep", "params": {"seconds": 0}}\n' * 300)
+    out = tq(
+        "--db",
+        db,
+        "--jobs",
+        JOBS,
+        "submit",
+        "--from",
+        "-",
+        stdin='{"type": "rel_sleep", "params": {"seconds": 0}}\n' * 300,
+    )
     assert out.returncode == 0, out.stderr
     out = tq("--db", db, "--jobs", JOBS, "worker", "-q", "--drain", "-c", "20", "--keep", "0")
     assert out.returncode == 0, out.stderr

@@ -44,8 +44,9 @@ async def test_shell_flood_bounded(tmp_path: Path) -> None:
     mb = 200
     async with Engine(open_store(str(tmp_path / "jobs.db")), concurrency=1) as eng:
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        job = await eng.submit("shell", {"command": f"head -c {mb}000000 /dev/zero | tr '\\0' 'x'"
-                                                    f" | fold -w 100"})
+        job = await eng.submit(
+            "shell", {"command": f"head -c {mb}000000 /dev/zero | tr '\\0' 'x' | fold -w 100"}
+        )
         done = await eng.wait(job.id, timeout=120)
         grew = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
         page = await eng.logs(job.id)
@@ -53,11 +54,14 @@ async def test_shell_flood_bounded(tmp_path: Path) -> None:
     assert len(page.lines) <= LOG_HEAD + LOG_TAIL
     assert page.dropped > 0
     assert grew < 100, f"worker memory grew {grew:.0f} MiB"
-    print(f"shell printed {mb} MB: {len(page.lines)} lines kept, {page.dropped} dropped, "
-          f"peak memory +{grew:.0f} MiB")
+    print(
+        f"shell printed {mb} MB: {len(page.lines)} lines kept, {page.dropped} dropped, "
+        f"peak memory +{grew:.0f} MiB"
+    )
 
 
 # -- jobs that ignore being stopped -----------------------------------------------------------
+
 
 def stubborn_registry(release: threading.Event) -> Registry:
     """Jobs that ignore stops until `release` is set (so the test's event loop can close)."""
@@ -97,8 +101,9 @@ def stubborn(release: threading.Event) -> Registry:
 async def test_job_ignoring_cancel_is_abandoned_and_the_queue_moves(
     stubborn: Registry, release: threading.Event, kind: str
 ) -> None:
-    async with Engine(open_store(":memory:"), registry=stubborn, concurrency=1,
-                      abandon_after=0.5) as eng:
+    async with Engine(
+        open_store(":memory:"), registry=stubborn, concurrency=1, abandon_after=0.5
+    ) as eng:
         job = await eng.submit(kind)
         after = await eng.submit("sleep", {"seconds": 0})
         await wait_status(eng, job.id, Status.RUNNING)
@@ -118,8 +123,9 @@ async def test_job_ignoring_cancel_is_abandoned_and_the_queue_moves(
 async def test_swallowed_timeout_and_stop_are_abandoned(
     stubborn: Registry, release: threading.Event
 ) -> None:
-    async with Engine(open_store(":memory:"), registry=stubborn, concurrency=2,
-                      abandon_after=0.3) as eng:
+    async with Engine(
+        open_store(":memory:"), registry=stubborn, concurrency=2, abandon_after=0.3
+    ) as eng:
         timed = await eng.submit("swallow", timeout=0.2)
         done = await eng.wait(timed.id, timeout=10)
         assert done.status is Status.FAILED
@@ -171,9 +177,10 @@ def term_ignorers(pgid: int) -> int:
             status = Path(f"/proc/{name}/status").read_text()
         except OSError:
             continue
-        comm, fields = stat[stat.index("(") + 1:stat.rindex(")")], stat.rsplit(")", 1)[1].split()
-        ignored = int(next(ln for ln in status.splitlines() if ln.startswith("SigIgn:")).split()[1],
-                      16)
+        comm, fields = stat[stat.index("(") + 1 : stat.rindex(")")], stat.rsplit(")", 1)[1].split()
+        ignored = int(
+            next(ln for ln in status.splitlines() if ln.startswith("SigIgn:")).split()[1], 16
+        )
         if comm == "sleep" and int(fields[2]) == pgid and ignored & (1 << (signal.SIGTERM - 1)):
             count += 1
     return count
@@ -190,8 +197,11 @@ async def test_cancelled_shell_leaves_no_process(
         with anyio.fail_after(10):
             while (process := await eng.store.job_process(job.id)) is None:
                 await anyio.sleep(0.02)
-        await until(lambda: term_ignorers(process.pgid) >= CHILDREN[name], 10,
-                    "the children are started and ignore SIGTERM")
+        await until(
+            lambda: term_ignorers(process.pgid) >= CHILDREN[name],
+            10,
+            "the children are started and ignore SIGTERM",
+        )
         assert shell._group_alive(process.pgid)
         start = time.monotonic()
         await eng.cancel(job.id)
@@ -216,8 +226,11 @@ def test_second_signal_kills_shell_children_at_once(tmp_path: Path) -> None:
         wait_for(lambda: conn.execute("SELECT pgid FROM job_procs").fetchone() is not None)
         pgid = conn.execute("SELECT pgid FROM job_procs").fetchone()[0]
         conn.close()
-        wait_until(lambda: term_ignorers(pgid) >= CHILDREN["ignore TERM"], 10,
-                   "the children are started and ignore SIGTERM")
+        wait_until(
+            lambda: term_ignorers(pgid) >= CHILDREN["ignore TERM"],
+            10,
+            "the children are started and ignore SIGTERM",
+        )
         proc.send_signal(signal.SIGTERM)
         assert proc.stderr is not None
         read_until(proc.stderr, "SIGTERM: finishing running jobs")  # the first one was taken

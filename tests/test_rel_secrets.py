@@ -32,9 +32,24 @@ def private_redis(tmp_path: Path) -> Iterator[int]:
         pytest.skip("redis-server is not installed")
     port = _free_port()
     proc = subprocess.Popen(
-        [exe, "--port", str(port), "--bind", "127.0.0.1", "--requirepass", SECRET,
-         "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            exe,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--requirepass",
+            SECRET,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -51,8 +66,13 @@ def private_redis(tmp_path: Path) -> Iterator[int]:
 
 def run(*args: str, db: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     """The CLI in a subprocess on db."""
-    return subprocess.run([sys.executable, "-m", "tuiqueue", *args], capture_output=True,
-                          text=True, timeout=timeout, env=cli_env({"TUIQUEUE_DB": db}))
+    return subprocess.run(
+        [sys.executable, "-m", "tuiqueue", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=cli_env({"TUIQUEUE_DB": db}),
+    )
 
 
 def test_password_never_printed(private_redis: int) -> None:
@@ -66,8 +86,10 @@ def test_password_never_printed(private_redis: int) -> None:
     assert "redis://:***@127.0.0.1" in worker.stdout + worker.stderr
     outs = [out, worker, run("stats", db=right), run("db", "check", db=right)]
     started = time.monotonic()
-    failed = [run(*args, db=wrong) for args in (["worker", "--drain"], ["stats"],
-                                                ["submit", "echo", "-p", "message=hi"])]
+    failed = [
+        run(*args, db=wrong)
+        for args in (["worker", "--drain"], ["stats"], ["submit", "echo", "-p", "message=hi"])
+    ]
     assert time.monotonic() - started < 30  # a wrong password is not retried for 35 s
     for bad in failed:
         assert bad.returncode != 0
@@ -82,16 +104,19 @@ def test_new_database_is_private(tmp_path: Path) -> None:
     db = tmp_path / "jobs.db"
     old = os.umask(0o022)
     try:
-        code = ("import anyio, os\n"
-                "from tuiqueue import open_store\n"
-                "async def main():\n"
-                f"    s = open_store({str(db)!r}); await s.open()\n"
-                f"    p = {str(db)!r}\n"
-                "    print(*[oct(os.stat(p + x).st_mode & 0o777) for x in ('', '-wal', '-shm')])\n"
-                "    await s.close()\n"
-                "anyio.run(main)\n")
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                             env=cli_env(), timeout=60)
+        code = (
+            "import anyio, os\n"
+            "from tuiqueue import open_store\n"
+            "async def main():\n"
+            f"    s = open_store({str(db)!r}); await s.open()\n"
+            f"    p = {str(db)!r}\n"
+            "    print(*[oct(os.stat(p + x).st_mode & 0o777) for x in ('', '-wal', '-shm')])\n"
+            "    await s.close()\n"
+            "anyio.run(main)\n"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=cli_env(), timeout=60
+        )
     finally:
         os.umask(old)
     assert out.returncode == 0, out.stderr

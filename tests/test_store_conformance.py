@@ -132,8 +132,16 @@ async def test_add_with_missing_dependency_adds_nothing(store: Store) -> None:
 
 async def test_claim_priority_then_fifo(store: Store) -> None:
     jobs = await store.add(
-        [new(priority=p) for p in
-         (Priority.LOW, Priority.NORMAL, Priority.HIGH, Priority.NORMAL, Priority.CRITICAL)],
+        [
+            new(priority=p)
+            for p in (
+                Priority.LOW,
+                Priority.NORMAL,
+                Priority.HIGH,
+                Priority.NORMAL,
+                Priority.CRITICAL,
+            )
+        ],
         NOW,
     )
     claimed = await store.claim("w1", 10, NOW)
@@ -175,8 +183,13 @@ async def test_waiting_jobs_follow_their_dependencies(store: Store) -> None:
     first = await store.claim("w1", 10, NOW)
     assert {j.id for j in first} == {a.id, d.id}
     by_id = {j.id: j for j in first}
-    await store.finish([Outcome(a.id, by_id[a.id].token or "", Status.COMPLETED),
-                        Outcome(d.id, by_id[d.id].token or "", Status.FAILED, error="x")], NOW)
+    await store.finish(
+        [
+            Outcome(a.id, by_id[a.id].token or "", Status.COMPLETED),
+            Outcome(d.id, by_id[d.id].token or "", Status.FAILED, error="x"),
+        ],
+        NOW,
+    )
     assert [j.id for j in await store.claim("w1", 10, NOW + 1)] == [b.id]
     failed = await store.get(c.id)
     assert failed is not None and failed.status is Status.FAILED
@@ -193,8 +206,18 @@ async def test_finish_ignores_stale_tokens(store: Store) -> None:
     still = await store.get(job.id)
     assert still is not None and still.status is Status.RUNNING
     done = await store.finish(
-        [Outcome(job.id, job.token or "", Status.COMPLETED, result={"ok": [1, 2]},
-                 progress=100.0, message="done")], NOW + 1)
+        [
+            Outcome(
+                job.id,
+                job.token or "",
+                Status.COMPLETED,
+                result={"ok": [1, 2]},
+                progress=100.0,
+                message="done",
+            )
+        ],
+        NOW + 1,
+    )
     assert len(done) == 1 and done[0].status is Status.COMPLETED
     assert done[0].result == {"ok": [1, 2]} and done[0].finished_at == NOW + 1
     assert done[0].token is None and done[0].progress == 100.0 and done[0].message == "done"
@@ -205,7 +228,8 @@ async def test_finish_retry_reschedules_and_requeue_reclaims(store: Store) -> No
     await store.add([new(max_attempts=3)], NOW)
     job = await claim_one(store)
     (later,) = await store.finish(
-        [Outcome(job.id, job.token or "", Status.SCHEDULED, error="boom", run_at=NOW + 5)], NOW)
+        [Outcome(job.id, job.token or "", Status.SCHEDULED, error="boom", run_at=NOW + 5)], NOW
+    )
     assert later.status is Status.SCHEDULED and later.worker is None and later.run_at == NOW + 5
     assert await store.claim("w1", 1, NOW + 1) == []
     again = await claim_one(store, now=NOW + 6)
@@ -220,11 +244,24 @@ async def test_finish_and_claim_records_then_fills_the_freed_slots(store: Store)
     (high,) = await store.claim("w1", 1, NOW)
     start = await store.version()
     finished, claimed = await store.finish_and_claim(
-        [Outcome(high.id, high.token or "", Status.COMPLETED, result=[1], progress=100.0,
-                 message="done"),
-         Outcome(high.id, "stale", Status.FAILED)], "w1", 1, NOW + 1)
+        [
+            Outcome(
+                high.id,
+                high.token or "",
+                Status.COMPLETED,
+                result=[1],
+                progress=100.0,
+                message="done",
+            ),
+            Outcome(high.id, "stale", Status.FAILED),
+        ],
+        "w1",
+        1,
+        NOW + 1,
+    )
     assert [(j.id, j.status, j.result, j.finished_at) for j in finished] == [
-        (high.id, Status.COMPLETED, [1], NOW + 1)]
+        (high.id, Status.COMPLETED, [1], NOW + 1)
+    ]
     assert len(claimed) == 1 and claimed[0].status is Status.RUNNING
     assert claimed[0].token and claimed[0].worker == "w1" and claimed[0].attempts == 1
     changes = await store.changes(start)
@@ -235,8 +272,19 @@ async def test_finish_and_claim_records_then_fills_the_freed_slots(store: Store)
     assert await store.finish_and_claim([], "w1", 5, NOW + 2) == ([], [])
     await store.set_queue_paused(False)
     finished, last = await store.finish_and_claim(
-        [Outcome(claimed[0].id, claimed[0].token or "", Status.SCHEDULED, error="boom",
-                 run_at=NOW + 60)], "w1", 5, NOW + 3)
+        [
+            Outcome(
+                claimed[0].id,
+                claimed[0].token or "",
+                Status.SCHEDULED,
+                error="boom",
+                run_at=NOW + 60,
+            )
+        ],
+        "w1",
+        5,
+        NOW + 3,
+    )
     assert finished[0].status is Status.SCHEDULED and finished[0].run_at == NOW + 60
     assert finished[0].worker is None and finished[0].token is None
     assert len(last) == 1 and last[0].id not in (high.id, claimed[0].id)
@@ -316,8 +364,10 @@ async def test_logs_keep_head_and_tail(store: Store) -> None:
     assert [s for s, _ in some.lines] == [11, 12, 13, 14, 15]
     await store.append_logs({job.id: ["x" * (LOG_LINE_MAX + 10)]})
     last = await store.logs(job.id, after=total)
-    assert last.lines[0][1].startswith("x" * LOG_LINE_MAX) and "10 more characters" in (
-        last.lines[0][1])
+    assert (
+        last.lines[0][1].startswith("x" * LOG_LINE_MAX)
+        and "10 more characters" in (last.lines[0][1])
+    )
     with pytest.raises(UnknownJob):
         await store.logs(10**6)
 
@@ -361,8 +411,12 @@ async def test_counts(store: Store) -> None:
     assert counts[Status.PENDING] == 1 and counts[Status.RUNNING] == 1
     assert counts[Status.SCHEDULED] == 1 and set(counts) == set(Status)
     (done,) = await store.finish(
-        [Outcome(job.id, job.token or "", Status.COMPLETED) for job in await store.claim(
-            "w1", 1, NOW)], NOW)
+        [
+            Outcome(job.id, job.token or "", Status.COMPLETED)
+            for job in await store.claim("w1", 1, NOW)
+        ],
+        NOW,
+    )
     await store.delete([done.id])
     counts = await store.counts()
     assert counts[Status.PENDING] == 0 and counts[Status.COMPLETED] == 0
@@ -447,8 +501,11 @@ async def test_workers_and_orphans(store: Store) -> None:
     if type(store).__name__ == "RedisStore":
         # Redis judges leases on its own clock: make the silent worker's last beat old there.
         seconds, micros = await store.client.time()  # type: ignore[attr-defined]
-        await store.client.hset(store.prefix + "w:silent", "beat",  # type: ignore[attr-defined]
-                                str(seconds * 1000 + micros // 1000 - 100_000))
+        await store.client.hset(
+            store.prefix + "w:silent",
+            "beat",  # type: ignore[attr-defined]
+            str(seconds * 1000 + micros // 1000 - 100_000),
+        )
     await store.add([new(), new(), new(), new()], NOW)
     mine = await claim_one(store, "alive")
     lost = await claim_one(store, "silent")

@@ -263,8 +263,9 @@ async def test_a_burst_of_finished_jobs_gives_one_summary_toast_not_one_each(
         assert (single.title, single.message) == ("Completed", "Job #1 hello completed")
         clock.ahead += 1.1  # the single toast's window has passed
         await app.engine.set_queue_paused(True)
-        await app.engine.submit_many([NewJob("hello", {}) for _ in range(27)]
-                                     + [NewJob("kaput", {}) for _ in range(2)])
+        await app.engine.submit_many(
+            [NewJob("hello", {}) for _ in range(27)] + [NewJob("kaput", {}) for _ in range(2)]
+        )
         await app.engine.set_queue_paused(False)
         await wait_for(pilot, lambda: len(app._notifications) > 1, timeout=5)
         # Deliberate: watch one more window (real time: the app's timer) to see nothing
@@ -272,4 +273,5 @@ async def test_a_burst_of_finished_jobs_gives_one_summary_toast_not_one_each(
         await pilot.pause(1.2)
         toasts = list(app._notifications)[1:]
         assert [(t.title, t.message, t.severity) for t in toasts] == [
-            ("Failed", "27 jobs completed, 2 failed (#29, #30)", "error")]
+            ("Failed", "27 jobs completed, 2 failed (#29, #30)", "error")
+        ]

@@ -47,8 +47,10 @@ async def test_palette_commands_reach_the_screen_that_owns_them() -> None:
 async def test_the_submit_message_carries_the_forms_values() -> None:
     app = new_app()
     seen: list[SubmitRequested] = []
-    async with app.run_test(size=(140, 44), message_hook=lambda m: seen.append(m)
-                            if isinstance(m, SubmitRequested) else None) as pilot:
+    async with app.run_test(
+        size=(140, 44),
+        message_hook=lambda m: seen.append(m) if isinstance(m, SubmitRequested) else None,
+    ) as pilot:
         await wait_for(pilot, lambda: app.stats is not None)
         await choose_type(pilot, "hello")
         form = app.main.query_one(JobForm)

@@ -28,9 +28,14 @@ def make_ui_registry() -> Registry:
     """Job types for UI tests: a gate, a form exerciser and a failure."""
     reg = Registry()
 
-    @reg.job_type("gate", description="Wait at the gate until the test opens it.", retry_safe=True,
-                  params=[Param("label", "str", default="job", max_length=40,
-                                help="A name to tell jobs apart.")])
+    @reg.job_type(
+        "gate",
+        description="Wait at the gate until the test opens it.",
+        retry_safe=True,
+        params=[
+            Param("label", "str", default="job", max_length=40, help="A name to tell jobs apart.")
+        ],
+    )
     async def gate(ctx: JobContext, label: str) -> dict[str, Any]:
         """Report 40%, log markup-looking text, wait for the gate."""
         ctx.progress(40, f"waiting at {label}")
@@ -41,20 +46,27 @@ def make_ui_registry() -> Registry:
             await ctx.checkpoint()
         return {"label": label, "ok": True}
 
-    @reg.job_type("hello", description="Every kind of form field.", params=[
-        Param("count", "int", default=3, min=1, max=10, help="How many greetings."),
-        Param("ratio", "float", default=0.5, min=0, max=1),
-        Param("name", "str", default="world", max_length=20),
-        Param("loud", "bool", default=False),
-        Param("lang", "choice", default="en", choices=("en", "fr", "de")),
-        Param("urls", "urls", default=["https://example.com"], max=3),
-    ])
+    @reg.job_type(
+        "hello",
+        description="Every kind of form field.",
+        params=[
+            Param("count", "int", default=3, min=1, max=10, help="How many greetings."),
+            Param("ratio", "float", default=0.5, min=0, max=1),
+            Param("name", "str", default="world", max_length=20),
+            Param("loud", "bool", default=False),
+            Param("lang", "choice", default="en", choices=("en", "fr", "de")),
+            Param("urls", "urls", default=["https://example.com"], max=3),
+        ],
+    )
     async def hello(ctx: JobContext, **params: Any) -> dict[str, Any]:
         """Return the params."""
         return params
 
-    @reg.job_type("kaput", description="Fail at once.",
-                  params=[Param("why", "str", default="[red]boom[/red]")])
+    @reg.job_type(
+        "kaput",
+        description="Fail at once.",
+        params=[Param("why", "str", default="[red]boom[/red]")],
+    )
     async def kaput(ctx: JobContext, why: str) -> None:
         """Always fail."""
         raise RuntimeError(why)
@@ -78,8 +90,14 @@ def new_app(**kw: Any) -> QueueApp:
     kw.setdefault("concurrency", 2)
     kw.setdefault("registry", make_ui_registry())
     kw.setdefault("toasts", False)
-    return make_app(MemoryStore(), clock=lambda: NOW, worker_id="test-worker",
-                    stats_interval=3600, grace=0.5, **kw)
+    return make_app(
+        MemoryStore(),
+        clock=lambda: NOW,
+        worker_id="test-worker",
+        stats_interval=3600,
+        grace=0.5,
+        **kw,
+    )
 
 
 async def wait_for(pilot: Pilot[Any], cond: Callable[[], bool], timeout: float = 5.0) -> None:
@@ -118,8 +136,10 @@ async def choose_type(pilot: Pilot[Any], name: str) -> None:
     assert isinstance(app, QueueApp)
     app.main.query_one(TypeList).select_type(name)
     form = app.main.query_one(JobForm)
-    await wait_for(pilot, lambda: form.job_type is not None and form.job_type.name == name
-                   and bool(form.fields))
+    await wait_for(
+        pilot,
+        lambda: form.job_type is not None and form.job_type.name == name and bool(form.fields),
+    )
 
 
 async def fixed_workers(app: QueueApp) -> None:
@@ -129,9 +149,23 @@ async def fixed_workers(app: QueueApp) -> None:
     store = app.engine.store
     dead_after = app.engine.dead_after
     await store.register_worker(WorkerInfo("test-worker", "dashboard-host", 1000, 2, NOW - 90, NOW))
-    await store.register_worker(WorkerInfo("node-2:4242", "node-2", 4242, 8, NOW - 3600,
-                                           NOW - dead_after / 2, running=3, processed=1234))
-    await store.register_worker(WorkerInfo("node-3:77", "node-3", 77, 4, NOW - 7200,
-                                           NOW - dead_after - 1, running=1, processed=56))
-    await store.register_worker(WorkerInfo("node-4:9", "node-4", 9, 4, NOW - 9000, NOW - 600,
-                                           processed=789, stopped=True))
+    await store.register_worker(
+        WorkerInfo(
+            "node-2:4242",
+            "node-2",
+            4242,
+            8,
+            NOW - 3600,
+            NOW - dead_after / 2,
+            running=3,
+            processed=1234,
+        )
+    )
+    await store.register_worker(
+        WorkerInfo(
+            "node-3:77", "node-3", 77, 4, NOW - 7200, NOW - dead_after - 1, running=1, processed=56
+        )
+    )
+    await store.register_worker(
+        WorkerInfo("node-4:9", "node-4", 9, 4, NOW - 9000, NOW - 600, processed=789, stopped=True)
+    )

@@ -39,8 +39,14 @@ async def with_jobs(pilot: Pilot[Any]) -> None:
     await wait_for(pilot, lambda: status_of(app, 1) == "failed")
     for label in ("alpha", "beta", "gamma"):
         await app.engine.submit("gate", {"label": label}, priority="high")
-    await wait_for(pilot, lambda: status_of(app, 3) == "running" and 4 in table(app).jobs
-                   and table(app).jobs[3].progress == 40)
+    await wait_for(
+        pilot,
+        lambda: (
+            status_of(app, 3) == "running"
+            and 4 in table(app).jobs
+            and table(app).jobs[3].progress == 40
+        ),
+    )
     await app.refresh_stats()
     table(app).focus()
     table(app).move_cursor(row=0)
@@ -73,9 +79,14 @@ def test_detail_view(snap_compare: Any) -> None:
         assert isinstance(app, QueueApp)
         await with_jobs(pilot)
         app.show_detail(2)
-        await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen)
-                       and app.screen.job is not None
-                       and app.screen.query_one(LogTail).line_count >= 2)
+        await wait_for(
+            pilot,
+            lambda: (
+                isinstance(app.screen, DetailScreen)
+                and app.screen.job is not None
+                and app.screen.query_one(LogTail).line_count >= 2
+            ),
+        )
 
     assert snap_compare(new_app(), terminal_size=SIZE, run_before=run_before)
 
@@ -93,16 +104,18 @@ RuntimeError: [red]boom[/red]
 def test_failed_job_detail(snap_compare: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     # The real traceback names absolute paths and line numbers (and Python adds ^^^ markers
     # by version), so a snapshot of it only passes in the checkout that made it.
-    monkeypatch.setattr(runner, "_error", lambda exc: (f"{type(exc).__name__}: {exc}",
-                                                       FIXED_TRACEBACK))
+    monkeypatch.setattr(
+        runner, "_error", lambda exc: (f"{type(exc).__name__}: {exc}", FIXED_TRACEBACK)
+    )
 
     async def run_before(pilot: Pilot[Any]) -> None:
         app = pilot.app
         assert isinstance(app, QueueApp)
         await with_jobs(pilot)
         app.show_detail(1)
-        await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen)
-                       and app.screen.job is not None)
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, DetailScreen) and app.screen.job is not None
+        )
 
     assert snap_compare(new_app(), terminal_size=SIZE, run_before=run_before)
 
@@ -130,8 +143,13 @@ async def show_workers(pilot: Pilot[Any]) -> None:
     await fixed_workers(app)
     table(app).focus()
     await pilot.press("w")
-    await wait_for(pilot, lambda: isinstance(app.screen, WorkersScreen)
-                   and app.screen.query_one("#workers").row_count == 4)
+    await wait_for(
+        pilot,
+        lambda: (
+            isinstance(app.screen, WorkersScreen)
+            and app.screen.query_one("#workers").row_count == 4
+        ),
+    )
 
 
 def test_workers_view(snap_compare: Any) -> None:

@@ -137,8 +137,14 @@ async def test_delete_can_be_undone_then_happens(monkeypatch: pytest.MonkeyPatch
         await wait_for(pilot, lambda: app.stats is not None)
         await app.engine.submit("kaput", {})
         await app.engine.submit("kaput", {})
-        await wait_for(pilot, lambda: status_of(app, 2) == "failed" and status_of(app, 1)
-                       == "failed" and table(app).row_count == 2)
+        await wait_for(
+            pilot,
+            lambda: (
+                status_of(app, 2) == "failed"
+                and status_of(app, 1) == "failed"
+                and table(app).row_count == 2
+            ),
+        )
         t = table(app)
         t.focus()
         t.move_cursor(row=1)
@@ -206,8 +212,15 @@ async def test_after_a_burst_the_window_shows_the_next_to_run_and_the_newest_fin
         # The queued rows are the next MAX_KEPT to run, in run order, not the last to run.
         assert row_ids(app) == [1001, *range(1, MAX_KEPT)]
         await app.engine.set_queue_paused(False)
-        await wait_for(pilot, lambda: all(str(j.status) == "completed" for j in t.jobs.values())
-                       and 1000 in t.jobs and t.row_count == MAX_KEPT, timeout=30)
+        await wait_for(
+            pilot,
+            lambda: (
+                all(str(j.status) == "completed" for j in t.jobs.values())
+                and 1000 in t.jobs
+                and t.row_count == MAX_KEPT
+            ),
+            timeout=30,
+        )
         # Every job finished: the newest finished are shown, newest first.
         assert row_ids(app) == list(range(1001, 1001 - MAX_KEPT, -1))
 

@@ -25,9 +25,14 @@ class FakeEngine:
         self.jobs = {job.id: job for job in jobs}
         self.queries = 0
 
-    async def list(self, *, statuses: Collection[Status] | None = None,
-                   before_id: int | None = None, after_id: int | None = None,
-                   limit: int = 100) -> list[Job]:
+    async def list(
+        self,
+        *,
+        statuses: Collection[Status] | None = None,
+        before_id: int | None = None,
+        after_id: int | None = None,
+        limit: int = 100,
+    ) -> list[Job]:
         """Newest first below before_id, or oldest first above after_id."""
         self.queries += 1
         wanted = [j for j in self.jobs.values() if statuses is None or j.status in statuses]
@@ -39,8 +44,11 @@ class FakeEngine:
 
 def jobs(statuses: dict[range, Status]) -> list[Job]:
     """Jobs with ids from each range in that status (type "t", label its id)."""
-    return [Job(i, "t", {"label": f"job{i}"}, status=status)
-            for ids, status in statuses.items() for i in ids]
+    return [
+        Job(i, "t", {"label": f"job{i}"}, status=status)
+        for ids, status in statuses.items()
+        for i in ids
+    ]
 
 
 def window_on(engine: FakeEngine) -> Window:
@@ -49,15 +57,22 @@ def window_on(engine: FakeEngine) -> Window:
 
 
 async def test_first_window_is_active_jobs_then_a_page_of_each_group() -> None:
-    engine = FakeEngine(jobs({range(1, 301): Status.PENDING, range(301, 311): Status.RUNNING,
-                              range(311, 611): Status.COMPLETED}))
+    engine = FakeEngine(
+        jobs(
+            {
+                range(1, 301): Status.PENDING,
+                range(301, 311): Status.RUNNING,
+                range(311, 611): Status.COMPLETED,
+            }
+        )
+    )
     window = window_on(engine)
     window.reset(None, "")
     first = await window.first()
     ids = [j.id for j in first]
     assert ids[:10] == list(range(310, 300, -1))  # running, as listed
-    assert ids[10:10 + PAGE] == list(range(1, PAGE + 1))  # queued: the next to run first
-    assert ids[10 + PAGE:] == list(range(610, 610 - PAGE, -1))  # finished: newest first
+    assert ids[10 : 10 + PAGE] == list(range(1, PAGE + 1))  # queued: the next to run first
+    assert ids[10 + PAGE :] == list(range(610, 610 - PAGE, -1))  # finished: newest first
     assert window.finished == set(range(610, 610 - PAGE, -1))
     assert window.more
     assert window.paging_note(len(first), "") == f"{len(first)} shown · End: more jobs"
@@ -77,8 +92,16 @@ async def test_next_pages_on_until_every_group_is_done() -> None:
 
 
 async def test_a_status_filter_narrows_every_group_and_the_active_jobs() -> None:
-    engine = FakeEngine(jobs({range(1, 11): Status.PENDING, range(11, 21): Status.RUNNING,
-                              range(21, 31): Status.FAILED, range(31, 41): Status.COMPLETED}))
+    engine = FakeEngine(
+        jobs(
+            {
+                range(1, 11): Status.PENDING,
+                range(11, 21): Status.RUNNING,
+                range(21, 31): Status.FAILED,
+                range(31, 41): Status.COMPLETED,
+            }
+        )
+    )
     window = window_on(engine)
     window.reset(frozenset({Status.FAILED}), "")
     assert {j.id for j in await window.first()} == set(range(21, 31))
@@ -144,6 +167,8 @@ async def test_active_jobs_are_capped() -> None:
 
 
 def test_the_model_needs_no_textual() -> None:
-    code = ("import sys, tuiqueue.ui.window; "
-            "sys.exit(any(m.split('.')[0] == 'textual' for m in sys.modules))")
+    code = (
+        "import sys, tuiqueue.ui.window; "
+        "sys.exit(any(m.split('.')[0] == 'textual' for m in sys.modules))"
+    )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

@@ -23,15 +23,26 @@ async def test_workers_view_lists_every_worker_and_uses_the_engines_dead_after()
         assert isinstance(app.screen, WorkersScreen)
         grid = app.screen.query_one(DataTable)
         await wait_for(pilot, lambda: grid.row_count == 4)
-        states = {str(grid.get_cell(key, "worker")): str(grid.get_cell(key, "state"))
-                  for key in grid.rows}
-        assert states == {"test-worker": "alive", "node-2:4242": "alive", "node-3:77": "dead",
-                          "node-4:9": "stopped"}
+        states = {
+            str(grid.get_cell(key, "worker")): str(grid.get_cell(key, "state")) for key in grid.rows
+        }
+        assert states == {
+            "test-worker": "alive",
+            "node-2:4242": "alive",
+            "node-3:77": "dead",
+            "node-4:9": "stopped",
+        }
         # A dead or stopped worker's last reported load is stale: no count, a dimmed row.
-        running = {str(grid.get_cell(key, "worker")): str(grid.get_cell(key, "running"))
-                   for key in grid.rows}
-        assert running == {"test-worker": "0", "node-2:4242": "3", "node-3:77": NO_LOAD,
-                           "node-4:9": NO_LOAD}
+        running = {
+            str(grid.get_cell(key, "worker")): str(grid.get_cell(key, "running"))
+            for key in grid.rows
+        }
+        assert running == {
+            "test-worker": "0",
+            "node-2:4242": "3",
+            "node-3:77": NO_LOAD,
+            "node-4:9": NO_LOAD,
+        }
         assert "dim" in str(grid.get_cell("node-3:77", "host").style)
         assert "dim" not in str(grid.get_cell("node-2:4242", "host").style)
         assert f"dead after {app.engine.dead_after:g}s" in str(grid.border_subtitle)

@@ -21,8 +21,6 @@ from tuiqueue.core.text import mask_url
 T = TypeVar("T")
 
 
-
-
 @main.group()
 def db() -> None:
     """Check or back up the SQLite database."""

@@ -22,8 +22,6 @@ T = TypeVar("T")
 STATUS_NAMES = [s.value for s in Status]
 
 
-
-
 class Settings:
     """Global options, passed to every subcommand."""
 

@@ -21,8 +21,6 @@ from tuiqueue.engine.engine import Engine
 T = TypeVar("T")
 
 
-
-
 @main.command("list")
 @click.option(
     "--status",

@@ -17,8 +17,6 @@ from tuiqueue.engine.engine import Engine
 T = TypeVar("T")
 
 
-
-
 def _each(settings: Settings, ids: Sequence[int], verb: str) -> None:
     async def body(engine: Engine) -> None:
         for job_id in ids:

@@ -24,8 +24,6 @@ from tuiqueue.engine.engine import Engine
 T = TypeVar("T")
 
 
-
-
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_settings
@@ -122,7 +120,9 @@ def _read_batch(engine: Engine, source: str, defaults: dict[str, Any]) -> list[N
 @click.option("--retries", type=click.IntRange(0, 100), default=None, help="Retries after failure.")
 @click.option("--timeout", type=float, metavar="SECONDS", help="Fail a run that takes longer.")
 @click.option(
-    "--from", "source", metavar="FILE",
+    "--from",
+    "source",
+    metavar="FILE",
     help="Submit one JSON job per line (- for stdin); the flags above apply to every line.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the new job(s) as JSON.")
@@ -148,8 +148,13 @@ def submit(
                 raise BadInput("give either TYPE or --from FILE, not both")
             if params:
                 raise BadInput('with --from, give params in each line ("params": {...})')
-            defaults = {"priority": priority, "delay": delay, "after": list(after),
-                        "max_attempts": max_attempts, "timeout": timeout}
+            defaults = {
+                "priority": priority,
+                "delay": delay,
+                "after": list(after),
+                "max_attempts": max_attempts,
+                "timeout": timeout,
+            }
             jobs = await engine.submit_many(_read_batch(engine, source, defaults))
         else:
             if not type_name:

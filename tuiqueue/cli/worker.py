@@ -27,8 +27,6 @@ from tuiqueue.engine.runner import abandoned_jobs
 T = TypeVar("T")
 
 
-
-
 @main.command()
 @click.option("-c", "--concurrency", default=3, show_default=True, type=click.IntRange(1, 10_000))
 @click.option("--drain", is_flag=True, help="Exit once nothing is queued or running.")
@@ -64,8 +62,9 @@ def worker(
     quiet: bool,
 ) -> None:
     """Run jobs headless. Ctrl-C/SIGTERM stops gracefully; a second one stops now."""
-    engine = settings.engine(concurrency=concurrency, grace=grace,
-                             retention_keep=keep or None, retention_days=keep_days)
+    engine = settings.engine(
+        concurrency=concurrency, grace=grace, retention_keep=keep or None, retention_days=keep_days
+    )
 
     async def report(events: Subscription) -> None:
         async for event in events:

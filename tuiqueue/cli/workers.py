@@ -18,8 +18,6 @@ from tuiqueue.engine.engine import Engine
 T = TypeVar("T")
 
 
-
-
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_settings
@@ -39,11 +37,15 @@ def workers(settings: Settings, as_json: bool) -> None:
     if not rows:
         click.echo("no workers have registered on this store")
         return
-    click.echo(f"{'STATE':<8} {'HOST':<20} {'PID':>7} {'CONC':>5} {'RUN':>5} {'DONE':>8}  "
-               f"{'HEARTBEAT':<14} ID")
+    click.echo(
+        f"{'STATE':<8} {'HOST':<20} {'PID':>7} {'CONC':>5} {'RUN':>5} {'DONE':>8}  "
+        f"{'HEARTBEAT':<14} ID"
+    )
     for w in rows:
         state = "stopped" if w.stopped else ("alive" if w.alive(now, dead_after) else "dead")
-        click.echo(f"{state:<8} {safe(w.host)[:20]:<20} {w.pid:>7} {w.concurrency:>5} "
-                   f"{w.running:>5} {w.processed:>8}  {ago(w.heartbeat):<14} {safe(w.id)}")
+        click.echo(
+            f"{state:<8} {safe(w.host)[:20]:<20} {w.pid:>7} {w.concurrency:>5} "
+            f"{w.running:>5} {w.processed:>8}  {ago(w.heartbeat):<14} {safe(w.id)}"
+        )
         if w.error:
             click.echo(f"         error: {safe(w.error)}")

@@ -210,8 +210,10 @@ class JobContext:
         """Engine: the log lines written since the last call."""
         lines, self._head = self._head or [], None
         if self.lines_dropped:
-            lines.append(f"[… {self.lines_dropped} lines dropped: output faster than the log "
-                         "could keep up …]")
+            lines.append(
+                f"[… {self.lines_dropped} lines dropped: output faster than the log "
+                "could keep up …]"
+            )
             self.lines_dropped = 0
         tail = self._lines
         while tail:

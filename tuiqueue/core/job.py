@@ -42,11 +42,31 @@ class Job:
         """A snapshot that later changes to this job do not touch."""
         # Hand-written: dataclasses.replace costs ~10x more and runs several times per job.
         return Job(
-            self.id, self.type, dict(self.params), self.priority, self.status, self.progress,
-            self.message, self.result, self.error, self.traceback, self.created_at,
-            self.started_at, self.finished_at, self.run_at, self.attempts, self.max_attempts,
-            self.timeout, self.worker, self.token, self.rerun_of, list(self.depends_on),
-            self.cancel_requested, self.version, self.updated_at, self.log_count,
+            self.id,
+            self.type,
+            dict(self.params),
+            self.priority,
+            self.status,
+            self.progress,
+            self.message,
+            self.result,
+            self.error,
+            self.traceback,
+            self.created_at,
+            self.started_at,
+            self.finished_at,
+            self.run_at,
+            self.attempts,
+            self.max_attempts,
+            self.timeout,
+            self.worker,
+            self.token,
+            self.rerun_of,
+            list(self.depends_on),
+            self.cancel_requested,
+            self.version,
+            self.updated_at,
+            self.log_count,
         )
 
     @property

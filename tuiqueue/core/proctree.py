@@ -24,7 +24,7 @@ PR_SET_CHILD_SUBREAPER = 36
 _MARK = (
     "_tq_c=$1; _tq_b=unknown; read -r _tq_b 2>/dev/null < /proc/sys/kernel/random/boot_id; "
     "if read -r _tq_s 2>/dev/null < /proc/$$/stat; then "
-    '_tq_s=${_tq_s##*) }; set -f; set -- $_tq_s; set +f; '
+    "_tq_s=${_tq_s##*) }; set -f; set -- $_tq_s; set +f; "
     f'if [ $# -gt 19 ]; then shift 19; {ENV}="$_tq_b.$$.$1"; export {ENV}; fi; '
     'fi; set -- "$_tq_c"; unset _tq_b _tq_s _tq_c; exec /bin/sh -c "$1"'
 )
@@ -174,8 +174,11 @@ class Tree:
         # Dead members adopted by this (subreaper) process: known ones, and any still in the
         # attempt's session (whose id is the root's pid; nothing of ours is started in it).
         self._zombies = [
-            pid for pid, fields in stats.items()
-            if fields[0] == "Z" and int(fields[1]) == me and pid != self.root
+            pid
+            for pid, fields in stats.items()
+            if fields[0] == "Z"
+            and int(fields[1]) == me
+            and pid != self.root
             and (pid in marked or int(fields[3]) == self.root)
         ]
         return [pid for pid in marked if stats[pid][0] not in ("Z", "X")]

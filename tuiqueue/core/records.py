@@ -32,11 +32,17 @@ class WorkerInfo:
     def to_dict(self, now: float, dead_after: float) -> dict[str, object]:
         """The JSON shape of `tuiqueue workers --json`."""
         return {
-            "id": self.id, "host": self.host, "pid": self.pid,
-            "concurrency": self.concurrency, "running": self.running,
-            "processed": self.processed, "started_at": self.started_at,
-            "heartbeat": self.heartbeat, "alive": self.alive(now, dead_after),
-            "stopped": self.stopped, "error": self.error or None,
+            "id": self.id,
+            "host": self.host,
+            "pid": self.pid,
+            "concurrency": self.concurrency,
+            "running": self.running,
+            "processed": self.processed,
+            "started_at": self.started_at,
+            "heartbeat": self.heartbeat,
+            "alive": self.alive(now, dead_after),
+            "stopped": self.stopped,
+            "error": self.error or None,
         }
 
 
@@ -86,8 +92,11 @@ class Stats:
         return {
             "counts": {str(k): v for k, v in self.counts.items()},
             "total": sum(self.counts.values()),
-            "worker": {"active": self.active, "capacity": self.capacity,
-                       "processed": self.processed},
+            "worker": {
+                "active": self.active,
+                "capacity": self.capacity,
+                "processed": self.processed,
+            },
             "queue_paused": self.queue_paused,
         }
 

@@ -6,7 +6,9 @@ import re
 from urllib.parse import urlsplit, urlunsplit
 
 _KEEP = frozenset("\n\t")
-_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^:@/\s]*):(?P<pw>[^@/\s]*)@")
+_USERINFO = re.compile(
+    r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^:@/\s]*):(?P<pw>[^@/\s]*)@"
+)
 
 
 def _visible(c: str) -> str:

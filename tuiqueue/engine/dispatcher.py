@@ -91,7 +91,6 @@ class Dispatcher:
         self._woken = True
         self.alarm.wake()
 
-
     async def _tick(self) -> None:
         """Record the ended runs and claim the free slots in one store call; start the claimed.
 
@@ -132,7 +131,8 @@ class Dispatcher:
             return []
         try:
             finished, claimed = await self.store.finish_and_claim(
-                [o for _, o in outcomes], self.worker_id, free, now)
+                [o for _, o in outcomes], self.worker_id, free, now
+            )
         except BaseException:
             # Not recorded: the next flush tries them again (a store that did record them
             # ignores the repeat, their tokens being spent).
@@ -183,7 +183,6 @@ class Dispatcher:
             if self.store.shared:
                 self.published[job.id] = max(job.version, self.published.get(job.id, 0))
             self.bus.publish(Event(EventKind.JOB, job.id, job.copy()))
-
 
     # -- running jobs -------------------------------------------------------------------
 
@@ -374,4 +373,3 @@ class Dispatcher:
         process = describe_process(pgid, run.job.token or "") if run is not None else None
         if process is not None:
             await self.store.set_job_process(job_id, process)
-

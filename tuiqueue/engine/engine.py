@@ -100,8 +100,16 @@ class Engine:
         self.published: dict[int, int] = {}
         """Job id -> newest version this engine published (the watcher skips it)."""
         self._d = Dispatcher(
-            store, self.bus, self.registry, clock, self.worker_id, self.published,
-            concurrency=concurrency, poll_interval=poll_interval, abandon_after=abandon_after)
+            store,
+            self.bus,
+            self.registry,
+            clock,
+            self.worker_id,
+            self.published,
+            concurrency=concurrency,
+            poll_interval=poll_interval,
+            abandon_after=abandon_after,
+        )
         self._started = False
         self._stopped = anyio.Event()
         self._tg: TaskGroup | None = None
@@ -163,7 +171,7 @@ class Engine:
 
     @property
     def health(self) -> str:
-        """"ok", or the newest background failure (heartbeat, retention) of this engine."""
+        """ "ok", or the newest background failure (heartbeat, retention) of this engine."""
         return self.last_error or "ok"
 
     @property
@@ -191,10 +199,15 @@ class Engine:
             await self._recover()
             async with anyio.create_task_group() as tg:
                 if self.store.shared:
-                    watcher = Watcher(self.store, self.bus, self.published,
-                                      poll_interval=self.poll_interval,
-                                      running_ids=self.running_ids,
-                                      apply_control=self.apply_control, wake=self.wake)
+                    watcher = Watcher(
+                        self.store,
+                        self.bus,
+                        self.published,
+                        poll_interval=self.poll_interval,
+                        running_ids=self.running_ids,
+                        apply_control=self.apply_control,
+                        wake=self.wake,
+                    )
                     tg.start_soon(watcher.run)
                 tg.start_soon(self._keep_alive)
                 if self.retention_keep is not None or self.retention_days is not None:
@@ -229,13 +242,21 @@ class Engine:
 
     async def _register(self) -> None:
         now = self.clock()
-        await self.store.register_worker(WorkerInfo(
-            id=self.worker_id, host=socket.gethostname(), pid=os.getpid(),
-            concurrency=self._d.concurrency, started_at=now, heartbeat=now))
+        await self.store.register_worker(
+            WorkerInfo(
+                id=self.worker_id,
+                host=socket.gethostname(),
+                pid=os.getpid(),
+                concurrency=self._d.concurrency,
+                started_at=now,
+                heartbeat=now,
+            )
+        )
         if self.store.shared:
             d = self._d
-            self._heartbeat = Heartbeat(self.store.clone, self.worker_id,
-                                        lambda: (len(d.running), d.processed), self.clock)
+            self._heartbeat = Heartbeat(
+                self.store.clone, self.worker_id, lambda: (len(d.running), d.processed), self.clock
+            )
             self._heartbeat.start()
 
     async def _unregister(self) -> None:
@@ -256,8 +277,9 @@ class Engine:
                     self.last_error = f"heartbeat stopped: {error!r}"
                     await self._report(self.last_error)
             else:
-                await self.store.heartbeat(self.worker_id, len(self._d.running), self._d.processed,
-                                           self.clock())
+                await self.store.heartbeat(
+                    self.worker_id, len(self._d.running), self._d.processed, self.clock()
+                )
             if anyio.current_time() >= next_recovery:
                 next_recovery = anyio.current_time() + RECOVERY_INTERVAL
                 await self._recover()
@@ -296,16 +318,18 @@ class Engine:
         batch, pause = RETENTION_BATCH, RETENTION_PAUSE
         if self.retention_days is not None:
             cutoff = self.clock() - self.retention_days * 86_400
-            deleted += await self.store.clear(TERMINAL, finished_before=cutoff,
-                                              batch=batch, pause=pause)
+            deleted += await self.store.clear(
+                TERMINAL, finished_before=cutoff, batch=batch, pause=pause
+            )
         keep = self.retention_keep
         if keep is not None:
             counts = await self.store.counts()
             # Prune only once clearly over the limit: one pass (and one dashboard resync)
             # per ~10% of new jobs, not one per finished job.
             if sum(counts[s] for s in TERMINAL) > keep + max(100, keep // 10):
-                deleted += await self.store.clear(TERMINAL, keep_newest=keep,
-                                                  batch=batch, pause=pause)
+                deleted += await self.store.clear(
+                    TERMINAL, keep_newest=keep, batch=batch, pause=pause
+                )
         if deleted:
             self.bus.publish(Event(EventKind.RESYNC))
         return deleted
@@ -380,8 +404,12 @@ class Engine:
         ):
             raise ValueError("after must be a list of job ids")
         return NewJob(
-            type=type, params=clean, priority=Priority.parse(priority), run_at=run_at,
-            depends_on=tuple(after), rerun_of=rerun_of,
+            type=type,
+            params=clean,
+            priority=Priority.parse(priority),
+            run_at=run_at,
+            depends_on=tuple(after),
+            rerun_of=rerun_of,
             max_attempts=max_attempts or kind.max_attempts,
             timeout=timeout,
         )
@@ -449,8 +477,9 @@ class Engine:
     ) -> int:
         """Delete finished jobs (optionally only those finished more than older_than s ago)."""
         cutoff = self.clock() - older_than if older_than is not None else None
-        count = await self.store.clear(set(statuses), finished_before=cutoff,
-                                       keep_newest=keep_newest)
+        count = await self.store.clear(
+            set(statuses), finished_before=cutoff, keep_newest=keep_newest
+        )
         if count:
             self.bus.publish(Event(EventKind.RESYNC))
         return count
@@ -463,8 +492,13 @@ class Engine:
 
     async def stats(self) -> Stats:
         """Counts per status and this worker's load."""
-        return Stats(await self.store.counts(), len(self._d.running), self._d.concurrency,
-                     self._d.processed, await self.store.queue_paused())
+        return Stats(
+            await self.store.counts(),
+            len(self._d.running),
+            self._d.concurrency,
+            self._d.processed,
+            await self.store.queue_paused(),
+        )
 
     async def logs(self, job_id: int, after: int = 0, limit: int | None = None) -> LogPage:
         """A job's stored log lines after sequence number `after` (flushed ~10x a second)."""

@@ -55,8 +55,14 @@ def resolve(job: Job, registry: Registry, reason: str) -> Outcome:
         retry_safe, cap = False, 0
     token = job.token or ""
     if retry_safe and job.attempts < cap:
-        return Outcome(job.id, token, Status.PENDING, error=reason, progress=0.0,
-                       message=f"requeued (attempt {job.attempts} of {cap}): {reason}")
+        return Outcome(
+            job.id,
+            token,
+            Status.PENDING,
+            error=reason,
+            progress=0.0,
+            message=f"requeued (attempt {job.attempts} of {cap}): {reason}",
+        )
     if retry_safe:
         reason = f"{reason}; gave up after {job.attempts} attempts"
     return Outcome(job.id, token, Status.FAILED, error=reason, message=reason)
@@ -175,8 +181,7 @@ class Heartbeat:
 
     def start(self) -> None:
         """Start beating in a daemon thread."""
-        self._thread = threading.Thread(target=self._main, name="tuiqueue-heartbeat",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._main, name="tuiqueue-heartbeat", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -189,8 +194,7 @@ class Heartbeat:
         try:
             anyio.run(self._beat)
         except BaseException as exc:  # reported by the engine; never kill the process
-            logger.error("heartbeat of worker %s stopped: %r", self._worker_id, exc,
-                         exc_info=exc)
+            logger.error("heartbeat of worker %s stopped: %r", self._worker_id, exc, exc_info=exc)
             self.error = exc
 
     async def _beat(self) -> None:

@@ -190,8 +190,9 @@ def begin(run: Running, kind: JobType, slot: Slot) -> Awaitable[Any]:
     job, ctx = run.job, run.ctx
     run.slot = slot
     slot.current = run
-    body: Awaitable[Any] = (kind.fn(ctx, **job.params) if kind.is_async
-                            else _thread_body(run, kind, ctx))
+    body: Awaitable[Any] = (
+        kind.fn(ctx, **job.params) if kind.is_async else _thread_body(run, kind, ctx)
+    )
     timeout = timeout_of(job, kind)
     if timeout is not None:
         try:
@@ -265,17 +266,35 @@ def outcome(
     if error is None and not run.stopping and (result is None or type(result) in (str, int, bool)):
         # The common case first, built directly (no JSON round trip, no flags to weigh, and
         # tuple.__new__ rather than the NamedTuple's Python-level __new__).
-        return _new_outcome(Outcome, (job.id, token, Status.COMPLETED, result, None, None,
-                                      None, 100.0, ctx.message or "done"))
+        return _new_outcome(
+            Outcome,
+            (
+                job.id,
+                token,
+                Status.COMPLETED,
+                result,
+                None,
+                None,
+                None,
+                100.0,
+                ctx.message or "done",
+            ),
+        )
     try:
         if run.abandoned:
-            why = ("cancel" if ctx.cancelled else "its timeout" if run.timed_out
-                   else "its worker stopped")
+            why = (
+                "cancel"
+                if ctx.cancelled
+                else "its timeout"
+                if run.timed_out
+                else "its worker stopped"
+            )
             reason = f"did not stop within {run.abandon_after:g}s after {why}; abandoned"
             if run.interrupted and not ctx.cancelled:
                 return resolve(job, registry, f"interrupted: {reason}")
-            return Outcome(job.id, token, Status.FAILED, error=reason, message=reason,
-                           progress=ctx.percent)
+            return Outcome(
+                job.id, token, Status.FAILED, error=reason, message=reason, progress=ctx.percent
+            )
         if run.stopping:
             if ctx.cancelled:
                 return Outcome(

@@ -37,7 +37,9 @@ def _signal_group(pgid: int, sig: int) -> None:
 
 
 async def stop_group(
-    process: Process, tree: proctree.Tree, grace: float | None = None,
+    process: Process,
+    tree: proctree.Tree,
+    grace: float | None = None,
     urgent: Callable[[], bool] = lambda: False,
 ) -> None:
     """SIGTERM every process of the attempt (its group and any that left it), then SIGKILL
@@ -133,7 +135,7 @@ async def _pump(
                 continue
             skipped += end
             emit(pending, skipped)
-            pending, skipped, chunk = b"", 0, chunk[end + 1:]
+            pending, skipped, chunk = b"", 0, chunk[end + 1 :]
         pending += chunk
         *lines, pending = pending.split(b"\n")
         for raw in lines:

@@ -34,7 +34,9 @@ def open_store(target: str | os.PathLike[str] | None = None) -> Store:
             ) from exc
         return RedisStore(text)
     if "://" in text:
-        raise StoreError(f"{text}: unknown store URL; use a file path, :memory: or redis://host:port/db")
+        raise StoreError(
+            f"{text}: unknown store URL; use a file path, :memory: or redis://host:port/db"
+        )
     from tuiqueue.store.sqlite import SqliteStore
 
     return SqliteStore(text)

@@ -149,9 +149,7 @@ class Store(ABC):
         """
 
     @abstractmethod
-    async def save_progress(
-        self, updates: Sequence[ProgressUpdate], now: float
-    ) -> None:
+    async def save_progress(self, updates: Sequence[ProgressUpdate], now: float) -> None:
         """Record (job id, token, percent, message) for running jobs; stale tokens are ignored.
 
         Blocks the event loop on SQLite (each statement; lock waits are awaited);

@@ -206,9 +206,7 @@ class MemoryStore(Store):
             heapq.heappop(self._scheduled)
         return None
 
-    async def save_progress(
-        self, updates: Sequence[ProgressUpdate], now: float
-    ) -> None:
+    async def save_progress(self, updates: Sequence[ProgressUpdate], now: float) -> None:
         for job_id, token, percent, message in updates:
             job = self._jobs.get(job_id)
             if job and job.token == token:

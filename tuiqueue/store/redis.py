@@ -88,34 +88,54 @@ class RedisStore(Store):
             await probe.ping()
             policy = await self._eviction_policy(probe)
         except AuthenticationError as exc:  # a wrong password is not retried like a lost network
-            raise StoreError(f"{mask_url(self.url)}: Redis refused the password "
-                             f"({mask_secrets(str(exc))})") from None
+            raise StoreError(
+                f"{mask_url(self.url)}: Redis refused the password ({mask_secrets(str(exc))})"
+            ) from None
         except RedisError as exc:
             if "WRONGPASS" in str(exc) or "NOAUTH" in str(exc):
-                raise StoreError(f"{mask_url(self.url)}: Redis refused the password "
-                                 f"({mask_secrets(str(exc))})") from None
-            raise StoreError(f"{mask_url(self.url)}: cannot reach Redis "
-                             f"({mask_secrets(str(exc))}); "
-                             "is redis-server running there? Check the host, port and database "
-                             "number") from exc
+                raise StoreError(
+                    f"{mask_url(self.url)}: Redis refused the password ({mask_secrets(str(exc))})"
+                ) from None
+            raise StoreError(
+                f"{mask_url(self.url)}: cannot reach Redis "
+                f"({mask_secrets(str(exc))}); "
+                "is redis-server running there? Check the host, port and database "
+                "number"
+            ) from exc
         finally:
             await probe.aclose()
         if policy not in (None, "noeviction"):
             warnings.warn(
                 f"{mask_url(self.url)}: Redis maxmemory-policy is {policy!r}; Redis may evict "
                 "jobs when memory runs out. Set `maxmemory-policy noeviction` for a job queue.",
-                RedisConfigWarning, stacklevel=2)
+                RedisConfigWarning,
+                stacklevel=2,
+            )
         self._client = Redis.from_url(
-            self.url, decode_responses=True, socket_connect_timeout=3,
+            self.url,
+            decode_responses=True,
+            socket_connect_timeout=3,
             retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), RETRIES),
             retry_on_error=[RedisConnectionError, RedisTimeoutError, ConnectionError, OSError],
             health_check_interval=10,
         )
         self._scripts = {
             name: self._client.register_script(getattr(lua, name))
-            for name in ("ADD", "CLAIM", "FINISH", "FINISH_CLAIM", "PROGRESS", "SAVE",
-                         "ORPHANS", "DELETE", "APPEND_LOGS", "LOGS", "CHANGES", "HEARTBEAT",
-                         "SET_PROCESS")
+            for name in (
+                "ADD",
+                "CLAIM",
+                "FINISH",
+                "FINISH_CLAIM",
+                "PROGRESS",
+                "SAVE",
+                "ORPHANS",
+                "DELETE",
+                "APPEND_LOGS",
+                "LOGS",
+                "CHANGES",
+                "HEARTBEAT",
+                "SET_PROCESS",
+            )
         }
 
     @staticmethod
@@ -217,8 +237,7 @@ class RedisStore(Store):
                     else:
                         pipe.zrangebyscore(src, f"({cursor}", "+inf", start=0, num=size)
                 replies = await self._call(pipe.execute)
-            ids = sorted({int(i) for reply in replies for i in reply},
-                         reverse=newest_first)[:size]
+            ids = sorted({int(i) for reply in replies for i in reply}, reverse=newest_first)[:size]
             if not ids:
                 break
             for job in await self._get_many(ids):
@@ -246,9 +265,7 @@ class RedisStore(Store):
         first = await self._call(self.client.zrange, self._key("sched"), 0, 0, withscores=True)
         return float(first[0][1]) if first else None
 
-    async def save_progress(
-        self, updates: Sequence[ProgressUpdate], now: float
-    ) -> None:
+    async def save_progress(self, updates: Sequence[ProgressUpdate], now: float) -> None:
         if updates:
             rows = [[str(i), t, num(p), m] for i, t, p, m in updates]
             version = await self._run("PROGRESS", dumps(rows), now=now)
@@ -269,8 +286,14 @@ class RedisStore(Store):
     ) -> tuple[list[Job], list[Job]]:
         if not outcomes and limit <= 0:
             return [], []
-        reply = await self._run("FINISH_CLAIM", dumps([outcome_spec(o) for o in outcomes]),
-                                worker, max(0, limit), uuid.uuid4().hex[:16], now=now)
+        reply = await self._run(
+            "FINISH_CLAIM",
+            dumps([outcome_spec(o) for o in outcomes]),
+            worker,
+            max(0, limit),
+            uuid.uuid4().hex[:16],
+            now=now,
+        )
         finished, claimed = snaps_to_jobs(reply[0]), snaps_to_jobs(reply[1])
         claimed.sort(key=lambda j: (-j.priority, j.id))
         for version in _versions(finished, claimed):
@@ -300,8 +323,7 @@ class RedisStore(Store):
                 self._own.add(job.version)
                 return job
             await anyio.sleep(0.001)
-        raise StoreError(
-            f"{mask_url(self.url)}: job {job_id} kept changing; try the command again")
+        raise StoreError(f"{mask_url(self.url)}: job {job_id} kept changing; try the command again")
 
     # -- deleting -----------------------------------------------------------------------
 
@@ -401,8 +423,9 @@ class RedisStore(Store):
                 self._own.add(int(version))
 
     async def logs(self, job_id: int, after: int = 0, limit: int | None = None) -> LogPage:
-        reply = await self._run("LOGS", job_id, max(0, after),
-                                -1 if limit is None else limit, LOG_HEAD)
+        reply = await self._run(
+            "LOGS", job_id, max(0, after), -1 if limit is None else limit, LOG_HEAD
+        )
         if int(reply[0]) < 0:
             raise UnknownJob(job_id)
         count, head_first, head, tail_first, tail = reply
@@ -418,12 +441,20 @@ class RedisStore(Store):
         key = self._key("w:", info.id)
         async with self.client.pipeline(transaction=True) as pipe:
             pipe.delete(key)
-            pipe.hset(key, mapping={
-                "id": info.id, "host": info.host, "pid": str(info.pid),
-                "concurrency": str(info.concurrency), "started_at": num(info.started_at),
-                "heartbeat": num(info.heartbeat), "running": str(info.running),
-                "processed": str(info.processed), "stopped": "1" if info.stopped else "0",
-            })
+            pipe.hset(
+                key,
+                mapping={
+                    "id": info.id,
+                    "host": info.host,
+                    "pid": str(info.pid),
+                    "concurrency": str(info.concurrency),
+                    "started_at": num(info.started_at),
+                    "heartbeat": num(info.heartbeat),
+                    "running": str(info.running),
+                    "processed": str(info.processed),
+                    "stopped": "1" if info.stopped else "0",
+                },
+            )
             pipe.zadd(self._key("workers"), {info.id: info.started_at})
             await self._call(pipe.execute)
         # The first beat on the server's clock, so the lease runs from now on Redis's time.
@@ -433,12 +464,21 @@ class RedisStore(Store):
         await self._run("HEARTBEAT", worker_id, "error", error[:1000])
 
     async def heartbeat(self, worker_id: str, running: int, processed: int, now: float) -> None:
-        await self._run("HEARTBEAT", worker_id, "running", running, "processed", processed,
-                        "heartbeat", num(now))
+        await self._run(
+            "HEARTBEAT",
+            worker_id,
+            "running",
+            running,
+            "processed",
+            processed,
+            "heartbeat",
+            num(now),
+        )
 
     async def stop_worker(self, worker_id: str, now: float) -> None:
-        await self._run("HEARTBEAT", worker_id, "stopped", "1", "running", "0",
-                        "heartbeat", num(now))
+        await self._run(
+            "HEARTBEAT", worker_id, "stopped", "1", "running", "0", "heartbeat", num(now)
+        )
 
     async def workers(self) -> list[WorkerInfo]:
         ids = await self._call(self.client.zrevrange, self._key("workers"), 0, -1)
@@ -448,12 +488,19 @@ class RedisStore(Store):
             raws = await self._call(pipe.execute)
         return [
             WorkerInfo(
-                id=r["id"], host=r["host"], pid=int(r["pid"]), concurrency=int(r["concurrency"]),
-                started_at=float(r["started_at"]), heartbeat=float(r["heartbeat"]),
-                running=int(r["running"]), processed=int(r["processed"]),
-                stopped=r["stopped"] == "1", error=r.get("error", ""),
+                id=r["id"],
+                host=r["host"],
+                pid=int(r["pid"]),
+                concurrency=int(r["concurrency"]),
+                started_at=float(r["started_at"]),
+                heartbeat=float(r["heartbeat"]),
+                running=int(r["running"]),
+                processed=int(r["processed"]),
+                stopped=r["stopped"] == "1",
+                error=r.get("error", ""),
             )
-            for r in raws if r
+            for r in raws
+            if r
         ]
 
     async def orphans(self, now: float, dead_after: float) -> list[Job]:
@@ -465,8 +512,9 @@ class RedisStore(Store):
         if process is None:
             await self._call(self.client.delete, self._key("proc:", job_id))
             return
-        await self._run("SET_PROCESS", job_id, process.token, process.host, process.pgid,
-                        process.start_time)
+        await self._run(
+            "SET_PROCESS", job_id, process.token, process.host, process.pgid, process.start_time
+        )
 
     async def job_process(self, job_id: int) -> JobProcess | None:
         raw = await self._call(self.client.hgetall, self._key("proc:", job_id))

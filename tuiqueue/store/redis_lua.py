@@ -21,7 +21,9 @@ from tuiqueue.store.redis_lua_claims import PROMOTE as PROMOTE
 from tuiqueue.store.redis_lua_prelude import FIELDS as FIELDS
 from tuiqueue.store.redis_lua_prelude import PRELUDE as PRELUDE
 
-ADD = PRELUDE + """
+ADD = (
+    PRELUDE
+    + """
 -- ARGV[3]: request id (a retried call returns the first answer); ARGV[4]: JSON list of
 -- {f = {field = string}, deps = [ids], run_at = string|nil, type = string}
 local req = P .. 'req:' .. ARGV[3]
@@ -62,8 +64,11 @@ end
 redis.call('SET', req, cjson.encode(out), 'EX', 90)
 return done(out)
 """
+)
 
-SAVE = PRELUDE + """
+SAVE = (
+    PRELUDE
+    + """
 -- ARGV[3]: JSON list of {id, was = [status, token, cancel_requested], set = {}, del = []}:
 -- compare-and-set; nothing is written unless every job is still as it was read
 local jobs = cjson.decode(ARGV[3])
@@ -83,8 +88,11 @@ for _, j in ipairs(jobs) do
 end
 return done(ver())
 """
+)
 
-ORPHANS = PRELUDE + """
+ORPHANS = (
+    PRELUDE
+    + """
 -- ARGV[3]: dead_after seconds; started jobs whose worker is stopped, unknown or silent.
 -- Right after a Redis restart every worker was silent: nobody is judged until all of them
 -- have had dead_after seconds (and a reconnect) to send a heartbeat.
@@ -117,8 +125,11 @@ for _, status in ipairs({'running', 'paused'}) do
 end
 return out
 """
+)
 
-DELETE = PRELUDE + """
+DELETE = (
+    PRELUDE
+    + """
 -- ARGV[3]: JSON list of ids; ARGV[4]: 1 to skip ids that are gone or started (clear)
 local ids = cjson.decode(ARGV[3])
 local lenient = ARGV[4] == '1'
@@ -153,8 +164,11 @@ if #doomed > 0 then
 end
 return done(out)
 """
+)
 
-APPEND_LOGS = PRELUDE + """
+APPEND_LOGS = (
+    PRELUDE
+    + """
 -- ARGV[3]: JSON {id: [lines]}; ARGV[4]: head size; ARGV[5]: tail size
 local head, tail = tonumber(ARGV[4]), tonumber(ARGV[5])
 local function push(key, lines)
@@ -181,6 +195,7 @@ for id, lines in pairs(cjson.decode(ARGV[3])) do
 end
 return done(V or 0)
 """
+)
 
 LOGS = """
 -- ARGV: P, id, after, limit (-1: all), head size
@@ -199,7 +214,9 @@ if limit >= 0 then stop = start + limit - 1 end
 return {count, after + 1, h, tfirst + start, redis.call('LRANGE', tkey, start, stop)}
 """
 
-CHANGES = FIELDS + """
+CHANGES = (
+    FIELDS
+    + """
 -- ARGV: P, since, max: jobs changed after version since, and ids deleted
 local P, since, max = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local version = tonumber(redis.call('GET', P .. 'version') or '0')
@@ -227,6 +244,7 @@ end
 local deleted = redis.call('ZRANGEBYSCORE', P .. 'deleted', '(' .. since, version)
 return {version, jobs, deleted}
 """
+)
 
 SET_PROCESS = """
 -- ARGV: P, job id, token, host, pgid, start time; only for a job that exists

@@ -156,17 +156,31 @@ local function finish(outcomes)
 end
 """
 
-CLAIM = PRELUDE + PROMOTE + CLAIM_FN + """
+CLAIM = (
+    PRELUDE
+    + PROMOTE
+    + CLAIM_FN
+    + """
 -- ARGV[3]: worker, ARGV[4]: limit, ARGV[5]: batch token
 return done(claim(ARGV[3], tonumber(ARGV[4]), ARGV[5]))
 """
+)
 
-FINISH = PRELUDE + FINISH_FN + """
+FINISH = (
+    PRELUDE
+    + FINISH_FN
+    + """
 -- ARGV[3]: JSON list of outcomes
 return done(finish(cjson.decode(ARGV[3])))
 """
+)
 
-FINISH_CLAIM = PRELUDE + PROMOTE + FINISH_FN + CLAIM_FN + """
+FINISH_CLAIM = (
+    PRELUDE
+    + PROMOTE
+    + FINISH_FN
+    + CLAIM_FN
+    + """
 -- ARGV[3]: JSON list of outcomes; ARGV[4]: worker, ARGV[5]: limit, ARGV[6]: batch token.
 -- A dispatcher tick in one round trip: record the finished runs, then fill the freed slots.
 local finished = finish(cjson.decode(ARGV[3]))
@@ -174,8 +188,11 @@ local claimed = {}
 if tonumber(ARGV[5]) > 0 then claimed = claim(ARGV[4], tonumber(ARGV[5]), ARGV[6]) end
 return done({finished, claimed})
 """
+)
 
-PROGRESS = PRELUDE + """
+PROGRESS = (
+    PRELUDE
+    + """
 -- ARGV[3]: JSON list of [id, token, progress, message]; stale tokens are ignored
 for _, u in ipairs(cjson.decode(ARGV[3])) do
   if redis.call('HGET', jkey(u[1]), 'token') == u[2] then
@@ -185,3 +202,4 @@ for _, u in ipairs(cjson.decode(ARGV[3])) do
 end
 return done(V or 0)
 """
+)

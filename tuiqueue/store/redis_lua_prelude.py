@@ -12,7 +12,9 @@ local FIELDS = {'id', 'type', 'params', 'priority', 'status', 'progress', 'messa
 local function snap(k) return redis.call('HMGET', k, unpack(FIELDS)) end
 """
 
-PRELUDE = FIELDS + """
+PRELUDE = (
+    FIELDS
+    + """
 local P = ARGV[1]
 local NOW = ARGV[2]
 local V = false
@@ -70,3 +72,4 @@ local function done(result)
   return result
 end
 """
+)

@@ -210,9 +210,13 @@ class SqliteStore(Store):
         # older rows oldest first, with no OFFSET to re-walk in every batch.
         bound: tuple[float, int] = (math.inf, 0)
         if keep_newest:
-            row = await self._db.read(lambda c: c.execute(
-                f"SELECT finished_at, id {where} ORDER BY finished_at DESC, id DESC "
-                "LIMIT 1 OFFSET ?", (*wanted, before, keep_newest - 1)).fetchone())
+            row = await self._db.read(
+                lambda c: c.execute(
+                    f"SELECT finished_at, id {where} ORDER BY finished_at DESC, id DESC "
+                    "LIMIT 1 OFFSET ?",
+                    (*wanted, before, keep_newest - 1),
+                ).fetchone()
+            )
             if row is None:
                 return 0
             bound = (row[0], row[1])
@@ -224,8 +228,12 @@ class SqliteStore(Store):
         while True:
 
             def tx(conn: sqlite3.Connection) -> int:
-                ids = [r[0] for r in conn.execute(
-                    sql, (*wanted, before, bound[0], bound[0], bound[1], batch))]
+                ids = [
+                    r[0]
+                    for r in conn.execute(
+                        sql, (*wanted, before, bound[0], bound[0], bound[1], batch)
+                    )
+                ]
                 if ids:
                     self._remove(conn, ids)
                 return len(ids)
@@ -262,8 +270,12 @@ class SqliteStore(Store):
                 if len(jobs) == 2000:
                     last = jobs[-1].version
                     if jobs[0].version == last:  # one write changed 2000+ jobs: take it whole
-                        jobs = [row_to_job(r) for r in conn.execute(
-                            f"SELECT {COLUMNS} FROM jobs WHERE version = ?", (last,))]
+                        jobs = [
+                            row_to_job(r)
+                            for r in conn.execute(
+                                f"SELECT {COLUMNS} FROM jobs WHERE version = ?", (last,)
+                            )
+                        ]
                         version = last
                     else:
                         version = last - 1
@@ -308,7 +320,6 @@ class SqliteStore(Store):
         return bool(row[0])
 
     # -- claiming, progress and finishing -------------------------------------------------
-
 
     def _promote(self, conn: sqlite3.Connection, now: float, version: int) -> None:
         conn.execute(
@@ -356,19 +367,41 @@ class SqliteStore(Store):
         for o in outcomes:
             terminal = o.status in TERMINAL
             result = None if o.result is None or not terminal else _dumps(o.result)
-            key = (o.status.value, terminal, o.progress, o.message, result, o.run_at, o.error,
-                   o.traceback)
+            key = (
+                o.status.value,
+                terminal,
+                o.progress,
+                o.message,
+                result,
+                o.run_at,
+                o.error,
+                o.traceback,
+            )
             ids, tokens = groups.setdefault(key, ([], []))
             ids.append(o.job_id)
             tokens.append(o.token)
         changed: dict[int, Job] = {}
         for (status, terminal, progress, message, result, run_at, error, tb), (
-            ids, tokens
+            ids,
+            tokens,
         ) in groups.items():
-            for row in conn.execute(_FINISH, (
-                status, terminal, progress, message, now, result, run_at, error, tb, version,
-                _dumps(ids), _dumps(tokens),
-            )):
+            for row in conn.execute(
+                _FINISH,
+                (
+                    status,
+                    terminal,
+                    progress,
+                    message,
+                    now,
+                    result,
+                    run_at,
+                    error,
+                    tb,
+                    version,
+                    _dumps(ids),
+                    _dumps(tokens),
+                ),
+            ):
                 job = row_to_job(row)
                 changed[job.id] = job
         return [changed.pop(o.job_id) for o in outcomes if o.job_id in changed]
@@ -408,9 +441,7 @@ class SqliteStore(Store):
         )
         return float(row[0]) if row and row[0] is not None else None
 
-    async def save_progress(
-        self, updates: Sequence[ProgressUpdate], now: float
-    ) -> None:
+    async def save_progress(self, updates: Sequence[ProgressUpdate], now: float) -> None:
         def tx(conn: sqlite3.Connection) -> None:
             version = self._db.bump(conn)
             conn.executemany(
@@ -433,7 +464,6 @@ class SqliteStore(Store):
         return await self._db.write(tx)
 
     # -- logs -------------------------------------------------------------------------------
-
 
     async def append_logs(self, lines: dict[int, list[str]]) -> None:
         def tx(conn: sqlite3.Connection) -> None:
@@ -479,7 +509,6 @@ class SqliteStore(Store):
 
     # -- workers, heartbeats, orphans and job processes --------------------------------------
 
-
     async def register_worker(self, info: WorkerInfo) -> None:
         self._locks.hold(info.id)
         await self._db.write(
@@ -509,8 +538,11 @@ class SqliteStore(Store):
         )
 
     async def report_worker_error(self, worker_id: str, error: str) -> None:
-        await self._db.write(lambda c: c.execute(
-            "UPDATE workers SET error = ? WHERE id = ?", (error[:1000], worker_id)))
+        await self._db.write(
+            lambda c: c.execute(
+                "UPDATE workers SET error = ? WHERE id = ?", (error[:1000], worker_id)
+            )
+        )
 
     async def stop_worker(self, worker_id: str, now: float) -> None:
         await self._db.write(
@@ -551,14 +583,21 @@ class SqliteStore(Store):
         so a stopped, slow or lock-blocked worker keeps its jobs however long it is silent.
         Only a worker without a lock file is judged by its heartbeat against dead_after.
         """
+
         def read(c: sqlite3.Connection) -> tuple[list[Job], dict[str, tuple[int, float]]]:
-            jobs = [row_to_job(r) for r in c.execute(
-                f"SELECT {COLUMNS} FROM jobs WHERE status IN ('running', 'paused') "
-                f"AND token IS NOT NULL").fetchall()]
+            jobs = [
+                row_to_job(r)
+                for r in c.execute(
+                    f"SELECT {COLUMNS} FROM jobs WHERE status IN ('running', 'paused') "
+                    f"AND token IS NOT NULL"
+                ).fetchall()
+            ]
             if not jobs:
                 return jobs, {}
-            workers = {row[0]: (row[1], row[2]) for row in c.execute(
-                "SELECT id, stopped, heartbeat FROM workers").fetchall()}
+            workers = {
+                row[0]: (row[1], row[2])
+                for row in c.execute("SELECT id, stopped, heartbeat FROM workers").fetchall()
+            }
             return jobs, workers
 
         jobs, workers = await self._db.read(read)
@@ -570,26 +609,35 @@ class SqliteStore(Store):
             if worker not in verdicts:
                 stopped, heartbeat = workers[worker]
                 state = self._locks.state(worker)
-                verdicts[worker] = bool(stopped) or state is Liveness.DEAD or (
-                    state is Liveness.UNKNOWN and heartbeat < now - dead_after)
+                verdicts[worker] = (
+                    bool(stopped)
+                    or state is Liveness.DEAD
+                    or (state is Liveness.UNKNOWN and heartbeat < now - dead_after)
+                )
             return verdicts[worker]
 
         return [job for job in jobs if dead(job.worker)]
 
     async def set_job_process(self, job_id: int, process: JobProcess | None) -> None:
         if process is None:
-            await self._db.write(lambda c: c.execute(
-                "DELETE FROM job_procs WHERE job_id = ?", (job_id,)))
+            await self._db.write(
+                lambda c: c.execute("DELETE FROM job_procs WHERE job_id = ?", (job_id,))
+            )
             return
-        await self._db.write(lambda c: c.execute(
-            "INSERT OR REPLACE INTO job_procs (job_id, token, host, pgid, start_time) "
-            "SELECT id, ?, ?, ?, ? FROM jobs WHERE id = ?",
-            (process.token, process.host, process.pgid, process.start_time, job_id)))
+        await self._db.write(
+            lambda c: c.execute(
+                "INSERT OR REPLACE INTO job_procs (job_id, token, host, pgid, start_time) "
+                "SELECT id, ?, ?, ?, ? FROM jobs WHERE id = ?",
+                (process.token, process.host, process.pgid, process.start_time, job_id),
+            )
+        )
 
     async def job_process(self, job_id: int) -> JobProcess | None:
-        row = await self._db.read(lambda c: c.execute(
-            "SELECT token, host, pgid, start_time FROM job_procs WHERE job_id = ?",
-            (job_id,)).fetchone())
+        row = await self._db.read(
+            lambda c: c.execute(
+                "SELECT token, host, pgid, start_time FROM job_procs WHERE job_id = ?", (job_id,)
+            ).fetchone()
+        )
         return JobProcess(*row) if row else None
 
     # -- rows -------------------------------------------------------------------------------
@@ -615,22 +663,25 @@ class SqliteStore(Store):
             "UPDATE jobs SET status=?, progress=?, message=?, result=?, error=?, traceback=?, "
             "started_at=?, finished_at=?, run_at=?, attempts=?, worker=?, token=?, "
             "cancel_requested=?, version=?, updated_at=? WHERE id=?",
-            [(
-                job.status.value,
-                job.progress,
-                job.message,
-                None if job.result is None else _dumps(job.result),
-                job.error,
-                job.traceback,
-                job.started_at,
-                job.finished_at,
-                job.run_at,
-                job.attempts,
-                job.worker,
-                job.token,
-                int(job.cancel_requested),
-                job.version,
-                job.updated_at,
-                job.id,
-            ) for job in jobs],
+            [
+                (
+                    job.status.value,
+                    job.progress,
+                    job.message,
+                    None if job.result is None else _dumps(job.result),
+                    job.error,
+                    job.traceback,
+                    job.started_at,
+                    job.finished_at,
+                    job.run_at,
+                    job.attempts,
+                    job.worker,
+                    job.token,
+                    int(job.cancel_requested),
+                    job.version,
+                    job.updated_at,
+                    job.id,
+                )
+                for job in jobs
+            ],
         )

@@ -64,8 +64,12 @@ class SqliteConnection:
         rows = await self.read(lambda c: c.execute("PRAGMA quick_check(3)").fetchall())
         problems = [str(r[0]) for r in rows if str(r[0]) != "ok"]
         if problems:
-            self._broken = explain(self.path, sqlite3.DatabaseError(
-                "database disk image is malformed: " + "; ".join(problems)[:300]))
+            self._broken = explain(
+                self.path,
+                sqlite3.DatabaseError(
+                    "database disk image is malformed: " + "; ".join(problems)[:300]
+                ),
+            )
             raise self._broken
 
     async def close(self) -> None:
@@ -168,9 +172,7 @@ class SqliteConnection:
         """The version a write that may change nothing would use (see _commit_version)."""
         return int(conn.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()[0]) + 1
 
-    def commit_version(
-        self, conn: sqlite3.Connection, version: int, changes_before: int
-    ) -> None:
+    def commit_version(self, conn: sqlite3.Connection, version: int, changes_before: int) -> None:
         """Bump the version only if the transaction wrote rows: an idle claim writes nothing,
         so it does not wake every other process's watcher."""
         if conn.total_changes != changes_before:

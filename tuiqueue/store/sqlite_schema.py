@@ -227,9 +227,12 @@ def migrate(conn: sqlite3.Connection, path: Path) -> None:
     """Bring the schema up to SCHEMA_VERSION in one write transaction."""
     current = conn.execute("PRAGMA user_version").fetchone()[0]
     if current > SCHEMA_VERSION:
-        raise _fail(path, f"was written by a newer tuiqueue (schema {current}, this version "
-                          f"understands up to {SCHEMA_VERSION})",
-                    "Upgrade tuiqueue (pip install -U tuiqueue).")
+        raise _fail(
+            path,
+            f"was written by a newer tuiqueue (schema {current}, this version "
+            f"understands up to {SCHEMA_VERSION})",
+            "Upgrade tuiqueue (pip install -U tuiqueue).",
+        )
     if current == SCHEMA_VERSION:
         return
     conn.execute("BEGIN IMMEDIATE")
@@ -268,8 +271,12 @@ def connect(path: Path, busy_ms: int) -> sqlite3.Connection:
             for made in [p for p, was in existed.items() if not was]:
                 try:
                     no_wal = not sidecars[0].exists()
-                    if (made == path or not existed[path] or made.stat().st_size == 0
-                            or (made == sidecars[1] and no_wal)):
+                    if (
+                        made == path
+                        or not existed[path]
+                        or made.stat().st_size == 0
+                        or (made == sidecars[1] and no_wal)
+                    ):
                         made.unlink(missing_ok=True)
                 except OSError:
                     pass
@@ -335,9 +342,15 @@ def _disk_full(path: Path) -> bool:
 def is_damage(exc: BaseException) -> bool:
     """Whether a SQLite error means the file itself is damaged (not busy, full or read-only)."""
     text = str(exc).lower()
-    return "malformed" in text or "not a database" in text or (
-        isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError)
-        and "full" not in text)
+    return (
+        "malformed" in text
+        or "not a database" in text
+        or (
+            isinstance(exc, sqlite3.DatabaseError)
+            and not isinstance(exc, sqlite3.OperationalError)
+            and "full" not in text
+        )
+    )
 
 
 def explain(path: Path, exc: BaseException, *, opening: bool = False) -> StoreError:
@@ -345,24 +358,39 @@ def explain(path: Path, exc: BaseException, *, opening: bool = False) -> StoreEr
     text = str(exc)
     low = text.lower()
     if is_damage(exc):
-        return _fail(path, f"is damaged ({text})",
-                     f"Nothing more is written to it. Run `tuiqueue --db {path} db check`, then "
-                     "restore a backup (`tuiqueue db backup` makes one from a good file).")
+        return _fail(
+            path,
+            f"is damaged ({text})",
+            f"Nothing more is written to it. Run `tuiqueue --db {path} db check`, then "
+            "restore a backup (`tuiqueue db backup` makes one from a good file).",
+        )
     if "full" in low or (("disk i/o" in low or "i/o error" in low) and _disk_full(path)):
-        return _fail(path, "cannot be written: the disk is full",
-                     "Free some space and try again; nothing that was acknowledged was lost.")
+        return _fail(
+            path,
+            "cannot be written: the disk is full",
+            "Free some space and try again; nothing that was acknowledged was lost.",
+        )
     if "readonly" in low or "read-only" in low:
         folder = path.parent
         if os.access(path, os.W_OK) and not os.access(folder, os.W_OK):
-            return _fail(path, f"is in a read-only folder ({folder}): SQLite must create "
-                               f"{path.name}-wal and {path.name}-shm beside it",
-                         "Make the folder writable (chmod u+w) or move the file.")
+            return _fail(
+                path,
+                f"is in a read-only folder ({folder}): SQLite must create "
+                f"{path.name}-wal and {path.name}-shm beside it",
+                "Make the folder writable (chmod u+w) or move the file.",
+            )
         return _fail(path, "is read-only", "Make it writable (chmod u+w) or copy it elsewhere.")
     if "disk i/o" in low:
-        return _fail(path, f"cannot be {'opened' if opening else 'written'} (disk I/O error)",
-                     "Check the disk and the file's permissions, then `tuiqueue db check`.")
-    return _fail(path, f"cannot be {'opened' if opening else 'used'} ({text})",
-                 "Check the path and permissions.")
+        return _fail(
+            path,
+            f"cannot be {'opened' if opening else 'written'} (disk I/O error)",
+            "Check the disk and the file's permissions, then `tuiqueue db check`.",
+        )
+    return _fail(
+        path,
+        f"cannot be {'opened' if opening else 'used'} ({text})",
+        "Check the path and permissions.",
+    )
 
 
 class WalGuard:
@@ -388,10 +416,13 @@ class WalGuard:
             self._inode = inode
             return
         if inode != self._inode:
-            raise _fail(self.path, f"its write-ahead log ({self.wal.name}) was deleted or "
-                                   "replaced while tuiqueue had it open",
-                        "Stopping so nothing stale is written back. Run `tuiqueue db check`, "
-                        "then start tuiqueue again.")
+            raise _fail(
+                self.path,
+                f"its write-ahead log ({self.wal.name}) was deleted or "
+                "replaced while tuiqueue had it open",
+                "Stopping so nothing stale is written back. Run `tuiqueue db check`, "
+                "then start tuiqueue again.",
+            )
 
 
 def check(path: Path) -> dict[str, object]:
@@ -413,9 +444,15 @@ def check(path: Path) -> dict[str, object]:
         raise _fail(path, f"is damaged ({exc})", "Restore it from a backup.") from exc
     wal = Path(f"{path}-wal")
     return {
-        "path": str(path), "ok": problems == ["ok"], "integrity": problems[:20],
-        "schema_version": version, "jobs": counts, "total_jobs": sum(counts.values()),
-        "log_lines": logs, "workers": workers, "size_bytes": path.stat().st_size,
+        "path": str(path),
+        "ok": problems == ["ok"],
+        "integrity": problems[:20],
+        "schema_version": version,
+        "jobs": counts,
+        "total_jobs": sum(counts.values()),
+        "log_lines": logs,
+        "workers": workers,
+        "size_bytes": path.stat().st_size,
         "wal_bytes": wal.stat().st_size if wal.exists() else 0,
     }
 
@@ -443,10 +480,12 @@ def backup(path: Path, dest: Path) -> int:
         tmp.replace(dest)
     except sqlite3.Error as exc:
         tmp.unlink(missing_ok=True)
-        raise _fail(dest, f"could not be written ({exc})",
-                    "Check free space and permissions.") from exc
+        raise _fail(
+            dest, f"could not be written ({exc})", "Check free space and permissions."
+        ) from exc
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise _fail(dest, f"could not be written ({exc.strerror})",
-                    "Check free space and permissions.") from exc
+        raise _fail(
+            dest, f"could not be written ({exc.strerror})", "Check free space and permissions."
+        ) from exc
     return pages

@@ -58,8 +58,9 @@ class Dashboard:
 class Notify(Protocol):
     """How a screen tells the person something (its `notify`)."""
 
-    def __call__(self, message: str, *, severity: SeverityLevel = ...,
-                 markup: bool = ...) -> object: ...
+    def __call__(
+        self, message: str, *, severity: SeverityLevel = ..., markup: bool = ...
+    ) -> object: ...
 
 
 async def steer(engine: Engine, name: str, job: Job, notify: Notify) -> None:

@@ -94,13 +94,28 @@ class QueueApp(App[None]):
     CSS_PATH = str(styles_dir() / "dashboard.tcss")
     TITLE = "tuiqueue"
     BINDINGS = [
-        Binding("ctrl+s", "submit", "Submit", id="app.submit",
-                tooltip="Submit the form (works while typing in it)"),
+        Binding(
+            "ctrl+s",
+            "submit",
+            "Submit",
+            id="app.submit",
+            tooltip="Submit the form (works while typing in it)",
+        ),
         Binding("question_mark", "help", "Help", id="app.help", tooltip="Show every key"),
-        Binding("t", "toggle_dark", "Theme", id="app.theme",
-                tooltip="Switch between the light and dark theme"),
-        Binding("q", "quit", "Quit", id="app.quit",
-                tooltip="Quit (asks before stopping running jobs, then stops them gracefully)"),
+        Binding(
+            "t",
+            "toggle_dark",
+            "Theme",
+            id="app.theme",
+            tooltip="Switch between the light and dark theme",
+        ),
+        Binding(
+            "q",
+            "quit",
+            "Quit",
+            id="app.quit",
+            tooltip="Quit (asks before stopping running jobs, then stops them gracefully)",
+        ),
     ]
     EXTRA_HELP = [
         Binding("tab", "", "", tooltip="Next pane / field (shift+tab: previous)"),
@@ -109,8 +124,15 @@ class QueueApp(App[None]):
     ]
     """Keys handled by widgets, listed in the help screen."""
 
-    def __init__(self, engine: Engine, *, toasts: bool = True, stats_interval: float = 1.0,
-                 grace: float = 5.0, theme: str = "textual-dark") -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        toasts: bool = True,
+        stats_interval: float = 1.0,
+        grace: float = 5.0,
+        theme: str = "textual-dark",
+    ) -> None:
         super().__init__()
         self.engine = engine
         self.registry: Registry = engine.registry
@@ -119,8 +141,13 @@ class QueueApp(App[None]):
         self.stats_interval = stats_interval
         self.grace = grace
         self.stats: Stats | None = None
-        self.dashboard = Dashboard(engine, Signal(self, "batches"), Signal(self, "stats"),
-                                   tick=stats_interval, undo_seconds=UNDO_SECONDS)
+        self.dashboard = Dashboard(
+            engine,
+            Signal(self, "batches"),
+            Signal(self, "stats"),
+            tick=stats_interval,
+            undo_seconds=UNDO_SECONDS,
+        )
         self.window = Window(engine)
         """The main screen's window (its finished ids keep jobs from being toasted twice)."""
         self._initial_theme = theme
@@ -207,8 +234,7 @@ class QueueApp(App[None]):
             if event.kind in (EventKind.JOB, EventKind.PROGRESS) and event.job is not None:
                 jobs[event.job.id] = event.job
                 job = event.job
-                if (event.kind is EventKind.JOB and job.status in TERMINAL
-                        and job.id not in seen):
+                if event.kind is EventKind.JOB and job.status in TERMINAL and job.id not in seen:
                     seen.add(job.id)
                     finished.append(job)
             elif event.kind is EventKind.DELETED and event.job_id is not None:
@@ -244,11 +270,16 @@ class QueueApp(App[None]):
 
     def _toast_one(self, job: Job) -> None:
         if job.status is Status.COMPLETED:
-            self.notify(one_line(f"Job #{job.id} {job.type} completed"), title="Completed",
-                        markup=False)
+            self.notify(
+                one_line(f"Job #{job.id} {job.type} completed"), title="Completed", markup=False
+            )
         elif job.status is Status.FAILED:
-            self.notify(one_line(f"Job #{job.id} {job.type} failed: {job.error or ''}"),
-                        title="Failed", severity="error", markup=False)
+            self.notify(
+                one_line(f"Job #{job.id} {job.type} failed: {job.error or ''}"),
+                title="Failed",
+                severity="error",
+                markup=False,
+            )
 
     def _toast_summary(self) -> None:
         held, self._held = self._held, []
@@ -265,9 +296,12 @@ class QueueApp(App[None]):
             parts.append(f"{len(failed)} failed ({ids})")
         if counts[Status.CANCELLED]:
             parts.append(f"{counts[Status.CANCELLED]} cancelled")
-        self.notify(", ".join(parts) or f"{len(held)} jobs finished",
-                    title="Failed" if failed else "Completed",
-                    severity="error" if failed else "information", markup=False)
+        self.notify(
+            ", ".join(parts) or f"{len(held)} jobs finished",
+            title="Failed" if failed else "Completed",
+            severity="error" if failed else "information",
+            markup=False,
+        )
 
     # -- stats ----------------------------------------------------------------------------
 
@@ -313,11 +347,15 @@ class QueueApp(App[None]):
 
     def action_help(self) -> None:
         """Show every key."""
-        self.push_screen(HelpScreen([
-            ("Everywhere", [*self.BINDINGS, *self.EXTRA_HELP]),
-            ("Queue", MainScreen.BINDINGS),
-            ("Job details", DetailScreen.BINDINGS),
-        ]))
+        self.push_screen(
+            HelpScreen(
+                [
+                    ("Everywhere", [*self.BINDINGS, *self.EXTRA_HELP]),
+                    ("Queue", MainScreen.BINDINGS),
+                    ("Job details", DetailScreen.BINDINGS),
+                ]
+            )
+        )
 
     def action_toggle_dark(self) -> None:
         """Switch between the light and dark theme."""
@@ -334,10 +372,14 @@ class QueueApp(App[None]):
             if yes:
                 self._begin_stop()
 
-        self.push_screen(ConfirmScreen(
-            f"{running} job{'s are' if running != 1 else ' is'} running. Stop and quit? "
-            f"They get {self.grace:g}s to finish, then are requeued.", yes="Stop and quit"),
-            answer)
+        self.push_screen(
+            ConfirmScreen(
+                f"{running} job{'s are' if running != 1 else ' is'} running. Stop and quit? "
+                f"They get {self.grace:g}s to finish, then are requeued.",
+                yes="Stop and quit",
+            ),
+            answer,
+        )
 
     def _begin_stop(self) -> None:
         if self.dashboard.stopping:
@@ -393,10 +435,14 @@ def make_app(
     theme: str = "textual-dark",
 ) -> QueueApp:
     """The dashboard on a store; tests pass a fixed clock, worker id and registry."""
-    engine = Engine(store, concurrency=concurrency, registry=registry or REGISTRY, clock=clock,
-                    worker_id=worker_id)
-    return QueueApp(engine, toasts=toasts, stats_interval=stats_interval, grace=grace,
-                    theme=theme)
+    engine = Engine(
+        store,
+        concurrency=concurrency,
+        registry=registry or REGISTRY,
+        clock=clock,
+        worker_id=worker_id,
+    )
+    return QueueApp(engine, toasts=toasts, stats_interval=stats_interval, grace=grace, theme=theme)
 
 
 def run_dashboard(db: str) -> None:

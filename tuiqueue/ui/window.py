@@ -59,8 +59,14 @@ class Pager:
     nothing from the stores beyond keyset paging.
     """
 
-    def __init__(self, engine: Engine, statuses: Collection[Status], needle: str = "",
-                 page: int = 100, newest_first: bool = True) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        statuses: Collection[Status],
+        needle: str = "",
+        page: int = 100,
+        newest_first: bool = True,
+    ) -> None:
         self.engine = engine
         self.statuses = frozenset(statuses)
         self.needle = needle
@@ -80,11 +86,13 @@ class Pager:
         while not self.done and len(found) < self.page and budget > 0:
             limit = min(FETCH, budget) if self.needle else self.page - len(found)
             if self.newest_first:
-                batch = await self.engine.list(statuses=self.statuses, before_id=self.cursor,
-                                               limit=limit)
+                batch = await self.engine.list(
+                    statuses=self.statuses, before_id=self.cursor, limit=limit
+                )
             else:
-                batch = await self.engine.list(statuses=self.statuses, after_id=self.cursor,
-                                               limit=limit)
+                batch = await self.engine.list(
+                    statuses=self.statuses, after_id=self.cursor, limit=limit
+                )
             self.scanned += len(batch)
             budget -= len(batch)
             if len(batch) < limit:
@@ -130,8 +138,10 @@ class Window:
     def reset(self, statuses: frozenset[Status] | None, needle: str) -> None:
         """Start over for a filter: fresh pagers, nothing looked at yet."""
         self.statuses, self.needle = statuses, needle
-        self.pagers = [self._pager(group, PAGE, newest)
-                       for group, newest in zip(GROUPS, NEWEST_FIRST, strict=True)]
+        self.pagers = [
+            self._pager(group, PAGE, newest)
+            for group, newest in zip(GROUPS, NEWEST_FIRST, strict=True)
+        ]
 
     def _pager(self, group: frozenset[Status], page: int, newest: bool = True) -> Pager:
         statuses = group if self.statuses is None else group & self.statuses
@@ -140,8 +150,15 @@ class Window:
     async def first(self) -> list[Job]:
         """The first window after `reset`: every active job (up to MAX_ACTIVE), then a page each."""
         active = self._pager(ACTIVE, MAX_ACTIVE)
-        jobs = [j for j in await self.engine.list(statuses=active.statuses, limit=MAX_ACTIVE)
-                if matches(j, self.needle)] if active.statuses else []
+        jobs = (
+            [
+                j
+                for j in await self.engine.list(statuses=active.statuses, limit=MAX_ACTIVE)
+                if matches(j, self.needle)
+            ]
+            if active.statuses
+            else []
+        )
         for each in self.pagers:
             jobs += await each.next()
         self._seen(jobs)

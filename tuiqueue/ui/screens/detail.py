@@ -30,14 +30,28 @@ class DetailScreen(Screen[None]):
 
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="detail.back", tooltip="Back to the queue"),
-        Binding("c", "job('cancel')", "Cancel", id="detail.cancel",
-                tooltip="Cancel this job"),
-        Binding("p", "job('toggle_pause')", "Pause/resume", id="detail.pause",
-                tooltip="Pause or resume this job"),
-        Binding("r", "job('rerun')", "Rerun", id="detail.rerun",
-                tooltip="Queue this job again with the same params"),
-        Binding("y", "copy", "Copy", id="detail.copy",
-                tooltip="Copy the job (JSON) and its log to the clipboard"),
+        Binding("c", "job('cancel')", "Cancel", id="detail.cancel", tooltip="Cancel this job"),
+        Binding(
+            "p",
+            "job('toggle_pause')",
+            "Pause/resume",
+            id="detail.pause",
+            tooltip="Pause or resume this job",
+        ),
+        Binding(
+            "r",
+            "job('rerun')",
+            "Rerun",
+            id="detail.rerun",
+            tooltip="Queue this job again with the same params",
+        ),
+        Binding(
+            "y",
+            "copy",
+            "Copy",
+            id="detail.copy",
+            tooltip="Copy the job (JSON) and its log to the clipboard",
+        ),
     ]
 
     def __init__(self, dashboard: Dashboard, job_id: int) -> None:

@@ -25,8 +25,11 @@ def key_name(key: str) -> str:
 class HelpScreen(ModalScreen[None]):
     """Every key of the dashboard, by screen."""
 
-    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close", id="help.close",
-                        tooltip="Close the help")]
+    BINDINGS = [
+        Binding(
+            "escape,q,question_mark", "dismiss", "Close", id="help.close", tooltip="Close the help"
+        )
+    ]
 
     def __init__(self, sections: Iterable[Section]) -> None:
         super().__init__()
@@ -37,16 +40,28 @@ class HelpScreen(ModalScreen[None]):
         with VerticalScroll(id="help"):
             yield Static(Text("tuiqueue keys", style="bold"), id="help-title")
             for title, bindings in self.sections:
-                table = Table(title=title, title_justify="left", show_header=False,
-                              box=None, padding=(0, 2), expand=True)
+                table = Table(
+                    title=title,
+                    title_justify="left",
+                    show_header=False,
+                    box=None,
+                    padding=(0, 2),
+                    expand=True,
+                )
                 table.add_column(width=12, style="bold")
                 table.add_column()
                 for item in bindings:
                     if isinstance(item, Binding):
                         table.add_row(key_name(item.key), item.tooltip or item.description)
                 yield Static(table, classes="help-section")
-            yield Static(Text("Mouse: click rows, column headers (sort), types and buttons. "
-                              "Press esc to close.", style="dim"), id="help-footer")
+            yield Static(
+                Text(
+                    "Mouse: click rows, column headers (sort), types and buttons. "
+                    "Press esc to close.",
+                    style="dim",
+                ),
+                id="help-footer",
+            )
 
     async def action_dismiss(self, result: None = None) -> None:
         """Close the help."""

@@ -53,28 +53,75 @@ class MainScreen(Screen[None]):
 
     BINDINGS = [
         Binding("n", "new_job", "New", id="main.new", tooltip="Fill in a new job (focus the form)"),
-        Binding("c", "job('cancel')", "Cancel", id="main.cancel",
-                tooltip="Cancel the selected job (queued or running)"),
-        Binding("p", "job('toggle_pause')", "Pause", id="main.pause",
-                tooltip="Pause or resume the selected job"),
-        Binding("P", "toggle_queue", "Queue", id="main.queue",
-                tooltip="Pause or resume the whole queue"),
-        Binding("r", "job('rerun')", "Rerun", id="main.rerun",
-                tooltip="Queue the selected job again with the same params"),
-        Binding("d", "job('delete')", "Delete", id="main.delete",
-                tooltip="Delete the selected job (not while it runs; u undoes it)"),
-        Binding("u", "undo_delete", "Undo", id="main.undo",
-                tooltip="Bring back the job deleted last (for a few seconds)"),
-        Binding("x", "clear_finished", "Clear", id="main.clear",
-                tooltip="Delete every finished job (asks first)"),
-        Binding("slash", "filter", "Filter", id="main.filter",
-                tooltip="Filter the queue by text"),
-        Binding("w", "app.workers", "Workers", id="main.workers",
-                tooltip="Show the workers on this store"),
-        Binding("escape", "focus_table", "Queue", id="main.table", show=False,
-                tooltip="Back to the queue table (from the form or the filter)"),
-        Binding("enter", "noop", "Details", id="main.details", show=False,
-                tooltip="Open the selected job's details (in the table)"),
+        Binding(
+            "c",
+            "job('cancel')",
+            "Cancel",
+            id="main.cancel",
+            tooltip="Cancel the selected job (queued or running)",
+        ),
+        Binding(
+            "p",
+            "job('toggle_pause')",
+            "Pause",
+            id="main.pause",
+            tooltip="Pause or resume the selected job",
+        ),
+        Binding(
+            "P", "toggle_queue", "Queue", id="main.queue", tooltip="Pause or resume the whole queue"
+        ),
+        Binding(
+            "r",
+            "job('rerun')",
+            "Rerun",
+            id="main.rerun",
+            tooltip="Queue the selected job again with the same params",
+        ),
+        Binding(
+            "d",
+            "job('delete')",
+            "Delete",
+            id="main.delete",
+            tooltip="Delete the selected job (not while it runs; u undoes it)",
+        ),
+        Binding(
+            "u",
+            "undo_delete",
+            "Undo",
+            id="main.undo",
+            tooltip="Bring back the job deleted last (for a few seconds)",
+        ),
+        Binding(
+            "x",
+            "clear_finished",
+            "Clear",
+            id="main.clear",
+            tooltip="Delete every finished job (asks first)",
+        ),
+        Binding("slash", "filter", "Filter", id="main.filter", tooltip="Filter the queue by text"),
+        Binding(
+            "w",
+            "app.workers",
+            "Workers",
+            id="main.workers",
+            tooltip="Show the workers on this store",
+        ),
+        Binding(
+            "escape",
+            "focus_table",
+            "Queue",
+            id="main.table",
+            show=False,
+            tooltip="Back to the queue table (from the form or the filter)",
+        ),
+        Binding(
+            "enter",
+            "noop",
+            "Details",
+            id="main.details",
+            show=False,
+            tooltip="Open the selected job's details (in the table)",
+        ),
     ]
 
     def __init__(self, dashboard: Dashboard, window: Window) -> None:
@@ -98,10 +145,15 @@ class MainScreen(Screen[None]):
                 yield JobForm(id="form")
             with Vertical(id="right"):
                 with Horizontal(id="filters"):
-                    yield Select([(label, index) for index, (label, _) in enumerate(FILTERS)],
-                                 value=0, allow_blank=False, id="status-filter")
-                    yield Input(placeholder="/ filter by id, type, message, params",
-                                id="text-filter")
+                    yield Select(
+                        [(label, index) for index, (label, _) in enumerate(FILTERS)],
+                        value=0,
+                        allow_blank=False,
+                        id="status-filter",
+                    )
+                    yield Input(
+                        placeholder="/ filter by id, type, message, params", id="text-filter"
+                    )
                 self.table = JobTable(clock=self.dashboard.clock, id="jobs")
                 yield self.table
         yield Footer()
@@ -194,9 +246,7 @@ class MainScreen(Screen[None]):
 
     # -- the form ------------------------------------------------------------------------
 
-    async def on_option_list_option_highlighted(
-        self, event: OptionList.OptionHighlighted
-    ) -> None:
+    async def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         """Fill the form for the highlighted type."""
         await self._fill(event.option_index)
 
@@ -223,8 +273,7 @@ class MainScreen(Screen[None]):
             form.show_errors(message.errors)
             return
         try:
-            new = self.engine.new_job(message.type_name, message.params,
-                                      priority=message.priority)
+            new = self.engine.new_job(message.type_name, message.params, priority=message.priority)
         except ValidationError as exc:
             form.show_errors(exc.errors)
             return
@@ -282,9 +331,11 @@ class MainScreen(Screen[None]):
         self.show_paging()
         undo = self.dashboard.undo_seconds
         doomed[job.id] = self.set_timer(
-            undo, lambda: self.run_worker(self._delete_now([job.id]), group="delete"))
-        self.notify(f"Deleted job #{job.id} — press u to undo", title="Deleted",
-                    timeout=undo, markup=False)
+            undo, lambda: self.run_worker(self._delete_now([job.id]), group="delete")
+        )
+        self.notify(
+            f"Deleted job #{job.id} — press u to undo", title="Deleted", timeout=undo, markup=False
+        )
         self.refresh_bindings()
 
     async def _delete_now(self, job_ids: list[int]) -> None:
@@ -297,8 +348,10 @@ class MainScreen(Screen[None]):
         for job_id in job_ids:
             if job_id not in deleted and not self.dashboard.stopping:
                 self.table.unhide(job_id)
-                self.notify(f"Job #{job_id} started running; not deleted (cancel it first)",
-                            severity="warning")
+                self.notify(
+                    f"Job #{job_id} started running; not deleted (cancel it first)",
+                    severity="warning",
+                )
 
     def action_undo_delete(self) -> None:
         """Bring back the job deleted last, if its undo time has not run out."""
@@ -332,8 +385,10 @@ class MainScreen(Screen[None]):
             if yes:
                 self.run_worker(self._clear(), group="clear", exclusive=True)
 
-        self.app.push_screen(ConfirmScreen(
-            f"Delete {count} finished jobs? This cannot be undone.", yes="Delete"), answer)
+        self.app.push_screen(
+            ConfirmScreen(f"Delete {count} finished jobs? This cannot be undone.", yes="Delete"),
+            answer,
+        )
 
     async def _clear(self) -> None:
         count = await self.engine.clear()
@@ -351,8 +406,11 @@ class MainScreen(Screen[None]):
         # job keys depend on (check_action: is a job selected, has it finished, is it
         # running) has changed, not whenever another job is selected.
         job = self.selected
-        keys_for = ((job is not None, job.status in TERMINAL, job.status in ACTIVE)
-                    if job is not None else (False, False, False))
+        keys_for = (
+            (job is not None, job.status in TERMINAL, job.status in ACTIVE)
+            if job is not None
+            else (False, False, False)
+        )
         if keys_for != self._keys_for:
             self._keys_for = keys_for
             self.refresh_bindings()

@@ -26,8 +26,11 @@ REFRESH = 1.0
 class WorkersScreen(Screen[None]):
     """A table of workers: host, pid, concurrency, load, heartbeat, alive or dead."""
 
-    BINDINGS = [Binding("escape,w", "app.pop_screen", "Back", id="workers.back",
-                        tooltip="Back to the queue")]
+    BINDINGS = [
+        Binding(
+            "escape,w", "app.pop_screen", "Back", id="workers.back", tooltip="Back to the queue"
+        )
+    ]
 
     def __init__(self, engine: Engine) -> None:
         super().__init__()
@@ -42,8 +45,17 @@ class WorkersScreen(Screen[None]):
     def on_mount(self) -> None:
         """Add columns, load and refresh every two seconds."""
         table = self.query_one(DataTable)
-        for label in ("Worker", "Host", "PID", "Concurrency", "Running", "Processed",
-                      "Started", "Last heartbeat", "State"):
+        for label in (
+            "Worker",
+            "Host",
+            "PID",
+            "Concurrency",
+            "Running",
+            "Processed",
+            "Started",
+            "Last heartbeat",
+            "State",
+        ):
             table.add_column(label, key=label.lower())
         self.refresh_workers()
         self.set_interval(REFRESH, self.refresh_workers)
@@ -66,21 +78,30 @@ class WorkersScreen(Screen[None]):
             for info in workers:
                 alive = info.alive(now, dead_after)
                 state = "stopped" if info.stopped else "alive" if alive else "dead"
-                colour = colours.get("success" if alive else
-                                     "foreground-darken-3" if info.stopped else "error", "")
+                colour = colours.get(
+                    "success" if alive else "foreground-darken-3" if info.stopped else "error", ""
+                )
                 # A dead or stopped worker runs nothing: its last reported load is stale
                 # (recovery has given its jobs to others), so none is shown and it is dimmed.
                 dim = "" if alive else "dim"
-                numbers = (info.pid, info.concurrency, info.running if alive else NO_LOAD,
-                           info.processed)
-                cells = [plain(info.id, dim), plain(info.host, dim),
-                         *(Text(str(n), style=dim) for n in numbers),
-                         plain(f"{span(now - info.started_at)} ago", dim),
-                         plain(f"{span(now - info.heartbeat)} ago", dim)]
+                numbers = (
+                    info.pid,
+                    info.concurrency,
+                    info.running if alive else NO_LOAD,
+                    info.processed,
+                )
+                cells = [
+                    plain(info.id, dim),
+                    plain(info.host, dim),
+                    *(Text(str(n), style=dim) for n in numbers),
+                    plain(f"{span(now - info.started_at)} ago", dim),
+                    plain(f"{span(now - info.heartbeat)} ago", dim),
+                ]
                 table.add_row(*cells, Text(state, style=f"bold {colour}"), key=info.id)
             if not workers:
                 table.add_row("(no workers registered yet)", *[""] * 8)
             table.move_cursor(row=row)
         living = sum(1 for w in workers if w.alive(now, dead_after))
-        table.border_subtitle = (f"{living} of {len(workers)} alive · dead after "
-                                 f"{dead_after:g}s without a heartbeat")
+        table.border_subtitle = (
+            f"{living} of {len(workers)} alive · dead after {dead_after:g}s without a heartbeat"
+        )

@@ -29,8 +29,12 @@ class JobForm(VerticalScroll):
         yield Vertical(id="form-fields")
         with Horizontal(id="form-footer"):
             yield Label("Priority", id="priority-label")
-            yield Select([(str(p), p) for p in Priority], value=Priority.NORMAL,
-                         allow_blank=False, id="priority")
+            yield Select(
+                [(str(p), p) for p in Priority],
+                value=Priority.NORMAL,
+                allow_blank=False,
+                id="priority",
+            )
             yield Button("Submit ^s", variant="primary", id="submit")
         yield Static("", id="form-status")
 
@@ -40,7 +44,8 @@ class JobForm(VerticalScroll):
             return
         self.job_type = job_type
         self.query_one("#form-description", Static).update(
-            Text.assemble((clean(job_type.name), "bold"), "  ", clean(job_type.description or "")))
+            Text.assemble((clean(job_type.name), "bold"), "  ", clean(job_type.description or ""))
+        )
         self.show_status("")
         fields = self.query_one("#form-fields", Vertical)
         await fields.remove_children()
@@ -95,8 +100,11 @@ class JobForm(VerticalScroll):
     def request_submit(self) -> None:
         """Read every field and ask the screen to submit what they hold."""
         params, errors = self.collect() if self.job_type is not None else ({}, {})
-        self.post_message(SubmitRequested(self.job_type.name if self.job_type else None,
-                                          params, errors, self.priority))
+        self.post_message(
+            SubmitRequested(
+                self.job_type.name if self.job_type else None, params, errors, self.priority
+            )
+        )
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         """The submit button asks the screen to submit."""

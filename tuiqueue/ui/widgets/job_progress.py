@@ -23,7 +23,8 @@ class JobProgress(Horizontal):
     def compose(self) -> ComposeResult:
         """The bar and a status line."""
         yield ProgressBar(total=100, show_eta=False, id="detail-bar").data_bind(
-            progress=JobProgress.percent)
+            progress=JobProgress.percent
+        )
         yield Static(id="detail-progress-text")
 
     def on_mount(self) -> None:

@@ -59,7 +59,10 @@ class JobTable(ScrollView, can_focus=True):
     """
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
-        "job-table--header", "job-table--cursor", "job-table--row"}
+        "job-table--header",
+        "job-table--cursor",
+        "job-table--row",
+    }
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up", "cursor_up", "Up", show=False),
@@ -67,10 +70,22 @@ class JobTable(ScrollView, can_focus=True):
         Binding("pageup", "page_up", "Page up", show=False),
         Binding("pagedown", "page_down", "Page down", show=False),
         Binding("enter", "select_cursor", "Open", show=False),
-        Binding("home", "scroll_top", "First", show=False, id="table.first",
-                tooltip="First row of the queue"),
-        Binding("end", "scroll_bottom", "Last", show=False, id="table.last",
-                tooltip="Last row of the queue (loads more jobs)"),
+        Binding(
+            "home",
+            "scroll_top",
+            "First",
+            show=False,
+            id="table.first",
+            tooltip="First row of the queue",
+        ),
+        Binding(
+            "end",
+            "scroll_bottom",
+            "Last",
+            show=False,
+            id="table.last",
+            tooltip="Last row of the queue (loads more jobs)",
+        ),
     ]
 
     class NeedMore(Message):
@@ -259,8 +274,9 @@ class JobTable(ScrollView, can_focus=True):
         for index, group in enumerate(GROUPS):
             # Only jobs new to the window: a page may repeat jobs it already holds.
             if grow:
-                self.caps[index] += sum(1 for job in jobs
-                                        if job.status in group and job.id not in self.jobs)
+                self.caps[index] += sum(
+                    1 for job in jobs if job.status in group and job.id not in self.jobs
+                )
         self.apply({job.id: job for job in jobs})
 
     def hide(self, job_id: int) -> None:
@@ -336,8 +352,11 @@ class JobTable(ScrollView, can_focus=True):
     def _widths(self) -> list[int]:
         """Each column's width: id fits the longest id (issue 14); message takes the rest."""
         widths = [max(w, self._id_width) if key == "id" else w for key, _, w in COLUMNS]
-        fixed = sum(w + 2 * PADDING for (key, _, _), w in zip(COLUMNS, widths, strict=True)
-                    if key != "message")
+        fixed = sum(
+            w + 2 * PADDING
+            for (key, _, _), w in zip(COLUMNS, widths, strict=True)
+            if key != "message"
+        )
         # Leave room for the vertical scrollbar even before it appears.
         free = self.size.width - self.styles.scrollbar_size_vertical - fixed - 2 * PADDING
         widths[[key for key, _, _ in COLUMNS].index("message")] = max(MIN_MESSAGE, free)
@@ -383,8 +402,13 @@ class JobTable(ScrollView, can_focus=True):
         """What every line of a paint shares (the base style walks every ancestor)."""
         base = self.rich_style
         component = self.get_component_rich_style
-        return (base, self._widths(), base + component("job-table--header"),
-                base + component("job-table--cursor"), base + component("job-table--row"))
+        return (
+            base,
+            self._widths(),
+            base + component("job-table--header"),
+            base + component("job-table--cursor"),
+            base + component("job-table--row"),
+        )
 
     def notify_style_update(self) -> None:
         """Theme or CSS changed: every cached line is stale."""
@@ -398,8 +422,15 @@ class JobTable(ScrollView, can_focus=True):
         if y == 0:
             style = header
             labels = [Text(label + self._arrow(key)) for key, label, _ in COLUMNS]
-            key: tuple[Any, ...] = ("header", tuple(widths), width, style, self.sort_column,
-                                    self.sort_reverse, int(self.scroll_x))
+            key: tuple[Any, ...] = (
+                "header",
+                tuple(widths),
+                width,
+                style,
+                self.sort_column,
+                self.sort_reverse,
+                int(self.scroll_x),
+            )
             return self._line(key, None, lambda: labels, widths, width, style)
         row = int(self.scroll_y) + y - 1
         if not 0 <= row < len(self._order):
@@ -414,8 +445,15 @@ class JobTable(ScrollView, can_focus=True):
             return ""
         return " ▼" if self.sort_reverse else " ▲"
 
-    def _line(self, key: tuple[Any, ...], owner: object, cells: Callable[[], list[Text]],
-              widths: list[int], width: int, style: Style) -> Strip:
+    def _line(
+        self,
+        key: tuple[Any, ...],
+        owner: object,
+        cells: Callable[[], list[Text]],
+        widths: list[int],
+        width: int,
+        style: Style,
+    ) -> Strip:
         """A line from the cache, else drawn; jobs are replaced, never changed, so a job
         drawn before (the very object: the entry keeps it alive) draws the same."""
         cached = self._lines.get(key)
@@ -429,11 +467,14 @@ class JobTable(ScrollView, can_focus=True):
             line.append(pad)
             line.append_text(cell)
             line.append(pad)
-        segments = [Segment(text, style + seg_style if seg_style else style)
-                    for text, seg_style, _ in line.render(self.app.console)]
+        segments = [
+            Segment(text, style + seg_style if seg_style else style)
+            for text, seg_style, _ in line.render(self.app.console)
+        ]
         total = sum(w + 2 * PADDING for w in widths)
-        strip = Strip(segments, total).crop_extend(int(self.scroll_x),
-                                                  int(self.scroll_x) + width, style)
+        strip = Strip(segments, total).crop_extend(
+            int(self.scroll_x), int(self.scroll_x) + width, style
+        )
         self._lines[key] = (owner, strip)
         return strip
 

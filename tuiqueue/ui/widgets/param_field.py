@@ -43,8 +43,12 @@ class ParamField(Vertical):
             return Switch(bool(default), id=ident)
         if param.kind == "choice":
             options = [(c, c) for c in param.choices]
-            return Select(options, value=default if default in param.choices else Select.NULL,
-                          allow_blank=default not in param.choices, id=ident)
+            return Select(
+                options,
+                value=default if default in param.choices else Select.NULL,
+                allow_blank=default not in param.choices,
+                id=ident,
+            )
         if param.kind in ("list", "urls"):
             text = "\n".join(str(v) for v in default) if isinstance(default, list) else ""
             return TextArea(text, id=ident, classes="param-lines", soft_wrap=False)
@@ -96,4 +100,3 @@ class ParamField(Vertical):
     def on_select_changed(self, event: Select.Changed) -> None:
         """Validate a changed choice."""
         self.validate_now()
-

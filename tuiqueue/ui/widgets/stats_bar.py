@@ -14,8 +14,14 @@ from tuiqueue.core.records import Stats
 from tuiqueue.core.status import TERMINAL, Status
 from tuiqueue.ui.format import BADGE_COLOURS, ICONS
 
-SHOWN = (Status.RUNNING, Status.PENDING, Status.PAUSED, Status.COMPLETED, Status.FAILED,
-         Status.CANCELLED)
+SHOWN = (
+    Status.RUNNING,
+    Status.PENDING,
+    Status.PAUSED,
+    Status.COMPLETED,
+    Status.FAILED,
+    Status.CANCELLED,
+)
 """Statuses counted in the bar (scheduled and waiting are folded into pending)."""
 
 HISTORY = 30
@@ -57,13 +63,16 @@ class StatsBar(Horizontal):
         colours = self.app.theme_variables
         text = Text()
         counts = dict(stats.counts)
-        counts[Status.PENDING] = sum(counts.get(s, 0) for s in
-                                     (Status.PENDING, Status.SCHEDULED, Status.WAITING))
+        counts[Status.PENDING] = sum(
+            counts.get(s, 0) for s in (Status.PENDING, Status.SCHEDULED, Status.WAITING)
+        )
         for status in SHOWN:
             colour = colours.get(BADGE_COLOURS[status], "")
             count = counts.get(status, 0)
-            text.append(f" {ICONS[status]} {count:,} {status} ",
-                        style=colour if count else f"{colour} dim".strip())
+            text.append(
+                f" {ICONS[status]} {count:,} {status} ",
+                style=colour if count else f"{colour} dim".strip(),
+            )
         text.append("│ ", style="dim")
         if stats.queue_paused:
             text.append("‖ QUEUE PAUSED", style=f"bold {colours.get('warning', '')}")
