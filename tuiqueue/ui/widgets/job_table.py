@@ -467,8 +467,15 @@ class JobTable(ScrollView, can_focus=True):
             line.append(pad)
             line.append_text(cell)
             line.append(pad)
+        # On the cursor row the cursor's colours win (as in DataTable): a status drawn in
+        # the cursor's own colour would vanish into it.
+        on_cursor = style is (self._paint or self._styles())[3]
+        top = Style(color=style.color, bgcolor=style.bgcolor) if on_cursor else None
         segments = [
-            Segment(text, style + seg_style if seg_style else style)
+            Segment(
+                text,
+                (style + seg_style + top if top else style + seg_style) if seg_style else style,
+            )
             for text, seg_style, _ in line.render(self.app.console)
         ]
         total = sum(w + 2 * PADDING for w in widths)
