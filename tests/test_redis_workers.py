@@ -241,7 +241,10 @@ async def test_two_engines_on_a_prefixed_store_keep_a_long_job_alive(registry: R
     """
     prefix = f"tqtest-{uuid.uuid4().hex[:8]}:"
     stores = [RedisStore("redis://127.0.0.1:6379/0", prefix=prefix) for _ in range(2)]
-    engines = [Engine(s, registry=registry, concurrency=1, poll_interval=0.05) for s in stores]
+    engines = [
+        Engine(s, registry=registry, concurrency=1, poll_interval=0.05, dead_after=1.5)
+        for s in stores
+    ]
     assert 4.0 > 2 * engines[0].dead_after  # the job outlives a silent worker's deadline
     try:
         async with anyio.create_task_group() as tg:
