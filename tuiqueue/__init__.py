@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from tuiqueue.core.context import JobCancelled, JobContext
 from tuiqueue.core.events import Event, EventKind
 from tuiqueue.core.job import Job, NewJob
@@ -12,6 +14,10 @@ from tuiqueue.core.registry import REGISTRY, JobType, Registry, UnknownJobType, 
 from tuiqueue.core.status import Priority, Status, TransitionError
 from tuiqueue.engine.engine import Engine
 from tuiqueue.store import Store, StoreError, open_store
+
+# A library logs, it does not print: nothing reaches stderr unless the application (or the
+# user, with logging.basicConfig) configures logging.
+logging.getLogger("tuiqueue").addHandler(logging.NullHandler())
 
 __version__ = "0.1.0"
 
