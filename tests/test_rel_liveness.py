@@ -100,7 +100,7 @@ import sqlite3  # noqa: E402
 import anyio  # noqa: E402
 import pytest  # noqa: E402
 
-from tests.conftest import cli_env  # noqa: E402
+from tests.test_rel_recovery import start_worker  # noqa: E402
 from tests.test_store_conformance import redis_reachable  # noqa: E402
 from tuiqueue.core.registry import load_job_types  # noqa: E402
 from tuiqueue.engine.engine import Engine  # noqa: E402
@@ -109,17 +109,6 @@ from tuiqueue.store import open_store  # noqa: E402
 JOBS = str(Path(__file__).with_name("rel_jobs.py"))
 SKEW = 60.0
 """The judging worker's clock runs this far ahead of the stalled one's."""
-
-
-def _worker(db: str, *extra: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "tuiqueue", "--db", db, "--jobs", JOBS, "worker", "-q", *extra],
-        env=cli_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
 
 
 async def _stall_scenario(db: str, marks: Path, stop_for: float, **judge: object) -> None:
@@ -133,7 +122,7 @@ async def _stall_scenario(db: str, marks: Path, stop_for: float, **judge: object
         ]
         ids += [(await eng.submit("rel_fragile", {"seconds": 3})).id for _ in range(3)]
         await eng.stop()
-    proc = _worker(db, "-c", "6")
+    proc = start_worker(db, "-c", "6")
     try:
         async with Engine(open_store(db), worker_id="judge", concurrency=1, **judge) as eng:  # type: ignore[arg-type]
             await eng.set_queue_paused(False)
