@@ -76,20 +76,69 @@ def _env_jobs() -> list[str]:
     multiple=True,
     help="Module or .py file defining job types (repeatable; also $TUIQUEUE_JOBS).",
 )
+@click.option(
+    "--worker/--no-worker",
+    default=None,
+    help="Dashboard: run jobs in it, or only watch and steer "
+    "(default: a worker on SQLite and :memory:, none on Redis).",
+)
+@click.option(
+    "--read-only",
+    is_flag=True,
+    help="Dashboard: watch only; no key or command changes anything (no worker).",
+)
+@click.option(
+    "-c",
+    "--concurrency",
+    type=click.IntRange(1, 10_000),
+    default=None,
+    metavar="N",
+    help="Dashboard: jobs its worker runs at once (default 3).",
+)
 @click.version_option(package_name="tuiqueue")
 @click.pass_context
-def main(ctx: click.Context, db: str | None, jobs: tuple[str, ...]) -> None:
+def main(
+    ctx: click.Context,
+    db: str | None,
+    jobs: tuple[str, ...],
+    worker: bool | None,
+    read_only: bool,
+    concurrency: int | None,
+) -> None:
     """Run, queue and watch jobs from your terminal. With no command, open the dashboard."""
     settings = Settings(db or default_db(), [*_env_jobs(), *jobs])
     ctx.obj = settings
-    if ctx.invoked_subcommand is None:
-        settings.load()
-        try:
-            from tuiqueue.ui.app import run_dashboard
-        except ImportError as exc:
-            raise BadInput(f"the dashboard is not available ({exc})") from exc
-        with friendly_errors():
-            run_dashboard(settings.db)
+    given = [
+        name
+        for name, value in (
+            ("--worker" if worker else "--no-worker", worker is not None),
+            ("--read-only", read_only),
+            ("--concurrency", concurrency is not None),
+        )
+        if value
+    ]
+    if ctx.invoked_subcommand is not None:
+        if given:
+            raise BadInput(
+                f"{given[0]} is a dashboard option: use it without a command "
+                f"(`tuiqueue {given[0]}`), or see `tuiqueue {ctx.invoked_subcommand} --help`"
+            )
+        return
+    if concurrency is not None and (read_only or worker is False):
+        raise BadInput(
+            "--concurrency sets the dashboard's worker: drop it, or drop --read-only/--no-worker"
+        )
+    if read_only and worker:
+        raise BadInput("--read-only only watches: it cannot run a worker (drop --worker)")
+    if concurrency is not None:
+        worker = True  # asking for slots asks for a worker, also on Redis
+    settings.load()
+    try:
+        from tuiqueue.ui.app import run_dashboard
+    except ImportError as exc:
+        raise BadInput(f"the dashboard is not available ({exc})") from exc
+    with friendly_errors():
+        run_dashboard(settings.db, worker=worker, read_only=read_only, concurrency=concurrency or 3)
 
 
 pass_settings = click.make_pass_decorator(Settings)

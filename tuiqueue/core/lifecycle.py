@@ -19,6 +19,15 @@ class UnknownJob(LookupError):
         super().__init__(f"no job with id {job_id} (see `tuiqueue list`)")
 
 
+class ReadOnly(PermissionError):
+    """A watch-only view (`--read-only`) was asked to change something; nothing changed."""
+
+    def __init__(self, what: str = "change jobs") -> None:
+        super().__init__(
+            f"read-only: this view cannot {what} (open it without --read-only to steer)"
+        )
+
+
 class Outcome(NamedTuple):
     """How one run ended, as the worker reports it to the store."""
 

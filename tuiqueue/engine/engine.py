@@ -19,7 +19,7 @@ from anyio.abc import TaskGroup, TaskStatus
 
 from tuiqueue.core.events import Event, EventBus, EventKind, Subscription
 from tuiqueue.core.job import Job, NewJob
-from tuiqueue.core.lifecycle import Command, UnknownJob
+from tuiqueue.core.lifecycle import Command, ReadOnly, UnknownJob
 from tuiqueue.core.params import MAX_INT
 from tuiqueue.core.records import LogPage, WorkerInfo
 from tuiqueue.core.records import Stats as Stats
@@ -87,6 +87,8 @@ class Engine:
         retention_days: float | None = None,
         retention_interval: float = RETENTION_INTERVAL,
         abandon_after: float = ABANDON_AFTER,
+        worker: bool = True,
+        read_only: bool = False,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -123,6 +125,11 @@ class Engine:
         self.retention_interval = retention_interval
         self.last_error: str | None = None
         """The newest failure of a background task (heartbeat, retention), for `health`."""
+        self.read_only = read_only
+        """Every command (submit, cancel, pause, delete...) raises ReadOnly; implies no worker."""
+        self.worker = worker and not read_only
+        """Whether run() executes jobs; without, it only watches the store (not listed as a
+        worker, holds no slots, recovers nothing)."""
         self.abandon_after = abandon_after
         """Seconds a job gets to stop once asked (cancel, timeout, shutdown) before it is
         abandoned: failed, its slot released, its body left running unreferenced."""
@@ -188,6 +195,9 @@ class Engine:
         """Run jobs until stop() (or, with drain, until nothing is left to run)."""
         if self.registry is REGISTRY:
             ensure_job_types()  # the README's `Engine(open_store(...))` knows the built-ins
+        if not self.worker:
+            await self._watch(task_status)
+            return
         await self.store.open()
         await self.store.verify()  # a damaged file is refused before a worker writes to it
         self._started = True
@@ -199,16 +209,7 @@ class Engine:
             await self._recover()
             async with anyio.create_task_group() as tg:
                 if self.store.shared:
-                    watcher = Watcher(
-                        self.store,
-                        self.bus,
-                        self.published,
-                        poll_interval=self.poll_interval,
-                        running_ids=self.running_ids,
-                        apply_control=self.apply_control,
-                        wake=self.wake,
-                    )
-                    tg.start_soon(watcher.run)
+                    tg.start_soon(self._watcher().run)
                 tg.start_soon(self._keep_alive)
                 if self.retention_keep is not None or self.retention_days is not None:
                     tg.start_soon(self._retain)
@@ -237,6 +238,38 @@ class Engine:
                 self._d.runner_tg = None
                 self._d.alarm.close()
                 self._stopped.set()
+
+    async def _watch(self, task_status: TaskStatus[None]) -> None:
+        """run() without a worker: publish what other processes change until stop()."""
+        await self.store.open()
+        self._started = True
+        self._d.stopping = False
+        task_status.started()
+        try:
+            async with anyio.create_task_group() as tg:
+                if self.store.shared:
+                    tg.start_soon(self._watcher().run)
+                while not self._d.stopping:
+                    await self._d.alarm.sleep(self.poll_interval)
+                tg.cancel_scope.cancel()
+        finally:
+            self._stopped.set()
+
+    def _watcher(self) -> Watcher:
+        """Publishes what other processes change in a shared store."""
+        return Watcher(
+            self.store,
+            self.bus,
+            self.published,
+            poll_interval=self.poll_interval,
+            running_ids=self.running_ids,
+            apply_control=self.apply_control,
+            wake=self.wake,
+        )
+
+    def _writable(self, what: str = "change jobs") -> None:
+        if self.read_only:
+            raise ReadOnly(what)
 
     # -- heartbeats and crash recovery ------------------------------------------------------
 
@@ -422,6 +455,7 @@ class Engine:
         self, jobs: Iterable[NewJob | tuple[str, Mapping[str, Any]]]
     ) -> list[Job]:
         """Validate and queue many jobs in one transaction (all or nothing)."""
+        self._writable("submit jobs")
         batch = [j if isinstance(j, NewJob) else self.new_job(j[0], j[1]) for j in jobs]
         added = await self.store.add(batch, self.clock())
         for job in added:
@@ -437,6 +471,7 @@ class Engine:
         return job
 
     async def _command(self, job_id: int, command: Command) -> Job:
+        self._writable(f"{command} jobs")
         job = await self.store.command(job_id, command, self.clock())
         self.apply_control(job)
         self._d.publish_job(job)
@@ -463,6 +498,7 @@ class Engine:
 
     async def delete(self, job_ids: Sequence[int]) -> list[int]:
         """Delete jobs that are not running."""
+        self._writable("delete jobs")
         deleted = await self.store.delete(job_ids)
         for job_id in deleted:
             self.bus.publish(Event(EventKind.DELETED, job_id))
@@ -476,6 +512,7 @@ class Engine:
         keep_newest: int = 0,
     ) -> int:
         """Delete finished jobs (optionally only those finished more than older_than s ago)."""
+        self._writable("clear jobs")
         cutoff = self.clock() - older_than if older_than is not None else None
         count = await self.store.clear(
             set(statuses), finished_before=cutoff, keep_newest=keep_newest
@@ -486,6 +523,7 @@ class Engine:
 
     async def set_queue_paused(self, paused: bool) -> None:
         """Pause or resume claiming on every worker sharing this store."""
+        self._writable("pause or resume the queue")
         await self.store.set_queue_paused(paused)
         self.bus.publish(Event(EventKind.QUEUE, queue_paused=paused))
         self.wake()

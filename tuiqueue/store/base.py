@@ -62,6 +62,8 @@ class Store(ABC):
     """True when a live worker is known exactly (an OS lock), not by its heartbeat's age."""
     shared: bool = False
     """True when other processes may change the store (watch `changes()`)."""
+    fleet: bool = False
+    """True when workers on other machines share it (a dashboard attaches without a worker)."""
 
     def clone(self) -> Store:
         """A fresh, unopened store on the same data with every setting of this one.

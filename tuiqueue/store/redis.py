@@ -62,6 +62,7 @@ class RedisStore(Store):
     """Jobs in Redis: hashes per job, sorted-set indexes, Lua scripts for every write."""
 
     shared = True
+    fleet = True
 
     def __init__(self, url: str, *, prefix: str = PREFIX) -> None:
         self.url = url

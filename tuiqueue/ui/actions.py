@@ -13,7 +13,7 @@ from textual.signal import Signal
 from textual.timer import Timer
 
 from tuiqueue.core.job import Job
-from tuiqueue.core.lifecycle import UnknownJob
+from tuiqueue.core.lifecycle import ReadOnly, UnknownJob
 from tuiqueue.core.records import Stats
 from tuiqueue.core.status import Status, TransitionError
 from tuiqueue.engine.engine import Engine
@@ -21,7 +21,7 @@ from tuiqueue.ui.messages import Batch
 
 logger = logging.getLogger(__name__)
 
-STEER_ERRORS = (TransitionError, UnknownJob, ValueError)
+STEER_ERRORS = (TransitionError, UnknownJob, ValueError, ReadOnly)
 """Why a job command can be refused (shown as a warning, not raised)."""
 
 

@@ -82,6 +82,10 @@ PALETTE: list[tuple[str, str, bool, str]] = [
 and the action (job commands act on the current screen's job, as its keys do)."""
 
 
+READ_ONLY_PALETTE = frozenset({"app.workers", "app.help"})
+"""The palette's commands a read-only dashboard offers (the others change the store)."""
+
+
 def styles_dir() -> Path:
     """The .tcss folder: inside the installed wheel, else the repository's styles/."""
     packaged = Path(tuiqueue.__file__).parent / "styles"
@@ -330,7 +334,7 @@ class QueueApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """ctrl+s applies on the main screen only."""
         if action == "submit":
-            return isinstance(self.screen, MainScreen)
+            return isinstance(self.screen, MainScreen) and not self.engine.read_only
         return True
 
     async def action_submit(self) -> None:
@@ -404,6 +408,8 @@ class QueueApp(App[None]):
         """The palette offers every dashboard action by name, run where it belongs."""
         yield from super().get_system_commands(screen)
         for title, help_text, on_main, action in PALETTE:
+            if self.engine.read_only and action not in READ_ONLY_PALETTE:
+                continue
             target = self.main if on_main else screen
             yield SystemCommand(title, help_text, partial(self.run_action, action, target))
 
@@ -433,6 +439,8 @@ def make_app(
     stats_interval: float = 1.0,
     grace: float = 5.0,
     theme: str = "textual-dark",
+    worker: bool = True,
+    read_only: bool = False,
 ) -> QueueApp:
     """The dashboard on a store; tests pass a fixed clock, worker id and registry."""
     engine = Engine(
@@ -441,17 +449,27 @@ def make_app(
         registry=registry or REGISTRY,
         clock=clock,
         worker_id=worker_id,
+        worker=worker,
+        read_only=read_only,
     )
     return QueueApp(engine, toasts=toasts, stats_interval=stats_interval, grace=grace, theme=theme)
 
 
-def run_dashboard(db: str) -> None:
-    """Open the dashboard on a SQLite path, :memory: or redis:// URL."""
+def run_dashboard(
+    db: str, *, worker: bool | None = None, read_only: bool = False, concurrency: int = 3
+) -> None:
+    """Open the dashboard on a SQLite path, :memory: or redis:// URL.
+
+    worker: run jobs here (None: yes on a local store, no on a fleet's store such as Redis);
+    read_only: watch only, every command refused (implies no worker).
+    """
     store = open_store(db)
     # Open (and close) once before the screen takes over, so a bad path or an unreachable
     # server ends in a one-line StoreError on the terminal, not a traceback inside the app.
     anyio.run(_check_store, store)
-    app = make_app(store)
+    if worker is None:
+        worker = not store.fleet
+    app = make_app(store, worker=worker, read_only=read_only, concurrency=concurrency)
     app.run()
 
 

@@ -125,9 +125,11 @@ class DetailScreen(Screen[None]):
             self.run_worker(self._fetch_logs(), group="detail-logs", exclusive=True)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Show only the keys that apply to this job."""
+        """Show only the keys that apply to this job (none that steer when read-only)."""
         if action != "job":
             return True
+        if self.dashboard.engine.read_only:
+            return False
         if self.job is None:
             return False
         name = parameters[0] if parameters else ""

@@ -23,7 +23,7 @@ from tuiqueue.ui.screens.confirm import ConfirmScreen
 from tuiqueue.ui.screens.detail import DetailScreen
 from tuiqueue.ui.widgets.job_form import JobForm
 from tuiqueue.ui.widgets.job_table import JobTable
-from tuiqueue.ui.widgets.stats_bar import StatsBar
+from tuiqueue.ui.widgets.stats_bar import StatsBar, mode_of
 from tuiqueue.ui.widgets.type_list import TypeList
 from tuiqueue.ui.window import Window
 
@@ -40,6 +40,9 @@ FILTERS: list[tuple[str, frozenset[Status] | None]] = [
 ]
 """Status filter choices."""
 
+
+STEERING = frozenset({"new_job", "job", "toggle_queue", "undo_delete", "clear_finished", "submit"})
+"""Actions that change the store: hidden (and refused) on a read-only dashboard."""
 
 SEARCH_DELAY = 0.25
 """Typing pauses this long before the text filter searches the store."""
@@ -138,7 +141,7 @@ class MainScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         """Stats on top, types and form on the left, filters and table on the right."""
-        yield StatsBar(id="stats")
+        yield StatsBar(id="stats", mode=mode_of(self.engine))
         with Horizontal(id="body"):
             with Vertical(id="left"):
                 yield TypeList(self.engine.registry, id="types")
@@ -266,6 +269,9 @@ class MainScreen(Screen[None]):
     def on_submit_requested(self, message: SubmitRequested) -> None:
         """Validate the form's values; queue the job, or show why not (nothing is queued)."""
         form = self.query_one(JobForm)
+        if self.engine.read_only:
+            form.show_status("Read-only dashboard: nothing can be submitted here", error=True)
+            return
         if message.type_name is None:
             form.show_status("Choose a job type first", error=True)
             return
@@ -297,7 +303,9 @@ class MainScreen(Screen[None]):
         return self.table.jobs.get(selected) if selected is not None else None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Show only the keys that apply to the selected job."""
+        """Show only the keys that apply to the selected job (none that steer when read-only)."""
+        if self.engine.read_only and action in STEERING:
+            return False
         if action == "undo_delete":
             return bool(self.dashboard.doomed)
         if action != "job":

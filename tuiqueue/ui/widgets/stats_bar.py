@@ -12,6 +12,7 @@ from textual.widgets import Sparkline, Static
 
 from tuiqueue.core.records import Stats
 from tuiqueue.core.status import TERMINAL, Status
+from tuiqueue.engine.engine import Engine
 from tuiqueue.ui.format import BADGE_COLOURS, ICONS
 
 SHOWN = (
@@ -28,14 +29,23 @@ HISTORY = 30
 """Sparkline samples kept (one per stats refresh)."""
 
 
+def mode_of(engine: Engine) -> str:
+    """What this dashboard is: "worker" (runs jobs), "watching" (steers) or "read-only"."""
+    if engine.read_only:
+        return "read-only"
+    return "worker" if engine.worker else "watching"
+
+
 class StatsBar(Horizontal):
     """One line of queue statistics with a sparkline of jobs finished per interval."""
 
     stats: reactive[Stats | None] = reactive(None, always_update=True)
     """The latest engine stats."""
 
-    def __init__(self, **kw: Any) -> None:
+    def __init__(self, *, mode: str = "worker", **kw: Any) -> None:
         super().__init__(**kw)
+        self.mode = mode
+        """worker, watching or read-only (see mode_of); said in the bar."""
         self._finished: int | None = None
 
     def compose(self) -> ComposeResult:
@@ -62,6 +72,14 @@ class StatsBar(Horizontal):
         """The counts line, coloured from the theme."""
         colours = self.app.theme_variables
         text = Text()
+        # The mode first: it decides what a key press does, and a narrow bar cuts the end.
+        if self.mode == "worker":
+            text.append(f" worker {stats.active}/{stats.capacity} ", style="bold")
+        elif self.mode == "watching":
+            text.append(" watching, no worker ", style="bold")
+        else:
+            text.append(" READ-ONLY ", style=f"bold reverse {colours.get('warning', '')}".strip())
+        text.append("│", style="dim")
         counts = dict(stats.counts)
         counts[Status.PENDING] = sum(
             counts.get(s, 0) for s in (Status.PENDING, Status.SCHEDULED, Status.WAITING)
@@ -78,6 +96,5 @@ class StatsBar(Horizontal):
             text.append("‖ QUEUE PAUSED", style=f"bold {colours.get('warning', '')}")
         else:
             text.append("▶ queue running", style=colours.get("success", ""))
-        text.append(f" │ workers {stats.active}/{stats.capacity}", style="bold")
         text.append(f" │ {stats.processed:,} processed")
         return text
