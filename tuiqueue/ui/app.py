@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
+import signal
+import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
@@ -165,6 +168,8 @@ class QueueApp(App[None]):
         """Jobs changed since the stats were last loaded."""
         self._frozen = False
         """Whether startup froze the objects it made (see _start)."""
+        self._old_handlers: dict[int, Any] = {}
+        """Signal handlers replaced while the app runs (see _catch_stop_signals)."""
 
     def get_default_screen(self) -> Screen[Any]:
         """The main screen."""
@@ -183,6 +188,7 @@ class QueueApp(App[None]):
         self.run_worker(self._start(), name="startup", group="startup")
 
     async def _start(self) -> None:
+        self._catch_stop_signals()
         await self.engine.store.open()
         subscription = self.engine.events()
         self.run_worker(self.engine.run(), name="engine", group="engine", exclusive=True)
@@ -198,6 +204,54 @@ class QueueApp(App[None]):
         gc.collect()
         gc.freeze()
         self._frozen = True
+
+    def _catch_stop_signals(self) -> None:
+        """SIGTERM, and SIGHUP (the terminal was closed), stop like `q`: running jobs get the
+        grace period, then are requeued and their processes stopped; a second one stops now.
+
+        A plain signal handler, not the event loop's: after a hang-up the loop can be stuck
+        drawing to the dead terminal, and only a handler run between bytecodes frees it."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        loop = asyncio.get_running_loop()
+
+        def handler(signum: int, frame: object) -> None:
+            if signum == signal.SIGHUP:
+                self._terminal_gone()
+            loop.call_soon_threadsafe(self._on_stop_signal, signum)
+
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            self._old_handlers[signum] = signal.signal(signum, handler)
+
+    def _restore_signals(self) -> None:
+        for signum, old in self._old_handlers.items():
+            signal.signal(signum, old)
+        self._old_handlers.clear()
+
+    def _terminal_gone(self) -> None:
+        """Draw nothing more: the terminal is gone, and every write to it fails (EIO)."""
+        # Point the terminal's descriptors at /dev/null, so that Textual's writer thread and
+        # the loop's next frames do not fail or block on the dead terminal while the worker
+        # stops its jobs; and empty the writer's bounded queue in case it filled meanwhile.
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        os.close(null)
+        writer = getattr(self._driver, "_writer_thread", None)
+        queue = getattr(writer, "_queue", None)
+        if queue is not None:
+            with queue.mutex:
+                queue.queue.clear()
+                queue.not_full.notify_all()
+
+    def _on_stop_signal(self, signum: int) -> None:
+        name = signal.Signals(signum).name
+        if self.dashboard.stopping:
+            logger.warning("%s again: stopping running jobs now", name)
+            self.engine.abort()
+            return
+        logger.warning("%s: stopping the dashboard's worker gracefully", name)
+        self._begin_stop()
 
     # -- events -> batches ----------------------------------------------------------------
 
@@ -423,6 +477,7 @@ class QueueApp(App[None]):
         """
         with anyio.move_on_after(UNMOUNT_WAIT):
             await self.engine.stop(0)
+        self._restore_signals()
         await self.engine.store.close()
         if self._frozen:
             gc.unfreeze()  # the app's objects can be collected again
