@@ -21,10 +21,11 @@ from tuiqueue.core.registry import job_type
     retry_safe=True,
 )
 async def fibonacci(ctx: JobContext, count: int) -> dict[str, Any]:
-    """Compute count numbers, reporting every 10 (numbers over 2^53 are returned as text)."""
+    """Compute count numbers from 1, 1, 2 (as the seed's example), reporting every 10;
+    numbers over 2^53 are returned as text."""
     started = time.perf_counter()
     numbers: list[int] = []
-    a, b = 0, 1
+    a, b = 1, 1
     for i in range(1, count + 1):
         numbers.append(a)
         a, b = b, a + b
