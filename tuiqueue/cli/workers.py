@@ -12,7 +12,7 @@ from tuiqueue.cli.support import (
     echo_json,
     safe,
 )
-from tuiqueue.core.records import WorkerInfo
+from tuiqueue.core.records import WORKERS_KEPT_FOR, WorkerInfo
 from tuiqueue.engine.engine import Engine
 
 T = TypeVar("T")
@@ -20,9 +20,12 @@ T = TypeVar("T")
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option(
+    "--all", "show_all", is_flag=True, help="Also workers stopped or dead for over an hour."
+)
 @pass_settings
-def workers(settings: Settings, as_json: bool) -> None:
-    """List every worker registered on this store, alive or dead."""
+def workers(settings: Settings, as_json: bool, show_all: bool) -> None:
+    """List the workers on this store: alive ones, and those gone within the last hour."""
     import time
 
     async def body(engine: Engine) -> tuple[list[WorkerInfo], float]:
@@ -31,11 +34,17 @@ def workers(settings: Settings, as_json: bool) -> None:
 
     rows, dead_after = settings.call(body)
     now = time.time()
+    if not show_all:
+        rows = [w for w in rows if w.alive(now, dead_after) or w.gone_for(now) <= WORKERS_KEPT_FOR]
     if as_json:
         echo_json([w.to_dict(now, dead_after) for w in rows])
         return
     if not rows:
-        click.echo("no workers have registered on this store")
+        click.echo(
+            "no workers have registered on this store"
+            if show_all
+            else "no worker is running or stopped within the hour (--all lists older ones)"
+        )
         return
     click.echo(
         f"{'STATE':<8} {'HOST':<20} {'PID':>7} {'CONC':>5} {'RUN':>5} {'DONE':>8}  "

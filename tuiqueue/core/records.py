@@ -24,10 +24,22 @@ class WorkerInfo:
     stopped: bool = False
     error: str = ""
     """The newest background failure the worker reported (a dead heartbeat, retention)."""
+    holds_lock: bool | None = None
+    """Exact liveness where the store knows it (SQLite: the worker's process holds its lock
+    file); None where only the heartbeat's age tells."""
 
     def alive(self, now: float, dead_after: float) -> bool:
-        """Not stopped and heard from within dead_after seconds."""
-        return not self.stopped and now - self.heartbeat <= dead_after
+        """Not stopped, and its process holds its lock (where known), else heard from within
+        dead_after seconds."""
+        if self.stopped:
+            return False
+        if self.holds_lock is not None:
+            return self.holds_lock
+        return now - self.heartbeat <= dead_after
+
+    def gone_for(self, now: float) -> float:
+        """Seconds since a stopped or dead worker was last heard from (0 while alive)."""
+        return max(0.0, now - self.heartbeat)
 
     def to_dict(self, now: float, dead_after: float) -> dict[str, object]:
         """The JSON shape of `tuiqueue workers --json`."""
@@ -44,6 +56,10 @@ class WorkerInfo:
             "stopped": self.stopped,
             "error": self.error or None,
         }
+
+
+WORKERS_KEPT_FOR = 3600.0
+"""Stopped and dead workers are listed this long after they were last heard from."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,23 +95,33 @@ class LogPage:
 
 @dataclass(frozen=True, slots=True)
 class Stats:
-    """Counts per status and this worker's load."""
+    """Counts per status, this process's worker's load and the fleet's (every live worker)."""
 
     counts: dict[Status, int]
     active: int
+    """Jobs this process runs (0 for a process that is no worker, such as the CLI)."""
     capacity: int
     processed: int
     queue_paused: bool
+    workers: int = 0
+    """Live workers on the store, this one included."""
+    fleet_active: int = 0
+    """Jobs the live workers run."""
+    fleet_capacity: int = 0
+    """Slots of the live workers together."""
+    fleet_processed: int = 0
+    """Jobs the live workers have run to a final status since they started."""
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON shape of `tuiqueue stats --json`."""
+        """The JSON shape of `tuiqueue stats --json`: `worker` describes the live workers."""
         return {
             "counts": {str(k): v for k, v in self.counts.items()},
             "total": sum(self.counts.values()),
             "worker": {
-                "active": self.active,
-                "capacity": self.capacity,
-                "processed": self.processed,
+                "alive": self.workers,
+                "active": self.fleet_active,
+                "capacity": self.fleet_capacity,
+                "processed": self.fleet_processed,
             },
             "queue_paused": self.queue_paused,
         }

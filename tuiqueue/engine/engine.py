@@ -529,13 +529,19 @@ class Engine:
         self.wake()
 
     async def stats(self) -> Stats:
-        """Counts per status and this worker's load."""
+        """Counts per status, this engine's load and the live workers' together."""
+        now = self.clock()
+        live = [w for w in await self.store.workers() if w.alive(now, self.dead_after)]
         return Stats(
             await self.store.counts(),
             len(self._d.running),
-            self._d.concurrency,
+            self._d.concurrency if self.worker else 0,
             self._d.processed,
             await self.store.queue_paused(),
+            workers=len(live),
+            fleet_active=sum(w.running for w in live),
+            fleet_capacity=sum(w.concurrency for w in live),
+            fleet_processed=sum(w.processed for w in live),
         )
 
     async def logs(self, job_id: int, after: int = 0, limit: int | None = None) -> LogPage:

@@ -33,6 +33,10 @@ from tuiqueue.store.worker_locks import Liveness, WorkerLocks
 log = logging.getLogger(__name__)
 
 
+_LOCK_SAYS = {Liveness.ALIVE: True, Liveness.DEAD: False}
+"""What a worker's lock file says of it (no file: its heartbeat's age decides)."""
+
+
 class SqliteStore(Store):
     """Jobs in a SQLite file: WAL, BEGIN IMMEDIATE writes, bounded retries on contention."""
 
@@ -572,6 +576,7 @@ class SqliteStore(Store):
                 processed=r[7],
                 stopped=bool(r[8]),
                 error=r[9],
+                holds_lock=_LOCK_SAYS.get(self._locks.state(r[0])) if not r[8] else None,
             )
             for r in rows
         ]

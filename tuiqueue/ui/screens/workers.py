@@ -11,6 +11,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from tuiqueue.core.records import WORKERS_KEPT_FOR
 from tuiqueue.engine.engine import Engine
 from tuiqueue.ui.format import plain, span
 
@@ -66,10 +67,13 @@ class WorkersScreen(Screen[None]):
 
     async def _load(self) -> None:
         engine = self.engine
-        workers = await engine.workers()
         now = engine.clock()
         # The engine's own limit, so this view, `tuiqueue workers` and recovery agree.
         dead_after = engine.dead_after
+        everyone = await engine.workers()
+        workers = [
+            w for w in everyone if w.alive(now, dead_after) or w.gone_for(now) <= WORKERS_KEPT_FOR
+        ]
         colours = self.app.theme_variables
         table = self.query_one(DataTable)
         row = table.cursor_row
@@ -102,6 +106,11 @@ class WorkersScreen(Screen[None]):
                 table.add_row("(no workers registered yet)", *[""] * 8)
             table.move_cursor(row=row)
         living = sum(1 for w in workers if w.alive(now, dead_after))
-        table.border_subtitle = (
-            f"{living} of {len(workers)} alive · dead after {dead_after:g}s without a heartbeat"
+        rule = (
+            "alive while its process holds its lock"
+            if engine.store.exact_liveness
+            else f"dead after {dead_after:g}s without a heartbeat"
         )
+        older = len(everyone) - len(workers)
+        hidden = f" · {older} gone over an hour ago not shown" if older else ""
+        table.border_subtitle = f"{living} of {len(workers)} alive · {rule}{hidden}"

@@ -18,12 +18,17 @@ from tuiqueue.ui.format import BADGE_COLOURS, ICONS
 SHOWN = (
     Status.RUNNING,
     Status.PENDING,
+    Status.SCHEDULED,
+    Status.WAITING,
     Status.PAUSED,
     Status.COMPLETED,
     Status.FAILED,
     Status.CANCELLED,
 )
-"""Statuses counted in the bar (scheduled and waiting are folded into pending)."""
+"""Statuses counted in the bar, in this order."""
+
+WHEN_ANY = frozenset({Status.SCHEDULED, Status.WAITING})
+"""Counted only when there are some (the bar is one line: room goes to what is there)."""
 
 HISTORY = 30
 """Sparkline samples kept (one per stats refresh)."""
@@ -80,21 +85,20 @@ class StatsBar(Horizontal):
         else:
             text.append(" READ-ONLY ", style=f"bold reverse {colours.get('warning', '')}".strip())
         text.append("│", style="dim")
-        counts = dict(stats.counts)
-        counts[Status.PENDING] = sum(
-            counts.get(s, 0) for s in (Status.PENDING, Status.SCHEDULED, Status.WAITING)
-        )
+        counts = stats.counts
         for status in SHOWN:
             colour = colours.get(BADGE_COLOURS[status], "")
             count = counts.get(status, 0)
+            if not count and status in WHEN_ANY:
+                continue
             text.append(
                 f" {ICONS[status]} {count:,} {status} ",
                 style=colour if count else f"{colour} dim".strip(),
             )
         text.append("│ ", style="dim")
         if stats.queue_paused:
-            text.append("‖ QUEUE PAUSED", style=f"bold {colours.get('warning', '')}")
-        else:
-            text.append("▶ queue running", style=colours.get("success", ""))
-        text.append(f" │ {stats.processed:,} processed")
+            text.append("‖ QUEUE PAUSED │ ", style=f"bold {colours.get('warning', '')}")
+        workers = f"{stats.workers} worker{'s' if stats.workers != 1 else ''}"
+        text.append(f"{workers} {stats.fleet_active}/{stats.fleet_capacity}", style="bold")
+        text.append(f" · {stats.fleet_processed:,} done ")
         return text
