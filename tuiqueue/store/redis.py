@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 import warnings
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import anyio
@@ -25,7 +25,15 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import Command, Outcome, UnknownJob, apply_command
-from tuiqueue.core.records import Changes, JobProcess, LogPage, ProgressUpdate, WorkerInfo
+from tuiqueue.core.records import (
+    Changes,
+    JobProcess,
+    LogLines,
+    LogPage,
+    ProgressUpdate,
+    Superseded,
+    WorkerInfo,
+)
 from tuiqueue.core.status import TERMINAL, Status
 from tuiqueue.core.text import mask_secrets, mask_url
 from tuiqueue.store import redis_lua as lua
@@ -134,7 +142,9 @@ class RedisStore(Store):
                 "LOGS",
                 "CHANGES",
                 "HEARTBEAT",
+                "BEAT",
                 "SET_PROCESS",
+                "FORGET_PROCESS",
             )
         }
 
@@ -415,8 +425,12 @@ class RedisStore(Store):
 
     # -- logs ---------------------------------------------------------------------------
 
-    async def append_logs(self, lines: dict[int, list[str]]) -> None:
-        batch = {str(i): [clip_line(line) for line in new] for i, new in lines.items() if new}
+    async def append_logs(self, lines: Mapping[int, LogLines]) -> None:
+        batch = {
+            str(i): [token, [clip_line(line) for line in new]]
+            for i, (token, new) in lines.items()
+            if new
+        }
         if batch:
             version = await self._run("APPEND_LOGS", "", dumps(batch), LOG_HEAD, LOG_TAIL)
             if version:
@@ -463,17 +477,20 @@ class RedisStore(Store):
     async def report_worker_error(self, worker_id: str, error: str) -> None:
         await self._run("HEARTBEAT", worker_id, "error", error[:1000])
 
-    async def heartbeat(self, worker_id: str, running: int, processed: int, now: float) -> None:
-        await self._run(
-            "HEARTBEAT",
-            worker_id,
-            "running",
-            running,
-            "processed",
-            processed,
-            "heartbeat",
-            num(now),
-        )
+    async def heartbeat(
+        self,
+        worker_id: str,
+        running: int,
+        processed: int,
+        now: float,
+        attempts: Mapping[int, str] | None = None,
+    ) -> list[Superseded]:
+        runs = dumps([[str(i), t] for i, t in attempts.items()]) if attempts else "[]"
+        reply = await self._run("BEAT", worker_id, running, processed, num(now), runs)
+        return [
+            Superseded(int(i), token, Status(status) if status else None, worker or None, int(n))
+            for i, token, status, worker, n in reply
+        ]
 
     async def stop_worker(self, worker_id: str, now: float) -> None:
         await self._run(
@@ -510,7 +527,7 @@ class RedisStore(Store):
 
     async def set_job_process(self, job_id: int, process: JobProcess | None) -> None:
         if process is None:
-            await self._call(self.client.delete, self._key("proc:", job_id))
+            await self._run("FORGET_PROCESS", job_id)
             return
         await self._run(
             "SET_PROCESS", job_id, process.token, process.host, process.pgid, process.start_time

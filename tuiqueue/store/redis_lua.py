@@ -169,16 +169,18 @@ return done(out)
 APPEND_LOGS = (
     PRELUDE
     + """
--- ARGV[3]: JSON {id: [lines]}; ARGV[4]: head size; ARGV[5]: tail size
+-- ARGV[3]: JSON {id: [token, [lines]]}; ARGV[4]: head size; ARGV[5]: tail size.
+-- Lines of an attempt whose token is no longer the job's (superseded) are dropped.
 local head, tail = tonumber(ARGV[4]), tonumber(ARGV[5])
 local function push(key, lines)
   for i = 1, #lines, 1000 do
     redis.call('RPUSH', key, unpack(lines, i, math.min(i + 999, #lines)))
   end
 end
-for id, lines in pairs(cjson.decode(ARGV[3])) do
+for id, batch in pairs(cjson.decode(ARGV[3])) do
   local k = jkey(id)
-  if redis.call('EXISTS', k) == 1 and #lines > 0 then
+  local lines = batch[2]
+  if #lines > 0 and redis.call('HGET', k, 'token') == batch[1] then
     local count = redis.call('HINCRBY', k, 'log_count', #lines)
     local first = count - #lines + 1
     local h, t = {}, {}
@@ -247,8 +249,8 @@ return {version, jobs, deleted}
 )
 
 SET_PROCESS = """
--- ARGV: P, job id, token, host, pgid, start time; only for a job that exists
-if redis.call('EXISTS', ARGV[1] .. 'job:' .. ARGV[2]) == 0 then return 0 end
+-- ARGV: P, job id, token, host, pgid, start time; only for the job's current attempt
+if redis.call('HGET', ARGV[1] .. 'job:' .. ARGV[2], 'token') ~= ARGV[3] then return 0 end
 redis.call('HSET', ARGV[1] .. 'proc:' .. ARGV[2], 'token', ARGV[3], 'host', ARGV[4],
   'pgid', ARGV[5], 'start_time', ARGV[6])
 return 1
@@ -264,4 +266,37 @@ local t = redis.call('TIME')
 redis.call('HSET', k, 'beat', tostring(tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)))
 redis.call('HSET', k, unpack(ARGV, 3))
 return 1
+"""
+
+FORGET_PROCESS = """
+-- ARGV: P, job id; forget its process record unless the job's current attempt owns it
+local k = ARGV[1] .. 'proc:' .. ARGV[2]
+local held = redis.call('HGET', k, 'token')
+if held and held ~= redis.call('HGET', ARGV[1] .. 'job:' .. ARGV[2], 'token') then
+  redis.call('DEL', k)
+  return 1
+end
+return 0
+"""
+
+BEAT = """
+-- ARGV: P, worker id, running, processed, heartbeat, JSON [[id, token], ...]: HEARTBEAT's
+-- beat, then each run whose job is gone or holds another token (superseded), as
+-- {id, token, status ('' when deleted), worker, attempts}
+local k = ARGV[1] .. 'w:' .. ARGV[2]
+if redis.call('EXISTS', k) == 1 then
+  local t = redis.call('TIME')
+  redis.call('HSET', k, 'beat',
+    tostring(tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)),
+    'running', ARGV[3], 'processed', ARGV[4], 'heartbeat', ARGV[5])
+end
+local out = {}
+for _, run in ipairs(cjson.decode(ARGV[6])) do
+  local cur = redis.call('HMGET', ARGV[1] .. 'job:' .. run[1], 'token', 'status', 'worker',
+    'attempts')
+  if cur[1] ~= run[2] then
+    out[#out + 1] = {run[1], run[2], cur[2] or '', cur[3] or '', cur[4] or '0'}
+  end
+end
+return out
 """

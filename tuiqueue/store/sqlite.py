@@ -6,7 +6,7 @@ import logging
 import math
 import sqlite3
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +21,17 @@ from tuiqueue.core.lifecycle import (
     dependency_failure,
     queued_status,
 )
-from tuiqueue.core.records import Changes, JobProcess, LogPage, ProgressUpdate, WorkerInfo
+from tuiqueue.core.records import (
+    Changes,
+    JobProcess,
+    LogLines,
+    LogPage,
+    ProgressUpdate,
+    Superseded,
+    WorkerInfo,
+)
 from tuiqueue.core.status import ACTIVE, TERMINAL, Status
-from tuiqueue.store.base import LOG_HEAD, LOG_TAIL, Store, clip_line
+from tuiqueue.store.base import LOG_HEAD, LOG_TAIL, Store, clip_line, superseded
 from tuiqueue.store.sqlite_conn import BUSY_MS as BUSY_MS
 from tuiqueue.store.sqlite_conn import RETRY_FOR as RETRY_FOR
 from tuiqueue.store.sqlite_conn import SqliteConnection
@@ -465,14 +473,14 @@ class SqliteStore(Store):
 
     # -- logs -------------------------------------------------------------------------------
 
-    async def append_logs(self, lines: dict[int, list[str]]) -> None:
+    async def append_logs(self, lines: Mapping[int, LogLines]) -> None:
         def tx(conn: sqlite3.Connection) -> None:
             version = self._db.bump(conn)
-            for job_id, new in lines.items():
+            for job_id, (token, new) in lines.items():
                 row = conn.execute(
-                    "UPDATE jobs SET log_count = log_count + ?, version = ? WHERE id = ? "
-                    "RETURNING log_count",
-                    (len(new), version, job_id),
+                    "UPDATE jobs SET log_count = log_count + ?, version = ? "
+                    "WHERE id = ? AND token = ? RETURNING log_count",
+                    (len(new), version, job_id, token),
                 ).fetchone()
                 if row is None:
                     continue
@@ -529,13 +537,32 @@ class SqliteStore(Store):
             )
         )
 
-    async def heartbeat(self, worker_id: str, running: int, processed: int, now: float) -> None:
-        await self._db.write(
-            lambda c: c.execute(
+    async def heartbeat(
+        self,
+        worker_id: str,
+        running: int,
+        processed: int,
+        now: float,
+        attempts: Mapping[int, str] | None = None,
+    ) -> list[Superseded]:
+        def tx(c: sqlite3.Connection) -> list[Superseded]:
+            c.execute(
                 "UPDATE workers SET running = ?, processed = ?, heartbeat = ? WHERE id = ?",
                 (running, processed, now, worker_id),
             )
-        )
+            if not attempts:
+                return []
+            rows = {
+                row[0]: row
+                for row in c.execute(
+                    "SELECT id, token, status, worker, attempts FROM jobs "
+                    "WHERE id IN (SELECT value FROM json_each(?))",
+                    (_dumps(list(attempts)),),
+                )
+            }
+            return superseded(attempts, rows)
+
+        return await self._db.write(tx)
 
     async def report_worker_error(self, worker_id: str, error: str) -> None:
         await self._db.write(
@@ -619,16 +646,27 @@ class SqliteStore(Store):
         return [job for job in jobs if dead(job.worker)]
 
     async def set_job_process(self, job_id: int, process: JobProcess | None) -> None:
-        if process is None:
+        if process is None:  # (only a record no current attempt owns)
             await self._db.write(
-                lambda c: c.execute("DELETE FROM job_procs WHERE job_id = ?", (job_id,))
+                lambda c: c.execute(
+                    "DELETE FROM job_procs WHERE job_id = ?1 AND token IS NOT "
+                    "(SELECT token FROM jobs WHERE id = ?1)",
+                    (job_id,),
+                )
             )
             return
         await self._db.write(
             lambda c: c.execute(
                 "INSERT OR REPLACE INTO job_procs (job_id, token, host, pgid, start_time) "
-                "SELECT id, ?, ?, ?, ? FROM jobs WHERE id = ?",
-                (process.token, process.host, process.pgid, process.start_time, job_id),
+                "SELECT id, ?, ?, ?, ? FROM jobs WHERE id = ? AND token = ?",
+                (
+                    process.token,
+                    process.host,
+                    process.pgid,
+                    process.start_time,
+                    job_id,
+                    process.token,
+                ),
             )
         )
 
