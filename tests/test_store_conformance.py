@@ -401,7 +401,7 @@ async def test_log_lines_need_the_current_token(store: Store) -> None:
 
 async def test_heartbeat_names_the_superseded_runs(store: Store) -> None:
     await store.register_worker(info("w1", NOW))
-    a, b, c = await store.add([new(), new(), new()], NOW)
+    a, b, _still_w1s = await store.add([new(), new(), new()], NOW)
     old = {j.id: j.token or "" for j in await store.claim("w1", 3, NOW)}
     assert await store.heartbeat("w1", 3, 0, NOW, old) == []
     assert await store.heartbeat("w1", 3, 0, NOW) == []
