@@ -589,6 +589,29 @@ async def test_workers_and_orphans(store: Store) -> None:
     assert workers[1].to_dict(NOW, 10)["alive"] is True
 
 
+async def test_take_over_judges_the_worker_again_in_the_same_step(store: Store) -> None:
+    await store.register_worker(info("back", NOW))
+    await store.register_worker(info("gone", NOW))
+    await store.add([new(), new()], NOW)
+    back = await claim_one(store, "back")
+    gone = await claim_one(store, "gone")
+    await store.stop_worker("back", NOW)
+    await store.stop_worker("gone", NOW)
+    orphans = await store.orphans(NOW, dead_after=10)
+    assert {j.id for j in orphans} == {back.id, gone.id}
+    await store.register_worker(info("back", NOW))  # it came back after the verdict
+    outcomes = [Outcome(j.id, j.token or "", Status.PENDING, error="lost") for j in orphans]
+    taken = await store.take_over(outcomes, NOW, dead_after=10)
+    assert [(j.id, j.status) for j in taken] == [(gone.id, Status.PENDING)]
+    kept = await store.get(back.id)
+    assert kept is not None and kept.status is Status.RUNNING and kept.token == back.token
+    # A stale token is not taken over either, whatever its worker's state.
+    await store.stop_worker("back", NOW)
+    stale = Outcome(back.id, "not its token", Status.PENDING, error="lost")
+    assert await store.take_over([stale], NOW, dead_after=10) == []
+    assert await store.take_over([], NOW, dead_after=10) == []
+
+
 async def test_job_process_record(store: Store) -> None:
     await store.add([new()], NOW)
     job = await claim_one(store)

@@ -137,14 +137,17 @@ async def recover(
     orphans = await store.orphans(now, dead_after)
     if not orphans:
         return []
-    outcomes = []
-    for job in orphans:
-        process = await store.job_process(job.id)
-        if process is not None and process.token == job.token:
-            kill_group(process)
-        outcomes.append(resolve(job, registry, lost_reason(job.worker)))
-    changed = await store.finish(outcomes, now)
+    outcomes = [resolve(job, registry, lost_reason(job.worker)) for job in orphans]
+    # The verdict is checked again in the same step as the takeover: a worker that came
+    # back since orphans() keeps its jobs (and its processes).
+    changed = await store.take_over(outcomes, now, dead_after)
+    spent = {job.id: job.token for job in orphans}
     for job in changed:
+        # That attempt is over now: whatever it started goes (a live worker that was
+        # wrongly judged dead learns at its next heartbeat and stops the run itself).
+        process = await store.job_process(job.id)
+        if process is not None and process.token == spent[job.id]:
+            kill_group(process)
         await store.set_job_process(job.id, None)
     return changed
 

@@ -388,6 +388,20 @@ class Store(ABC):
         MemoryStore does no I/O; Redis awaits and does not block.
         """
 
+    async def take_over(
+        self, outcomes: Sequence[Outcome], now: float, dead_after: float
+    ) -> list[Job]:
+        """finish(outcomes) for orphaned runs, in one step with the verdict: only the runs
+        whose worker is still dead (as orphans() judges it) are finished; returns those.
+
+        The default suits a store without I/O (nothing runs between the two calls);
+        shared stores do both in one transaction / script.
+
+        Blocks the event loop on SQLite (one transaction); Redis awaits; memory does no I/O.
+        """
+        dead = {job.id for job in await self.orphans(now, dead_after)}
+        return await self.finish([o for o in outcomes if o.job_id in dead], now)
+
     # -- processes started by jobs (crash cleanup) ----------------------------------------
 
     @abstractmethod

@@ -137,6 +137,7 @@ class RedisStore(Store):
                 "PROGRESS",
                 "SAVE",
                 "ORPHANS",
+                "TAKE_OVER",
                 "DELETE",
                 "APPEND_LOGS",
                 "LOGS",
@@ -522,6 +523,17 @@ class RedisStore(Store):
 
     async def orphans(self, now: float, dead_after: float) -> list[Job]:
         return snaps_to_jobs(await self._run("ORPHANS", num(dead_after), now=now))
+
+    async def take_over(
+        self, outcomes: Sequence[Outcome], now: float, dead_after: float
+    ) -> list[Job]:
+        if not outcomes:
+            return []
+        specs = dumps([outcome_spec(o) for o in outcomes])
+        jobs = snaps_to_jobs(await self._run("TAKE_OVER", num(dead_after), specs, now=now))
+        for version in _versions(jobs):
+            self._own.add(version)
+        return jobs
 
     # -- processes started by jobs ------------------------------------------------------
 

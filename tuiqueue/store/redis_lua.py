@@ -90,40 +90,65 @@ return done(ver())
 """
 )
 
-ORPHANS = (
-    PRELUDE
-    + """
--- ARGV[3]: dead_after seconds; started jobs whose worker is stopped, unknown or silent.
--- Right after a Redis restart every worker was silent: nobody is judged until all of them
--- have had dead_after seconds (and a reconnect) to send a heartbeat.
+LIVENESS_FN = """
+-- dead(worker): stopped, unknown, or its lease (ARGV[3] seconds) ran out on the server's
+-- clock (TIME; a worker without a server beat yet is judged by its own heartbeat field).
+-- Right after a Redis restart every worker was silent: nobody is judged dead until all of
+-- them have had a lease (and a reconnect) to send a heartbeat.
 local uptime = string.match(redis.call('INFO', 'server'), 'uptime_in_seconds:(%d+)')
-if tonumber(uptime or '0') < tonumber(ARGV[3]) + 1 then return {} end
+local fresh_server = tonumber(uptime or '0') < tonumber(ARGV[3]) + 1
 local cutoff = tonumber(NOW) - tonumber(ARGV[3])
 local t = redis.call('TIME')
 local server_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local lease_ms = tonumber(ARGV[3]) * 1000
-local alive = {}
+local verdicts = {}
+local function dead(w)
+  if fresh_server then return false end
+  if verdicts[w] == nil then
+    local info = redis.call('HMGET', P .. 'w:' .. w, 'stopped', 'heartbeat', 'beat')
+    if info[1] == '1' or info[2] == false then
+      verdicts[w] = true
+    elseif info[3] then
+      verdicts[w] = server_ms - tonumber(info[3]) > lease_ms
+    else
+      verdicts[w] = tonumber(info[2]) < cutoff
+    end
+  end
+  return verdicts[w]
+end
+"""
+
+ORPHANS = (
+    PRELUDE
+    + LIVENESS_FN
+    + """
+-- ARGV[3]: dead_after seconds; started jobs whose worker is stopped, unknown or silent.
 local out = {}
+if fresh_server then return out end
 for _, status in ipairs({'running', 'paused'}) do
   for _, id in ipairs(redis.call('ZRANGE', P .. 's:' .. status, 0, -1)) do
     local cur = redis.call('HMGET', jkey(id), 'token', 'worker')
-    if cur[1] then
-      local w = cur[2] or ''
-      if alive[w] == nil then
-        local info = redis.call('HMGET', P .. 'w:' .. w, 'stopped', 'heartbeat', 'beat')
-        if info[1] == '1' or info[2] == false then
-          alive[w] = false
-        elseif info[3] then
-          alive[w] = server_ms - tonumber(info[3]) <= lease_ms
-        else
-          alive[w] = tonumber(info[2]) >= cutoff
-        end
-      end
-      if not alive[w] then out[#out + 1] = snap(jkey(id)) end
-    end
+    if cur[1] and dead(cur[2] or '') then out[#out + 1] = snap(jkey(id)) end
   end
 end
 return out
+"""
+)
+
+TAKE_OVER = (
+    PRELUDE
+    + LIVENESS_FN
+    + FINISH_FN
+    + """
+-- ARGV[3]: dead_after seconds; ARGV[4]: JSON list of outcomes for orphaned runs. The
+-- verdict and the takeover in one step: only the runs whose worker is still dead now are
+-- finished (a worker that came back meanwhile keeps its jobs).
+local still = {}
+for _, o in ipairs(cjson.decode(ARGV[4])) do
+  local cur = redis.call('HMGET', jkey(o.id), 'token', 'worker')
+  if cur[1] == o.token and dead(cur[2] or '') then still[#still + 1] = o end
+end
+return done(finish(still))
 """
 )
 

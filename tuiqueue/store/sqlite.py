@@ -6,7 +6,7 @@ import logging
 import math
 import sqlite3
 import uuid
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -611,7 +611,7 @@ class SqliteStore(Store):
         Only a worker without a lock file is judged by its heartbeat against dead_after.
         """
 
-        def read(c: sqlite3.Connection) -> tuple[list[Job], dict[str, tuple[int, float]]]:
+        def read(c: sqlite3.Connection) -> list[Job]:
             jobs = [
                 row_to_job(r)
                 for r in c.execute(
@@ -620,14 +620,49 @@ class SqliteStore(Store):
                 ).fetchall()
             ]
             if not jobs:
-                return jobs, {}
-            workers = {
-                row[0]: (row[1], row[2])
-                for row in c.execute("SELECT id, stopped, heartbeat FROM workers").fetchall()
-            }
-            return jobs, workers
+                return jobs
+            dead = self._judge(c, now, dead_after)
+            return [job for job in jobs if dead(job.worker)]
 
-        jobs, workers = await self._db.read(read)
+        return await self._db.read(read)
+
+    async def take_over(
+        self, outcomes: Sequence[Outcome], now: float, dead_after: float
+    ) -> list[Job]:
+        def tx(conn: sqlite3.Connection) -> list[Job]:
+            current = {
+                row[0]: (row[1], row[2])
+                for row in conn.execute(
+                    "SELECT id, token, worker FROM jobs WHERE id IN "
+                    "(SELECT value FROM json_each(?)) AND status IN ('running', 'paused')",
+                    (_dumps([o.job_id for o in outcomes]),),
+                )
+            }
+            dead = self._judge(conn, now, dead_after)
+            still = [
+                o
+                for o in outcomes
+                if o.job_id in current
+                and current[o.job_id][0] == o.token
+                and dead(current[o.job_id][1])
+            ]
+            before, version = conn.total_changes, self._db.next_version(conn)
+            changed = self._finish(conn, still, now, version)
+            self._db.commit_version(conn, version, before)
+            return changed
+
+        if not outcomes:
+            return []
+        return await self._db.write(tx)
+
+    def _judge(
+        self, c: sqlite3.Connection, now: float, dead_after: float
+    ) -> Callable[[str | None], bool]:
+        """dead(worker) from the workers' rows and their lock files, as of now."""
+        workers = {
+            row[0]: (row[1], row[2])
+            for row in c.execute("SELECT id, stopped, heartbeat FROM workers").fetchall()
+        }
         verdicts: dict[str, bool] = {}
 
         def dead(worker: str | None) -> bool:
@@ -643,7 +678,7 @@ class SqliteStore(Store):
                 )
             return verdicts[worker]
 
-        return [job for job in jobs if dead(job.worker)]
+        return dead
 
     async def set_job_process(self, job_id: int, process: JobProcess | None) -> None:
         if process is None:  # (only a record no current attempt owns)
