@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import register_elsewhere
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import Outcome, UnknownJob
-from tuiqueue.core.records import JobProcess, ProgressUpdate, WorkerInfo
+from tuiqueue.core.records import JobProcess, LogLines, ProgressUpdate, Superseded, WorkerInfo
 from tuiqueue.core.status import Priority, Status, TransitionError
 from tuiqueue.store.base import LOG_HEAD, LOG_LINE_MAX, LOG_TAIL, Store, StoreError
 from tuiqueue.store.memory import MemoryStore
@@ -348,11 +348,13 @@ async def test_commands_on_a_running_job(store: Store) -> None:
 
 
 async def test_logs_keep_head_and_tail(store: Store) -> None:
-    (job,) = await store.add([new()], NOW)
+    await store.add([new()], NOW)
+    job = await claim_one(store)
+    token = job.token or ""
     total = LOG_HEAD + LOG_TAIL + 50
     for start in range(0, total, 1000):
         chunk = range(start, min(total, start + 1000))
-        await store.append_logs({job.id: [f"line {i + 1}" for i in chunk]})
+        await store.append_logs({job.id: LogLines(token, [f"line {i + 1}" for i in chunk])})
     page = await store.logs(job.id)
     assert page.dropped == 50
     seqs = [s for s, _ in page.lines]
@@ -362,7 +364,7 @@ async def test_logs_keep_head_and_tail(store: Store) -> None:
     assert [s for s, _ in tail.lines] == [total - 2, total - 1, total]
     some = await store.logs(job.id, after=10, limit=5)
     assert [s for s, _ in some.lines] == [11, 12, 13, 14, 15]
-    await store.append_logs({job.id: ["x" * (LOG_LINE_MAX + 10)]})
+    await store.append_logs({job.id: LogLines(token, ["x" * (LOG_LINE_MAX + 10)])})
     last = await store.logs(job.id, after=total)
     assert (
         last.lines[0][1].startswith("x" * LOG_LINE_MAX)
@@ -370,6 +372,61 @@ async def test_logs_keep_head_and_tail(store: Store) -> None:
     )
     with pytest.raises(UnknownJob):
         await store.logs(10**6)
+
+
+async def test_log_lines_need_the_current_token(store: Store) -> None:
+    a, b = await store.add([new(), new()], NOW)
+    first = await claim_one(store, "w1")
+    await store.append_logs({first.id: LogLines(first.token or "", ["first attempt"])})
+    # Recovery requeues it (its worker judged dead) and another worker takes it over.
+    await store.finish([Outcome(first.id, first.token or "", Status.PENDING)], NOW + 1)
+    again = next(j for j in await store.claim("w2", 2, NOW + 2) if j.id == first.id)
+    assert again.token != first.token
+    other = b.id if first.id == a.id else a.id
+    await store.append_logs(
+        {
+            first.id: LogLines(first.token or "", ["stale: the old attempt still writing"]),
+            other: LogLines("not its token", ["stale too"]),
+        }
+    )
+    await store.append_logs({first.id: LogLines(again.token or "", ["second attempt"])})
+    lines = [line for _, line in (await store.logs(first.id)).lines]
+    assert lines == ["first attempt", "second attempt"]
+    assert (await store.logs(other)).lines == []
+    # A finished job's token is spent: its old attempt cannot add to its log either.
+    await store.finish([Outcome(first.id, again.token or "", Status.COMPLETED)], NOW + 3)
+    await store.append_logs({first.id: LogLines(again.token or "", ["after the end"])})
+    assert [line for _, line in (await store.logs(first.id)).lines] == lines
+
+
+async def test_heartbeat_names_the_superseded_runs(store: Store) -> None:
+    await store.register_worker(info("w1", NOW))
+    a, b, _still_w1s = await store.add([new(), new(), new()], NOW)
+    old = {j.id: j.token or "" for j in await store.claim("w1", 3, NOW)}
+    assert await store.heartbeat("w1", 3, 0, NOW, old) == []
+    assert await store.heartbeat("w1", 3, 0, NOW) == []
+    # a: taken over by w2 (attempt 2); b: failed by recovery; c: still w1's own.
+    await store.finish(
+        [
+            Outcome(a.id, old[a.id], Status.PENDING),
+            Outcome(b.id, old[b.id], Status.FAILED, error="worker lost"),
+        ],
+        NOW + 1,
+    )
+    (taken,) = await store.claim("w2", 1, NOW + 2)
+    assert taken.id == a.id
+    found = await store.heartbeat("w1", 3, 0, NOW + 3, {**old, 10**6: "gone"})
+    by_id = {s.job_id: s for s in found}
+    assert set(by_id) == {a.id, b.id, 10**6}
+    assert by_id[a.id] == Superseded(a.id, old[a.id], Status.RUNNING, "w2", 2)
+    assert by_id[a.id].describe(1) == (
+        f"job {a.id}: attempt 1 was taken over by worker w2 (attempt 2); stopped it here"
+    )
+    assert by_id[b.id].status is Status.FAILED and by_id[b.id].token == old[b.id]
+    assert "ended elsewhere (the job is failed now)" in by_id[b.id].describe(1)
+    assert by_id[10**6].status is None
+    (w,) = await store.workers()
+    assert w.heartbeat == NOW + 3
 
 
 # -- deleting -----------------------------------------------------------------------------
@@ -383,10 +440,15 @@ async def test_delete(store: Store) -> None:
     with pytest.raises(UnknownJob):
         await store.delete([10**6])
     other = b.id if running.id == a.id else a.id
-    await store.append_logs({other: ["hello"]})
+    await store.append_logs({running.id: LogLines(running.token or "", ["hello"])})
+    await store.finish([Outcome(running.id, running.token or "", Status.COMPLETED)], NOW)
+    assert await store.delete([running.id]) == [running.id]
+    assert await store.get(running.id) is None
+    with pytest.raises(UnknownJob):
+        await store.logs(running.id)
     assert await store.delete([other]) == [other]
     assert await store.get(other) is None
-    assert sum((await store.counts()).values()) == 1
+    assert sum((await store.counts()).values()) == 0
 
 
 async def test_clear_finished_keeping_the_newest(store: Store) -> None:
@@ -527,13 +589,42 @@ async def test_workers_and_orphans(store: Store) -> None:
     assert workers[1].to_dict(NOW, 10)["alive"] is True
 
 
+async def test_take_over_judges_the_worker_again_in_the_same_step(store: Store) -> None:
+    await store.register_worker(info("back", NOW))
+    await store.register_worker(info("gone", NOW))
+    await store.add([new(), new()], NOW)
+    back = await claim_one(store, "back")
+    gone = await claim_one(store, "gone")
+    await store.stop_worker("back", NOW)
+    await store.stop_worker("gone", NOW)
+    orphans = await store.orphans(NOW, dead_after=10)
+    assert {j.id for j in orphans} == {back.id, gone.id}
+    await store.register_worker(info("back", NOW))  # it came back after the verdict
+    outcomes = [Outcome(j.id, j.token or "", Status.PENDING, error="lost") for j in orphans]
+    taken = await store.take_over(outcomes, NOW, dead_after=10)
+    assert [(j.id, j.status) for j in taken] == [(gone.id, Status.PENDING)]
+    kept = await store.get(back.id)
+    assert kept is not None and kept.status is Status.RUNNING and kept.token == back.token
+    # A stale token is not taken over either, whatever its worker's state.
+    await store.stop_worker("back", NOW)
+    stale = Outcome(back.id, "not its token", Status.PENDING, error="lost")
+    assert await store.take_over([stale], NOW, dead_after=10) == []
+    assert await store.take_over([], NOW, dead_after=10) == []
+
+
 async def test_job_process_record(store: Store) -> None:
-    (job,) = await store.add([new()], NOW)
+    await store.add([new()], NOW)
+    job = await claim_one(store)
     assert await store.job_process(job.id) is None
-    proc = JobProcess("tok", "host", 4242, 99)
+    await store.set_job_process(job.id, JobProcess("stale", "host", 4242, 99))
+    assert await store.job_process(job.id) is None  # not the current attempt's
+    proc = JobProcess(job.token or "", "host", 4242, 99)
     await store.set_job_process(job.id, proc)
     assert await store.job_process(job.id) == proc
-    await store.set_job_process(job.id, None)
+    await store.set_job_process(job.id, None)  # the current attempt's: kept
+    assert await store.job_process(job.id) == proc
+    await store.finish([Outcome(job.id, job.token or "", Status.PENDING)], NOW)
+    await store.set_job_process(job.id, None)  # its attempt is over: forgotten
     assert await store.job_process(job.id) is None
     await store.set_job_process(10**6, proc)
     assert await store.job_process(10**6) is None

@@ -68,6 +68,10 @@ def worker(
 
     async def report(events: Subscription) -> None:
         async for event in events:
+            if event.kind is EventKind.NOTICE:
+                for line in event.lines:
+                    stderr(safe(line))
+                continue
             job = event.job
             if (
                 event.kind is EventKind.JOB

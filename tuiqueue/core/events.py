@@ -27,6 +27,9 @@ class EventKind(StrEnum):
     """The queue was paused/resumed or its concurrency changed."""
     RESYNC = "resync"
     """The subscriber fell too far behind; reload everything from the store."""
+    NOTICE = "notice"
+    """The engine did something a person should hear of (a run stopped because another
+    attempt took its job over); `lines` holds the one-line message."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +60,7 @@ class Subscription:
             self.progress[event.job_id] = event
             self.progress.move_to_end(event.job_id)
         else:
-            if event.job_id is not None and event.kind is not EventKind.LOG:
+            if event.job_id is not None and event.kind not in (EventKind.LOG, EventKind.NOTICE):
                 self.progress.pop(event.job_id, None)
             if len(self.events) >= self.limit:
                 self.events.clear()

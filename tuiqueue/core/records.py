@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 
 from tuiqueue.core.job import Job
 from tuiqueue.core.status import Status
+from tuiqueue.core.text import one_line
 
 
 @dataclass(slots=True)
@@ -134,3 +135,36 @@ class ProgressUpdate(NamedTuple):
     token: str
     percent: float
     message: str
+
+
+class LogLines(NamedTuple):
+    """Log lines a running attempt wrote; a stale token makes the store drop them."""
+
+    token: str
+    lines: list[str]
+
+
+class Superseded(NamedTuple):
+    """A run whose attempt is no longer its job's: another attempt, or nobody, holds it now."""
+
+    job_id: int
+    token: str
+    """The run's own (spent) token."""
+    status: Status | None
+    """The job's status now; None when the job was deleted."""
+    worker: str | None
+    """The worker that holds the job now (or the last one, for a finished job)."""
+    attempts: int
+    """The job's attempt count now."""
+
+    def describe(self, attempt: int) -> str:
+        """One line for the old worker's log, e.g. '... taken over by worker X (attempt 2)'."""
+        what = f"job {self.job_id}: attempt {attempt}"
+        if self.status is None:
+            why = "'s job was deleted"
+        elif self.status in (Status.RUNNING, Status.PAUSED) and self.attempts > attempt:
+            holder = one_line(self.worker or "?", 100)
+            why = f" was taken over by worker {holder} (attempt {self.attempts})"
+        else:
+            why = f" was ended elsewhere (the job is {self.status.value} now)"
+        return f"{what}{why}; stopped it here"

@@ -7,7 +7,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import anyio
 import anyio.lowlevel
@@ -17,11 +17,11 @@ from tuiqueue.core.context import JobContext
 from tuiqueue.core.events import Event, EventBus, EventKind
 from tuiqueue.core.job import Job
 from tuiqueue.core.lifecycle import Outcome
-from tuiqueue.core.records import ProgressUpdate
+from tuiqueue.core.records import LogLines, ProgressUpdate, Superseded
 from tuiqueue.core.registry import Registry, UnknownJobType
 from tuiqueue.core.status import TERMINAL, UNFINISHED, Status
 from tuiqueue.engine.parking import Alarm, park
-from tuiqueue.engine.recovery import describe_process
+from tuiqueue.engine.recovery import describe_process, kill_group
 from tuiqueue.engine.runner import Running, Slot, abandon, begin, outcome, unknown_type
 from tuiqueue.store.base import Store
 
@@ -140,6 +140,8 @@ class Dispatcher:
             raise
         for run, _ in outcomes:
             running.pop(run.job.id, None)
+        if len(finished) < len(outcomes):
+            self._not_recorded(outcomes, finished)
         for job in finished:
             if job.status in TERMINAL:
                 self.processed += 1
@@ -147,6 +149,41 @@ class Dispatcher:
             for job in finished:
                 self.publish_job(job)
         return claimed
+
+    def _not_recorded(self, outcomes: list[tuple[Running, Outcome]], finished: list[Job]) -> None:
+        """Runs that ended here after another attempt took their job over (the store kept
+        the newer attempt's state): say so, as for a run stopped when that is found first."""
+        recorded = {job.id for job in finished}
+        for run, out in outcomes:
+            if out.job_id not in recorded:
+                self._notice(
+                    run.job.id,
+                    f"job {run.job.id}: attempt {run.job.attempts} ended here ({out.status}) "
+                    "after its job was taken over elsewhere; not recorded",
+                )
+
+    def _notice(self, job_id: int, message: str) -> None:
+        logger.warning("%s", message)
+        if self.bus.has_subscribers:
+            self.bus.publish(Event(EventKind.NOTICE, job_id, lines=(message,)))
+
+    def attempts(self) -> dict[int, str]:
+        """Job id -> token of each run here (what a heartbeat checks is still current)."""
+        return {job_id: run.job.token or "" for job_id, run in self.running.items()}
+
+    def supersede(self, found: Iterable[Superseded]) -> None:
+        """Stop the runs whose attempt another one took over: at once (their processes are
+        killed), recording nothing for them (their token is spent), their slots freed."""
+        for stale in found:
+            run = self.running.get(stale.job_id)
+            if run is None or run.ended or (run.job.token or "") != stale.token:
+                continue  # over already (its outcome is not recorded), or a newer run here
+            del self.running[stale.job_id]
+            run.supersede()
+            if run.process is not None:
+                kill_group(run.process)  # the shell job's own stop follows (no grace)
+            self._notice(stale.job_id, stale.describe(run.job.attempts))
+        self.wake()
 
     async def _flush_progress(self, now: float, runs: list[Running]) -> None:
         updates, logs = [], {}
@@ -156,7 +193,7 @@ class Dispatcher:
                 continue
             ctx.unflushed = False
             if ctx.has_lines:
-                logs[run.job.id] = ctx.take_lines()
+                logs[run.job.id] = LogLines(run.job.token or "", ctx.take_lines())
             if ctx.dirty:
                 ctx.dirty = False
                 run.job.progress, run.job.message = ctx.percent, ctx.message
@@ -170,7 +207,7 @@ class Dispatcher:
         if self.bus.has_subscribers:
             for run in runs:
                 if run.job.id in logs:
-                    lines = tuple(logs[run.job.id])
+                    lines = tuple(logs[run.job.id].lines)
                     self.bus.publish(Event(EventKind.LOG, run.job.id, lines=lines))
             for job_id, _, _, _ in updates:
                 run = self.running.get(job_id) or next(r for r in runs if r.job.id == job_id)
@@ -194,18 +231,22 @@ class Dispatcher:
         self.publish_job(job)
         self._ready.append(run)
         if self._workers < len(self.running):
-            self._workers += 1
-            slot = Slot(self._give_up)
-            self._slots.add(slot)
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:  # not asyncio (trio): runners live in the task group
-                assert self.runner_tg is not None
-                self.runner_tg.start_soon(self._work, slot, name="tuiqueue job runner")
-            else:
-                # A plain task, not the task group's: a runner stuck in a body that ignores
-                # every stop must not hold up the engine's exit once it is given up on.
-                slot.task = loop.create_task(self._work(slot), name="tuiqueue job runner")
+            self._spawn()
+
+    def _spawn(self) -> None:
+        """Start one more runner task."""
+        self._workers += 1
+        slot = Slot(self._give_up)
+        self._slots.add(slot)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not asyncio (trio): runners live in the task group
+            assert self.runner_tg is not None
+            self.runner_tg.start_soon(self._work, slot, name="tuiqueue job runner")
+        else:
+            # A plain task, not the task group's: a runner stuck in a body that ignores
+            # every stop must not hold up the engine's exit once it is given up on.
+            slot.task = loop.create_task(self._work(slot), name="tuiqueue job runner")
 
     def close_slots(self) -> None:
         """The run is over: stop every runner (a running body is stopped; it records nothing)."""
@@ -228,7 +269,10 @@ class Dispatcher:
             # claim start a runner in its place.
             self._slots.discard(slot)
             self._workers -= 1
-            self.outcomes.append((run, outcome(run, self.registry, self.clock)))
+            if not run.superseded:
+                self.outcomes.append((run, outcome(run, self.registry, self.clock)))
+            if self._ready and self._workers < len(self.running):
+                self._spawn()  # a superseded run left no outcome to tick for
             self.wake()
 
     async def _work(self, slot: Slot) -> None:
@@ -306,7 +350,8 @@ class Dispatcher:
 
     def _done(self, run: Running, out: Outcome) -> None:
         # No wake-up: the runner ticks once it runs out of claimed jobs (see _work).
-        self.outcomes.append((run, out))
+        if not run.superseded:  # (its token is spent: nothing of it is recorded)
+            self.outcomes.append((run, out))
 
     async def _runner_tick(self) -> bool:
         """A runner's tick; False when another is under way (it runs this one after its own)."""
@@ -371,5 +416,6 @@ class Dispatcher:
     async def _track_process(self, job_id: int, pgid: int) -> None:
         run = self.running.get(job_id)
         process = describe_process(pgid, run.job.token or "") if run is not None else None
-        if process is not None:
+        if run is not None and process is not None:
+            run.process = process  # (killed at once if the attempt is superseded)
             await self.store.set_job_process(job_id, process)

@@ -303,16 +303,26 @@ class Engine:
         next_recovery = anyio.current_time() + RECOVERY_INTERVAL
         while True:
             await anyio.sleep(min(0.25, RECOVERY_INTERVAL))
+            # Each beat also asks whether another attempt took over a run here: that run
+            # is stopped at once (within a heartbeat, even a job that never logs).
             if self._heartbeat is not None:
                 self._heartbeat.tick = time.monotonic()
+                self._heartbeat.attempts = self._d.attempts()
                 error, self._heartbeat.error = self._heartbeat.error, None  # (once)
                 if error is not None:
                     self.last_error = f"heartbeat stopped: {error!r}"
                     await self._report(self.last_error)
+                found = self._heartbeat.take_superseded()
             else:
-                await self.store.heartbeat(
-                    self.worker_id, len(self._d.running), self._d.processed, self.clock()
+                found = await self.store.heartbeat(
+                    self.worker_id,
+                    len(self._d.running),
+                    self._d.processed,
+                    self.clock(),
+                    self._d.attempts(),
                 )
+            if found:
+                self._d.supersede(found)
             if anyio.current_time() >= next_recovery:
                 next_recovery = anyio.current_time() + RECOVERY_INTERVAL
                 await self._recover()

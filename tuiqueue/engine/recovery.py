@@ -9,6 +9,7 @@ import signal
 import socket
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import anyio.to_thread
 from tuiqueue.core import proctree
 from tuiqueue.core.job import Job
 from tuiqueue.core.lifecycle import Outcome
-from tuiqueue.core.records import JobProcess
+from tuiqueue.core.records import JobProcess, Superseded
 from tuiqueue.core.registry import Registry, UnknownJobType
 from tuiqueue.core.status import Status
 from tuiqueue.store.base import Store
@@ -136,14 +137,17 @@ async def recover(
     orphans = await store.orphans(now, dead_after)
     if not orphans:
         return []
-    outcomes = []
-    for job in orphans:
-        process = await store.job_process(job.id)
-        if process is not None and process.token == job.token:
-            kill_group(process)
-        outcomes.append(resolve(job, registry, lost_reason(job.worker)))
-    changed = await store.finish(outcomes, now)
+    outcomes = [resolve(job, registry, lost_reason(job.worker)) for job in orphans]
+    # The verdict is checked again in the same step as the takeover: a worker that came
+    # back since orphans() keeps its jobs (and its processes).
+    changed = await store.take_over(outcomes, now, dead_after)
+    spent = {job.id: job.token for job in orphans}
     for job in changed:
+        # That attempt is over now: whatever it started goes (a live worker that was
+        # wrongly judged dead learns at its next heartbeat and stops the run itself).
+        process = await store.job_process(job.id)
+        if process is not None and process.token == spent[job.id]:
+            kill_group(process)
         await store.set_job_process(job.id, None)
     return changed
 
@@ -177,7 +181,19 @@ class Heartbeat:
         self._thread: threading.Thread | None = None
         self.tick = time.monotonic()
         """Set by the engine's event loop; a stale tick means the loop is blocked."""
+        self.attempts: dict[int, str] = {}
+        """Job id -> token of the worker's runs, set by the engine's loop: each beat asks the
+        store which of them another attempt took over..."""
+        self.superseded: deque[Superseded] = deque()
+        """...and leaves them here for the loop to stop (a deque: safe across threads)."""
         self.error: BaseException | None = None
+
+    def take_superseded(self) -> list[Superseded]:
+        """The superseded runs the beats found since the last call (the loop's side)."""
+        found = []
+        while self.superseded:
+            found.append(self.superseded.popleft())
+        return found
 
     def start(self) -> None:
         """Start beating in a daemon thread."""
@@ -204,7 +220,11 @@ class Heartbeat:
             while not self._stop.is_set():
                 if time.monotonic() - self.tick < STALL_LIMIT:
                     running, processed = self._load()
-                    await store.heartbeat(self._worker_id, running, processed, self._clock())
+                    self.superseded.extend(
+                        await store.heartbeat(
+                            self._worker_id, running, processed, self._clock(), self.attempts
+                        )
+                    )
                 await anyio.to_thread.run_sync(self._stop.wait, self._interval)
         finally:
             await store.close()

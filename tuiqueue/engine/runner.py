@@ -18,6 +18,7 @@ import anyio.to_thread
 from tuiqueue.core.context import JobCancelled, JobContext
 from tuiqueue.core.job import Job
 from tuiqueue.core.lifecycle import Outcome
+from tuiqueue.core.records import JobProcess
 from tuiqueue.core.registry import JobType, Registry, UnknownJobType
 from tuiqueue.core.status import Status
 from tuiqueue.engine.recovery import resolve
@@ -88,11 +89,16 @@ class Running:
     """Stopped because its worker is stopping (not cancelled by a person, not timed out)."""
     abandoned: bool = False
     """It did not stop within abandon_after seconds of being asked; its slot was released."""
+    superseded: bool = False
+    """Another attempt (or nobody) holds its job now: its token is spent, nothing of it is
+    recorded, and its body is stopped at once."""
     ended: bool = False
     give_up: asyncio.TimerHandle | None = None
     timer: asyncio.TimerHandle | None = None
     """Its timeout (asyncio)."""
     thread_wait: anyio.CancelScope | None = None
+    process: JobProcess | None = None
+    """The process group its body started (a shell job's command), once recorded."""
 
     def interrupt(self) -> None:
         """Stop the run because the worker is stopping; it is requeued or failed by policy."""
@@ -103,6 +109,21 @@ class Running:
         """Ask the job to stop: flag it and cancel its body."""
         self.ctx.set_cancelled()
         self._stop()
+
+    def supersede(self) -> None:
+        """Its attempt was taken over elsewhere: stop the body now (no grace for its
+        processes) and stop waiting for a thread body; nothing of it will be recorded."""
+        self.superseded = True
+        self.ctx.stop_grace = 0.0  # a shell job SIGKILLs its processes at once
+        if self.stopping:
+            self.ctx.request_stop()
+            slot = self.slot
+            if slot is not None and slot.current is self and slot.scope is not None:
+                slot.scope.cancel()  # (again: stop_grace 0 makes a stopping shell job hurry)
+        else:
+            self._stop()
+        if self.thread_wait is not None:
+            self.thread_wait.cancel()  # the thread learns at ctx.check(); no one waits for it
 
     def time_out(self) -> None:
         """Its timeout passed: ask it to stop."""

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import Command, Outcome
-from tuiqueue.core.records import Changes, JobProcess, LogPage, ProgressUpdate, WorkerInfo
+from tuiqueue.core.records import (
+    Changes,
+    JobProcess,
+    LogLines,
+    LogPage,
+    ProgressUpdate,
+    Superseded,
+    WorkerInfo,
+)
 from tuiqueue.core.status import Status
 
 LOG_HEAD = 100
@@ -27,6 +35,32 @@ def clip_line(line: str) -> str:
     if len(line) <= LOG_LINE_MAX:
         return line
     return line[:LOG_LINE_MAX] + f"… [{len(line) - LOG_LINE_MAX} more characters cut]"
+
+
+def superseded(
+    attempts: Mapping[int, str],
+    current: Mapping[int, Sequence[object]],
+) -> list[Superseded]:
+    """The runs of `attempts` (job id -> token) whose job is gone or holds another token;
+    current maps each job id found to its (id, token, status, worker, attempts)."""
+    out = []
+    for job_id, token in attempts.items():
+        row = current.get(job_id)
+        if row is None:
+            out.append(Superseded(job_id, token, None, None, 0))
+            continue
+        _, now_token, status, worker, count = row
+        if now_token != token:
+            out.append(
+                Superseded(
+                    job_id,
+                    token,
+                    Status(str(status)),
+                    None if worker is None else str(worker),
+                    int(str(count or 0)),
+                )
+            )
+    return out
 
 
 class OwnVersions:
@@ -189,8 +223,10 @@ class Store(ABC):
         """
 
     @abstractmethod
-    async def append_logs(self, lines: dict[int, list[str]]) -> None:
-        """Append log lines per job, keeping the head and the newest tail.
+    async def append_logs(self, lines: Mapping[int, LogLines]) -> None:
+        """Append an attempt's log lines per job, keeping the head and the newest tail.
+
+        Lines whose token is not the job's current one (a superseded attempt) are dropped.
 
         Blocks the event loop on SQLite (each statement; lock waits are awaited);
         MemoryStore does no I/O; Redis awaits and does not block.
@@ -312,8 +348,19 @@ class Store(ABC):
         Blocks the event loop on SQLite (one statement); Redis awaits; memory does no I/O."""
 
     @abstractmethod
-    async def heartbeat(self, worker_id: str, running: int, processed: int, now: float) -> None:
-        """Refresh a worker's liveness and load.
+    async def heartbeat(
+        self,
+        worker_id: str,
+        running: int,
+        processed: int,
+        now: float,
+        attempts: Mapping[int, str] | None = None,
+    ) -> list[Superseded]:
+        """Refresh a worker's liveness and load; returns the runs of `attempts` (job id ->
+        the token of the worker's run of it) whose token is no longer the job's own.
+
+        The same call as the beat (one transaction / round trip), so a worker learns within
+        a heartbeat that another attempt took a job over, even from a job that never logs.
 
         Blocks the event loop on SQLite (each statement; lock waits are awaited);
         MemoryStore does no I/O; Redis awaits and does not block.
@@ -343,11 +390,28 @@ class Store(ABC):
         MemoryStore does no I/O; Redis awaits and does not block.
         """
 
+    async def take_over(
+        self, outcomes: Sequence[Outcome], now: float, dead_after: float
+    ) -> list[Job]:
+        """finish(outcomes) for orphaned runs, in one step with the verdict: only the runs
+        whose worker is still dead (as orphans() judges it) are finished; returns those.
+
+        The default suits a store without I/O (nothing runs between the two calls);
+        shared stores do both in one transaction / script.
+
+        Blocks the event loop on SQLite (one transaction); Redis awaits; memory does no I/O.
+        """
+        dead = {job.id for job in await self.orphans(now, dead_after)}
+        return await self.finish([o for o in outcomes if o.job_id in dead], now)
+
     # -- processes started by jobs (crash cleanup) ----------------------------------------
 
     @abstractmethod
     async def set_job_process(self, job_id: int, process: JobProcess | None) -> None:
         """Record (or with None forget) the process group a job's current attempt started.
+
+        A process whose token is not the job's current one is not recorded; None forgets
+        only a record of an attempt that is no longer current.
 
         Blocks the event loop on SQLite (each statement; lock waits are awaited);
         MemoryStore does no I/O; Redis awaits and does not block.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import heapq
 import logging
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import (
@@ -17,9 +17,17 @@ from tuiqueue.core.lifecycle import (
     dependency_failure,
     queued_status,
 )
-from tuiqueue.core.records import Changes, JobProcess, LogPage, ProgressUpdate, WorkerInfo
+from tuiqueue.core.records import (
+    Changes,
+    JobProcess,
+    LogLines,
+    LogPage,
+    ProgressUpdate,
+    Superseded,
+    WorkerInfo,
+)
 from tuiqueue.core.status import ACTIVE, TERMINAL, Priority, Status
-from tuiqueue.store.base import LOG_HEAD, LOG_TAIL, Store, clip_line
+from tuiqueue.store.base import LOG_HEAD, LOG_TAIL, Store, clip_line, superseded
 
 _ID_BITS = 64
 _ID_MASK = (1 << _ID_BITS) - 1
@@ -249,9 +257,10 @@ class MemoryStore(Store):
             self._enqueue(job)
         return job.copy()
 
-    async def append_logs(self, lines: dict[int, list[str]]) -> None:
-        for job_id, new in lines.items():
-            if job_id not in self._jobs:
+    async def append_logs(self, lines: Mapping[int, LogLines]) -> None:
+        for job_id, (token, new) in lines.items():
+            job = self._jobs.get(job_id)
+            if job is None or job.token != token:
                 continue
             kept, count = self._logs.get(job_id, ([], 0))
             for line in new:
@@ -334,10 +343,26 @@ class MemoryStore(Store):
     async def register_worker(self, info: WorkerInfo) -> None:
         self._workers[info.id] = info
 
-    async def heartbeat(self, worker_id: str, running: int, processed: int, now: float) -> None:
+    async def heartbeat(
+        self,
+        worker_id: str,
+        running: int,
+        processed: int,
+        now: float,
+        attempts: Mapping[int, str] | None = None,
+    ) -> list[Superseded]:
         info = self._workers.get(worker_id)
         if info is not None:
             info.running, info.processed, info.heartbeat = running, processed, now
+        if not attempts:
+            return []
+        jobs = self._jobs
+        current = {
+            i: (i, job.token, job.status, job.worker, job.attempts)
+            for i in attempts
+            if (job := jobs.get(i)) is not None
+        }
+        return superseded(attempts, current)
 
     async def report_worker_error(self, worker_id: str, error: str) -> None:
         info = self._workers.get(worker_id)
@@ -365,9 +390,12 @@ class MemoryStore(Store):
         ]
 
     async def set_job_process(self, job_id: int, process: JobProcess | None) -> None:
+        job = self._jobs.get(job_id)
         if process is None:
-            self._procs.pop(job_id, None)
-        elif job_id in self._jobs:
+            held = self._procs.get(job_id)
+            if held is not None and (job is None or job.token != held.token):
+                del self._procs[job_id]
+        elif job is not None and job.token == process.token:
             self._procs[job_id] = process
 
     async def job_process(self, job_id: int) -> JobProcess | None:

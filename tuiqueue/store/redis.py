@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 import warnings
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import anyio
@@ -25,7 +25,15 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import Command, Outcome, UnknownJob, apply_command
-from tuiqueue.core.records import Changes, JobProcess, LogPage, ProgressUpdate, WorkerInfo
+from tuiqueue.core.records import (
+    Changes,
+    JobProcess,
+    LogLines,
+    LogPage,
+    ProgressUpdate,
+    Superseded,
+    WorkerInfo,
+)
 from tuiqueue.core.status import TERMINAL, Status
 from tuiqueue.core.text import mask_secrets, mask_url
 from tuiqueue.store import redis_lua as lua
@@ -130,12 +138,15 @@ class RedisStore(Store):
                 "PROGRESS",
                 "SAVE",
                 "ORPHANS",
+                "TAKE_OVER",
                 "DELETE",
                 "APPEND_LOGS",
                 "LOGS",
                 "CHANGES",
                 "HEARTBEAT",
+                "BEAT",
                 "SET_PROCESS",
+                "FORGET_PROCESS",
             )
         }
 
@@ -416,8 +427,12 @@ class RedisStore(Store):
 
     # -- logs ---------------------------------------------------------------------------
 
-    async def append_logs(self, lines: dict[int, list[str]]) -> None:
-        batch = {str(i): [clip_line(line) for line in new] for i, new in lines.items() if new}
+    async def append_logs(self, lines: Mapping[int, LogLines]) -> None:
+        batch = {
+            str(i): [token, [clip_line(line) for line in new]]
+            for i, (token, new) in lines.items()
+            if new
+        }
         if batch:
             version = await self._run("APPEND_LOGS", "", dumps(batch), LOG_HEAD, LOG_TAIL)
             if version:
@@ -464,17 +479,20 @@ class RedisStore(Store):
     async def report_worker_error(self, worker_id: str, error: str) -> None:
         await self._run("HEARTBEAT", worker_id, "error", error[:1000])
 
-    async def heartbeat(self, worker_id: str, running: int, processed: int, now: float) -> None:
-        await self._run(
-            "HEARTBEAT",
-            worker_id,
-            "running",
-            running,
-            "processed",
-            processed,
-            "heartbeat",
-            num(now),
-        )
+    async def heartbeat(
+        self,
+        worker_id: str,
+        running: int,
+        processed: int,
+        now: float,
+        attempts: Mapping[int, str] | None = None,
+    ) -> list[Superseded]:
+        runs = dumps([[str(i), t] for i, t in attempts.items()]) if attempts else "[]"
+        reply = await self._run("BEAT", worker_id, running, processed, num(now), runs)
+        return [
+            Superseded(int(i), token, Status(status) if status else None, worker or None, int(n))
+            for i, token, status, worker, n in reply
+        ]
 
     async def stop_worker(self, worker_id: str, now: float) -> None:
         await self._run(
@@ -507,11 +525,22 @@ class RedisStore(Store):
     async def orphans(self, now: float, dead_after: float) -> list[Job]:
         return snaps_to_jobs(await self._run("ORPHANS", num(dead_after), now=now))
 
+    async def take_over(
+        self, outcomes: Sequence[Outcome], now: float, dead_after: float
+    ) -> list[Job]:
+        if not outcomes:
+            return []
+        specs = dumps([outcome_spec(o) for o in outcomes])
+        jobs = snaps_to_jobs(await self._run("TAKE_OVER", num(dead_after), specs, now=now))
+        for version in _versions(jobs):
+            self._own.add(version)
+        return jobs
+
     # -- processes started by jobs ------------------------------------------------------
 
     async def set_job_process(self, job_id: int, process: JobProcess | None) -> None:
         if process is None:
-            await self._call(self.client.delete, self._key("proc:", job_id))
+            await self._run("FORGET_PROCESS", job_id)
             return
         await self._run(
             "SET_PROCESS", job_id, process.token, process.host, process.pgid, process.start_time

@@ -90,40 +90,65 @@ return done(ver())
 """
 )
 
-ORPHANS = (
-    PRELUDE
-    + """
--- ARGV[3]: dead_after seconds; started jobs whose worker is stopped, unknown or silent.
--- Right after a Redis restart every worker was silent: nobody is judged until all of them
--- have had dead_after seconds (and a reconnect) to send a heartbeat.
+LIVENESS_FN = """
+-- dead(worker): stopped, unknown, or its lease (ARGV[3] seconds) ran out on the server's
+-- clock (TIME; a worker without a server beat yet is judged by its own heartbeat field).
+-- Right after a Redis restart every worker was silent: nobody is judged dead until all of
+-- them have had a lease (and a reconnect) to send a heartbeat.
 local uptime = string.match(redis.call('INFO', 'server'), 'uptime_in_seconds:(%d+)')
-if tonumber(uptime or '0') < tonumber(ARGV[3]) + 1 then return {} end
+local fresh_server = tonumber(uptime or '0') < tonumber(ARGV[3]) + 1
 local cutoff = tonumber(NOW) - tonumber(ARGV[3])
 local t = redis.call('TIME')
 local server_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local lease_ms = tonumber(ARGV[3]) * 1000
-local alive = {}
+local verdicts = {}
+local function dead(w)
+  if fresh_server then return false end
+  if verdicts[w] == nil then
+    local info = redis.call('HMGET', P .. 'w:' .. w, 'stopped', 'heartbeat', 'beat')
+    if info[1] == '1' or info[2] == false then
+      verdicts[w] = true
+    elseif info[3] then
+      verdicts[w] = server_ms - tonumber(info[3]) > lease_ms
+    else
+      verdicts[w] = tonumber(info[2]) < cutoff
+    end
+  end
+  return verdicts[w]
+end
+"""
+
+ORPHANS = (
+    PRELUDE
+    + LIVENESS_FN
+    + """
+-- ARGV[3]: dead_after seconds; started jobs whose worker is stopped, unknown or silent.
 local out = {}
+if fresh_server then return out end
 for _, status in ipairs({'running', 'paused'}) do
   for _, id in ipairs(redis.call('ZRANGE', P .. 's:' .. status, 0, -1)) do
     local cur = redis.call('HMGET', jkey(id), 'token', 'worker')
-    if cur[1] then
-      local w = cur[2] or ''
-      if alive[w] == nil then
-        local info = redis.call('HMGET', P .. 'w:' .. w, 'stopped', 'heartbeat', 'beat')
-        if info[1] == '1' or info[2] == false then
-          alive[w] = false
-        elseif info[3] then
-          alive[w] = server_ms - tonumber(info[3]) <= lease_ms
-        else
-          alive[w] = tonumber(info[2]) >= cutoff
-        end
-      end
-      if not alive[w] then out[#out + 1] = snap(jkey(id)) end
-    end
+    if cur[1] and dead(cur[2] or '') then out[#out + 1] = snap(jkey(id)) end
   end
 end
 return out
+"""
+)
+
+TAKE_OVER = (
+    PRELUDE
+    + LIVENESS_FN
+    + FINISH_FN
+    + """
+-- ARGV[3]: dead_after seconds; ARGV[4]: JSON list of outcomes for orphaned runs. The
+-- verdict and the takeover in one step: only the runs whose worker is still dead now are
+-- finished (a worker that came back meanwhile keeps its jobs).
+local still = {}
+for _, o in ipairs(cjson.decode(ARGV[4])) do
+  local cur = redis.call('HMGET', jkey(o.id), 'token', 'worker')
+  if cur[1] == o.token and dead(cur[2] or '') then still[#still + 1] = o end
+end
+return done(finish(still))
 """
 )
 
@@ -169,16 +194,18 @@ return done(out)
 APPEND_LOGS = (
     PRELUDE
     + """
--- ARGV[3]: JSON {id: [lines]}; ARGV[4]: head size; ARGV[5]: tail size
+-- ARGV[3]: JSON {id: [token, [lines]]}; ARGV[4]: head size; ARGV[5]: tail size.
+-- Lines of an attempt whose token is no longer the job's (superseded) are dropped.
 local head, tail = tonumber(ARGV[4]), tonumber(ARGV[5])
 local function push(key, lines)
   for i = 1, #lines, 1000 do
     redis.call('RPUSH', key, unpack(lines, i, math.min(i + 999, #lines)))
   end
 end
-for id, lines in pairs(cjson.decode(ARGV[3])) do
+for id, batch in pairs(cjson.decode(ARGV[3])) do
   local k = jkey(id)
-  if redis.call('EXISTS', k) == 1 and #lines > 0 then
+  local lines = batch[2]
+  if #lines > 0 and redis.call('HGET', k, 'token') == batch[1] then
     local count = redis.call('HINCRBY', k, 'log_count', #lines)
     local first = count - #lines + 1
     local h, t = {}, {}
@@ -247,8 +274,8 @@ return {version, jobs, deleted}
 )
 
 SET_PROCESS = """
--- ARGV: P, job id, token, host, pgid, start time; only for a job that exists
-if redis.call('EXISTS', ARGV[1] .. 'job:' .. ARGV[2]) == 0 then return 0 end
+-- ARGV: P, job id, token, host, pgid, start time; only for the job's current attempt
+if redis.call('HGET', ARGV[1] .. 'job:' .. ARGV[2], 'token') ~= ARGV[3] then return 0 end
 redis.call('HSET', ARGV[1] .. 'proc:' .. ARGV[2], 'token', ARGV[3], 'host', ARGV[4],
   'pgid', ARGV[5], 'start_time', ARGV[6])
 return 1
@@ -264,4 +291,37 @@ local t = redis.call('TIME')
 redis.call('HSET', k, 'beat', tostring(tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)))
 redis.call('HSET', k, unpack(ARGV, 3))
 return 1
+"""
+
+FORGET_PROCESS = """
+-- ARGV: P, job id; forget its process record unless the job's current attempt owns it
+local k = ARGV[1] .. 'proc:' .. ARGV[2]
+local held = redis.call('HGET', k, 'token')
+if held and held ~= redis.call('HGET', ARGV[1] .. 'job:' .. ARGV[2], 'token') then
+  redis.call('DEL', k)
+  return 1
+end
+return 0
+"""
+
+BEAT = """
+-- ARGV: P, worker id, running, processed, heartbeat, JSON [[id, token], ...]: HEARTBEAT's
+-- beat, then each run whose job is gone or holds another token (superseded), as
+-- {id, token, status ('' when deleted), worker, attempts}
+local k = ARGV[1] .. 'w:' .. ARGV[2]
+if redis.call('EXISTS', k) == 1 then
+  local t = redis.call('TIME')
+  redis.call('HSET', k, 'beat',
+    tostring(tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)),
+    'running', ARGV[3], 'processed', ARGV[4], 'heartbeat', ARGV[5])
+end
+local out = {}
+for _, run in ipairs(cjson.decode(ARGV[6])) do
+  local cur = redis.call('HMGET', ARGV[1] .. 'job:' .. run[1], 'token', 'status', 'worker',
+    'attempts')
+  if cur[1] ~= run[2] then
+    out[#out + 1] = {run[1], run[2], cur[2] or '', cur[3] or '', cur[4] or '0'}
+  end
+end
+return out
 """

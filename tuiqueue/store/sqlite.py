@@ -6,7 +6,7 @@ import logging
 import math
 import sqlite3
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +21,17 @@ from tuiqueue.core.lifecycle import (
     dependency_failure,
     queued_status,
 )
-from tuiqueue.core.records import Changes, JobProcess, LogPage, ProgressUpdate, WorkerInfo
+from tuiqueue.core.records import (
+    Changes,
+    JobProcess,
+    LogLines,
+    LogPage,
+    ProgressUpdate,
+    Superseded,
+    WorkerInfo,
+)
 from tuiqueue.core.status import ACTIVE, TERMINAL, Status
-from tuiqueue.store.base import LOG_HEAD, LOG_TAIL, Store, clip_line
+from tuiqueue.store.base import LOG_HEAD, LOG_TAIL, Store, clip_line, superseded
 from tuiqueue.store.sqlite_conn import BUSY_MS as BUSY_MS
 from tuiqueue.store.sqlite_conn import RETRY_FOR as RETRY_FOR
 from tuiqueue.store.sqlite_conn import SqliteConnection
@@ -469,14 +477,14 @@ class SqliteStore(Store):
 
     # -- logs -------------------------------------------------------------------------------
 
-    async def append_logs(self, lines: dict[int, list[str]]) -> None:
+    async def append_logs(self, lines: Mapping[int, LogLines]) -> None:
         def tx(conn: sqlite3.Connection) -> None:
             version = self._db.bump(conn)
-            for job_id, new in lines.items():
+            for job_id, (token, new) in lines.items():
                 row = conn.execute(
-                    "UPDATE jobs SET log_count = log_count + ?, version = ? WHERE id = ? "
-                    "RETURNING log_count",
-                    (len(new), version, job_id),
+                    "UPDATE jobs SET log_count = log_count + ?, version = ? "
+                    "WHERE id = ? AND token = ? RETURNING log_count",
+                    (len(new), version, job_id, token),
                 ).fetchone()
                 if row is None:
                     continue
@@ -533,13 +541,32 @@ class SqliteStore(Store):
             )
         )
 
-    async def heartbeat(self, worker_id: str, running: int, processed: int, now: float) -> None:
-        await self._db.write(
-            lambda c: c.execute(
+    async def heartbeat(
+        self,
+        worker_id: str,
+        running: int,
+        processed: int,
+        now: float,
+        attempts: Mapping[int, str] | None = None,
+    ) -> list[Superseded]:
+        def tx(c: sqlite3.Connection) -> list[Superseded]:
+            c.execute(
                 "UPDATE workers SET running = ?, processed = ?, heartbeat = ? WHERE id = ?",
                 (running, processed, now, worker_id),
             )
-        )
+            if not attempts:
+                return []
+            rows = {
+                row[0]: row
+                for row in c.execute(
+                    "SELECT id, token, status, worker, attempts FROM jobs "
+                    "WHERE id IN (SELECT value FROM json_each(?))",
+                    (_dumps(list(attempts)),),
+                )
+            }
+            return superseded(attempts, rows)
+
+        return await self._db.write(tx)
 
     async def report_worker_error(self, worker_id: str, error: str) -> None:
         await self._db.write(
@@ -589,7 +616,7 @@ class SqliteStore(Store):
         Only a worker without a lock file is judged by its heartbeat against dead_after.
         """
 
-        def read(c: sqlite3.Connection) -> tuple[list[Job], dict[str, tuple[int, float]]]:
+        def read(c: sqlite3.Connection) -> list[Job]:
             jobs = [
                 row_to_job(r)
                 for r in c.execute(
@@ -598,14 +625,49 @@ class SqliteStore(Store):
                 ).fetchall()
             ]
             if not jobs:
-                return jobs, {}
-            workers = {
-                row[0]: (row[1], row[2])
-                for row in c.execute("SELECT id, stopped, heartbeat FROM workers").fetchall()
-            }
-            return jobs, workers
+                return jobs
+            dead = self._judge(c, now, dead_after)
+            return [job for job in jobs if dead(job.worker)]
 
-        jobs, workers = await self._db.read(read)
+        return await self._db.read(read)
+
+    async def take_over(
+        self, outcomes: Sequence[Outcome], now: float, dead_after: float
+    ) -> list[Job]:
+        def tx(conn: sqlite3.Connection) -> list[Job]:
+            current = {
+                row[0]: (row[1], row[2])
+                for row in conn.execute(
+                    "SELECT id, token, worker FROM jobs WHERE id IN "
+                    "(SELECT value FROM json_each(?)) AND status IN ('running', 'paused')",
+                    (_dumps([o.job_id for o in outcomes]),),
+                )
+            }
+            dead = self._judge(conn, now, dead_after)
+            still = [
+                o
+                for o in outcomes
+                if o.job_id in current
+                and current[o.job_id][0] == o.token
+                and dead(current[o.job_id][1])
+            ]
+            before, version = conn.total_changes, self._db.next_version(conn)
+            changed = self._finish(conn, still, now, version)
+            self._db.commit_version(conn, version, before)
+            return changed
+
+        if not outcomes:
+            return []
+        return await self._db.write(tx)
+
+    def _judge(
+        self, c: sqlite3.Connection, now: float, dead_after: float
+    ) -> Callable[[str | None], bool]:
+        """dead(worker) from the workers' rows and their lock files, as of now."""
+        workers = {
+            row[0]: (row[1], row[2])
+            for row in c.execute("SELECT id, stopped, heartbeat FROM workers").fetchall()
+        }
         verdicts: dict[str, bool] = {}
 
         def dead(worker: str | None) -> bool:
@@ -621,19 +683,30 @@ class SqliteStore(Store):
                 )
             return verdicts[worker]
 
-        return [job for job in jobs if dead(job.worker)]
+        return dead
 
     async def set_job_process(self, job_id: int, process: JobProcess | None) -> None:
-        if process is None:
+        if process is None:  # (only a record no current attempt owns)
             await self._db.write(
-                lambda c: c.execute("DELETE FROM job_procs WHERE job_id = ?", (job_id,))
+                lambda c: c.execute(
+                    "DELETE FROM job_procs WHERE job_id = ?1 AND token IS NOT "
+                    "(SELECT token FROM jobs WHERE id = ?1)",
+                    (job_id,),
+                )
             )
             return
         await self._db.write(
             lambda c: c.execute(
                 "INSERT OR REPLACE INTO job_procs (job_id, token, host, pgid, start_time) "
-                "SELECT id, ?, ?, ?, ? FROM jobs WHERE id = ?",
-                (process.token, process.host, process.pgid, process.start_time, job_id),
+                "SELECT id, ?, ?, ?, ? FROM jobs WHERE id = ? AND token = ?",
+                (
+                    process.token,
+                    process.host,
+                    process.pgid,
+                    process.start_time,
+                    job_id,
+                    process.token,
+                ),
             )
         )
 
