@@ -22,6 +22,11 @@ class StoreError(RuntimeError):
     """The store cannot be opened or used; the message says what to do."""
 
 
+class StoreAuthError(StoreError):
+    """The store refused our credentials (a wrong or changed password): retrying cannot
+    help, so a worker stops at once rather than run jobs it can no longer record."""
+
+
 def clip_line(line: str) -> str:
     """Bound one log line's length."""
     if len(line) <= LOG_LINE_MAX:
