@@ -372,6 +372,19 @@ async def test_logs_keep_head_and_tail(store: Store) -> None:
         await store.logs(10**6)
 
 
+async def test_lines_lost_before_the_store_are_counted_with_the_trimmed_ones(store: Store) -> None:
+    (job,) = await store.add([new()], NOW)
+    await store.append_logs({job.id: [f"head {i}" for i in range(LOG_HEAD)]})
+    await store.append_logs({job.id: ["a", "b"]}, {job.id: 7})
+    await store.append_logs({job.id: ["c"]}, {job.id: 5, 10**6: 3})  # (an unknown job: ignored)
+    page = await store.logs(job.id)
+    assert page.dropped == 12 and [line for _, line in page.lines[-3:]] == ["a", "b", "c"]
+    assert all(line.startswith("head") for _, line in page.lines[:LOG_HEAD])
+    await store.append_logs({job.id: [f"t {i}" for i in range(LOG_TAIL + 4)]})
+    assert (await store.logs(job.id)).dropped == 12 + 3 + 4
+    assert (await store.logs(job.id, after=LOG_HEAD + LOG_TAIL)).dropped == 19
+
+
 # -- deleting -----------------------------------------------------------------------------
 
 

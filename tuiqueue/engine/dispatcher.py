@@ -149,7 +149,7 @@ class Dispatcher:
         return claimed
 
     async def _flush_progress(self, now: float, runs: list[Running]) -> None:
-        updates, logs = [], {}
+        updates, logs, dropped = [], {}, {}
         for run in runs:
             ctx = run.ctx
             if not ctx.unflushed:
@@ -157,6 +157,8 @@ class Dispatcher:
             ctx.unflushed = False
             if ctx.has_lines:
                 logs[run.job.id] = ctx.take_lines()
+                if ctx.lines_dropped:
+                    dropped[run.job.id] = ctx.take_dropped()
             if ctx.dirty:
                 ctx.dirty = False
                 run.job.progress, run.job.message = ctx.percent, ctx.message
@@ -166,7 +168,7 @@ class Dispatcher:
         if updates:
             await self.store.save_progress(updates, now)
         if logs:
-            await self.store.append_logs(logs)
+            await self.store.append_logs(logs, dropped)
         if self.bus.has_subscribers:
             for run in runs:
                 if run.job.id in logs:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import Command, Outcome
@@ -192,8 +192,13 @@ class Store(ABC):
         """
 
     @abstractmethod
-    async def append_logs(self, lines: dict[int, list[str]]) -> None:
+    async def append_logs(
+        self, lines: dict[int, list[str]], dropped: Mapping[int, int] | None = None
+    ) -> None:
         """Append log lines per job, keeping the head and the newest tail.
+
+        dropped: per job, lines lost before they reached the store (the engine's bounded
+        buffer); `logs()` counts them in `LogPage.dropped` with the ones trimmed here.
 
         Blocks the event loop on SQLite (each statement; lock waits are awaited);
         MemoryStore does no I/O; Redis awaits and does not block.

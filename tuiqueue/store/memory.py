@@ -5,7 +5,7 @@ from __future__ import annotations
 import heapq
 import logging
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import (
@@ -53,6 +53,8 @@ class MemoryStore(Store):
         self._scheduled: list[tuple[float, int]] = []
         self._waiting: set[int] = set()
         self._logs: dict[int, tuple[list[tuple[int, str]], int]] = {}
+        self._lost: dict[int, int] = {}
+        """Per job, log lines lost before they reached the store."""
         self._paused = False
         self._workers: dict[str, WorkerInfo] = {}
         self._token_base = uuid.uuid4().hex[:12]
@@ -249,7 +251,12 @@ class MemoryStore(Store):
             self._enqueue(job)
         return job.copy()
 
-    async def append_logs(self, lines: dict[int, list[str]]) -> None:
+    async def append_logs(
+        self, lines: dict[int, list[str]], dropped: Mapping[int, int] | None = None
+    ) -> None:
+        for job_id, lost in (dropped or {}).items():
+            if job_id in self._jobs and lost > 0:
+                self._lost[job_id] = self._lost.get(job_id, 0) + lost
         for job_id, new in lines.items():
             if job_id not in self._jobs:
                 continue
@@ -272,12 +279,13 @@ class MemoryStore(Store):
         ]
         if limit is not None:
             lines = lines[:limit]
-        return LogPage(lines, max(0, count - LOG_HEAD - LOG_TAIL))
+        return LogPage(lines, max(0, count - LOG_HEAD - LOG_TAIL) + self._lost.get(job_id, 0))
 
     def _remove(self, job_id: int) -> None:
         self._counts[self._jobs.pop(job_id).status] -= 1
         self._active.discard(job_id)
         self._logs.pop(job_id, None)
+        self._lost.pop(job_id, None)
         self._procs.pop(job_id, None)
         self._version += 1
         self._deleted.append((self._version, job_id))

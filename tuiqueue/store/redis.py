@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 import warnings
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import Any, TypeVar
 
 import anyio
@@ -455,10 +455,15 @@ class RedisStore(Store):
 
     # -- logs ---------------------------------------------------------------------------
 
-    async def append_logs(self, lines: dict[int, list[str]]) -> None:
+    async def append_logs(
+        self, lines: dict[int, list[str]], dropped: Mapping[int, int] | None = None
+    ) -> None:
         batch = {str(i): [clip_line(line) for line in new] for i, new in lines.items() if new}
-        if batch:
-            version = await self._run("APPEND_LOGS", "", dumps(batch), LOG_HEAD, LOG_TAIL)
+        lost = {str(i): n for i, n in (dropped or {}).items() if n > 0}
+        if batch or lost:
+            version = await self._run(
+                "APPEND_LOGS", "", dumps(batch), LOG_HEAD, LOG_TAIL, dumps(lost)
+            )
             if version:
                 self._own.add(int(version))
 
@@ -468,12 +473,12 @@ class RedisStore(Store):
         )
         if int(reply[0]) < 0:
             raise UnknownJob(job_id)
-        count, head_first, head, tail_first, tail = reply
+        count, head_first, head, tail_first, tail, lost = reply
         lines = [(int(head_first) + i, line) for i, line in enumerate(head)]
         lines += [(int(tail_first) + i, line) for i, line in enumerate(tail)]
         if limit is not None:
             lines = lines[:limit]
-        return LogPage(lines, max(0, int(count) - LOG_HEAD - LOG_TAIL))
+        return LogPage(lines, max(0, int(count) - LOG_HEAD - LOG_TAIL) + int(lost or 0))
 
     # -- workers ------------------------------------------------------------------------
 
