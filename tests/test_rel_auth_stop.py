@@ -15,13 +15,14 @@ from pathlib import Path
 import anyio
 import pytest
 
-from tests.conftest import read_until, tq
+from tests.conftest import read_until, tq, until
 from tests.test_rel_recovery import JOBS, start_worker, statuses, wait_for
 from tuiqueue.cli.worker import LAST_RESORT
 from tuiqueue.core.status import Status
 from tuiqueue.engine.engine import STOP_WRITES
 from tuiqueue.store.base import StoreAuthError
 from tuiqueue.store.redis import RedisStore
+from tuiqueue.ui.app import make_app
 
 PORT = 6395
 OLD, NEW = "old-s3cret", "new-s3cret"
@@ -225,3 +226,22 @@ def test_signal_stops_a_worker_whose_database_is_locked(tmp_path: Path, signum: 
     assert proc.returncode == 1, err
     assert "did not answer" in err and "Traceback" not in err
     print(f"SQLite locked: worker exited {took:.2f}s after {signal.Signals(signum).name}")
+
+
+@pytest.mark.anyio
+async def test_dashboard_ends_with_the_same_one_line(
+    redis_server: subprocess.Popen[bytes],
+) -> None:
+    app = make_app(RedisStore(url()), toasts=False)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await until(lambda: app.engine.running, timeout=15)
+        cli(OLD, "config", "set", "requirepass", NEW)
+        cli(NEW, "client", "pause", "30000", "write")
+        await pilot.pause(1.0)
+        cli(NEW, "client", "kill", "type", "normal")
+        cli(NEW, "client", "unpause")
+        await until(lambda: app.fatal_error is not None, timeout=15)
+    assert app.return_code == 1
+    line = app.fatal_error or ""
+    assert "authentication failed" in line and "redis://:***@127.0.0.1" in line
+    assert OLD not in line and NEW not in line and "\n" not in line
