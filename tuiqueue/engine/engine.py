@@ -50,7 +50,7 @@ RETENTION_BATCH = 200
 """Jobs (with their logs) deleted per transaction by retention..."""
 RETENTION_PAUSE = 0.01
 """...and seconds between those transactions, so other processes' writes get in between."""
-STOP_WRITES = 3.0
+STOP_WRITES = 5.0
 """Seconds a stopping engine gives the store, after the grace, to record its jobs; a store
 that is unreachable or locked longer is given up on (its jobs are recovered later)."""
 
