@@ -21,10 +21,14 @@ from tuiqueue.cli.support import (
 from tuiqueue.core.events import EventKind, Subscription
 from tuiqueue.core.status import TERMINAL, Status
 from tuiqueue.core.text import mask_url
-from tuiqueue.engine.engine import RETENTION_KEEP
+from tuiqueue.engine.engine import RETENTION_KEEP, STOP_WRITES
 from tuiqueue.engine.runner import abandoned_jobs
 
 T = TypeVar("T")
+
+LAST_RESORT = 2.0
+"""Seconds past grace + STOP_WRITES after a signal at which a worker still not stopped
+(its store hangs even the hand-back) exits anyway."""
 
 
 @main.command()
@@ -102,28 +106,54 @@ def worker(
                     await_stop.set()
                     engine.abort()
 
+    async def last_resort() -> None:
+        # The engine bounds its own stop (grace, then STOP_WRITES for the store); this
+        # bounds what it cannot: a store that hangs before run() began, or its closing.
+        await await_stop.wait()
+        await anyio.sleep(grace + STOP_WRITES + LAST_RESORT)
+        stderr(
+            f"the store {mask_url(engine.store.url)} did not answer; exiting without it "
+            "(jobs it could not record are recovered by the next worker)"
+        )
+        sys.stderr.flush()
+        os._exit(1)
+
     await_stop = anyio.Event()
 
-    async def body() -> None:
-        await engine.store.open()
-        stderr(
-            f"worker {engine.worker_id} on {mask_url(engine.store.url)}, concurrency {concurrency}"
-            + (", draining" if drain else "")
-        )
+    async def body() -> int:
         async with anyio.create_task_group() as tg:
-            if not quiet:
-                # Subscribe now: engine.run() publishes the first "running" events
-                # before a task started here would get its first turn.
-                tg.start_soon(report, engine.events())
             await tg.start(signals)
+            tg.start_soon(last_resort)
+            with anyio.CancelScope() as working:
 
-            async def stopper() -> None:
-                await await_stop.wait()
-                await engine.stop()
+                async def stopper() -> None:
+                    await await_stop.wait()
+                    if engine.running:
+                        await engine.stop()
+                    else:  # still opening the store: nothing claimed yet, nothing to hand back
+                        working.cancel()
 
-            tg.start_soon(stopper)
-            await engine.run(drain=drain)
+                tg.start_soon(stopper)
+                await engine.store.open()
+                stderr(
+                    f"worker {engine.worker_id} on {mask_url(engine.store.url)}, "
+                    f"concurrency {concurrency}" + (", draining" if drain else "")
+                )
+                if not quiet:
+                    # Subscribe now: engine.run() publishes the first "running" events
+                    # before a task started here would get its first turn.
+                    tg.start_soon(report, engine.events())
+                await engine.run(drain=drain)
             tg.cancel_scope.cancel()
+        if engine.gave_up:
+            with anyio.move_on_after(1.0):
+                await engine.store.close()
+            stderr(
+                f"worker stopped; the store {mask_url(engine.store.url)} did not answer within "
+                f"{STOP_WRITES:g}s of the grace: jobs it could not record are recovered by the "
+                "next worker"
+            )
+            return 1
         if drain and not await_stop.is_set():
             # A draining worker may live less than one retention interval (cron): prune once.
             await engine.prune()
@@ -136,5 +166,6 @@ def worker(
             stderr(f"{left} abandoned job{'s' if left != 1 else ''} still running; exiting")
             sys.stdout.flush()
             os._exit(0)
+        return 0
 
-    run(body)
+    sys.exit(run(body))

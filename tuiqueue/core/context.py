@@ -201,20 +201,20 @@ class JobContext:
         if self._resumed is not None:
             self._resumed.set()
 
+    def take_dropped(self) -> int:
+        """Engine: the lines lost since the last call (the buffer was full)."""
+        dropped, self.lines_dropped = self.lines_dropped, 0
+        return dropped
+
     @property
     def has_lines(self) -> bool:
         """Engine: lines are waiting to be stored."""
         return bool(self._head or self._lines)
 
     def take_lines(self) -> list[str]:
-        """Engine: the log lines written since the last call."""
+        """Engine: the log lines written since the last call (take_dropped() says how many
+        were lost in between: the store counts them, so the count a user sees is exact)."""
         lines, self._head = self._head or [], None
-        if self.lines_dropped:
-            lines.append(
-                f"[… {self.lines_dropped} lines dropped: output faster than the log "
-                "could keep up …]"
-            )
-            self.lines_dropped = 0
         tail = self._lines
         while tail:
             lines.append(tail.popleft())

@@ -85,6 +85,8 @@ class Dispatcher:
         self.runner_tg: TaskGroup | None = None
         self._yield_at = 0.0
         """When a runner ticking back to back must next let other tasks run."""
+        self._threads: anyio.CapacityLimiter | None = None
+        """Threads for plain def jobs: as many as the concurrency (anyio's default is 40)."""
 
     def wake(self) -> None:
         """Make the dispatcher look for work now."""
@@ -186,7 +188,7 @@ class Dispatcher:
         self.wake()
 
     async def _flush_progress(self, now: float, runs: list[Running]) -> None:
-        updates, logs = [], {}
+        updates, logs, dropped = [], {}, {}
         for run in runs:
             ctx = run.ctx
             if not ctx.unflushed:
@@ -194,6 +196,8 @@ class Dispatcher:
             ctx.unflushed = False
             if ctx.has_lines:
                 logs[run.job.id] = LogLines(run.job.token or "", ctx.take_lines())
+                if ctx.lines_dropped:
+                    dropped[run.job.id] = ctx.take_dropped()
             if ctx.dirty:
                 ctx.dirty = False
                 run.job.progress, run.job.message = ctx.percent, ctx.message
@@ -203,7 +207,7 @@ class Dispatcher:
         if updates:
             await self.store.save_progress(updates, now)
         if logs:
-            await self.store.append_logs(logs)
+            await self.store.append_logs(logs, dropped)
         if self.bus.has_subscribers:
             for run in runs:
                 if run.job.id in logs:
@@ -302,7 +306,8 @@ class Dispatcher:
                         result, error = None, None
                         if not run.stopping:  # (else: stopped before it started)
                             try:
-                                result = await begin(run, kind, slot)
+                                threads = None if kind.is_async else self._thread_limiter()
+                                result = await begin(run, kind, slot, threads)
                             except Exception as exc:
                                 error = exc
                             finally:
@@ -325,6 +330,15 @@ class Dispatcher:
                 self._slots.discard(slot)
                 self._workers -= 1
             self.wake()  # its last outcome may be waiting for a tick
+
+    def _thread_limiter(self) -> anyio.CapacityLimiter:
+        """The limiter of def jobs' threads, sized to the concurrency (which may change)."""
+        threads = self._threads
+        if threads is None:
+            threads = self._threads = anyio.CapacityLimiter(self.concurrency)
+        elif threads.total_tokens != self.concurrency:
+            threads.total_tokens = self.concurrency
+        return threads
 
     def _wake_runners(self, count: int | None = None) -> None:
         idle = self._idle_runners
@@ -378,6 +392,7 @@ class Dispatcher:
         return True
 
     async def dispatch(self, drain: bool) -> None:
+        self._threads = None  # (a limiter belongs to one event loop: a fresh one per run)
         idle_checks = 0
         while True:
             self._woken = False

@@ -38,7 +38,7 @@ from tuiqueue.engine.runner import (
     ABANDON_AFTER,
 )
 from tuiqueue.engine.watcher import Watcher
-from tuiqueue.store.base import Store, StoreError
+from tuiqueue.store.base import Store, StoreAuthError, StoreError
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +50,9 @@ RETENTION_BATCH = 200
 """Jobs (with their logs) deleted per transaction by retention..."""
 RETENTION_PAUSE = 0.01
 """...and seconds between those transactions, so other processes' writes get in between."""
+STOP_WRITES = 5.0
+"""Seconds a stopping engine gives the store, after the grace, to record its jobs; a store
+that is unreachable or locked longer is given up on (its jobs are recovered later)."""
 
 
 MAX_ATTEMPTS = 1_000
@@ -118,6 +121,10 @@ class Engine:
         self.dead_after = dead_after
         """Seconds without a heartbeat after which another worker's jobs are recovered."""
         self._heartbeat: Heartbeat | None = None
+        self._scopes: list[anyio.CancelScope] = []
+        """The running run()'s body and final-writes scopes, cancelled by give_up()."""
+        self.gave_up = False
+        """The last stop gave up on a store that did not answer in time."""
         self.retention_keep = retention_keep
         """While running, delete finished jobs beyond the newest this many (None: no limit)."""
         self.retention_days = retention_days
@@ -205,35 +212,23 @@ class Engine:
         self._d.tick_error = None  # one left by a runner of an earlier run() is not ours
         await self._register()
         task_status.started()
+        self.gave_up = False
+        body = anyio.CancelScope()
+        self._scopes = [body]
         try:
-            await self._recover()
-            async with anyio.create_task_group() as tg:
-                if self.store.shared:
-                    tg.start_soon(self._watcher().run)
-                tg.start_soon(self._keep_alive)
-                if self.retention_keep is not None or self.retention_days is not None:
-                    tg.start_soon(self._retain)
-                self._d.runner_tg = tg
-                await self._d.dispatch(drain)
-                tg.cancel_scope.cancel()
+            with body:
+                await self._run_body(drain)
         finally:
             self._d.stopping = True  # a runner ticking now claims nothing more
             try:
-                with anyio.CancelScope(shield=True):
-                    while self._d.ticking:  # (only a store that awaits I/O can be mid-tick)
-                        await anyio.sleep(0.001)
-                    await self._d.flush(force=True)
-                    self._d.close_slots()
-                    if self._d.running:
-                        # Cancelled from outside (the app quit): resolve what still ran.
-                        runs = list(self._d.running.values())
-                        reason = f"interrupted: worker {self.worker_id} stopped before it finished"
-                        outcomes = [resolve(run.job, self.registry, reason) for run in runs]
-                        for job in await self.store.finish(outcomes, self.clock()):
-                            self._d.publish_job(job)
-                        self._d.running.clear()
-                    await self._unregister()
+                final = anyio.CancelScope(shield=True)
+                self._scopes.append(final)
+                if self.gave_up:
+                    final.cancel()
+                with final:
+                    await self._final_writes()
             finally:
+                self._scopes = []
                 self._d.close_slots()
                 self._d.runner_tg = None
                 self._d.alarm.close()
@@ -271,6 +266,37 @@ class Engine:
         if self.read_only:
             raise ReadOnly(what)
 
+    async def _run_body(self, drain: bool) -> None:
+        """Recover, then watch, beat, prune and dispatch until stopped."""
+        await self._recover()
+        async with anyio.create_task_group() as tg:
+            if self.store.shared:
+                tg.start_soon(self._watcher().run)
+            tg.start_soon(self._keep_alive)
+            if self.retention_keep is not None or self.retention_days is not None:
+                tg.start_soon(self._retain)
+            self._d.runner_tg = tg
+            await self._d.dispatch(drain)
+            tg.cancel_scope.cancel()
+
+    async def _final_writes(self) -> None:
+        """Record what ran, hand back what still runs, unregister (bounded by give_up())."""
+        try:
+            while self._d.ticking:  # (only a store that awaits I/O can be mid-tick)
+                await anyio.sleep(0.001)
+            await self._d.flush(force=True)
+            self._d.close_slots()
+            if self._d.running:
+                # Cancelled from outside (the app quit): resolve what still ran.
+                runs = list(self._d.running.values())
+                reason = f"interrupted: worker {self.worker_id} stopped before it finished"
+                outcomes = [resolve(run.job, self.registry, reason) for run in runs]
+                for job in await self.store.finish(outcomes, self.clock()):
+                    self._d.publish_job(job)
+                self._d.running.clear()
+        finally:
+            await self._unregister()
+
     # -- heartbeats and crash recovery ------------------------------------------------------
 
     async def _register(self) -> None:
@@ -295,7 +321,8 @@ class Engine:
     async def _unregister(self) -> None:
         if self._heartbeat is not None:
             beat, self._heartbeat = self._heartbeat, None
-            await anyio.to_thread.run_sync(beat.stop)
+            beat.signal_stop()  # (a daemon thread: one stuck in a dead store ends with us)
+            await anyio.to_thread.run_sync(beat.stop, abandon_on_cancel=True)
         await self.store.stop_worker(self.worker_id, self.clock())
 
     async def _keep_alive(self) -> None:
@@ -309,6 +336,11 @@ class Engine:
                 self._heartbeat.tick = time.monotonic()
                 self._heartbeat.attempts = self._d.attempts()
                 error, self._heartbeat.error = self._heartbeat.error, None  # (once)
+                if isinstance(error, StoreAuthError):
+                    # Retrying cannot help, and jobs whose end cannot be recorded would
+                    # only run twice: stop with the store's one line.
+                    self.last_error = str(error)
+                    raise error
                 if error is not None:
                     self.last_error = f"heartbeat stopped: {error!r}"
                     await self._report(self.last_error)
@@ -388,7 +420,21 @@ class Engine:
                 await anyio.sleep(0.05)
         for run in list(self._d.running.values()):
             run.interrupt()
-        await self._stopped.wait()
+        with anyio.move_on_after(STOP_WRITES):
+            await self._stopped.wait()
+        if not self._stopped.is_set():
+            self.give_up()
+            await self._stopped.wait()
+
+    def give_up(self) -> None:
+        """Stop waiting for the store (unreachable, or locked by another process): end run()
+        now; the jobs it could not record are recovered like a dead worker's."""
+        if not self._scopes or self._stopped.is_set():
+            return
+        logger.warning("worker %s: the store did not answer; stopping without it", self.worker_id)
+        self.gave_up = True
+        for scope in self._scopes:
+            scope.cancel()
 
     def abort(self) -> None:
         """Stop every running job now (they are requeued); used on a second Ctrl-C."""

@@ -200,6 +200,10 @@ class Heartbeat:
         self._thread = threading.Thread(target=self._main, name="tuiqueue-heartbeat", daemon=True)
         self._thread.start()
 
+    def signal_stop(self) -> None:
+        """Ask the thread to stop beating, without waiting for it."""
+        self._stop.set()
+
     def stop(self) -> None:
         """Stop beating (the caller marks the worker stopped)."""
         self._stop.set()

@@ -196,7 +196,9 @@ def timeout_of(job: Job, kind: JobType) -> float | None:
     return timeout if timeout and math.isfinite(timeout) else None
 
 
-def begin(run: Running, kind: JobType, slot: Slot) -> Awaitable[Any]:
+def begin(
+    run: Running, kind: JobType, slot: Slot, threads: anyio.CapacityLimiter | None = None
+) -> Awaitable[Any]:
     """Start the job's body in this runner task: what the runner awaits for its result.
 
     The runner awaits it inside slot.scope, with run.end() once it is over, however it ends:
@@ -212,7 +214,7 @@ def begin(run: Running, kind: JobType, slot: Slot) -> Awaitable[Any]:
     run.slot = slot
     slot.current = run
     body: Awaitable[Any] = (
-        kind.fn(ctx, **job.params) if kind.is_async else _thread_body(run, kind, ctx)
+        kind.fn(ctx, **job.params) if kind.is_async else _thread_body(run, kind, ctx, threads)
     )
     timeout = timeout_of(job, kind)
     if timeout is not None:
@@ -230,7 +232,9 @@ async def _with_deadline(run: Running, body: Awaitable[Any], timeout: float) -> 
     return None
 
 
-async def _thread_body(run: Running, kind: JobType, ctx: JobContext) -> Any:
+async def _thread_body(
+    run: Running, kind: JobType, ctx: JobContext, threads: anyio.CapacityLimiter | None
+) -> Any:
     # A thread cannot be interrupted: a stop asks it (ctx.check() raises) and keeps waiting;
     # only giving up on the run stops the waiting (the thread runs on).
     done = threading.Event()
@@ -244,7 +248,8 @@ async def _thread_body(run: Running, kind: JobType, ctx: JobContext) -> Any:
     asyncio_loop = _on_asyncio()
     value = None
     with anyio.CancelScope(shield=asyncio_loop) as run.thread_wait:
-        value = await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
+        # threads: the engine's limiter, as many threads as jobs may run (else anyio's 40).
+        value = await anyio.to_thread.run_sync(call, abandon_on_cancel=True, limiter=threads)
     run.thread_wait = None
     if not done.is_set():  # given up on: the thread still runs
         _abandoned.append(lambda: not done.is_set())

@@ -30,6 +30,11 @@ class StoreError(RuntimeError):
     """The store cannot be opened or used; the message says what to do."""
 
 
+class StoreAuthError(StoreError):
+    """The store refused our credentials (a wrong or changed password): retrying cannot
+    help, so a worker stops at once rather than run jobs it can no longer record."""
+
+
 def clip_line(line: str) -> str:
     """Bound one log line's length."""
     if len(line) <= LOG_LINE_MAX:
@@ -223,10 +228,15 @@ class Store(ABC):
         """
 
     @abstractmethod
-    async def append_logs(self, lines: Mapping[int, LogLines]) -> None:
+    async def append_logs(
+        self, lines: Mapping[int, LogLines], dropped: Mapping[int, int] | None = None
+    ) -> None:
         """Append an attempt's log lines per job, keeping the head and the newest tail.
 
         Lines whose token is not the job's current one (a superseded attempt) are dropped.
+
+        dropped: per job, lines lost before they reached the store (the engine's bounded
+        buffer); `logs()` counts them in `LogPage.dropped` with the ones trimmed here.
 
         Blocks the event loop on SQLite (each statement; lock waits are awaited);
         MemoryStore does no I/O; Redis awaits and does not block.

@@ -61,6 +61,8 @@ class MemoryStore(Store):
         self._scheduled: list[tuple[float, int]] = []
         self._waiting: set[int] = set()
         self._logs: dict[int, tuple[list[tuple[int, str]], int]] = {}
+        self._lost: dict[int, int] = {}
+        """Per job, log lines lost before they reached the store."""
         self._paused = False
         self._workers: dict[str, WorkerInfo] = {}
         self._token_base = uuid.uuid4().hex[:12]
@@ -257,7 +259,14 @@ class MemoryStore(Store):
             self._enqueue(job)
         return job.copy()
 
-    async def append_logs(self, lines: Mapping[int, LogLines]) -> None:
+    async def append_logs(
+        self, lines: Mapping[int, LogLines], dropped: Mapping[int, int] | None = None
+    ) -> None:
+        for job_id, lost in (dropped or {}).items():
+            job = self._jobs.get(job_id)
+            entry = lines.get(job_id)
+            if job is not None and lost > 0 and (entry is None or entry.token == job.token):
+                self._lost[job_id] = self._lost.get(job_id, 0) + lost
         for job_id, (token, new) in lines.items():
             job = self._jobs.get(job_id)
             if job is None or job.token != token:
@@ -281,12 +290,13 @@ class MemoryStore(Store):
         ]
         if limit is not None:
             lines = lines[:limit]
-        return LogPage(lines, max(0, count - LOG_HEAD - LOG_TAIL))
+        return LogPage(lines, max(0, count - LOG_HEAD - LOG_TAIL) + self._lost.get(job_id, 0))
 
     def _remove(self, job_id: int) -> None:
         self._counts[self._jobs.pop(job_id).status] -= 1
         self._active.discard(job_id)
         self._logs.pop(job_id, None)
+        self._lost.pop(job_id, None)
         self._procs.pop(job_id, None)
         self._version += 1
         self._deleted.append((self._version, job_id))

@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 import uuid
 import warnings
-from collections.abc import Collection, Mapping, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from typing import Any, TypeVar
 
 import anyio
 from redis.asyncio import Redis
@@ -37,7 +37,15 @@ from tuiqueue.core.records import (
 from tuiqueue.core.status import TERMINAL, Status
 from tuiqueue.core.text import mask_secrets, mask_url
 from tuiqueue.store import redis_lua as lua
-from tuiqueue.store.base import LOG_HEAD, LOG_TAIL, OwnVersions, Store, StoreError, clip_line
+from tuiqueue.store.base import (
+    LOG_HEAD,
+    LOG_TAIL,
+    OwnVersions,
+    Store,
+    StoreAuthError,
+    StoreError,
+    clip_line,
+)
 from tuiqueue.store.redis_codec import (
     diff,
     dumps,
@@ -56,6 +64,39 @@ RETRIES = 40
 """Reconnect attempts (capped backoff of 1 s: about 35 s) before a call fails."""
 CHANGES_MAX = 2000
 """Jobs returned by one `changes()` call."""
+
+
+T = TypeVar("T")
+
+
+class _Retry(Retry):
+    """Retries a lost connection, never a refused password (redis-py's AuthenticationError
+    is a ConnectionError: retried like one, a changed password meant ~40 s of silence)."""
+
+    async def call_with_retry(
+        self, do: Callable[[], Awaitable[T]], fail: Callable[[RedisError], Any]
+    ) -> T:
+        async def fail_fast(error: RedisError) -> None:
+            await fail(error)
+            if _refused(error):
+                raise error
+
+        return await super().call_with_retry(do, fail_fast)
+
+
+def _refused(exc: BaseException) -> bool:
+    """Redis refused our credentials (a wrong or changed password): retrying cannot help."""
+    text = str(exc)
+    return isinstance(exc, AuthenticationError) or "WRONGPASS" in text or "NOAUTH" in text
+
+
+def refused_error(url: str, exc: BaseException) -> StoreAuthError:
+    """The one line for a refused password (masked), saying what to do."""
+    return StoreAuthError(
+        f"{mask_url(url)}: Redis authentication failed ({mask_secrets(str(exc))}); "
+        "the password is wrong or was changed: put the current one in the URL "
+        "(redis://:PASSWORD@host:port/db) and start again"
+    )
 
 
 class RedisConfigWarning(UserWarning):
@@ -96,15 +137,9 @@ class RedisStore(Store):
         try:
             await probe.ping()
             policy = await self._eviction_policy(probe)
-        except AuthenticationError as exc:  # a wrong password is not retried like a lost network
-            raise StoreError(
-                f"{mask_url(self.url)}: Redis refused the password ({mask_secrets(str(exc))})"
-            ) from None
         except RedisError as exc:
-            if "WRONGPASS" in str(exc) or "NOAUTH" in str(exc):
-                raise StoreError(
-                    f"{mask_url(self.url)}: Redis refused the password ({mask_secrets(str(exc))})"
-                ) from None
+            if _refused(exc):  # a wrong password is not retried like a lost network
+                raise refused_error(self.url, exc) from None
             raise StoreError(
                 f"{mask_url(self.url)}: cannot reach Redis "
                 f"({mask_secrets(str(exc))}); "
@@ -124,7 +159,7 @@ class RedisStore(Store):
             self.url,
             decode_responses=True,
             socket_connect_timeout=3,
-            retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), RETRIES),
+            retry=_Retry(ExponentialBackoff(cap=1.0, base=0.05), RETRIES),
             retry_on_error=[RedisConnectionError, RedisTimeoutError, ConnectionError, OSError],
             health_check_interval=10,
         )
@@ -184,13 +219,18 @@ class RedisStore(Store):
         try:
             return await self._scripts[name](args=[*head, *args])
         except RedisError as exc:
-            raise StoreError(f"{mask_url(self.url)}: {mask_secrets(str(exc))}") from exc
+            raise self._error(exc) from exc
 
     async def _call(self, fn: Any, *args: Any, **kw: Any) -> Any:
         try:
             return await fn(*args, **kw)
         except RedisError as exc:
-            raise StoreError(f"{mask_url(self.url)}: {mask_secrets(str(exc))}") from exc
+            raise self._error(exc) from exc
+
+    def _error(self, exc: RedisError) -> StoreError:
+        if _refused(exc):
+            return refused_error(self.url, exc)
+        return StoreError(f"{mask_url(self.url)}: {mask_secrets(str(exc))}")
 
     # -- jobs ---------------------------------------------------------------------------
 
@@ -427,14 +467,23 @@ class RedisStore(Store):
 
     # -- logs ---------------------------------------------------------------------------
 
-    async def append_logs(self, lines: Mapping[int, LogLines]) -> None:
+    async def append_logs(
+        self, lines: Mapping[int, LogLines], dropped: Mapping[int, int] | None = None
+    ) -> None:
         batch = {
             str(i): [token, [clip_line(line) for line in new]]
             for i, (token, new) in lines.items()
             if new
         }
-        if batch:
-            version = await self._run("APPEND_LOGS", "", dumps(batch), LOG_HEAD, LOG_TAIL)
+        lost = {
+            str(i): [lines[i].token if i in lines else "", n]
+            for i, n in (dropped or {}).items()
+            if n > 0
+        }
+        if batch or lost:
+            version = await self._run(
+                "APPEND_LOGS", "", dumps(batch), LOG_HEAD, LOG_TAIL, dumps(lost)
+            )
             if version:
                 self._own.add(int(version))
 
@@ -444,12 +493,12 @@ class RedisStore(Store):
         )
         if int(reply[0]) < 0:
             raise UnknownJob(job_id)
-        count, head_first, head, tail_first, tail = reply
+        count, head_first, head, tail_first, tail, lost = reply
         lines = [(int(head_first) + i, line) for i, line in enumerate(head)]
         lines += [(int(tail_first) + i, line) for i, line in enumerate(tail)]
         if limit is not None:
             lines = lines[:limit]
-        return LogPage(lines, max(0, int(count) - LOG_HEAD - LOG_TAIL))
+        return LogPage(lines, max(0, int(count) - LOG_HEAD - LOG_TAIL) + int(lost or 0))
 
     # -- workers ------------------------------------------------------------------------
 

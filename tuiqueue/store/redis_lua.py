@@ -194,9 +194,17 @@ return done(out)
 APPEND_LOGS = (
     PRELUDE
     + """
--- ARGV[3]: JSON {id: [token, [lines]]}; ARGV[4]: head size; ARGV[5]: tail size.
--- Lines of an attempt whose token is no longer the job's (superseded) are dropped.
+-- ARGV[3]: JSON {id: [token, [lines]]}; ARGV[4]: head size; ARGV[5]: tail size;
+-- ARGV[6]: JSON {id: [token, lines lost before they reached the store]}.
+-- Lines (and losses) of an attempt whose token is no longer the job's are dropped.
 local head, tail = tonumber(ARGV[4]), tonumber(ARGV[5])
+for id, lost in pairs(cjson.decode(ARGV[6] or '{}')) do
+  local k = jkey(id)
+  if redis.call('HGET', k, 'token') == lost[1] then
+    redis.call('HINCRBY', k, 'log_dropped', lost[2])
+    touch(id)
+  end
+end
 local function push(key, lines)
   for i = 1, #lines, 1000 do
     redis.call('RPUSH', key, unpack(lines, i, math.min(i + 999, #lines)))
@@ -238,7 +246,8 @@ local tfirst = count - redis.call('LLEN', tkey) + 1
 local start = math.max(0, after + 1 - tfirst)
 local stop = -1
 if limit >= 0 then stop = start + limit - 1 end
-return {count, after + 1, h, tfirst + start, redis.call('LRANGE', tkey, start, stop)}
+return {count, after + 1, h, tfirst + start, redis.call('LRANGE', tkey, start, stop),
+  redis.call('HGET', P .. 'job:' .. id, 'log_dropped') or 0}
 """
 
 CHANGES = (

@@ -477,9 +477,30 @@ class SqliteStore(Store):
 
     # -- logs -------------------------------------------------------------------------------
 
-    async def append_logs(self, lines: Mapping[int, LogLines]) -> None:
+    async def append_logs(
+        self, lines: Mapping[int, LogLines], dropped: Mapping[int, int] | None = None
+    ) -> None:
         def tx(conn: sqlite3.Connection) -> None:
             version = self._db.bump(conn)
+            for job_id, lost in (dropped or {}).items():
+                # Row 0 of a job's log (never a line: lines start at 1) counts the lines
+                # lost before they reached the store (by this attempt only).
+                entry = lines.get(job_id)
+                token_ok = (
+                    "token = ?" if entry is not None else "1",
+                    (job_id, entry.token) if entry is not None else (job_id,),
+                )
+                if (
+                    lost > 0
+                    and conn.execute(
+                        f"SELECT 1 FROM jobs WHERE id = ? AND {token_ok[0]}", token_ok[1]
+                    ).fetchone()
+                ):
+                    conn.execute(
+                        "INSERT INTO logs (job_id, seq, line) VALUES (?, 0, ?) ON CONFLICT "
+                        "(job_id, seq) DO UPDATE SET line = CAST(line AS INTEGER) + excluded.line",
+                        (job_id, lost),
+                    )
             for job_id, (token, new) in lines.items():
                 row = conn.execute(
                     "UPDATE jobs SET log_count = log_count + ?, version = ? "
@@ -513,9 +534,13 @@ class SqliteStore(Store):
             lines = conn.execute(
                 "SELECT seq, line FROM logs WHERE job_id = ? AND seq > ? "
                 "AND (seq <= ? OR seq > ?) ORDER BY seq LIMIT ?",
-                (job_id, after, LOG_HEAD, cut, -1 if limit is None else limit),
+                (job_id, max(0, after), LOG_HEAD, cut, -1 if limit is None else limit),
             ).fetchall()
-            return LogPage([(s, t) for s, t in lines], max(0, count - LOG_HEAD - LOG_TAIL))
+            lost = conn.execute(
+                "SELECT CAST(line AS INTEGER) FROM logs WHERE job_id = ? AND seq = 0", (job_id,)
+            ).fetchone()
+            dropped = max(0, count - LOG_HEAD - LOG_TAIL) + (lost[0] if lost else 0)
+            return LogPage([(s, t) for s, t in lines], dropped)
 
         return await self._db.read(q)
 

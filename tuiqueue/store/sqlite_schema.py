@@ -437,7 +437,7 @@ def check(path: Path) -> dict[str, object]:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             counts = dict(conn.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status"))
             workers = conn.execute("SELECT COUNT(*) FROM workers").fetchone()[0]
-            logs = conn.execute("SELECT COUNT(*) FROM logs").fetchone()[0]
+            logs = conn.execute("SELECT COUNT(*) FROM logs WHERE seq > 0").fetchone()[0]
         finally:
             conn.close()
     except sqlite3.DatabaseError as exc:

@@ -20,6 +20,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.signal import Signal
+from textual.worker import WorkerFailed
 
 import tuiqueue
 from tuiqueue.core.events import Event, EventKind, Subscription
@@ -30,6 +31,7 @@ from tuiqueue.core.status import TERMINAL, Status
 from tuiqueue.core.text import one_line
 from tuiqueue.engine.engine import Engine
 from tuiqueue.store import Store, open_store
+from tuiqueue.store.base import StoreAuthError, StoreError
 from tuiqueue.ui.actions import Dashboard
 from tuiqueue.ui.messages import Batch, QueueChanged, StatsStale
 from tuiqueue.ui.screens.confirm import ConfirmScreen
@@ -148,6 +150,8 @@ class QueueApp(App[None]):
         self.stats_interval = stats_interval
         self.grace = grace
         self.stats: Stats | None = None
+        self.fatal_error: str | None = None
+        """Why the engine stopped the app (the store's one line), for run_dashboard."""
         self.dashboard = Dashboard(
             engine,
             Signal(self, "batches"),
@@ -191,7 +195,7 @@ class QueueApp(App[None]):
         self._catch_stop_signals()
         await self.engine.store.open()
         subscription = self.engine.events()
-        self.run_worker(self.engine.run(), name="engine", group="engine", exclusive=True)
+        self.run_worker(self._run_engine(), name="engine", group="engine", exclusive=True)
         self.run_worker(self._pump(subscription), name="events", group="events", exclusive=True)
         self.dashboard.opened.set()
         await self.dashboard.loaded.wait()
@@ -252,6 +256,28 @@ class QueueApp(App[None]):
             return
         logger.warning("%s: stopping the dashboard's worker gracefully", name)
         self._begin_stop()
+
+    async def _run_engine(self) -> None:
+        """Run the engine; a store failure it cannot go on with (a refused password) ends
+        the app and is said in one line on the terminal (run_dashboard), not a traceback."""
+        try:
+            await self.engine.run()
+        except* StoreError as group:
+            self.fatal_error = one_line(str(_first(group)))
+            self.exit(return_code=1)
+
+    def _handle_exception(self, error: Exception) -> None:
+        # Any worker's store call may be the first to meet a refused password (loading the
+        # table, the stats): end with the store's one line like the engine does, not with a
+        # traceback. Textual offers no public hook between a worker's failure and its exit.
+        cause = error.error if isinstance(error, WorkerFailed) else error
+        if isinstance(cause, BaseExceptionGroup):
+            cause = _first(cause)
+        if isinstance(cause, StoreAuthError):
+            self.fatal_error = one_line(str(cause))
+            self.exit(return_code=1)
+            return
+        super()._handle_exception(error)
 
     # -- events -> batches ----------------------------------------------------------------
 
@@ -526,6 +552,16 @@ def run_dashboard(
         worker = not store.fleet
     app = make_app(store, worker=worker, read_only=read_only, concurrency=concurrency)
     app.run()
+    if app.fatal_error is not None:
+        raise StoreError(app.fatal_error)
+
+
+def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first exception inside (nested) groups."""
+    exc: BaseException = group
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    return exc
 
 
 async def _check_store(store: Store) -> None:
