@@ -5,21 +5,27 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
+import anyio.to_thread
 import pytest
 
 from tests.conftest import ROOT, cli_env, until
 from tests.test_rel_recovery import start_worker
+from tests.test_store_conformance import redis_reachable
 from tuiqueue.core.job import NewJob
 from tuiqueue.core.registry import load_job_types
 from tuiqueue.core.status import Status
+from tuiqueue.store import redis_batches
+from tuiqueue.store.redis import RedisStore
 from tuiqueue.store.sqlite import SqliteStore
 
 pytestmark = pytest.mark.anyio
@@ -149,3 +155,159 @@ async def test_kill9_mid_batch_leaves_nothing_visible(tmp_path: Path) -> None:
         if submit.poll() is None:
             os.killpg(submit.pid, signal.SIGKILL)
         await store.close()
+
+
+# -- Redis --------------------------------------------------------------------------------
+
+REDIS_DB = 10
+"""These tests flush this database of the shared Redis (and only this one)."""
+REDIS_URL = f"redis://127.0.0.1:6379/{REDIS_DB}"
+
+
+def _flush(port: int = 6379, db: int = REDIS_DB) -> None:
+    import redis
+
+    client = redis.Redis(host="127.0.0.1", port=port, db=db)
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def redis_db() -> Iterator[str]:
+    """A flushed database of the shared Redis."""
+    if not redis_reachable():
+        pytest.skip("no Redis server at 127.0.0.1:6379")
+    _flush()
+    yield REDIS_URL
+    _flush()
+
+
+async def test_redis_big_submit_bounded_and_all_at_once(tmp_path: Path, redis_db: str) -> None:
+    store = RedisStore(redis_db)
+    await store.open()
+    submit = start_submit(redis_db, big_file(tmp_path), "--delay", "0")
+    try:
+        await until(lambda: store.client.scard(store._key("batches")), 60, "the batch to start")
+        [(lo, hi)] = await store._batches.hidden()
+        seen_open = claimed_while_open = small = 0
+
+        async def is_open() -> bool:
+            return bool(await store.client.scard(store._key("batches")))
+
+        while True:
+            before = await is_open()
+            await store.add([NewJob("rel_sleep", {"seconds": 0, "mark": ""})], time.time())
+            small += 1
+            # Claims get in between the chunks and never take a job of the open batch.
+            claimed = await store.claim("w1", 5, time.time())
+            if await is_open():
+                assert not [j.id for j in claimed if lo <= j.id <= hi]
+                claimed_while_open += len(claimed)
+            visible_big = sum((await store.counts()).values()) - small
+            after = await is_open()
+            assert visible_big in (0, BIG), f"a partly visible batch: {visible_big} jobs"
+            if before and after:
+                seen_open += 1
+                assert visible_big == 0
+            if not after and visible_big == BIG:
+                break
+            assert submit.poll() in (None, 0)
+            await anyio.sleep(0.01)
+        assert submit.wait(60) == 0, submit.stderr.read() if submit.stderr else ""
+        assert seen_open >= 3 and claimed_while_open >= 3
+        changes = await store.changes(0)
+        assert len({j.id for j in changes.jobs if lo <= j.id <= hi}) == BIG
+    finally:
+        if submit.poll() is None:
+            os.killpg(submit.pid, signal.SIGKILL)
+        await store.close()
+
+
+async def test_redis_kill9_mid_batch_leaves_nothing(
+    tmp_path: Path, redis_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = RedisStore(redis_db)
+    await store.open()
+    submit = start_submit(redis_db, big_file(tmp_path, 50_000))
+    try:
+
+        async def staged() -> int:
+            return int(await store.client.zcard(store._key("all")))
+
+        await until(lambda: staged_at_least(store, 5_000), 60, "some chunks written")
+        assert sum((await store.counts()).values()) == 0
+        os.killpg(submit.pid, signal.SIGKILL)
+        submit.wait(10)
+        assert await staged() >= 5_000  # the garbage is there, hidden
+        assert sum((await store.counts()).values()) == 0
+        assert await store.list_jobs() == []
+        assert await store.get(1) is None
+        assert (await store.changes(0)).jobs == []
+        monkeypatch.setattr(redis_batches, "STALE_MS", 300)
+        await until(lambda: store._batches.sweep(force=True), 10, "the batch to be swept")
+        assert await staged() == 0
+        left = [k async for k in store.client.scan_iter(match=store.prefix + "job:*")]
+        assert left == []
+        [job] = await store.add([NewJob("rel_sleep", {"seconds": 0, "mark": ""})], time.time())
+        assert await store.get(job.id) is not None
+    finally:
+        if submit.poll() is None:
+            os.killpg(submit.pid, signal.SIGKILL)
+        await store.close()
+
+
+async def staged_at_least(store: RedisStore, n: int) -> bool:
+    """Whether at least n job ids are in the store's index (hidden or not)."""
+    return int(await store.client.zcard(store._key("all"))) >= n
+
+
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server not installed")
+async def test_worker_rides_out_busy_redis(tmp_path: Path) -> None:
+    """A script of someone else's keeps Redis BUSY for 3 s: the worker waits, then goes on."""
+    import redis
+
+    port = 6390 + REDIS_DB + os.getpid() % 50
+    server = subprocess.Popen(
+        [
+            *("redis-server", "--port", str(port), "--save", "", "--appendonly", "no"),
+            *("--busy-reply-threshold", "50", "--daemonize", "no"),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis(host="127.0.0.1", port=port)
+    worker = None
+    store = RedisStore(url)
+    try:
+        await until(lambda: redis_reachable(port=port), 10, "the private redis-server")
+        await store.open()
+        marks = tmp_path / "marks.txt"
+        job = NewJob("rel_sleep", {"seconds": 0.2, "mark": str(marks)})
+        await store.add([job] * 4, time.time())
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "tuiqueue", "--db", url, "--jobs", JOBS, "worker", "-q"],
+            env=cli_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        await until(lambda: marks.exists() and len(marks.read_text().split()) >= 1, 20, "a job")
+        busy = "local t0 = redis.call('TIME')[1] while redis.call('TIME')[1] - t0 < 3 do end"
+
+        def block() -> None:
+            client.eval(busy, 0)
+
+        await anyio.to_thread.run_sync(block)
+        assert worker.poll() is None, worker.stderr.read() if worker.stderr else ""
+        await store.add([job] * 4, time.time())
+        await until(lambda: len(marks.read_text().split()) == 8, 30, "every job done")
+        assert worker.poll() is None
+    finally:
+        if worker is not None and worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait(10)
+        await store.close()
+        client.close()
+        server.kill()
+        server.wait(10)
