@@ -664,3 +664,25 @@ async def test_clone_is_an_unopened_store_on_the_same_data(store: Store) -> None
         await twin.command(job.id, "cancel", NOW)
     seen = await store.get(job.id)
     assert seen is not None and seen.status is Status.CANCELLED
+
+
+async def test_big_add_is_chunked_but_all_or_nothing(store: Store) -> None:
+    """A batch bigger than a store's chunk behaves exactly like a small one to its caller."""
+    [first] = await store.add([new()], NOW)
+    before = await store.version()
+    n = 4_321
+    jobs = await store.add([new() for _ in range(n - 1)] + [new(depends_on=[first.id])], NOW)
+    assert [j.id for j in jobs] == list(range(jobs[0].id, jobs[0].id + n))
+    assert jobs[0].id > first.id and jobs[-1].status is Status.WAITING
+    counts = await store.counts()
+    assert counts[Status.PENDING] == n and counts[Status.WAITING] == 1
+    changed = await store.changes(before)
+    assert {j.id for j in jobs} <= {j.id for j in changed.jobs}
+    assert (await store.get(jobs[-1].id)) is not None
+    # A missing dependency in the last chunk: nothing of the batch is ever added.
+    with pytest.raises(UnknownJob):
+        await store.add([new() for _ in range(n - 1)] + [new(depends_on=[10**9])], NOW)
+    assert sum((await store.counts()).values()) == n + 1
+    [after] = await store.add([new()], NOW)
+    assert await store.get(after.id) is not None
+    assert len(await store.list_jobs(limit=10_000)) == n + 2

@@ -133,7 +133,10 @@ def kill_group(process: JobProcess) -> bool:
 async def recover(
     store: Store, registry: Registry, now: float, dead_after: float = DEAD_AFTER
 ) -> list[Job]:
-    """Resolve every job whose worker is dead: kill its processes, then requeue or fail it."""
+    """Resolve every job whose worker is dead: kill its processes, then requeue or fail it.
+
+    Also removes what a big submit that died before committing left behind."""
+    await store.sweep_batches()
     orphans = await store.orphans(now, dead_after)
     if not orphans:
         return []

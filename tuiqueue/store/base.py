@@ -140,11 +140,22 @@ class Store(ABC):
 
     @abstractmethod
     async def add(self, jobs: Sequence[NewJob], now: float) -> list[Job]:
-        """Insert jobs in one transaction, assigning ids; UnknownJob if a dependency is missing.
+        """Insert jobs all or nothing, assigning ids; UnknownJob if a dependency is missing.
+
+        A few jobs go in one transaction; a big batch is written in bounded chunks that
+        others' writes get in between, invisible until one small step shows them all.
 
         Blocks the event loop on SQLite (each statement; lock waits are awaited);
         MemoryStore does no I/O; Redis awaits and does not block.
         """
+
+    async def sweep_batches(self) -> int:
+        """Remove what big submits that died before committing left (never visible); count.
+
+        Called by every recovery pass; stores look at most every few seconds. Blocks the
+        event loop on SQLite (a small read, and chunked deletes when there is garbage).
+        """
+        return 0
 
     @abstractmethod
     async def get(self, job_id: int) -> Job | None:

@@ -37,6 +37,7 @@ from tuiqueue.core.records import (
 from tuiqueue.core.status import TERMINAL, Status
 from tuiqueue.core.text import mask_secrets, mask_url
 from tuiqueue.store import redis_lua as lua
+from tuiqueue.store import redis_lua_batches
 from tuiqueue.store.base import (
     LOG_HEAD,
     LOG_TAIL,
@@ -46,6 +47,7 @@ from tuiqueue.store.base import (
     StoreError,
     clip_line,
 )
+from tuiqueue.store.redis_batches import CHUNK, RedisBatches
 from tuiqueue.store.redis_codec import (
     diff,
     dumps,
@@ -64,6 +66,8 @@ RETRIES = 40
 """Reconnect attempts (capped backoff of 1 s: about 35 s) before a call fails."""
 CHANGES_MAX = 2000
 """Jobs returned by one `changes()` call."""
+BUSY_FOR = 300.0
+"""Seconds a call waits out Redis answering BUSY (another client's long script) before failing."""
 
 
 T = TypeVar("T")
@@ -120,6 +124,7 @@ class RedisStore(Store):
         self._scripts: dict[str, AsyncScript] = {}
         self._pubsub: PubSub | None = None
         self._own = OwnVersions()
+        self._batches = RedisBatches(self._run, mask_url(url))
 
     def __repr__(self) -> str:
         return f"RedisStore({mask_url(self.url)!r}, prefix={self.prefix!r})"
@@ -184,6 +189,8 @@ class RedisStore(Store):
                 "FORGET_PROCESS",
             )
         }
+        for name in RedisBatches.SCRIPTS:
+            self._scripts[name] = self._client.register_script(getattr(redis_lua_batches, name))
 
     @staticmethod
     async def _eviction_policy(client: Redis) -> str | None:
@@ -216,16 +223,30 @@ class RedisStore(Store):
     async def _run(self, name: str, *args: Any, now: float | None = None) -> Any:
         """Run one Lua script with the prefix (and now) as its first arguments."""
         head = [self.prefix] if now is None else [self.prefix, num(now)]
-        try:
-            return await self._scripts[name](args=[*head, *args])
-        except RedisError as exc:
-            raise self._error(exc) from exc
+        return await self._call(self._scripts[name], args=[*head, *args])
 
     async def _call(self, fn: Any, *args: Any, **kw: Any) -> Any:
-        try:
-            return await fn(*args, **kw)
-        except RedisError as exc:
-            raise self._error(exc) from exc
+        """Await fn(...); ride out BUSY replies (Redis runs another client's long script,
+        nothing of this call was done) with a capped backoff; StoreError for other errors
+        (a refused password: StoreAuthError, at once)."""
+        # A pipeline forgets its commands when it executes: keep them for a retry.
+        pipe = getattr(fn, "__self__", None) if getattr(fn, "__name__", "") == "execute" else None
+        stack = list(pipe.command_stack) if pipe is not None else None
+        delay, waited = 0.01, 0.0
+        while True:
+            try:
+                return await fn(*args, **kw)
+            except RedisError as exc:
+                busy = "BUSY" in str(exc) and "BUSYGROUP" not in str(exc)
+                if not busy or waited >= BUSY_FOR:
+                    raise self._error(exc) from exc
+                if waited == 0.0:
+                    log.warning("%s is busy running a script; waiting", mask_url(self.url))
+            if pipe is not None and stack is not None:
+                pipe.command_stack = list(stack)
+            await anyio.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 0.5)
 
     def _error(self, exc: RedisError) -> StoreError:
         if _refused(exc):
@@ -237,6 +258,10 @@ class RedisStore(Store):
     async def add(self, jobs: Sequence[NewJob], now: float) -> list[Job]:
         if not jobs:
             return []
+        if len(jobs) > CHUNK:  # bounded scripts, shown in one step (redis_batches.py)
+            version, added = await self._batches.add(jobs, now)
+            self._own.add(version)
+            return added
         specs = [new_job_fields(new) for new in jobs]
         reply = await self._run("ADD", uuid.uuid4().hex, dumps(specs), now=now)
         if reply[0] == "missing":
@@ -250,9 +275,17 @@ class RedisStore(Store):
             out.append(job)
         return out
 
+    async def sweep_batches(self) -> int:
+        return await self._batches.sweep()
+
     async def get(self, job_id: int) -> Job | None:
         raw = await self._call(self.client.hgetall, self._key("job:", job_id))
-        return job_from_hash(raw, job_id) if raw else None
+        if not raw:
+            return None
+        batch = raw.get("batch")  # only jobs of big submits have it: one more look for those
+        if batch and await self._call(self.client.sismember, self._key("batches"), batch):
+            return None  # a big submit still being written: not there yet
+        return job_from_hash(raw, job_id)
 
     async def _get_many(self, ids: Sequence[int]) -> list[Job | None]:
         async with self.client.pipeline(transaction=False) as pipe:
@@ -279,6 +312,7 @@ class RedisStore(Store):
         filter_type = type if wanted else None
         out: list[Job] = []
         cursor = before_id if newest_first else after_id
+        hidden = await self._batches.hidden()
         while len(out) < limit:
             size = max(limit - len(out), 100) if filter_type else limit - len(out)
             async with self.client.pipeline(transaction=False) as pipe:
@@ -292,13 +326,17 @@ class RedisStore(Store):
             ids = sorted({int(i) for reply in replies for i in reply}, reverse=newest_first)[:size]
             if not ids:
                 break
+            cursor = ids[-1]
+            for lo, hi in hidden:  # a big submit not committed yet: step over its ids
+                ids = [i for i in ids if not lo <= i <= hi]
+                if lo <= cursor <= hi:
+                    cursor = lo if newest_first else hi
             for job in await self._get_many(ids):
                 if job is None or (wanted and job.status not in wanted):
                     continue
                 if filter_type and job.type != filter_type:
                     continue
                 out.append(job)
-            cursor = ids[-1]
             if all(len(reply) < size for reply in replies):
                 break
         return out[:limit]
@@ -419,10 +457,8 @@ class RedisStore(Store):
     # -- state --------------------------------------------------------------------------
 
     async def counts(self) -> dict[Status, int]:
-        async with self.client.pipeline(transaction=False) as pipe:
-            for status in Status:
-                pipe.zcard(self._key("s:", status.value))
-            replies = await self._call(pipe.execute)
+        # One script: the jobs of a big submit still being written are not counted yet.
+        replies = await self._run("COUNTS", *(s.value for s in Status))
         return {status: int(n) for status, n in zip(Status, replies, strict=True)}
 
     async def changes(self, since: int) -> Changes:

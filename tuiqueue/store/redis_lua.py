@@ -11,6 +11,7 @@ strings: Lua would print them with 14 digits.
 
 from __future__ import annotations
 
+from tuiqueue.store.redis_lua_batches import CHANGES_BATCH
 from tuiqueue.store.redis_lua_claims import CLAIM as CLAIM
 from tuiqueue.store.redis_lua_claims import CLAIM_FN as CLAIM_FN
 from tuiqueue.store.redis_lua_claims import FINISH as FINISH
@@ -33,7 +34,8 @@ local jobs = cjson.decode(ARGV[4])
 local missing = false
 for _, job in ipairs(jobs) do
   for _, d in ipairs(job.deps) do
-    if redis.call('EXISTS', jkey(d)) == 0 and (not missing or d < missing) then missing = d end
+    local gone = redis.call('EXISTS', jkey(d)) == 0 or hidden_range(d)
+    if gone and (not missing or d < missing) then missing = d end
   end
 end
 if missing then return {'missing', missing} end
@@ -162,6 +164,7 @@ local doomed = {}
 for _, id in ipairs(ids) do
   local cur = redis.call('HMGET', jkey(id), 'status', 'token')
   local started = cur[2] and (cur[1] == 'running' or cur[1] == 'paused')
+  if cur[1] and hidden_range(id) then cur[1] = false end
   if not cur[1] or started then
     if not lenient then
       if not cur[1] then return {'unknown', id} end
@@ -273,6 +276,7 @@ if #ids == max then
     version = last - 1
   end
 end
+BATCHES
 local jobs = {}
 for _, pair in ipairs(ids) do
   if pair[2] <= version then jobs[#jobs + 1] = snap(P .. 'job:' .. pair[1]) end
@@ -280,7 +284,7 @@ end
 local deleted = redis.call('ZRANGEBYSCORE', P .. 'deleted', '(' .. since, version)
 return {version, jobs, deleted}
 """
-)
+).replace("BATCHES\n", CHANGES_BATCH)
 
 SET_PROCESS = """
 -- ARGV: P, job id, token, host, pgid, start time; only for the job's current attempt

@@ -8,7 +8,9 @@ PROMOTE = """
 local function promote()
   local due = redis.call('ZRANGEBYSCORE', P .. 'sched', '-inf', NOW, 'LIMIT', 0, 5000)
   for _, id in ipairs(due) do
-    if redis.call('HGET', jkey(id), 'status') == 'scheduled' then
+    if hidden_range(id) then
+      -- a big submit still being written: its turn comes after its commit
+    elseif redis.call('HGET', jkey(id), 'status') == 'scheduled' then
       redis.call('HSET', jkey(id), 'status', 'pending')
       index(id, 'scheduled', 'pending')
       touch(id)
@@ -20,8 +22,9 @@ local function promote()
   redis.call('DEL', P .. 'wdirty')
   for _, id in ipairs(redis.call('ZRANGE', P .. 's:waiting', 0, -1)) do
     local k = jkey(id)
-    local reason, ready = false, true
-    for _, d in ipairs(cjson.decode(redis.call('HGET', k, 'depends_on') or '[]')) do
+    local reason, ready = false, not hidden_range(id)
+    local deps = ready and cjson.decode(redis.call('HGET', k, 'depends_on') or '[]') or {}
+    for _, d in ipairs(deps) do
       local st = redis.call('HGET', jkey(d), 'status')
       if not st then reason = 'dependency job ' .. d .. ' no longer exists'; break end
       if st == 'failed' or st == 'cancelled' then
@@ -48,6 +51,33 @@ end
 """
 
 CLAIM_FN = """
+-- the first limit ids of the pending index, skipping big submits not committed yet: a
+-- hidden id range is stepped over within its priority band with one more ZRANGEBYSCORE
+local function pending_top(limit)
+  local top = redis.call('ZRANGE', P .. 'pending', 0, limit - 1)
+  local clear = true
+  for _, id in ipairs(top) do
+    if hidden_range(id) then clear = false; break end
+  end
+  if clear then return top end
+  local out, from = {}, '-inf'
+  while #out < limit do
+    local got = redis.call('ZRANGEBYSCORE', P .. 'pending', from, '+inf', 'WITHSCORES', 'LIMIT',
+      0, limit - #out)
+    if #got == 0 then break end
+    for i = 1, #got, 2 do
+      local id, score = tonumber(got[i]), tonumber(got[i + 1])
+      local r = hidden_range(id)
+      if r then
+        from = '(' .. string.format('%.0f', score - id + r[2])
+        break
+      end
+      out[#out + 1] = got[i]
+      from = '(' .. got[i + 1]
+    end
+  end
+  return out
+end
 -- claim up to limit pending jobs for worker; batch is the claim's token (a retried call
 -- returns the jobs it already claimed)
 local function claim(worker, limit, batch)
@@ -68,7 +98,7 @@ local function claim(worker, limit, batch)
   -- per job: its own fields (version and updated_at included) in one HSET; the indexes and
   -- the change log are written once for the whole batch (every call from Lua costs)
   local ids, running, changes = {}, {}, {}
-  for _, id in ipairs(redis.call('ZRANGE', P .. 'pending', 0, limit - 1)) do
+  for _, id in ipairs(pending_top(limit)) do
     local k = jkey(id)
     if redis.call('HGET', k, 'status') == 'pending' then
       local attempts = redis.call('HINCRBY', k, 'attempts', 1)

@@ -67,6 +67,22 @@ local function index(id, old, new)
     if redis.call('ZCARD', P .. 's:waiting') > 0 then redis.call('SET', P .. 'wdirty', '1') end
   end
 end
+-- the id ranges of big submits not committed yet (redis_lua_batches.py): nobody sees them
+local HIDDEN = false
+local function hidden_range(id)
+  if not HIDDEN then
+    HIDDEN = {}
+    for _, b in ipairs(redis.call('SMEMBERS', P .. 'batches')) do
+      local r = redis.call('HMGET', P .. 'b:' .. b, 'lo', 'hi')
+      if r[1] then HIDDEN[#HIDDEN + 1] = {tonumber(r[1]), tonumber(r[2])} end
+    end
+  end
+  id = tonumber(id)
+  for _, r in ipairs(HIDDEN) do
+    if id >= r[1] and id <= r[2] then return r end
+  end
+  return false
+end
 local function done(result)
   if V then redis.call('PUBLISH', P .. 'events', V) end
   return result

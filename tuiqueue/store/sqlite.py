@@ -32,10 +32,11 @@ from tuiqueue.core.records import (
 )
 from tuiqueue.core.status import ACTIVE, TERMINAL, Status
 from tuiqueue.store.base import LOG_HEAD, LOG_TAIL, Store, clip_line, superseded
+from tuiqueue.store.sqlite_batches import CHUNK, Batches, hidden, skip
 from tuiqueue.store.sqlite_conn import BUSY_MS as BUSY_MS
 from tuiqueue.store.sqlite_conn import RETRY_FOR as RETRY_FOR
 from tuiqueue.store.sqlite_conn import SqliteConnection
-from tuiqueue.store.sqlite_rows import _CLAIM, _FINISH, COLUMNS, _dumps, row_to_job
+from tuiqueue.store.sqlite_rows import _CLAIM, _FINISH, COLUMNS, _dumps, claim_sql, row_to_job
 from tuiqueue.store.worker_locks import Liveness, WorkerLocks
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ class SqliteStore(Store):
         self.url = str(self.path)
         self._db = SqliteConnection(self.path)
         self._locks = WorkerLocks(self.path)
+        self._batches = Batches(self._db, self._locks)
         self._token_base = uuid.uuid4().hex[:10]
         self._claims = 0
 
@@ -79,52 +81,78 @@ class SqliteStore(Store):
         return self._db.conn
 
     async def add(self, jobs: Sequence[NewJob], now: float) -> list[Job]:
+        if len(jobs) > CHUNK:  # written in chunks, visible in one step (sqlite_batches.py)
+            return await self._batches.add(jobs, now, self._insert, self._dep_status)
+
         def tx(conn: sqlite3.Connection) -> list[Job]:
             version = self._db.bump(conn)
-            deps_all = {d for new in jobs for d in new.depends_on}
-            known = self._dep_status(conn, deps_all)
+            known = self._dep_status(conn, {d for new in jobs for d in new.depends_on})
             missing = [d for d, s in known.items() if s is None]
             if missing:
                 raise UnknownJob(min(missing))
-            rows = []
-            for new in jobs:
-                job = new.to_job(0, now, version)
-                job.status = queued_status(job, now, known)
-                rows.append(job)
-            cur = conn.executemany(
-                "INSERT INTO jobs (type, params, priority, status, created_at, run_at, rerun_of, "
-                "depends_on, max_attempts, timeout, version, updated_at) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                [
-                    (
-                        j.type,
-                        _dumps(j.params),
-                        int(j.priority),
-                        j.status.value,
-                        now,
-                        j.run_at,
-                        j.rerun_of,
-                        _dumps(j.depends_on),
-                        j.max_attempts,
-                        j.timeout,
-                        version,
-                        now,
-                    )
-                    for j in rows
-                ],
-            )
-            last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
-            first = last - cur.rowcount + 1 if cur.rowcount > 0 else last - len(rows) + 1
-            for offset, job in enumerate(rows):
-                job.id = first + offset
-            return rows
+            return self._insert(conn, jobs, now, version, known, None)
 
         return await self._db.write(tx)
 
+    @staticmethod
+    def _insert(
+        conn: sqlite3.Connection,
+        jobs: Sequence[NewJob],
+        now: float,
+        version: int,
+        known: dict[int, Status | None],
+        first_id: int | None,
+    ) -> list[Job]:
+        """INSERT the jobs (with ids from first_id on, or new ones) and return them."""
+        rows = []
+        for new in jobs:
+            job = new.to_job(0, now, version)
+            job.status = queued_status(job, now, known)
+            rows.append(job)
+        values = [
+            (
+                j.type,
+                _dumps(j.params),
+                int(j.priority),
+                j.status.value,
+                now,
+                j.run_at,
+                j.rerun_of,
+                _dumps(j.depends_on),
+                j.max_attempts,
+                j.timeout,
+                version,
+                now,
+            )
+            for j in rows
+        ]
+        columns = (
+            "type, params, priority, status, created_at, run_at, rerun_of, "
+            "depends_on, max_attempts, timeout, version, updated_at"
+        )
+        if first_id is not None:
+            conn.executemany(
+                f"INSERT INTO jobs (id, {columns}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                [(first_id + i, *v) for i, v in enumerate(values)],
+            )
+            for offset, job in enumerate(rows):
+                job.id = first_id + offset
+            return rows
+        cur = conn.executemany(
+            f"INSERT INTO jobs ({columns}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", values
+        )
+        last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
+        first = last - cur.rowcount + 1 if cur.rowcount > 0 else last - len(rows) + 1
+        for offset, job in enumerate(rows):
+            job.id = first + offset
+        return rows
+
+    async def sweep_batches(self) -> int:
+        return await self._batches.sweep()
+
     async def get(self, job_id: int) -> Job | None:
         def q(conn: sqlite3.Connection) -> Job | None:
-            row = conn.execute(f"SELECT {COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
-            return row_to_job(row) if row else None
+            return self._visible_row(conn, job_id)
 
         return await self._db.read(q)
 
@@ -151,19 +179,20 @@ class SqliteStore(Store):
         if after_id is not None:
             where.append("id > ?")
             args.append(after_id)
-        sql = f"SELECT {COLUMNS} FROM jobs"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += f" ORDER BY id {'DESC' if after_id is None else 'ASC'} LIMIT ?"
-        args.append(limit)
-        return await self._db.read(lambda c: [row_to_job(r) for r in c.execute(sql, args)])
+
+        def q(conn: sqlite3.Connection) -> list[Job]:
+            hide, hide_args = skip(hidden(conn))
+            sql = f"SELECT {COLUMNS} FROM jobs WHERE 1" + "".join(f" AND {w}" for w in where)
+            sql += hide + f" ORDER BY id {'DESC' if after_id is None else 'ASC'} LIMIT ?"
+            return [row_to_job(r) for r in conn.execute(sql, [*args, *hide_args, limit])]
+
+        return await self._db.read(q)
 
     async def command(self, job_id: int, command: Command, now: float) -> Job:
         def tx(conn: sqlite3.Connection) -> Job:
-            row = conn.execute(f"SELECT {COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
-            if row is None:
+            job = self._visible_row(conn, job_id)
+            if job is None:
                 raise UnknownJob(job_id)
-            job = row_to_job(row)
             if apply_command(job, command, now, self._dep_status(conn, job.depends_on)):
                 job.version, job.updated_at = self._db.bump(conn), now
                 self._save(conn, job)
@@ -186,11 +215,12 @@ class SqliteStore(Store):
 
     async def delete(self, job_ids: Sequence[int]) -> list[int]:
         def tx(conn: sqlite3.Connection) -> list[int]:
+            ranges = hidden(conn)
             for job_id in job_ids:
                 row = conn.execute(
                     "SELECT status, token FROM jobs WHERE id = ?", (job_id,)
                 ).fetchone()
-                if row is None:
+                if row is None or any(lo <= job_id <= hi for lo, hi in ranges):
                     raise UnknownJob(job_id)
                 if Status(row[0]) in ACTIVE and row[1] is not None:
                     raise ValueError(f"job {job_id} is {row[0]}; cancel it before deleting it")
@@ -258,10 +288,13 @@ class SqliteStore(Store):
 
     async def counts(self) -> dict[Status, int]:
         counts = dict.fromkeys(Status, 0)
-        rows = await self._db.read(
-            lambda c: c.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status").fetchall()
-        )
-        for status, n in rows:
+
+        def q(conn: sqlite3.Connection) -> list[tuple[str, int]]:
+            hide, args = skip(hidden(conn))
+            sql = f"SELECT status, COUNT(*) FROM jobs WHERE 1{hide} GROUP BY status"
+            return conn.execute(sql, args).fetchall()
+
+        for status, n in await self._db.read(q):
             counts[Status(status)] = n
         return counts
 
@@ -272,11 +305,20 @@ class SqliteStore(Store):
                 version = int(
                     conn.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()[0]
                 )
+                # A big submit committed after `since` shows up whole, at its commit version
+                # (its rows keep the versions of the chunks that wrote them, while hidden).
+                batches = conn.execute(
+                    "SELECT lo, hi, committed FROM batches WHERE committed > ? "
+                    "ORDER BY committed LIMIT 100",
+                    (since,),
+                ).fetchall()
+                hide, args = skip(hidden(conn) + [(int(r[0]), int(r[1])) for r in batches])
                 jobs = [
                     row_to_job(r)
                     for r in conn.execute(
-                        f"SELECT {COLUMNS} FROM jobs WHERE version > ? ORDER BY version LIMIT 2000",
-                        (since,),
+                        f"SELECT {COLUMNS} FROM jobs WHERE version > ?{hide} "
+                        "ORDER BY version LIMIT 2000",
+                        (since, *args),
                     )
                 ]
                 if len(jobs) == 2000:
@@ -285,13 +327,23 @@ class SqliteStore(Store):
                         jobs = [
                             row_to_job(r)
                             for r in conn.execute(
-                                f"SELECT {COLUMNS} FROM jobs WHERE version = ?", (last,)
+                                f"SELECT {COLUMNS} FROM jobs WHERE version = ?{hide}",
+                                (last, *args),
                             )
                         ]
                         version = last
                     else:
                         version = last - 1
                         jobs = [j for j in jobs if j.version <= version]
+                if batches and int(batches[0][2]) <= version:
+                    lo, hi, version = (int(x) for x in batches[0])
+                    jobs = [j for j in jobs if j.version <= version]
+                    jobs += [
+                        row_to_job(r)
+                        for r in conn.execute(
+                            f"SELECT {COLUMNS} FROM jobs WHERE id BETWEEN ? AND ?", (lo, hi)
+                        )
+                    ]
                 deleted = [
                     r[0]
                     for r in conn.execute(
@@ -333,15 +385,19 @@ class SqliteStore(Store):
 
     # -- claiming, progress and finishing -------------------------------------------------
 
-    def _promote(self, conn: sqlite3.Connection, now: float, version: int) -> None:
+    def _promote(
+        self, conn: sqlite3.Connection, now: float, version: int, hide: tuple[str, list[int]]
+    ) -> None:
         conn.execute(
             "UPDATE jobs SET status = 'pending', version = ?, updated_at = ? "
-            "WHERE status = 'scheduled' AND run_at <= ?",
-            (version, now, now),
+            f"WHERE status = 'scheduled' AND run_at <= ?{hide[0]}",
+            (version, now, now, *hide[1]),
         )
         waiting = [
             row_to_job(r)
-            for r in conn.execute(f"SELECT {COLUMNS} FROM jobs WHERE status = 'waiting'")
+            for r in conn.execute(
+                f"SELECT {COLUMNS} FROM jobs WHERE status = 'waiting'{hide[0]}", hide[1]
+            )
         ]
         for job in waiting:
             deps = self._dep_status(conn, job.depends_on)
@@ -362,10 +418,12 @@ class SqliteStore(Store):
             return []
         if conn.execute("SELECT value FROM meta WHERE key = 'queue_paused'").fetchone()[0]:
             return []
-        self._promote(conn, now, version)
+        hide = skip(hidden(conn))
+        self._promote(conn, now, version, hide)
         self._claims += 1  # token = this store's random base + a counter: unique, no uuid4
         batch = f"{self._token_base}{self._claims:x}"
-        rows = conn.execute(_CLAIM, (now, worker, batch, version, now, limit)).fetchall()
+        sql = claim_sql(hide[0]) if hide[1] else _CLAIM
+        rows = conn.execute(sql, (now, worker, batch, version, now, *hide[1], limit)).fetchall()
         jobs = [row_to_job(r) for r in rows]
         jobs.sort(key=lambda j: (-j.priority, j.id))
         return jobs
@@ -446,11 +504,12 @@ class SqliteStore(Store):
         return await self._db.write(tx)
 
     async def next_wakeup(self, now: float) -> float | None:
-        row = await self._db.read(
-            lambda c: c.execute(
-                "SELECT MIN(run_at) FROM jobs WHERE status = 'scheduled'"
-            ).fetchone()
-        )
+        def q(conn: sqlite3.Connection) -> Any:
+            hide, args = skip(hidden(conn))
+            sql = f"SELECT MIN(run_at) FROM jobs WHERE status = 'scheduled'{hide}"
+            return conn.execute(sql, args).fetchone()
+
+        row = await self._db.read(q)
         return float(row[0]) if row and row[0] is not None else None
 
     async def save_progress(self, updates: Sequence[ProgressUpdate], now: float) -> None:
@@ -750,11 +809,20 @@ class SqliteStore(Store):
         out: dict[int, Status | None] = dict.fromkeys(deps)
         if deps:
             marks = ",".join("?" * len(deps))
+            hide, args = skip(hidden(conn))
             for job_id, status in conn.execute(
-                f"SELECT id, status FROM jobs WHERE id IN ({marks})", tuple(deps)
+                f"SELECT id, status FROM jobs WHERE id IN ({marks}){hide}", (*deps, *args)
             ):
                 out[job_id] = Status(status)
         return out
+
+    @staticmethod
+    def _visible_row(conn: sqlite3.Connection, job_id: int) -> Job | None:
+        hide, args = skip(hidden(conn))
+        row = conn.execute(
+            f"SELECT {COLUMNS} FROM jobs WHERE id = ?{hide}", (job_id, *args)
+        ).fetchone()
+        return row_to_job(row) if row else None
 
     @staticmethod
     def _save(conn: sqlite3.Connection, job: Job) -> None:

@@ -33,13 +33,18 @@ def _loads(text: str) -> Any:
     return json.loads(text)
 
 
-_CLAIM = (
-    "UPDATE jobs SET status = 'running', started_at = ?, attempts = attempts + 1, "
-    "worker = ?, token = ? || '.' || id || '.' || (attempts + 1), version = ?, "
-    "updated_at = ?, cancel_requested = 0 "
-    "WHERE id IN (SELECT id FROM jobs WHERE status = 'pending' "
-    f"ORDER BY priority DESC, id LIMIT ?) RETURNING {COLUMNS}"
-)
+def claim_sql(hidden: str = "") -> str:
+    """The claim statement; hidden: extra `AND ...` that skips the rows of open batches."""
+    return (
+        "UPDATE jobs SET status = 'running', started_at = ?, attempts = attempts + 1, "
+        "worker = ?, token = ? || '.' || id || '.' || (attempts + 1), version = ?, "
+        "updated_at = ?, cancel_requested = 0 "
+        f"WHERE id IN (SELECT id FROM jobs WHERE status = 'pending'{hidden} "
+        f"ORDER BY priority DESC, id LIMIT ?) RETURNING {COLUMNS}"
+    )
+
+
+_CLAIM = claim_sql()
 # lifecycle.apply_outcome as one statement for every outcome that records the same thing
 # (?2: the outcome is terminal). The token check makes a stale outcome change nothing: a
 # token names its job (base.id.attempt), so `token IN` matches each job's own token only.

@@ -14,7 +14,7 @@ from tuiqueue.store.base import StoreError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 APP_ID = 0x7475_6971  # "tuiq": PRAGMA application_id marks our files
 
 MIGRATIONS: dict[int, str] = {
@@ -87,6 +87,18 @@ MIGRATIONS: dict[int, str] = {
     """,
     3: """
     ALTER TABLE workers ADD COLUMN error TEXT NOT NULL DEFAULT ''
+    """,
+    # A big submit's jobs are written in chunks into an id range reserved up front; while
+    # the range's row has no committed version, every reader skips those ids.
+    4: """
+    CREATE TABLE batches (
+        id INTEGER PRIMARY KEY,
+        lo INTEGER NOT NULL,
+        hi INTEGER NOT NULL,
+        owner TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        committed INTEGER
+    )
     """,
 }
 
