@@ -24,6 +24,16 @@ class WorkerInfo:
     stopped: bool = False
     error: str = ""
     """The newest background failure the worker reported (a dead heartbeat, retention)."""
+    types: tuple[str, ...] | None = None
+    """The job types it has loaded (None: not known, a worker of an older tuiqueue)."""
+    queues: tuple[str, ...] | None = None
+    """The queues it takes (None: every queue)."""
+
+    def can_run(self, type: str, queue: str) -> bool:
+        """Whether this worker would claim a job of this type in this queue."""
+        return (self.types is None or type in self.types) and (
+            self.queues is None or queue in self.queues
+        )
 
     def alive(self, now: float, dead_after: float) -> bool:
         """Not stopped and heard from within dead_after seconds."""
@@ -43,6 +53,8 @@ class WorkerInfo:
             "alive": self.alive(now, dead_after),
             "stopped": self.stopped,
             "error": self.error or None,
+            "types": None if self.types is None else list(self.types),
+            "queues": None if self.queues is None else list(self.queues),
         }
 
 

@@ -21,6 +21,7 @@ from tuiqueue.core.events import Event, EventBus, EventKind, Subscription
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import Command, UnknownJob
 from tuiqueue.core.params import MAX_INT
+from tuiqueue.core.queues import DEFAULT_QUEUE, QueueInfo, check_queue_name
 from tuiqueue.core.records import LogPage, WorkerInfo
 from tuiqueue.core.records import Stats as Stats
 from tuiqueue.core.registry import REGISTRY, Registry, ensure_job_types
@@ -87,9 +88,13 @@ class Engine:
         retention_days: float | None = None,
         retention_interval: float = RETENTION_INTERVAL,
         abandon_after: float = ABANDON_AFTER,
+        queues: Iterable[str] | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
+        taken = None if queues is None else frozenset(check_queue_name(q) for q in queues)
+        if taken is not None and not taken:
+            raise ValueError("queues must name at least one queue (or be None for every queue)")
         self.store = store
         self.registry = registry if registry is not None else REGISTRY
         self.clock = clock
@@ -109,6 +114,7 @@ class Engine:
             concurrency=concurrency,
             poll_interval=poll_interval,
             abandon_after=abandon_after,
+            queues=taken,
         )
         self._started = False
         self._stopped = anyio.Event()
@@ -250,6 +256,8 @@ class Engine:
                 concurrency=self._d.concurrency,
                 started_at=now,
                 heartbeat=now,
+                types=tuple(sorted(self.registry.names())),
+                queues=None if self._d.queues is None else tuple(sorted(self._d.queues)),
             )
         )
         if self.store.shared:
@@ -384,9 +392,12 @@ class Engine:
         rerun_of: int | None = None,
         max_attempts: int | None = None,
         timeout: float | None = None,
+        queue: str = DEFAULT_QUEUE,
     ) -> NewJob:
-        """Validate a submission (raises UnknownJobType or ValidationError) without storing it."""
+        """Validate a submission (raises UnknownJobType, ValidationError or QueueNameError)
+        without storing it."""
         kind = self.registry.get(type)
+        check_queue_name(queue)
         clean = kind.schema.validate(params or {}, type)
         if delay is not None:
             if not (_is_number(delay) and 0 <= delay < 10**9):
@@ -412,6 +423,7 @@ class Engine:
             rerun_of=rerun_of,
             max_attempts=max_attempts or kind.max_attempts,
             timeout=timeout,
+            queue=queue,
         )
 
     async def submit(self, type: str, params: Mapping[str, Any] | None = None, **kw: Any) -> Job:
@@ -459,6 +471,7 @@ class Engine:
         """Queue a new job with the same type and params, linked to the original."""
         old = await self.get(job_id)
         kw.setdefault("priority", old.priority)
+        kw.setdefault("queue", old.queue)
         return await self.submit(old.type, old.params, rerun_of=old.id, **kw)
 
     async def delete(self, job_ids: Sequence[int]) -> list[int]:
@@ -489,6 +502,29 @@ class Engine:
         await self.store.set_queue_paused(paused)
         self.bus.publish(Event(EventKind.QUEUE, queue_paused=paused))
         self.wake()
+
+    async def pause_queue(self, name: str, paused: bool = True) -> None:
+        """Pause (or resume) one queue on every worker sharing this store."""
+        await self.store.pause_queue(check_queue_name(name), paused)
+        self.bus.publish(Event(EventKind.QUEUE))
+        self.wake()
+
+    async def limit_queue(self, name: str, limit: int | None) -> None:
+        """Run at most `limit` of a queue's jobs at once across the fleet (None: no cap)."""
+        if limit is not None and not (_is_int(limit) and 0 <= limit <= MAX_INT):
+            raise ValueError("a queue limit must be a whole number, 0 or more")
+        await self.store.limit_queue(check_queue_name(name), limit)
+        self.bus.publish(Event(EventKind.QUEUE))
+        self.wake()
+
+    async def queues(self) -> builtins.list[QueueInfo]:
+        """Every queue with settings or queued/running jobs, with its load."""
+        return await self.store.queues()
+
+    @property
+    def taken_queues(self) -> frozenset[str] | None:
+        """The queues this engine's worker takes (None: every queue)."""
+        return self._d.queues
 
     async def stats(self) -> Stats:
         """Counts per status and this worker's load."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import sqlite3
@@ -21,13 +22,15 @@ from tuiqueue.core.lifecycle import (
     dependency_failure,
     queued_status,
 )
+from tuiqueue.core.queues import ANY, ClaimScope, QueueInfo
 from tuiqueue.core.records import Changes, JobProcess, LogPage, ProgressUpdate, WorkerInfo
 from tuiqueue.core.status import ACTIVE, TERMINAL, Status
+from tuiqueue.store import sqlite_claims
 from tuiqueue.store.base import LOG_HEAD, LOG_TAIL, Store, clip_line
 from tuiqueue.store.sqlite_conn import BUSY_MS as BUSY_MS
 from tuiqueue.store.sqlite_conn import RETRY_FOR as RETRY_FOR
 from tuiqueue.store.sqlite_conn import SqliteConnection
-from tuiqueue.store.sqlite_rows import _CLAIM, _FINISH, COLUMNS, _dumps, row_to_job
+from tuiqueue.store.sqlite_rows import _FINISH, COLUMNS, _dumps, row_to_job
 from tuiqueue.store.worker_locks import Liveness, WorkerLocks
 
 log = logging.getLogger(__name__)
@@ -81,8 +84,8 @@ class SqliteStore(Store):
                 rows.append(job)
             cur = conn.executemany(
                 "INSERT INTO jobs (type, params, priority, status, created_at, run_at, rerun_of, "
-                "depends_on, max_attempts, timeout, version, updated_at) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                "depends_on, max_attempts, timeout, version, updated_at, queue) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [
                     (
                         j.type,
@@ -97,6 +100,7 @@ class SqliteStore(Store):
                         j.timeout,
                         version,
                         now,
+                        j.queue,
                     )
                     for j in rows
                 ],
@@ -124,9 +128,13 @@ class SqliteStore(Store):
         limit: int = 100,
         before_id: int | None = None,
         after_id: int | None = None,
+        queue: str | None = None,
     ) -> list[Job]:
         where: list[str] = []
         args: list[str | int] = []
+        if queue:
+            where.append("queue = ?")
+            args.append(queue)
         if statuses:
             where.append(f"status IN ({','.join('?' * len(statuses))})")
             args.extend(s.value for s in statuses)
@@ -319,6 +327,23 @@ class SqliteStore(Store):
         )
         return bool(row[0])
 
+    async def pause_queue(self, name: str, paused: bool) -> None:
+        def tx(conn: sqlite3.Connection) -> None:
+            self._db.bump(conn)
+            sqlite_claims.set_paused(conn, name, paused)
+
+        await self._db.write(tx)
+
+    async def limit_queue(self, name: str, limit: int | None) -> None:
+        def tx(conn: sqlite3.Connection) -> None:
+            self._db.bump(conn)
+            sqlite_claims.set_cap(conn, name, limit)
+
+        await self._db.write(tx)
+
+    async def queues(self) -> list[QueueInfo]:
+        return await self._db.read(sqlite_claims.infos)
+
     # -- claiming, progress and finishing -------------------------------------------------
 
     def _promote(self, conn: sqlite3.Connection, now: float, version: int) -> None:
@@ -344,7 +369,13 @@ class SqliteStore(Store):
             self._save(conn, job)
 
     def _claim(
-        self, conn: sqlite3.Connection, worker: str, limit: int, now: float, version: int
+        self,
+        conn: sqlite3.Connection,
+        worker: str,
+        limit: int,
+        now: float,
+        version: int,
+        scope: ClaimScope = ANY,
     ) -> list[Job]:
         if limit <= 0:
             return []
@@ -353,7 +384,7 @@ class SqliteStore(Store):
         self._promote(conn, now, version)
         self._claims += 1  # token = this store's random base + a counter: unique, no uuid4
         batch = f"{self._token_base}{self._claims:x}"
-        rows = conn.execute(_CLAIM, (now, worker, batch, version, now, limit)).fetchall()
+        rows = sqlite_claims.claim(conn, scope, limit, (now, worker, batch, version, now))
         jobs = [row_to_job(r) for r in rows]
         jobs.sort(key=lambda j: (-j.priority, j.id))
         return jobs
@@ -406,32 +437,42 @@ class SqliteStore(Store):
                 changed[job.id] = job
         return [changed.pop(o.job_id) for o in outcomes if o.job_id in changed]
 
-    async def claim(self, worker: str, limit: int, now: float) -> list[Job]:
+    async def claim(
+        self, worker: str, limit: int, now: float, scope: ClaimScope = ANY
+    ) -> list[Job]:
         if limit <= 0:
             return []
 
         def tx(conn: sqlite3.Connection) -> list[Job]:
             before, version = conn.total_changes, self._db.next_version(conn)
-            jobs = self._claim(conn, worker, limit, now, version)
+            jobs = self._claim(conn, worker, limit, now, version, scope)
             self._db.commit_version(conn, version, before)
             return jobs
 
         return await self._db.write(tx)
 
     async def finish_and_claim(
-        self, outcomes: Sequence[Outcome], worker: str, limit: int, now: float
+        self,
+        outcomes: Sequence[Outcome],
+        worker: str,
+        limit: int,
+        now: float,
+        scope: ClaimScope = ANY,
     ) -> tuple[list[Job], list[Job]]:
         # One transaction (one commit, one version) per dispatcher tick instead of two.
         def tx(conn: sqlite3.Connection) -> tuple[list[Job], list[Job]]:
             before, version = conn.total_changes, self._db.next_version(conn)
             finished = self._finish(conn, outcomes, now, version)
-            claimed = self._claim(conn, worker, limit, now, version)
+            claimed = self._claim(conn, worker, limit, now, version, scope)
             self._db.commit_version(conn, version, before)
             return finished, claimed
 
         if not outcomes and limit <= 0:
             return [], []
         return await self._db.write(tx)
+
+    async def has_work(self, scope: ClaimScope) -> bool:
+        return bool(await self._db.read(lambda c: sqlite_claims.has_work(c, scope)))
 
     async def next_wakeup(self, now: float) -> float | None:
         row = await self._db.read(
@@ -514,7 +555,7 @@ class SqliteStore(Store):
         await self._db.write(
             lambda c: c.execute(
                 "INSERT OR REPLACE INTO workers (id, host, pid, concurrency, running, processed, "
-                "started_at, heartbeat, stopped) VALUES (?,?,?,?,?,?,?,?,?)",
+                "started_at, heartbeat, stopped, types, queues) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     info.id,
                     info.host,
@@ -525,6 +566,8 @@ class SqliteStore(Store):
                     info.started_at,
                     info.heartbeat,
                     int(info.stopped),
+                    None if info.types is None else _dumps(sorted(info.types)),
+                    None if info.queues is None else _dumps(sorted(info.queues)),
                 ),
             )
         )
@@ -557,7 +600,7 @@ class SqliteStore(Store):
         rows = await self._db.read(
             lambda c: c.execute(
                 "SELECT id, host, pid, concurrency, started_at, heartbeat, running, processed, "
-                "stopped, error FROM workers ORDER BY started_at DESC"
+                "stopped, error, types, queues FROM workers ORDER BY started_at DESC"
             ).fetchall()
         )
         return [
@@ -572,6 +615,8 @@ class SqliteStore(Store):
                 processed=r[7],
                 stopped=bool(r[8]),
                 error=r[9],
+                types=None if r[10] is None else tuple(json.loads(r[10])),
+                queues=None if r[11] is None else tuple(json.loads(r[11])),
             )
             for r in rows
         ]
