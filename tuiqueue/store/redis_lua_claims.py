@@ -74,6 +74,7 @@ local function claim(worker, limit, batch, types, queues)
   if redis.call('GET', P .. 'paused') == '1' then return out end
   promote()
   -- the first jobs of every ready set this worker may take, then the best of them in order
+  -- (an empty ready set stays listed: a few (queue, type) pairs, and queues() reads them)
   local room, cands = {}, {}
   for _, qt in ipairs(redis.call('SMEMBERS', P .. 'ready')) do
     local sep = string.find(qt, ':', 1, true)
@@ -91,7 +92,6 @@ local function claim(worker, limit, batch, types, queues)
       if r > 0 then
         local key = P .. 'r:' .. qt
         local got = redis.call('ZRANGE', key, 0, r - 1, 'WITHSCORES')
-        if #got == 0 then redis.call('SREM', P .. 'ready', qt) end
         for i = 1, #got, 2 do cands[#cands + 1] = {tonumber(got[i + 1]), got[i], key, q} end
       end
     end
