@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from tuiqueue.core.job import Job
+from tuiqueue.core.queues import QueueInfo
 from tuiqueue.core.status import Status
 
 
@@ -98,6 +99,8 @@ class Stats:
     capacity: int
     processed: int
     queue_paused: bool
+    queues: tuple[QueueInfo, ...] = ()
+    """Every queue with settings or queued/running jobs: paused, running/limit."""
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of `tuiqueue stats --json`."""
@@ -110,6 +113,7 @@ class Stats:
                 "processed": self.processed,
             },
             "queue_paused": self.queue_paused,
+            "queues": [q.to_dict() for q in self.queues],
         }
 
 

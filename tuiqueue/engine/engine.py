@@ -534,6 +534,7 @@ class Engine:
             self._d.concurrency,
             self._d.processed,
             await self.store.queue_paused(),
+            tuple(await self.store.queues()),
         )
 
     async def logs(self, job_id: int, after: int = 0, limit: int | None = None) -> LogPage:

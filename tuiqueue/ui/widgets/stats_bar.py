@@ -10,6 +10,7 @@ from textual.containers import Horizontal
 from textual.reactive import reactive
 from textual.widgets import Sparkline, Static
 
+from tuiqueue.core.queues import DEFAULT_QUEUE
 from tuiqueue.core.records import Stats
 from tuiqueue.core.status import TERMINAL, Status
 from tuiqueue.ui.format import BADGE_COLOURS, ICONS
@@ -80,4 +81,22 @@ class StatsBar(Horizontal):
             text.append("▶ queue running", style=colours.get("success", ""))
         text.append(f" │ workers {stats.active}/{stats.capacity}", style="bold")
         text.append(f" │ {stats.processed:,} processed")
+        self.render_queues(stats, text)
         return text
+
+    def render_queues(self, stats: Stats, text: Text) -> None:
+        """Each named queue's running/limit and pause (nothing while only `default` exists
+        with no settings: one queue needs no breakdown)."""
+        if not any(
+            q.name != DEFAULT_QUEUE or q.paused or q.limit is not None for q in stats.queues
+        ):
+            return
+        warning = self.app.theme_variables.get("warning", "")
+        text.append(" │ queues", style="dim")
+        for q in stats.queues:
+            text.append(" ")
+            text.append(q.name, style="bold")
+            load = f" {q.running}" if q.limit is None else f" {q.running}/{q.limit}"
+            text.append(load)
+            if q.paused:
+                text.append(" ‖", style=f"bold {warning}".strip())
