@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 
 from tuiqueue.core.events import EventKind
 from tuiqueue.core.lifecycle import UnknownJob
+from tuiqueue.core.queues import ClaimScope
 from tuiqueue.core.registry import Registry
 from tuiqueue.core.status import Status, TransitionError
 from tuiqueue.engine.engine import Engine
@@ -423,13 +425,16 @@ async def test_persistence_across_restart(tmp_path: Path, registry: Registry) ->
         assert (await eng.wait(queued.id, timeout=5)).status is Status.COMPLETED
 
 
-async def test_unknown_type_in_store_fails_with_hint(idle: Engine) -> None:
+async def test_a_worker_never_claims_a_type_it_has_not_loaded(idle: Engine) -> None:
     other = Engine(idle.store, registry=Registry())
     job = await idle.submit("sleep", {"seconds": 0})
-    await other.run(drain=True)
-    done = await idle.get(job.id)
-    assert done.status is Status.FAILED
-    assert done.error is not None and "--jobs MODULE" in done.error
+    await other.run(drain=True)  # nothing of its own to wait for: it returns
+    left = await idle.get(job.id)
+    assert left.status is Status.PENDING and left.attempts == 0 and left.error is None
+    assert await idle.store.claim("w", 5, time.time(), ClaimScope.of(["other"])) == []
+    assert [
+        j.id for j in await idle.store.claim("w", 5, time.time(), ClaimScope.of(["sleep"]))
+    ] == [job.id]
 
 
 async def test_each_state_change_published_once(engine: Engine) -> None:

@@ -14,6 +14,7 @@ from tuiqueue.core.context import JobContext
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import Outcome
 from tuiqueue.core.params import Param
+from tuiqueue.core.queues import ANY, ClaimScope
 from tuiqueue.core.registry import Registry
 from tuiqueue.core.status import TERMINAL, Status, TransitionError
 from tuiqueue.engine.engine import Engine
@@ -68,9 +69,14 @@ class CountingStore(MemoryStore):
         self.calls: list[tuple[list[int], int]] = []
 
     async def finish_and_claim(
-        self, outcomes: Sequence[Outcome], worker: str, limit: int, now: float
+        self,
+        outcomes: Sequence[Outcome],
+        worker: str,
+        limit: int,
+        now: float,
+        scope: ClaimScope = ANY,
     ) -> tuple[list[Job], list[Job]]:
-        finished, claimed = await super().finish_and_claim(outcomes, worker, limit, now)
+        finished, claimed = await super().finish_and_claim(outcomes, worker, limit, now, scope)
         self.calls.append(([o.job_id for o in outcomes], len(claimed)))
         return finished, claimed
 
@@ -99,7 +105,12 @@ class FailingStore(MemoryStore):
         """Ids of the outcomes recorded by calls the host made."""
 
     async def finish_and_claim(
-        self, outcomes: Sequence[Outcome], worker: str, limit: int, now: float
+        self,
+        outcomes: Sequence[Outcome],
+        worker: str,
+        limit: int,
+        now: float,
+        scope: ClaimScope = ANY,
     ) -> tuple[list[Job], list[Job]]:
         by_host = self.host is not None and asyncio.current_task() is self.host
         if outcomes and not by_host:
@@ -108,7 +119,7 @@ class FailingStore(MemoryStore):
                 self.raised.append(StoreError(f"disk on fire (runner call {self.counted})"))
                 self.lost = self.lost or [o.job_id for o in outcomes]
                 raise self.raised[-1]
-        result = await super().finish_and_claim(outcomes, worker, limit, now)
+        result = await super().finish_and_claim(outcomes, worker, limit, now, scope)
         if by_host:
             self.by_host += [o.job_id for o in outcomes]
         return result

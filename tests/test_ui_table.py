@@ -315,14 +315,14 @@ async def test_a_header_click_sorts_then_reverses_then_resets() -> None:
         queue_order = row_ids(app)
         by_priority = sorted(t.jobs, key=lambda i: (int(t.jobs[i].priority), i))
         assert queue_order != by_priority  # else the clicks below would prove nothing
-        # The border, then the header: Prio is the fourth column (after 7 + 12 + 14 cells).
-        await pilot.click("#jobs", offset=(1 + 7 + 12 + 14 + 2, 1))
+        # The border, then the header: Prio is the fifth column (after 7 + 12 + 10 + 14 cells).
+        await pilot.click("#jobs", offset=(1 + 7 + 12 + 10 + 14 + 2, 1))
         assert row_ids(app) == by_priority
         assert "Prio ▲" in t.render_line(0).text
-        await pilot.click("#jobs", offset=(1 + 7 + 12 + 14 + 2, 1))
+        await pilot.click("#jobs", offset=(1 + 7 + 12 + 10 + 14 + 2, 1))
         assert row_ids(app) == by_priority[::-1]
         assert "Prio ▼" in t.render_line(0).text
-        await pilot.click("#jobs", offset=(1 + 7 + 12 + 14 + 2, 1))
+        await pilot.click("#jobs", offset=(1 + 7 + 12 + 10 + 14 + 2, 1))
         assert row_ids(app) == queue_order
         assert "▲" not in t.render_line(0).text and "▼" not in t.render_line(0).text
 

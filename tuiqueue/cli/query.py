@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TypeVar
 
 import anyio
@@ -15,6 +16,9 @@ from tuiqueue.cli.support import (
     safe,
     show_job,
 )
+from tuiqueue.core.job import Job
+from tuiqueue.core.placement import live_workers, waiting_reason
+from tuiqueue.core.queues import check_queue_name
 from tuiqueue.core.status import TERMINAL, Status
 from tuiqueue.engine.engine import Engine
 
@@ -30,26 +34,51 @@ T = TypeVar("T")
     help="Only jobs in this status (repeatable).",
 )
 @click.option("--type", "type_name", help="Only jobs of this type.")
+@click.option("--queue", "queue_name", metavar="NAME", help="Only jobs of this queue.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_settings
 def list_jobs(
-    settings: Settings, statuses: tuple[str, ...], type_name: str | None, limit: int, as_json: bool
+    settings: Settings,
+    statuses: tuple[str, ...],
+    type_name: str | None,
+    queue_name: str | None,
+    limit: int,
+    as_json: bool,
 ) -> None:
     """List jobs, newest first."""
 
     async def body(engine: Engine) -> None:
+        queue = None if queue_name is None else check_queue_name(queue_name)
         jobs = await engine.store.list_jobs(
-            statuses={Status(s) for s in statuses} or None, type=type_name, limit=limit
+            statuses={Status(s) for s in statuses} or None,
+            type=type_name,
+            limit=limit,
+            queue=queue,
         )
         if as_json:
             echo_json([j.to_dict() for j in jobs])
             return
+        why = await _reasons(engine, jobs)
         click.echo(LIST_HEADER)
         for job in jobs:
-            click.echo(job_line(job))
+            click.echo(job_line(job, why.get(job.id)))
 
     settings.call(body)
+
+
+async def _reasons(engine: Engine, jobs: list[Job]) -> dict[int, str]:
+    """Why each queued job is not starting (no live worker can run it, a paused queue)."""
+    if not any(j.status in (Status.PENDING, Status.SCHEDULED) for j in jobs):
+        return {}
+    live = live_workers(await engine.workers(), time.time(), engine.dead_after)
+    paused = {q.name for q in await engine.queues() if q.paused}
+    out = {}
+    for job in jobs:
+        reason = waiting_reason(job, live, paused)
+        if reason:
+            out[job.id] = reason
+    return out
 
 
 @main.command()
@@ -57,12 +86,17 @@ def list_jobs(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_settings
 def show(settings: Settings, job_id: int, as_json: bool) -> None:
-    """Show one job: params, times, result, error."""
-    job = settings.call(lambda e: e.get(job_id))
+    """Show one job: params, times, result, error; why it waits, if no worker can run it."""
+
+    async def body(engine: Engine) -> tuple[Job, str | None]:
+        job = await engine.get(job_id)
+        return job, (await _reasons(engine, [job])).get(job.id)
+
+    job, reason = settings.call(body)
     if as_json:
         echo_json(job.to_dict())
     else:
-        show_job(job)
+        show_job(job, reason)
 
 
 @main.command()

@@ -1,4 +1,4 @@
-"""Commands that steer jobs: cancel, pause, resume, rerun, delete, queue, clear."""
+"""Commands that steer jobs: cancel, pause, resume, rerun, delete, clear (queues: queues.py)."""
 
 from __future__ import annotations
 
@@ -67,20 +67,6 @@ def delete(settings: Settings, ids: tuple[int, ...]) -> None:
     """Delete jobs that are not running."""
     deleted = settings.call(lambda e: e.delete(list(ids)))
     click.echo(f"deleted {len(deleted)} job{'s' if len(deleted) != 1 else ''}")
-
-
-@main.command()
-@click.argument("action", type=click.Choice(["pause", "resume", "status"]))
-@pass_settings
-def queue(settings: Settings, action: str) -> None:
-    """Pause or resume the whole queue (no new jobs start while paused)."""
-
-    async def body(engine: Engine) -> bool:
-        if action != "status":
-            await engine.set_queue_paused(action == "pause")
-        return await engine.store.queue_paused()
-
-    click.echo(f"queue {'paused' if settings.call(body) else 'running'}")
 
 
 @main.command()

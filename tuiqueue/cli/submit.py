@@ -18,6 +18,7 @@ from tuiqueue.cli.support import (
 )
 from tuiqueue.core.job import NewJob
 from tuiqueue.core.params import ValidationError
+from tuiqueue.core.queues import DEFAULT_QUEUE
 from tuiqueue.core.registry import REGISTRY
 from tuiqueue.engine.engine import Engine
 
@@ -75,7 +76,7 @@ def _read_batch(engine: Engine, source: str, defaults: dict[str, Any]) -> list[N
                 raise ValueError("JSON nested too deeply") from None
             if not isinstance(spec, dict) or not isinstance(spec.get("type"), str):
                 raise ValueError('each line must be an object like {"type": "echo", "params": {}}')
-            extra = set(spec) - {"type", "params", "priority", "delay", "after"}
+            extra = set(spec) - {"type", "params", "priority", "delay", "after", "queue"}
             if extra:
                 raise ValueError(f"unknown keys: {', '.join(sorted(extra))}")
             after = spec.get("after", defaults["after"]) or []
@@ -88,6 +89,7 @@ def _read_batch(engine: Engine, source: str, defaults: dict[str, Any]) -> list[N
                     after=[after] if isinstance(after, int) else after,
                     max_attempts=defaults["max_attempts"],
                     timeout=defaults["timeout"],
+                    queue=spec.get("queue", defaults["queue"]),
                 )
             )
         except ValidationError as exc:
@@ -120,6 +122,14 @@ def _read_batch(engine: Engine, source: str, defaults: dict[str, Any]) -> list[N
 @click.option("--retries", type=click.IntRange(0, 100), default=None, help="Retries after failure.")
 @click.option("--timeout", type=float, metavar="SECONDS", help="Fail a run that takes longer.")
 @click.option(
+    "--queue",
+    "queue_name",
+    default=DEFAULT_QUEUE,
+    show_default=True,
+    metavar="NAME",
+    help="The queue it joins (workers started with -Q take only their queues).",
+)
+@click.option(
     "--from",
     "source",
     metavar="FILE",
@@ -136,6 +146,7 @@ def submit(
     delay: float | None,
     retries: int | None,
     timeout: float | None,
+    queue_name: str,
     source: str | None,
     as_json: bool,
 ) -> None:
@@ -154,6 +165,7 @@ def submit(
                 "after": list(after),
                 "max_attempts": max_attempts,
                 "timeout": timeout,
+                "queue": queue_name,
             }
             jobs = await engine.submit_many(_read_batch(engine, source, defaults))
         else:
@@ -170,6 +182,7 @@ def submit(
                     delay=delay,
                     max_attempts=max_attempts,
                     timeout=timeout,
+                    queue=queue_name,
                 )
             ]
         if as_json:

@@ -111,26 +111,29 @@ def human_seconds(seconds: float) -> str:
     return f"{int(seconds // 86400)}d{int(seconds % 86400 // 3600):02d}h"
 
 
-def job_line(job: Job) -> str:
-    """One row of `tuiqueue list`."""
+def job_line(job: Job, waiting: str | None = None) -> str:
+    """One row of `tuiqueue list` (waiting: why it is not starting, shown as its message)."""
     duration = human_seconds(job.duration) if job.duration is not None else "-"
+    message = safe(waiting or job.message)[: 80 if waiting else 60]
     return (
-        f"{job.id:>6}  {safe(job.type):<12} {job.status.value:<10} {job.priority!s:<8} "
-        f"{job.progress:>5.0f}%  {duration:>8}  {safe(job.message)[:60]}"
+        f"{job.id:>6}  {safe(job.type):<12} {safe(job.queue):<10} {job.status.value:<10} "
+        f"{job.priority!s:<8} {job.progress:>5.0f}%  {duration:>8}  {message}"
     )
 
 
 LIST_HEADER = (
-    f"{'ID':>6}  {'TYPE':<12} {'STATUS':<10} {'PRIORITY':<8} {'PROG':>6}  {'TIME':>8}  MESSAGE"
+    f"{'ID':>6}  {'TYPE':<12} {'QUEUE':<10} {'STATUS':<10} {'PRIORITY':<8} {'PROG':>6}  "
+    f"{'TIME':>8}  MESSAGE"
 )
 
 
-def show_job(job: Job) -> None:
+def show_job(job: Job, waiting: str | None = None) -> None:
     """The human-readable form of `tuiqueue show`."""
     rows = [
         ("id", str(job.id)),
         ("type", safe(job.type)),
-        ("status", job.status.value),
+        ("queue", safe(job.queue)),
+        ("status", job.status.value + (f" ({safe(waiting)})" if waiting else "")),
         ("priority", str(job.priority)),
         ("progress", f"{job.progress:.0f}% {safe(job.message)}"),
         ("params", safe(json.dumps(job.params, ensure_ascii=False))),

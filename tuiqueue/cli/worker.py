@@ -13,12 +13,14 @@ from anyio.abc import TaskStatus
 
 from tuiqueue.cli.group import Settings, main, pass_settings
 from tuiqueue.cli.support import (
+    BadInput,
     human_seconds,
     run,
     safe,
     stderr,
 )
 from tuiqueue.core.events import EventKind, Subscription
+from tuiqueue.core.queues import parse_queue_list
 from tuiqueue.core.status import TERMINAL, Status
 from tuiqueue.core.text import mask_url
 from tuiqueue.engine.engine import RETENTION_KEEP, STOP_WRITES
@@ -55,6 +57,13 @@ LAST_RESORT = 2.0
     help="Also delete jobs finished more than DAYS ago.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Do not print job events.")
+@click.option(
+    "-Q",
+    "--queues",
+    "queue_list",
+    metavar="A,B",
+    help="Take jobs only from these queues (default: every queue).",
+)
 @pass_settings
 def worker(
     settings: Settings,
@@ -64,10 +73,22 @@ def worker(
     keep: int,
     keep_days: float | None,
     quiet: bool,
+    queue_list: str | None,
 ) -> None:
-    """Run jobs headless. Ctrl-C/SIGTERM stops gracefully; a second one stops now."""
+    """Run jobs headless. Ctrl-C/SIGTERM stops gracefully; a second one stops now.
+
+    It claims only jobs of the types it has loaded (built-ins and --jobs modules): others
+    stay queued for a worker that has them."""
+    try:
+        queues = None if queue_list is None else parse_queue_list(queue_list)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from exc
     engine = settings.engine(
-        concurrency=concurrency, grace=grace, retention_keep=keep or None, retention_days=keep_days
+        concurrency=concurrency,
+        grace=grace,
+        retention_keep=keep or None,
+        retention_days=keep_days,
+        queues=queues,
     )
 
     async def report(events: Subscription) -> None:
@@ -137,7 +158,9 @@ def worker(
                 await engine.store.open()
                 stderr(
                     f"worker {engine.worker_id} on {mask_url(engine.store.url)}, "
-                    f"concurrency {concurrency}" + (", draining" if drain else "")
+                    f"concurrency {concurrency}"
+                    + (f", queues {', '.join(sorted(queues))}" if queues else "")
+                    + (", draining" if drain else "")
                 )
                 if not quiet:
                     # Subscribe now: engine.run() publishes the first "running" events

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from tuiqueue.core.queues import DEFAULT_QUEUE
 from tuiqueue.core.status import Priority, Status
 
 
@@ -37,6 +38,7 @@ class Job:
     version: int = 0
     updated_at: float = 0.0
     log_count: int = 0
+    queue: str = DEFAULT_QUEUE
 
     def copy(self) -> Job:
         """A snapshot that later changes to this job do not touch."""
@@ -67,6 +69,7 @@ class Job:
             self.version,
             self.updated_at,
             self.log_count,
+            self.queue,
         )
 
     @property
@@ -100,6 +103,7 @@ class Job:
             "worker": self.worker,
             "rerun_of": self.rerun_of,
             "depends_on": self.depends_on,
+            "queue": self.queue,
         }
 
 
@@ -115,6 +119,7 @@ class NewJob:
     rerun_of: int | None = None
     max_attempts: int = 1
     timeout: float | None = None
+    queue: str = DEFAULT_QUEUE
 
     def to_job(self, job_id: int, now: float, version: int = 0) -> Job:
         """The stored Job this submission becomes (status still to be decided by the store)."""
@@ -131,4 +136,5 @@ class NewJob:
             timeout=self.timeout,
             version=version,
             updated_at=now,
+            queue=self.queue,
         )

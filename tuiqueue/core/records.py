@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from tuiqueue.core.job import Job
+from tuiqueue.core.queues import QueueInfo
 from tuiqueue.core.status import Status
 from tuiqueue.core.text import one_line
 
@@ -28,6 +29,16 @@ class WorkerInfo:
     holds_lock: bool | None = None
     """Exact liveness where the store knows it (SQLite: the worker's process holds its lock
     file); None where only the heartbeat's age tells."""
+    types: tuple[str, ...] | None = None
+    """The job types it has loaded (None: not known, a worker of an older tuiqueue)."""
+    queues: tuple[str, ...] | None = None
+    """The queues it takes (None: every queue)."""
+
+    def can_run(self, type: str, queue: str) -> bool:
+        """Whether this worker would claim a job of this type in this queue."""
+        return (self.types is None or type in self.types) and (
+            self.queues is None or queue in self.queues
+        )
 
     def alive(self, now: float, dead_after: float) -> bool:
         """Not stopped, and its process holds its lock (where known), else heard from within
@@ -56,6 +67,8 @@ class WorkerInfo:
             "alive": self.alive(now, dead_after),
             "stopped": self.stopped,
             "error": self.error or None,
+            "types": None if self.types is None else list(self.types),
+            "queues": None if self.queues is None else list(self.queues),
         }
 
 
@@ -112,6 +125,8 @@ class Stats:
     """Slots of the live workers together."""
     fleet_processed: int = 0
     """Jobs the live workers have run to a final status since they started."""
+    queues: tuple[QueueInfo, ...] = ()
+    """Every queue with settings or queued/running jobs: paused, running/limit."""
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of `tuiqueue stats --json`: `worker` describes the live workers."""
@@ -125,6 +140,7 @@ class Stats:
                 "processed": self.fleet_processed,
             },
             "queue_paused": self.queue_paused,
+            "queues": [q.to_dict() for q in self.queues],
         }
 
 

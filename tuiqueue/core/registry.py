@@ -63,10 +63,18 @@ class Registry:
 
     def __init__(self) -> None:
         self._types: dict[str, JobType] = {}
+        self._names: frozenset[str] | None = None
 
     def add(self, job_type: JobType) -> None:
         """Register (or replace) a job type."""
         self._types[job_type.name] = job_type
+        self._names = None
+
+    def names(self) -> frozenset[str]:
+        """The registered type names (the same object until a type is added)."""
+        if self._names is None:
+            self._names = frozenset(self._types)
+        return self._names
 
     def get(self, name: str) -> JobType:
         """The job type called name, or UnknownJobType with the known names."""
@@ -89,6 +97,7 @@ class Registry:
         """A registry with the same types that can be extended independently."""
         clone = Registry()
         clone._types = dict(self._types)
+        clone._names = None
         return clone
 
     def job_type(

@@ -17,12 +17,13 @@ from tuiqueue.core.context import JobContext
 from tuiqueue.core.events import Event, EventBus, EventKind
 from tuiqueue.core.job import Job
 from tuiqueue.core.lifecycle import Outcome
+from tuiqueue.core.queues import ClaimScope
 from tuiqueue.core.records import LogLines, ProgressUpdate, Superseded
 from tuiqueue.core.registry import Registry, UnknownJobType
-from tuiqueue.core.status import TERMINAL, UNFINISHED, Status
+from tuiqueue.core.status import TERMINAL
 from tuiqueue.engine.parking import Alarm, park
 from tuiqueue.engine.recovery import describe_process, kill_group
-from tuiqueue.engine.runner import Running, Slot, abandon, begin, outcome, unknown_type
+from tuiqueue.engine.runner import Running, Slot, abandon, begin, not_loaded, outcome
 from tuiqueue.store.base import Store
 
 logger = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ class Dispatcher:
         concurrency: int,
         poll_interval: float,
         abandon_after: float,
+        queues: frozenset[str] | None = None,
     ) -> None:
         self.store = store
         self.bus = bus
@@ -57,6 +59,9 @@ class Dispatcher:
         self.published = published
         self.poll_interval = poll_interval
         self.abandon_after = abandon_after
+        self.queues = queues
+        """The queues this worker takes (None: every queue)."""
+        self._scope = ClaimScope(registry.names(), queues)
         self.processed = 0
         """Jobs this engine ran to a final status."""
         self.stopping = False
@@ -87,6 +92,14 @@ class Dispatcher:
         """When a runner ticking back to back must next let other tasks run."""
         self._threads: anyio.CapacityLimiter | None = None
         """Threads for plain def jobs: as many as the concurrency (anyio's default is 40)."""
+
+    @property
+    def scope(self) -> ClaimScope:
+        """What this worker claims: the types it has loaded, in the queues it takes."""
+        names = self.registry.names()
+        if self._scope.types is not names or self._scope.queues is not self.queues:
+            self._scope = ClaimScope(names, self.queues)
+        return self._scope
 
     def wake(self) -> None:
         """Make the dispatcher look for work now."""
@@ -133,7 +146,7 @@ class Dispatcher:
             return []
         try:
             finished, claimed = await self.store.finish_and_claim(
-                [o for _, o in outcomes], self.worker_id, free, now
+                [o for _, o in outcomes], self.worker_id, free, now, self.scope
             )
         except BaseException:
             # Not recorded: the next flush tries them again (a store that did record them
@@ -299,8 +312,8 @@ class Dispatcher:
                             self._more_runners()
                         try:
                             kind = self.registry.get(run.job.type)
-                        except UnknownJobType as exc:
-                            self._done(run, unknown_type(run, exc))
+                        except UnknownJobType:  # (claims take loaded types only)
+                            self._done(run, not_loaded(run))
                             run = None
                             continue
                         result, error = None, None
@@ -410,8 +423,9 @@ class Dispatcher:
                     return
             else:
                 if drain and not self.running:
-                    counts = await self.store.counts()
-                    if not any(counts[s] for s in UNFINISHED if s is not Status.PAUSED):
+                    # Jobs no worker here can run (another type or queue) are not ours to wait
+                    # for: they stay queued for the worker that can.
+                    if not await self.store.has_work(self.scope):
                         idle_checks += 1
                         if idle_checks > 1:
                             return

@@ -21,6 +21,7 @@ from tuiqueue.core.events import Event, EventBus, EventKind, Subscription
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import Command, ReadOnly, UnknownJob
 from tuiqueue.core.params import MAX_INT
+from tuiqueue.core.queues import DEFAULT_QUEUE, QueueInfo, check_queue_name
 from tuiqueue.core.records import LogPage, WorkerInfo
 from tuiqueue.core.records import Stats as Stats
 from tuiqueue.core.registry import REGISTRY, Registry, ensure_job_types
@@ -92,9 +93,13 @@ class Engine:
         abandon_after: float = ABANDON_AFTER,
         worker: bool = True,
         read_only: bool = False,
+        queues: Iterable[str] | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
+        taken = None if queues is None else frozenset(check_queue_name(q) for q in queues)
+        if taken is not None and not taken:
+            raise ValueError("queues must name at least one queue (or be None for every queue)")
         self.store = store
         self.registry = registry if registry is not None else REGISTRY
         self.clock = clock
@@ -114,6 +119,7 @@ class Engine:
             concurrency=concurrency,
             poll_interval=poll_interval,
             abandon_after=abandon_after,
+            queues=taken,
         )
         self._started = False
         self._stopped = anyio.Event()
@@ -309,6 +315,8 @@ class Engine:
                 concurrency=self._d.concurrency,
                 started_at=now,
                 heartbeat=now,
+                types=tuple(sorted(self.registry.names())),
+                queues=None if self._d.queues is None else tuple(sorted(self._d.queues)),
             )
         )
         if self.store.shared:
@@ -473,9 +481,12 @@ class Engine:
         rerun_of: int | None = None,
         max_attempts: int | None = None,
         timeout: float | None = None,
+        queue: str = DEFAULT_QUEUE,
     ) -> NewJob:
-        """Validate a submission (raises UnknownJobType or ValidationError) without storing it."""
+        """Validate a submission (raises UnknownJobType, ValidationError or QueueNameError)
+        without storing it."""
         kind = self.registry.get(type)
+        check_queue_name(queue)
         clean = kind.schema.validate(params or {}, type)
         if delay is not None:
             if not (_is_number(delay) and 0 <= delay < 10**9):
@@ -501,6 +512,7 @@ class Engine:
             rerun_of=rerun_of,
             max_attempts=max_attempts or kind.max_attempts,
             timeout=timeout,
+            queue=queue,
         )
 
     async def submit(self, type: str, params: Mapping[str, Any] | None = None, **kw: Any) -> Job:
@@ -550,6 +562,7 @@ class Engine:
         """Queue a new job with the same type and params, linked to the original."""
         old = await self.get(job_id)
         kw.setdefault("priority", old.priority)
+        kw.setdefault("queue", old.queue)
         return await self.submit(old.type, old.params, rerun_of=old.id, **kw)
 
     async def delete(self, job_ids: Sequence[int]) -> list[int]:
@@ -584,20 +597,56 @@ class Engine:
         self.bus.publish(Event(EventKind.QUEUE, queue_paused=paused))
         self.wake()
 
+    async def pause_queue(self, name: str, paused: bool = True) -> None:
+        """Pause (or resume) one queue on every worker sharing this store."""
+        await self.store.pause_queue(check_queue_name(name), paused)
+        self.bus.publish(Event(EventKind.QUEUE))
+        self.wake()
+
+    async def limit_queue(self, name: str, limit: int | None) -> None:
+        """Run at most `limit` of a queue's jobs at once across the fleet (None: no cap)."""
+        if limit is not None and not (_is_int(limit) and 0 <= limit <= MAX_INT):
+            raise ValueError("a queue limit must be a whole number, 0 or more")
+        await self.store.limit_queue(check_queue_name(name), limit)
+        self.bus.publish(Event(EventKind.QUEUE))
+        self.wake()
+
+    async def queues(self) -> builtins.list[QueueInfo]:
+        """Every queue with settings or queued/running jobs, with its load."""
+        return await self.store.queues()
+
+    @property
+    def taken_queues(self) -> frozenset[str] | None:
+        """The queues this engine's worker takes (None: every queue)."""
+        return self._d.queues
+
     async def stats(self) -> Stats:
         """Counts per status, this engine's load and the live workers' together."""
         now = self.clock()
-        live = [w for w in await self.store.workers() if w.alive(now, self.dead_after)]
+        workers = await self.store.workers()
+        counts = await self.store.counts()
+        paused = await self.store.queue_paused()
+        queues = tuple(await self.store.queues())
+        # Our own load as of now (not as of our last heartbeat), read after every await.
+        running, processed = len(self._d.running), self._d.processed
+        load = [
+            (w.running, w.concurrency, w.processed)
+            for w in workers
+            if w.id != self.worker_id and w.alive(now, self.dead_after)
+        ]
+        if self.worker and self.running:
+            load.append((running, self._d.concurrency, processed))
         return Stats(
-            await self.store.counts(),
-            len(self._d.running),
+            counts,
+            running,
             self._d.concurrency if self.worker else 0,
-            self._d.processed,
-            await self.store.queue_paused(),
-            workers=len(live),
-            fleet_active=sum(w.running for w in live),
-            fleet_capacity=sum(w.concurrency for w in live),
-            fleet_processed=sum(w.processed for w in live),
+            processed,
+            paused,
+            queues=queues,
+            workers=len(load),
+            fleet_active=sum(r for r, _, _ in load),
+            fleet_capacity=sum(c for _, c, _ in load),
+            fleet_processed=sum(p for _, _, p in load),
         )
 
     async def logs(self, job_id: int, after: int = 0, limit: int | None = None) -> LogPage:

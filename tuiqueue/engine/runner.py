@@ -19,8 +19,9 @@ from tuiqueue.core.context import JobCancelled, JobContext
 from tuiqueue.core.job import Job
 from tuiqueue.core.lifecycle import Outcome
 from tuiqueue.core.records import JobProcess
-from tuiqueue.core.registry import JobType, Registry, UnknownJobType
+from tuiqueue.core.registry import JobType, Registry
 from tuiqueue.core.status import Status
+from tuiqueue.core.text import quote
 from tuiqueue.engine.recovery import resolve
 
 logger = logging.getLogger(__name__)
@@ -178,15 +179,14 @@ def _json_safe(value: Any) -> Any:
     return json.loads(json.dumps(value, allow_nan=False))
 
 
-def unknown_type(run: Running, exc: UnknownJobType) -> Outcome:
-    """Its module is no longer loaded here: fail this job clearly and keep working."""
+def not_loaded(run: Running) -> Outcome:
+    """Its type is not loaded here (claims take loaded types only): put it back, unfailed."""
     job = run.job
     return Outcome(
         job.id,
         job.token or "",
-        Status.FAILED,
-        error=f"{exc}; start the worker with --jobs MODULE that defines it",
-        message=f"job type {job.type!r} is not loaded in this worker",
+        Status.PENDING,
+        message=f"waiting for a worker with type {quote(job.type)}",
     )
 
 

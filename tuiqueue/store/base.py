@@ -7,6 +7,7 @@ from collections.abc import Collection, Mapping, Sequence
 
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import Command, Outcome
+from tuiqueue.core.queues import ANY, ClaimScope, QueueInfo
 from tuiqueue.core.records import (
     Changes,
     JobProcess,
@@ -16,7 +17,7 @@ from tuiqueue.core.records import (
     Superseded,
     WorkerInfo,
 )
-from tuiqueue.core.status import Status
+from tuiqueue.core.status import UNFINISHED, Status
 
 LOG_HEAD = 100
 """First lines of a job's log that are always kept."""
@@ -174,8 +175,10 @@ class Store(ABC):
         limit: int = 100,
         before_id: int | None = None,
         after_id: int | None = None,
+        queue: str | None = None,
     ) -> list[Job]:
         """Jobs newest first; pass the last id seen as before_id for the next page (keyset).
+        With queue: only that queue's jobs.
 
         With after_id: the jobs with a larger id, oldest first (pass 0 to start from the
         oldest, then the last id seen): the order in which jobs of one priority run.
@@ -185,12 +188,34 @@ class Store(ABC):
         """
 
     @abstractmethod
-    async def claim(self, worker: str, limit: int, now: float) -> list[Job]:
+    async def claim(
+        self, worker: str, limit: int, now: float, scope: ClaimScope = ANY
+    ) -> list[Job]:
         """Atomically take up to limit runnable jobs (priority, then oldest) for worker.
+
+        Only jobs within scope (the worker's types and queues) are considered, never
+        those of a paused queue, and never more of a capped queue's jobs than its limit
+        minus those of its jobs already running on any worker.
 
         Blocks the event loop on SQLite (each statement; lock waits are awaited);
         MemoryStore does no I/O; Redis awaits and does not block.
         """
+
+    async def has_work(self, scope: ClaimScope) -> bool:
+        """Whether any unfinished job (paused ones aside) is within scope: what a draining
+        worker waits for. Jobs of types or queues it does not take are not its work.
+
+        The default pages through the unfinished jobs (stores override it with an index);
+        it awaits the store's reads."""
+        statuses = {s for s in UNFINISHED if s is not Status.PAUSED}
+        before: int | None = None
+        while True:
+            page = await self.list_jobs(statuses=statuses, limit=500, before_id=before)
+            if any(scope.takes(job.type, job.queue) for job in page):
+                return True
+            if len(page) < 500:
+                return False
+            before = page[-1].id
 
     @abstractmethod
     async def next_wakeup(self, now: float) -> float | None:
@@ -217,9 +242,14 @@ class Store(ABC):
         """
 
     async def finish_and_claim(
-        self, outcomes: Sequence[Outcome], worker: str, limit: int, now: float
+        self,
+        outcomes: Sequence[Outcome],
+        worker: str,
+        limit: int,
+        now: float,
+        scope: ClaimScope = ANY,
     ) -> tuple[list[Job], list[Job]]:
-        """finish(outcomes) then claim(worker, limit): (finished jobs, claimed jobs).
+        """finish(outcomes) then claim(worker, limit, scope): (finished jobs, claimed jobs).
 
         The engine's dispatcher does both on every tick; stores override this to do them
         in one transaction / round trip (the default is the two calls).
@@ -228,7 +258,7 @@ class Store(ABC):
         MemoryStore does no I/O; Redis awaits and does not block.
         """
         finished = await self.finish(outcomes, now) if outcomes else []
-        return finished, await self.claim(worker, limit, now)
+        return finished, await self.claim(worker, limit, now, scope)
 
     @abstractmethod
     async def command(self, job_id: int, command: Command, now: float) -> Job:
@@ -351,6 +381,24 @@ class Store(ABC):
         Blocks the event loop on SQLite (each statement; lock waits are awaited);
         MemoryStore does no I/O; Redis awaits and does not block.
         """
+
+    @abstractmethod
+    async def pause_queue(self, name: str, paused: bool) -> None:
+        """Pause or resume claiming from one queue, for every worker on this store.
+
+        Blocks the event loop on SQLite (one statement); Redis awaits; memory does no I/O."""
+
+    @abstractmethod
+    async def limit_queue(self, name: str, limit: int | None) -> None:
+        """Let at most `limit` of a queue's jobs run at once across every worker (None: no cap).
+
+        Blocks the event loop on SQLite (one statement); Redis awaits; memory does no I/O."""
+
+    @abstractmethod
+    async def queues(self) -> list[QueueInfo]:
+        """Every queue that has settings or unfinished jobs, by name, with its load.
+
+        Blocks the event loop on SQLite (one index read); Redis awaits; memory does no I/O."""
 
     # -- workers (heartbeats) -----------------------------------------------------------
 

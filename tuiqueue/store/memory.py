@@ -17,6 +17,7 @@ from tuiqueue.core.lifecycle import (
     dependency_failure,
     queued_status,
 )
+from tuiqueue.core.queues import ANY, ClaimScope, QueueInfo
 from tuiqueue.core.records import (
     Changes,
     JobProcess,
@@ -56,8 +57,11 @@ class MemoryStore(Store):
         self._next_id = 1
         self._version = 0
         self._deleted: list[tuple[int, int]] = []
-        self._ready: list[int] = []
-        """Heap of _ready_key(job) for pending jobs."""
+        self._ready: dict[tuple[str, str], list[int]] = {}
+        """Per (queue, type): a heap of _ready_key(job) for its pending jobs, so a claim
+        looks only at what the worker can run."""
+        self._paused_queues: set[str] = set()
+        self._limits: dict[str, int] = {}
         self._scheduled: list[tuple[float, int]] = []
         self._waiting: set[int] = set()
         self._logs: dict[int, tuple[list[tuple[int, str]], int]] = {}
@@ -91,7 +95,11 @@ class MemoryStore(Store):
 
     def _enqueue(self, job: Job) -> None:
         if job.status is Status.PENDING:
-            heapq.heappush(self._ready, _ready_key(job))
+            key = (job.queue, job.type)
+            heap = self._ready.get(key)
+            if heap is None:
+                heap = self._ready[key] = []
+            heapq.heappush(heap, _ready_key(job))
         elif job.status is Status.SCHEDULED and job.run_at is not None:
             heapq.heappush(self._scheduled, (job.run_at, job.id))
         elif job.status is Status.WAITING:
@@ -130,6 +138,7 @@ class MemoryStore(Store):
         limit: int = 100,
         before_id: int | None = None,
         after_id: int | None = None,
+        queue: str | None = None,
     ) -> list[Job]:
         out: list[Job] = []
         for job_id in sorted(self._jobs, reverse=after_id is None):
@@ -141,6 +150,8 @@ class MemoryStore(Store):
             if statuses and job.status not in statuses:
                 continue
             if type and job.type != type:
+                continue
+            if queue and job.queue != queue:
                 continue
             out.append(job.copy())
             if len(out) >= limit:
@@ -177,20 +188,49 @@ class MemoryStore(Store):
             self._touch(job, Status.WAITING, now)
             self._enqueue(job)
 
-    async def claim(self, worker: str, limit: int, now: float) -> list[Job]:
-        return self._claim(worker, limit, now)
+    async def claim(
+        self, worker: str, limit: int, now: float, scope: ClaimScope = ANY
+    ) -> list[Job]:
+        return self._claim(worker, limit, now, scope)
 
-    def _claim(self, worker: str, limit: int, now: float) -> list[Job]:
+    def _room(
+        self, scope: ClaimScope, limit: int
+    ) -> tuple[list[tuple[str, list[int]]], dict[str, int]]:
+        """The ready heaps (with their queue) this scope may take from, and the room left
+        in capped queues."""
+        heaps: list[tuple[str, list[int]]] = []
+        room: dict[str, int] = {}
+        for (queue, type_), heap in self._ready.items():
+            if not heap or queue in self._paused_queues or not scope.takes(type_, queue):
+                continue
+            cap = self._limits.get(queue)
+            if cap is not None and queue not in room:
+                busy = sum(
+                    1
+                    for i in self._active
+                    if self._jobs[i].queue == queue and self._jobs[i].status is Status.RUNNING
+                )
+                room[queue] = max(0, cap - busy)
+            if room.get(queue, limit) > 0:
+                heaps.append((queue, heap))
+        return heaps, room
+
+    def _claim(self, worker: str, limit: int, now: float, scope: ClaimScope = ANY) -> list[Job]:
         if self._paused or limit <= 0:
             return []
         if self._scheduled or self._waiting:
             self._promote(now)
+        heaps, room = self._room(scope, limit)
         # The dispatcher's hot path: _touch's bookkeeping inlined, counts moved once per batch.
         out: list[Job] = []
-        ready, jobs, active, base = self._ready, self._jobs, self._active, self._token_base
+        jobs, active, base = self._jobs, self._active, self._token_base
         version = self._version
-        while ready and len(out) < limit:
-            job = jobs.get(heapq.heappop(ready) & _ID_MASK)
+        while heaps and len(out) < limit:
+            # the heap whose head runs first
+            queue, heap = heaps[0] if len(heaps) == 1 else min(heaps, key=lambda h: h[1][0])
+            job = jobs.get(heapq.heappop(heap) & _ID_MASK)
+            if not heap:
+                heaps = [h for h in heaps if h[1]]
             if job is None or job.status is not Status.PENDING:
                 continue
             version += 1
@@ -202,6 +242,10 @@ class MemoryStore(Store):
             job.token = f"{base}.{job.id}.{job.attempts}"  # unique per run, no uuid
             active.add(job.id)
             out.append(job.copy())
+            if room and queue in room:
+                room[queue] -= 1
+                if room[queue] <= 0:  # its cap is reached: the rest of it stays queued
+                    heaps = [h for h in heaps if h[0] != queue]
         self._version = version
         self._counts[Status.PENDING] -= len(out)
         self._counts[Status.RUNNING] += len(out)
@@ -245,9 +289,14 @@ class MemoryStore(Store):
         return out
 
     async def finish_and_claim(
-        self, outcomes: Sequence[Outcome], worker: str, limit: int, now: float
+        self,
+        outcomes: Sequence[Outcome],
+        worker: str,
+        limit: int,
+        now: float,
+        scope: ClaimScope = ANY,
     ) -> tuple[list[Job], list[Job]]:
-        return self._finish(outcomes, now), self._claim(worker, limit, now)
+        return self._finish(outcomes, now), self._claim(worker, limit, now, scope)
 
     async def command(self, job_id: int, command: Command, now: float) -> Job:
         job = self._jobs.get(job_id)
@@ -349,6 +398,42 @@ class MemoryStore(Store):
 
     async def queue_paused(self) -> bool:
         return self._paused
+
+    async def pause_queue(self, name: str, paused: bool) -> None:
+        if paused:
+            self._paused_queues.add(name)
+        else:
+            self._paused_queues.discard(name)
+        self._version += 1
+
+    async def limit_queue(self, name: str, limit: int | None) -> None:
+        if limit is None:
+            self._limits.pop(name, None)
+        else:
+            self._limits[name] = limit
+        self._version += 1
+
+    async def queues(self) -> list[QueueInfo]:
+        running: dict[str, int] = {}
+        pending: dict[str, int] = {}
+        for i in self._active:
+            job = self._jobs[i]
+            if job.status is Status.RUNNING:
+                running[job.queue] = running.get(job.queue, 0) + 1
+        for job in self._jobs.values():
+            if job.status is Status.PENDING:
+                pending[job.queue] = pending.get(job.queue, 0) + 1
+        names = {*self._paused_queues, *self._limits, *running, *pending}
+        return [
+            QueueInfo(
+                name,
+                name in self._paused_queues,
+                self._limits.get(name),
+                running.get(name, 0),
+                pending.get(name, 0),
+            )
+            for name in sorted(names)
+        ]
 
     async def register_worker(self, info: WorkerInfo) -> None:
         self._workers[info.id] = info

@@ -7,6 +7,7 @@ jobs at once, finish records a whole batch, and each bumps a version counter tha
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 import warnings
@@ -25,6 +26,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import Command, Outcome, UnknownJob, apply_command
+from tuiqueue.core.queues import ANY, ClaimScope, QueueInfo
 from tuiqueue.core.records import (
     Changes,
     JobProcess,
@@ -125,6 +127,8 @@ class RedisStore(Store):
         self._pubsub: PubSub | None = None
         self._own = OwnVersions()
         self._batches = RedisBatches(self._run, mask_url(url))
+        self._scope_args: tuple[ClaimScope, str, str] = (ANY, "", "")
+        """The newest scope and its two script arguments (encoded once, not per claim)."""
 
     def __repr__(self) -> str:
         return f"RedisStore({mask_url(self.url)!r}, prefix={self.prefix!r})"
@@ -187,10 +191,16 @@ class RedisStore(Store):
                 "BEAT",
                 "SET_PROCESS",
                 "FORGET_PROCESS",
+                "UPGRADE",
+                "QUEUES",
+                "QUEUE_SET",
             )
         }
         for name in RedisBatches.SCRIPTS:
             self._scripts[name] = self._client.register_script(getattr(redis_lua_batches, name))
+        moved = await self._run("UPGRADE", now=0.0)
+        if moved:
+            log.info("%s: moved %s queued jobs to the default queue's ready sets", self, moved)
 
     @staticmethod
     async def _eviction_policy(client: Redis) -> str | None:
@@ -302,6 +312,7 @@ class RedisStore(Store):
         limit: int = 100,
         before_id: int | None = None,
         after_id: int | None = None,
+        queue: str | None = None,
     ) -> list[Job]:
         wanted = set(statuses) if statuses else None
         newest_first = after_id is None
@@ -310,11 +321,12 @@ class RedisStore(Store):
         else:
             sources = [self._key("t:", type) if type else self._key("all")]
         filter_type = type if wanted else None
+        filtered = bool(filter_type or queue)
         out: list[Job] = []
         cursor = before_id if newest_first else after_id
         hidden = await self._batches.hidden()
         while len(out) < limit:
-            size = max(limit - len(out), 100) if filter_type else limit - len(out)
+            size = max(limit - len(out), 100) if filtered else limit - len(out)
             async with self.client.pipeline(transaction=False) as pipe:
                 for src in sources:
                     if newest_first:
@@ -336,16 +348,31 @@ class RedisStore(Store):
                     continue
                 if filter_type and job.type != filter_type:
                     continue
+                if queue and job.queue != queue:
+                    continue
                 out.append(job)
             if all(len(reply) < size for reply in replies):
                 break
         return out[:limit]
 
-    async def claim(self, worker: str, limit: int, now: float) -> list[Job]:
+    def _scope(self, scope: ClaimScope) -> tuple[str, str]:
+        """The claim scripts' type and queue arguments for scope."""
+        cached, types, queues = self._scope_args
+        if scope is not cached:
+            types = "" if scope.types is None else dumps(sorted(scope.types))
+            queues = "" if scope.queues is None else dumps(sorted(scope.queues))
+            self._scope_args = (scope, types, queues)
+        return types, queues
+
+    async def claim(
+        self, worker: str, limit: int, now: float, scope: ClaimScope = ANY
+    ) -> list[Job]:
         if limit <= 0:
             return []
         batch = uuid.uuid4().hex[:16]
-        jobs = snaps_to_jobs(await self._run("CLAIM", worker, limit, batch, now=now))
+        types, queues = self._scope(scope)
+        reply = await self._run("CLAIM", worker, limit, batch, types, queues, now=now)
+        jobs = snaps_to_jobs(reply)
         jobs.sort(key=lambda j: (-j.priority, j.id))
         for version in _versions(jobs):
             self._own.add(version)
@@ -372,16 +399,24 @@ class RedisStore(Store):
         return jobs
 
     async def finish_and_claim(
-        self, outcomes: Sequence[Outcome], worker: str, limit: int, now: float
+        self,
+        outcomes: Sequence[Outcome],
+        worker: str,
+        limit: int,
+        now: float,
+        scope: ClaimScope = ANY,
     ) -> tuple[list[Job], list[Job]]:
         if not outcomes and limit <= 0:
             return [], []
+        types, queues = self._scope(scope)
         reply = await self._run(
             "FINISH_CLAIM",
             dumps([outcome_spec(o) for o in outcomes]),
             worker,
             max(0, limit),
             uuid.uuid4().hex[:16],
+            types,
+            queues,
             now=now,
         )
         finished, claimed = snaps_to_jobs(reply[0]), snaps_to_jobs(reply[1])
@@ -501,6 +536,28 @@ class RedisStore(Store):
     async def queue_paused(self) -> bool:
         return bool(await self._call(self.client.get, self._key("paused")) == "1")
 
+    async def pause_queue(self, name: str, paused: bool) -> None:
+        version = await self._run("QUEUE_SET", name, "paused", "1" if paused else "")
+        self._own.add(int(version))
+
+    async def limit_queue(self, name: str, limit: int | None) -> None:
+        version = await self._run("QUEUE_SET", name, "limit", "" if limit is None else limit)
+        self._own.add(int(version))
+
+    async def queues(self) -> list[QueueInfo]:
+        rows = await self._run("QUEUES")
+        infos = [
+            QueueInfo(
+                name,
+                paused == "1",
+                int(limit) if limit != "" else None,
+                int(running),
+                int(pending),
+            )
+            for name, paused, limit, running, pending in rows
+        ]
+        return sorted(infos, key=lambda q: q.name)
+
     # -- logs ---------------------------------------------------------------------------
 
     async def append_logs(
@@ -554,6 +611,8 @@ class RedisStore(Store):
                     "running": str(info.running),
                     "processed": str(info.processed),
                     "stopped": "1" if info.stopped else "0",
+                    **({} if info.types is None else {"types": dumps(sorted(info.types))}),
+                    **({} if info.queues is None else {"queues": dumps(sorted(info.queues))}),
                 },
             )
             pipe.zadd(self._key("workers"), {info.id: info.started_at})
@@ -602,6 +661,8 @@ class RedisStore(Store):
                 processed=int(r["processed"]),
                 stopped=r["stopped"] == "1",
                 error=r.get("error", ""),
+                types=tuple(json.loads(r["types"])) if "types" in r else None,
+                queues=tuple(json.loads(r["queues"])) if "queues" in r else None,
             )
             for r in raws
             if r

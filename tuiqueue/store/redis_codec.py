@@ -8,6 +8,7 @@ from typing import Any
 
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import Outcome
+from tuiqueue.core.queues import DEFAULT_QUEUE
 from tuiqueue.core.status import Priority, Status
 
 _JSON_FIELDS = ("params", "result", "depends_on")
@@ -37,6 +38,7 @@ def new_job_fields(new: NewJob) -> dict[str, Any]:
         "depends_on": dumps(list(new.depends_on)),
         "cancel_requested": "0",
         "log_count": "0",
+        "queue": new.queue,
     }
     if new.run_at is not None:
         fields["run_at"] = num(new.run_at)
@@ -101,6 +103,7 @@ def job_from_hash(raw: Mapping[str, str], job_id: int) -> Job:
         int(get("version", "0")),
         float(get("updated_at", "0")),
         int(get("log_count", "0")),
+        get("queue") or DEFAULT_QUEUE,
     )
 
 
@@ -132,6 +135,7 @@ def job_from_values(values: Sequence[str | None]) -> Job | None:
         version,
         updated_at,
         log_count,
+        queue,
     ) = values
     if type_ is None or id_ is None:
         return None
@@ -162,6 +166,7 @@ def job_from_values(values: Sequence[str | None]) -> Job | None:
         int(version or "0"),
         float(updated_at or "0"),
         int(log_count or "0"),
+        queue or DEFAULT_QUEUE,
     )
 
 

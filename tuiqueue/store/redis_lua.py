@@ -1,8 +1,10 @@
 """Lua scripts of the Redis store: every write is one atomic script that bumps the version.
 
 Keys (P is the prefix): P.."id" and P.."version" counters; P.."job:"..id hashes; P.."all",
-P.."t:"..type and P.."s:"..status zsets of ids scored by id; P.."pending" scored by
-(priority, id); P.."sched" by run_at; P.."f:"..status (finished) by finished_at;
+P.."t:"..type and P.."s:"..status zsets of ids scored by id; P.."r:"..queue..":"..type
+(the ready sets, pending jobs scored by (priority, id)) listed in the P.."ready" set;
+P.."qr:"..queue (a queue's running jobs) and P.."q:"..queue hashes (paused, limit) listed
+in P.."qnames"; P.."sched" by run_at; P.."f:"..status (finished) by finished_at;
 P.."changes" (id by version) and P.."deleted" (id by version) for the change feed;
 P.."lh:"..id / P.."lt:"..id log head and tail lists; P.."w:"..id worker hashes and the
 P.."workers" zset by start time. Numbers that must keep their precision (times) travel as
@@ -177,9 +179,10 @@ end
 local out = {'ok'}
 for _, id in ipairs(doomed) do
   local k = jkey(id)
-  local cur = redis.call('HMGET', k, 'status', 'type')
-  for _, key in ipairs({'s:' .. cur[1], 'f:' .. cur[1], 't:' .. cur[2], 'all', 'pending',
-                         'sched', 'changes'}) do
+  local cur = redis.call('HMGET', k, 'status', 'type', 'queue')
+  local q = cur[3] or 'default'
+  for _, key in ipairs({'s:' .. cur[1], 'f:' .. cur[1], 't:' .. cur[2], 'all',
+                         'r:' .. q .. ':' .. cur[2], 'qr:' .. q, 'sched', 'changes'}) do
     redis.call('ZREM', P .. key, id)
   end
   redis.call('DEL', k, P .. 'lh:' .. id, P .. 'lt:' .. id, P .. 'proc:' .. id)
@@ -337,4 +340,66 @@ for _, run in ipairs(cjson.decode(ARGV[6])) do
   end
 end
 return out
+"""
+
+UPGRADE = (
+    PRELUDE
+    + """
+-- a store written before queues: its one ready set P..'pending' becomes the ready sets of
+-- the default queue, and its running jobs that queue's running set
+local old = P .. 'pending'
+if redis.call('EXISTS', old) == 0 then return 0 end
+local all = redis.call('ZRANGE', old, 0, -1, 'WITHSCORES')
+for i = 1, #all, 2 do
+  local id, score = all[i], all[i + 1]
+  local q, qt = pair(jkey(id))
+  if redis.call('HGET', jkey(id), 'status') == 'pending' then
+    redis.call('ZADD', P .. 'r:' .. qt, score, id)
+    redis.call('SADD', P .. 'ready', qt)
+  end
+end
+for _, id in ipairs(redis.call('ZRANGE', P .. 's:running', 0, -1)) do
+  local q = pair(jkey(id))
+  redis.call('ZADD', P .. 'qr:' .. q, id, id)
+end
+redis.call('DEL', old)
+return #all / 2
+"""
+)
+
+QUEUES = """
+-- ARGV: P; every queue with settings or pending/running jobs:
+-- {name, paused, limit or '', running, pending} each
+local P = ARGV[1]
+local seen, names = {}, {}
+local function add(q)
+  if not seen[q] then seen[q] = {0, 0}; names[#names + 1] = q end
+end
+for _, q in ipairs(redis.call('SMEMBERS', P .. 'qnames')) do add(q) end
+for _, qt in ipairs(redis.call('SMEMBERS', P .. 'ready')) do
+  local q = string.sub(qt, 1, string.find(qt, ':', 1, true) - 1)
+  add(q)
+  seen[q][2] = seen[q][2] + redis.call('ZCARD', P .. 'r:' .. qt)
+end
+local out = {}
+for _, q in ipairs(names) do
+  local st = redis.call('HMGET', P .. 'q:' .. q, 'paused', 'limit')
+  local running = redis.call('ZCARD', P .. 'qr:' .. q)
+  if running > 0 or seen[q][2] > 0 or st[1] == '1' or st[2] then
+    out[#out + 1] = {q, st[1] or '0', st[2] or '', running, seen[q][2]}
+  end
+end
+return out
+"""
+
+QUEUE_SET = """
+-- ARGV: P, queue, field ('paused' or 'limit'), value ('' removes it)
+local P, q, field, value = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local k = P .. 'q:' .. q
+if value == '' then redis.call('HDEL', k, field) else redis.call('HSET', k, field, value) end
+if redis.call('EXISTS', k) == 1 then redis.call('SADD', P .. 'qnames', q)
+else redis.call('SREM', P .. 'qnames', q) end
+local v = redis.call('INCR', P .. 'version')
+redis.call('PUBLISH', P .. 'events', v)
+return v
 """

@@ -82,13 +82,7 @@ for i, job in ipairs(jobs) do
   end
   redis.call('HSET', jkey(id), unpack(args))
   redis.call('ZADD', P .. 't:' .. job.type, id, id)
-  redis.call('ZADD', P .. 's:' .. status, id, id)
-  if status == 'pending' then
-    local prio = tonumber(job.f.priority or '1')
-    redis.call('ZADD', P .. 'pending', (3 - prio) * 1000000000000 + id, id)
-  elseif status == 'scheduled' then
-    redis.call('ZADD', P .. 'sched', job.run_at, id)
-  end
+  index(id, false, status)  -- (its ready set, sched; hidden until the commit)
   tally[status] = (tally[status] or 0) + 1
   ids[#ids + 1] = id
   ids[#ids + 1] = id
@@ -140,7 +134,8 @@ for i = 1, #ids, 2 do
   local id = ids[i]
   local cur = redis.call('HMGET', jkey(id), 'status', 'type')
   if cur[1] then
-    for _, key in ipairs({'s:' .. cur[1], 't:' .. cur[2], 'all', 'pending', 'sched'}) do
+    local _, qt = pair(jkey(id))
+    for _, key in ipairs({'s:' .. cur[1], 't:' .. cur[2], 'all', 'r:' .. qt, 'sched'}) do
       redis.call('ZREM', P .. key, id)
     end
     redis.call('HINCRBY', bkey(b), 'n:' .. cur[1], -1)

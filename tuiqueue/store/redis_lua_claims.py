@@ -51,19 +51,20 @@ end
 """
 
 CLAIM_FN = """
--- the first limit ids of the pending index, skipping big submits not committed yet: a
--- hidden id range is stepped over within its priority band with one more ZRANGEBYSCORE
-local function pending_top(limit)
-  local top = redis.call('ZRANGE', P .. 'pending', 0, limit - 1)
+-- the first limit jobs of a ready set as {id, score, ...}, skipping big submits not
+-- committed yet: a hidden id range is stepped over within its priority band with one more
+-- ZRANGEBYSCORE
+local function ready_top(key, limit)
+  local top = redis.call('ZRANGE', key, 0, limit - 1, 'WITHSCORES')
   local clear = true
-  for _, id in ipairs(top) do
-    if hidden_range(id) then clear = false; break end
+  for i = 1, #top, 2 do
+    if hidden_range(top[i]) then clear = false; break end
   end
   if clear then return top end
   local out, from = {}, '-inf'
-  while #out < limit do
-    local got = redis.call('ZRANGEBYSCORE', P .. 'pending', from, '+inf', 'WITHSCORES', 'LIMIT',
-      0, limit - #out)
+  while #out < 2 * limit do
+    local got = redis.call('ZRANGEBYSCORE', key, from, '+inf', 'WITHSCORES', 'LIMIT', 0,
+      limit - #out / 2)
     if #got == 0 then break end
     for i = 1, #got, 2 do
       local id, score = tonumber(got[i]), tonumber(got[i + 1])
@@ -73,14 +74,23 @@ local function pending_top(limit)
         break
       end
       out[#out + 1] = got[i]
+      out[#out + 1] = got[i + 1]
       from = '(' .. got[i + 1]
     end
   end
   return out
 end
--- claim up to limit pending jobs for worker; batch is the claim's token (a retried call
--- returns the jobs it already claimed)
-local function claim(worker, limit, batch)
+-- a lookup table of the names in a JSON list, or false for '' (no restriction)
+local function names(arg)
+  if arg == '' then return false end
+  local set = {}
+  for _, name in ipairs(cjson.decode(arg)) do set[name] = true end
+  return set
+end
+-- claim up to limit pending jobs for worker, only of the given types and queues (lookup
+-- tables, false: any), never from a paused queue nor past a capped queue's room; batch is
+-- the claim's token (a retried call returns the jobs it already claimed)
+local function claim(worker, limit, batch, types, queues)
   local out = {}
   local memo = P .. 'claim:' .. batch
   local seen = redis.call('GET', memo)
@@ -95,31 +105,64 @@ local function claim(worker, limit, batch)
   end
   if redis.call('GET', P .. 'paused') == '1' then return out end
   promote()
-  -- per job: its own fields (version and updated_at included) in one HSET; the indexes and
-  -- the change log are written once for the whole batch (every call from Lua costs)
-  local ids, running, changes = {}, {}, {}
-  for _, id in ipairs(pending_top(limit)) do
-    local k = jkey(id)
-    if redis.call('HGET', k, 'status') == 'pending' then
-      local attempts = redis.call('HINCRBY', k, 'attempts', 1)
-      local v = ver()
-      redis.call('HSET', k, 'status', 'running', 'started_at', NOW, 'worker', worker,
-        'token', batch .. '.' .. id .. '.' .. attempts, 'cancel_requested', '0',
-        'version', v, 'updated_at', NOW)
-      ids[#ids + 1] = id
-      running[#running + 1] = id
-      running[#running + 1] = id
-      changes[#changes + 1] = v
-      changes[#changes + 1] = id
-      out[#out + 1] = snap(k)
-    else
-      redis.call('ZREM', P .. 'pending', id)
+  -- the first jobs of every ready set this worker may take, then the best of them in order
+  -- (an empty ready set stays listed: a few (queue, type) pairs, and queues() reads them)
+  local room, cands = {}, {}
+  for _, qt in ipairs(redis.call('SMEMBERS', P .. 'ready')) do
+    local sep = string.find(qt, ':', 1, true)
+    local q, t = string.sub(qt, 1, sep - 1), string.sub(qt, sep + 1)
+    if (not queues or queues[q]) and (not types or types[t]) then
+      local r = room[q]
+      if r == nil then
+        local st = redis.call('HMGET', P .. 'q:' .. q, 'paused', 'limit')
+        if st[1] == '1' then r = 0
+        elseif st[2] then
+          r = math.min(limit, tonumber(st[2]) - redis.call('ZCARD', P .. 'qr:' .. q))
+        else r = limit end
+        room[q] = r
+      end
+      if r > 0 then
+        local key = P .. 'r:' .. qt
+        local got = ready_top(key, r)
+        for i = 1, #got, 2 do cands[#cands + 1] = {tonumber(got[i + 1]), got[i], key, q} end
+      end
     end
   end
+  if #cands > 1 then table.sort(cands, function(a, b) return a[1] < b[1] end) end
+  -- per job: its own fields (version and updated_at included) in one HSET; the indexes and
+  -- the change log are written once for the whole batch (every call from Lua costs)
+  local ids, running, changes, taken, qrun = {}, {}, {}, {}, {}
+  for _, c in ipairs(cands) do
+    if #ids >= limit then break end
+    local id, key, q = c[2], c[3], c[4]
+    if room[q] > 0 then
+      if not taken[key] then taken[key] = {} end
+      taken[key][#taken[key] + 1] = id
+      local k = jkey(id)
+      if redis.call('HGET', k, 'status') == 'pending' then
+        local attempts = redis.call('HINCRBY', k, 'attempts', 1)
+        local v = ver()
+        redis.call('HSET', k, 'status', 'running', 'started_at', NOW, 'worker', worker,
+          'token', batch .. '.' .. id .. '.' .. attempts, 'cancel_requested', '0',
+          'version', v, 'updated_at', NOW)
+        room[q] = room[q] - 1
+        if not qrun[q] then qrun[q] = {} end
+        qrun[q][#qrun[q] + 1] = id
+        qrun[q][#qrun[q] + 1] = id
+        ids[#ids + 1] = id
+        running[#running + 1] = id
+        running[#running + 1] = id
+        changes[#changes + 1] = v
+        changes[#changes + 1] = id
+        out[#out + 1] = snap(k)
+      end
+    end
+  end
+  for key, gone in pairs(taken) do bulk('ZREM', key, gone) end
   if #ids > 0 then
     bulk('ZREM', P .. 's:pending', ids)
-    bulk('ZREM', P .. 'pending', ids)
     bulk('ZADD', P .. 's:running', running)
+    for q, r in pairs(qrun) do bulk('ZADD', P .. 'qr:' .. q, r) end
     bulk('ZADD', P .. 'changes', changes)
     redis.call('SET', memo, cjson.encode(ids), 'EX', 90)
   end
@@ -134,10 +177,10 @@ local function finish(outcomes)
   local out = {}
   -- the common case, a run ending (running -> completed/failed/cancelled), writes its own
   -- fields in one HSET and one HDEL and leaves the indexes to one call per index per batch
-  local left, ended, final, changes = {}, {}, {}, {}
+  local left, ended, final, changes, qleft = {}, {}, {}, {}, {}
   for _, o in ipairs(outcomes) do
     local k = jkey(o.id)
-    local cur = redis.call('HMGET', k, 'token', 'status')
+    local cur = redis.call('HMGET', k, 'token', 'status', 'queue')
     if cur[1] and cur[1] == o.token and (cur[2] == 'running' or cur[2] == 'paused') then
       local v = ver()
       local set = {'status', o.status, 'cancel_requested', '0', 'version', v}
@@ -159,6 +202,9 @@ local function finish(outcomes)
       redis.call('HDEL', k, unpack(del))
       if terminal and cur[2] == 'running' then
         left[#left + 1] = o.id
+        local q = cur[3] or 'default'
+        if not qleft[q] then qleft[q] = {} end
+        qleft[q][#qleft[q] + 1] = o.id
         if not ended[o.status] then ended[o.status], final[o.status] = {}, {} end
         local e, f = ended[o.status], final[o.status]
         e[#e + 1] = o.id; e[#e + 1] = o.id
@@ -173,6 +219,7 @@ local function finish(outcomes)
   end
   if #changes > 0 then
     bulk('ZREM', P .. 's:running', left)
+    for q, gone in pairs(qleft) do bulk('ZREM', P .. 'qr:' .. q, gone) end
     for status, e in pairs(ended) do
       bulk('ZADD', P .. 's:' .. status, e)
       bulk('ZADD', P .. 'f:' .. status, final[status])
@@ -191,8 +238,9 @@ CLAIM = (
     + PROMOTE
     + CLAIM_FN
     + """
--- ARGV[3]: worker, ARGV[4]: limit, ARGV[5]: batch token
-return done(claim(ARGV[3], tonumber(ARGV[4]), ARGV[5]))
+-- ARGV[3]: worker, ARGV[4]: limit, ARGV[5]: batch token, ARGV[6]/[7]: JSON lists of the
+-- types/queues to consider ('': any)
+return done(claim(ARGV[3], tonumber(ARGV[4]), ARGV[5], names(ARGV[6]), names(ARGV[7])))
 """
 )
 
@@ -211,11 +259,14 @@ FINISH_CLAIM = (
     + FINISH_FN
     + CLAIM_FN
     + """
--- ARGV[3]: JSON list of outcomes; ARGV[4]: worker, ARGV[5]: limit, ARGV[6]: batch token.
+-- ARGV[3]: JSON list of outcomes; ARGV[4]: worker, ARGV[5]: limit, ARGV[6]: batch token,
+-- ARGV[7]/[8]: JSON lists of the types/queues to consider ('': any).
 -- A dispatcher tick in one round trip: record the finished runs, then fill the freed slots.
 local finished = finish(cjson.decode(ARGV[3]))
 local claimed = {}
-if tonumber(ARGV[5]) > 0 then claimed = claim(ARGV[4], tonumber(ARGV[5]), ARGV[6]) end
+if tonumber(ARGV[5]) > 0 then
+  claimed = claim(ARGV[4], tonumber(ARGV[5]), ARGV[6], names(ARGV[7]), names(ARGV[8]))
+end
 return done({finished, claimed})
 """
 )

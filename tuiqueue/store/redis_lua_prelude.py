@@ -8,7 +8,7 @@ FIELDS = """
 local FIELDS = {'id', 'type', 'params', 'priority', 'status', 'progress', 'message', 'result',
   'error', 'traceback', 'created_at', 'started_at', 'finished_at', 'run_at', 'attempts',
   'max_attempts', 'timeout', 'worker', 'token', 'rerun_of', 'depends_on', 'cancel_requested',
-  'version', 'updated_at', 'log_count'}
+  'version', 'updated_at', 'log_count', 'queue'}
 local function snap(k) return redis.call('HMGET', k, unpack(FIELDS)) end
 """
 
@@ -46,18 +46,34 @@ local function setopt(k, field, value)
   if value == nil or value == cjson.null then redis.call('HDEL', k, field)
   else redis.call('HSET', k, field, value) end
 end
+-- a job's ready set holds the pending jobs of one queue and type, so a claim reads only the
+-- pairs its worker can run (P..'ready' lists the pairs, as queue:type); P..'qr:'..queue
+-- holds a queue's running jobs, for its cap
+local function pair(k)
+  local f = redis.call('HMGET', k, 'queue', 'type')
+  local q = f[1] or 'default'
+  return q, q .. ':' .. (f[2] or '')
+end
 -- keep every index right after a job's status fields were written (old may be false)
 local function index(id, old, new)
   local k = jkey(id)
+  local q, qt = false, false
+  if old == 'pending' or old == 'running' or new == 'pending' or new == 'running' then
+    q, qt = pair(k)
+  end
   if old then
     redis.call('ZREM', P .. 's:' .. old, id)
-    if old == 'pending' then redis.call('ZREM', P .. 'pending', id) end
+    if old == 'pending' then redis.call('ZREM', P .. 'r:' .. qt, id) end
+    if old == 'running' then redis.call('ZREM', P .. 'qr:' .. q, id) end
     if old == 'scheduled' then redis.call('ZREM', P .. 'sched', id) end
   end
   redis.call('ZADD', P .. 's:' .. new, id, id)
   if new == 'pending' then
     local prio = tonumber(redis.call('HGET', k, 'priority') or '1')
-    redis.call('ZADD', P .. 'pending', (3 - prio) * 1000000000000 + tonumber(id), id)
+    redis.call('ZADD', P .. 'r:' .. qt, (3 - prio) * 1000000000000 + tonumber(id), id)
+    redis.call('SADD', P .. 'ready', qt)
+  elseif new == 'running' then
+    redis.call('ZADD', P .. 'qr:' .. q, id, id)
   elseif new == 'scheduled' then
     redis.call('ZADD', P .. 'sched', redis.call('HGET', k, 'run_at') or NOW, id)
   elseif new == 'waiting' then

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import sqlite3
@@ -21,6 +22,7 @@ from tuiqueue.core.lifecycle import (
     dependency_failure,
     queued_status,
 )
+from tuiqueue.core.queues import ANY, ClaimScope, QueueInfo
 from tuiqueue.core.records import (
     Changes,
     JobProcess,
@@ -31,12 +33,13 @@ from tuiqueue.core.records import (
     WorkerInfo,
 )
 from tuiqueue.core.status import ACTIVE, TERMINAL, Status
+from tuiqueue.store import sqlite_claims
 from tuiqueue.store.base import LOG_HEAD, LOG_TAIL, Store, clip_line, superseded
 from tuiqueue.store.sqlite_batches import CHUNK, Batches, hidden, skip
 from tuiqueue.store.sqlite_conn import BUSY_MS as BUSY_MS
 from tuiqueue.store.sqlite_conn import RETRY_FOR as RETRY_FOR
 from tuiqueue.store.sqlite_conn import SqliteConnection
-from tuiqueue.store.sqlite_rows import _CLAIM, _FINISH, COLUMNS, _dumps, claim_sql, row_to_job
+from tuiqueue.store.sqlite_rows import _FINISH, COLUMNS, _dumps, row_to_job
 from tuiqueue.store.worker_locks import Liveness, WorkerLocks
 
 log = logging.getLogger(__name__)
@@ -123,23 +126,24 @@ class SqliteStore(Store):
                 j.timeout,
                 version,
                 now,
+                j.queue,
             )
             for j in rows
         ]
         columns = (
             "type, params, priority, status, created_at, run_at, rerun_of, "
-            "depends_on, max_attempts, timeout, version, updated_at"
+            "depends_on, max_attempts, timeout, version, updated_at, queue"
         )
         if first_id is not None:
             conn.executemany(
-                f"INSERT INTO jobs (id, {columns}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                f"INSERT INTO jobs (id, {columns}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [(first_id + i, *v) for i, v in enumerate(values)],
             )
             for offset, job in enumerate(rows):
                 job.id = first_id + offset
             return rows
         cur = conn.executemany(
-            f"INSERT INTO jobs ({columns}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", values
+            f"INSERT INTO jobs ({columns}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", values
         )
         last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
         first = last - cur.rowcount + 1 if cur.rowcount > 0 else last - len(rows) + 1
@@ -164,9 +168,13 @@ class SqliteStore(Store):
         limit: int = 100,
         before_id: int | None = None,
         after_id: int | None = None,
+        queue: str | None = None,
     ) -> list[Job]:
         where: list[str] = []
         args: list[str | int] = []
+        if queue:
+            where.append("queue = ?")
+            args.append(queue)
         if statuses:
             where.append(f"status IN ({','.join('?' * len(statuses))})")
             args.extend(s.value for s in statuses)
@@ -383,6 +391,23 @@ class SqliteStore(Store):
         )
         return bool(row[0])
 
+    async def pause_queue(self, name: str, paused: bool) -> None:
+        def tx(conn: sqlite3.Connection) -> None:
+            self._db.bump(conn)
+            sqlite_claims.set_paused(conn, name, paused)
+
+        await self._db.write(tx)
+
+    async def limit_queue(self, name: str, limit: int | None) -> None:
+        def tx(conn: sqlite3.Connection) -> None:
+            self._db.bump(conn)
+            sqlite_claims.set_cap(conn, name, limit)
+
+        await self._db.write(tx)
+
+    async def queues(self) -> list[QueueInfo]:
+        return await self._db.read(sqlite_claims.infos)
+
     # -- claiming, progress and finishing -------------------------------------------------
 
     def _promote(
@@ -412,7 +437,13 @@ class SqliteStore(Store):
             self._save(conn, job)
 
     def _claim(
-        self, conn: sqlite3.Connection, worker: str, limit: int, now: float, version: int
+        self,
+        conn: sqlite3.Connection,
+        worker: str,
+        limit: int,
+        now: float,
+        version: int,
+        scope: ClaimScope = ANY,
     ) -> list[Job]:
         if limit <= 0:
             return []
@@ -422,8 +453,7 @@ class SqliteStore(Store):
         self._promote(conn, now, version, hide)
         self._claims += 1  # token = this store's random base + a counter: unique, no uuid4
         batch = f"{self._token_base}{self._claims:x}"
-        sql = claim_sql(hide[0]) if hide[1] else _CLAIM
-        rows = conn.execute(sql, (now, worker, batch, version, now, *hide[1], limit)).fetchall()
+        rows = sqlite_claims.claim(conn, scope, limit, (now, worker, batch, version, now), hide)
         jobs = [row_to_job(r) for r in rows]
         jobs.sort(key=lambda j: (-j.priority, j.id))
         return jobs
@@ -476,32 +506,42 @@ class SqliteStore(Store):
                 changed[job.id] = job
         return [changed.pop(o.job_id) for o in outcomes if o.job_id in changed]
 
-    async def claim(self, worker: str, limit: int, now: float) -> list[Job]:
+    async def claim(
+        self, worker: str, limit: int, now: float, scope: ClaimScope = ANY
+    ) -> list[Job]:
         if limit <= 0:
             return []
 
         def tx(conn: sqlite3.Connection) -> list[Job]:
             before, version = conn.total_changes, self._db.next_version(conn)
-            jobs = self._claim(conn, worker, limit, now, version)
+            jobs = self._claim(conn, worker, limit, now, version, scope)
             self._db.commit_version(conn, version, before)
             return jobs
 
         return await self._db.write(tx)
 
     async def finish_and_claim(
-        self, outcomes: Sequence[Outcome], worker: str, limit: int, now: float
+        self,
+        outcomes: Sequence[Outcome],
+        worker: str,
+        limit: int,
+        now: float,
+        scope: ClaimScope = ANY,
     ) -> tuple[list[Job], list[Job]]:
         # One transaction (one commit, one version) per dispatcher tick instead of two.
         def tx(conn: sqlite3.Connection) -> tuple[list[Job], list[Job]]:
             before, version = conn.total_changes, self._db.next_version(conn)
             finished = self._finish(conn, outcomes, now, version)
-            claimed = self._claim(conn, worker, limit, now, version)
+            claimed = self._claim(conn, worker, limit, now, version, scope)
             self._db.commit_version(conn, version, before)
             return finished, claimed
 
         if not outcomes and limit <= 0:
             return [], []
         return await self._db.write(tx)
+
+    async def has_work(self, scope: ClaimScope) -> bool:
+        return bool(await self._db.read(lambda c: sqlite_claims.has_work(c, scope)))
 
     async def next_wakeup(self, now: float) -> float | None:
         def q(conn: sqlite3.Connection) -> Any:
@@ -610,7 +650,7 @@ class SqliteStore(Store):
         await self._db.write(
             lambda c: c.execute(
                 "INSERT OR REPLACE INTO workers (id, host, pid, concurrency, running, processed, "
-                "started_at, heartbeat, stopped) VALUES (?,?,?,?,?,?,?,?,?)",
+                "started_at, heartbeat, stopped, types, queues) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     info.id,
                     info.host,
@@ -621,6 +661,8 @@ class SqliteStore(Store):
                     info.started_at,
                     info.heartbeat,
                     int(info.stopped),
+                    None if info.types is None else _dumps(sorted(info.types)),
+                    None if info.queues is None else _dumps(sorted(info.queues)),
                 ),
             )
         )
@@ -672,7 +714,7 @@ class SqliteStore(Store):
         rows = await self._db.read(
             lambda c: c.execute(
                 "SELECT id, host, pid, concurrency, started_at, heartbeat, running, processed, "
-                "stopped, error FROM workers ORDER BY started_at DESC"
+                "stopped, error, types, queues FROM workers ORDER BY started_at DESC"
             ).fetchall()
         )
         return [
@@ -688,6 +730,8 @@ class SqliteStore(Store):
                 stopped=bool(r[8]),
                 error=r[9],
                 holds_lock=_LOCK_SAYS.get(self._locks.state(r[0])) if not r[8] else None,
+                types=None if r[10] is None else tuple(json.loads(r[10])),
+                queues=None if r[11] is None else tuple(json.loads(r[11])),
             )
             for r in rows
         ]

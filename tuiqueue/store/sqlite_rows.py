@@ -12,7 +12,7 @@ from tuiqueue.core.status import Priority, Status
 COLUMNS = (
     "id, type, params, priority, status, progress, message, result, error, traceback, "
     "created_at, started_at, finished_at, run_at, attempts, max_attempts, timeout, worker, "
-    "token, rerun_of, depends_on, cancel_requested, version, updated_at, log_count"
+    "token, rerun_of, depends_on, cancel_requested, version, updated_at, log_count, queue"
 )
 
 
@@ -33,18 +33,12 @@ def _loads(text: str) -> Any:
     return json.loads(text)
 
 
-def claim_sql(hidden: str = "") -> str:
-    """The claim statement; hidden: extra `AND ...` that skips the rows of open batches."""
-    return (
-        "UPDATE jobs SET status = 'running', started_at = ?, attempts = attempts + 1, "
-        "worker = ?, token = ? || '.' || id || '.' || (attempts + 1), version = ?, "
-        "updated_at = ?, cancel_requested = 0 "
-        f"WHERE id IN (SELECT id FROM jobs WHERE status = 'pending'{hidden} "
-        f"ORDER BY priority DESC, id LIMIT ?) RETURNING {COLUMNS}"
-    )
-
-
-_CLAIM = claim_sql()
+_CLAIM_SET = (
+    "UPDATE jobs SET status = 'running', started_at = ?, attempts = attempts + 1, "
+    "worker = ?, token = ? || '.' || id || '.' || (attempts + 1), version = ?, "
+    "updated_at = ?, cancel_requested = 0 "
+)
+"""The claim's UPDATE up to its WHERE (sqlite_claims.py writes which ids it takes)."""
 # lifecycle.apply_outcome as one statement for every outcome that records the same thing
 # (?2: the outcome is terminal). The token check makes a stale outcome change nothing: a
 # token names its job (base.id.attempt), so `token IN` matches each job's own token only.
@@ -90,4 +84,5 @@ def row_to_job(row: Sequence[Any]) -> Job:
         row[22],
         row[23],
         row[24],
+        row[25],
     )

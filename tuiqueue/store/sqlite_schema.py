@@ -14,7 +14,7 @@ from tuiqueue.store.base import StoreError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 APP_ID = 0x7475_6971  # "tuiq": PRAGMA application_id marks our files
 
 MIGRATIONS: dict[int, str] = {
@@ -99,6 +99,21 @@ MIGRATIONS: dict[int, str] = {
         created_at REAL NOT NULL,
         committed INTEGER
     )
+    """,
+    # Queues, and claims that consider only the worker's types: jobs_claim serves both
+    # (status, queue, type) lookups in order and replaces jobs_ready, so a claim's update
+    # keeps the same number of indexes to maintain.
+    5: """
+    ALTER TABLE jobs ADD COLUMN queue TEXT NOT NULL DEFAULT 'default';
+    DROP INDEX IF EXISTS jobs_ready;
+    CREATE INDEX jobs_claim ON jobs (status, queue, type, priority DESC, id);
+    ALTER TABLE workers ADD COLUMN types TEXT;
+    ALTER TABLE workers ADD COLUMN queues TEXT;
+    CREATE TABLE queues (
+        name TEXT PRIMARY KEY,
+        paused INTEGER NOT NULL DEFAULT 0,
+        cap INTEGER
+    ) WITHOUT ROWID
     """,
 }
 

@@ -52,6 +52,11 @@ def group_key(job: Job) -> tuple[int, int, int]:
     return (2, 0, -job.id)
 
 
+def of(queue: str | None) -> dict[str, str]:
+    """The list filter for one queue (none for every queue)."""
+    return {} if queue is None else {"queue": queue}
+
+
 class Pager:
     """Keyset pages of jobs in some statuses, newest or oldest first, filtered by a needle.
 
@@ -66,10 +71,12 @@ class Pager:
         needle: str = "",
         page: int = 100,
         newest_first: bool = True,
+        queue: str | None = None,
     ) -> None:
         self.engine = engine
         self.statuses = frozenset(statuses)
         self.needle = needle
+        self.queue = queue
         self.page = page
         self.newest_first = newest_first
         self.cursor: int | None = None if newest_first else 0
@@ -87,11 +94,11 @@ class Pager:
             limit = min(FETCH, budget) if self.needle else self.page - len(found)
             if self.newest_first:
                 batch = await self.engine.list(
-                    statuses=self.statuses, before_id=self.cursor, limit=limit
+                    statuses=self.statuses, before_id=self.cursor, limit=limit, **of(self.queue)
                 )
             else:
                 batch = await self.engine.list(
-                    statuses=self.statuses, after_id=self.cursor, limit=limit
+                    statuses=self.statuses, after_id=self.cursor, limit=limit, **of(self.queue)
                 )
             self.scanned += len(batch)
             budget -= len(batch)
@@ -122,6 +129,7 @@ class Window:
         self.engine = engine
         self.statuses: frozenset[Status] | None = None
         self.needle = ""
+        self.queue: str | None = None
         self.pagers: list[Pager] = []
         self.refilling = False
         """A refill of queued jobs is under way."""
@@ -135,9 +143,11 @@ class Window:
         """Older queued or finished jobs can still be paged in."""
         return any(not p.done for p in self.pagers)
 
-    def reset(self, statuses: frozenset[Status] | None, needle: str) -> None:
+    def reset(
+        self, statuses: frozenset[Status] | None, needle: str, queue: str | None = None
+    ) -> None:
         """Start over for a filter: fresh pagers, nothing looked at yet."""
-        self.statuses, self.needle = statuses, needle
+        self.statuses, self.needle, self.queue = statuses, needle, queue
         self.pagers = [
             self._pager(group, PAGE, newest)
             for group, newest in zip(GROUPS, NEWEST_FIRST, strict=True)
@@ -145,7 +155,7 @@ class Window:
 
     def _pager(self, group: frozenset[Status], page: int, newest: bool = True) -> Pager:
         statuses = group if self.statuses is None else group & self.statuses
-        return Pager(self.engine, statuses, self.needle, page, newest)
+        return Pager(self.engine, statuses, self.needle, page, newest, self.queue)
 
     async def first(self) -> list[Job]:
         """The first window after `reset`: every active job (up to MAX_ACTIVE), then a page each."""
@@ -153,7 +163,9 @@ class Window:
         jobs = (
             [
                 j
-                for j in await self.engine.list(statuses=active.statuses, limit=MAX_ACTIVE)
+                for j in await self.engine.list(
+                    statuses=active.statuses, limit=MAX_ACTIVE, **of(self.queue)
+                )
                 if matches(j, self.needle)
             ]
             if active.statuses

@@ -14,7 +14,8 @@ from textual.widgets import Footer, Static
 
 from tuiqueue.core.job import Job
 from tuiqueue.core.lifecycle import UnknownJob
-from tuiqueue.core.status import TERMINAL
+from tuiqueue.core.placement import live_workers, waiting_reason
+from tuiqueue.core.status import QUEUED, TERMINAL
 from tuiqueue.ui.actions import Dashboard, steer
 from tuiqueue.ui.format import eta, plain
 from tuiqueue.ui.messages import Batch
@@ -80,15 +81,30 @@ class DetailScreen(Screen[None]):
         self.set_interval(1.0, self._tick)
 
     def _tick(self) -> None:
-        """Move the duration and ETA of a running job on between its updates."""
+        """Move the duration and ETA of a running job on between its updates; for a queued
+        one, look again at who could run it."""
         job = self.job
         if job is not None and job.status not in TERMINAL:
             self.query_one(JobSummary).job = job
             self.query_one(JobProgress).eta = eta(job, self.dashboard.clock())
+            if job.status in QUEUED:
+                self.run_worker(self._explain(job), group="detail-why", exclusive=True)
+
+    async def _explain(self, job: Job) -> None:
+        """Say why a queued job is not starting: no live worker has its type or queue."""
+        reason = None
+        if job.status in QUEUED:
+            now = self.dashboard.clock()
+            live = live_workers(await self.engine.workers(), now, self.engine.dead_after)
+            paused = {q.name for q in await self.engine.queues() if q.paused}
+            reason = waiting_reason(job, live, paused)
+        self.query_one(JobSummary).waiting = reason
 
     async def _load(self) -> None:
         try:
-            self.show(await self.engine.get(self.job_id))
+            job = await self.engine.get(self.job_id)
+            self.show(job)
+            await self._explain(job)
         except UnknownJob:
             self.query_one("#detail-title", Static).update(f"Job #{self.job_id} was deleted")
             return
@@ -105,7 +121,10 @@ class DetailScreen(Screen[None]):
         title = Text(f"Job #{job.id}  ", style="bold")
         title.append_text(plain(job.type, "bold"))
         self.query_one("#detail-title", Static).update(title)
-        self.query_one(JobSummary).job = job
+        summary = self.query_one(JobSummary)
+        if job.status not in QUEUED:
+            summary.waiting = None
+        summary.job = job
         progress = self.query_one(JobProgress)
         progress.percent = job.progress
         progress.message = job.error or job.message if job.status in TERMINAL else job.message

@@ -40,6 +40,9 @@ FILTERS: list[tuple[str, frozenset[Status] | None]] = [
 ]
 """Status filter choices."""
 
+ALL_QUEUES = "All queues"
+"""The queue filter's choice that shows every queue."""
+
 
 STEERING = frozenset({"new_job", "job", "toggle_queue", "undo_delete", "clear_finished", "submit"})
 """Actions that change the store: hidden (and refused) on a read-only dashboard."""
@@ -138,6 +141,8 @@ class MainScreen(Screen[None]):
         """What the job keys depended on when the footer was last refreshed (_refresh_keys)."""
         self._loaded = False
         """The first window is in (filter changes before that wait for it)."""
+        self.queue_choices: tuple[str, ...] = ()
+        """The queues the queue filter offers (from the stats)."""
 
     def compose(self) -> ComposeResult:
         """Stats on top, types and form on the left, filters and table on the right."""
@@ -154,6 +159,7 @@ class MainScreen(Screen[None]):
                         allow_blank=False,
                         id="status-filter",
                     )
+                    yield Select([(ALL_QUEUES, "")], value="", allow_blank=False, id="queue-filter")
                     yield Input(
                         placeholder="/ filter by id, type, message, params", id="text-filter"
                     )
@@ -192,7 +198,7 @@ class MainScreen(Screen[None]):
 
     async def _reload(self) -> None:
         table = self.table
-        self.window.reset(table.statuses, table.needle)
+        self.window.reset(table.statuses, table.needle, table.queue)
         self.show_paging(searching=bool(table.needle))
         table.load(await self.window.first())
         self.show_paging()
@@ -240,6 +246,21 @@ class MainScreen(Screen[None]):
     def _on_stats(self, stats: Stats) -> None:
         self.stats = stats
         self.query_one(StatsBar).stats = stats
+        self._offer_queues(stats)
+
+    def _offer_queues(self, stats: Stats) -> None:
+        """Keep the queue filter's choices to the queues there are (and the chosen one)."""
+        names = {q.name for q in stats.queues}
+        if self.table.queue is not None:
+            names.add(self.table.queue)
+        if tuple(sorted(names)) == self.queue_choices:
+            return
+        self.queue_choices = tuple(sorted(names))
+        select = self.query_one("#queue-filter", Select)
+        chosen = self.table.queue or ""
+        with select.prevent(Select.Changed):
+            select.set_options([(ALL_QUEUES, ""), *((n, n) for n in self.queue_choices)])
+            select.value = chosen
 
     def _on_theme(self, theme: Theme) -> None:
         # Badges are coloured from theme variables.
@@ -436,6 +457,11 @@ class MainScreen(Screen[None]):
         if event.select.id == "status-filter" and isinstance(event.value, int):
             self.table.statuses = FILTERS[event.value][1]
             self.reload()
+        elif event.select.id == "queue-filter" and isinstance(event.value, str):
+            queue = event.value or None
+            if queue != self.table.queue:
+                self.table.queue = queue
+                self.reload()
 
     def on_input_changed(self, event: Input.Changed) -> None:
         """The text filter applies to the shown rows at once, then searches the store."""

@@ -29,6 +29,8 @@ class JobSummary(Static):
 
     job: reactive[Job | None] = reactive(None, always_update=True)
     """The job shown."""
+    waiting: reactive[str | None] = reactive(None)
+    """Why the job is not starting (no live worker can run it, a paused queue), if so."""
 
     def __init__(self, clock: Callable[[], float] = time.time, **kw: Any) -> None:
         super().__init__(**kw)
@@ -37,6 +39,10 @@ class JobSummary(Static):
     def watch_job(self, job: Job | None) -> None:
         """Re-render for a new snapshot."""
         self.update(self.render_job(job) if job is not None else "Loading…")
+
+    def watch_waiting(self, waiting: str | None) -> None:
+        """Re-render with the new reason."""
+        self.watch_job(self.job)
 
     def ran_for(self, job: Job) -> float | None:
         """Seconds run: until now while it runs (the stored value only moves on updates)."""
@@ -50,7 +56,11 @@ class JobSummary(Static):
         table.add_column(style="bold", width=10)
         table.add_column()
         table.add_row("Status", badge(job.status, self.app.theme_variables))
+        if self.waiting:
+            warning = self.app.theme_variables.get("warning", "")
+            table.add_row("Waiting", Text(clean(self.waiting), style=warning))
         table.add_row("Type", Text(clean(job.type)))
+        table.add_row("Queue", Text(clean(job.queue)))
         table.add_row("Priority", str(job.priority))
         table.add_row("Params", Text(clean(pretty(job.params))))
         table.add_row("Created", stamp(job.created_at))

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("id", "ID", 5),
     ("type", "Type", 10),
+    ("queue", "Queue", 8),
     ("status", "Status", 12),
     ("priority", "Prio", 8),
     ("progress", "Progress", 13),
@@ -109,6 +110,8 @@ class JobTable(ScrollView, can_focus=True):
         self.jobs: dict[int, Job] = {}
         """Every job in the window, including those the filters hide."""
         self.statuses: frozenset[Status] | None = None
+        self.queue: str | None = None
+        """Only jobs of this queue are shown (None: every queue)."""
         self.needle = ""
         self.sort_column: str | None = None
         self.sort_reverse = False
@@ -177,6 +180,8 @@ class JobTable(ScrollView, can_focus=True):
             return False
         if self.statuses is not None and job.status not in self.statuses:
             return False
+        if self.queue is not None and job.queue != self.queue:
+            return False
         return matches(job, self.needle)
 
     def cells(self, job: Job) -> list[Text]:
@@ -185,6 +190,7 @@ class JobTable(ScrollView, can_focus=True):
         return [
             Text(str(job.id)),
             plain(job.type),
+            plain(job.queue),
             badge(job.status, self.app.theme_variables),
             Text(str(job.priority)),
             Text(progress),
@@ -244,7 +250,9 @@ class JobTable(ScrollView, can_focus=True):
         if moved:  # only a new job or a new status can take a group past its cap
             gone.update(self._trim(selected))
         ranks, order = self._ranks, self.order
-        filtered = bool(self.hidden or self.statuses is not None or self.needle)
+        filtered = bool(
+            self.hidden or self.statuses is not None or self.queue is not None or self.needle
+        )
         queue_order = self.sort_column is None
         changed: list[int] = []
         for job_id in jobs:

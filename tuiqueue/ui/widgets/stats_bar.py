@@ -10,6 +10,7 @@ from textual.containers import Horizontal
 from textual.reactive import reactive
 from textual.widgets import Sparkline, Static
 
+from tuiqueue.core.queues import DEFAULT_QUEUE
 from tuiqueue.core.records import Stats
 from tuiqueue.core.status import TERMINAL, Status
 from tuiqueue.engine.engine import Engine
@@ -100,5 +101,23 @@ class StatsBar(Horizontal):
             text.append("‖ QUEUE PAUSED │ ", style=f"bold {colours.get('warning', '')}")
         workers = f"{stats.workers} worker{'s' if stats.workers != 1 else ''}"
         text.append(f"{workers} {stats.fleet_active}/{stats.fleet_capacity}", style="bold")
-        text.append(f" · {stats.fleet_processed:,} done ")
+        text.append(f" · {stats.fleet_processed:,} done")
+        self.render_queues(stats, text)
         return text
+
+    def render_queues(self, stats: Stats, text: Text) -> None:
+        """Each named queue's running/limit and pause (nothing while only `default` exists
+        with no settings: one queue needs no breakdown)."""
+        if not any(
+            q.name != DEFAULT_QUEUE or q.paused or q.limit is not None for q in stats.queues
+        ):
+            return
+        warning = self.app.theme_variables.get("warning", "")
+        text.append(" │ queues", style="dim")
+        for q in stats.queues:
+            text.append(" ")
+            text.append(q.name, style="bold")
+            load = f" {q.running}" if q.limit is None else f" {q.running}/{q.limit}"
+            text.append(load)
+            if q.paused:
+                text.append(" ‖", style=f"bold {warning}".strip())
