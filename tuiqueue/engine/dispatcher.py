@@ -69,6 +69,10 @@ class Dispatcher:
         self._last_flush = 0.0
         self.concurrency = concurrency
         self.running: dict[int, Running] = {}
+        self.parked: set[int] = set()
+        """Ids of paused runs: they give their slot to the next job (people pause to make room)."""
+        self.resuming: deque[int] = deque()
+        """Ids of resumed runs waiting for a free slot: they get one before any new claim."""
         self.outcomes: list[tuple[Running, Outcome]] = []
         self._ready: deque[Running] = deque()
         """Claimed runs waiting for a free runner task."""
@@ -141,7 +145,8 @@ class Dispatcher:
             if ended:  # what they reported since the last flush goes in before they finish
                 await self._flush_progress(now, ended)
         running = self.running
-        free = self.concurrency - len(running) + len(outcomes) if claim else 0
+        # Parked runs hold no slot; resumed ones waiting for one are served before new claims.
+        free = self.concurrency - len(running) + len(self.parked) + len(outcomes) if claim else 0
         if not outcomes and free <= 0:
             return []
         try:
@@ -155,6 +160,8 @@ class Dispatcher:
             raise
         for run, _ in outcomes:
             running.pop(run.job.id, None)
+        if self.resuming:
+            self._admit()
         if len(finished) < len(outcomes):
             self._not_recorded(outcomes, finished)
         for job in finished:
@@ -194,6 +201,7 @@ class Dispatcher:
             if run is None or run.ended or (run.job.token or "") != stale.token:
                 continue  # over already (its outcome is not recorded), or a newer run here
             del self.running[stale.job_id]
+            self._release(run)
             run.supersede()
             if run.process is not None:
                 kill_group(run.process)  # the shell job's own stop follows (no grace)
@@ -274,6 +282,8 @@ class Dispatcher:
         self._slots.clear()
         self._workers = 0
         self._ready.clear()
+        self.parked.clear()
+        self.resuming.clear()
         self._wake_runners()
 
     def _give_up(self, run: Running) -> None:
@@ -286,6 +296,7 @@ class Dispatcher:
             # claim start a runner in its place.
             self._slots.discard(slot)
             self._workers -= 1
+            self._release(run)
             if not run.superseded:
                 self.outcomes.append((run, outcome(run, self.registry, self.clock)))
             if self._ready and self._workers < len(self.running):
@@ -300,7 +311,7 @@ class Dispatcher:
                 run: Running | None = None
                 with anyio.CancelScope() as scope:
                     slot.scope = scope
-                    while not slot.detached and self._workers <= self.concurrency:
+                    while not slot.detached and self._workers <= self._room():
                         if not self._ready:
                             # Out of claimed jobs: record the ended ones and claim more right
                             # here, rather than hand over to the dispatcher and back.
@@ -347,10 +358,11 @@ class Dispatcher:
     def _thread_limiter(self) -> anyio.CapacityLimiter:
         """The limiter of def jobs' threads, sized to the concurrency (which may change)."""
         threads = self._threads
+        room = self._room()  # (a paused def job still holds its thread)
         if threads is None:
-            threads = self._threads = anyio.CapacityLimiter(self.concurrency)
-        elif threads.total_tokens != self.concurrency:
-            threads.total_tokens = self.concurrency
+            threads = self._threads = anyio.CapacityLimiter(room)
+        elif threads.total_tokens != room:
+            threads.total_tokens = room
         return threads
 
     def _wake_runners(self, count: int | None = None) -> None:
@@ -375,8 +387,50 @@ class Dispatcher:
         self._more_pending = False
         self._wake_runners(len(self._ready))
 
+    # -- paused runs and their slots ----------------------------------------------------
+
+    def set_paused(self, run: Running, paused: bool) -> None:
+        """Pause a run (its slot goes to the next job) or resume it (it takes the next free
+        slot, before any queued job; at once if one is free)."""
+        job_id = run.job.id
+        if paused:
+            if job_id in self.parked:
+                return
+            if job_id in self.resuming:
+                self.resuming.remove(job_id)  # (its context is still paused)
+            self.parked.add(job_id)
+            run.ctx.set_paused(True)
+            self.wake()  # a slot is free: claim for it
+        elif job_id in self.parked:
+            self.parked.discard(job_id)
+            self.resuming.append(job_id)
+            self._admit()
+
+    def _room(self) -> int:
+        """Runner tasks (and threads) allowed: the slots, plus the paused runs' own."""
+        return self.concurrency + len(self.parked) + len(self.resuming)
+
+    def _busy(self) -> int:
+        """Slots taken: runs that are neither paused nor waiting to resume."""
+        return len(self.running) - len(self.parked) - len(self.resuming)
+
+    def _admit(self) -> None:
+        """Resume the waiting runs that free slots now have room for, oldest first."""
+        while self.resuming and self._busy() < self.concurrency:
+            run = self.running.get(self.resuming.popleft())
+            if run is not None:
+                run.ctx.set_paused(False)
+
+    def _release(self, run: Running) -> None:
+        """A run ended: it is neither paused nor waiting for a slot any more."""
+        job_id = run.job.id
+        self.parked.discard(job_id)
+        if job_id in self.resuming:
+            self.resuming.remove(job_id)
+
     def _done(self, run: Running, out: Outcome) -> None:
         # No wake-up: the runner ticks once it runs out of claimed jobs (see _work).
+        self._release(run)
         if not run.superseded:  # (its token is spent: nothing of it is recorded)
             self.outcomes.append((run, out))
 
@@ -433,7 +487,7 @@ class Dispatcher:
                         idle_checks = 0
             timeout = FLUSH_INTERVAL if self.running else self.poll_interval
             # With every slot taken a due job could not start anyway; an outcome wakes us.
-            full = len(self.running) >= self.concurrency
+            full = len(self.running) - len(self.parked) >= self.concurrency
             due = None if self.stopping or full else await self.store.next_wakeup(self.clock())
             if due is not None:
                 timeout = max(0.0, min(timeout, due - self.clock()))

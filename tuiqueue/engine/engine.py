@@ -465,7 +465,7 @@ class Engine:
         if job.cancel_requested:
             run.cancel()
         else:
-            run.ctx.set_paused(job.status is Status.PAUSED)
+            self._d.set_paused(run, job.status is Status.PAUSED)
 
     # -- commands -----------------------------------------------------------------------
 
