@@ -170,7 +170,11 @@ class MainScreen(Screen[None]):
     def on_mount(self) -> None:
         """Titles, the first job type in the form; follow the engine, the stats and the theme."""
         self.query_one("#types").border_title = "Job types"
-        self.query_one("#form").border_title = "New job"
+        form = self.query_one("#form")
+        form.border_title = "New job"
+        if self.engine.read_only:  # nothing can be submitted here: say so, type nothing
+            form.border_title = "New job (read-only: off)"
+            form.disabled = True
         self.query_one("#jobs").border_title = "Queue"
         types = self.query_one(TypeList)
         if types.types:
