@@ -62,9 +62,32 @@ def _bar(app: QueueApp) -> str:
     return bar.render_stats(app.stats).plain
 
 
+REDIS_URL = "redis://127.0.0.1:6379/13"
+
+
+def _flush_redis() -> None:
+    import redis
+
+    client = redis.Redis(host="127.0.0.1", port=6379, db=13)
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    """One SQLite file, or the real Redis (its db 13, emptied before and after)."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "jobs.db")
+        return
+    if not redis_reachable():
+        pytest.skip("no Redis server at 127.0.0.1:6379")
+    _flush_redis()
+    yield REDIS_URL
+    _flush_redis()
+
+
 @pytest.mark.anyio
-async def test_a_watching_dashboard_runs_nothing_and_steers(tmp_path: Path) -> None:
-    db = str(tmp_path / "jobs.db")
+async def test_a_watching_dashboard_runs_nothing_and_steers(db: str) -> None:
     ids = await _queue(db, 3)
     app = _app(db, worker=False)
     async with app.run_test(size=(140, 40)) as pilot:
@@ -84,8 +107,7 @@ async def test_a_watching_dashboard_runs_nothing_and_steers(tmp_path: Path) -> N
 
 
 @pytest.mark.anyio
-async def test_a_read_only_dashboard_changes_nothing(tmp_path: Path) -> None:
-    db = str(tmp_path / "jobs.db")
+async def test_a_read_only_dashboard_changes_nothing(db: str) -> None:
     ids = await _queue(db, 3)
     before = await _statuses(db)
     app = _app(db, read_only=True)
@@ -143,7 +165,7 @@ def test_on_redis_the_dashboard_attaches_without_a_worker(tmp_path: Path) -> Non
     """`tuiqueue --db redis://...` opened on a terminal claims nothing and is no worker."""
     import redis
 
-    url = "redis://127.0.0.1:6379/13"
+    url = REDIS_URL
     client = redis.Redis(host="127.0.0.1", port=6379, db=13)
     client.flushdb()
     try:

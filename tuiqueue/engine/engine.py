@@ -331,7 +331,10 @@ class Engine:
             beat, self._heartbeat = self._heartbeat, None
             beat.signal_stop()  # (a daemon thread: one stuck in a dead store ends with us)
             await anyio.to_thread.run_sync(beat.stop, abandon_on_cancel=True)
-        await self.store.stop_worker(self.worker_id, self.clock())
+        now = self.clock()
+        # Its last count, so `tuiqueue workers` says what a stopped worker did.
+        await self.store.heartbeat(self.worker_id, 0, self._d.processed, now)
+        await self.store.stop_worker(self.worker_id, now)
 
     async def _keep_alive(self) -> None:
         """Tick for the heartbeat thread (or beat here when there is none); recover orphans."""
