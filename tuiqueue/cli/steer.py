@@ -27,12 +27,38 @@ def _each(settings: Settings, ids: Sequence[int], verb: str) -> None:
     settings.call(body)
 
 
+NOT_KILLABLE = (
+    "job {id}: a plain `def` job runs in a worker thread and cannot be killed; it was asked "
+    'to stop and ends at its next ctx.check() (declare it with isolation="process" to make '
+    "it killable)"
+)
+
+
 @main.command()
 @click.argument("ids", nargs=-1, type=int, required=True)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Stop at once: kill the process group (shell and process jobs), cancel the task "
+    "(async jobs); without it the job is asked (checkpoint raises, SIGTERM, then forced).",
+)
 @pass_settings
-def cancel(settings: Settings, ids: tuple[int, ...]) -> None:
+def cancel(settings: Settings, ids: tuple[int, ...], force: bool) -> None:
     """Cancel jobs (queued ones never start; running ones are stopped)."""
-    _each(settings, ids, "cancel")
+    if not force:
+        _each(settings, ids, "cancel")
+        return
+
+    async def body(engine: Engine) -> None:
+        for job_id in ids:
+            job = await engine.cancel(job_id, force=True)
+            if job.status not in TERMINAL and not engine.killable(job):
+                click.echo(NOT_KILLABLE.format(id=job.id))
+            else:
+                note = " (killing)" if job.status not in TERMINAL else ""
+                click.echo(f"job {job.id}: {job.status}{note}")
+
+    settings.call(body)
 
 
 @main.command()

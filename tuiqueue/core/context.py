@@ -66,6 +66,8 @@ class JobContext:
         # (making three events per job cost more than running a no-op job).
         self._cancelled = False
         self._stopping = False
+        self.forced = False
+        """cancel --force: stop at once (process groups are killed without a grace period)."""
         self._paused = False
         self._unpaused: threading.Event | None = None
         self._resumed: anyio.Event | None = None
@@ -194,6 +196,12 @@ class JobContext:
         self._wake_paused()
         for listener in list(self._cancel_listeners or ()):
             listener()
+
+    def force(self) -> None:
+        """Engine: cancel --force; child processes are killed at once, no grace period."""
+        self.forced = True
+        self.stop_grace = 0.0
+        self.set_cancelled()
 
     def _wake_paused(self) -> None:
         if self._unpaused is not None:

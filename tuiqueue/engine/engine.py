@@ -19,7 +19,7 @@ from anyio.abc import TaskGroup, TaskStatus
 
 from tuiqueue.core.events import Event, EventBus, EventKind, Subscription
 from tuiqueue.core.job import Job, NewJob
-from tuiqueue.core.lifecycle import Command, ReadOnly, UnknownJob
+from tuiqueue.core.lifecycle import FORCE, Command, ReadOnly, UnknownJob
 from tuiqueue.core.params import MAX_INT
 from tuiqueue.core.records import LogPage, WorkerInfo
 from tuiqueue.core.records import Stats as Stats
@@ -398,7 +398,9 @@ class Engine:
             return
         run.job.status = job.status
         run.job.cancel_requested = job.cancel_requested
-        if job.cancel_requested:
+        if job.cancel_requested >= FORCE:
+            run.kill()
+        elif job.cancel_requested:
             run.cancel()
         else:
             run.ctx.set_paused(job.status is Status.PAUSED)
@@ -478,9 +480,18 @@ class Engine:
         self.wake()
         return job
 
-    async def cancel(self, job_id: int) -> Job:
-        """Cancel a queued job (it never starts) or stop a running one."""
-        return await self._command(job_id, "cancel")
+    async def cancel(self, job_id: int, *, force: bool = False) -> Job:
+        """Cancel a queued job (it never starts) or stop a running one; force stops it at
+        once (its process group killed, its task cancelled) rather than asking it to."""
+        return await self._command(job_id, "kill" if force else "cancel")
+
+    def killable(self, job: Job) -> bool:
+        """Whether a forced cancel can stop this job at once: False for a plain `def` job
+        running in a thread (nothing can stop a thread; it is only asked)."""
+        if job.type not in self.registry:
+            return True  # its worker knows; nothing to say from here
+        kind = self.registry.get(job.type)
+        return kind.isolation == "process" or kind.is_async
 
     async def pause(self, job_id: int) -> Job:
         """Pause a job: a queued one is not started, a running one waits at its checkpoints."""

@@ -20,6 +20,7 @@ from tuiqueue.core.job import Job
 from tuiqueue.core.lifecycle import Outcome
 from tuiqueue.core.registry import JobType, Registry, UnknownJobType
 from tuiqueue.core.status import Status
+from tuiqueue.engine.isolation import run_in_process
 from tuiqueue.engine.recovery import resolve
 
 logger = logging.getLogger(__name__)
@@ -102,6 +103,12 @@ class Running:
     def cancel(self) -> None:
         """Ask the job to stop: flag it and cancel its body."""
         self.ctx.set_cancelled()
+        self._stop()
+
+    def kill(self) -> None:
+        """cancel --force: kill its process group at once (a shell or process job), cancel
+        its task (async); a plain `def` in a thread cannot be killed and is only asked."""
+        self.ctx.force()
         self._stop()
 
     def time_out(self) -> None:
@@ -191,7 +198,11 @@ def begin(run: Running, kind: JobType, slot: Slot) -> Awaitable[Any]:
     run.slot = slot
     slot.current = run
     body: Awaitable[Any] = (
-        kind.fn(ctx, **job.params) if kind.is_async else _thread_body(run, kind, ctx)
+        run_in_process(job, kind, ctx)
+        if kind.isolation == "process"
+        else kind.fn(ctx, **job.params)
+        if kind.is_async
+        else _thread_body(run, kind, ctx)
     )
     timeout = timeout_of(job, kind)
     if timeout is not None:

@@ -1,0 +1,144 @@
+"""isolation="process" and cancel --force, as real processes: a worker and the CLI on one store."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import cli_env, tq, wait_until
+from tuiqueue.core import proctree
+
+MODULE = '''
+import os
+import signal
+import time
+
+from tuiqueue import JobContext, Param, job_type
+
+
+@job_type("spin", isolation="process")
+def spin(ctx: JobContext) -> None:
+    """Busy loop, never checking in."""
+    ctx.log(f"pid {os.getpid()}")
+    ctx.progress(5, "spinning")
+    while True:
+        pass
+
+
+@job_type("crash", isolation="process")
+def crash(ctx: JobContext) -> None:
+    """Segfault."""
+    os.kill(os.getpid(), signal.SIGSEGV)
+
+
+@job_type("report", isolation="process", params=[Param("n", "int", default=3)])
+async def report(ctx: JobContext, n: int) -> dict:
+    """Progress, log and a result from the child."""
+    ctx.log("hello from the child")
+    ctx.progress(50, "half way")
+    await ctx.checkpoint()
+    print("printed")
+    return {"n": n, "pid": os.getpid()}
+
+
+@job_type("threaded")
+def threaded(ctx: JobContext) -> None:
+    """A plain def in a thread that checks in."""
+    ctx.progress(1, "started")
+    while True:
+        ctx.check()
+        time.sleep(0.02)
+'''
+
+
+def submit(db: str, mod: Path, *args: str) -> int:
+    out = tq("--db", db, "--jobs", str(mod), "submit", *args)
+    assert out.returncode == 0, out.stderr
+    return int(out.stdout)
+
+
+def show(db: str, mod: Path, job_id: int) -> dict:
+    out = tq("--db", db, "--jobs", str(mod), "show", "--json", str(job_id))
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def attempt_processes(pid: int) -> list[int]:
+    """Processes alive carrying the attempt token of the child with this pid."""
+    started = proctree.start_time(pid)
+    if started is None:
+        return []
+    return proctree.find(proctree.token_for(pid, started)) + (
+        [pid] if proctree.state(pid) not in (None, "Z", "X") else []
+    )
+
+
+@pytest.fixture
+def worker(tmp_path: Path):
+    db, mod = str(tmp_path / "jobs.db"), tmp_path / "mod.py"
+    mod.write_text(MODULE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tuiqueue", "--db", db, "--jobs", str(mod), "worker", "-c", "2"],
+        env=cli_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    yield db, mod, proc
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def test_force_cancel_kills_a_busy_process_job_within_a_second(worker) -> None:
+    db, mod, proc = worker
+    job_id = submit(db, mod, "spin")
+    wait_until(lambda: show(db, mod, job_id)["progress"] == 5, 20, "the job to spin")
+    logs = tq("--db", db, "--jobs", str(mod), "logs", str(job_id)).stdout
+    child = int(logs.split("pid ")[1].split()[0])
+    assert attempt_processes(child)
+    out = tq("--db", db, "--jobs", str(mod), "cancel", "--force", str(job_id))
+    assert out.returncode == 0, out.stderr
+    wait_until(lambda: not attempt_processes(child), 1.0, "no process of the job left")
+    wait_until(lambda: show(db, mod, job_id)["status"] == "cancelled", 10, "it to be cancelled")
+    assert proc.poll() is None
+
+
+def test_a_segfault_fails_that_job_only(worker) -> None:
+    db, mod, proc = worker
+    crashed = submit(db, mod, "crash")
+    wait_until(lambda: show(db, mod, crashed)["status"] == "failed", 20, "the crash to fail")
+    assert "SIGSEGV" in show(db, mod, crashed)["error"]
+    after = submit(db, mod, "report", "-p", "n=7")
+    wait_until(lambda: show(db, mod, after)["status"] == "completed", 20, "the next job")
+    job = show(db, mod, after)
+    assert job["result"]["n"] == 7 and job["result"]["pid"] != proc.pid
+    logs = tq("--db", db, "--jobs", str(mod), "logs", str(after)).stdout
+    assert "hello from the child" in logs and "printed" in logs
+    assert proc.poll() is None
+
+
+def test_force_cancel_of_a_def_job_says_it_cannot_be_killed(worker) -> None:
+    db, mod, _ = worker
+    job_id = submit(db, mod, "threaded")
+    wait_until(lambda: show(db, mod, job_id)["status"] == "running", 20, "it to run")
+    out = tq("--db", db, "--jobs", str(mod), "cancel", "--force", str(job_id))
+    assert out.returncode == 0, out.stderr
+    assert "cannot be killed" in out.stdout and 'isolation="process"' in out.stdout
+    wait_until(lambda: show(db, mod, job_id)["status"] == "cancelled", 10, "it to stop")
+
+
+def test_primes_runs_in_a_child_process(tmp_path: Path) -> None:
+    db = str(tmp_path / "jobs.db")
+    out = tq("--db", db, "submit", "primes", "-p", "limit=1000")
+    job_id = int(out.stdout)
+    assert tq("--db", db, "worker", "--drain").returncode == 0
+    job = json.loads(tq("--db", db, "show", "--json", str(job_id)).stdout)
+    assert job["status"] == "completed" and job["result"]["count"] == 168
