@@ -11,7 +11,7 @@ from tuiqueue.cli.group import Settings, main, pass_settings
 from tuiqueue.cli.support import (
     parse_duration,
 )
-from tuiqueue.core.status import TERMINAL, Status
+from tuiqueue.core.status import TERMINAL, Priority, Status
 from tuiqueue.engine.engine import Engine
 
 T = TypeVar("T")
@@ -59,6 +59,20 @@ def cancel(settings: Settings, ids: tuple[int, ...], force: bool) -> None:
                 click.echo(f"job {job.id}: {job.status}{note}")
 
     settings.call(body)
+
+
+@main.command()
+@click.argument("job_id", type=int)
+@click.argument("level", metavar="LEVEL")
+@pass_settings
+def priority(settings: Settings, job_id: int, level: str) -> None:
+    """Change a queued job's priority (low, normal, high, critical or 0-3)."""
+    try:
+        chosen = Priority.parse(level)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    job = settings.call(lambda e: e.set_priority(job_id, chosen))
+    click.echo(f"job {job.id}: priority {job.priority}")
 
 
 @main.command()

@@ -6,7 +6,15 @@ from collections.abc import Mapping
 from typing import Any, Literal, NamedTuple
 
 from tuiqueue.core.job import Job
-from tuiqueue.core.status import ACTIVE, QUEUED, TERMINAL, Status, TransitionError, check_transition
+from tuiqueue.core.status import (
+    ACTIVE,
+    QUEUED,
+    TERMINAL,
+    Priority,
+    Status,
+    TransitionError,
+    check_transition,
+)
 
 Command = Literal["cancel", "kill", "pause", "resume"]
 """kill: cancel --force (a running job is stopped at once, not asked)."""
@@ -103,6 +111,18 @@ def apply_command(
         if job.status in QUEUED or job.status is Status.RUNNING:
             return False
     job.status = Status.RUNNING if started else queued_status(job, now, dep_status)
+    return True
+
+
+def apply_priority(job: Job, priority: Priority) -> bool:
+    """Change a job's priority in place before it starts; False when it already has it."""
+    if job.status not in QUEUED and not (job.status is Status.PAUSED and job.token is None):
+        raise TransitionError(
+            f"job {job.id} is {job.status}; only a job that has not started can change priority"
+        )
+    if job.priority is priority:
+        return False
+    job.priority = priority
     return True
 
 

@@ -493,6 +493,14 @@ class Engine:
         kind = self.registry.get(job.type)
         return kind.isolation == "process" or kind.is_async
 
+    async def set_priority(self, job_id: int, priority: Priority | str | int) -> Job:
+        """Change a job's priority before it starts; it moves in the run order at once."""
+        self._writable("change priorities")
+        job = await self.store.set_priority(job_id, Priority.parse(priority), self.clock())
+        self._d.publish_job(job)
+        self.wake()
+        return job
+
     async def pause(self, job_id: int) -> Job:
         """Pause a job: a queued one is not started, a running one waits at its checkpoints."""
         return await self._command(job_id, "pause")

@@ -8,7 +8,7 @@ from collections.abc import Collection, Sequence
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import Command, Outcome
 from tuiqueue.core.records import Changes, JobProcess, LogPage, ProgressUpdate, WorkerInfo
-from tuiqueue.core.status import Status
+from tuiqueue.core.status import Priority, Status
 
 LOG_HEAD = 100
 """First lines of a job's log that are always kept."""
@@ -186,6 +186,13 @@ class Store(ABC):
 
         Blocks the event loop on SQLite (each statement; lock waits are awaited);
         MemoryStore does no I/O; Redis awaits and does not block.
+        """
+
+    @abstractmethod
+    async def set_priority(self, job_id: int, priority: Priority, now: float) -> Job:
+        """Change a job's priority before it starts; it moves in the run order at once.
+
+        UnknownJob, or TransitionError once it has started or finished.
         """
 
     @abstractmethod

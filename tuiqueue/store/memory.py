@@ -14,6 +14,7 @@ from tuiqueue.core.lifecycle import (
     UnknownJob,
     apply_command,
     apply_outcome,
+    apply_priority,
     dependency_failure,
     queued_status,
 )
@@ -180,9 +181,10 @@ class MemoryStore(Store):
         ready, jobs, active, base = self._ready, self._jobs, self._active, self._token_base
         version = self._version
         while ready and len(out) < limit:
-            job = jobs.get(heapq.heappop(ready) & _ID_MASK)
-            if job is None or job.status is not Status.PENDING:
-                continue
+            key = heapq.heappop(ready)
+            job = jobs.get(key & _ID_MASK)
+            if job is None or job.status is not Status.PENDING or key != _ready_key(job):
+                continue  # (gone, taken, or its priority changed: a newer entry stands)
             version += 1
             job.status = Status.RUNNING
             job.started_at = job.updated_at = now
@@ -247,6 +249,15 @@ class MemoryStore(Store):
         if apply_command(job, command, now, self._dep_status(job)):
             self._touch(job, old, now)
             self._enqueue(job)
+        return job.copy()
+
+    async def set_priority(self, job_id: int, priority: Priority, now: float) -> Job:
+        job = self._jobs.get(job_id)
+        if job is None:
+            raise UnknownJob(job_id)
+        if apply_priority(job, priority):
+            self._touch(job, job.status, now)
+            self._enqueue(job)  # the old heap entry no longer matches and is skipped
         return job.copy()
 
     async def append_logs(self, lines: dict[int, list[str]]) -> None:

@@ -24,9 +24,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from tuiqueue.core.job import Job, NewJob
-from tuiqueue.core.lifecycle import Command, Outcome, UnknownJob, apply_command
+from tuiqueue.core.lifecycle import Command, Outcome, UnknownJob, apply_command, apply_priority
 from tuiqueue.core.records import Changes, JobProcess, LogPage, ProgressUpdate, WorkerInfo
-from tuiqueue.core.status import TERMINAL, Status
+from tuiqueue.core.status import TERMINAL, Priority, Status
 from tuiqueue.core.text import mask_secrets, mask_url
 from tuiqueue.store import redis_lua as lua
 from tuiqueue.store.base import LOG_HEAD, LOG_TAIL, OwnVersions, Store, StoreError, clip_line
@@ -325,6 +325,23 @@ class RedisStore(Store):
                 return job
             await anyio.sleep(0.001)
         raise StoreError(f"{mask_url(self.url)}: job {job_id} kept changing; try the command again")
+
+    async def set_priority(self, job_id: int, priority: Priority, now: float) -> Job:
+        for _ in range(100):  # compare-and-set, as command()
+            job = await self.get(job_id)
+            if job is None:
+                raise UnknownJob(job_id)
+            before = job.copy()
+            if not apply_priority(job, priority):
+                return job
+            # SAVE re-scores the ready index when priority is among the fields set.
+            version = await self._run("SAVE", dumps([diff(before, job)]), now=now)
+            if version:
+                job.version, job.updated_at = int(version), now
+                self._own.add(job.version)
+                return job
+            await anyio.sleep(0.001)
+        raise StoreError(f"{mask_url(self.url)}: job {job_id} kept changing; try again")
 
     # -- deleting -----------------------------------------------------------------------
 

@@ -181,6 +181,7 @@ def job_fields(job: Job) -> dict[str, str | None]:
         "worker": job.worker,
         "token": job.token,
         "cancel_requested": str(int(job.cancel_requested)),
+        "priority": str(int(job.priority)),
     }
 
 

@@ -18,11 +18,12 @@ from tuiqueue.core.lifecycle import (
     Outcome,
     UnknownJob,
     apply_command,
+    apply_priority,
     dependency_failure,
     queued_status,
 )
 from tuiqueue.core.records import Changes, JobProcess, LogPage, ProgressUpdate, WorkerInfo
-from tuiqueue.core.status import ACTIVE, TERMINAL, Status
+from tuiqueue.core.status import ACTIVE, TERMINAL, Priority, Status
 from tuiqueue.store.base import LOG_HEAD, LOG_TAIL, Store, clip_line
 from tuiqueue.store.sqlite_conn import BUSY_MS as BUSY_MS
 from tuiqueue.store.sqlite_conn import RETRY_FOR as RETRY_FOR
@@ -155,6 +156,22 @@ class SqliteStore(Store):
             if apply_command(job, command, now, self._dep_status(conn, job.depends_on)):
                 job.version, job.updated_at = self._db.bump(conn), now
                 self._save(conn, job)
+            return job
+
+        return await self._db.write(tx)
+
+    async def set_priority(self, job_id: int, priority: Priority, now: float) -> Job:
+        def tx(conn: sqlite3.Connection) -> Job:
+            row = conn.execute(f"SELECT {COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None:
+                raise UnknownJob(job_id)
+            job = row_to_job(row)
+            if apply_priority(job, priority):
+                job.version, job.updated_at = self._db.bump(conn), now
+                conn.execute(
+                    "UPDATE jobs SET priority = ?, version = ?, updated_at = ? WHERE id = ?",
+                    (int(priority), job.version, now, job_id),
+                )
             return job
 
         return await self._db.write(tx)
