@@ -15,6 +15,8 @@ from tuiqueue.cli.support import (
     safe,
     show_job,
 )
+from tuiqueue.core.job import Job
+from tuiqueue.core.records import Step
 from tuiqueue.core.status import TERMINAL, Status
 from tuiqueue.engine.engine import Engine
 
@@ -58,11 +60,18 @@ def list_jobs(
 @pass_settings
 def show(settings: Settings, job_id: int, as_json: bool) -> None:
     """Show one job: params, times, result, error."""
-    job = settings.call(lambda e: e.get(job_id))
+
+    async def body(engine: Engine) -> tuple[Job, list[Step]]:
+        return await engine.get(job_id), await engine.store.steps(job_id)
+
+    job, steps = settings.call(body)
     if as_json:
-        echo_json(job.to_dict())
+        echo_json({**job.to_dict(), "steps": [step.to_dict() for step in steps]})
     else:
         show_job(job)
+        for step in steps:
+            took = "running" if step.finished is None else f"{step.finished - step.started:.2f}s"
+            click.echo(f"step: {safe(step.name)} ({took})")
 
 
 @main.command()

@@ -108,3 +108,21 @@ class ProgressUpdate(NamedTuple):
     token: str
     percent: float
     message: str
+
+
+class Step(NamedTuple):
+    """One step of a job (ctx.step("download")): when it started and, once over, finished."""
+
+    name: str
+    started: float
+    finished: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape in `show --json`'s "steps"."""
+        end = self.finished
+        return {
+            "name": self.name,
+            "started": self.started,
+            "finished": end,
+            "duration": None if end is None else max(0.0, end - self.started),
+        }

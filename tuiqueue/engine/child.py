@@ -50,6 +50,9 @@ class Channel:
         ctx.unflushed = False
         if ctx.has_lines:
             self.send({"log": ctx.take_lines()})
+        if ctx.steps_dirty:
+            ctx.steps_dirty = False
+            self.send({"steps": [list(step) for step in ctx.steps]})
         if ctx.dirty:
             ctx.dirty = False
             self.send({"progress": ctx.percent, "message": ctx.message})

@@ -149,7 +149,7 @@ class Dispatcher:
         return claimed
 
     async def _flush_progress(self, now: float, runs: list[Running]) -> None:
-        updates, logs = [], {}
+        updates, logs, steps = [], {}, {}
         for run in runs:
             ctx = run.ctx
             if not ctx.unflushed:
@@ -157,6 +157,9 @@ class Dispatcher:
             ctx.unflushed = False
             if ctx.has_lines:
                 logs[run.job.id] = ctx.take_lines()
+            if ctx.steps_dirty:  # rare: only jobs that call ctx.step() pay for it
+                ctx.steps_dirty = False
+                steps[run.job.id] = list(ctx.steps)
             if ctx.dirty:
                 ctx.dirty = False
                 run.job.progress, run.job.message = ctx.percent, ctx.message
@@ -167,6 +170,8 @@ class Dispatcher:
             await self.store.save_progress(updates, now)
         if logs:
             await self.store.append_logs(logs)
+        if steps:
+            await self.store.save_steps(steps)
         if self.bus.has_subscribers:
             for run in runs:
                 if run.job.id in logs:
@@ -306,6 +311,7 @@ class Dispatcher:
 
     def _done(self, run: Running, out: Outcome) -> None:
         # No wake-up: the runner ticks once it runs out of claimed jobs (see _work).
+        run.ctx.end_steps()
         self.outcomes.append((run, out))
 
     async def _runner_tick(self) -> bool:

@@ -23,6 +23,7 @@ from anyio.abc import ByteReceiveStream, Process
 from tuiqueue.core import proctree
 from tuiqueue.core.context import JobCancelled, JobContext
 from tuiqueue.core.job import Job
+from tuiqueue.core.records import Step
 from tuiqueue.core.registry import JobType
 from tuiqueue.engine.child import CHANNEL_ENV
 
@@ -87,6 +88,9 @@ async def _read_channel(fd: int, ctx: JobContext, ending: dict[str, Any]) -> Non
             if "log" in message:
                 for line in message["log"]:
                     ctx.log(line)
+            elif "steps" in message:
+                ctx.steps[:] = [Step(*step) for step in message["steps"]]
+                ctx.steps_dirty = ctx.unflushed = True
             elif "progress" in message:
                 ctx.progress(message["progress"], message["message"])
             else:

@@ -7,7 +7,14 @@ from collections.abc import Collection, Sequence
 
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import Command, Outcome
-from tuiqueue.core.records import Changes, JobProcess, LogPage, ProgressUpdate, WorkerInfo
+from tuiqueue.core.records import (
+    Changes,
+    JobProcess,
+    LogPage,
+    ProgressUpdate,
+    Step,
+    WorkerInfo,
+)
 from tuiqueue.core.status import Priority, Status
 
 LOG_HEAD = 100
@@ -194,6 +201,14 @@ class Store(ABC):
 
         UnknownJob, or TransitionError once it has started or finished.
         """
+
+    @abstractmethod
+    async def save_steps(self, steps: dict[int, list[Step]]) -> None:
+        """Record each job's steps so far (the whole list, replacing what was stored)."""
+
+    @abstractmethod
+    async def steps(self, job_id: int) -> list[Step]:
+        """A job's recorded steps, in order (empty when it marked none)."""
 
     @abstractmethod
     async def append_logs(self, lines: dict[int, list[str]]) -> None:

@@ -18,7 +18,14 @@ from tuiqueue.core.lifecycle import (
     dependency_failure,
     queued_status,
 )
-from tuiqueue.core.records import Changes, JobProcess, LogPage, ProgressUpdate, WorkerInfo
+from tuiqueue.core.records import (
+    Changes,
+    JobProcess,
+    LogPage,
+    ProgressUpdate,
+    Step,
+    WorkerInfo,
+)
 from tuiqueue.core.status import ACTIVE, TERMINAL, Priority, Status
 from tuiqueue.store.base import LOG_HEAD, LOG_TAIL, Store, clip_line
 
@@ -54,6 +61,7 @@ class MemoryStore(Store):
         self._scheduled: list[tuple[float, int]] = []
         self._waiting: set[int] = set()
         self._logs: dict[int, tuple[list[tuple[int, str]], int]] = {}
+        self._steps: dict[int, list[Step]] = {}
         self._paused = False
         self._workers: dict[str, WorkerInfo] = {}
         self._token_base = uuid.uuid4().hex[:12]
@@ -260,6 +268,14 @@ class MemoryStore(Store):
             self._enqueue(job)  # the old heap entry no longer matches and is skipped
         return job.copy()
 
+    async def save_steps(self, steps: dict[int, list[Step]]) -> None:
+        for job_id, marked in steps.items():
+            if job_id in self._jobs:
+                self._steps[job_id] = list(marked)
+
+    async def steps(self, job_id: int) -> list[Step]:
+        return list(self._steps.get(job_id, ()))
+
     async def append_logs(self, lines: dict[int, list[str]]) -> None:
         for job_id, new in lines.items():
             if job_id not in self._jobs:
@@ -289,6 +305,7 @@ class MemoryStore(Store):
         self._counts[self._jobs.pop(job_id).status] -= 1
         self._active.discard(job_id)
         self._logs.pop(job_id, None)
+        self._steps.pop(job_id, None)
         self._procs.pop(job_id, None)
         self._version += 1
         self._deleted.append((self._version, job_id))

@@ -7,6 +7,7 @@ jobs at once, finish records a whole batch, and each bumps a version counter tha
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 import warnings
@@ -25,7 +26,14 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import Command, Outcome, UnknownJob, apply_command, apply_priority
-from tuiqueue.core.records import Changes, JobProcess, LogPage, ProgressUpdate, WorkerInfo
+from tuiqueue.core.records import (
+    Changes,
+    JobProcess,
+    LogPage,
+    ProgressUpdate,
+    Step,
+    WorkerInfo,
+)
 from tuiqueue.core.status import TERMINAL, Priority, Status
 from tuiqueue.core.text import mask_secrets, mask_url
 from tuiqueue.store import redis_lua as lua
@@ -439,6 +447,17 @@ class RedisStore(Store):
             version = await self._run("APPEND_LOGS", "", dumps(batch), LOG_HEAD, LOG_TAIL)
             if version:
                 self._own.add(int(version))
+
+    async def save_steps(self, steps: dict[int, list[Step]]) -> None:
+        async with self.client.pipeline(transaction=False) as pipe:
+            for job_id, marked in steps.items():
+                # Kept as long as the job's own hash (its deletion takes the steps too).
+                pipe.set(self._key("steps:", job_id), dumps([list(s) for s in marked]))
+            await self._call(pipe.execute)
+
+    async def steps(self, job_id: int) -> list[Step]:
+        raw = await self._call(self.client.get, self._key("steps:", job_id))
+        return [] if raw is None else [Step(*s) for s in json.loads(raw)]
 
     async def logs(self, job_id: int, after: int = 0, limit: int | None = None) -> LogPage:
         reply = await self._run(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import sqlite3
@@ -22,7 +23,14 @@ from tuiqueue.core.lifecycle import (
     dependency_failure,
     queued_status,
 )
-from tuiqueue.core.records import Changes, JobProcess, LogPage, ProgressUpdate, WorkerInfo
+from tuiqueue.core.records import (
+    Changes,
+    JobProcess,
+    LogPage,
+    ProgressUpdate,
+    Step,
+    WorkerInfo,
+)
 from tuiqueue.core.status import ACTIVE, TERMINAL, Priority, Status
 from tuiqueue.store.base import LOG_HEAD, LOG_TAIL, Store, clip_line
 from tuiqueue.store.sqlite_conn import BUSY_MS as BUSY_MS
@@ -176,6 +184,27 @@ class SqliteStore(Store):
 
         return await self._db.write(tx)
 
+    async def save_steps(self, steps: dict[int, list[Step]]) -> None:
+        rows = [(job_id, _dumps([list(s) for s in marked])) for job_id, marked in steps.items()]
+
+        def tx(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "INSERT INTO job_steps (job_id, steps) SELECT ?1, ?2 WHERE EXISTS "
+                "(SELECT 1 FROM jobs WHERE id = ?1) "
+                "ON CONFLICT (job_id) DO UPDATE SET steps = excluded.steps",
+                rows,
+            )
+
+        await self._db.write(tx)
+
+    async def steps(self, job_id: int) -> list[Step]:
+        row = await self._db.read(
+            lambda c: c.execute(
+                "SELECT steps FROM job_steps WHERE job_id = ?", (job_id,)
+            ).fetchone()
+        )
+        return [] if row is None else [Step(*s) for s in json.loads(row[0])]
+
     def _remove(self, conn: sqlite3.Connection, ids: Sequence[int]) -> None:
         version = self._db.bump(conn)
         for chunk in range(0, len(ids), 500):
@@ -184,6 +213,7 @@ class SqliteStore(Store):
             conn.execute(f"DELETE FROM jobs WHERE id IN ({marks})", part)
             conn.execute(f"DELETE FROM logs WHERE job_id IN ({marks})", part)
             conn.execute(f"DELETE FROM job_procs WHERE job_id IN ({marks})", part)
+            conn.execute(f"DELETE FROM job_steps WHERE job_id IN ({marks})", part)
             conn.executemany(
                 "INSERT INTO deleted (version, job_id) VALUES (?, ?)", [(version, j) for j in part]
             )

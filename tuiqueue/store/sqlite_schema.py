@@ -14,7 +14,7 @@ from tuiqueue.store.base import StoreError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 6
 APP_ID = 0x7475_6971  # "tuiq": PRAGMA application_id marks our files
 
 MIGRATIONS: dict[int, str] = {
@@ -87,6 +87,13 @@ MIGRATIONS: dict[int, str] = {
     """,
     3: """
     ALTER TABLE workers ADD COLUMN error TEXT NOT NULL DEFAULT ''
+    """,
+    # 4 (batches) and 5 (claims/queues) come from their own branches; these placeholders
+    # only keep this branch's version numbers where the merged ones will be.
+    4: "",
+    5: "",
+    6: """
+    CREATE TABLE job_steps (job_id INTEGER PRIMARY KEY, steps TEXT NOT NULL)
     """,
 }
 
