@@ -21,7 +21,7 @@ from tuiqueue.core.events import Event, EventBus, EventKind, Subscription
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import FORCE, Command, ReadOnly, UnknownJob
 from tuiqueue.core.params import MAX_INT
-from tuiqueue.core.records import LogPage, WorkerInfo
+from tuiqueue.core.records import LogPage, Step, WorkerInfo
 from tuiqueue.core.records import Stats as Stats
 from tuiqueue.core.registry import REGISTRY, Registry, ensure_job_types
 from tuiqueue.core.status import ACTIVE, TERMINAL, UNFINISHED, Priority, Status
@@ -560,6 +560,10 @@ class Engine:
     async def logs(self, job_id: int, after: int = 0, limit: int | None = None) -> LogPage:
         """A job's stored log lines after sequence number `after` (flushed ~10x a second)."""
         return await self.store.logs(job_id, after, limit)
+
+    async def steps(self, job_id: int) -> builtins.list[Step]:
+        """A job's steps (ctx.step()) with their times, in order."""
+        return await self.store.steps(job_id)
 
     async def list(self, **kw: Any) -> builtins.list[Job]:
         """Jobs newest first (see Store.list for filters and keyset paging)."""

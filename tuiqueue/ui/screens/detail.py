@@ -102,6 +102,14 @@ class DetailScreen(Screen[None]):
             self.query_one("#detail-title", Static).update(f"Job #{self.job_id} was deleted")
             return
         await self._fetch_logs()
+        await self._fetch_steps()
+
+    async def _fetch_steps(self) -> None:
+        steps = await self.engine.steps(self.job_id)
+        summary = self.query_one(JobSummary)
+        if steps != summary.steps:
+            summary.steps = steps
+            summary.job = self.job
 
     async def _fetch_logs(self) -> None:
         log = self.query_one(LogTail)
@@ -128,6 +136,7 @@ class DetailScreen(Screen[None]):
         job = batch.jobs.get(self.job_id)
         if job is not None:
             self.show(job)
+            self.run_worker(self._fetch_steps(), group="detail-steps", exclusive=True)
             if job.log_count > self.query_one(LogTail).last_seq:
                 self.run_worker(self._fetch_logs(), group="detail-logs", exclusive=True)
         if self.job_id in batch.logs:
