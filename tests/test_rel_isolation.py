@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -142,3 +143,48 @@ def test_primes_runs_in_a_child_process(tmp_path: Path) -> None:
     assert tq("--db", db, "worker", "--drain").returncode == 0
     job = json.loads(tq("--db", db, "show", "--json", str(job_id)).stdout)
     assert job["status"] == "completed" and job["result"]["count"] == 168
+
+
+def _gone(pid: int) -> bool:
+    return proctree.state(pid) in (None, "Z", "X")
+
+
+def test_force_cancel_after_a_graceful_one_kills_a_shell_that_ignores_sigterm(worker) -> None:
+    db, mod, _ = worker
+    job_id = submit(
+        db, mod, "shell", "-p", "command=echo pid $$; trap '' TERM; while :; do :; done"
+    )
+    wait_until(lambda: "pid " in tq("--db", db, "logs", str(job_id)).stdout, 20, "its pid")
+    pid = int(tq("--db", db, "logs", str(job_id)).stdout.split("pid ")[1].split()[0])
+    assert tq("--db", db, "cancel", str(job_id)).returncode == 0
+    assert not _gone(pid)  # still in its grace period, ignoring SIGTERM
+    out = tq("--db", db, "cancel", "--force", str(job_id))
+    assert out.returncode == 0, out.stderr
+    wait_until(lambda: _gone(pid), 1.0, "the shell to be killed")
+    wait_until(lambda: show(db, mod, job_id)["status"] == "cancelled", 10, "it to be cancelled")
+
+
+def test_a_process_job_left_by_a_killed_worker_is_killed_by_recovery(tmp_path: Path) -> None:
+    db, mod = str(tmp_path / "jobs.db"), tmp_path / "mod.py"
+    mod.write_text(MODULE)
+    argv = [sys.executable, "-m", "tuiqueue", "--db", db, "--jobs", str(mod), "worker"]
+    first = subprocess.Popen(argv, env=cli_env(), stderr=subprocess.DEVNULL)
+    job_id = submit(db, mod, "spin")
+    try:
+        wait_until(lambda: show(db, mod, job_id)["progress"] == 5, 20, "the job to spin")
+        logs = tq("--db", db, "--jobs", str(mod), "logs", str(job_id)).stdout
+        child = int(logs.split("pid ")[1].split()[0])
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait()
+        assert not _gone(child)  # its own session: the worker's death did not take it
+    finally:
+        if first.poll() is None:
+            first.kill()
+    second = subprocess.Popen(argv, env=cli_env(), stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: _gone(child), 30, "recovery to kill the orphaned child")
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(15)
+        if not _gone(child):
+            os.kill(child, signal.SIGKILL)
