@@ -188,3 +188,32 @@ def test_a_process_job_left_by_a_killed_worker_is_killed_by_recovery(tmp_path: P
         second.wait(15)
         if not _gone(child):
             os.kill(child, signal.SIGKILL)
+
+
+@pytest.mark.redis
+def test_force_cancel_reaches_a_worker_on_redis(tmp_path: Path) -> None:
+    from tests.test_store_conformance import redis_reachable
+
+    if not redis_reachable():
+        pytest.skip("no Redis server at 127.0.0.1:6379")
+    import redis
+
+    url = "redis://127.0.0.1:6379/8"
+    redis.Redis.from_url(url).flushdb()
+    mod = tmp_path / "mod.py"
+    mod.write_text(MODULE)
+    argv = [sys.executable, "-m", "tuiqueue", "--db", url, "--jobs", str(mod), "worker"]
+    proc = subprocess.Popen(argv, env=cli_env(), stderr=subprocess.DEVNULL)
+    try:
+        job_id = submit(url, mod, "spin")
+        wait_until(lambda: show(url, mod, job_id)["progress"] == 5, 20, "the job to spin")
+        logs = tq("--db", url, "--jobs", str(mod), "logs", str(job_id)).stdout
+        child = int(logs.split("pid ")[1].split()[0])
+        out = tq("--db", url, "--jobs", str(mod), "cancel", "--force", str(job_id))
+        assert out.returncode == 0, out.stderr
+        wait_until(lambda: _gone(child), 1.0, "no process of the job left")
+        wait_until(lambda: show(url, mod, job_id)["status"] == "cancelled", 10, "cancelled")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(15)
+        redis.Redis.from_url(url).flushdb()
