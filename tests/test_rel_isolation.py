@@ -47,6 +47,18 @@ async def report(ctx: JobContext, n: int) -> dict:
     return {"n": n, "pid": os.getpid()}
 
 
+@job_type("ticker", isolation="process")
+def ticker(ctx: JobContext) -> None:
+    """Log its pid, then tick until cancelled."""
+    ctx.log(f"pid {os.getpid()}")
+    n = 0
+    while True:
+        n += 1
+        ctx.progress(min(99, n), f"tick {n}")
+        ctx.check()
+        time.sleep(0.02)
+
+
 @job_type("threaded")
 def threaded(ctx: JobContext) -> None:
     """A plain def in a thread that checks in."""
@@ -217,3 +229,19 @@ def test_force_cancel_reaches_a_worker_on_redis(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         proc.wait(15)
         redis.Redis.from_url(url).flushdb()
+
+
+def test_pause_stops_a_process_job_and_resume_continues_it(worker) -> None:
+    db, mod, _ = worker
+    job_id = submit(db, mod, "ticker")
+    wait_until(lambda: "pid " in tq("--db", db, "logs", str(job_id)).stdout, 20, "its pid")
+    child = int(tq("--db", db, "logs", str(job_id)).stdout.split("pid ")[1].split()[0])
+    assert tq("--db", db, "--jobs", str(mod), "pause", str(job_id)).returncode == 0
+    wait_until(lambda: proctree.state(child) == "T", 10, "the child to be stopped")
+    assert tq("--db", db, "--jobs", str(mod), "resume", str(job_id)).returncode == 0
+    wait_until(lambda: proctree.state(child) != "T", 10, "the child to run again")
+    seen = show(db, mod, job_id)["message"]
+    wait_until(lambda: show(db, mod, job_id)["message"] != seen, 10, "it to tick on")
+    assert tq("--db", db, "--jobs", str(mod), "cancel", str(job_id)).returncode == 0
+    wait_until(lambda: show(db, mod, job_id)["status"] == "cancelled", 10, "a graceful cancel")
+    wait_until(lambda: _gone(child), 5, "the child to end")
