@@ -19,6 +19,7 @@ from tuiqueue.cli.support import (
 from tuiqueue.core.job import Job
 from tuiqueue.core.placement import live_workers, waiting_reason
 from tuiqueue.core.queues import check_queue_name
+from tuiqueue.core.records import Step
 from tuiqueue.core.status import TERMINAL, Status
 from tuiqueue.engine.engine import Engine
 
@@ -86,17 +87,21 @@ async def _reasons(engine: Engine, jobs: list[Job]) -> dict[int, str]:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_settings
 def show(settings: Settings, job_id: int, as_json: bool) -> None:
-    """Show one job: params, times, result, error; why it waits, if no worker can run it."""
+    """Show one job: params, times, result, error, steps; why it waits, if no worker can run it."""
 
-    async def body(engine: Engine) -> tuple[Job, str | None]:
+    async def body(engine: Engine) -> tuple[Job, str | None, list[Step]]:
         job = await engine.get(job_id)
-        return job, (await _reasons(engine, [job])).get(job.id)
+        reason = (await _reasons(engine, [job])).get(job.id)
+        return job, reason, await engine.store.steps(job_id)
 
-    job, reason = settings.call(body)
+    job, reason, steps = settings.call(body)
     if as_json:
-        echo_json(job.to_dict())
+        echo_json({**job.to_dict(), "steps": [step.to_dict() for step in steps]})
     else:
         show_job(job, reason)
+        for step in steps:
+            took = "running" if step.finished is None else f"{step.finished - step.started:.2f}s"
+            click.echo(f"step: {safe(step.name)} ({took})")
 
 
 @main.command()

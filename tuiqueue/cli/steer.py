@@ -11,7 +11,7 @@ from tuiqueue.cli.group import Settings, main, pass_settings
 from tuiqueue.cli.support import (
     parse_duration,
 )
-from tuiqueue.core.status import TERMINAL, Status
+from tuiqueue.core.status import TERMINAL, Priority, Status
 from tuiqueue.engine.engine import Engine
 
 T = TypeVar("T")
@@ -27,12 +27,52 @@ def _each(settings: Settings, ids: Sequence[int], verb: str) -> None:
     settings.call(body)
 
 
+NOT_KILLABLE = (
+    "job {id}: a plain `def` job runs in a worker thread and cannot be killed; it was asked "
+    'to stop and ends at its next ctx.check() (declare it with isolation="process" to make '
+    "it killable)"
+)
+
+
 @main.command()
 @click.argument("ids", nargs=-1, type=int, required=True)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Stop at once: kill the process group (shell and process jobs), cancel the task "
+    "(async jobs); without it the job is asked (checkpoint raises, SIGTERM, then forced).",
+)
 @pass_settings
-def cancel(settings: Settings, ids: tuple[int, ...]) -> None:
+def cancel(settings: Settings, ids: tuple[int, ...], force: bool) -> None:
     """Cancel jobs (queued ones never start; running ones are stopped)."""
-    _each(settings, ids, "cancel")
+    if not force:
+        _each(settings, ids, "cancel")
+        return
+
+    async def body(engine: Engine) -> None:
+        for job_id in ids:
+            job = await engine.cancel(job_id, force=True)
+            if job.status not in TERMINAL and not engine.killable(job):
+                click.echo(NOT_KILLABLE.format(id=job.id))
+            else:
+                note = " (killing)" if job.status not in TERMINAL else ""
+                click.echo(f"job {job.id}: {job.status}{note}")
+
+    settings.call(body)
+
+
+@main.command()
+@click.argument("job_id", type=int)
+@click.argument("level", metavar="LEVEL")
+@pass_settings
+def priority(settings: Settings, job_id: int, level: str) -> None:
+    """Change a queued job's priority (low, normal, high, critical or 0-3)."""
+    try:
+        chosen = Priority.parse(level)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    job = settings.call(lambda e: e.set_priority(job_id, chosen))
+    click.echo(f"job {job.id}: priority {job.priority}")
 
 
 @main.command()

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
+
+from tuiqueue.core.records import Step
 
 LINES_MAX = 50_000
 """Log lines held between flushes; a job printing faster loses the oldest, and says how many."""
@@ -57,6 +60,9 @@ class JobContext:
         self._head: list[str] | None = None
         self._logged = 0
         self._held = 0
+        self._steps: list[Step] | None = None
+        self.steps_dirty = False
+        """Steps changed since the engine last stored them."""
         self.lines_dropped = 0
         """Lines lost because the job logged faster than the engine could store them."""
         self.process_hook: Callable[[int, int], Awaitable[None]] | None = None
@@ -66,6 +72,8 @@ class JobContext:
         # (making three events per job cost more than running a no-op job).
         self._cancelled = False
         self._stopping = False
+        self.forced = False
+        """cancel --force: stop at once (process groups are killed without a grace period)."""
         self._paused = False
         self._unpaused: threading.Event | None = None
         self._resumed: anyio.Event | None = None
@@ -112,6 +120,30 @@ class JobContext:
                 self.lines_dropped += 1
             lines.append(part)
             self._held += size
+
+    def step(self, name: str) -> None:
+        """Mark the start of a named step (the previous one ends here); the job's steps are
+        recorded with their times and shown with durations."""
+        now = time.time()
+        steps = self.steps
+        if steps and steps[-1].finished is None:
+            steps[-1] = steps[-1]._replace(finished=now)
+        steps.append(Step(str(name)[:200], now))
+        self.steps_dirty = self.unflushed = True
+
+    @property
+    def steps(self) -> list[Step]:
+        """The steps marked with step(), in order."""
+        if self._steps is None:
+            self._steps = []
+        return self._steps
+
+    def end_steps(self, now: float | None = None) -> None:
+        """Engine: the job is over; its last step ends now."""
+        steps = self._steps
+        if steps and steps[-1].finished is None:
+            steps[-1] = steps[-1]._replace(finished=time.time() if now is None else now)
+            self.steps_dirty = self.unflushed = True
 
     async def track_process(self, pgid: int) -> None:
         """Record a process group this job leads, so a crashed worker's children are killed."""
@@ -194,6 +226,12 @@ class JobContext:
         self._wake_paused()
         for listener in list(self._cancel_listeners or ()):
             listener()
+
+    def force(self) -> None:
+        """Engine: cancel --force; child processes are killed at once, no grace period."""
+        self.forced = True
+        self.stop_grace = 0.0
+        self.set_cancelled()
 
     def _wake_paused(self) -> None:
         if self._unpaused is not None:

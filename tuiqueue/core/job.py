@@ -34,7 +34,8 @@ class Job:
     token: str | None = None
     rerun_of: int | None = None
     depends_on: list[int] = field(default_factory=list)
-    cancel_requested: bool = False
+    cancel_requested: int = 0
+    """0: not asked; CANCEL (1): stop gracefully; FORCE (2): stop at once (cancel --force)."""
     version: int = 0
     updated_at: float = 0.0
     log_count: int = 0

@@ -6,9 +6,23 @@ from collections.abc import Mapping
 from typing import Any, Literal, NamedTuple
 
 from tuiqueue.core.job import Job
-from tuiqueue.core.status import ACTIVE, QUEUED, TERMINAL, Status, TransitionError, check_transition
+from tuiqueue.core.status import (
+    ACTIVE,
+    QUEUED,
+    TERMINAL,
+    Priority,
+    Status,
+    TransitionError,
+    check_transition,
+)
 
-Command = Literal["cancel", "pause", "resume"]
+Command = Literal["cancel", "kill", "pause", "resume"]
+"""kill: cancel --force (a running job is stopped at once, not asked)."""
+
+CANCEL = 1
+"""Job.cancel_requested: stop gracefully (checkpoint raises, SIGTERM, then forced)."""
+FORCE = 2
+"""Job.cancel_requested: stop at once (process group killed, task cancelled)."""
 
 
 class UnknownJob(LookupError):
@@ -71,13 +85,14 @@ def apply_command(
 ) -> bool:
     """Apply cancel/pause/resume to job in place; False when nothing changed; raise if illegal."""
     started = job.status in ACTIVE and job.token is not None
-    if command == "cancel":
+    if command in ("cancel", "kill"):
         if job.status in TERMINAL:
             raise TransitionError(f"job {job.id} is already {job.status}")
         if started:
-            if job.cancel_requested:
+            level = FORCE if command == "kill" else CANCEL
+            if job.cancel_requested >= level:
                 return False
-            job.cancel_requested = True  # its worker stops it and records the cancel
+            job.cancel_requested = level  # its worker stops it and records the cancel
             return True
         job.status = Status.CANCELLED
         job.finished_at = now
@@ -99,6 +114,18 @@ def apply_command(
     return True
 
 
+def apply_priority(job: Job, priority: Priority) -> bool:
+    """Change a job's priority in place before it starts; False when it already has it."""
+    if job.status not in QUEUED and not (job.status is Status.PAUSED and job.token is None):
+        raise TransitionError(
+            f"job {job.id} is {job.status}; only a job that has not started can change priority"
+        )
+    if job.priority is priority:
+        return False
+    job.priority = priority
+    return True
+
+
 def apply_outcome(job: Job, outcome: Outcome, now: float) -> bool:
     """Record how a run ended; False (and no change) if the run's token is stale."""
     if job.token != outcome.token or job.status not in ACTIVE:
@@ -106,7 +133,7 @@ def apply_outcome(job: Job, outcome: Outcome, now: float) -> bool:
     job.status = outcome.status
     job.worker = job.worker if outcome.status in TERMINAL else None
     job.token = None
-    job.cancel_requested = False
+    job.cancel_requested = 0
     if outcome.progress is not None:
         job.progress = outcome.progress
     if outcome.message is not None:

@@ -184,3 +184,21 @@ class Superseded(NamedTuple):
         else:
             why = f" was ended elsewhere (the job is {self.status.value} now)"
         return f"{what}{why}; stopped it here"
+
+
+class Step(NamedTuple):
+    """One step of a job (ctx.step("download")): when it started and, once over, finished."""
+
+    name: str
+    started: float
+    finished: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape in `show --json`'s "steps"."""
+        end = self.finished
+        return {
+            "name": self.name,
+            "started": self.started,
+            "finished": end,
+            "duration": None if end is None else max(0.0, end - self.started),
+        }

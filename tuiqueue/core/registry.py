@@ -21,6 +21,9 @@ JobFunction = Callable[..., Awaitable[Any]] | Callable[..., Any]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+ISOLATIONS = ("thread", "process")
+
+
 class UnknownJobType(LookupError):
     """A job names a type that no loaded module registered."""
 
@@ -39,12 +42,20 @@ class JobType:
     """Runs allowed in total, counting retries after failures and crashes."""
     timeout: float | None = None
     """Seconds a run may take before it is stopped and failed."""
+    isolation: str = "thread"
+    """"process": the body runs in a child process of its own (killable, crash-contained);
+    "thread" (the default): in the worker, an `async def` in its event loop, a `def` in a thread."""
     is_async: bool = field(init=False, compare=False)
     """An `async def` runs in the event loop; a plain `def` runs in a worker thread."""
 
     def __post_init__(self) -> None:
         # Decided once here: inspecting the function on every run showed up in profiles.
         object.__setattr__(self, "is_async", inspect.iscoroutinefunction(self.fn))
+        if self.isolation not in ISOLATIONS:
+            raise ValueError(
+                f"job type {self.name!r}: isolation must be one of {', '.join(ISOLATIONS)}, "
+                f"not {self.isolation!r}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of `tuiqueue types --json`."""
@@ -55,6 +66,7 @@ class JobType:
             "retry_safe": self.retry_safe,
             "max_attempts": self.max_attempts,
             "timeout": self.timeout,
+            "isolation": self.isolation,
         }
 
 
@@ -109,6 +121,7 @@ class Registry:
         retry_safe: bool = False,
         max_attempts: int = 1,
         timeout: float | None = None,
+        isolation: str = "thread",
     ) -> Callable[[F], F]:
         """Decorator: register fn as a job type taking (ctx, **params)."""
 
@@ -123,6 +136,7 @@ class Registry:
                     retry_safe=retry_safe,
                     max_attempts=max(1, max_attempts),
                     timeout=timeout,
+                    isolation=isolation,
                 )
             )
             return fn

@@ -209,7 +209,7 @@ class Dispatcher:
         self.wake()
 
     async def _flush_progress(self, now: float, runs: list[Running]) -> None:
-        updates, logs, dropped = [], {}, {}
+        updates, logs, dropped, steps = [], {}, {}, {}
         for run in runs:
             ctx = run.ctx
             if not ctx.unflushed:
@@ -219,6 +219,9 @@ class Dispatcher:
                 logs[run.job.id] = LogLines(run.job.token or "", ctx.take_lines())
                 if ctx.lines_dropped:
                     dropped[run.job.id] = ctx.take_dropped()
+            if ctx.steps_dirty:  # rare: only jobs that call ctx.step() pay for it
+                ctx.steps_dirty = False
+                steps[run.job.id] = list(ctx.steps)
             if ctx.dirty:
                 ctx.dirty = False
                 run.job.progress, run.job.message = ctx.percent, ctx.message
@@ -229,6 +232,8 @@ class Dispatcher:
             await self.store.save_progress(updates, now)
         if logs:
             await self.store.append_logs(logs, dropped)
+        if steps:
+            await self.store.save_steps(steps)
         if self.bus.has_subscribers:
             for run in runs:
                 if run.job.id in logs:
@@ -431,6 +436,7 @@ class Dispatcher:
     def _done(self, run: Running, out: Outcome) -> None:
         # No wake-up: the runner ticks once it runs out of claimed jobs (see _work).
         self._release(run)
+        run.ctx.end_steps()
         if not run.superseded:  # (its token is spent: nothing of it is recorded)
             self.outcomes.append((run, out))
 

@@ -19,10 +19,10 @@ from anyio.abc import TaskGroup, TaskStatus
 
 from tuiqueue.core.events import Event, EventBus, EventKind, Subscription
 from tuiqueue.core.job import Job, NewJob
-from tuiqueue.core.lifecycle import Command, ReadOnly, UnknownJob
+from tuiqueue.core.lifecycle import FORCE, Command, ReadOnly, UnknownJob
 from tuiqueue.core.params import MAX_INT
 from tuiqueue.core.queues import DEFAULT_QUEUE, QueueInfo, check_queue_name
-from tuiqueue.core.records import LogPage, WorkerInfo
+from tuiqueue.core.records import LogPage, Step, WorkerInfo
 from tuiqueue.core.records import Stats as Stats
 from tuiqueue.core.registry import REGISTRY, Registry, ensure_job_types
 from tuiqueue.core.status import ACTIVE, TERMINAL, UNFINISHED, Priority, Status
@@ -465,7 +465,9 @@ class Engine:
             return
         run.job.status = job.status
         run.job.cancel_requested = job.cancel_requested
-        if job.cancel_requested:
+        if job.cancel_requested >= FORCE:
+            run.kill()
+        elif job.cancel_requested:
             run.cancel()
         else:
             self._d.set_paused(run, job.status is Status.PAUSED)
@@ -549,9 +551,26 @@ class Engine:
         self.wake()
         return job
 
-    async def cancel(self, job_id: int) -> Job:
-        """Cancel a queued job (it never starts) or stop a running one."""
-        return await self._command(job_id, "cancel")
+    async def cancel(self, job_id: int, *, force: bool = False) -> Job:
+        """Cancel a queued job (it never starts) or stop a running one; force stops it at
+        once (its process group killed, its task cancelled) rather than asking it to."""
+        return await self._command(job_id, "kill" if force else "cancel")
+
+    def killable(self, job: Job) -> bool:
+        """Whether a forced cancel can stop this job at once: False for a plain `def` job
+        running in a thread (nothing can stop a thread; it is only asked)."""
+        if job.type not in self.registry:
+            return True  # its worker knows; nothing to say from here
+        kind = self.registry.get(job.type)
+        return kind.isolation == "process" or kind.is_async
+
+    async def set_priority(self, job_id: int, priority: Priority | str | int) -> Job:
+        """Change a job's priority before it starts; it moves in the run order at once."""
+        self._writable("change priorities")
+        job = await self.store.set_priority(job_id, Priority.parse(priority), self.clock())
+        self._d.publish_job(job)
+        self.wake()
+        return job
 
     async def pause(self, job_id: int) -> Job:
         """Pause a job: a queued one is not started, a running one waits at its checkpoints."""
@@ -655,6 +674,10 @@ class Engine:
     async def logs(self, job_id: int, after: int = 0, limit: int | None = None) -> LogPage:
         """A job's stored log lines after sequence number `after` (flushed ~10x a second)."""
         return await self.store.logs(job_id, after, limit)
+
+    async def steps(self, job_id: int) -> builtins.list[Step]:
+        """A job's steps (ctx.step()) with their times, in order."""
+        return await self.store.steps(job_id)
 
     async def list(self, **kw: Any) -> builtins.list[Job]:
         """Jobs newest first (see Store.list for filters and keyset paging)."""

@@ -22,6 +22,7 @@ from tuiqueue.core.records import JobProcess
 from tuiqueue.core.registry import JobType, Registry
 from tuiqueue.core.status import Status
 from tuiqueue.core.text import quote
+from tuiqueue.engine.isolation import run_in_process
 from tuiqueue.engine.recovery import resolve
 
 logger = logging.getLogger(__name__)
@@ -126,6 +127,12 @@ class Running:
         if self.thread_wait is not None:
             self.thread_wait.cancel()  # the thread learns at ctx.check(); no one waits for it
 
+    def kill(self) -> None:
+        """cancel --force: kill its process group at once (a shell or process job), cancel
+        its task (async); a plain `def` in a thread cannot be killed and is only asked."""
+        self.ctx.force()
+        self._stop()
+
     def time_out(self) -> None:
         """Its timeout passed: ask it to stop."""
         if not self.stopping and not self.ended:
@@ -214,7 +221,11 @@ def begin(
     run.slot = slot
     slot.current = run
     body: Awaitable[Any] = (
-        kind.fn(ctx, **job.params) if kind.is_async else _thread_body(run, kind, ctx, threads)
+        run_in_process(job, kind, ctx)
+        if kind.isolation == "process"
+        else kind.fn(ctx, **job.params)
+        if kind.is_async
+        else _thread_body(run, kind, ctx, threads)
     )
     timeout = timeout_of(job, kind)
     if timeout is not None:

@@ -25,6 +25,7 @@ from tuiqueue.core.registry import job_type
         )
     ],
     retry_safe=True,
+    isolation="process",  # CPU-bound: a child process of its own, so cancel --force kills it
 )
 async def primes(ctx: JobContext, limit: int) -> dict[str, Any]:
     """Sieve in ten slices, reporting progress and checking for cancel after each."""

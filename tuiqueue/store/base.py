@@ -14,10 +14,11 @@ from tuiqueue.core.records import (
     LogLines,
     LogPage,
     ProgressUpdate,
+    Step,
     Superseded,
     WorkerInfo,
 )
-from tuiqueue.core.status import UNFINISHED, Status
+from tuiqueue.core.status import UNFINISHED, Priority, Status
 
 LOG_HEAD = 100
 """First lines of a job's log that are always kept."""
@@ -267,6 +268,21 @@ class Store(ABC):
         Blocks the event loop on SQLite (each statement; lock waits are awaited);
         MemoryStore does no I/O; Redis awaits and does not block.
         """
+
+    @abstractmethod
+    async def set_priority(self, job_id: int, priority: Priority, now: float) -> Job:
+        """Change a job's priority before it starts; it moves in the run order at once.
+
+        UnknownJob, or TransitionError once it has started or finished.
+        """
+
+    @abstractmethod
+    async def save_steps(self, steps: dict[int, list[Step]]) -> None:
+        """Record each job's steps so far (the whole list, replacing what was stored)."""
+
+    @abstractmethod
+    async def steps(self, job_id: int) -> list[Step]:
+        """A job's recorded steps, in order (empty when it marked none)."""
 
     @abstractmethod
     async def append_logs(

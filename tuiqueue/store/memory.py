@@ -14,6 +14,7 @@ from tuiqueue.core.lifecycle import (
     UnknownJob,
     apply_command,
     apply_outcome,
+    apply_priority,
     dependency_failure,
     queued_status,
 )
@@ -24,6 +25,7 @@ from tuiqueue.core.records import (
     LogLines,
     LogPage,
     ProgressUpdate,
+    Step,
     Superseded,
     WorkerInfo,
 )
@@ -67,6 +69,7 @@ class MemoryStore(Store):
         self._logs: dict[int, tuple[list[tuple[int, str]], int]] = {}
         self._lost: dict[int, int] = {}
         """Per job, log lines lost before they reached the store."""
+        self._steps: dict[int, list[Step]] = {}
         self._paused = False
         self._workers: dict[str, WorkerInfo] = {}
         self._token_base = uuid.uuid4().hex[:12]
@@ -228,11 +231,12 @@ class MemoryStore(Store):
         while heaps and len(out) < limit:
             # the heap whose head runs first
             queue, heap = heaps[0] if len(heaps) == 1 else min(heaps, key=lambda h: h[1][0])
-            job = jobs.get(heapq.heappop(heap) & _ID_MASK)
+            key = heapq.heappop(heap)
+            job = jobs.get(key & _ID_MASK)
             if not heap:
                 heaps = [h for h in heaps if h[1]]
-            if job is None or job.status is not Status.PENDING:
-                continue
+            if job is None or job.status is not Status.PENDING or key != _ready_key(job):
+                continue  # (gone, taken, or its priority changed: a newer entry stands)
             version += 1
             job.status = Status.RUNNING
             job.started_at = job.updated_at = now
@@ -308,6 +312,23 @@ class MemoryStore(Store):
             self._enqueue(job)
         return job.copy()
 
+    async def set_priority(self, job_id: int, priority: Priority, now: float) -> Job:
+        job = self._jobs.get(job_id)
+        if job is None:
+            raise UnknownJob(job_id)
+        if apply_priority(job, priority):
+            self._touch(job, job.status, now)
+            self._enqueue(job)  # the old heap entry no longer matches and is skipped
+        return job.copy()
+
+    async def save_steps(self, steps: dict[int, list[Step]]) -> None:
+        for job_id, marked in steps.items():
+            if job_id in self._jobs:
+                self._steps[job_id] = list(marked)
+
+    async def steps(self, job_id: int) -> list[Step]:
+        return list(self._steps.get(job_id, ()))
+
     async def append_logs(
         self, lines: Mapping[int, LogLines], dropped: Mapping[int, int] | None = None
     ) -> None:
@@ -346,6 +367,7 @@ class MemoryStore(Store):
         self._active.discard(job_id)
         self._logs.pop(job_id, None)
         self._lost.pop(job_id, None)
+        self._steps.pop(job_id, None)
         self._procs.pop(job_id, None)
         self._version += 1
         self._deleted.append((self._version, job_id))

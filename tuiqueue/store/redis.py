@@ -25,7 +25,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from tuiqueue.core.job import Job, NewJob
-from tuiqueue.core.lifecycle import Command, Outcome, UnknownJob, apply_command
+from tuiqueue.core.lifecycle import Command, Outcome, UnknownJob, apply_command, apply_priority
 from tuiqueue.core.queues import ANY, ClaimScope, QueueInfo
 from tuiqueue.core.records import (
     Changes,
@@ -33,10 +33,11 @@ from tuiqueue.core.records import (
     LogLines,
     LogPage,
     ProgressUpdate,
+    Step,
     Superseded,
     WorkerInfo,
 )
-from tuiqueue.core.status import TERMINAL, Status
+from tuiqueue.core.status import TERMINAL, Priority, Status
 from tuiqueue.core.text import mask_secrets, mask_url
 from tuiqueue.store import redis_lua as lua
 from tuiqueue.store import redis_lua_batches
@@ -450,6 +451,23 @@ class RedisStore(Store):
             await anyio.sleep(0.001)
         raise StoreError(f"{mask_url(self.url)}: job {job_id} kept changing; try the command again")
 
+    async def set_priority(self, job_id: int, priority: Priority, now: float) -> Job:
+        for _ in range(100):  # compare-and-set, as command()
+            job = await self.get(job_id)
+            if job is None:
+                raise UnknownJob(job_id)
+            before = job.copy()
+            if not apply_priority(job, priority):
+                return job
+            # SAVE re-scores the ready index when priority is among the fields set.
+            version = await self._run("SAVE", dumps([diff(before, job)]), now=now)
+            if version:
+                job.version, job.updated_at = int(version), now
+                self._own.add(job.version)
+                return job
+            await anyio.sleep(0.001)
+        raise StoreError(f"{mask_url(self.url)}: job {job_id} kept changing; try again")
+
     # -- deleting -----------------------------------------------------------------------
 
     async def delete(self, job_ids: Sequence[int]) -> list[int]:
@@ -579,6 +597,17 @@ class RedisStore(Store):
             )
             if version:
                 self._own.add(int(version))
+
+    async def save_steps(self, steps: dict[int, list[Step]]) -> None:
+        async with self.client.pipeline(transaction=False) as pipe:
+            for job_id, marked in steps.items():
+                # Kept as long as the job's own hash (its deletion takes the steps too).
+                pipe.set(self._key("steps:", job_id), dumps([list(s) for s in marked]))
+            await self._call(pipe.execute)
+
+    async def steps(self, job_id: int) -> list[Step]:
+        raw = await self._call(self.client.get, self._key("steps:", job_id))
+        return [] if raw is None else [Step(*s) for s in json.loads(raw)]
 
     async def logs(self, job_id: int, after: int = 0, limit: int | None = None) -> LogPage:
         reply = await self._run(

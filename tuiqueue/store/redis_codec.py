@@ -99,7 +99,7 @@ def job_from_hash(raw: Mapping[str, str], job_id: int) -> Job:
         get("token"),
         int(rerun_of) if rerun_of is not None else None,
         _loads(get("depends_on", "[]")),
-        get("cancel_requested") == "1",
+        int(get("cancel_requested") or "0"),
         int(get("version", "0")),
         float(get("updated_at", "0")),
         int(get("log_count", "0")),
@@ -162,7 +162,7 @@ def job_from_values(values: Sequence[str | None]) -> Job | None:
         token,
         None if rerun_of is None else int(rerun_of),
         _loads(depends_on or "[]"),
-        cancel_requested == "1",
+        int(cancel_requested or "0"),
         int(version or "0"),
         float(updated_at or "0"),
         int(log_count or "0"),
@@ -185,7 +185,8 @@ def job_fields(job: Job) -> dict[str, str | None]:
         "attempts": str(job.attempts),
         "worker": job.worker,
         "token": job.token,
-        "cancel_requested": "1" if job.cancel_requested else "0",
+        "cancel_requested": str(int(job.cancel_requested)),
+        "priority": str(int(job.priority)),
     }
 
 

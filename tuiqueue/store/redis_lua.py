@@ -185,7 +185,7 @@ for _, id in ipairs(doomed) do
                          'r:' .. q .. ':' .. cur[2], 'qr:' .. q, 'sched', 'changes'}) do
     redis.call('ZREM', P .. key, id)
   end
-  redis.call('DEL', k, P .. 'lh:' .. id, P .. 'lt:' .. id, P .. 'proc:' .. id)
+  redis.call('DEL', k, P .. 'lh:' .. id, P .. 'lt:' .. id, P .. 'proc:' .. id, P .. 'steps:' .. id)
   redis.call('ZADD', P .. 'deleted', ver(), id)
   out[#out + 1] = id
 end

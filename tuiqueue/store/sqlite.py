@@ -19,6 +19,7 @@ from tuiqueue.core.lifecycle import (
     Outcome,
     UnknownJob,
     apply_command,
+    apply_priority,
     dependency_failure,
     queued_status,
 )
@@ -29,10 +30,11 @@ from tuiqueue.core.records import (
     LogLines,
     LogPage,
     ProgressUpdate,
+    Step,
     Superseded,
     WorkerInfo,
 )
-from tuiqueue.core.status import ACTIVE, TERMINAL, Status
+from tuiqueue.core.status import ACTIVE, TERMINAL, Priority, Status
 from tuiqueue.store import sqlite_claims
 from tuiqueue.store.base import LOG_HEAD, LOG_TAIL, Store, clip_line, superseded
 from tuiqueue.store.sqlite_batches import CHUNK, Batches, hidden, skip
@@ -208,6 +210,43 @@ class SqliteStore(Store):
 
         return await self._db.write(tx)
 
+    async def set_priority(self, job_id: int, priority: Priority, now: float) -> Job:
+        def tx(conn: sqlite3.Connection) -> Job:
+            row = conn.execute(f"SELECT {COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None:
+                raise UnknownJob(job_id)
+            job = row_to_job(row)
+            if apply_priority(job, priority):
+                job.version, job.updated_at = self._db.bump(conn), now
+                conn.execute(
+                    "UPDATE jobs SET priority = ?, version = ?, updated_at = ? WHERE id = ?",
+                    (int(priority), job.version, now, job_id),
+                )
+            return job
+
+        return await self._db.write(tx)
+
+    async def save_steps(self, steps: dict[int, list[Step]]) -> None:
+        rows = [(job_id, _dumps([list(s) for s in marked])) for job_id, marked in steps.items()]
+
+        def tx(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "INSERT INTO job_steps (job_id, steps) SELECT ?1, ?2 WHERE EXISTS "
+                "(SELECT 1 FROM jobs WHERE id = ?1) "
+                "ON CONFLICT (job_id) DO UPDATE SET steps = excluded.steps",
+                rows,
+            )
+
+        await self._db.write(tx)
+
+    async def steps(self, job_id: int) -> list[Step]:
+        row = await self._db.read(
+            lambda c: c.execute(
+                "SELECT steps FROM job_steps WHERE job_id = ?", (job_id,)
+            ).fetchone()
+        )
+        return [] if row is None else [Step(*s) for s in json.loads(row[0])]
+
     def _remove(self, conn: sqlite3.Connection, ids: Sequence[int]) -> None:
         version = self._db.bump(conn)
         for chunk in range(0, len(ids), 500):
@@ -216,6 +255,7 @@ class SqliteStore(Store):
             conn.execute(f"DELETE FROM jobs WHERE id IN ({marks})", part)
             conn.execute(f"DELETE FROM logs WHERE job_id IN ({marks})", part)
             conn.execute(f"DELETE FROM job_procs WHERE job_id IN ({marks})", part)
+            conn.execute(f"DELETE FROM job_steps WHERE job_id IN ({marks})", part)
             conn.executemany(
                 "INSERT INTO deleted (version, job_id) VALUES (?, ?)", [(version, j) for j in part]
             )

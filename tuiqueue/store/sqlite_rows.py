@@ -80,7 +80,7 @@ def row_to_job(row: Sequence[Any]) -> Job:
         row[18],
         row[19],
         _loads(row[20]),
-        bool(row[21]),
+        row[21],
         row[22],
         row[23],
         row[24],

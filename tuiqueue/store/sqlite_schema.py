@@ -14,7 +14,7 @@ from tuiqueue.store.base import StoreError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 APP_ID = 0x7475_6971  # "tuiq": PRAGMA application_id marks our files
 
 MIGRATIONS: dict[int, str] = {
@@ -114,6 +114,9 @@ MIGRATIONS: dict[int, str] = {
         paused INTEGER NOT NULL DEFAULT 0,
         cap INTEGER
     ) WITHOUT ROWID
+    """,
+    6: """
+    CREATE TABLE job_steps (job_id INTEGER PRIMARY KEY, steps TEXT NOT NULL)
     """,
 }
 

@@ -15,7 +15,7 @@ from textual.timer import Timer
 from tuiqueue.core.job import Job
 from tuiqueue.core.lifecycle import ReadOnly, UnknownJob
 from tuiqueue.core.records import Stats
-from tuiqueue.core.status import Status, TransitionError
+from tuiqueue.core.status import TERMINAL, Priority, Status, TransitionError
 from tuiqueue.engine.engine import Engine
 from tuiqueue.ui.messages import Batch
 
@@ -63,11 +63,34 @@ class Notify(Protocol):
     ) -> object: ...
 
 
+NOT_KILLABLE = (
+    "Job #{id} is a plain `def` job in a worker thread and cannot be killed; it was asked to "
+    'stop and ends at its next ctx.check() (isolation="process" makes a job killable)'
+)
+
+
+def confirm_kill(job: Job) -> str:
+    """The question asked before `C` (cancel --force) stops a job at once."""
+    return (
+        f"Stop job #{job.id} ({job.type}) at once? Its processes are killed without a chance "
+        "to clean up."
+    )
+
+
 async def steer(engine: Engine, name: str, job: Job, notify: Notify) -> None:
-    """Cancel, pause/resume or rerun a job; a refusal is shown as a warning."""
+    """Cancel (or kill), pause/resume, re-prioritise or rerun a job; refusals are warnings."""
     try:
         if name == "cancel":
             await engine.cancel(job.id)
+        elif name == "kill":
+            done = await engine.cancel(job.id, force=True)
+            if done.status not in TERMINAL and not engine.killable(done):
+                notify(NOT_KILLABLE.format(id=job.id), severity="warning", markup=False)
+        elif name in ("priority_up", "priority_down"):
+            step = 1 if name == "priority_up" else -1
+            level = min(Priority.CRITICAL, max(Priority.LOW, job.priority + step))
+            changed = await engine.set_priority(job.id, level)
+            notify(f"Job #{job.id}: priority {changed.priority}")
         elif name == "toggle_pause":
             current = await engine.get(job.id)
             if current.status is Status.PAUSED:

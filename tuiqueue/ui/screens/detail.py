@@ -15,10 +15,11 @@ from textual.widgets import Footer, Static
 from tuiqueue.core.job import Job
 from tuiqueue.core.lifecycle import UnknownJob
 from tuiqueue.core.placement import live_workers, waiting_reason
-from tuiqueue.core.status import QUEUED, TERMINAL
-from tuiqueue.ui.actions import Dashboard, steer
+from tuiqueue.core.status import ACTIVE, QUEUED, TERMINAL
+from tuiqueue.ui.actions import Dashboard, confirm_kill, steer
 from tuiqueue.ui.format import eta, plain
 from tuiqueue.ui.messages import Batch
+from tuiqueue.ui.screens.confirm import ConfirmScreen
 from tuiqueue.ui.widgets.job_progress import JobProgress
 from tuiqueue.ui.widgets.job_summary import JobSummary
 from tuiqueue.ui.widgets.log_tail import LogTail
@@ -32,6 +33,14 @@ class DetailScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="detail.back", tooltip="Back to the queue"),
         Binding("c", "job('cancel')", "Cancel", id="detail.cancel", tooltip="Cancel this job"),
+        Binding(
+            "C",
+            "job('kill')",
+            "Kill",
+            id="detail.kill",
+            show=False,  # the footer is full; the help screen (?) lists it
+            tooltip="Cancel --force: stop this job at once (asks first)",
+        ),
         Binding(
             "p",
             "job('toggle_pause')",
@@ -109,6 +118,14 @@ class DetailScreen(Screen[None]):
             self.query_one("#detail-title", Static).update(f"Job #{self.job_id} was deleted")
             return
         await self._fetch_logs()
+        await self._fetch_steps()
+
+    async def _fetch_steps(self) -> None:
+        steps = await self.engine.steps(self.job_id)
+        summary = self.query_one(JobSummary)
+        if steps != summary.steps:
+            summary.steps = steps
+            summary.job = self.job
 
     async def _fetch_logs(self) -> None:
         log = self.query_one(LogTail)
@@ -138,6 +155,7 @@ class DetailScreen(Screen[None]):
         job = batch.jobs.get(self.job_id)
         if job is not None:
             self.show(job)
+            self.run_worker(self._fetch_steps(), group="detail-steps", exclusive=True)
             if job.log_count > self.query_one(LogTail).last_seq:
                 self.run_worker(self._fetch_logs(), group="detail-logs", exclusive=True)
         if self.job_id in batch.logs:
@@ -154,12 +172,24 @@ class DetailScreen(Screen[None]):
         name = parameters[0] if parameters else ""
         if name in ("cancel", "toggle_pause"):
             return self.job.status not in TERMINAL
+        if name == "kill":
+            return self.job.status in ACTIVE
         return name != "delete"  # deleting is done from the queue (it can be undone there)
 
     def action_job(self, name: str) -> None:
         """Cancel, pause/resume or rerun this job."""
-        if self.job is not None:
-            self.run_worker(steer(self.engine, name, self.job, self.notify), group="command")
+        job = self.job
+        if job is None:
+            return
+        if name == "kill":
+
+            def answer(yes: bool | None) -> None:
+                if yes:
+                    self.run_worker(steer(self.engine, name, job, self.notify), group="command")
+
+            self.app.push_screen(ConfirmScreen(confirm_kill(job), yes="Kill"), answer)
+            return
+        self.run_worker(steer(self.engine, name, job, self.notify), group="command")
 
     def action_copy(self) -> None:
         """Copy the job as JSON and its log lines to the clipboard."""

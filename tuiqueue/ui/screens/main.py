@@ -17,7 +17,7 @@ from tuiqueue.core.params import ValidationError
 from tuiqueue.core.records import Stats
 from tuiqueue.core.registry import UnknownJobType
 from tuiqueue.core.status import ACTIVE, QUEUED, TERMINAL, Status
-from tuiqueue.ui.actions import Dashboard, steer
+from tuiqueue.ui.actions import Dashboard, confirm_kill, steer
 from tuiqueue.ui.messages import Batch, StatsStale, SubmitRequested
 from tuiqueue.ui.screens.confirm import ConfirmScreen
 from tuiqueue.ui.screens.detail import DetailScreen
@@ -65,6 +65,30 @@ class MainScreen(Screen[None]):
             "Cancel",
             id="main.cancel",
             tooltip="Cancel the selected job (queued or running)",
+        ),
+        Binding(
+            "C",
+            "job('kill')",
+            "Kill",
+            id="main.kill",
+            show=False,  # the footer is full; the help screen (?) lists it
+            tooltip="Cancel --force: stop the selected job at once (asks first)",
+        ),
+        Binding(
+            "plus",
+            "job('priority_up')",
+            "Prio+",
+            id="main.priority_up",
+            show=False,  # the footer is full; the help screen (?) lists it
+            tooltip="Raise the selected queued job's priority (it moves up the run order)",
+        ),
+        Binding(
+            "minus",
+            "job('priority_down')",
+            "Prio-",
+            id="main.priority_down",
+            show=False,
+            tooltip="Lower the selected queued job's priority",
         ),
         Binding(
             "p",
@@ -341,6 +365,10 @@ class MainScreen(Screen[None]):
         name = parameters[0] if parameters else ""
         if name in ("cancel", "toggle_pause"):
             return job.status not in TERMINAL
+        if name == "kill":
+            return job.status in ACTIVE
+        if name in ("priority_up", "priority_down"):
+            return job.status in QUEUED or (job.status is Status.PAUSED and job.token is None)
         if name == "delete":
             return job.status not in ACTIVE
         return True
@@ -352,6 +380,13 @@ class MainScreen(Screen[None]):
             return
         if name == "delete":
             self._delete_later(job)
+        elif name == "kill":
+
+            def answer(yes: bool | None) -> None:
+                if yes:
+                    self.run_worker(steer(self.engine, name, job, self.notify), group="command")
+
+            self.app.push_screen(ConfirmScreen(confirm_kill(job), yes="Kill"), answer)
         else:
             self.run_worker(steer(self.engine, name, job, self.notify), group="command")
 

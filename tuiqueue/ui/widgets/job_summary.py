@@ -14,6 +14,7 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from tuiqueue.core.job import Job
+from tuiqueue.core.records import Step
 from tuiqueue.ui.format import badge, clean, pretty, span
 
 
@@ -35,6 +36,8 @@ class JobSummary(Static):
     def __init__(self, clock: Callable[[], float] = time.time, **kw: Any) -> None:
         super().__init__(**kw)
         self.clock = clock
+        self.steps: list[Step] = []
+        """The job's steps (ctx.step()), shown as a list with durations."""
 
     def watch_job(self, job: Job | None) -> None:
         """Re-render for a new snapshot."""
@@ -49,6 +52,18 @@ class JobSummary(Static):
         if job.started_at is not None and job.finished_at is None:
             return max(0.0, self.clock() - job.started_at)
         return job.duration
+
+    def render_steps(self) -> RenderableType:
+        """One line per step: its name and how long it took (or has run so far)."""
+        steps = Table.grid(padding=(0, 2))
+        steps.add_column()
+        steps.add_column(justify="right")
+        for step in self.steps:
+            end = step.finished
+            seconds = max(0.0, (self.clock() if end is None else end) - step.started)
+            took = f"{seconds:.2f}s" if seconds < 60 else span(seconds)
+            steps.add_row(Text(clean(step.name)), took + ("" if end is not None else " …"))
+        return steps
 
     def render_job(self, job: Job) -> RenderableType:
         """Everything known about the job; user text is plain Text, never markup."""
@@ -75,6 +90,8 @@ class JobSummary(Static):
         if job.depends_on:
             table.add_row("After", ", ".join(f"#{i}" for i in job.depends_on))
         parts: list[RenderableType] = [table]
+        if self.steps:
+            parts += [Text("\nSteps", style="bold"), self.render_steps()]
         if job.result is not None:
             parts += [Text("\nResult", style="bold"), Text(clean(pretty(job.result)))]
         if job.error:
