@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -34,3 +35,18 @@ def client(base: str, token: str | None = TOKEN) -> httpx.AsyncClient:
     """An httpx client for base with the bearer token."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     return httpx.AsyncClient(base_url=base, headers=headers, timeout=10)
+
+
+async def read_sse(c: httpx.AsyncClient, path: str) -> list[tuple[str, dict[str, Any]]]:
+    """Every (event, data) of an SSE stream, until the server closes it."""
+    out: list[tuple[str, dict[str, Any]]] = []
+    name = "message"
+    async with c.stream("GET", path) as r:
+        assert r.status_code == 200, await r.aread()
+        assert r.headers["content-type"].startswith("text/event-stream")
+        async for line in r.aiter_lines():
+            if line.startswith("event: "):
+                name = line[7:]
+            elif line.startswith("data: "):
+                out.append((name, json.loads(line[6:])))
+    return out

@@ -91,13 +91,13 @@ def make_app(
         try:
             yield
         finally:
-            stream.close_all(app)
             if task is not None:
                 await engine.stop()
                 await task
             await engine.store.close()
 
     app.cleanup_ctx.append(lifecycle)
+    app.on_shutdown.append(stream.close_all)
     return app
 
 
