@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
-from tuiqueue.core.lifecycle import ReadOnly, UnknownJob
-from tuiqueue.core.params import ValidationError
-from tuiqueue.core.registry import UnknownJobType
-from tuiqueue.core.status import TransitionError
 from tuiqueue.engine.engine import Engine
-from tuiqueue.server import api, stream
+from tuiqueue.server import api, stream, ws
+from tuiqueue.server.errors import describe
 
 logger = logging.getLogger(__name__)
 
@@ -61,23 +57,17 @@ def make_app(
             if exc.status < 400:
                 raise
             return error(exc.reason, exc.status)
-        except ValidationError as exc:
-            return error(str(exc), 422, errors=exc.errors)
-        except UnknownJob as exc:
-            return error(f"no job with id {exc.job_id}", 404)
-        except UnknownJobType as exc:
-            return error(str(exc.args[0] if exc.args else exc), 422)
-        except TransitionError as exc:
-            return error(str(exc), 400)
-        except ReadOnly as exc:
-            return error(str(exc), 403)
-        except (ValueError, TypeError) as exc:
-            return error(str(exc), 422)
+        except Exception as exc:
+            said = describe(exc)
+            if said is None:
+                raise
+            return web.json_response(said, status=said["code"])
 
     app = web.Application(middlewares=[guard], client_max_size=max_body)
     app[ENGINE] = engine
     api.add_routes(app)
     stream.add_routes(app)
+    ws.add_routes(app)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await engine.store.open()
@@ -98,9 +88,5 @@ def make_app(
 
     app.cleanup_ctx.append(lifecycle)
     app.on_shutdown.append(stream.close_all)
+    app.on_shutdown.append(ws.close_all)
     return app
-
-
-def dumps(value: Any) -> str:
-    """JSON for the wire."""
-    return json.dumps(value, ensure_ascii=True)
