@@ -22,6 +22,12 @@ async def test_every_endpoint_needs_the_token(db: str) -> None:
                 assert r.status_code == 401
         async with client(base) as c:
             assert (await c.get("/api/stats")).status_code == 200
+            r = await c.get("/api/stats", headers={"Authorization": b"Bearer \xc3\xa9t\xc3\xa9"})
+            assert r.status_code == 401 and r.json()["code"] == 401
+            r = await c.get(
+                "/api/stats", headers={"Authorization": ""}, params={"token": "test-token"}
+            )
+            assert r.status_code == 200
 
 
 async def test_submit_get_list_and_logs(db: str) -> None:

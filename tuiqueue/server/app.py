@@ -28,16 +28,23 @@ def error(message: str, code: int, **extra: Any) -> web.Response:
     return web.json_response({"error": message, "code": code, **extra}, status=code)
 
 
+def _same(given: str, token: str) -> bool:
+    """A constant-time comparison that also takes text which is not ASCII."""
+    return hmac.compare_digest(
+        given.encode("utf-8", "surrogateescape"), token.encode("utf-8", "surrogateescape")
+    )
+
+
 def _check_token(request: web.Request, token: str | None) -> bool:
     if token is None:
         return True
     given = request.headers.get("Authorization", "")
     scheme, _, value = given.partition(" ")
-    if scheme.lower() == "bearer" and hmac.compare_digest(value.strip(), token):
+    if scheme.lower() == "bearer" and _same(value.strip(), token):
         return True
     # Browsers cannot set headers on a WebSocket or EventSource: accept ?token= there.
     query = request.query.get("token")
-    return query is not None and hmac.compare_digest(query, token)
+    return query is not None and _same(query, token)
 
 
 def make_app(
@@ -60,7 +67,9 @@ def make_app(
         except Exception as exc:
             said = describe(exc)
             if said is None:
-                raise
+                # Details go to the log (never the client: they may name a store URL).
+                logger.exception("%s %s failed", request.method, request.path)
+                said = {"error": "internal error: see the server's log", "code": 500}
             return web.json_response(said, status=said["code"])
 
     app = web.Application(middlewares=[guard], client_max_size=max_body)

@@ -8,6 +8,7 @@ from tuiqueue.core.lifecycle import ReadOnly, UnknownJob
 from tuiqueue.core.params import ValidationError
 from tuiqueue.core.registry import UnknownJobType
 from tuiqueue.core.status import TransitionError
+from tuiqueue.store.base import StoreError
 
 
 def describe(exc: BaseException) -> dict[str, Any] | None:
@@ -22,6 +23,8 @@ def describe(exc: BaseException) -> dict[str, Any] | None:
         return {"error": str(exc), "code": 400}
     if isinstance(exc, ReadOnly):
         return {"error": str(exc), "code": 403}
+    if isinstance(exc, StoreError):  # its messages mask the URL's password
+        return {"error": str(exc), "code": 503}
     if isinstance(exc, ValueError | TypeError):
         return {"error": str(exc), "code": 422}
     return None
