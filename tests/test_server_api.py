@@ -131,3 +131,12 @@ async def test_read_only_answers_403_to_every_change(db: str) -> None:
             r = await c.post(f"/api/jobs/{job['id']}/{action}")
             assert r.status_code == 403 and r.json()["code"] == 403
         assert (await c.delete(f"/api/jobs/{job['id']}")).status_code == 403
+
+
+async def test_no_worker_serves_but_runs_nothing(db: str) -> None:
+    async with serving(db, worker=False) as base, client(base) as c:
+        job = (await c.post("/api/jobs", json={"type": "echo", "params": {"delay": 1}})).json()
+        assert (await c.get("/api/workers")).json() == []
+        stats = (await c.get("/api/stats")).json()
+        assert stats["worker"]["alive"] == 0 and stats["counts"]["pending"] == 1
+        assert (await c.get(f"/api/jobs/{job['id']}")).json()["status"] == "pending"
