@@ -143,3 +143,16 @@ async def test_shutdown_ends_open_streams(db: str) -> None:
                 tg.start_soon(watch, base)
                 await connected.wait()
             await ended.wait()
+
+
+async def test_a_job_stream_carries_its_log_lines(db: str) -> None:
+    async with serving(db) as base, client(base) as c:
+        params = {"message": "hello \x1b[31m", "delay": 1}
+        job = (await c.post("/api/jobs", json={"type": "echo", "params": params})).json()
+        with anyio.fail_after(30):
+            events = await read_sse(c, f"/api/jobs/{job['id']}/progress")
+        logs = [line for n, d in events if n == "log" for line in d["lines"]]
+        assert "hello \x1b[31m" in logs  # JSON-escaped on the wire, exact once parsed
+        assert events[-1][0] == "complete"
+        body = (await c.get(f"/api/jobs/{job['id']}/logs")).text
+        assert "\x1b" not in body and "\\u001b" in body
