@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tuiqueue.cli import db, query, queues, steer, submit, worker, workers
+from tuiqueue.cli import db, follow, query, queues, steer, submit, worker, workers
 from tuiqueue.cli.group import main
 
-__all__ = ["db", "main", "query", "queues", "steer", "submit", "worker", "workers"]
+__all__ = ["db", "follow", "main", "query", "queues", "steer", "submit", "worker", "workers"]
