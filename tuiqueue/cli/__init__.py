@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from tuiqueue.cli import db, query, queues, serve, steer, submit, worker, workers
+from tuiqueue.cli import db, follow, query, queues, serve, steer, submit, worker, workers
 from tuiqueue.cli.group import main
 
-__all__ = ["db", "main", "query", "queues", "serve", "steer", "submit", "worker", "workers"]
+__all__ = [
+    "db",
+    "follow",
+    "main",
+    "query",
+    "queues",
+    "serve",
+    "steer",
+    "submit",
+    "worker",
+    "workers",
+]

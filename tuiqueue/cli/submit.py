@@ -10,13 +10,14 @@ from typing import Any, TypeVar
 
 import click
 
+from tuiqueue.cli.follow import EXIT_INTERRUPTED, run_wait
 from tuiqueue.cli.group import Settings, main, pass_settings
 from tuiqueue.cli.support import (
     BadInput,
     echo_json,
     safe,
 )
-from tuiqueue.core.job import NewJob
+from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.params import ValidationError
 from tuiqueue.core.queues import DEFAULT_QUEUE
 from tuiqueue.core.registry import REGISTRY
@@ -136,6 +137,13 @@ def _read_batch(engine: Engine, source: str, defaults: dict[str, Any]) -> list[N
     help="Submit one JSON job per line (- for stdin); the flags above apply to every line.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the new job(s) as JSON.")
+@click.option(
+    "--wait",
+    "wait_",
+    is_flag=True,
+    help="Then wait until they finish, like `tuiqueue wait` (same exit status; "
+    "with --json, progress goes to stderr and the finished jobs are printed).",
+)
 @pass_settings
 def submit(
     settings: Settings,
@@ -149,10 +157,11 @@ def submit(
     queue_name: str,
     source: str | None,
     as_json: bool,
+    wait_: bool,
 ) -> None:
     """Queue a job and print its id."""
 
-    async def body(engine: Engine) -> None:
+    async def body(engine: Engine) -> list[Job]:
         max_attempts = None if retries is None else retries + 1
         if source:
             if type_name:
@@ -185,12 +194,18 @@ def submit(
                     queue=queue_name,
                 )
             ]
-        if as_json:
-            echo_json(
-                jobs[0].to_dict() if len(jobs) == 1 and not source else [j.to_dict() for j in jobs]
-            )
-        else:
-            for job in jobs:
-                click.echo(job.id)
+        return jobs
 
-    settings.call(body)
+    jobs = settings.call(body)
+    single = len(jobs) == 1 and not source
+    if not as_json:
+        for job in jobs:
+            click.echo(job.id)
+    if wait_:
+        sys.stdout.flush()
+        code, jobs = run_wait(settings, [j.id for j in jobs], sys.stderr if as_json else sys.stdout)
+        if as_json and code != EXIT_INTERRUPTED:
+            echo_json(jobs[0].to_dict() if single else [j.to_dict() for j in jobs])
+        sys.exit(code)
+    if as_json:
+        echo_json(jobs[0].to_dict() if single else [j.to_dict() for j in jobs])

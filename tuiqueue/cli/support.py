@@ -60,6 +60,8 @@ def _only(group: BaseExceptionGroup[BaseException]) -> BaseException:
 
 def _bad_input(exc: BaseException) -> BadInput | None:
     """The clear message for an expected failure; None for anything else."""
+    if isinstance(exc, BadInput):
+        return exc  # raised inside a task group, which wrapped it
     if isinstance(exc, ValidationError):
         return BadInput("; ".join(exc.errors.values()))
     if isinstance(exc, UnknownJob | UnknownJobType | TransitionError | JobModuleError | StoreError):
