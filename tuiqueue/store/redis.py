@@ -81,14 +81,16 @@ class _Retry(Retry):
     is a ConnectionError: retried like one, a changed password meant ~40 s of silence)."""
 
     async def call_with_retry(
-        self, do: Callable[[], Awaitable[T]], fail: Callable[[RedisError], Any]
+        self, do: Callable[[], Awaitable[T]], fail: Callable[..., Any], *args: Any, **kw: Any
     ) -> T:
-        async def fail_fast(error: RedisError) -> None:
-            await fail(error)
+        # (redis-py 6+ adds is_retryable and with_failure_count, passed on as they come: with
+        # the latter, fail gets the failure count too)
+        async def fail_fast(error: Exception, *rest: Any) -> None:
+            await fail(error, *rest)
             if _refused(error):
                 raise error
 
-        return await super().call_with_retry(do, fail_fast)
+        return await super().call_with_retry(do, fail_fast, *args, **kw)
 
 
 def _refused(exc: BaseException) -> bool:
