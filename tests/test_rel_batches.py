@@ -182,6 +182,7 @@ def redis_db() -> Iterator[str]:
     _flush()
 
 
+@pytest.mark.timeout(600)  # 200,000 jobs through Redis: ~30 s here, over 120 s on a busy CI
 async def test_redis_big_submit_bounded_and_all_at_once(tmp_path: Path, redis_db: str) -> None:
     store = RedisStore(redis_db)
     await store.open()
