@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import sys
+from pathlib import Path
 
 import anyio
 import click
@@ -40,8 +43,11 @@ def serve(
         from aiohttp import web
 
         from tuiqueue.server import load_token, make_app, token_path
+        from tuiqueue.server.browser import BrowserDashboard
     except ImportError as exc:
-        raise BadInput(f"the server needs aiohttp ({exc}): pip install 'tuiqueue[serve]'") from exc
+        raise BadInput(
+            f"the server needs aiohttp and textual-serve ({exc}): pip install 'tuiqueue[serve]'"
+        ) from exc
     if no_auth and token:
         raise BadInput("give either --token or --no-auth, not both")
     if no_auth and host not in LOCAL_HOSTS:
@@ -60,8 +66,15 @@ def serve(
         except OSError as exc:
             raise BadInput(f"cannot keep the token in {where}: {exc.strerror}") from exc
 
+    dashboard = BrowserDashboard(*_dashboard_command(settings, read_only))
+    if settings.db == ":memory:":
+        dashboard.refused = (
+            "the browser dashboard needs a store other processes can open: "
+            "serve a SQLite file (--db PATH) or a Redis URL, not :memory:"
+        )
+
     async def body() -> None:
-        app = make_app(engine, token=None if no_auth else token)
+        app = make_app(engine, token=None if no_auth else token, dashboard=dashboard)
         runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await runner.setup()
         try:
@@ -79,6 +92,7 @@ def serve(
             else:
                 kept = f" (kept in {where})" if where else ""
                 stderr(f"token: {token}{kept}")
+                stderr(f"  dashboard in a browser: http://{shown}:{bound}/?token={token}")
                 stderr(
                     f"  curl -H 'Authorization: Bearer {token}' http://{shown}:{bound}/api/stats"
                 )
@@ -91,3 +105,16 @@ def serve(
         stderr(f"server stopped; {engine.processed} job(s) processed")
 
     run(body)
+
+
+def _dashboard_command(settings: Settings, read_only: bool) -> tuple[list[str], dict[str, str]]:
+    """How a browser tab's dashboard is started: attached to this store, never a worker; the
+    store goes in its environment (a command line is visible to every user of the machine)."""
+    db = settings.db
+    if db != ":memory:" and "://" not in db:
+        db = str(Path(db).expanduser().absolute())
+    env = {"TUIQUEUE_DB": db}
+    if settings.jobs:
+        env["TUIQUEUE_JOBS"] = os.pathsep.join(settings.jobs)
+    mode = "--read-only" if read_only else "--no-worker"
+    return [sys.executable, "-m", "tuiqueue", mode], env

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import html
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -12,7 +13,9 @@ from aiohttp import web
 
 from tuiqueue.engine.engine import Engine
 from tuiqueue.server import api, stream, ws
+from tuiqueue.server.browser import COOKIE, BrowserDashboard, page
 from tuiqueue.server.errors import describe
+from tuiqueue.server.ws import same_origin
 
 logger = logging.getLogger(__name__)
 
@@ -44,18 +47,44 @@ def _check_token(request: web.Request, token: str | None) -> bool:
         return True
     # Browsers cannot set headers on a WebSocket or EventSource: accept ?token= there.
     query = request.query.get("token")
-    return query is not None and _same(query, token)
+    if query is not None and _same(query, token):
+        return True
+    # The browser dashboard's login cookie; SameSite does not tell ports of one host apart,
+    # so a cookie counts only on requests from this server's own pages.
+    cookie = request.cookies.get(COOKIE)
+    return cookie is not None and _same(cookie, token) and same_origin(request)
+
+
+def _refuse(request: web.Request, message: str, code: int) -> web.Response:
+    """An error as JSON, or as a short page for a browser asking for one."""
+    if "text/html" in request.headers.get("Accept", ""):
+        body = (
+            f"<p>{html.escape(message)}.</p><p>Open the address <code>tuiqueue serve</code> "
+            "printed, with its <code>?token=...</code>, once: the browser then keeps it.</p>"
+        )
+        return web.Response(
+            text=page(f"{code}: not signed in", body), content_type="text/html", status=code
+        )
+    return error(message, code)
 
 
 def make_app(
-    engine: Engine, *, token: str | None, run_engine: bool = True, max_body: int = MAX_BODY
+    engine: Engine,
+    *,
+    token: str | None,
+    run_engine: bool = True,
+    max_body: int = MAX_BODY,
+    dashboard: BrowserDashboard | None = None,
 ) -> web.Application:
-    """The app serving `engine`; with run_engine it runs engine.run() while serving."""
+    """The app serving `engine`; with run_engine it runs engine.run() while serving; with a
+    dashboard, `/` serves the dashboard to browsers."""
 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         if not _check_token(request, token):
-            return error("missing or wrong token: send 'Authorization: Bearer <token>'", 401)
+            return _refuse(
+                request, "missing or wrong token: send 'Authorization: Bearer <token>'", 401
+            )
         if engine.read_only and request.method not in ("GET", "HEAD", "OPTIONS"):
             return error("this server is read-only: it changes nothing", 403)
         try:
@@ -77,6 +106,8 @@ def make_app(
     api.add_routes(app)
     stream.add_routes(app)
     ws.add_routes(app)
+    if dashboard is not None:
+        dashboard.add_routes(app)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await engine.store.open()
