@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +21,13 @@ def blocks() -> list[tuple[str, str, str | None]]:
     """(language, code, reason not to run it) for each block, in README order."""
     text = (ROOT / "README.md").read_text()
     return [(m["lang"], m["body"], m["skip"]) for m in BLOCK.finditer(text)]
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def test_readme_has_runnable_blocks() -> None:
@@ -50,10 +58,21 @@ def test_readme_blocks_run(tmp_path: Path) -> None:
             argv = [sys.executable, "-c", body]
         else:
             argv = ["bash", "-euo", "pipefail", "-c", body]
+        here = env
+        if "tuiqueue serve" in body:
+            # The API example starts its own server: a store of its own (so its job ids are
+            # 1 and 2, as written) and a free port instead of the default 8765.
+            here = {**env, "TUIQUEUE_DB": str(tmp_path / "serve.db")}
+            argv[-1] = body.replace("8765", str(free_port()))
         out = subprocess.run(
-            argv, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120
+            argv, capture_output=True, text=True, cwd=tmp_path, env=here, timeout=120
         )
         assert out.returncode == 0, f"README block failed:\n{body}\n{out.stdout}\n{out.stderr}"
+        if here is not env:  # the curl sequence did what it says, not just exit 0
+            said = out.stdout
+            assert "event: complete" in said and said.rstrip().endswith("401"), said
+            assert "event: cancelled" in said
+            assert '"completed": 1' in said and '"cancelled": 1' in said, said
         ran += 1
     if ran == 0:
         pytest.fail("no README block ran")

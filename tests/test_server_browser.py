@@ -65,7 +65,10 @@ def dashboards_of(pid: int) -> list[int]:
 
 def test_every_route_needs_the_token_and_the_link_sets_a_strict_cookie(db: str) -> None:
     with served(db) as (base, token, _):
-        for path in ["/", "/app/ws", "/app/static/js/textual.js", "/api/jobs", "/ws/queue"]:
+        routes = ["/", "/app/ws", "/app/static/js/textual.js", "/app/download/x", "/ws/queue"]
+        routes += ["/api/jobs", "/api/jobs/1", "/api/jobs/1/progress", "/api/events"]
+        routes += ["/api/job-types", "/api/stats", "/api/workers", "/api/openapi.json"]
+        for path in routes:
             assert httpx.get(base + path).status_code == 401, path
             wrong = httpx.get(base + path, cookies={"tuiqueue_token": "nope"})
             assert wrong.status_code == 401, path
