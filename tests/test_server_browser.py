@@ -37,7 +37,8 @@ def served(db: str, *args: str) -> Iterator[tuple[str, str, subprocess.Popen[byt
         found = re.search(r"dashboard in a browser: (http://127\.0\.0\.1:\d+)/\?token=(\S+)", seen)
         assert found, seen
         yield found.group(1), found.group(2), proc
-        os.kill(proc.pid, signal.SIGTERM)
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
     finally:
         if proc.poll() is None:
@@ -151,12 +152,22 @@ def test_two_tabs_show_the_live_dashboard_and_agree(db: str, tmp_path: Path) -> 
 @needs_chromium
 def test_a_read_only_server_serves_a_read_only_dashboard(db: str) -> None:
     assert tq("--db", db, "submit", "echo").returncode == 0
-    with served(db, "--read-only") as (base, token, _):
+    left: list[int] = []
+    with served(db, "--read-only") as (base, token, proc):
 
         async def body() -> None:
             async with chromium() as browser:
                 tab = await browser.new_tab(f"{base}/?token={token}")
                 await tab.wait_for(r"READ-ONLY")
                 await tab.wait_for(r"1\s+echo\s+default")
+                left.extend(dashboards_of(proc.pid))
+                # The server stops (SIGTERM, on leaving the block) with the tab still open.
+                os.kill(proc.pid, signal.SIGTERM)
+                await asyncio.to_thread(proc.wait, 30)
 
         asyncio.run(body())
+    assert len(left) == 1
+    for pid in left:  # its dashboard ended with the server
+        assert (
+            not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+        )
