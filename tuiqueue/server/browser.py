@@ -43,7 +43,6 @@ class BrowserDashboard:
 
     def add_routes(self, app: web.Application) -> None:
         """Register `/`, the terminal's WebSocket and textual-serve's static files."""
-        self.downloads = DownloadManager()
         app.router.add_get("/", self.index)
         app.router.add_get("/app/ws", self.session)
         app.router.add_get("/app/download/{key}", self.download)
