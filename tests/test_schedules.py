@@ -247,7 +247,7 @@ async def test_a_paused_schedule_fires_nothing_and_resumes_at_its_next_slot() ->
 
 
 async def test_run_now_fires_once_and_leaves_the_slots_alone() -> None:
-    engine, clock = engine_at(1_000_000.0)
+    engine, _ = engine_at(1_000_000.0)
     await engine.schedule("tick", "sleep", {"seconds": 0}, every="1h")
     job = await engine.run_schedule("tick")
     assert [j.id for j in await engine.list()] == [job.id]
