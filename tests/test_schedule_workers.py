@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import signal
 import subprocess
@@ -68,7 +69,7 @@ def fleet_fires_once_per_slot(db: str) -> None:
     slots = origins(db)
     assert len(slots) >= RUN_FOR
     assert len(set(slots)) == len(slots), "a slot fired twice"
-    gaps = [b - a for a, b in zip(slots, slots[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(slots)]
     assert set(gaps) == {1.0}, f"slots not one second apart: {gaps}"
     workers = tq("--db", db, "list", "--json", "--limit", "1000")
     ran_by = {job["worker"] for job in json.loads(workers.stdout) if job["worker"]}
