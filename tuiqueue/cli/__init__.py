@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from tuiqueue.cli import db, follow, query, queues, serve, steer, submit, worker, workers
+from tuiqueue.cli import (
+    db,
+    follow,
+    query,
+    queues,
+    schedule,
+    serve,
+    steer,
+    submit,
+    worker,
+    workers,
+)
 from tuiqueue.cli.group import main
 
 __all__ = [
@@ -11,6 +22,7 @@ __all__ = [
     "main",
     "query",
     "queues",
+    "schedule",
     "serve",
     "steer",
     "submit",

@@ -9,6 +9,7 @@ import anyio
 import click
 
 from tuiqueue.cli.group import STATUS_NAMES, Settings, main, pass_settings
+from tuiqueue.cli.schedule import describe_origin
 from tuiqueue.cli.support import (
     LIST_HEADER,
     echo_json,
@@ -20,6 +21,7 @@ from tuiqueue.core.job import Job
 from tuiqueue.core.placement import live_workers, waiting_reason
 from tuiqueue.core.queues import check_queue_name
 from tuiqueue.core.records import Step
+from tuiqueue.core.schedule import Origin
 from tuiqueue.core.status import TERMINAL, Status
 from tuiqueue.engine.engine import Engine
 
@@ -89,16 +91,24 @@ async def _reasons(engine: Engine, jobs: list[Job]) -> dict[int, str]:
 def show(settings: Settings, job_id: int, as_json: bool) -> None:
     """Show one job: params, times, result, error, steps; why it waits, if no worker can run it."""
 
-    async def body(engine: Engine) -> tuple[Job, str | None, list[Step]]:
+    async def body(engine: Engine) -> tuple[Job, str | None, list[Step], Origin | None]:
         job = await engine.get(job_id)
         reason = (await _reasons(engine, [job])).get(job.id)
-        return job, reason, await engine.store.steps(job_id)
+        return job, reason, await engine.store.steps(job_id), await engine.job_origin(job_id)
 
-    job, reason, steps = settings.call(body)
+    job, reason, steps, origin = settings.call(body)
     if as_json:
-        echo_json({**job.to_dict(), "steps": [step.to_dict() for step in steps]})
+        echo_json(
+            {
+                **job.to_dict(),
+                "steps": [step.to_dict() for step in steps],
+                "schedule": None if origin is None else origin.to_dict(),
+            }
+        )
     else:
         show_job(job, reason)
+        if origin is not None:
+            click.echo(f"{'schedule:':<10} {describe_origin(origin)}")
         for step in steps:
             took = "running" if step.finished is None else f"{step.finished - step.started:.2f}s"
             click.echo(f"step: {safe(step.name)} ({took})")

@@ -45,6 +45,10 @@ class JobType:
     isolation: str = "thread"
     """"process": the body runs in a child process of its own (killable, crash-contained);
     "thread" (the default): in the worker, an `async def` in its event loop, a `def` in a thread."""
+    every: str | None = None
+    """A default schedule declared in code ("1h"): created by the first worker to start."""
+    cron: str | None = None
+    """A default schedule as a cron expression (instead of every)."""
     is_async: bool = field(init=False, compare=False)
     """An `async def` runs in the event loop; a plain `def` runs in a worker thread."""
 
@@ -122,6 +126,8 @@ class Registry:
         max_attempts: int = 1,
         timeout: float | None = None,
         isolation: str = "thread",
+        every: str | None = None,
+        cron: str | None = None,
     ) -> Callable[[F], F]:
         """Decorator: register fn as a job type taking (ctx, **params)."""
 
@@ -137,6 +143,8 @@ class Registry:
                     max_attempts=max(1, max_attempts),
                     timeout=timeout,
                     isolation=isolation,
+                    every=every,
+                    cron=cron,
                 )
             )
             return fn

@@ -25,6 +25,7 @@ from tuiqueue.core.queues import DEFAULT_QUEUE, QueueInfo, check_queue_name
 from tuiqueue.core.records import LogPage, Step, WorkerInfo
 from tuiqueue.core.records import Stats as Stats
 from tuiqueue.core.registry import REGISTRY, Registry, ensure_job_types
+from tuiqueue.core.schedule import Origin, Schedule
 from tuiqueue.core.status import ACTIVE, TERMINAL, UNFINISHED, Priority, Status
 from tuiqueue.engine.dispatcher import FLUSH_INTERVAL as FLUSH_INTERVAL
 from tuiqueue.engine.dispatcher import Dispatcher
@@ -38,6 +39,7 @@ from tuiqueue.engine.recovery import (
 from tuiqueue.engine.runner import (
     ABANDON_AFTER,
 )
+from tuiqueue.engine.scheduler import Scheduler
 from tuiqueue.engine.watcher import Watcher
 from tuiqueue.store.base import Store, StoreAuthError, StoreError
 
@@ -146,6 +148,8 @@ class Engine:
         self.abandon_after = abandon_after
         """Seconds a job gets to stop once asked (cancel, timeout, shutdown) before it is
         abandoned: failed, its slot released, its body left running unreferenced."""
+        self.scheduler = Scheduler(store, self.registry, clock, self._scheduled, self._report)
+        """Fires due schedules while run() runs a worker; the schedule commands below."""
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -281,6 +285,8 @@ class Engine:
             tg.start_soon(self._keep_alive)
             if self.retention_keep is not None or self.retention_days is not None:
                 tg.start_soon(self._retain)
+            await self.scheduler.ensure_defaults()
+            tg.start_soon(self.scheduler.run)
             self._d.runner_tg = tg
             await self._d.dispatch(drain)
             tg.cancel_scope.cancel()
@@ -724,3 +730,63 @@ class Engine:
     def is_active(self, job: Job) -> bool:
         """Whether job is running here (its state comes from us, not from the store)."""
         return job.id in self._d.running and job.status in ACTIVE
+
+    # -- schedules (engine/scheduler.py) ------------------------------------------------
+
+    def _scheduled(self, jobs: builtins.list[Job]) -> None:
+        for job in jobs:
+            self._d.publish_job(job)
+        self.wake()
+
+    async def schedule(
+        self, name: str, type: str, params: Mapping[str, Any] | None = None, **kw: Any
+    ) -> Schedule:
+        """Add a schedule: `cron=` (5 fields, or 6 with seconds first) or `every=` ("30s",
+        "1h" or seconds), optional tz, priority, queue, missed ("skip" or "catch-up"),
+        overlap=False (skip a slot while the previous run is unfinished), paused.
+        Params are checked as submit() checks them; ScheduleExists if the name is taken."""
+        self._writable("add schedules")
+        schedule = self.scheduler.define(name, type, params, **kw)
+        await self.store.add_schedule(schedule)
+        return schedule
+
+    async def schedules(self) -> builtins.list[Schedule]:
+        """Every schedule on the store, by name."""
+        return await self.store.schedules()
+
+    async def schedule_outcomes(self, schedules: builtins.list[Schedule]) -> dict[str, str]:
+        """How each schedule's last slot went (see Scheduler.outcomes)."""
+        return await self.scheduler.outcomes(schedules)
+
+    async def pause_schedule(self, name: str) -> Schedule:
+        """Stop a schedule firing until resume_schedule(); UnknownSchedule."""
+        self._writable("pause schedules")
+        return await self.store.set_schedule_paused(name, True, None)
+
+    async def resume_schedule(self, name: str) -> Schedule:
+        """Fire a paused schedule again, from its next slot on."""
+        self._writable("resume schedules")
+        return await self.scheduler.resume(name)
+
+    async def remove_schedule(self, name: str) -> Schedule:
+        """Delete a schedule (its jobs stay); returns it, for restore_schedule()."""
+        self._writable("remove schedules")
+        return await self.store.remove_schedule(name)
+
+    async def restore_schedule(self, schedule: Schedule) -> None:
+        """Put back a removed schedule (undo), its slots counted on from now."""
+        self._writable("add schedules")
+        now = self.clock()
+        nxt = schedule.next_run
+        if nxt is not None and nxt <= now:
+            nxt = schedule.slot_after(now)
+        await self.store.add_schedule(schedule.with_state(next_run=nxt))
+
+    async def run_schedule(self, name: str) -> Job:
+        """Make a schedule's job now (its slots are unchanged)."""
+        self._writable("run schedules")
+        return await self.scheduler.run_now(name)
+
+    async def job_origin(self, job_id: int) -> Origin | None:
+        """Which schedule and slot made a job (None: it was submitted)."""
+        return await self.store.job_origin(job_id)

@@ -18,6 +18,7 @@ from tuiqueue.core.records import (
     Superseded,
     WorkerInfo,
 )
+from tuiqueue.core.schedule import Fire, Origin, Schedule
 from tuiqueue.core.status import UNFINISHED, Priority, Status
 
 LOG_HEAD = 100
@@ -509,3 +510,35 @@ class Store(ABC):
         Blocks the event loop on SQLite (each statement; lock waits are awaited);
         MemoryStore does no I/O; Redis awaits and does not block.
         """
+
+    # -- schedules (store/schedules_*.py hold each backend's part) ---------------------
+
+    async def add_schedule(self, schedule: Schedule, *, if_absent: bool = False) -> bool:
+        """Store a schedule with its state; ScheduleExists if the name is taken (with
+        if_absent: False instead, nothing changed). True when added."""
+        raise NotImplementedError(f"{type(self).__name__} has no schedules")
+
+    async def schedules(self) -> list[Schedule]:
+        """Every schedule, by name."""
+        raise NotImplementedError(f"{type(self).__name__} has no schedules")
+
+    async def set_schedule_paused(
+        self, name: str, paused: bool, next_run: float | None
+    ) -> Schedule:
+        """Pause or resume a schedule (resuming sets its next_run); UnknownSchedule."""
+        raise NotImplementedError(f"{type(self).__name__} has no schedules")
+
+    async def remove_schedule(self, name: str) -> Schedule:
+        """Delete a schedule and return it as it was (add_schedule brings it back)."""
+        raise NotImplementedError(f"{type(self).__name__} has no schedules")
+
+    async def fire_schedule(self, fire: Fire, job: NewJob | None, now: float) -> list[Job] | None:
+        """One atomic step of a schedule: only while its next_run is fire.expected (and it
+        is not paused) move it to fire.next_run and add `job` (recording fire.origin as the
+        job's origin); None when another worker took the slot first. A manual fire
+        (expected None) leaves next_run alone; UnknownSchedule if the schedule is gone."""
+        raise NotImplementedError(f"{type(self).__name__} has no schedules")
+
+    async def job_origin(self, job_id: int) -> Origin | None:
+        """Which schedule and slot made a job (None: it was submitted)."""
+        return None

@@ -29,8 +29,10 @@ from tuiqueue.core.records import (
     Superseded,
     WorkerInfo,
 )
+from tuiqueue.core.schedule import Fire, Origin, Schedule
 from tuiqueue.core.status import ACTIVE, TERMINAL, Priority, Status
 from tuiqueue.store.base import LOG_HEAD, LOG_TAIL, Store, clip_line, superseded
+from tuiqueue.store.schedules_memory import MemorySchedules
 
 _ID_BITS = 64
 _ID_MASK = (1 << _ID_BITS) - 1
@@ -78,6 +80,7 @@ class MemoryStore(Store):
         # scan every job: the dispatcher asks for counts while draining.
         self._counts = dict.fromkeys(Status, 0)
         self._active: set[int] = set()
+        self._schedules = MemorySchedules(self.add)
         """Ids of started jobs (running or paused with a token): what orphans() looks at."""
 
     def _touch(self, job: Job, old: Status | None, now: float | None = None) -> None:
@@ -517,3 +520,25 @@ class MemoryStore(Store):
 
     async def job_process(self, job_id: int) -> JobProcess | None:
         return self._procs.get(job_id)
+
+    # -- schedules (schedules_memory.py) -----------------------------------------------
+
+    async def add_schedule(self, schedule: Schedule, *, if_absent: bool = False) -> bool:
+        return await self._schedules.add_schedule(schedule, if_absent=if_absent)
+
+    async def schedules(self) -> list[Schedule]:
+        return await self._schedules.schedules()
+
+    async def set_schedule_paused(
+        self, name: str, paused: bool, next_run: float | None
+    ) -> Schedule:
+        return await self._schedules.set_schedule_paused(name, paused, next_run)
+
+    async def remove_schedule(self, name: str) -> Schedule:
+        return await self._schedules.remove_schedule(name)
+
+    async def fire_schedule(self, fire: Fire, job: NewJob | None, now: float) -> list[Job] | None:
+        return await self._schedules.fire_schedule(fire, job, now)
+
+    async def job_origin(self, job_id: int) -> Origin | None:
+        return await self._schedules.job_origin(job_id)

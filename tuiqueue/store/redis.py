@@ -37,6 +37,7 @@ from tuiqueue.core.records import (
     Superseded,
     WorkerInfo,
 )
+from tuiqueue.core.schedule import Fire, Origin, Schedule
 from tuiqueue.core.status import TERMINAL, Priority, Status
 from tuiqueue.core.text import mask_secrets, mask_url
 from tuiqueue.store import redis_lua as lua
@@ -60,6 +61,7 @@ from tuiqueue.store.redis_codec import (
     outcome_spec,
     snaps_to_jobs,
 )
+from tuiqueue.store.schedules_redis import RedisSchedules
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +132,7 @@ class RedisStore(Store):
         self._pubsub: PubSub | None = None
         self._own = OwnVersions()
         self._batches = RedisBatches(self._run, mask_url(url))
+        self._schedules = RedisSchedules(lambda: self.client, prefix, self._call)
         self._scope_args: tuple[ClaimScope, str, str] = (ANY, "", "")
         """The newest scope and its two script arguments (encoded once, not per claim)."""
 
@@ -728,3 +731,28 @@ class RedisStore(Store):
         if not raw:
             return None
         return JobProcess(raw["token"], raw["host"], int(raw["pgid"]), int(raw["start_time"]))
+
+    # -- schedules (schedules_redis.py) ------------------------------------------------
+
+    async def add_schedule(self, schedule: Schedule, *, if_absent: bool = False) -> bool:
+        return await self._schedules.add_schedule(schedule, if_absent=if_absent)
+
+    async def schedules(self) -> list[Schedule]:
+        return await self._schedules.schedules()
+
+    async def set_schedule_paused(
+        self, name: str, paused: bool, next_run: float | None
+    ) -> Schedule:
+        return await self._schedules.set_schedule_paused(name, paused, next_run)
+
+    async def remove_schedule(self, name: str) -> Schedule:
+        return await self._schedules.remove_schedule(name)
+
+    async def fire_schedule(self, fire: Fire, job: NewJob | None, now: float) -> list[Job] | None:
+        added, version = await self._schedules.fire_schedule(fire, job, now)
+        if version is not None:
+            self._own.add(version)
+        return added
+
+    async def job_origin(self, job_id: int) -> Origin | None:
+        return await self._schedules.job_origin(job_id)

@@ -34,9 +34,11 @@ from tuiqueue.core.records import (
     Superseded,
     WorkerInfo,
 )
+from tuiqueue.core.schedule import Fire, Origin, Schedule
 from tuiqueue.core.status import ACTIVE, TERMINAL, Priority, Status
 from tuiqueue.store import sqlite_claims
 from tuiqueue.store.base import LOG_HEAD, LOG_TAIL, Store, clip_line, superseded
+from tuiqueue.store.schedules_sqlite import SqliteSchedules
 from tuiqueue.store.sqlite_batches import CHUNK, Batches, hidden, skip
 from tuiqueue.store.sqlite_conn import BUSY_MS as BUSY_MS
 from tuiqueue.store.sqlite_conn import RETRY_FOR as RETRY_FOR
@@ -65,6 +67,7 @@ class SqliteStore(Store):
         self._batches = Batches(self._db, self._locks)
         self._token_base = uuid.uuid4().hex[:10]
         self._claims = 0
+        self._schedules = SqliteSchedules(self._db, self._insert)
 
     def clone(self) -> SqliteStore:
         """A fresh, unopened store on the same file."""
@@ -940,3 +943,25 @@ class SqliteStore(Store):
                 for job in jobs
             ],
         )
+
+    # -- schedules (schedules_sqlite.py) -----------------------------------------------
+
+    async def add_schedule(self, schedule: Schedule, *, if_absent: bool = False) -> bool:
+        return await self._schedules.add_schedule(schedule, if_absent=if_absent)
+
+    async def schedules(self) -> list[Schedule]:
+        return await self._schedules.schedules()
+
+    async def set_schedule_paused(
+        self, name: str, paused: bool, next_run: float | None
+    ) -> Schedule:
+        return await self._schedules.set_schedule_paused(name, paused, next_run)
+
+    async def remove_schedule(self, name: str) -> Schedule:
+        return await self._schedules.remove_schedule(name)
+
+    async def fire_schedule(self, fire: Fire, job: NewJob | None, now: float) -> list[Job] | None:
+        return await self._schedules.fire_schedule(fire, job, now)
+
+    async def job_origin(self, job_id: int) -> Origin | None:
+        return await self._schedules.job_origin(job_id)

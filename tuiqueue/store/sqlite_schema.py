@@ -14,7 +14,7 @@ from tuiqueue.store.base import StoreError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 APP_ID = 0x7475_6971  # "tuiq": PRAGMA application_id marks our files
 
 MIGRATIONS: dict[int, str] = {
@@ -117,6 +117,26 @@ MIGRATIONS: dict[int, str] = {
     """,
     6: """
     CREATE TABLE job_steps (job_id INTEGER PRIMARY KEY, steps TEXT NOT NULL)
+    """,
+    # Schedules and the origins of the jobs they made (schedules_sqlite.py).
+    7: """
+CREATE TABLE schedules (
+    name TEXT PRIMARY KEY,
+    spec TEXT NOT NULL,
+    paused INTEGER NOT NULL DEFAULT 0,
+    next_run REAL,
+    last_run REAL,
+    last_job INTEGER,
+    last_note TEXT NOT NULL DEFAULT ''
+) WITHOUT ROWID;
+CREATE TABLE job_origins (
+    job_id INTEGER PRIMARY KEY,
+    schedule TEXT NOT NULL,
+    slot REAL NOT NULL,
+    kind TEXT NOT NULL,
+    missed INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX job_origins_schedule ON job_origins (schedule, job_id)
     """,
 }
 

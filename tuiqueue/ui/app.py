@@ -38,7 +38,9 @@ from tuiqueue.ui.screens.confirm import ConfirmScreen
 from tuiqueue.ui.screens.detail import DetailScreen
 from tuiqueue.ui.screens.help import HelpScreen
 from tuiqueue.ui.screens.main import MainScreen
+from tuiqueue.ui.screens.schedules import FormJob, SchedulesScreen
 from tuiqueue.ui.screens.workers import WorkersScreen
+from tuiqueue.ui.widgets.job_form import JobForm
 from tuiqueue.ui.window import MAX_ACTIVE as MAX_ACTIVE
 from tuiqueue.ui.window import PAGE as PAGE
 from tuiqueue.ui.window import Window
@@ -81,13 +83,14 @@ PALETTE: list[tuple[str, str, bool, str]] = [
     ("Pause/resume queue", "Pause or resume the whole queue", True, "toggle_queue"),
     ("Clear finished jobs", "Delete every finished job", True, "clear_finished"),
     ("Workers", "Show the workers on this store", False, "app.workers"),
+    ("Schedules", "Show the schedules on this store", False, "app.schedules"),
     ("Help", "Show every key", False, "app.help"),
 ]
 """The palette's commands: title, help, whether the main screen runs it (else the current one)
 and the action (job commands act on the current screen's job, as its keys do)."""
 
 
-READ_ONLY_PALETTE = frozenset({"app.workers", "app.help"})
+READ_ONLY_PALETTE = frozenset({"app.workers", "app.schedules", "app.help"})
 """The palette's commands a read-only dashboard offers (the others change the store)."""
 
 
@@ -428,6 +431,23 @@ class QueueApp(App[None]):
     def action_workers(self) -> None:
         """Open the workers view."""
         self.push_screen(WorkersScreen(self.engine))
+
+    def action_schedules(self) -> None:
+        """Open the schedules view (its `a` schedules the main screen's form)."""
+        self.push_screen(SchedulesScreen(self.engine, self._form_job))
+
+    def _form_job(self) -> FormJob | str:
+        """The job the main screen's form holds, or why there is none."""
+        main = next((s for s in self.screen_stack if isinstance(s, MainScreen)), None)
+        if main is None:
+            return "the queue screen is not open"
+        form = main.query_one(JobForm)
+        if form.job_type is None:
+            return "choose a job type in the queue screen first"
+        params, errors = form.collect()
+        if errors:
+            return "; ".join(errors.values())
+        return form.job_type.name, params, form.priority
 
     def action_help(self) -> None:
         """Show every key."""

@@ -137,6 +137,13 @@ class MainScreen(Screen[None]):
             tooltip="Show the workers on this store",
         ),
         Binding(
+            "s",
+            "app.schedules",
+            "Schedules",
+            id="main.schedules",
+            tooltip="Show the schedules on this store (pause, run now, add from the form)",
+        ),
+        Binding(
             "escape",
             "focus_table",
             "Queue",
