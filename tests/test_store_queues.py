@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.pg_support import SKIP_REASON, drop_schema, fresh_url, pg_reachable
 from tests.test_store_conformance import NOW, redis_reachable
 from tuiqueue.core.job import NewJob
 from tuiqueue.core.lifecycle import Outcome
@@ -23,9 +24,31 @@ pytestmark = pytest.mark.anyio
 REDIS_URL = "redis://127.0.0.1:6379/11"
 
 
-@pytest.fixture(params=["memory", "sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+@pytest.fixture(
+    params=[
+        "memory",
+        "sqlite",
+        pytest.param("redis", marks=pytest.mark.redis),
+        pytest.param("postgres", marks=pytest.mark.postgres),
+    ]
+)
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    """A fresh, open store of each kind (Redis: a key prefix of its own)."""
+    """A fresh, open store of each kind (Redis: a key prefix of its own; PostgreSQL: a
+    schema of its own)."""
+    if request.param == "postgres":
+        if not pg_reachable():
+            pytest.skip(SKIP_REASON)
+        from tuiqueue.store.postgres import PostgresStore
+
+        url = fresh_url()
+        pg = PostgresStore(url)
+        await pg.open()
+        try:
+            yield pg
+        finally:
+            await pg.close()
+            drop_schema(url)
+        return
     if request.param == "memory":
         yield MemoryStore()
         return

@@ -8,6 +8,7 @@ from pathlib import Path
 from platformdirs import user_data_dir
 
 from tuiqueue.core.records import Changes, LogPage
+from tuiqueue.core.text import mask_url
 from tuiqueue.store.base import Store, StoreError
 from tuiqueue.store.memory import MemoryStore
 
@@ -20,7 +21,8 @@ def default_db() -> str:
 
 
 def open_store(target: str | os.PathLike[str] | None = None) -> Store:
-    """A store for a SQLite path, ":memory:" or a redis:// URL (opened by the Engine)."""
+    """A store for a SQLite path, ":memory:", a redis:// or a postgresql:// URL (opened by
+    the Engine)."""
     text = str(target) if target is not None else default_db()
     if text == ":memory:":
         return MemoryStore()
@@ -33,9 +35,21 @@ def open_store(target: str | os.PathLike[str] | None = None) -> Store:
                 'install it with: pip install "tuiqueue[redis]"'
             ) from exc
         return RedisStore(text)
+    if text.startswith(("postgresql://", "postgres://")):
+        try:
+            import asyncpg  # noqa: F401  (only to say what is missing)
+
+            from tuiqueue.store.postgres import PostgresStore
+        except ImportError as exc:
+            raise StoreError(
+                f"{mask_url(text)}: the PostgreSQL store needs the asyncpg package; "
+                'install it with: pip install "tuiqueue[postgres]"'
+            ) from exc
+        return PostgresStore(text)
     if "://" in text:
         raise StoreError(
-            f"{text}: unknown store URL; use a file path, :memory: or redis://host:port/db"
+            f"{mask_url(text)}: unknown store URL; use a file path, :memory:, "
+            "redis://host:port/db or postgresql://user@host:5432/dbname"
         )
     from tuiqueue.store.sqlite import SqliteStore
 
