@@ -1,15 +1,14 @@
-"""The schedule part of the store interface, run against every store: memory, SQLite, Redis."""
+"""The schedule part of the store interface, run against every store (the conformance
+suite's fixture: memory, SQLite, Redis, PostgreSQL)."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import anyio
 import pytest
 
-from tests.test_store_conformance import redis_reachable
+from tests import test_store_conformance
 from tuiqueue.core.job import NewJob
 from tuiqueue.core.schedule import (
     Fire,
@@ -21,41 +20,14 @@ from tuiqueue.core.schedule import (
 from tuiqueue.core.status import Status
 from tuiqueue.store.base import Store
 from tuiqueue.store.memory import MemoryStore
-from tuiqueue.store.sqlite import SqliteStore
 
 pytestmark = pytest.mark.anyio
 
-REDIS_URL = "redis://127.0.0.1:6379/4"
-"""This file's Redis database; each test isolates itself by key prefix (nothing flushed)."""
 NOW = 1_700_000_000.0
 
 
-@pytest.fixture(params=["memory", "sqlite", pytest.param("redis", marks=pytest.mark.redis)])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    """A fresh, open store of each kind."""
-    if request.param == "memory":
-        yield MemoryStore()
-        return
-    if request.param == "sqlite":
-        sqlite = SqliteStore(tmp_path / "jobs.db")
-        await sqlite.open()
-        yield sqlite
-        await sqlite.close()
-        return
-    if not redis_reachable():
-        pytest.skip("no Redis server at 127.0.0.1:6379")
-    from tuiqueue.store.redis import RedisStore
-
-    redis = RedisStore(REDIS_URL, prefix=f"tqsched:{uuid.uuid4().hex[:8]}:")
-    await redis.open()
-    try:
-        yield redis
-    finally:
-        keys = [k async for k in redis.client.scan_iter(match=redis.prefix + "*", count=1000)]
-        if keys:
-            await redis.client.delete(*keys)
-        await redis.close()
-
+store = test_store_conformance.store
+"""Every store (the conformance suite's fixture, PostgreSQL too)."""
 
 JOB = NewJob("echo", {"message": "hi"})
 

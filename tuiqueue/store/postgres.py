@@ -38,6 +38,7 @@ from tuiqueue.core.records import (
     Superseded,
     WorkerInfo,
 )
+from tuiqueue.core.schedule import Fire, Origin, Schedule
 from tuiqueue.core.status import ACTIVE, TERMINAL, Priority, Status
 from tuiqueue.core.text import mask_url
 from tuiqueue.store import postgres_sql as sql
@@ -45,6 +46,7 @@ from tuiqueue.store.base import LOG_HEAD, LOG_TAIL, Store, clip_line, superseded
 from tuiqueue.store.postgres_batches import CHUNK, PgBatches
 from tuiqueue.store.postgres_conn import PgConnection, Rollback, Versions
 from tuiqueue.store.postgres_sql import COLUMNS, VISIBLE, row_to_job
+from tuiqueue.store.schedules_postgres import PgSchedules
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,7 @@ class PostgresStore(Store):
         self._db = PgConnection(url)
         self.schema = self._db.schema
         self._batches = PgBatches(self._db)
+        self._schedules = PgSchedules(self._db, self._insert)
         self._token_base = uuid.uuid4().hex[:10]
         self._claims = 0
 
@@ -98,15 +101,21 @@ class PostgresStore(Store):
             return await self._batches.add(jobs, now)
 
         async def tx(conn: Any, v: Versions) -> list[Job]:
-            version = await v.bump(conn)
-            known = await sql.dep_status(conn, {d for new in jobs for d in new.depends_on})
-            missing = [d for d, s in known.items() if s is None]
-            if missing:
-                raise UnknownJob(min(missing))
-            first = await sql.take_ids(conn, len(jobs))
-            return await sql.insert(conn, jobs, now, version, known, first)
+            return await self._insert(conn, v, jobs, now)
 
         return await self._db.write(tx)
+
+    async def _insert(
+        self, conn: Any, v: Versions, jobs: Sequence[NewJob], now: float
+    ) -> list[Job]:
+        """Add jobs inside the open transaction (their dependencies must exist)."""
+        version = await v.bump(conn)
+        known = await sql.dep_status(conn, {d for new in jobs for d in new.depends_on})
+        missing = [d for d, s in known.items() if s is None]
+        if missing:
+            raise UnknownJob(min(missing))
+        first = await sql.take_ids(conn, len(jobs))
+        return await sql.insert(conn, jobs, now, version, known, first)
 
     async def sweep_batches(self) -> int:
         return await self._batches.sweep()
@@ -796,3 +805,25 @@ class PostgresStore(Store):
             )
         )
         return JobProcess(row[0], row[1], int(row[2]), int(row[3])) if row else None
+
+    # -- schedules (schedules_postgres.py) -------------------------------------------------
+
+    async def add_schedule(self, schedule: Schedule, *, if_absent: bool = False) -> bool:
+        return await self._schedules.add_schedule(schedule, if_absent=if_absent)
+
+    async def schedules(self) -> list[Schedule]:
+        return await self._schedules.schedules()
+
+    async def set_schedule_paused(
+        self, name: str, paused: bool, next_run: float | None
+    ) -> Schedule:
+        return await self._schedules.set_schedule_paused(name, paused, next_run)
+
+    async def remove_schedule(self, name: str) -> Schedule:
+        return await self._schedules.remove_schedule(name)
+
+    async def fire_schedule(self, fire: Fire, job: NewJob | None, now: float) -> list[Job] | None:
+        return await self._schedules.fire_schedule(fire, job, now)
+
+    async def job_origin(self, job_id: int) -> Origin | None:
+        return await self._schedules.job_origin(job_id)

@@ -16,7 +16,7 @@ from tuiqueue.store.base import StoreError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 NAME = re.compile(r"^[a-z_][a-z0-9_]{0,40}$")
 """A schema name tuiqueue accepts (lower case, so it never needs quoting)."""
 
@@ -117,6 +117,26 @@ MIGRATIONS: dict[int, str] = {
     END $$;
     CREATE TRIGGER meta_notify AFTER UPDATE OF version ON meta
         FOR EACH ROW EXECUTE FUNCTION notify_change()
+    """,
+    # Schedules and the origins of the jobs they made (schedules_postgres.py).
+    2: """
+    CREATE TABLE schedules (
+        name text PRIMARY KEY,
+        spec text NOT NULL,
+        paused boolean NOT NULL DEFAULT false,
+        next_run double precision,
+        last_run double precision,
+        last_job bigint,
+        last_note text NOT NULL DEFAULT ''
+    );
+    CREATE TABLE job_origins (
+        job_id bigint PRIMARY KEY,
+        schedule text NOT NULL,
+        slot double precision NOT NULL,
+        kind text NOT NULL,
+        missed integer NOT NULL DEFAULT 0
+    );
+    CREATE INDEX job_origins_schedule ON job_origins (schedule, job_id)
     """,
 }
 """Every statement runs with search_path set to the store's schema."""
