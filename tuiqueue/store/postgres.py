@@ -193,14 +193,23 @@ class PostgresStore(Store):
         return changed
 
     async def _claim(
-        self, conn: Any, worker: str, limit: int, now: float, version: int, scope: ClaimScope
+        self,
+        conn: Any,
+        worker: str,
+        limit: int,
+        now: float,
+        version: int,
+        scope: ClaimScope,
+        state: sql.ClaimState,
     ) -> tuple[int, list[Job]]:
-        if limit <= 0 or await conn.fetchval("SELECT paused FROM meta"):
+        paused, due, queues = state
+        if limit <= 0 or paused:
             return 0, []
-        promoted = await self._promote(conn, now, version)
+        promoted = await self._promote(conn, now, version) if due else 0
         self._claims += 1  # token = this store's random base + a counter: unique, no uuid4
         base = f"{self._token_base}{self._claims:x}"
-        return promoted, await sql.claim(conn, scope, limit, (now, worker, base, version))
+        head = (now, worker, base, version)
+        return promoted, await sql.claim(conn, scope, limit, head, queues)
 
     async def claim(
         self, worker: str, limit: int, now: float, scope: ClaimScope = ANY
@@ -211,8 +220,8 @@ class PostgresStore(Store):
             return []  # an idle worker's poll takes no lock and writes nothing
 
         async def tx(conn: Any, v: Versions) -> list[Job]:
-            version = await v.bump(conn)
-            promoted, jobs = await self._claim(conn, worker, limit, now, version, scope)
+            version, state = await sql.bump_and_state(conn, v, now)
+            promoted, jobs = await self._claim(conn, worker, limit, now, version, scope, state)
             if not promoted and not jobs:
                 raise Rollback([])
             return jobs
@@ -244,9 +253,9 @@ class PostgresStore(Store):
 
         # One transaction per dispatcher tick: the outcomes, then the freed slots.
         async def tx(conn: Any, v: Versions) -> tuple[list[Job], list[Job]]:
-            version = await v.bump(conn)
+            version, state = await sql.bump_and_state(conn, v, now)
             finished = await sql.finish(conn, outcomes, now, version)
-            promoted, claimed = await self._claim(conn, worker, limit, now, version, scope)
+            promoted, claimed = await self._claim(conn, worker, limit, now, version, scope, state)
             if not finished and not claimed and not promoted:
                 raise Rollback(([], []))
             return finished, claimed

@@ -189,6 +189,7 @@ class PgConnection:
                 timeout=CONNECT_TIMEOUT,
                 max_inactive_connection_lifetime=60.0,
                 server_settings=self._settings(),
+                reset=_reset,
             )
         except Exception as exc:
             raise _describe(self.url, exc) from None
@@ -355,6 +356,15 @@ class PgConnection:
         self.wakes += 1
         if self._woke is not None:
             self._woke.set()
+
+
+async def _reset(conn: Any) -> None:
+    """What a connection needs before it goes back to the pool: nothing, unless a failure
+    left it inside a transaction (our writes always end theirs; the default reset cost a
+    round trip per call: unlock-all, CLOSE ALL, UNLISTEN, RESET ALL). Big submits unlock
+    their advisory lock themselves."""
+    if conn.is_in_transaction():
+        await conn.reset()
 
 
 def _deadlock(exc: BaseException) -> bool:
