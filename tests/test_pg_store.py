@@ -106,3 +106,38 @@ def test_sqlite_users_never_import_the_driver() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
+
+
+async def test_a_running_job_holds_no_transaction_and_few_connections(url: str) -> None:
+    """While a job runs, none of the worker's sessions sits inside a transaction; the
+    process keeps a small pool (its engine's, the heartbeat's, the listener); every session
+    has the statement timeouts set."""
+    from tests.conftest import make_registry
+    from tuiqueue.core.status import Status
+    from tuiqueue.engine.engine import Engine
+    from tuiqueue.store.postgres import PostgresStore
+    from tuiqueue.store.postgres_conn import POOL_MAX, STATEMENT_TIMEOUT_MS
+
+    store = PostgresStore(url)
+    engine = Engine(store, registry=make_registry(), concurrency=4, poll_interval=0.05)
+    db = _db(url)
+    async with anyio.create_task_group() as tg:
+        await tg.start(engine.run)
+        jobs = [await engine.submit("sleep", {"seconds": 1.5}) for _ in range(4)]
+
+        async def running() -> bool:
+            return [(await engine.get(j.id)).status for j in jobs] == [Status.RUNNING] * 4
+
+        await until(running, 10, "the jobs to run")
+        rows = psql(
+            "SELECT state FROM pg_stat_activity WHERE application_name = 'tuiqueue' "
+            f"AND datname = '{db}'",
+            db=db,
+        ).split()
+        assert "idle in transaction" not in " ".join(rows), rows
+        assert 1 <= len(rows) <= POOL_MAX + 2, rows  # pool, listener, heartbeat
+        timeout = await store.db.read(lambda c: c.fetchval("SHOW statement_timeout"))
+        assert timeout == f"{STATEMENT_TIMEOUT_MS // 1000}s"
+        await engine.stop()
+    final = {(await engine.get(j.id)).status for j in jobs}
+    assert final <= {Status.COMPLETED, Status.PENDING}, final
