@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import anyio
 import pytest
@@ -141,3 +142,35 @@ async def test_a_running_job_holds_no_transaction_and_few_connections(url: str) 
         await engine.stop()
     final = {(await engine.get(j.id)).status for j in jobs}
     assert final <= {Status.COMPLETED, Status.PENDING}, final
+
+
+async def test_kill9_mid_batch_leaves_nothing_and_is_swept(url: str, tmp_path: Path) -> None:
+    """A big submit killed mid-way: its staged rows stay hidden, and once its session (and
+    with it its advisory lock) is gone, a sweep deletes them."""
+    import os
+    import signal
+
+    from tests.test_rel_batches import big_file, start_submit
+    from tuiqueue.store.postgres import PostgresStore
+
+    staged = f"SELECT count(*) FROM {_schema(url)}.jobs"
+    store = PostgresStore(url)
+    await store.open()
+    submit = start_submit(url, big_file(tmp_path, 50_000))
+    try:
+        await until(lambda: int(psql(staged, db=_db(url)) or 0) >= 5_000, 60, "some chunks written")
+        assert sum((await store.counts()).values()) == 0
+        os.killpg(submit.pid, signal.SIGKILL)
+        submit.wait(10)
+        assert int(psql(staged, db=_db(url))) >= 5_000  # the garbage is there, hidden
+        assert sum((await store.counts()).values()) == 0
+        assert await store.list_jobs() == []
+        assert (await store.changes(0)).jobs == []
+        await until(lambda: store._batches.sweep(force=True), 10, "the batch to be swept")
+        assert int(psql(staged, db=_db(url))) == 0
+        [job] = await store.add([NewJob("rel_sleep", {"seconds": 0, "mark": ""})], NOW)
+        assert await store.get(job.id) is not None
+    finally:
+        if submit.poll() is None:
+            os.killpg(submit.pid, signal.SIGKILL)
+        await store.close()
