@@ -147,7 +147,10 @@ def throughput_rows(
 ) -> list[Row]:
     """Submitted and completed jobs/s of tuiqueue on `store` vs each peer and the limit."""
     ours = best("tq", "throughput", "completed", repeat, n=size.n, store=store)
-    lim = best("peers", limit[1], "completed", repeat, n=size.n) if limit else None
+    lim = None
+    if limit:  # "func" of peers.py, or "module:func"
+        module, _, func = limit[1].rpartition(":")
+        lim = best(module or "peers", func, "completed", repeat, n=size.n)
     rows = []
     for label, module, func, kwargs in peers:
         theirs = best(module, func, "completed", repeat, n=size.n, **kwargs)
@@ -208,6 +211,24 @@ def scenario_redis(size: Size, repeat: int) -> list[Row]:
         size,
         1,  # saq and arq are slow enough that one run each keeps this under a minute
         {"saq:completed": ">= 3x peer", "arq:completed": ">= 5x peer"},
+    )
+
+
+def scenario_postgres(size: Size, repeat: int) -> list[Row]:
+    """PostgreSQL store vs pgqueuer and the same lifecycle by hand (asyncpg, SKIP LOCKED)."""
+    sys.path.insert(0, str(HERE))
+    from pg import available
+
+    why = available()
+    if why:
+        return [Row("postgres: completed", "jobs/s", None, "pgqueuer", note=why)]
+    return throughput_rows(
+        "postgres",
+        [("pgqueuer", "pg", "pgqueuer_pg", {})],
+        ("hand-written asyncpg", "pg:raw_pg"),
+        size,
+        1,  # each run creates and drops a database of its own
+        {"pgqueuer:completed": ">= 1x peer, >= 0.25x limit"},
     )
 
 
@@ -359,6 +380,7 @@ SCENARIOS: dict[str, Callable[[Size, int], list[Row]]] = {
     "sqlite": scenario_sqlite,
     "memory": scenario_memory,
     "redis": scenario_redis,
+    "postgres": scenario_postgres,
     "submit_latency": scenario_submit_latency,
     "dashboard": scenario_dashboard,
     "progress": scenario_progress,

@@ -55,8 +55,10 @@ def throughput(n: int, store: str = "sqlite", concurrency: int = 8) -> dict[str,
     if store == "redis":
         _flush_redis()
 
-    async def main() -> dict[str, float]:
-        engine = Engine(open_store(target(store)), concurrency=concurrency, registry=registry)
+    async def main(where: str | None = None) -> dict[str, float]:
+        engine = Engine(
+            open_store(where or target(store)), concurrency=concurrency, registry=registry
+        )
         await engine.store.open()
         try:
             t0 = time.perf_counter()
@@ -73,6 +75,14 @@ def throughput(n: int, store: str = "sqlite", concurrency: int = 8) -> dict[str,
         finally:
             await engine.store.close()
 
+    if store == "postgres":  # a database of its own, dropped afterwards
+        from pg import fresh_db
+
+        async def on_postgres() -> dict[str, float]:
+            async with fresh_db() as url:
+                return await main(url)
+
+        return anyio.run(on_postgres)
     try:
         return anyio.run(main)
     finally:

@@ -73,9 +73,25 @@ def _flush_redis() -> None:
     client.close()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("redis", marks=pytest.mark.redis),
+        pytest.param("postgres", marks=pytest.mark.postgres),
+    ]
+)
 def db(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
-    """One SQLite file, or the real Redis (its db 13, emptied before and after)."""
+    """One SQLite file, the real Redis (its db 13, emptied before and after) or the real
+    PostgreSQL (a schema of its own)."""
+    if request.param == "postgres":
+        from tests.pg_support import SKIP_REASON, drop_schema, fresh_url, pg_reachable
+
+        if not pg_reachable():
+            pytest.skip(SKIP_REASON)
+        url = fresh_url()
+        yield url
+        drop_schema(url)
+        return
     if request.param == "sqlite":
         yield str(tmp_path / "jobs.db")
         return

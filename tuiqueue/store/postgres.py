@@ -9,7 +9,6 @@ the server's clock. No transaction is ever held open while a job runs.
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections.abc import Collection, Mapping, Sequence
@@ -42,21 +41,18 @@ from tuiqueue.core.schedule import Fire, Origin, Schedule
 from tuiqueue.core.status import ACTIVE, TERMINAL, Priority, Status
 from tuiqueue.core.text import mask_url
 from tuiqueue.store import postgres_sql as sql
-from tuiqueue.store.base import LOG_HEAD, LOG_TAIL, Store, clip_line, superseded
+from tuiqueue.store.base import Store
 from tuiqueue.store.postgres_batches import CHUNK, PgBatches
 from tuiqueue.store.postgres_conn import PgConnection, Rollback, Versions
+from tuiqueue.store.postgres_logs import PgLogs
 from tuiqueue.store.postgres_sql import COLUMNS, VISIBLE, row_to_job
+from tuiqueue.store.postgres_workers import PgFleet
 from tuiqueue.store.schedules_postgres import PgSchedules
 
 log = logging.getLogger(__name__)
 
 CHANGES_MAX = 2000
 """Jobs returned by one `changes()` call (one write's jobs come whole)."""
-ALIVE = (
-    "SELECT id FROM workers WHERE NOT stopped "
-    "AND beat > clock_timestamp() - make_interval(secs => $1)"
-)
-"""The workers whose lease (dead_after seconds, on the server's clock) has not run out."""
 
 
 class PostgresStore(Store):
@@ -71,6 +67,8 @@ class PostgresStore(Store):
         self.schema = self._db.schema
         self._batches = PgBatches(self._db)
         self._schedules = PgSchedules(self._db, self._insert)
+        self._fleet = PgFleet(self._db)
+        self._logs = PgLogs(self._db)
         self._token_base = uuid.uuid4().hex[:10]
         self._claims = 0
 
@@ -202,14 +200,23 @@ class PostgresStore(Store):
         return changed
 
     async def _claim(
-        self, conn: Any, worker: str, limit: int, now: float, version: int, scope: ClaimScope
+        self,
+        conn: Any,
+        worker: str,
+        limit: int,
+        now: float,
+        version: int,
+        scope: ClaimScope,
+        state: sql.ClaimState,
     ) -> tuple[int, list[Job]]:
-        if limit <= 0 or await conn.fetchval("SELECT paused FROM meta"):
+        paused, due, queues = state
+        if limit <= 0 or paused:
             return 0, []
-        promoted = await self._promote(conn, now, version)
+        promoted = await self._promote(conn, now, version) if due else 0
         self._claims += 1  # token = this store's random base + a counter: unique, no uuid4
         base = f"{self._token_base}{self._claims:x}"
-        return promoted, await sql.claim(conn, scope, limit, (now, worker, base, version))
+        head = (now, worker, base, version)
+        return promoted, await sql.claim(conn, scope, limit, head, queues)
 
     async def claim(
         self, worker: str, limit: int, now: float, scope: ClaimScope = ANY
@@ -220,8 +227,8 @@ class PostgresStore(Store):
             return []  # an idle worker's poll takes no lock and writes nothing
 
         async def tx(conn: Any, v: Versions) -> list[Job]:
-            version = await v.bump(conn)
-            promoted, jobs = await self._claim(conn, worker, limit, now, version, scope)
+            version, state = await sql.bump_and_state(conn, v, now)
+            promoted, jobs = await self._claim(conn, worker, limit, now, version, scope, state)
             if not promoted and not jobs:
                 raise Rollback([])
             return jobs
@@ -253,9 +260,9 @@ class PostgresStore(Store):
 
         # One transaction per dispatcher tick: the outcomes, then the freed slots.
         async def tx(conn: Any, v: Versions) -> tuple[list[Job], list[Job]]:
-            version = await v.bump(conn)
+            version, state = await sql.bump_and_state(conn, v, now)
             finished = await sql.finish(conn, outcomes, now, version)
-            promoted, claimed = await self._claim(conn, worker, limit, now, version, scope)
+            promoted, claimed = await self._claim(conn, worker, limit, now, version, scope, state)
             if not finished and not claimed and not promoted:
                 raise Rollback(([], []))
             return finished, claimed
@@ -326,114 +333,21 @@ class PostgresStore(Store):
 
         return await self._db.write(tx)
 
-    # -- steps, logs ----------------------------------------------------------------------
+    # -- steps and logs (postgres_logs.py) ----------------------------------------------
 
     async def save_steps(self, steps: dict[int, list[Step]]) -> None:
-        if not steps:
-            return
-        ids = list(steps)
-        texts = [sql.dumps([list(s) for s in steps[i]]) for i in ids]
-        await self._db.read(
-            lambda c: c.execute(
-                "INSERT INTO job_steps (job_id, steps) SELECT u.id, u.steps FROM "
-                "unnest($1::bigint[], $2::text[]) AS u(id, steps) JOIN jobs ON jobs.id = u.id "
-                "ON CONFLICT (job_id) DO UPDATE SET steps = excluded.steps",
-                ids,
-                texts,
-            )
-        )
+        return await self._logs.save_steps(steps)
 
     async def steps(self, job_id: int) -> list[Step]:
-        raw = await self._db.read(
-            lambda c: c.fetchval("SELECT steps FROM job_steps WHERE job_id = $1", job_id)
-        )
-        return [] if raw is None else [Step(*s) for s in json.loads(raw)]
+        return await self._logs.steps(job_id)
 
     async def append_logs(
         self, lines: Mapping[int, LogLines], dropped: Mapping[int, int] | None = None
     ) -> None:
-        lost = {i: n for i, n in (dropped or {}).items() if n > 0}
-        if not any(entry.lines for entry in lines.values()) and not lost:
-            return
-
-        async def tx(conn: Any, v: Versions) -> None:
-            version = await v.bump(conn)
-            wrote = False
-            for job_id, n in lost.items():
-                # Row 0 of a job's log (lines start at 1) counts the lines lost before
-                # they reached the store (by the current attempt only).
-                entry = lines.get(job_id)
-                ok = await conn.fetchval(
-                    "SELECT 1 FROM jobs WHERE id = $1 AND ($2::text IS NULL OR token = $2)",
-                    job_id,
-                    None if entry is None else entry.token,
-                )
-                if ok:
-                    await conn.execute(
-                        "INSERT INTO logs (job_id, seq, line) VALUES ($1, 0, $2) ON CONFLICT "
-                        "(job_id, seq) DO UPDATE SET line = (logs.line::bigint + $3)::text",
-                        job_id,
-                        str(n),
-                        n,
-                    )
-                    wrote = True
-            for job_id, (token, new) in lines.items():
-                if not new:
-                    continue
-                count = await conn.fetchval(
-                    "UPDATE jobs SET log_count = log_count + $1, version = $2 "
-                    "WHERE id = $3 AND token = $4 RETURNING log_count",
-                    len(new),
-                    version,
-                    job_id,
-                    token,
-                )
-                if count is None:
-                    continue
-                wrote = True
-                first = count - len(new) + 1
-                await conn.execute(
-                    "INSERT INTO logs (job_id, seq, line) SELECT $1, $2 + u.n - 1, u.line "
-                    "FROM unnest($3::text[]) WITH ORDINALITY AS u(line, n) "
-                    "ON CONFLICT (job_id, seq) DO UPDATE SET line = excluded.line",
-                    job_id,
-                    first,
-                    [clip_line(line) for line in new],
-                )
-                cut = count - LOG_TAIL
-                if cut > LOG_HEAD and (first - 1) // 500 != count // 500:
-                    await conn.execute(
-                        "DELETE FROM logs WHERE job_id = $1 AND seq > $2 AND seq <= $3",
-                        job_id,
-                        LOG_HEAD,
-                        cut,
-                    )
-            if not wrote:
-                raise Rollback(None)
-
-        await self._db.write(tx)
+        return await self._logs.append_logs(lines, dropped)
 
     async def logs(self, job_id: int, after: int = 0, limit: int | None = None) -> LogPage:
-        async def q(conn: Any) -> LogPage:
-            count = await conn.fetchval("SELECT log_count FROM jobs WHERE id = $1", job_id)
-            if count is None:
-                raise UnknownJob(job_id)
-            rows = await conn.fetch(
-                "SELECT seq, line FROM logs WHERE job_id = $1 AND seq > $2 "
-                "AND (seq <= $3 OR seq > $4) ORDER BY seq LIMIT $5",
-                job_id,
-                max(0, after),
-                LOG_HEAD,
-                count - LOG_TAIL,
-                limit,
-            )
-            lost = await conn.fetchval(
-                "SELECT line::bigint FROM logs WHERE job_id = $1 AND seq = 0", job_id
-            )
-            dropped = max(0, count - LOG_HEAD - LOG_TAIL) + int(lost or 0)
-            return LogPage([(int(s), t) for s, t in rows], dropped)
-
-        return await self._db.snapshot(q)
+        return await self._logs.logs(job_id, after, limit)
 
     # -- deleting -------------------------------------------------------------------------
 
@@ -635,40 +549,13 @@ class PostgresStore(Store):
     async def queues(self) -> list[QueueInfo]:
         return await self._db.snapshot(sql.infos)
 
-    # -- workers, heartbeats, orphans and job processes -----------------------------------
+    # -- workers, heartbeats, orphans and job processes (postgres_workers.py) -------------
 
     async def register_worker(self, info: WorkerInfo) -> None:
-        await self._db.read(
-            lambda c: c.execute(
-                "INSERT INTO workers (id, host, pid, concurrency, running, processed, "
-                "started_at, heartbeat, stopped, types, queues, beat, error) VALUES "
-                "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, clock_timestamp(), '') "
-                "ON CONFLICT (id) DO UPDATE SET host = excluded.host, pid = excluded.pid, "
-                "concurrency = excluded.concurrency, running = excluded.running, "
-                "processed = excluded.processed, started_at = excluded.started_at, "
-                "heartbeat = excluded.heartbeat, stopped = excluded.stopped, "
-                "types = excluded.types, queues = excluded.queues, beat = excluded.beat, "
-                "error = ''",
-                info.id,
-                info.host,
-                info.pid,
-                info.concurrency,
-                info.running,
-                info.processed,
-                info.started_at,
-                info.heartbeat,
-                info.stopped,
-                None if info.types is None else sql.dumps(sorted(info.types)),
-                None if info.queues is None else sql.dumps(sorted(info.queues)),
-            )
-        )
+        return await self._fleet.register_worker(info)
 
     async def report_worker_error(self, worker_id: str, error: str) -> None:
-        await self._db.read(
-            lambda c: c.execute(
-                "UPDATE workers SET error = $1 WHERE id = $2", error[:1000], worker_id
-            )
-        )
+        return await self._fleet.report_worker_error(worker_id, error)
 
     async def heartbeat(
         self,
@@ -678,133 +565,27 @@ class PostgresStore(Store):
         now: float,
         attempts: Mapping[int, str] | None = None,
     ) -> list[Superseded]:
-        async def q(conn: Any) -> list[Superseded]:
-            await conn.execute(
-                "UPDATE workers SET running = $1, processed = $2, heartbeat = $3, "
-                "beat = clock_timestamp() WHERE id = $4",
-                running,
-                processed,
-                now,
-                worker_id,
-            )
-            if not attempts:
-                return []
-            rows = await conn.fetch(
-                "SELECT id, token, status, worker, attempts FROM jobs WHERE id = ANY($1::bigint[])",
-                list(attempts),
-            )
-            return superseded(attempts, {int(r[0]): tuple(r) for r in rows})
-
-        return await self._db.read(q)
+        return await self._fleet.heartbeat(worker_id, running, processed, now, attempts)
 
     async def stop_worker(self, worker_id: str, now: float) -> None:
-        await self._db.read(
-            lambda c: c.execute(
-                "UPDATE workers SET stopped = true, running = 0, heartbeat = $1, "
-                "beat = clock_timestamp() WHERE id = $2",
-                now,
-                worker_id,
-            )
-        )
+        return await self._fleet.stop_worker(worker_id, now)
 
     async def workers(self) -> list[WorkerInfo]:
-        rows = await self._db.read(
-            lambda c: c.fetch(
-                "SELECT id, host, pid, concurrency, started_at, heartbeat, running, processed, "
-                "stopped, error, types, queues FROM workers ORDER BY started_at DESC"
-            )
-        )
-        return [
-            WorkerInfo(
-                id=r[0],
-                host=r[1],
-                pid=r[2],
-                concurrency=r[3],
-                started_at=r[4],
-                heartbeat=r[5],
-                running=r[6],
-                processed=int(r[7]),
-                stopped=bool(r[8]),
-                error=r[9],
-                types=None if r[10] is None else tuple(json.loads(r[10])),
-                queues=None if r[11] is None else tuple(json.loads(r[11])),
-            )
-            for r in rows
-        ]
+        return await self._fleet.workers()
 
     async def orphans(self, now: float, dead_after: float) -> list[Job]:
-        """Started jobs whose worker is stopped, unknown or past its lease (server clock)."""
-        rows = await self._db.read(
-            lambda c: c.fetch(
-                f"SELECT {COLUMNS} FROM jobs WHERE status IN ('running', 'paused') "
-                f"AND token IS NOT NULL AND (worker IS NULL OR worker NOT IN ({ALIVE}))",
-                float(dead_after),
-            )
-        )
-        return [row_to_job(r) for r in rows]
+        return await self._fleet.orphans(now, dead_after)
 
     async def take_over(
         self, outcomes: Sequence[Outcome], now: float, dead_after: float
     ) -> list[Job]:
-        if not outcomes:
-            return []
-
-        async def tx(conn: Any, v: Versions) -> list[Job]:
-            version = await v.bump(conn)
-            current = {
-                int(r[0]): (r[1], r[2])
-                for r in await conn.fetch(
-                    "SELECT id, token, worker FROM jobs WHERE id = ANY($1::bigint[]) "
-                    "AND status IN ('running', 'paused') FOR UPDATE",
-                    [o.job_id for o in outcomes],
-                )
-            }
-            alive = {r[0] for r in await conn.fetch(ALIVE, float(dead_after))}
-            still = [
-                o
-                for o in outcomes
-                if o.job_id in current
-                and current[o.job_id][0] == o.token
-                and current[o.job_id][1] not in alive
-            ]
-            changed = await sql.finish(conn, still, now, version) if still else []
-            if not changed:
-                raise Rollback([])
-            return changed
-
-        return await self._db.write(tx)
+        return await self._fleet.take_over(outcomes, now, dead_after)
 
     async def set_job_process(self, job_id: int, process: JobProcess | None) -> None:
-        if process is None:  # (only a record no current attempt owns)
-            await self._db.read(
-                lambda c: c.execute(
-                    "DELETE FROM job_procs p WHERE job_id = $1 AND token IS DISTINCT FROM "
-                    "(SELECT token FROM jobs WHERE id = $1)",
-                    job_id,
-                )
-            )
-            return
-        await self._db.read(
-            lambda c: c.execute(
-                "INSERT INTO job_procs (job_id, token, host, pgid, start_time) "
-                "SELECT id, $2, $3, $4, $5 FROM jobs WHERE id = $1 AND token = $2 "
-                "ON CONFLICT (job_id) DO UPDATE SET token = excluded.token, "
-                "host = excluded.host, pgid = excluded.pgid, start_time = excluded.start_time",
-                job_id,
-                process.token,
-                process.host,
-                process.pgid,
-                process.start_time,
-            )
-        )
+        return await self._fleet.set_job_process(job_id, process)
 
     async def job_process(self, job_id: int) -> JobProcess | None:
-        row = await self._db.read(
-            lambda c: c.fetchrow(
-                "SELECT token, host, pgid, start_time FROM job_procs WHERE job_id = $1", job_id
-            )
-        )
-        return JobProcess(row[0], row[1], int(row[2]), int(row[3])) if row else None
+        return await self._fleet.job_process(job_id)
 
     # -- schedules (schedules_postgres.py) -------------------------------------------------
 

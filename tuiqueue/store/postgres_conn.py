@@ -112,7 +112,11 @@ def driver_error(exc: BaseException) -> bool:
 
     return isinstance(
         exc,
-        asyncpg.PostgresError | asyncpg.InterfaceError | OSError | asyncio.TimeoutError,
+        asyncpg.PostgresError
+        | asyncpg.InterfaceError
+        | asyncpg.InternalClientError
+        | OSError
+        | asyncio.TimeoutError,
     )
 
 
@@ -126,6 +130,7 @@ def transient(exc: BaseException) -> bool:
         exc,
         asyncpg.PostgresConnectionError
         | asyncpg.InterfaceError
+        | asyncpg.InternalClientError
         | asyncpg.CannotConnectNowError
         | asyncpg.AdminShutdownError
         | asyncpg.DeadlockDetectedError
@@ -189,6 +194,7 @@ class PgConnection:
                 timeout=CONNECT_TIMEOUT,
                 max_inactive_connection_lifetime=60.0,
                 server_settings=self._settings(),
+                reset=_reset,
             )
         except Exception as exc:
             raise _describe(self.url, exc) from None
@@ -253,46 +259,50 @@ class PgConnection:
             )
         return StoreError(f"{self.where}: {mask_secrets(str(exc))}")
 
+    async def _on_connection(self, fn: Callable[[Any], Awaitable[T]]) -> T:
+        """fn(a pooled connection); a connection that a driver error or a cancel hit is
+        closed, not handed back (its protocol may be mid-operation: "another operation is
+        in progress" for whoever takes it next)."""
+        async with self.pool.acquire() as conn:
+            try:
+                return await fn(conn)
+            except BaseException as exc:
+                if not isinstance(exc, Exception) or driver_error(exc):
+                    conn.terminate()
+                raise
+
     async def read(self, fn: Callable[[Any], Awaitable[T]]) -> T:
         """Run fn(connection) outside an explicit transaction (each statement its own)."""
-
-        async def call() -> T:
-            async with self.pool.acquire() as conn:
-                return await fn(conn)
-
-        return await self._retry(call)
+        return await self._retry(lambda: self._on_connection(fn))
 
     async def snapshot(self, fn: Callable[[Any], Awaitable[T]]) -> T:
         """Run fn(connection) in one REPEATABLE READ, READ ONLY transaction (one snapshot)."""
 
-        async def call() -> T:
-            async with self.pool.acquire() as conn:
-                async with conn.transaction(isolation="repeatable_read", readonly=True):
-                    return await fn(conn)
+        async def call(conn: Any) -> T:
+            async with conn.transaction(isolation="repeatable_read", readonly=True):
+                return await fn(conn)
 
-        return await self._retry(call)
+        return await self._retry(lambda: self._on_connection(call))
 
     async def write(self, fn: Callable[[Any, Versions], Awaitable[T]]) -> T:
         """Run fn(connection, versions) in one transaction; retried whole on a lost
         connection or a deadlock. fn raises Rollback(value) to commit nothing."""
 
-        async def call() -> T:
+        async def call(conn: Any) -> T:
             versions = Versions(self)
-            async with self.pool.acquire() as conn:
-                async with conn.transaction():
-                    out = await fn(conn, versions)
+            async with conn.transaction():
+                out = await fn(conn, versions)
             for version in versions.taken:
                 self._own.add(version)
             return out
 
-        return await self._retry(call)
+        return await self._retry(lambda: self._on_connection(call))
 
     async def hold(self, fn: Callable[[Any], Awaitable[T]]) -> T:
         """Run fn with one connection of the pool for its whole run (no retry: a big
         submit's session-level advisory lock lives on it)."""
         try:
-            async with self.pool.acquire() as conn:
-                return await fn(conn)
+            return await self._on_connection(fn)
         except Exception as exc:
             if not driver_error(exc):
                 raise
@@ -355,6 +365,15 @@ class PgConnection:
         self.wakes += 1
         if self._woke is not None:
             self._woke.set()
+
+
+async def _reset(conn: Any) -> None:
+    """What a connection needs before it goes back to the pool: nothing, unless a failure
+    left it inside a transaction (our writes always end theirs; the default reset cost a
+    round trip per call: unlock-all, CLOSE ALL, UNLISTEN, RESET ALL). Big submits unlock
+    their advisory lock themselves."""
+    if conn.is_in_transaction():
+        await conn.reset()
 
 
 def _deadlock(exc: BaseException) -> bool:

@@ -15,6 +15,7 @@ from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import Outcome, queued_status
 from tuiqueue.core.queues import ClaimScope, QueueInfo
 from tuiqueue.core.status import TERMINAL, Status
+from tuiqueue.store.postgres_conn import Versions
 from tuiqueue.store.sqlite_rows import COLUMNS, row_to_job
 
 __all__ = ["COLUMNS", "row_to_job"]
@@ -145,6 +146,31 @@ async def settings(conn: Any) -> tuple[set[str], dict[str, int]]:
     return paused, caps
 
 
+ClaimState = tuple[bool, bool, tuple[set[str], dict[str, int]]]
+"""(paused, whether a job may need promoting, (paused queues, caps of capped queues))."""
+
+
+async def bump_and_state(conn: Any, versions: Versions, now: float) -> tuple[int, ClaimState]:
+    """Take the next version and read what a claim needs, in one round trip."""
+    row = await conn.fetchrow(
+        "WITH v AS (UPDATE meta SET version = version + 1 WHERE id = 1 "
+        "RETURNING version, paused) SELECT v.version, v.paused, "
+        "EXISTS (SELECT 1 FROM jobs WHERE status = 'scheduled' AND run_at <= $1) "
+        f"OR EXISTS (SELECT 1 FROM jobs WHERE status = 'waiting' AND NOT {UNFINISHED_DEP}), "
+        "(SELECT json_agg(json_build_array(name, paused, cap)) FROM queues) FROM v",
+        now,
+    )
+    versions.taken.append(int(row[0]))
+    paused: set[str] = set()
+    caps: dict[str, int] = {}
+    for name, is_paused, cap in json.loads(row[3] or "[]"):
+        if is_paused:
+            paused.add(name)
+        if cap is not None:
+            caps[name] = int(cap)
+    return int(row[0]), (bool(row[1]), bool(row[2]), (paused, caps))
+
+
 PICK = (
     "SELECT id, priority FROM jobs WHERE status = 'pending'{where} AND "
     + VISIBLE
@@ -159,11 +185,16 @@ CLAIM = (
 
 
 async def claim(
-    conn: Any, scope: ClaimScope, limit: int, head: tuple[float, str, str, int]
+    conn: Any,
+    scope: ClaimScope,
+    limit: int,
+    head: tuple[float, str, str, int],
+    queues: tuple[set[str], dict[str, int]],
 ) -> list[Job]:
     """Take up to limit pending jobs in scope (priority, then oldest), respecting paused
-    queues and caps; head: (now, worker, token base, version)."""
-    paused, caps = await settings(conn)
+    queues and caps (queues: claim_state's settings); head: (now, worker, token base,
+    version)."""
+    paused, caps = queues
     parts: list[tuple[str, list[Any]]] = []
     args: list[Any] = []
     where = _scope_sql(scope, args)
@@ -195,6 +226,16 @@ async def claim(
                 qargs.append(queue)
                 qwhere += f" AND queue = ${len(qargs)}"
                 parts.append((PICK.format(where=qwhere, limit=room), qargs))
+    if len(parts) == 1:  # no capped queue: pick and take in one statement
+        select, pick_args = parts[0]
+        pick_args = [*head, *pick_args]
+        select = select.replace("SELECT id, priority FROM", "SELECT id FROM")
+        for n in range(len(pick_args) - len(head), 0, -1):  # its $1.. move past head's four
+            select = select.replace(f"${n}", f"${n + len(head)}")
+        rows = await conn.fetch(CLAIM_PICKED.format(select=select), *pick_args)
+        jobs = [row_to_job(r) for r in rows]
+        jobs.sort(key=lambda j: (-j.priority, j.id))
+        return jobs
     picked: list[tuple[int, int]] = []
     for sql, part_args in parts:
         picked += [(int(r[1]), int(r[0])) for r in await conn.fetch(sql, *part_args)]
@@ -207,6 +248,8 @@ async def claim(
     jobs.sort(key=lambda j: (-j.priority, j.id))
     return jobs
 
+
+CLAIM_PICKED = CLAIM.replace("ANY($5::bigint[])", "ANY(ARRAY({select}))")
 
 FINISH = (
     "UPDATE jobs SET status = $1, worker = CASE WHEN $2 THEN worker END, token = NULL, "
