@@ -11,6 +11,7 @@ from tests.conftest import make_registry
 from tuiqueue.core.params import ValidationError
 from tuiqueue.core.registry import Registry
 from tuiqueue.core.schedule import (
+    Schedule,
     ScheduleError,
     ScheduleExists,
     UnknownSchedule,
@@ -298,3 +299,25 @@ async def test_a_worker_fires_due_schedules_while_it_runs() -> None:
         await until(
             lambda: engine.list(statuses={Status.COMPLETED}), what="a scheduled job to complete"
         )
+
+
+async def test_a_store_without_schedules_still_runs_jobs() -> None:
+    """A store that does not implement schedules (a new backend) is not broken by them."""
+
+    class NoSchedules(MemoryStore):
+        async def schedules(self) -> list[Schedule]:
+            raise NotImplementedError
+
+        async def add_schedule(self, schedule: Schedule, *, if_absent: bool = False) -> bool:
+            raise NotImplementedError
+
+    registry = make_registry()
+
+    @registry.job_type("hourly", every="1h")
+    async def hourly(ctx: object) -> None:
+        """Declares a schedule the store cannot keep."""
+
+    engine = Engine(NoSchedules(), registry=registry)
+    async with engine:
+        job = await engine.submit("sleep", {"seconds": 0})
+        assert (await engine.wait(job.id, timeout=10)).status is Status.COMPLETED

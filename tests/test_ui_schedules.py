@@ -96,3 +96,25 @@ async def test_keys_pause_run_delete_undo_and_add_from_the_form() -> None:
         made = {s.name: s for s in await app.engine.schedules()}["greet"]
         assert (made.type, made.every, made.params["count"]) == ("hello", 600.0, 3)
         assert made.next_run == NOW + 600
+
+
+@pytest.mark.anyio
+async def test_a_read_only_dashboard_shows_schedules_but_changes_nothing() -> None:
+    from tuiqueue.core.schedule import make_schedule
+
+    app = new_app(read_only=True)
+    async with app.run_test(size=(140, 20)) as pilot:
+        await app.engine.store.add_schedule(
+            make_schedule("tick", "gate", {}, every="30s", tz="UTC", now=NOW)
+        )
+        table(app).focus()
+        await pilot.press("s")
+        await wait_for(
+            pilot,
+            lambda: isinstance(app.screen, SchedulesScreen) and len(app.screen.shown) == 1,
+        )
+        await pilot.press("p", "r", "d")
+        await pilot.pause()
+        [schedule] = await app.engine.schedules()
+        assert not schedule.paused and schedule.last_job is None
+        assert await app.engine.list() == []

@@ -11,6 +11,7 @@ from tuiqueue.core.lifecycle import UnknownJob
 from tuiqueue.core.params import Param, ValidationError
 from tuiqueue.core.records import Stats
 from tuiqueue.core.registry import REGISTRY, JobType, Registry, UnknownJobType, job_type
+from tuiqueue.core.schedule import Schedule, ScheduleError, UnknownSchedule
 from tuiqueue.core.status import Priority, Status, TransitionError
 from tuiqueue.engine.engine import Engine
 from tuiqueue.store import Store, StoreError, open_store
@@ -34,6 +35,8 @@ __all__ = [
     "Param",
     "Priority",
     "Registry",
+    "Schedule",
+    "ScheduleError",
     "Stats",
     "Status",
     "Store",
@@ -41,6 +44,7 @@ __all__ = [
     "TransitionError",
     "UnknownJob",
     "UnknownJobType",
+    "UnknownSchedule",
     "ValidationError",
     "__version__",
     "job_type",

@@ -285,7 +285,6 @@ class Engine:
             tg.start_soon(self._keep_alive)
             if self.retention_keep is not None or self.retention_days is not None:
                 tg.start_soon(self._retain)
-            await self.scheduler.ensure_defaults()
             tg.start_soon(self.scheduler.run)
             self._d.runner_tg = tg
             await self._d.dispatch(drain)

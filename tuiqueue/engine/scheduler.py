@@ -52,7 +52,16 @@ class Scheduler:
     # -- firing ---------------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Fire due schedules until cancelled, waking at the next slot (or after POLL)."""
+        """Create the job types' default schedules, then fire due schedules until
+        cancelled, waking at the next slot (or after POLL)."""
+        try:
+            await self.ensure_defaults()
+        except NotImplementedError:  # a store without schedules: nothing to fire, ever
+            logger.info("%s keeps no schedules; none are fired", type(self.store).__name__)
+            return
+        except StoreError as exc:
+            logger.warning("default schedules not created: %s", exc)
+            await self._report(f"default schedules not created: {exc}")
         while True:
             now = self.clock()
             try:

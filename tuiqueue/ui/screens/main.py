@@ -141,6 +141,7 @@ class MainScreen(Screen[None]):
             "app.schedules",
             "Schedules",
             id="main.schedules",
+            show=False,  # (the footer is full; the help screen and the palette list it)
             tooltip="Show the schedules on this store (pause, run now, add from the form)",
         ),
         Binding(

@@ -134,6 +134,11 @@ class SchedulesScreen(Screen[None]):
             return None
         return self.shown[table.cursor_row]
 
+    def _writable(self) -> bool:
+        if self.engine.read_only:
+            self._say("Read-only dashboard: schedules cannot be changed here", error=True)
+        return not self.engine.read_only
+
     def _say(self, text: str, error: bool = False) -> None:
         self.notify(text, severity="error" if error else "information", markup=False)
 
@@ -149,7 +154,7 @@ class SchedulesScreen(Screen[None]):
     def action_toggle_paused(self) -> None:
         """Pause the selected schedule, or resume it."""
         s = self._selected()
-        if s is None or self.engine.read_only:
+        if s is None or not self._writable():
             return
         if s.paused:
             call, done = (lambda: self.engine.resume_schedule(s.name)), f"Resumed {s.name}"
@@ -160,7 +165,7 @@ class SchedulesScreen(Screen[None]):
     def action_run_now(self) -> None:
         """Make the selected schedule's job now."""
         s = self._selected()
-        if s is None or self.engine.read_only:
+        if s is None or not self._writable():
             return
 
         async def go() -> None:
@@ -172,7 +177,7 @@ class SchedulesScreen(Screen[None]):
     def action_delete(self) -> None:
         """Delete the selected schedule (u brings it back for a few seconds)."""
         s = self._selected()
-        if s is None or self.engine.read_only:
+        if s is None or not self._writable():
             return
 
         async def go() -> None:
@@ -197,7 +202,7 @@ class SchedulesScreen(Screen[None]):
 
     def action_add(self) -> None:
         """Schedule the job the main screen's form holds."""
-        if self.engine.read_only:
+        if not self._writable():
             return
         job = self.form() if self.form is not None else "there is no form to schedule from"
         if isinstance(job, str):
