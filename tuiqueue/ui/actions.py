@@ -15,7 +15,7 @@ from textual.timer import Timer
 from tuiqueue.core.job import Job
 from tuiqueue.core.lifecycle import ReadOnly, UnknownJob
 from tuiqueue.core.records import Stats
-from tuiqueue.core.status import TERMINAL, Priority, Status, TransitionError
+from tuiqueue.core.status import ACTIVE, TERMINAL, Priority, Status, TransitionError
 from tuiqueue.engine.engine import Engine
 from tuiqueue.ui.messages import Batch
 
@@ -75,6 +75,21 @@ def confirm_kill(job: Job) -> str:
         f"Stop job #{job.id} ({job.type}) at once? Its processes are killed without a chance "
         "to clean up."
     )
+
+
+def confirm_cancel(job: Job) -> str:
+    """The question asked before `c` cancels a job that has started (its work is lost)."""
+    return f"Cancel job #{job.id} ({job.type})? It has started; its work so far is lost."
+
+
+def question(name: str, job: Job) -> tuple[str, str] | None:
+    """(question, yes label) to ask before a job command from the keyboard, or None:
+    killing always asks; cancelling asks once the job has started (issue 14)."""
+    if name == "kill":
+        return confirm_kill(job), "Kill"
+    if name == "cancel" and job.status in ACTIVE:
+        return confirm_cancel(job), "Cancel job"
+    return None
 
 
 async def steer(engine: Engine, name: str, job: Job, notify: Notify) -> None:

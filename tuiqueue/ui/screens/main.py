@@ -17,7 +17,7 @@ from tuiqueue.core.params import ValidationError
 from tuiqueue.core.records import Stats
 from tuiqueue.core.registry import UnknownJobType
 from tuiqueue.core.status import ACTIVE, QUEUED, TERMINAL, Status
-from tuiqueue.ui.actions import Dashboard, confirm_kill, steer
+from tuiqueue.ui.actions import Dashboard, question, steer
 from tuiqueue.ui.messages import Batch, StatsStale, SubmitRequested
 from tuiqueue.ui.screens.confirm import ConfirmScreen
 from tuiqueue.ui.screens.detail import DetailScreen
@@ -378,15 +378,16 @@ class MainScreen(Screen[None]):
         job = self.selected
         if job is None:
             return
+        asked = question(name, job)
         if name == "delete":
             self._delete_later(job)
-        elif name == "kill":
+        elif asked is not None:
 
             def answer(yes: bool | None) -> None:
                 if yes:
                     self.run_worker(steer(self.engine, name, job, self.notify), group="command")
 
-            self.app.push_screen(ConfirmScreen(confirm_kill(job), yes="Kill"), answer)
+            self.app.push_screen(ConfirmScreen(asked[0], yes=asked[1]), answer)
         else:
             self.run_worker(steer(self.engine, name, job, self.notify), group="command")
 
