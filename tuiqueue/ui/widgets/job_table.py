@@ -22,7 +22,7 @@ from textual.strip import Strip
 
 from tuiqueue.core.job import Job
 from tuiqueue.core.status import QUEUED, Status
-from tuiqueue.ui.format import age, badge, bar, matches, plain
+from tuiqueue.ui.format import age, badge, bar, is_partial, matches, plain
 from tuiqueue.ui.window import GROUPS, MAX_KEPT, NEWEST_FIRST, group_key
 
 log = logging.getLogger(__name__)
@@ -191,7 +191,7 @@ class JobTable(ScrollView, can_focus=True):
             Text(str(job.id)),
             plain(job.type),
             plain(job.queue),
-            badge(job.status, self.app.theme_variables),
+            badge(job.status, self.app.theme_variables, is_partial(job)),
             Text(str(job.priority)),
             Text(progress),
             plain(job.error or job.message if job.status is Status.FAILED else job.message),
