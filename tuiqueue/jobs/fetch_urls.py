@@ -8,12 +8,12 @@ from typing import Any
 import anyio
 import httpx
 
-from tuiqueue.core.context import JobContext
+from tuiqueue.core.context import JobContext, JobFailed
 from tuiqueue.core.params import Param
 from tuiqueue.core.registry import job_type
 
 
-class FetchFailed(Exception):
+class FetchFailed(JobFailed):
     """Every URL failed: the job fails, saying how."""
 
 
