@@ -17,7 +17,7 @@ from tuiqueue.core.job import Job
 from tuiqueue.core.lifecycle import UnknownJob
 from tuiqueue.core.params import ValidationError
 from tuiqueue.core.registry import JobModuleError, UnknownJobType
-from tuiqueue.core.status import Status, TransitionError
+from tuiqueue.core.status import ACTIVE, Status, TransitionError
 from tuiqueue.core.text import clean
 from tuiqueue.store.base import StoreError
 
@@ -114,12 +114,11 @@ def human_seconds(seconds: float) -> str:
 
 
 def run_time(job: Job, now: float) -> float | None:
-    """Seconds a job has run: start to finish, or start to now while it is unfinished
-    (its updated_at is only the last progress report)."""
-    if job.started_at is None:
-        return None
-    end = job.finished_at if job.finished_at is not None else now
-    return max(0.0, end - job.started_at)
+    """Seconds a job has run: start to now while it runs (its updated_at is only its last
+    progress report), else as recorded (start to finish, or to when it was requeued)."""
+    if job.started_at is not None and job.status in ACTIVE and job.finished_at is None:
+        return max(0.0, now - job.started_at)
+    return job.duration
 
 
 def said(job: Job) -> str:
