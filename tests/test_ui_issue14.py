@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import anyio
 import pytest
 
 from tests.test_jobs_builtin import _refused_url, http_url
-from tests.test_ui_helpers import _quiet, status_of, table, wait_for
+from tests.test_ui_helpers import GATE, _quiet, make_ui_registry, status_of, table, wait_for
 from tests.test_ui_keys14 import sqlite_app
-from tuiqueue.core.registry import REGISTRY, load_job_types
+from tuiqueue.core.context import JobContext
+from tuiqueue.core.registry import REGISTRY, Registry, load_job_types
+from tuiqueue.core.status import Status
+from tuiqueue.store.sqlite import SqliteStore
+from tuiqueue.ui.app import QueueApp
+from tuiqueue.ui.screens.confirm import ConfirmScreen
 
 __all__ = ["_quiet", "http_url"]
 
@@ -32,3 +38,107 @@ async def test_a_partly_failed_fetch_is_shown_partial_in_amber(
         assert t.cell_text(1, "message") == "1 ok, 1 error"
         (cell,) = [c for c in t.cells(t.jobs[1]) if c.plain == "◐ partial"]
         assert app.theme_variables["warning"].lower() in str(cell.style).lower()
+
+
+def _registry_with_a_fragile_type() -> Registry:
+    """The UI test types plus "fragile", a gate job that is not retry-safe (like shell)."""
+    reg = make_ui_registry()
+
+    @reg.job_type("fragile", description="Wait at the gate; never run twice.")
+    async def fragile(ctx: JobContext) -> None:
+        """Wait for the gate."""
+        while not GATE["open"]:
+            await anyio.sleep(0.01)
+            await ctx.checkpoint()
+
+    return reg
+
+
+def _question(app: QueueApp) -> str:
+    screen = app.screen
+    assert isinstance(screen, ConfirmScreen)
+    return screen.question
+
+
+async def test_the_quit_dialog_tells_each_jobs_fate(tmp_path: Path) -> None:
+    """Issue 14: it said every job "is requeued" while shell jobs are failed as interrupted."""
+    app = sqlite_app(tmp_path, registry=_registry_with_a_fragile_type())
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_for(pilot, lambda: app.stats is not None)
+        await app.engine.submit("gate", {"label": "a"})
+        await app.engine.submit("fragile", {})
+        await wait_for(pilot, lambda: status_of(app, 1) == status_of(app, 2) == "running")
+        table(app).focus()
+        await pilot.press("q")
+        question = _question(app)
+        assert "#1 is requeued" in question, question
+        assert "#2 (fragile) fails as interrupted" in question, question
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not app.is_running, timeout=10)
+    store = SqliteStore(tmp_path / "jobs.db")
+    async with store:
+        requeued, failed = await store.get(1), await store.get(2)
+    assert requeued is not None and requeued.status is Status.PENDING
+    assert failed is not None and failed.status is Status.FAILED
+    assert failed.error is not None and "interrupted" in failed.error
+
+
+async def test_paused_jobs_stop_at_once_without_the_grace(tmp_path: Path) -> None:
+    """Issue 14: a paused job held the quit for the whole grace period."""
+    app = sqlite_app(tmp_path, grace=60.0)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_for(pilot, lambda: app.stats is not None)
+        await app.engine.submit("gate", {"label": "a"})
+        await wait_for(pilot, lambda: status_of(app, 1) == "running")
+        await app.engine.pause(1)
+        await wait_for(pilot, lambda: status_of(app, 1) == "paused")
+        table(app).focus()
+        await pilot.press("q")
+        question = _question(app)
+        assert "paused" in question and "60s" not in question, question
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not app.is_running, timeout=20)  # far below 60s
+    store = SqliteStore(tmp_path / "jobs.db")
+    async with store:
+        job = await store.get(1)
+    assert job is not None and job.status is Status.PENDING
+
+
+async def test_ctrl_q_quits_at_once_still_stopping_gracefully(tmp_path: Path) -> None:
+    """Issue 14: help says ctrl+q quits at once, but it asked first."""
+    app = sqlite_app(tmp_path)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_for(pilot, lambda: app.stats is not None)
+        await app.engine.submit("gate", {"label": "a"})
+        await wait_for(pilot, lambda: status_of(app, 1) == "running")
+        await pilot.press("ctrl+q")
+        assert not isinstance(app.screen, ConfirmScreen)
+        await wait_for(pilot, lambda: not app.is_running, timeout=10)
+    store = SqliteStore(tmp_path / "jobs.db")
+    async with store:
+        job = await store.get(1)
+    assert job is not None and job.status is Status.PENDING  # stopped, requeued
+
+
+async def test_keys_pressed_while_quitting_do_nothing(tmp_path: Path) -> None:
+    """Issue 14: q x n w pressed quickly printed a NoMatches traceback: the workers screen
+    was pushed while the app was closing. Once quitting, no key opens anything."""
+    app = sqlite_app(tmp_path, grace=2.0)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_for(pilot, lambda: app.stats is not None)
+        await app.engine.submit("kaput", {})
+        await wait_for(pilot, lambda: status_of(app, 1) == "failed")
+        await app.engine.submit("gate", {"label": "a"})
+        await wait_for(pilot, lambda: status_of(app, 2) == "running")
+        await app.refresh_stats()  # x knows of the failed job
+        table(app).focus()
+        await pilot.press("q", "y")
+        assert app.dashboard.stopping
+        await pilot.press("x")
+        assert app.screen is app.main
+        await pilot.press("n", "w")
+        assert app.screen is app.main
+        await pilot.press("question_mark")
+        assert app.screen is app.main
+        await wait_for(pilot, lambda: not app.is_running, timeout=10)
+    assert app.return_code == 0

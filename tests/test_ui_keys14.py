@@ -33,12 +33,12 @@ def sqlite_app(tmp_path: Path, **kw: Any) -> QueueApp:
     kw.setdefault("concurrency", 2)
     kw.setdefault("registry", make_ui_registry())
     kw.setdefault("toasts", False)
+    kw.setdefault("grace", 0.5)
     return make_app(
         SqliteStore(tmp_path / "jobs.db"),
         clock=lambda: NOW,
         worker_id="test-worker",
         stats_interval=3600,
-        grace=0.5,
         **kw,
     )
 

@@ -77,6 +77,30 @@ def confirm_kill(job: Job) -> str:
     )
 
 
+def _ids(jobs: list[Job], with_type: bool = False) -> str:
+    return ", ".join(f"#{j.id} ({j.type})" if with_type else f"#{j.id}" for j in jobs)
+
+
+def quit_question(fates: list[tuple[Job, bool, bool]], grace: float) -> str:
+    """What quitting does to each job this dashboard runs (fates: Engine.stop_fates)."""
+    working = sum(1 for _, paused, _ in fates if not paused)
+    paused = len(fates) - working
+    counts = [f"{working} running"] if working else []
+    counts += [f"{paused} paused"] if paused else []
+    head = f"{' and '.join(counts)} job{'s' if len(fates) != 1 else ''} here. Stop and quit?"
+    when = [f"Running jobs get {grace:g}s to finish"] if working else []
+    when += ["paused ones stop at once"] if paused else []
+    requeued = [job for job, _, again in fates if again]
+    failed = [job for job, _, again in fates if not again]
+    ends = []
+    if requeued:
+        ends.append(f"{_ids(requeued)} {'is' if len(requeued) == 1 else 'are'} requeued")
+    if failed:
+        verb = "fails" if len(failed) == 1 else "fail"
+        ends.append(f"{_ids(failed, True)} {verb} as interrupted (not retry-safe)")
+    return f"{head} {', '.join(when)}; unfinished then, {' and '.join(ends)}."
+
+
 def confirm_cancel(job: Job) -> str:
     """The question asked before `c` cancels a job that has started (its work is lost)."""
     return f"Cancel job #{job.id} ({job.type})? It has started; its work so far is lost."

@@ -32,7 +32,7 @@ from tuiqueue.core.text import one_line
 from tuiqueue.engine.engine import Engine
 from tuiqueue.store import Store, open_store
 from tuiqueue.store.base import StoreAuthError, StoreError
-from tuiqueue.ui.actions import Dashboard
+from tuiqueue.ui.actions import Dashboard, quit_question
 from tuiqueue.ui.messages import Batch, QueueChanged, StatsStale
 from tuiqueue.ui.screens.confirm import ConfirmScreen
 from tuiqueue.ui.screens.detail import DetailScreen
@@ -125,11 +125,20 @@ class QueueApp(App[None]):
             id="app.quit",
             tooltip="Quit (asks before stopping running jobs, then stops them gracefully)",
         ),
+        Binding(
+            "ctrl+q",
+            "quit_now",
+            "Quit now",
+            show=False,
+            priority=True,
+            id="app.quit_now",
+            tooltip="Quit at once, without asking (running jobs still get the grace; "
+            "twice: stop them now)",
+        ),
     ]
     EXTRA_HELP = [
         Binding("tab", "", "", tooltip="Next pane / field (shift+tab: previous)"),
         Binding("ctrl+p", "", "", tooltip="Command palette: every action by name"),
-        Binding("ctrl+q", "", "", tooltip="Quit at once (running jobs are requeued)"),
     ]
     """Keys handled by widgets, listed in the help screen."""
 
@@ -412,7 +421,10 @@ class QueueApp(App[None]):
     # -- actions --------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """ctrl+s applies on the main screen only."""
+        """ctrl+s applies on the main screen only; once quitting, only ctrl+q does anything
+        (a screen opened while the app closes fails to mount)."""
+        if self.dashboard.stopping:
+            return action == "quit_now"
         if action == "submit":
             return isinstance(self.screen, MainScreen) and not self.engine.read_only
         return True
@@ -446,9 +458,10 @@ class QueueApp(App[None]):
         self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
 
     async def action_quit(self) -> None:
-        """Quit; with running jobs, ask first and stop them gracefully."""
-        running = len(self.engine.running_ids())
-        if not running:
+        """Quit; with running jobs, ask first (saying what happens to each) and stop them
+        gracefully."""
+        fates = self.engine.stop_fates()
+        if not fates:
             self._begin_stop()
             return
 
@@ -457,13 +470,16 @@ class QueueApp(App[None]):
                 self._begin_stop()
 
         self.push_screen(
-            ConfirmScreen(
-                f"{running} job{'s are' if running != 1 else ' is'} running. Stop and quit? "
-                f"They get {self.grace:g}s to finish, then are requeued.",
-                yes="Stop and quit",
-            ),
-            answer,
+            ConfirmScreen(quit_question(fates, self.grace), yes="Stop and quit"), answer
         )
+
+    def action_quit_now(self) -> None:
+        """ctrl+q: quit without asking, still giving running jobs the grace to finish; a
+        second ctrl+q stops them at once."""
+        if self.dashboard.stopping:
+            self.engine.abort()
+            return
+        self._begin_stop()
 
     def _begin_stop(self) -> None:
         if self.dashboard.stopping:

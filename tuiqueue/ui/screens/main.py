@@ -352,7 +352,10 @@ class MainScreen(Screen[None]):
         return self.table.jobs.get(selected) if selected is not None else None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Show only the keys that apply to the selected job (none that steer when read-only)."""
+        """Show only the keys that apply to the selected job (none that steer when read-only;
+        none at all once quitting)."""
+        if self.dashboard.stopping:
+            return False
         if self.engine.read_only and action in STEERING:
             return False
         if action == "undo_delete":
