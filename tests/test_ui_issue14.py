@@ -6,9 +6,18 @@ from pathlib import Path
 
 import anyio
 import pytest
+from textual.widgets import Input
 
 from tests.test_jobs_builtin import _refused_url, http_url
-from tests.test_ui_helpers import GATE, _quiet, make_ui_registry, status_of, table, wait_for
+from tests.test_ui_helpers import (
+    GATE,
+    _quiet,
+    choose_type,
+    make_ui_registry,
+    status_of,
+    table,
+    wait_for,
+)
 from tests.test_ui_keys14 import sqlite_app
 from tuiqueue.core.context import JobContext
 from tuiqueue.core.registry import REGISTRY, Registry, load_job_types
@@ -142,3 +151,46 @@ async def test_keys_pressed_while_quitting_do_nothing(tmp_path: Path) -> None:
         assert app.screen is app.main
         await wait_for(pilot, lambda: not app.is_running, timeout=10)
     assert app.return_code == 0
+
+
+async def test_an_emptied_str_field_submits_its_default(tmp_path: Path) -> None:
+    """Issue 14: clearing the label field submitted "" instead of the default "job"."""
+    app = sqlite_app(tmp_path)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_for(pilot, lambda: app.stats is not None)
+        await choose_type(pilot, "gate")
+        field = app.main.query_one("#param-label", Input)
+        field.focus()
+        field.value = ""
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: 1 in table(app).jobs)
+        assert (await app.engine.get(1)).params == {"label": "job"}
+
+
+async def test_clear_finished_acts_on_the_filter_it_shows(tmp_path: Path) -> None:
+    """Issue 14: with a filter showing one finished job, x offered to delete all of them."""
+    app = sqlite_app(tmp_path)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_for(pilot, lambda: app.stats is not None)
+        for why in ("alpha", "beta", "gamma"):
+            await app.engine.submit("kaput", {"why": why})
+        await wait_for(pilot, lambda: all(status_of(app, i) == "failed" for i in (1, 2, 3)))
+        await app.refresh_stats()
+        app.main.query_one("#text-filter", Input).value = "beta"
+        await wait_for(pilot, lambda: table(app).row_ids() == [2])
+        table(app).focus()
+        await pilot.press("x")
+        question = _question(app)
+        assert "1 finished job" in question and "shown" in question, question
+        await pilot.press("y")
+        await wait_for(pilot, lambda: table(app).row_count == 0)
+        await wait_for(pilot, lambda: 2 not in table(app).jobs)
+        assert sorted(j.id for j in await app.engine.list()) == [1, 3]
+        app.main.query_one("#text-filter", Input).value = ""
+        await wait_for(pilot, lambda: table(app).row_count == 2)
+        await pilot.press("x")
+        question = _question(app)
+        assert "all 2 finished jobs" in question, question
+        await pilot.press("y")
+        await wait_for(pilot, lambda: table(app).row_count == 0)
+        assert await app.engine.list() == []
