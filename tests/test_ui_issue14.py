@@ -194,3 +194,27 @@ async def test_clear_finished_acts_on_the_filter_it_shows(tmp_path: Path) -> Non
         await pilot.press("y")
         await wait_for(pilot, lambda: table(app).row_count == 0)
         assert await app.engine.list() == []
+
+
+async def test_the_palette_screenshot_without_a_downloads_folder_goes_to_the_cwd(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 14: the palette's Screenshot failed when ~/Downloads did not exist."""
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("XDG_DOWNLOAD_DIR", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.chdir(work)
+    app = sqlite_app(tmp_path)
+    said: list[str] = []
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_for(pilot, lambda: app.stats is not None)
+        monkeypatch.setattr(app, "notify", lambda message, **kw: said.append(str(message)))
+        (shot,) = [c for c in app.get_system_commands(app.screen) if c.title == "Screenshot"]
+        shot.callback()
+        await wait_for(pilot, lambda: any(work.glob("*.svg")), timeout=10)
+        await wait_for(pilot, lambda: any("Saved screenshot" in m for m in said))
+    assert not (home / "Downloads").exists()
+    assert any(str(work) in m for m in said), said

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+from platformdirs import user_downloads_path
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
@@ -502,12 +503,30 @@ class QueueApp(App[None]):
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """The palette offers every dashboard action by name, run where it belongs."""
-        yield from super().get_system_commands(screen)
+        for command in super().get_system_commands(screen):
+            if command.title == "Screenshot":  # Textual's fails without ~/Downloads
+                command = SystemCommand(
+                    command.title, command.help, lambda: self.set_timer(0.1, self.screenshot)
+                )
+            yield command
         for title, help_text, on_main, action in PALETTE:
             if self.engine.read_only and action not in READ_ONLY_PALETTE:
                 continue
             target = self.main if on_main else screen
             yield SystemCommand(title, help_text, partial(self.run_action, action, target))
+
+    def screenshot(self) -> None:
+        """Save an SVG of the screen in the Downloads folder, or, when there is none, in the
+        current folder (saying so; Textual then says the file's path)."""
+        folder = user_downloads_path()
+        if not folder.is_dir():
+            folder = Path.cwd()
+            self.notify(
+                f"No Downloads folder: the screenshot goes to {folder}",
+                title="Screenshot",
+                markup=False,
+            )
+        self.deliver_screenshot(path=str(folder))
 
     async def on_unmount(self) -> None:
         """Let the engine finish stopping, however the app ended, then close the store.
