@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import cli_env, tq
+from tests.conftest import cli_env, read_until, tq
 
 
 @pytest.fixture
@@ -102,3 +102,57 @@ def test_a_failed_job_shows_its_error_and_exit_code_not_frames(
     assert "command exited with code 3" in lines[at]
     assert "[stderr] oops" in "\n".join(lines[at + 1 : at + 4])
     assert "first" in "\n".join(lines[at + 1 : at + 4])
+
+
+@pytest.mark.parametrize(
+    ("command", "code"),
+    [("echo done", 0), ("echo bad; sleep 1; exit 4", 1), ("echo long; sleep 60", 3)],
+    ids=["completed", "failed", "cancelled"],
+)
+def test_logs_follow_exits_like_wait(
+    db: str, worker: subprocess.Popen[str], command: str, code: int
+) -> None:
+    """Issue 14: `logs --follow` exited 0 for a failed job; now 0 / 1 / 3 as `wait` does."""
+    job_id = tq("--db", db, "submit", "shell", "-p", f"command={command}").stdout.strip()
+    follow = subprocess.Popen(
+        [sys.executable, "-m", "tuiqueue", "--db", db, "logs", "--follow", job_id],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli_env(),
+    )
+    try:
+        if code == 3:
+            wait_status(db, job_id, "running")
+            assert tq("--db", db, "cancel", job_id).returncode == 0
+        out, err = follow.communicate(timeout=60)
+    finally:
+        if follow.poll() is None:
+            follow.kill()
+    assert follow.returncode == code, (out, err)
+    assert command.split(";")[0].split()[1] in out
+
+
+def test_a_draining_worker_on_a_paused_queue_says_so_once(db: str) -> None:
+    """Issue 14: `worker --drain` on a paused queue waited without a word."""
+    tq("--db", db, "submit", "echo", "-p", "delay=1")
+    assert tq("--db", db, "queue", "pause").returncode == 0
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tuiqueue", "--db", db, "worker", "--drain"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli_env(),
+    )
+    try:
+        assert proc.stderr is not None
+        seen = read_until(proc.stderr, "paused", timeout=30)
+        assert "tuiqueue resume" in seen or "resume" in seen.lower(), seen
+        assert tq("--db", db, "queue", "resume").returncode == 0
+        _, rest = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0
+    assert (seen + rest).count("paused") == 1, seen + rest
