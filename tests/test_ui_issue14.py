@@ -218,3 +218,16 @@ async def test_the_palette_screenshot_without_a_downloads_folder_goes_to_the_cwd
         await wait_for(pilot, lambda: any("Saved screenshot" in m for m in said))
     assert not (home / "Downloads").exists()
     assert any(str(work) in m for m in said), said
+
+
+async def test_type_and_queue_columns_fit_the_names_they_show(tmp_path: Path) -> None:
+    """Issue 14: columns are sized from the data, not cut at a fixed width."""
+    app = sqlite_app(tmp_path)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await wait_for(pilot, lambda: app.stats is not None)
+        await app.engine.submit("kaput", {}, queue="nightly-reports")
+        await wait_for(pilot, lambda: status_of(app, 1) == "failed")
+        t = table(app)
+        lines = [t.render_line(y).text for y in range(3)]
+        assert any(" nightly-reports " in line for line in lines), lines
+        assert "Queue" in lines[0] and "…" not in lines[1].split("nightly")[0], lines
