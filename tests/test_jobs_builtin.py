@@ -6,6 +6,7 @@ import http.server
 import os
 import random
 import signal
+import socket
 import subprocess
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -107,18 +108,49 @@ async def test_echo(engine: Engine) -> None:
     assert [line for _, line in (await engine.logs(job.id)).lines] == ["hi [/oops]"]
 
 
-async def test_fetch_urls_one_bad_url_does_not_fail(engine: Engine, http_url: str) -> None:
-    urls = [f"{http_url}/a", f"{http_url}/missing", "http://127.0.0.1:9/refused"]
+def _refused_url() -> str:
+    """A URL on a local port nobody listens on (bound, then closed: refused at once)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/refused"
+
+
+async def test_fetch_urls_some_bad_urls_is_a_partial_outcome(engine: Engine, http_url: str) -> None:
+    """Issue 14: a 404 and a refused URL among five said "Fetched 5/5", green."""
+    urls = [f"{http_url}/a", f"{http_url}/b", f"{http_url}/c", f"{http_url}/missing"]
+    urls.append(_refused_url())
     job = await engine.submit("fetch_urls", {"urls": urls, "timeout": 5})
     done = await engine.wait(job.id, timeout=10)
     assert done.status is Status.COMPLETED
-    assert done.message == "Fetched 3/3 URLs"
+    assert done.message == "3 ok, 1 HTTP 404, 1 error"
     result = done.result
-    assert result["fetched"] == 2 and result["failed"] == 1
-    first, missing, refused = result["results"]
+    assert result["outcome"] == "partial"
+    assert result["fetched"] == 3 and result["failed"] == 2
+    first, *_, missing, refused = result["results"]
     assert first["url"] == urls[0] and first["status"] == 200 and first["size"] == 1234
     assert missing["status"] == 404
-    assert "error" in refused and refused["url"] == urls[2]
+    assert "error" in refused and refused["url"] == urls[4]
+
+
+async def test_fetch_urls_every_url_failing_fails_the_job(engine: Engine, http_url: str) -> None:
+    """Issue 14: one refused URL gave a green "completed, Fetched 1/1 URLs"."""
+    job = await engine.submit("fetch_urls", {"urls": [_refused_url()], "timeout": 5})
+    done = await engine.wait(job.id, timeout=10)
+    assert done.status is Status.FAILED
+    assert done.error is not None and "every URL failed: 1 error" in done.error
+    urls = [f"{http_url}/missing", _refused_url()]
+    done = await engine.wait((await engine.submit("fetch_urls", {"urls": urls})).id, timeout=10)
+    assert done.status is Status.FAILED
+    assert done.error is not None and "every URL failed: 1 HTTP 404, 1 error" in done.error
+
+
+async def test_fetch_urls_all_good_is_completed(engine: Engine, http_url: str) -> None:
+    """Every URL fetched: completed, no partial outcome."""
+    urls = [f"{http_url}/a", f"{http_url}/b"]
+    done = await engine.wait((await engine.submit("fetch_urls", {"urls": urls})).id, timeout=10)
+    assert done.status is Status.COMPLETED and done.message == "2 ok"
+    assert done.result["outcome"] == "completed"
 
 
 async def test_shell_output_goes_to_log(engine: Engine) -> None:

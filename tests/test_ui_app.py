@@ -70,7 +70,7 @@ async def test_cancel_pause_resume_rerun_with_keys() -> None:
         await wait_for(pilot, lambda: status_of(app, 1) == "paused")
         await pilot.press("p")
         await wait_for(pilot, lambda: status_of(app, 1) == "running")
-        await pilot.press("c")
+        await pilot.press("c", "y")  # running: asked first (issue 14)
         await wait_for(pilot, lambda: status_of(app, 1) == "cancelled")
         await pilot.press("r")
         await wait_for(pilot, lambda: status_of(app, 2) == "running")
@@ -122,7 +122,7 @@ async def test_detail_view_shows_log_lines_literally() -> None:
         lines = app.screen.query_one(LogTail).lines
         assert "started [/oops] [bold]not bold[/bold]" in lines
         assert any("\\x1b[31m" in line for line in lines)
-        await pilot.press("c")
+        await pilot.press("c", "y")  # running: asked first (issue 14)
         await wait_for(pilot, lambda: status_of(app, 1) == "cancelled")
         await pilot.press("escape", "question_mark")
         assert isinstance(app.screen, HelpScreen)

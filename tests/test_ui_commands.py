@@ -11,6 +11,7 @@ from textual.widgets import Button, Select
 from tests.test_ui_helpers import _quiet, choose_type, new_app, status_of, table, wait_for
 from tuiqueue.core.status import Priority
 from tuiqueue.ui.messages import SubmitRequested
+from tuiqueue.ui.screens.confirm import ConfirmScreen
 from tuiqueue.ui.screens.main import MainScreen
 from tuiqueue.ui.screens.workers import WorkersScreen
 from tuiqueue.ui.widgets.job_form import JobForm
@@ -39,6 +40,8 @@ async def test_palette_commands_reach_the_screen_that_owns_them() -> None:
         app.show_detail(1)
         await pilot.pause()
         await command(app, "Cancel job").callback()  # the detail view's job
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))  # it started
+        await pilot.press("y")
         await wait_for(pilot, lambda: status_of(app, 1) == "cancelled")
         await command(app, "Workers").callback()
         await wait_for(pilot, lambda: isinstance(app.screen, WorkersScreen))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from tuiqueue.core.context import JobCancelled, JobContext
+from tuiqueue.core.context import JobCancelled, JobContext, JobFailed
 from tuiqueue.core.events import Event, EventKind
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import UnknownJob
@@ -30,6 +30,7 @@ __all__ = [
     "Job",
     "JobCancelled",
     "JobContext",
+    "JobFailed",
     "JobType",
     "NewJob",
     "Param",

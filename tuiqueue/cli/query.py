@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import TypeVar
 
 import anyio
 import click
 
+from tuiqueue.cli.follow import exit_code
 from tuiqueue.cli.group import STATUS_NAMES, Settings, main, pass_settings
 from tuiqueue.cli.schedule import describe_origin
 from tuiqueue.cli.support import (
@@ -116,12 +118,18 @@ def show(settings: Settings, job_id: int, as_json: bool) -> None:
 
 @main.command()
 @click.argument("job_id", type=int)
-@click.option("-f", "--follow", is_flag=True, help="Keep printing until the job ends.")
+@click.option(
+    "-f",
+    "--follow",
+    is_flag=True,
+    help="Keep printing until the job ends; exit as `wait` does (0 completed, 1 failed, "
+    "3 cancelled).",
+)
 @pass_settings
 def logs(settings: Settings, job_id: int, follow: bool) -> None:
     """Print a job's log."""
 
-    async def body(engine: Engine) -> None:
+    async def body(engine: Engine) -> int:
         after, warned = 0, False
         while True:
             page = await engine.store.logs(job_id, after)
@@ -133,13 +141,13 @@ def logs(settings: Settings, job_id: int, follow: bool) -> None:
                 click.echo(safe(line))
                 after = seq
             if not follow:
-                return
+                return 0
             job = await engine.get(job_id)
             if job.status in TERMINAL and not page.lines:
-                return
+                return exit_code([job])
             await anyio.sleep(0.25)
 
-    settings.call(body)
+    sys.exit(settings.call(body))
 
 
 @main.command()

@@ -17,7 +17,7 @@ from tuiqueue.core.job import Job
 from tuiqueue.core.lifecycle import UnknownJob
 from tuiqueue.core.params import ValidationError
 from tuiqueue.core.registry import JobModuleError, UnknownJobType
-from tuiqueue.core.status import TransitionError
+from tuiqueue.core.status import ACTIVE, Status, TransitionError
 from tuiqueue.core.text import clean
 from tuiqueue.store.base import StoreError
 
@@ -113,10 +113,26 @@ def human_seconds(seconds: float) -> str:
     return f"{int(seconds // 86400)}d{int(seconds % 86400 // 3600):02d}h"
 
 
-def job_line(job: Job, waiting: str | None = None) -> str:
+def run_time(job: Job, now: float) -> float | None:
+    """Seconds a job has run: start to now while it runs (its updated_at is only its last
+    progress report), else as recorded (start to finish, or to when it was requeued)."""
+    if job.started_at is not None and job.status in ACTIVE and job.finished_at is None:
+        return max(0.0, now - job.started_at)
+    return job.duration
+
+
+def said(job: Job) -> str:
+    """What a job's row says: a failed job's error (its first line), else its message."""
+    if job.status is Status.FAILED and job.error:
+        return job.error.strip().splitlines()[0]
+    return job.message
+
+
+def job_line(job: Job, waiting: str | None = None, now: float | None = None) -> str:
     """One row of `tuiqueue list` (waiting: why it is not starting, shown as its message)."""
-    duration = human_seconds(job.duration) if job.duration is not None else "-"
-    message = safe(waiting or job.message)[: 80 if waiting else 60]
+    took = run_time(job, time.time() if now is None else now)
+    duration = human_seconds(took) if took is not None else "-"
+    message = safe(waiting or said(job))[: 80 if waiting else 60]
     return (
         f"{job.id:>6}  {safe(job.type):<12} {safe(job.queue):<10} {job.status.value:<10} "
         f"{job.priority!s:<8} {job.progress:>5.0f}%  {duration:>8}  {message}"
@@ -157,7 +173,11 @@ def show_job(job: Job, waiting: str | None = None) -> None:
         click.echo("result:")
         click.echo(safe(json.dumps(job.result, indent=2, ensure_ascii=False)).replace("\\n", "\n"))
     if job.error:
-        click.echo(f"error:    {safe(job.error)}")
+        # Line by line (each cleaned): a command's last lines read as lines, not "\n".
+        first, *rest = job.error.strip().splitlines() or [""]
+        click.echo(f"error:    {safe(first)}")
+        for line in rest:
+            click.echo(f"{'':<10} {safe(line)}")
     if job.traceback:
         for line in job.traceback.splitlines():
             click.echo("  " + safe(line), err=False)

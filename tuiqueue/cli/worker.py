@@ -28,6 +28,8 @@ from tuiqueue.engine.runner import abandoned_jobs
 
 T = TypeVar("T")
 
+PAUSED_LOOK = 1.0
+"""Seconds between a draining worker's looks at whether a pause is what holds it."""
 LAST_RESORT = 2.0
 """Seconds past grace + STOP_WRITES after a signal at which a worker still not stopped
 (its store hangs even the hand-back) exits anyway."""
@@ -141,6 +143,24 @@ def worker(
 
     await_stop = anyio.Event()
 
+    async def say_when_paused() -> None:
+        """A draining worker with nothing to run because of a pause says so, once."""
+        while True:
+            await anyio.sleep(PAUSED_LOOK)
+            if not engine.running or engine.running_ids():
+                continue
+            everything = await engine.store.queue_paused()
+            held = [
+                q.name
+                for q in await engine.queues()
+                if q.paused and q.pending and (not queues or q.name in queues)
+            ]
+            if everything or held:
+                what = "the queue is" if everything else f"queue {', '.join(held)} is"
+                how = "tuiqueue queue resume" + ("" if everything else f" {held[0]}")
+                stderr(f"{what} paused: --drain waits until it is resumed ({how})")
+                return
+
     async def body() -> int:
         async with anyio.create_task_group() as tg:
             await tg.start(signals)
@@ -162,6 +182,8 @@ def worker(
                     + (f", queues {', '.join(sorted(queues))}" if queues else "")
                     + (", draining" if drain else "")
                 )
+                if drain:
+                    tg.start_soon(say_when_paused)
                 if not quiet:
                     # Subscribe now: engine.run() publishes the first "running" events
                     # before a task started here would get its first turn.

@@ -36,6 +36,11 @@ class JobCancelled(Exception):
     """Raised by checkpoint() once the job has been cancelled."""
 
 
+class JobFailed(Exception):
+    """Raise to fail a job with a message that says it all (a command's exit code and its
+    last lines): the error is the message alone and no traceback is recorded."""
+
+
 class JobContext:
     """Handed to every job function as its first argument."""
 

@@ -20,7 +20,7 @@ import threading
 import traceback
 from typing import IO, Any
 
-from tuiqueue.core.context import JobCancelled, JobContext
+from tuiqueue.core.context import JobCancelled, JobContext, JobFailed
 from tuiqueue.core.registry import load_module
 
 CHANNEL_ENV = "TUIQUEUE_CHANNEL_FD"
@@ -97,6 +97,12 @@ def main() -> int:
         done.set()
         channel.flush(ctx)
         channel.send({"cancelled": True})
+        return 0
+    except JobFailed as exc:
+        done.set()
+        channel.flush(ctx)
+        text = str(exc).strip() or type(exc).__name__
+        channel.send({"error": text, "failed": True, "cancelled": ctx.cancelled})
         return 0
     except BaseException as exc:
         done.set()

@@ -415,6 +415,11 @@ class Dispatcher:
         """Runner tasks (and threads) allowed: the slots, plus the paused runs' own."""
         return self.concurrency + len(self.parked) + len(self.resuming)
 
+    def working(self) -> list[int]:
+        """Ids of the runs at work: neither paused nor waiting to resume (a stop's grace is
+        for these only; the others are stopped at once)."""
+        return [i for i in self.running if i not in self.parked and i not in self.resuming]
+
     def _busy(self) -> int:
         """Slots taken: runs that are neither paused nor waiting to resume."""
         return len(self.running) - len(self.parked) - len(self.resuming)

@@ -426,13 +426,14 @@ class Engine:
         return deleted
 
     async def stop(self, grace: float | None = None) -> None:
-        """Take no new jobs; give running ones `grace` seconds, then stop them and requeue."""
+        """Take no new jobs; give running ones `grace` seconds, then stop them and requeue
+        (or fail, see stop_fates). Paused runs get no grace: they are not working."""
         if not self._started or self._stopped.is_set():
             return
         self._d.stopping = True
         self.wake()
         with anyio.move_on_after(self.grace if grace is None else grace):
-            while self._d.running:
+            while self._d.working():
                 await anyio.sleep(0.05)
         for run in list(self._d.running.values()):
             run.interrupt()
@@ -725,6 +726,20 @@ class Engine:
     def running_ids(self) -> builtins.list[int]:
         """Ids of the jobs this engine runs now."""
         return list(self._d.running)
+
+    def stop_fates(self) -> builtins.list[tuple[Job, bool, bool]]:
+        """What a stop now would do to each run: (job, paused, requeued). Paused runs are
+        stopped at once; a stopped run is requeued when its type is retry-safe and it has
+        attempts left, else failed as interrupted."""
+        working = set(self._d.working())
+        return [
+            (
+                run.job,
+                job_id not in working,
+                resolve(run.job, self.registry, "").status is Status.PENDING,
+            )
+            for job_id, run in self._d.running.items()
+        ]
 
     def is_active(self, job: Job) -> bool:
         """Whether job is running here (its state comes from us, not from the store)."""

@@ -21,7 +21,7 @@ import anyio
 from anyio.abc import ByteReceiveStream, Process
 
 from tuiqueue.core import proctree
-from tuiqueue.core.context import JobCancelled, JobContext
+from tuiqueue.core.context import JobCancelled, JobContext, JobFailed
 from tuiqueue.core.job import Job
 from tuiqueue.core.records import Step
 from tuiqueue.core.registry import JobType
@@ -160,6 +160,8 @@ async def run_in_process(job: Job, kind: JobType, ctx: JobContext) -> Any:
     if ending.get("cancelled") and ctx.cancelled:
         raise JobCancelled(f"job {job.id} was cancelled")
     if "error" in ending:
+        if ending.get("failed"):  # JobFailed in the child: its message says it all
+            raise JobFailed(ending["error"])
         raise ChildCrashed(ending["error"])
     if code < 0:
         name = signal.Signals(-code).name if -code in signal.valid_signals() else str(-code)

@@ -15,7 +15,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from tuiqueue.core.context import JobCancelled, JobContext
+from tuiqueue.core.context import JobCancelled, JobContext, JobFailed
 from tuiqueue.core.job import Job
 from tuiqueue.core.lifecycle import Outcome
 from tuiqueue.core.records import JobProcess
@@ -173,8 +173,10 @@ class Running:
             self.slot.current = None
 
 
-def _error(exc: BaseException) -> tuple[str, str]:
+def _error(exc: BaseException) -> tuple[str, str | None]:
     text = str(exc).strip() or type(exc).__name__
+    if isinstance(exc, JobFailed):  # the job explained itself: no frames of ours
+        return text, None
     message = text if isinstance(exc, JobCancelled) else f"{type(exc).__name__}: {text}"
     return message, "".join(traceback.format_exception(exc))
 

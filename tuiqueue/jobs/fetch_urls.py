@@ -8,9 +8,28 @@ from typing import Any
 import anyio
 import httpx
 
-from tuiqueue.core.context import JobContext
+from tuiqueue.core.context import JobContext, JobFailed
 from tuiqueue.core.params import Param
 from tuiqueue.core.registry import job_type
+
+
+class FetchFailed(JobFailed):
+    """Every URL failed: the job fails, saying how."""
+
+
+def summary(results: list[dict[str, Any]]) -> tuple[int, str]:
+    """(URLs fetched, "3 ok, 1 HTTP 404, 1 error"): a 4xx/5xx answer is not a fetch."""
+    ok = sum(1 for r in results if "error" not in r and r["status"] < 400)
+    statuses: dict[int, int] = {}
+    for r in results:
+        if "error" not in r and r["status"] >= 400:
+            statuses[r["status"]] = statuses.get(r["status"], 0) + 1
+    errors = sum(1 for r in results if "error" in r)
+    parts = [f"{ok} ok"] if ok else []
+    parts += [f"{n} HTTP {status}" for status, n in sorted(statuses.items())]
+    if errors:
+        parts.append(f"{errors} error{'s' if errors != 1 else ''}")
+    return ok, ", ".join(parts)
 
 
 @job_type(
@@ -33,7 +52,7 @@ from tuiqueue.core.registry import job_type
     retry_safe=True,
 )
 async def fetch_urls(ctx: JobContext, urls: list[str], timeout: float) -> dict[str, Any]:
-    """Fetch every URL; one bad URL is reported in the result, not a failed job."""
+    """Fetch every URL; some bad URLs are a "partial" outcome, all of them a failed job."""
     results: dict[str, dict[str, Any]] = {}
     done = 0
     ctx.progress(0, f"Fetched 0/{len(urls)} URLs")
@@ -60,9 +79,14 @@ async def fetch_urls(ctx: JobContext, urls: list[str], timeout: float) -> dict[s
         async with anyio.create_task_group() as tg:
             for url in urls:
                 tg.start_soon(fetch, client, url)
-    ok = sum(1 for r in results.values() if "error" not in r)
+    ordered = [{"url": url, **results[url]} for url in urls]
+    ok, said = summary(ordered)
+    if not ok:
+        raise FetchFailed(f"every URL failed: {said}")
+    ctx.progress(100, said)
     return {
+        "outcome": "completed" if ok == len(urls) else "partial",
         "fetched": ok,
         "failed": len(urls) - ok,
-        "results": [{"url": url, **results[url]} for url in urls],
+        "results": ordered,
     }

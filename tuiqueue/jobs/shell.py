@@ -15,7 +15,7 @@ import anyio
 from anyio.abc import ByteReceiveStream, Process
 
 from tuiqueue.core import proctree
-from tuiqueue.core.context import JobContext
+from tuiqueue.core.context import JobContext, JobFailed
 from tuiqueue.core.params import Param
 from tuiqueue.core.registry import job_type
 
@@ -207,8 +207,6 @@ async def shell(ctx: JobContext, command: str, cwd: str = "") -> dict[str, Any]:
             await process.aclose()
     if code != 0:
         last = "\n".join(tail)
-        raise RuntimeError(
-            f"command exited with code {code}" + (f"; last lines:\n{last}" if last else "")
-        )
+        raise JobFailed(f"command exited with code {code}" + (f"\n{last}" if last else ""))
     ctx.progress(100, "exit code 0")
     return {"exit_code": code, "pid": process.pid}

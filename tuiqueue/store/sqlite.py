@@ -455,7 +455,10 @@ class SqliteStore(Store):
 
     def _promote(
         self, conn: sqlite3.Connection, now: float, version: int, hide: tuple[str, list[int]]
-    ) -> None:
+    ) -> bool:
+        """Scheduled jobs that are due become pending, waiting ones whose dependencies ended
+        move on (or fail); whether any row changed."""
+        before = conn.total_changes
         conn.execute(
             "UPDATE jobs SET status = 'pending', version = ?, updated_at = ? "
             f"WHERE status = 'scheduled' AND run_at <= ?{hide[0]}",
@@ -478,6 +481,7 @@ class SqliteStore(Store):
                     continue
             job.version, job.updated_at = version, now
             self._save(conn, job)
+        return conn.total_changes != before
 
     def _claim(
         self,
@@ -487,19 +491,21 @@ class SqliteStore(Store):
         now: float,
         version: int,
         scope: ClaimScope = ANY,
-    ) -> list[Job]:
+    ) -> tuple[list[Job], bool]:
+        """The jobs claimed, and whether promotions changed other rows too (rows the claim
+        does not return: this process's watcher must read them like any other's)."""
         if limit <= 0:
-            return []
+            return [], False
         if conn.execute("SELECT value FROM meta WHERE key = 'queue_paused'").fetchone()[0]:
-            return []
+            return [], False
         hide = skip(hidden(conn))
-        self._promote(conn, now, version, hide)
+        promoted = self._promote(conn, now, version, hide)
         self._claims += 1  # token = this store's random base + a counter: unique, no uuid4
         batch = f"{self._token_base}{self._claims:x}"
         rows = sqlite_claims.claim(conn, scope, limit, (now, worker, batch, version, now), hide)
         jobs = [row_to_job(r) for r in rows]
         jobs.sort(key=lambda j: (-j.priority, j.id))
-        return jobs
+        return jobs, promoted
 
     def _finish(
         self, conn: sqlite3.Connection, outcomes: Sequence[Outcome], now: float, version: int
@@ -557,8 +563,8 @@ class SqliteStore(Store):
 
         def tx(conn: sqlite3.Connection) -> list[Job]:
             before, version = conn.total_changes, self._db.next_version(conn)
-            jobs = self._claim(conn, worker, limit, now, version, scope)
-            self._db.commit_version(conn, version, before)
+            jobs, promoted = self._claim(conn, worker, limit, now, version, scope)
+            self._db.commit_version(conn, version, before, own=not promoted)
             return jobs
 
         return await self._db.write(tx)
@@ -575,8 +581,8 @@ class SqliteStore(Store):
         def tx(conn: sqlite3.Connection) -> tuple[list[Job], list[Job]]:
             before, version = conn.total_changes, self._db.next_version(conn)
             finished = self._finish(conn, outcomes, now, version)
-            claimed = self._claim(conn, worker, limit, now, version, scope)
-            self._db.commit_version(conn, version, before)
+            claimed, promoted = self._claim(conn, worker, limit, now, version, scope)
+            self._db.commit_version(conn, version, before, own=not promoted)
             return finished, claimed
 
         if not outcomes and limit <= 0:

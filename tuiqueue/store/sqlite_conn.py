@@ -172,12 +172,18 @@ class SqliteConnection:
         """The version a write that may change nothing would use (see _commit_version)."""
         return int(conn.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()[0]) + 1
 
-    def commit_version(self, conn: sqlite3.Connection, version: int, changes_before: int) -> None:
+    def commit_version(
+        self, conn: sqlite3.Connection, version: int, changes_before: int, own: bool = True
+    ) -> None:
         """Bump the version only if the transaction wrote rows: an idle claim writes nothing,
-        so it does not wake every other process's watcher."""
+        so it does not wake every other process's watcher.
+
+        own=False: the write also changed rows its caller does not publish (a claim's
+        promotions), so this process's watcher must not skip the version as its own."""
         if conn.total_changes != changes_before:
             conn.execute("UPDATE meta SET value = ? WHERE key = 'version'", (version,))
-            self._tx_versions.append(version)
+            if own:
+                self._tx_versions.append(version)
 
     def bump(self, conn: sqlite3.Connection) -> int:
         """Bump the change version inside a write and return it."""

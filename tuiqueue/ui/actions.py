@@ -15,7 +15,7 @@ from textual.timer import Timer
 from tuiqueue.core.job import Job
 from tuiqueue.core.lifecycle import ReadOnly, UnknownJob
 from tuiqueue.core.records import Stats
-from tuiqueue.core.status import TERMINAL, Priority, Status, TransitionError
+from tuiqueue.core.status import ACTIVE, TERMINAL, Priority, Status, TransitionError
 from tuiqueue.engine.engine import Engine
 from tuiqueue.ui.messages import Batch
 
@@ -75,6 +75,45 @@ def confirm_kill(job: Job) -> str:
         f"Stop job #{job.id} ({job.type}) at once? Its processes are killed without a chance "
         "to clean up."
     )
+
+
+def _ids(jobs: list[Job], with_type: bool = False) -> str:
+    return ", ".join(f"#{j.id} ({j.type})" if with_type else f"#{j.id}" for j in jobs)
+
+
+def quit_question(fates: list[tuple[Job, bool, bool]], grace: float) -> str:
+    """What quitting does to each job this dashboard runs (fates: Engine.stop_fates)."""
+    working = sum(1 for _, paused, _ in fates if not paused)
+    paused = len(fates) - working
+    counts = [f"{working} running"] if working else []
+    counts += [f"{paused} paused"] if paused else []
+    head = f"{' and '.join(counts)} job{'s' if len(fates) != 1 else ''} here. Stop and quit?"
+    when = [f"Running jobs get {grace:g}s to finish"] if working else []
+    when += ["paused ones stop at once"] if paused else []
+    requeued = [job for job, _, again in fates if again]
+    failed = [job for job, _, again in fates if not again]
+    ends = []
+    if requeued:
+        ends.append(f"{_ids(requeued)} {'is' if len(requeued) == 1 else 'are'} requeued")
+    if failed:
+        verb = "fails" if len(failed) == 1 else "fail"
+        ends.append(f"{_ids(failed, True)} {verb} as interrupted (not retry-safe)")
+    return f"{head} {', '.join(when)}; unfinished then, {' and '.join(ends)}."
+
+
+def confirm_cancel(job: Job) -> str:
+    """The question asked before `c` cancels a job that has started (its work is lost)."""
+    return f"Cancel job #{job.id} ({job.type})? It has started; its work so far is lost."
+
+
+def question(name: str, job: Job) -> tuple[str, str] | None:
+    """(question, yes label) to ask before a job command from the keyboard, or None:
+    killing always asks; cancelling asks once the job has started (issue 14)."""
+    if name == "kill":
+        return confirm_kill(job), "Kill"
+    if name == "cancel" and job.status in ACTIVE:
+        return confirm_cancel(job), "Cancel job"
+    return None
 
 
 async def steer(engine: Engine, name: str, job: Job, notify: Notify) -> None:

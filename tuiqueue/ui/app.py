@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+from platformdirs import user_downloads_path
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
@@ -32,7 +33,7 @@ from tuiqueue.core.text import one_line
 from tuiqueue.engine.engine import Engine
 from tuiqueue.store import Store, open_store
 from tuiqueue.store.base import StoreAuthError, StoreError
-from tuiqueue.ui.actions import Dashboard
+from tuiqueue.ui.actions import Dashboard, quit_question
 from tuiqueue.ui.messages import Batch, QueueChanged, StatsStale
 from tuiqueue.ui.screens.confirm import ConfirmScreen
 from tuiqueue.ui.screens.detail import DetailScreen
@@ -128,11 +129,20 @@ class QueueApp(App[None]):
             id="app.quit",
             tooltip="Quit (asks before stopping running jobs, then stops them gracefully)",
         ),
+        Binding(
+            "ctrl+q",
+            "quit_now",
+            "Quit now",
+            show=False,
+            priority=True,
+            id="app.quit_now",
+            tooltip="Quit at once, without asking (running jobs still get the grace; "
+            "twice: stop them now)",
+        ),
     ]
     EXTRA_HELP = [
         Binding("tab", "", "", tooltip="Next pane / field (shift+tab: previous)"),
         Binding("ctrl+p", "", "", tooltip="Command palette: every action by name"),
-        Binding("ctrl+q", "", "", tooltip="Quit at once (running jobs are requeued)"),
     ]
     """Keys handled by widgets, listed in the help screen."""
 
@@ -415,7 +425,10 @@ class QueueApp(App[None]):
     # -- actions --------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """ctrl+s applies on the main screen only."""
+        """ctrl+s applies on the main screen only; once quitting, only ctrl+q does anything
+        (a screen opened while the app closes fails to mount)."""
+        if self.dashboard.stopping:
+            return action == "quit_now"
         if action == "submit":
             return isinstance(self.screen, MainScreen) and not self.engine.read_only
         return True
@@ -466,9 +479,10 @@ class QueueApp(App[None]):
         self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
 
     async def action_quit(self) -> None:
-        """Quit; with running jobs, ask first and stop them gracefully."""
-        running = len(self.engine.running_ids())
-        if not running:
+        """Quit; with running jobs, ask first (saying what happens to each) and stop them
+        gracefully."""
+        fates = self.engine.stop_fates()
+        if not fates:
             self._begin_stop()
             return
 
@@ -477,13 +491,16 @@ class QueueApp(App[None]):
                 self._begin_stop()
 
         self.push_screen(
-            ConfirmScreen(
-                f"{running} job{'s are' if running != 1 else ' is'} running. Stop and quit? "
-                f"They get {self.grace:g}s to finish, then are requeued.",
-                yes="Stop and quit",
-            ),
-            answer,
+            ConfirmScreen(quit_question(fates, self.grace), yes="Stop and quit"), answer
         )
+
+    def action_quit_now(self) -> None:
+        """ctrl+q: quit without asking, still giving running jobs the grace to finish; a
+        second ctrl+q stops them at once."""
+        if self.dashboard.stopping:
+            self.engine.abort()
+            return
+        self._begin_stop()
 
     def _begin_stop(self) -> None:
         if self.dashboard.stopping:
@@ -506,12 +523,30 @@ class QueueApp(App[None]):
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """The palette offers every dashboard action by name, run where it belongs."""
-        yield from super().get_system_commands(screen)
+        for command in super().get_system_commands(screen):
+            if command.title == "Screenshot":  # Textual's fails without ~/Downloads
+                command = SystemCommand(
+                    command.title, command.help, lambda: self.set_timer(0.1, self.screenshot)
+                )
+            yield command
         for title, help_text, on_main, action in PALETTE:
             if self.engine.read_only and action not in READ_ONLY_PALETTE:
                 continue
             target = self.main if on_main else screen
             yield SystemCommand(title, help_text, partial(self.run_action, action, target))
+
+    def screenshot(self) -> None:
+        """Save an SVG of the screen in the Downloads folder, or, when there is none, in the
+        current folder (saying so; Textual then says the file's path)."""
+        folder = user_downloads_path()
+        if not folder.is_dir():
+            folder = Path.cwd()
+            self.notify(
+                f"No Downloads folder: the screenshot goes to {folder}",
+                title="Screenshot",
+                markup=False,
+            )
+        self.deliver_screenshot(path=str(folder))
 
     async def on_unmount(self) -> None:
         """Let the engine finish stopping, however the app ended, then close the store.

@@ -48,8 +48,22 @@ def plain(text: object, style: str = "") -> Text:
     return Text(clean(text), style=style, no_wrap=True, overflow="ellipsis")
 
 
-def badge(status: Status, colours: dict[str, str]) -> Text:
-    """A coloured status badge, coloured from the current theme's variables."""
+def is_partial(job: Job) -> bool:
+    """A completed job that says only part of its work succeeded (result outcome "partial",
+    as fetch_urls does when some URLs failed)."""
+    result = job.result
+    return (
+        job.status is Status.COMPLETED
+        and isinstance(result, dict)
+        and result.get("outcome") == "partial"
+    )
+
+
+def badge(status: Status, colours: dict[str, str], partial: bool = False) -> Text:
+    """A coloured status badge, coloured from the current theme's variables; a partial
+    outcome of a completed job is amber (the warning colour)."""
+    if partial and status is Status.COMPLETED:
+        return Text("◐ partial", style=f"bold {colours.get('warning', '')}".strip())
     colour = colours.get(BADGE_COLOURS[status], "")
     return Text(f"{ICONS[status]} {status}", style=f"bold {colour}".strip())
 

@@ -16,7 +16,7 @@ from tuiqueue.core.job import Job
 from tuiqueue.core.lifecycle import UnknownJob
 from tuiqueue.core.placement import live_workers, waiting_reason
 from tuiqueue.core.status import ACTIVE, QUEUED, TERMINAL
-from tuiqueue.ui.actions import Dashboard, confirm_kill, steer
+from tuiqueue.ui.actions import Dashboard, question, steer
 from tuiqueue.ui.format import eta, plain
 from tuiqueue.ui.messages import Batch
 from tuiqueue.ui.screens.confirm import ConfirmScreen
@@ -181,13 +181,14 @@ class DetailScreen(Screen[None]):
         job = self.job
         if job is None:
             return
-        if name == "kill":
+        asked = question(name, job)
+        if asked is not None:
 
             def answer(yes: bool | None) -> None:
                 if yes:
                     self.run_worker(steer(self.engine, name, job, self.notify), group="command")
 
-            self.app.push_screen(ConfirmScreen(confirm_kill(job), yes="Kill"), answer)
+            self.app.push_screen(ConfirmScreen(asked[0], yes=asked[1]), answer)
             return
         self.run_worker(steer(self.engine, name, job, self.notify), group="command")
 

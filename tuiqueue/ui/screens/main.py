@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Coroutine
+from functools import partial
+from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -17,7 +20,7 @@ from tuiqueue.core.params import ValidationError
 from tuiqueue.core.records import Stats
 from tuiqueue.core.registry import UnknownJobType
 from tuiqueue.core.status import ACTIVE, QUEUED, TERMINAL, Status
-from tuiqueue.ui.actions import Dashboard, confirm_kill, steer
+from tuiqueue.ui.actions import Dashboard, question, steer
 from tuiqueue.ui.messages import Batch, StatsStale, SubmitRequested
 from tuiqueue.ui.screens.confirm import ConfirmScreen
 from tuiqueue.ui.screens.detail import DetailScreen
@@ -64,7 +67,7 @@ class MainScreen(Screen[None]):
             "job('cancel')",
             "Cancel",
             id="main.cancel",
-            tooltip="Cancel the selected job (queued or running)",
+            tooltip="Cancel the selected job (queued, or running: asks first)",
         ),
         Binding(
             "C",
@@ -126,7 +129,7 @@ class MainScreen(Screen[None]):
             "clear_finished",
             "Clear",
             id="main.clear",
-            tooltip="Delete every finished job (asks first)",
+            tooltip="Delete the finished jobs (those shown when filtered; asks first)",
         ),
         Binding("slash", "filter", "Filter", id="main.filter", tooltip="Filter the queue by text"),
         Binding(
@@ -360,7 +363,10 @@ class MainScreen(Screen[None]):
         return self.table.jobs.get(selected) if selected is not None else None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Show only the keys that apply to the selected job (none that steer when read-only)."""
+        """Show only the keys that apply to the selected job (none that steer when read-only;
+        none at all once quitting)."""
+        if self.dashboard.stopping:
+            return False
         if self.engine.read_only and action in STEERING:
             return False
         if action == "undo_delete":
@@ -386,15 +392,16 @@ class MainScreen(Screen[None]):
         job = self.selected
         if job is None:
             return
+        asked = question(name, job)
         if name == "delete":
             self._delete_later(job)
-        elif name == "kill":
+        elif asked is not None:
 
             def answer(yes: bool | None) -> None:
                 if yes:
                     self.run_worker(steer(self.engine, name, job, self.notify), group="command")
 
-            self.app.push_screen(ConfirmScreen(confirm_kill(job), yes="Kill"), answer)
+            self.app.push_screen(ConfirmScreen(asked[0], yes=asked[1]), answer)
         else:
             self.run_worker(steer(self.engine, name, job, self.notify), group="command")
 
@@ -450,25 +457,42 @@ class MainScreen(Screen[None]):
         self.post_message(StatsStale())
 
     def action_clear_finished(self) -> None:
-        """Delete every finished job, after asking."""
-        counts = self.stats.counts if self.stats is not None else {}
-        count = sum(counts.get(s, 0) for s in TERMINAL)
-        if not count:
-            self.notify("No finished jobs to clear")
-            return
+        """Delete the finished jobs, after asking: with a filter, only those it shows."""
+        t = self.table
+        work: Callable[[], Coroutine[Any, Any, None]]
+        if t.statuses is not None or t.queue is not None or t.needle:
+            shown = [i for i in t.row_ids() if t.jobs[i].status in TERMINAL]
+            if not shown:
+                self.notify("No finished jobs shown to clear")
+                return
+            n = len(shown)
+            question = f"Delete the {n} finished job{'s' if n != 1 else ''} shown (filtered)?"
+            work = partial(self._delete_shown, shown)
+        else:
+            counts = self.stats.counts if self.stats is not None else {}
+            n = sum(counts.get(s, 0) for s in TERMINAL)
+            if not n:
+                self.notify("No finished jobs to clear")
+                return
+            question = f"Delete all {n} finished job{'s' if n != 1 else ''}?"
+            work = self._clear
 
         def answer(yes: bool | None) -> None:
             if yes:
-                self.run_worker(self._clear(), group="clear", exclusive=True)
+                self.run_worker(work(), group="clear", exclusive=True)
 
         self.app.push_screen(
-            ConfirmScreen(f"Delete {count} finished jobs? This cannot be undone.", yes="Delete"),
-            answer,
+            ConfirmScreen(f"{question} This cannot be undone.", yes="Delete"), answer
         )
 
     async def _clear(self) -> None:
         count = await self.engine.clear()
         self.notify(f"Deleted {count} finished jobs")
+        self.post_message(StatsStale())
+
+    async def _delete_shown(self, job_ids: list[int]) -> None:
+        count = len(await self.engine.delete(job_ids))
+        self.notify(f"Deleted {count} finished job{'s' if count != 1 else ''} (shown)")
         self.post_message(StatsStale())
 
     # -- the rest ------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Label, Select, Static
@@ -16,8 +17,13 @@ from tuiqueue.ui.messages import SubmitRequested
 from tuiqueue.ui.widgets.param_field import ParamField
 
 
-class JobForm(VerticalScroll):
-    """Fields for one job type, a priority select and a submit button."""
+class JobForm(VerticalScroll, can_focus=False):
+    """Fields for one job type, a priority select and a submit button.
+
+    The pane itself never takes the focus (Tab from the types goes to the first field), and
+    a printable key typed anywhere in it stops here: the screen's one-letter keys (c cancels,
+    q quits) never act while the person is filling in a job (issue 14).
+    """
 
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
@@ -105,6 +111,16 @@ class JobForm(VerticalScroll):
                 self.job_type.name if self.job_type else None, params, errors, self.priority
             )
         )
+
+    def on_key(self, event: events.Key) -> None:
+        """A letter typed on a switch, select or button is not a dashboard key (a field's
+        own key, such as space on a switch, still works)."""
+        if not event.is_printable:
+            return
+        active = self.screen.active_bindings.get(event.key)
+        if active is not None and self in active.node.ancestors_with_self:
+            return
+        event.stop()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         """The submit button asks the screen to submit."""

@@ -15,7 +15,7 @@ from textual.widgets import Static
 
 from tuiqueue.core.job import Job
 from tuiqueue.core.records import Step
-from tuiqueue.ui.format import badge, clean, pretty, span
+from tuiqueue.ui.format import badge, clean, is_partial, pretty, span
 
 
 def stamp(when: float | None) -> str:
@@ -70,7 +70,7 @@ class JobSummary(Static):
         table = Table.grid(padding=(0, 2))
         table.add_column(style="bold", width=10)
         table.add_column()
-        table.add_row("Status", badge(job.status, self.app.theme_variables))
+        table.add_row("Status", badge(job.status, self.app.theme_variables, is_partial(job)))
         if self.waiting:
             warning = self.app.theme_variables.get("warning", "")
             table.add_row("Waiting", Text(clean(self.waiting), style=warning))

@@ -22,7 +22,7 @@ from textual.strip import Strip
 
 from tuiqueue.core.job import Job
 from tuiqueue.core.status import QUEUED, Status
-from tuiqueue.ui.format import age, badge, bar, matches, plain
+from tuiqueue.ui.format import age, badge, bar, is_partial, matches, plain
 from tuiqueue.ui.window import GROUPS, MAX_KEPT, NEWEST_FIRST, group_key
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,9 @@ COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("age", "Age", 15),
 )
 """(key, label, width) of each column; fixed widths so updates never re-measure."""
+
+GROWS_MAX = {"type": 24, "queue": 20}
+"""Columns that widen to their longest value in the window (never shrinking back), up to."""
 
 MIN_MESSAGE = 12
 """The message column takes the width left over, but never less than this."""
@@ -137,6 +140,8 @@ class JobTable(ScrollView, can_focus=True):
         self._highlighted: int | None = None
         self._id_width = 0
         """Digits of the longest id seen (the id column never shrinks back)."""
+        self._grown: dict[str, int] = dict.fromkeys(GROWS_MAX, 0)
+        """Longest type and queue names seen (those columns never shrink back either)."""
         self._paint: tuple[Style, list[int], Style, Style, Style] | None = None
         """Set while painting: base, widths, header, cursor and row styles, read once."""
         self._lines: LRUCache[tuple[Any, ...], tuple[object, Strip]] = LRUCache(LINE_CACHE)
@@ -191,7 +196,7 @@ class JobTable(ScrollView, can_focus=True):
             Text(str(job.id)),
             plain(job.type),
             plain(job.queue),
-            badge(job.status, self.app.theme_variables),
+            badge(job.status, self.app.theme_variables, is_partial(job)),
             Text(str(job.priority)),
             Text(progress),
             plain(job.error or job.message if job.status is Status.FAILED else job.message),
@@ -215,6 +220,7 @@ class JobTable(ScrollView, can_focus=True):
     def load(self, jobs: Iterable[Job]) -> None:
         """Replace the window with these jobs (startup, filter change, resync)."""
         self.jobs = {job.id: job for job in jobs}
+        self._measure(self.jobs.values())
         self.caps = [MAX_KEPT for _ in GROUPS]
         self.floors = [None for _ in GROUPS]
         self.rebuild()
@@ -242,6 +248,7 @@ class JobTable(ScrollView, can_focus=True):
         # Jobs new to the window or with a new status or priority: only these can move in
         # queue order (progress, the bulk of a batch, never moves a row).
         moved: set[int] = set()
+        self._measure(jobs.values())
         for job_id, job in jobs.items():
             old = self.jobs.get(job_id)
             if old is None or old.status is not job.status or old.priority != job.priority:
@@ -357,9 +364,18 @@ class JobTable(ScrollView, can_focus=True):
 
     # -- geometry ----------------------------------------------------------------------
 
+    def _measure(self, jobs: Collection[Job]) -> None:
+        """Widen the type and queue columns to names longer than seen so far (capped)."""
+        grown = self._grown
+        for column in GROWS_MAX:
+            longest = max((len(getattr(j, column)) for j in jobs), default=0)
+            grown[column] = max(grown[column], min(longest, GROWS_MAX[column]))
+
     def _widths(self) -> list[int]:
-        """Each column's width: id fits the longest id (issue 14); message takes the rest."""
-        widths = [max(w, self._id_width) if key == "id" else w for key, _, w in COLUMNS]
+        """Each column's width: id, type and queue fit their longest values (issue 14);
+        the message takes the rest."""
+        seen = {"id": self._id_width, **self._grown}
+        widths = [max(w, seen.get(key, 0)) for key, _, w in COLUMNS]
         fixed = sum(
             w + 2 * PADDING
             for (key, _, _), w in zip(COLUMNS, widths, strict=True)

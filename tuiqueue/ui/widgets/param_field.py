@@ -63,8 +63,8 @@ class ParamField(Vertical):
         if isinstance(widget, Select):
             return None if widget.value is Select.NULL else widget.value
         text = widget.text if isinstance(widget, TextArea) else cast(Input, widget).value
-        if not text.strip() and self.param.kind != "str":
-            return None
+        if not text.strip() and (self.param.kind != "str" or self.param.default is not None):
+            return None  # an emptied field means its default, as its label says
         return self.param.parse_text(text)
 
     def value(self) -> tuple[Any, str | None]:
