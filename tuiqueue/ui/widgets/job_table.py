@@ -22,7 +22,7 @@ from textual.strip import Strip
 
 from tuiqueue.core.job import Job
 from tuiqueue.core.status import QUEUED, Status
-from tuiqueue.ui.format import age, badge, bar, matches, plain
+from tuiqueue.ui.format import age, badge, bar, matches, plain, until
 from tuiqueue.ui.window import GROUPS, MAX_KEPT, NEWEST_FIRST, group_key
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,10 @@ COLUMNS: tuple[tuple[str, str, int], ...] = (
 
 MIN_MESSAGE = 12
 """The message column takes the width left over, but never less than this."""
+
+DROPPED_FIRST = ("age", "priority", "queue")
+"""On a narrow table these columns go, in this order, until the message has MIN_MESSAGE
+(id, type, status, progress and message always stay)."""
 
 PADDING = 1
 """Blank cells either side of every cell."""
@@ -194,9 +198,23 @@ class JobTable(ScrollView, can_focus=True):
             badge(job.status, self.app.theme_variables),
             Text(str(job.priority)),
             Text(progress),
-            plain(job.error or job.message if job.status is Status.FAILED else job.message),
+            plain(self.message(job)),
             Text(age(job, self.clock())),
         ]
+
+    def message(self, job: Job) -> str:
+        """The message column: the error of a failed job; when a delayed job runs and what a
+        dependent waits for (from the job itself: no store read per row)."""
+        if job.status is Status.FAILED:
+            return job.error or job.message
+        if job.status is Status.SCHEDULED and job.run_at is not None:
+            when = f"runs in {until(job.run_at - self.clock())}"
+            return f"{when} · {job.message}" if job.message else when
+        if job.status is Status.WAITING and job.depends_on:
+            ids = ", ".join(f"#{i}" for i in job.depends_on[:3])
+            after = f"after {ids}{' …' if len(job.depends_on) > 3 else ''}"
+            return f"{after} · {job.message}" if job.message else after
+        return job.message
 
     def order(self, job: Job) -> Any:
         """Where a job goes: the clicked column, else running/queued/finished groups."""
@@ -358,20 +376,25 @@ class JobTable(ScrollView, can_focus=True):
     # -- geometry ----------------------------------------------------------------------
 
     def _widths(self) -> list[int]:
-        """Each column's width: id fits the longest id (issue 14); message takes the rest."""
+        """Each column's width (0: not shown): id fits the longest id (issue 14); on a narrow
+        table the DROPPED_FIRST columns go; message takes the rest."""
+        keys = [key for key, _, _ in COLUMNS]
         widths = [max(w, self._id_width) if key == "id" else w for key, _, w in COLUMNS]
-        fixed = sum(
-            w + 2 * PADDING
-            for (key, _, _), w in zip(COLUMNS, widths, strict=True)
-            if key != "message"
-        )
         # Leave room for the vertical scrollbar even before it appears.
-        free = self.size.width - self.styles.scrollbar_size_vertical - fixed - 2 * PADDING
-        widths[[key for key, _, _ in COLUMNS].index("message")] = max(MIN_MESSAGE, free)
+        room = self.size.width - self.styles.scrollbar_size_vertical - 2 * PADDING
+        for key in ("", *DROPPED_FIRST):
+            if key:
+                widths[keys.index(key)] = 0
+            fixed = sum(
+                w + 2 * PADDING for k, w in zip(keys, widths, strict=True) if w and k != "message"
+            )
+            if room - fixed >= MIN_MESSAGE:
+                break
+        widths[keys.index("message")] = max(MIN_MESSAGE, room - fixed)
         return widths
 
     def _fit(self) -> None:
-        width = sum(w + 2 * PADDING for w in self._widths())
+        width = sum(w + 2 * PADDING for w in self._widths() if w)
         size = Size(width, self.row_count + 1)
         if size != self.virtual_size:
             self.virtual_size = size
@@ -445,7 +468,17 @@ class JobTable(ScrollView, can_focus=True):
             return Strip.blank(width, base)
         job = self.jobs[self._order[row]]
         style = cursor_style if row == self._cursor else row_style
-        key = (id(job), age(job, self.clock()), tuple(widths), width, style, int(self.scroll_x))
+        # A delayed job's "runs in" counts down even when its age reads the same.
+        due = self.message(job) if job.status is Status.SCHEDULED else None
+        key = (
+            id(job),
+            age(job, self.clock()),
+            due,
+            tuple(widths),
+            width,
+            style,
+            int(self.scroll_x),
+        )
         return self._line(key, job, lambda: self.cells(job), widths, width, style)
 
     def _arrow(self, column: str) -> str:
@@ -470,6 +503,8 @@ class JobTable(ScrollView, can_focus=True):
         line = Text(no_wrap=True, end="")
         pad = " " * PADDING
         for cell, cell_width in zip(cells(), widths, strict=True):
+            if not cell_width:
+                continue
             cell = cell.copy()
             cell.truncate(cell_width, overflow="ellipsis", pad=True)
             line.append(pad)
@@ -486,7 +521,7 @@ class JobTable(ScrollView, can_focus=True):
             )
             for text, seg_style, _ in line.render(self.app.console)
         ]
-        total = sum(w + 2 * PADDING for w in widths)
+        total = sum(w + 2 * PADDING for w in widths if w)
         strip = Strip(segments, total).crop_extend(
             int(self.scroll_x), int(self.scroll_x) + width, style
         )
@@ -559,6 +594,8 @@ class JobTable(ScrollView, can_focus=True):
         if offset.y == 0:
             x = offset.x + int(self.scroll_x)
             for (column, _, _), width in zip(COLUMNS, self._widths(), strict=True):
+                if not width:
+                    continue
                 x -= width + 2 * PADDING
                 if x < 0:
                     self._sort_by(column)
