@@ -13,6 +13,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, Input, OptionList, Select
 
 from tuiqueue.core.job import Job, NewJob
+from tuiqueue.core.lifecycle import UnknownJob
 from tuiqueue.core.params import ValidationError
 from tuiqueue.core.records import Stats
 from tuiqueue.core.registry import UnknownJobType
@@ -535,12 +536,15 @@ class MainScreen(Screen[None]):
         """New log lines (after the last shown) and, if asked, the steps of the pane's job."""
         if job_id != self.pane_job:
             return
-        page = await self.engine.logs(job_id, self.pane.log_tail.last_seq)
-        if job_id != self.pane_job:
-            return
-        self.pane.add_log(page)
-        if steps:
-            self.pane.set_steps(await self.engine.steps(job_id))
+        try:
+            page = await self.engine.logs(job_id, self.pane.log_tail.last_seq)
+            if job_id != self.pane_job:
+                return
+            self.pane.add_log(page)
+            if steps:
+                self.pane.set_steps(await self.engine.steps(job_id))
+        except UnknownJob:  # deleted meanwhile: its row goes with the same batch
+            pass
 
     def _pane_batch(self, batch: Batch) -> None:
         """Keep the pane's job live: only its own snapshot and log lines are read."""

@@ -393,6 +393,10 @@ class JobTable(ScrollView, can_focus=True):
         widths[keys.index("message")] = max(MIN_MESSAGE, room - fixed)
         return widths
 
+    def shown_columns(self) -> list[str]:
+        """The keys of the columns this width shows (see DROPPED_FIRST)."""
+        return [key for (key, _, _), w in zip(COLUMNS, self._widths(), strict=True) if w]
+
     def _fit(self) -> None:
         width = sum(w + 2 * PADDING for w in self._widths() if w)
         size = Size(width, self.row_count + 1)
