@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from textual.widgets import Button, Input
 
 from tests.test_ui_helpers import (
@@ -267,3 +266,28 @@ async def test_the_pane_has_log_search_too() -> None:
         log.focus()
         await pilot.press("slash", *"escape", "enter")
         assert log.search == "escape" and log.matches() == [1]
+
+
+async def test_toasts_keep_off_the_cursor_row() -> None:
+    app = new_app(toasts=True)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await wait_for(pilot, lambda: app.stats is not None)
+        for _ in range(30):  # more than fit: End puts the cursor on the lowest row
+            await app.engine.submit("gate", {})
+        await wait_for(pilot, lambda: table(app).row_count == 30)
+        table(app).focus()
+        for key in ("end", "home"):
+            await pilot.press(key)
+            app.notify("a toast", timeout=30)
+            await pilot.pause()
+            racks = [w for w in app.screen.children if type(w).__name__ == "ToastRack"]
+            rack = racks[0]
+            await wait_for(pilot, lambda: bool(rack.children))
+            await pilot.pause()
+            table_ = table(app)
+            row_y = table_.region.y + 1 + table_.cursor_row - int(table_.scroll_y)
+            toasts = [t for h in rack.children for t in h.children]
+            assert toasts
+            for toast in toasts:
+                region = toast.region
+                assert not region.y <= row_y < region.y + region.height, (key, region, row_y)

@@ -308,6 +308,7 @@ class MainScreen(Screen[None]):
             self.refill()
             self.show_paging()
             self._refresh_keys()
+            self._place_toasts()
         if batch.resync:
             self.reload()
 
@@ -509,6 +510,13 @@ class MainScreen(Screen[None]):
         """Keys that apply depend on the selected job; the pane follows it."""
         self._refresh_keys()
         self._follow_soon()
+        self._place_toasts()
+
+    def _place_toasts(self) -> None:
+        """Toasts go to the half of the screen the cursor's row is not in (never over it)."""
+        table = self.table
+        row = table.region.y + 1 + (table.cursor_row - int(table.scroll_y))  # under the header
+        self.set_class(row >= self.app.size.height // 2, "-toasts-top")
 
     # -- the detail pane -----------------------------------------------------------------
 
