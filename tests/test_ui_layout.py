@@ -180,7 +180,7 @@ async def test_narrow_tables_keep_id_type_status_progress_and_message() -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await three_gates(pilot)
         shown = table(app).shown_columns()
-        assert shown == ["id", "type", "queue", "status", "progress", "message"]
+        assert shown == ["id", "type", "status", "progress", "message"]
         assert table(app).virtual_size.width <= table(app).scrollable_content_region.width
 
 
@@ -207,6 +207,7 @@ def test_the_header_names_the_store_and_never_its_password() -> None:
     shown = store_label("redis://:hunter2@cache.internal:6379/6")
     assert "hunter2" not in shown and "***" in shown
     assert store_label("/very/" + "long/" * 20 + "jobs.db").endswith("/jobs.db")
+    assert store_label("/very/" + "long/" * 20 + "jobs.db", 16) == "…/long/jobs.db"
 
 
 async def test_log_search_highlights_matches_and_wrap_reflows() -> None:
@@ -282,7 +283,7 @@ async def test_toasts_keep_off_the_cursor_row() -> None:
             await pilot.pause()
             racks = [w for w in app.screen.children if type(w).__name__ == "ToastRack"]
             rack = racks[0]
-            await wait_for(pilot, lambda: bool(rack.children))
+            await wait_for(pilot, lambda rack=rack: bool(rack.children))
             await pilot.pause()
             table_ = table(app)
             row_y = table_.region.y + 1 + table_.cursor_row - int(table_.scroll_y)
@@ -291,3 +292,21 @@ async def test_toasts_keep_off_the_cursor_row() -> None:
             for toast in toasts:
                 region = toast.region
                 assert not region.y <= row_y < region.y + region.height, (key, region, row_y)
+
+
+async def test_sort_keys_show_the_column_and_direction() -> None:
+    app = new_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await three_gates(pilot)
+        jobs = table(app)
+        await pilot.press("o")
+        assert jobs.sort_column == "id" and not jobs.sort_reverse
+        assert jobs.row_ids() == [1, 2, 3]
+        await pilot.press("O")
+        assert jobs.row_ids() == [3, 2, 1]
+        assert jobs.border_title == "Queue · by id ▼"
+        header = "".join(segment.text for segment in jobs.render_line(0))
+        assert "ID ▼" in header
+        for _ in range(6):
+            await pilot.press("o")
+        assert jobs.sort_column is None and jobs.border_title == "Queue"

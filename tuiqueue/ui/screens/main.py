@@ -155,6 +155,22 @@ class MainScreen(Screen[None]):
         ),
         Binding("slash", "filter", "Filter", id="main.filter", tooltip="Filter the queue by text"),
         Binding(
+            "o",
+            "sort",
+            "Sort",
+            id="main.sort",
+            show=False,
+            tooltip="Sort by the next column (id, type, queue, status, priority, age, none)",
+        ),
+        Binding(
+            "O",
+            "reverse_sort",
+            "Reverse",
+            id="main.reverse_sort",
+            show=False,
+            tooltip="Reverse the sort direction",
+        ),
+        Binding(
             "w",
             "app.workers",
             "Workers",
@@ -596,7 +612,7 @@ class MainScreen(Screen[None]):
         narrow, short = size.width < NARROW, size.height < SHORT
         if narrow != self._narrow:
             self._narrow = narrow
-            self.query_one(StatsBar).set_class(narrow, "-narrow")
+            self.query_one(StatsBar).fold(narrow)
             self.query_one("#left").set_class(narrow, "-narrow")
             self._show_form(not narrow)
         if short != self._short:
@@ -620,6 +636,19 @@ class MainScreen(Screen[None]):
     def on_job_table_selected(self, event: JobTable.Selected) -> None:
         """Enter on a row opens its detail view."""
         self.app.push_screen(DetailScreen(self.dashboard, event.job_id))
+
+    def action_sort(self) -> None:
+        """Sort the queue by the next column."""
+        self.table.next_sort()
+
+    def action_reverse_sort(self) -> None:
+        """Reverse the sort."""
+        self.table.reverse_sort()
+
+    def on_job_table_sorted(self, message: JobTable.Sorted) -> None:
+        """Say the sort in the queue's title too (its column may be folded away)."""
+        label = self.table.sort_label()
+        self.table.border_title = f"Queue · {label}" if label else "Queue"
 
     def on_job_table_need_more(self, message: JobTable.NeedMore) -> None:
         """Page in older jobs."""

@@ -43,8 +43,11 @@ MIN_MESSAGE = 12
 """The message column takes the width left over, but never less than this."""
 
 DROPPED_FIRST = ("age", "priority", "queue")
-"""On a narrow table these columns go, in this order, until the message has MIN_MESSAGE
+"""On a narrow table these columns go, in this order, until the message has ROOMY_MESSAGE
 (id, type, status, progress and message always stay)."""
+
+ROOMY_MESSAGE = 20
+"""A message column narrower than this is not worth the other columns: they go first."""
 
 PADDING = 1
 """Blank cells either side of every cell."""
@@ -388,7 +391,7 @@ class JobTable(ScrollView, can_focus=True):
             fixed = sum(
                 w + 2 * PADDING for k, w in zip(keys, widths, strict=True) if w and k != "message"
             )
-            if room - fixed >= MIN_MESSAGE:
+            if room - fixed >= ROOMY_MESSAGE:
                 break
         widths[keys.index("message")] = max(MIN_MESSAGE, room - fixed)
         return widths
@@ -614,6 +617,39 @@ class JobTable(ScrollView, can_focus=True):
         else:
             self.move_cursor(row)
 
+    SORTABLE: ClassVar[tuple[str, ...]] = ("id", "type", "queue", "status", "priority", "age")
+    """The columns `o` steps through (after them, queue order again)."""
+
+    @dataclass
+    class Sorted(Message):
+        """The sort column or direction changed (None: queue order)."""
+
+        column: str | None
+        reverse: bool
+
+    def next_sort(self) -> None:
+        """Sort by the next column (o), ascending; after the last, queue order again."""
+        order = [None, *self.SORTABLE]
+        at = order.index(self.sort_column) if self.sort_column in order else 0
+        self.sort_column, self.sort_reverse = order[(at + 1) % len(order)], False
+        self.resort()
+        self.post_message(self.Sorted(self.sort_column, self.sort_reverse))
+
+    def reverse_sort(self) -> None:
+        """Flip the direction of the sort (O); in queue order, sort by id newest first."""
+        if self.sort_column is None:
+            self.sort_column = "id"
+        self.sort_reverse = not self.sort_reverse
+        self.resort()
+        self.post_message(self.Sorted(self.sort_column, self.sort_reverse))
+
+    def sort_label(self) -> str:
+        """The sort in words for a title: "" in queue order, else "by age ▼"."""
+        if self.sort_column is None:
+            return ""
+        label = next(label for key, label, _ in COLUMNS if key == self.sort_column)
+        return f"by {label.lower()}{self._arrow(self.sort_column)}"
+
     def _sort_by(self, column: str) -> None:
         """Sort by a column; clicking it again reverses, a third time resets."""
         if self.sort_column != column:
@@ -623,6 +659,7 @@ class JobTable(ScrollView, can_focus=True):
         else:
             self.sort_column, self.sort_reverse = None, False
         self.resort()
+        self.post_message(self.Sorted(self.sort_column, self.sort_reverse))
 
     def _trim(self, selected: int | None) -> list[int]:
         """Keep each group's first `cap` jobs in queue order in `jobs`; return the dropped ids.

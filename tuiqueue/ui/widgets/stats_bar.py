@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from rich.text import Text
@@ -38,12 +39,18 @@ HISTORY = 30
 STORE_WIDTH = 32
 """The store's name is cut to this many characters (keeping its end: the file name)."""
 
+NARROW_STORE_WIDTH = 16
+"""The same on a narrow terminal, where the counts need the room."""
 
-def store_label(url: str) -> str:
-    """Which store is open, for the bar: the path or URL with any password masked, cut
-    from the left when long."""
+
+def store_label(url: str, width: int = STORE_WIDTH) -> str:
+    """Which store is open, for the bar: the path (~ for the home folder) or the URL with
+    any password masked, cut from the left when long."""
     shown = clean(mask_url(url))
-    return shown if len(shown) <= STORE_WIDTH else "…" + shown[-(STORE_WIDTH - 1) :]
+    home = str(Path.home())
+    if shown.startswith(home + "/"):
+        shown = "~" + shown[len(home) :]
+    return shown if len(shown) <= width else "…" + shown[-(width - 1) :]
 
 
 def mode_of(engine: Engine) -> str:
@@ -73,6 +80,12 @@ class StatsBar(Horizontal):
         yield Static(Text(store_label(self.store)), id="stats-store", markup=False)
         yield Static("done/s", id="stats-label")
         yield Sparkline([0.0] * HISTORY, id="stats-spark")
+
+    def fold(self, narrow: bool) -> None:
+        """On a narrow terminal: no sparkline, a shorter store name."""
+        self.set_class(narrow, "-narrow")
+        width = NARROW_STORE_WIDTH if narrow else STORE_WIDTH
+        self.query_one("#stats-store", Static).update(Text(store_label(self.store, width)))
 
     def watch_stats(self, stats: Stats | None) -> None:
         """Redraw the counts and push a throughput sample."""
