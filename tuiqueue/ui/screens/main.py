@@ -273,6 +273,8 @@ class MainScreen(Screen[None]):
         self.table.tick()
         if self.pane.display:
             self.pane.tick()
+            if self.pane_job != self.table.selected_id and self._pane_timer is None:
+                self._follow_soon()  # rows replaced under a resting cursor (reload, resync)
 
     def reload(self) -> None:
         """Reload the table's window from the engine (filter change, resync)."""

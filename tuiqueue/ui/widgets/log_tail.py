@@ -59,6 +59,13 @@ class LogTail(ScrollView, can_focus=True):
         Binding("right", "scroll_right", "Right", show=False),
     ]
 
+    KEYS_HELP: ClassVar[list[Binding]] = [
+        Binding("slash", "", "", tooltip="Search the log: typing highlights, enter goes there"),
+        Binding("n", "", "", tooltip="Next match (N: previous); esc in the search clears it"),
+        Binding("w", "", "", tooltip="Wrap long lines, or scroll sideways (left/right)"),
+    ]
+    """The log's keys, for the help screen."""
+
     @dataclass
     class SearchRequested(Message):
         """`/` in the log: the log's container opens its search field."""
@@ -158,6 +165,7 @@ class LogTail(ScrollView, can_focus=True):
         self._current = None
         self._cache.clear()
         self.refresh()
+        self.refresh_bindings()  # n and N come and go with the search
 
     # -- geometry ----------------------------------------------------------------------
 
