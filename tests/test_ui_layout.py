@@ -24,6 +24,7 @@ from tuiqueue.ui.screens.main import FILTERS
 from tuiqueue.ui.widgets.job_form import JobForm
 from tuiqueue.ui.widgets.log_tail import LogTail
 from tuiqueue.ui.widgets.stats_bar import store_label
+from tuiqueue.ui.widgets.type_list import TypeList
 
 __all__ = ["_quiet"]
 
@@ -130,9 +131,13 @@ async def test_the_form_collapses_below_120_columns_and_a_key_shows_it() -> None
         await wait_for(pilot, lambda: bool(left.display))
         await pilot.resize_terminal(100, 40)
         await wait_for(pilot, lambda: not left.display)
-        # n opens it at the first field; escape goes back to the queue and folds it away.
+        # n opens it at the type list, enter goes on to the fields; escape goes back to the
+        # queue and folds it away.
         await pilot.press("n")
-        await wait_for(pilot, lambda: isinstance(app.focused, Input) and bool(left.display))
+        await wait_for(pilot, lambda: isinstance(app.focused, TypeList) and bool(left.display))
+        await pilot.press("down", "enter")
+        await wait_for(pilot, lambda: isinstance(app.focused, Input))
+        assert app.main.query_one(JobForm).job_type is not None
         await pilot.press("escape")
         assert not left.display and app.focused is table(app)
 
@@ -154,7 +159,8 @@ async def test_at_80x24_a_job_is_chosen_filled_submitted_and_watched() -> None:
     app = new_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: app.stats is not None)
-        await pilot.press("n")  # the form comes out
+        await pilot.press("n")  # the form comes out, at the type list
+        assert isinstance(app.focused, TypeList)
         await choose_type(pilot, "hello")
         submit = app.main.query_one("#submit", Button)
         await pilot.pause()
@@ -207,7 +213,7 @@ def test_the_header_names_the_store_and_never_its_password() -> None:
     shown = store_label("redis://:hunter2@cache.internal:6379/6")
     assert "hunter2" not in shown and "***" in shown
     assert store_label("/very/" + "long/" * 20 + "jobs.db").endswith("/jobs.db")
-    assert store_label("/very/" + "long/" * 20 + "jobs.db", 16) == "…/long/jobs.db"
+    assert store_label("/very/" + "long/" * 20 + "jobs.db", 16) == "…ng/long/jobs.db"
 
 
 async def test_log_search_highlights_matches_and_wrap_reflows() -> None:

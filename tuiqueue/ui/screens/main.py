@@ -682,8 +682,12 @@ class MainScreen(Screen[None]):
             self.table.focus()
 
     def action_new_job(self) -> None:
-        """Show the form if collapsed and focus its first field."""
-        self._show_form(True)
+        """Focus the form's first field; if the form was folded away, show it and start at
+        the type list (enter on a type goes on to its fields)."""
+        if self.query_one("#left").has_class("-collapsed"):
+            self._show_form(True)
+            self.query_one(TypeList).focus()
+            return
         self.query_one(JobForm).focus_first()
 
     def action_focus_table(self) -> None:
