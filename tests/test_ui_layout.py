@@ -316,3 +316,27 @@ async def test_sort_keys_show_the_column_and_direction() -> None:
         for _ in range(6):
             await pilot.press("o")
         assert jobs.sort_column is None and jobs.border_title == "Queue"
+
+
+async def test_the_pane_says_why_a_queued_job_waits_and_when_a_delayed_one_runs() -> None:
+    app = new_app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_for(pilot, lambda: app.stats is not None)
+        await app.engine.pause_queue("slow")
+        waiting = await app.engine.submit("hello", {}, queue="slow")
+        await wait_for(pilot, lambda: waiting.id in table(app).jobs)
+        table(app).focus()
+        pane = app.main.pane
+        await wait_for(pilot, lambda: pane.summary.waiting == "queue slow is paused")
+        later = await app.engine.submit("hello", {}, delay=250)
+        await wait_for(pilot, lambda: later.id in table(app).jobs)
+        table(app).select(later.id)
+        await wait_for(pilot, lambda: app.main.pane_job == later.id and pane.job is not None)
+        shown = pane.summary.job
+        assert shown is not None
+        rendered = pane.summary.render_job(shown)
+        text = "".join(
+            segment.text for segment in app.console.render(rendered, app.console.options)
+        )
+        assert "in 4m 10s" in text
+        assert pane.summary.waiting is None

@@ -13,9 +13,8 @@ from textual.widgets import Footer, Static
 
 from tuiqueue.core.job import Job
 from tuiqueue.core.lifecycle import UnknownJob
-from tuiqueue.core.placement import live_workers, waiting_reason
 from tuiqueue.core.status import ACTIVE, QUEUED, TERMINAL
-from tuiqueue.ui.actions import Dashboard, confirm_kill, steer
+from tuiqueue.ui.actions import Dashboard, confirm_kill, steer, why_waiting
 from tuiqueue.ui.format import plain
 from tuiqueue.ui.messages import Batch
 from tuiqueue.ui.screens.confirm import ConfirmScreen
@@ -94,13 +93,7 @@ class DetailScreen(Screen[None]):
 
     async def _explain(self, job: Job) -> None:
         """Say why a queued job is not starting: no live worker has its type or queue."""
-        reason = None
-        if job.status in QUEUED:
-            now = self.dashboard.clock()
-            live = live_workers(await self.engine.workers(), now, self.engine.dead_after)
-            paused = {q.name for q in await self.engine.queues() if q.paused}
-            reason = waiting_reason(job, live, paused)
-        self.query_one(JobSummary).waiting = reason
+        self.query_one(JobSummary).waiting = await why_waiting(self.engine, job)
 
     async def _load(self) -> None:
         try:

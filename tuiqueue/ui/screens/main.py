@@ -18,7 +18,7 @@ from tuiqueue.core.params import ValidationError
 from tuiqueue.core.records import Stats
 from tuiqueue.core.registry import UnknownJobType
 from tuiqueue.core.status import ACTIVE, QUEUED, TERMINAL, Status
-from tuiqueue.ui.actions import Dashboard, confirm_kill, steer
+from tuiqueue.ui.actions import Dashboard, confirm_kill, steer, why_waiting
 from tuiqueue.ui.messages import Batch, StatsStale, SubmitRequested
 from tuiqueue.ui.screens.confirm import ConfirmScreen
 from tuiqueue.ui.screens.detail import DetailScreen
@@ -569,6 +569,9 @@ class MainScreen(Screen[None]):
             self.pane.add_log(page)
             if steps:
                 self.pane.set_steps(await self.engine.steps(job_id))
+                job = self.pane.job
+                if job is not None and job.status in QUEUED:
+                    self.pane.summary.waiting = await why_waiting(self.engine, job)
         except UnknownJob:  # deleted meanwhile: its row goes with the same batch
             pass
 
