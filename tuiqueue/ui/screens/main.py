@@ -11,6 +11,7 @@ from textual.screen import Screen
 from textual.theme import Theme
 from textual.timer import Timer
 from textual.widgets import Footer, Input, OptionList, Select
+from textual.worker import WorkType
 
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import UnknownJob
@@ -556,7 +557,16 @@ class MainScreen(Screen[None]):
             self.pane.reset()
             self.pane.query_one("#detail-facts").border_title = f"Job #{job.id}"
         self.pane.show(job)  # the table's snapshot: no store read for the job itself
-        self.run_worker(self._pane_fetch(job.id, steps=True), group="pane", exclusive=True)
+        self._pane_worker(job.id, steps=True)
+
+    def _pane_worker(self, job_id: int, steps: bool) -> None:
+        # A coroutine function, not a coroutine: a fetch replaced (exclusive) before it
+        # starts is then never created, rather than left un-awaited.
+        async def fetch() -> None:
+            await self._pane_fetch(job_id, steps)
+
+        work: WorkType[None] = fetch
+        self.run_worker(work, group="pane", exclusive=True)
 
     async def _pane_fetch(self, job_id: int, steps: bool = False) -> None:
         """New log lines (after the last shown) and, if asked, the steps of the pane's job."""
@@ -588,7 +598,7 @@ class MainScreen(Screen[None]):
         )
         if logs or job is not None:
             steps = job is not None and job.status is not Status.PENDING
-            self.run_worker(self._pane_fetch(job_id, steps=steps), group="pane", exclusive=True)
+            self._pane_worker(job_id, steps=steps)
 
     def action_toggle_pane(self) -> None:
         """Show or hide the detail pane."""
