@@ -340,3 +340,26 @@ async def test_the_pane_says_why_a_queued_job_waits_and_when_a_delayed_one_runs(
         )
         assert "in 4m 10s" in text
         assert pane.summary.waiting is None
+
+
+async def test_a_following_log_stays_at_its_newest_line_when_the_layout_shrinks() -> None:
+    app = new_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await three_gates(pilot)
+        app.show_detail(1)
+        await wait_for(
+            pilot,
+            lambda: (
+                isinstance(app.screen, DetailScreen)
+                and any(log.line_count >= 2 for log in app.screen.query(LogTail))
+            ),
+        )
+        log = app.screen.query_one(LogTail)
+        log.add([(100 + i, f"line {i}") for i in range(200)])
+        await wait_for(pilot, lambda: log.max_scroll_y > 0 and log.scroll_y == log.max_scroll_y)
+        await pilot.resize_terminal(120, 12)  # the layout clamps the offset: not the person
+        await pilot.resize_terminal(120, 40)
+        await wait_for(pilot, lambda: log.scroll_y == log.max_scroll_y)
+        assert log.following
+        await pilot.press("up")  # the person: stops following
+        assert not log.following

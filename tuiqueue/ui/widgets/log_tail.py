@@ -144,15 +144,33 @@ class LogTail(ScrollView, can_focus=True):
             self.call_after_refresh(self.scroll_end, animate=False, x_axis=False)
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
-        """Scrolling up stops following; scrolling back to the bottom resumes it."""
+        """Scrolling back to the bottom resumes following (the person's moves up stop it)."""
         super().watch_scroll_y(old_value, new_value)
-        # Only a move up is the person's: growth never scrolls by itself, and our own
-        # scroll_end moves down. Judging by "at the end" instead breaks while the virtual
-        # height is ahead of the layout (the first lines arrive before the first layout).
-        if new_value < old_value:
-            self.following = False
-        elif new_value >= self.max_scroll_y:
+        # Only the person's moves up stop following (the wheel, the keys, a search): a move
+        # up here may be the layout's, clamping the offset while the log is hidden or
+        # shrinks. Judging by "at the end" breaks while the virtual height is ahead of the
+        # layout (the first lines arrive before the first layout).
+        if new_value > old_value and new_value >= self.max_scroll_y:
             self.following = True
+
+    def on_mouse_scroll_up(self) -> None:
+        """The wheel up: the person reads further up."""
+        self.following = False
+
+    def action_scroll_up(self) -> None:
+        """Up: stop following and scroll."""
+        self.following = False
+        super().action_scroll_up()
+
+    def action_page_up(self) -> None:
+        """Page up: stop following and scroll."""
+        self.following = False
+        super().action_page_up()
+
+    def action_scroll_home(self) -> None:
+        """Home: stop following, go to the first line."""
+        self.following = False
+        super().action_scroll_home()
 
     def watch_wrap(self) -> None:
         """Re-flow the lines."""
@@ -198,10 +216,12 @@ class LogTail(ScrollView, can_focus=True):
             self.virtual_size = size
 
     def on_resize(self) -> None:
-        """Wrapped rows follow the width."""
+        """Wrapped rows follow the width; a following log stays at its newest line."""
         self._starts = None
         self._fit()
         self.refresh()
+        if self.following:
+            self.call_after_refresh(self.scroll_end, animate=False, x_axis=False)
 
     def _row_of_line(self, index: int) -> int:
         return self._rows_of()[index] if self.wrap else index
