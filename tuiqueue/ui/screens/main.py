@@ -1,4 +1,4 @@
-"""The main screen: stats bar, job types, the form, filters and the queue table."""
+"""The main screen: stats bar, job types and form, filters, the queue and its detail pane."""
 
 from __future__ import annotations
 
@@ -217,7 +217,8 @@ class MainScreen(Screen[None]):
         """The last size class seen: crossing it resets the panes to their automatic state."""
 
     def compose(self) -> ComposeResult:
-        """Stats on top, types and form on the left, filters and table on the right."""
+        """Stats on top, types and form on the left (folded away when narrow); filters, the
+        queue and the detail pane of its highlighted job on the right."""
         yield StatsBar(id="stats", mode=mode_of(self.engine), store=self.engine.store.url)
         with Horizontal(id="body"):
             with Vertical(id="left"):
