@@ -8,6 +8,7 @@ jammed or misaligned although the SVG places every cell correctly.
 from __future__ import annotations
 
 import asyncio
+import shutil
 import sys
 import tempfile
 import time
@@ -139,17 +140,36 @@ async def scene(pilot: Pilot[None], app: QueueApp) -> dict[str, int]:
 
 
 async def main() -> None:
-    """main, detail, help, form-error and workers, as SVG files next to this script."""
+    """main, main-80x24, detail, help, form-error and workers, as SVG files next to this
+    script."""
     import textual.constants
 
     textual.constants.TEXTUAL_ANIMATIONS = "none"  # type: ignore[misc]
     load_job_types()
-    with tempfile.TemporaryDirectory(prefix="tuiqueue-shots-") as tmp:
-        db = Path(tmp) / "jobs.db"
+    # A fixed folder: the stats bar names the store, and the README should not show a
+    # random temporary name.
+    folder = Path(tempfile.gettempdir()) / "tuiqueue-shots"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
+    try:
+        db = folder / "jobs.db"
         app = make_app(SqliteStore(db), worker_id="laptop:4711", toasts=False, grace=0.5)
         async with app.run_test(size=SIZE) as pilot:
             ids = await scene(pilot, app)
+            main = app.main
+            # The detail pane has caught up with the cursor (the shell job and its log).
+            await wait_for(
+                pilot,
+                lambda: main.pane_job == ids["shell"] and main.pane.log_tail.line_count >= 20,
+            )
             app.save_screenshot("main.svg", str(HERE))
+
+            # The smallest terminal: the form folded away, no pane, the columns that matter.
+            await pilot.resize_terminal(80, 24)
+            await wait_for(pilot, lambda: not main.pane.display)
+            app.save_screenshot("main-80x24.svg", str(HERE))
+            await pilot.resize_terminal(*SIZE)
+            await wait_for(pilot, lambda: bool(main.pane.display))
 
             app.show_detail(ids["shell"])
             await wait_for(
@@ -157,7 +177,7 @@ async def main() -> None:
                 lambda: (
                     isinstance(app.screen, DetailScreen)
                     and app.screen.job is not None
-                    and app.screen.query_one(LogTail).line_count >= 30
+                    and any(log.line_count >= 30 for log in app.screen.query(LogTail))
                 ),
             )
             app.save_screenshot("detail.svg", str(HERE))
@@ -185,6 +205,10 @@ async def main() -> None:
             await pilot.pause()
             app.save_screenshot("form-error.svg", str(HERE))
 
+            # Work for the second worker whatever this one has taken meanwhile (its three
+            # slots are busy with the long jobs by now).
+            for seconds in (20, 25):
+                await app.engine.submit("countdown", {"seconds": seconds})
             # A real second worker on the same store: it takes queued jobs and heartbeats.
             peer = Engine(SqliteStore(db), concurrency=2, worker_id="build-01:2231", grace=0.5)
             async with peer:
@@ -198,6 +222,8 @@ async def main() -> None:
                 await pilot.press("escape")
                 await peer.stop(0)
             await app.engine.stop(0)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
     print("wrote", ", ".join(sorted(p.name for p in HERE.glob("*.svg"))))
 
 

@@ -23,6 +23,7 @@ from tuiqueue.ui.app import QueueApp
 from tuiqueue.ui.screens.confirm import ConfirmScreen
 from tuiqueue.ui.screens.detail import DetailScreen
 from tuiqueue.ui.screens.workers import WorkersScreen
+from tuiqueue.ui.widgets.job_form import JobForm
 from tuiqueue.ui.widgets.log_tail import LogTail
 
 __all__ = ["_quiet"]
@@ -50,12 +51,71 @@ async def with_jobs(pilot: Pilot[Any]) -> None:
     await app.refresh_stats()
     table(app).focus()
     table(app).move_cursor(row=0)
+    await settled_pane(pilot)
     no_blink(app)
     await pilot.pause()
 
 
+async def settled_pane(pilot: Pilot[Any]) -> None:
+    """The detail pane (when shown) has caught up with the cursor: its job and its log."""
+    app = pilot.app
+    assert isinstance(app, QueueApp)
+    main = app.main
+    if not main.pane.display:
+        return
+    await wait_for(
+        pilot,
+        lambda: (
+            main.pane_job == table(app).selected_id
+            and main.pane.job is not None
+            and main.pane.log_tail.line_count >= 2
+        ),
+    )
+
+
 def test_main_screen_with_running_jobs(snap_compare: Any) -> None:
     assert snap_compare(new_app(), terminal_size=SIZE, run_before=with_jobs)
+
+
+def test_main_screen_80x24(snap_compare: Any) -> None:
+    """The narrowest: the form folded away, no pane, the columns that matter."""
+    assert snap_compare(new_app(), terminal_size=(80, 24), run_before=with_jobs)
+
+
+def test_main_screen_120x40(snap_compare: Any) -> None:
+    assert snap_compare(new_app(), terminal_size=(120, 40), run_before=with_jobs)
+
+
+def test_main_screen_200x60(snap_compare: Any) -> None:
+    assert snap_compare(new_app(), terminal_size=(200, 60), run_before=with_jobs)
+
+
+def test_form_open_at_80x24(snap_compare: Any) -> None:
+    """n at 80x24: the form comes out beside the queue, Submit in view."""
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, QueueApp)
+        await with_jobs(pilot)
+        await pilot.press("n")
+        await choose_type(pilot, "hello")
+        app.main.query_one(JobForm).focus_first()
+        no_blink(app)
+        await pilot.pause()
+
+    assert snap_compare(new_app(), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_log_search_in_the_pane(snap_compare: Any) -> None:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, QueueApp)
+        await with_jobs(pilot)
+        app.main.pane.log_tail.focus()
+        await pilot.press("slash", *"bold", "enter")
+        await pilot.pause()
+
+    assert snap_compare(new_app(), terminal_size=(120, 40), run_before=run_before)
 
 
 def test_form_with_a_validation_error(snap_compare: Any) -> None:
@@ -84,7 +144,7 @@ def test_detail_view(snap_compare: Any) -> None:
             lambda: (
                 isinstance(app.screen, DetailScreen)
                 and app.screen.job is not None
-                and app.screen.query_one(LogTail).line_count >= 2
+                and any(log.line_count >= 2 for log in app.screen.query(LogTail))
             ),
         )
 

@@ -14,8 +14,9 @@ from textual.timer import Timer
 
 from tuiqueue.core.job import Job
 from tuiqueue.core.lifecycle import ReadOnly, UnknownJob
+from tuiqueue.core.placement import live_workers, waiting_reason
 from tuiqueue.core.records import Stats
-from tuiqueue.core.status import ACTIVE, TERMINAL, Priority, Status, TransitionError
+from tuiqueue.core.status import ACTIVE, QUEUED, TERMINAL, Priority, Status, TransitionError
 from tuiqueue.engine.engine import Engine
 from tuiqueue.ui.messages import Batch
 
@@ -114,6 +115,16 @@ def question(name: str, job: Job) -> tuple[str, str] | None:
     if name == "cancel" and job.status in ACTIVE:
         return confirm_cancel(job), "Cancel job"
     return None
+
+
+async def why_waiting(engine: Engine, job: Job) -> str | None:
+    """Why a queued job is not starting (no live worker has its type or queue, its queue is
+    paused), or None: two reads (workers, queues), so once per job shown, never per row."""
+    if job.status not in QUEUED:
+        return None
+    live = live_workers(await engine.workers(), engine.clock(), engine.dead_after)
+    paused = {q.name for q in await engine.queues() if q.paused}
+    return waiting_reason(job, live, paused)
 
 
 async def steer(engine: Engine, name: str, job: Job, notify: Notify) -> None:

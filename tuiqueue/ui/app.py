@@ -42,6 +42,7 @@ from tuiqueue.ui.screens.main import MainScreen
 from tuiqueue.ui.screens.schedules import FormJob, SchedulesScreen
 from tuiqueue.ui.screens.workers import WorkersScreen
 from tuiqueue.ui.widgets.job_form import JobForm
+from tuiqueue.ui.widgets.log_tail import LogTail
 from tuiqueue.ui.window import MAX_ACTIVE as MAX_ACTIVE
 from tuiqueue.ui.window import PAGE as PAGE
 from tuiqueue.ui.window import Window
@@ -470,6 +471,7 @@ class QueueApp(App[None]):
                     ("Everywhere", [*self.BINDINGS, *self.EXTRA_HELP]),
                     ("Queue", MainScreen.BINDINGS),
                     ("Job details", DetailScreen.BINDINGS),
+                    ("Log (detail view and pane)", LogTail.KEYS_HELP),
                 ]
             )
         )

@@ -89,6 +89,20 @@ def span(seconds: float | None) -> str:
     return f"{s // 86400}d"
 
 
+def until(seconds: float) -> str:
+    """A wait in words: "4m 10s", "2h 05m", "12s" ("now" once it is due)."""
+    s = int(seconds)
+    if s <= 0:
+        return "now"
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m {s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h {s % 3600 // 60:02d}m"
+    return f"{s // 86400}d {s % 86400 // 3600}h"
+
+
 def age(job: Job, now: float) -> str:
     """How long ago it was created, and how long it ran if it started."""
     if job.started_at is None:

@@ -8,19 +8,17 @@ import logging
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from tuiqueue.core.job import Job
 from tuiqueue.core.lifecycle import UnknownJob
-from tuiqueue.core.placement import live_workers, waiting_reason
 from tuiqueue.core.status import ACTIVE, QUEUED, TERMINAL
-from tuiqueue.ui.actions import Dashboard, question, steer
-from tuiqueue.ui.format import eta, plain
+from tuiqueue.ui.actions import Dashboard, question, steer, why_waiting
+from tuiqueue.ui.format import plain
 from tuiqueue.ui.messages import Batch
 from tuiqueue.ui.screens.confirm import ConfirmScreen
-from tuiqueue.ui.widgets.job_progress import JobProgress
+from tuiqueue.ui.widgets.job_detail import JobDetail
 from tuiqueue.ui.widgets.job_summary import JobSummary
 from tuiqueue.ui.widgets.log_tail import LogTail
 
@@ -74,17 +72,12 @@ class DetailScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         """Title, progress, facts beside the log tail, footer."""
         yield Static(Text(f"Job #{self.job_id}", style="bold"), id="detail-title")
-        yield JobProgress(id="detail-progress")
-        with Horizontal(id="detail-body"):
-            with VerticalScroll(id="detail-facts"):
-                yield JobSummary(clock=self.dashboard.clock, id="detail-summary")
-            yield LogTail(id="detail-log")
+        yield JobDetail(clock=self.dashboard.clock, id="detail")
         yield Footer()
 
     def on_mount(self) -> None:
-        """Load the job and its log."""
-        self.query_one("#detail-facts").border_title = "Job"
-        self.query_one(LogTail).border_title = "Log"
+        """Load the job and its log; the log has the focus (its keys: search, wrap)."""
+        self.query_one(LogTail).focus()
         self.dashboard.batches.subscribe(self, self._on_batch)
         self.run_worker(self._load(), group="detail-load", exclusive=True)
         self.set_interval(1.0, self._tick)
@@ -94,20 +87,13 @@ class DetailScreen(Screen[None]):
         one, look again at who could run it."""
         job = self.job
         if job is not None and job.status not in TERMINAL:
-            self.query_one(JobSummary).job = job
-            self.query_one(JobProgress).eta = eta(job, self.dashboard.clock())
+            self.query_one(JobDetail).tick()
             if job.status in QUEUED:
                 self.run_worker(self._explain(job), group="detail-why", exclusive=True)
 
     async def _explain(self, job: Job) -> None:
         """Say why a queued job is not starting: no live worker has its type or queue."""
-        reason = None
-        if job.status in QUEUED:
-            now = self.dashboard.clock()
-            live = live_workers(await self.engine.workers(), now, self.engine.dead_after)
-            paused = {q.name for q in await self.engine.queues() if q.paused}
-            reason = waiting_reason(job, live, paused)
-        self.query_one(JobSummary).waiting = reason
+        self.query_one(JobSummary).waiting = await why_waiting(self.engine, job)
 
     async def _load(self) -> None:
         try:
@@ -121,16 +107,11 @@ class DetailScreen(Screen[None]):
         await self._fetch_steps()
 
     async def _fetch_steps(self) -> None:
-        steps = await self.engine.steps(self.job_id)
-        summary = self.query_one(JobSummary)
-        if steps != summary.steps:
-            summary.steps = steps
-            summary.job = self.job
+        self.query_one(JobDetail).set_steps(await self.engine.steps(self.job_id))
 
     async def _fetch_logs(self) -> None:
-        log = self.query_one(LogTail)
-        page = await self.engine.logs(self.job_id, log.last_seq)
-        log.add(page.lines, page.dropped)
+        detail = self.query_one(JobDetail)
+        detail.add_log(await self.engine.logs(self.job_id, detail.log_tail.last_seq))
 
     def show(self, job: Job) -> None:
         """Show a new snapshot of the job."""
@@ -138,14 +119,7 @@ class DetailScreen(Screen[None]):
         title = Text(f"Job #{job.id}  ", style="bold")
         title.append_text(plain(job.type, "bold"))
         self.query_one("#detail-title", Static).update(title)
-        summary = self.query_one(JobSummary)
-        if job.status not in QUEUED:
-            summary.waiting = None
-        summary.job = job
-        progress = self.query_one(JobProgress)
-        progress.percent = job.progress
-        progress.message = job.error or job.message if job.status in TERMINAL else job.message
-        progress.eta = eta(job, self.dashboard.clock())
+        self.query_one(JobDetail).show(job)
         self.refresh_bindings()
 
     def _on_batch(self, batch: Batch) -> None:

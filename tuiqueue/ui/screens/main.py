@@ -1,4 +1,4 @@
-"""The main screen: stats bar, job types, the form, filters and the queue table."""
+"""The main screen: stats bar, job types and form, filters, the queue and its detail pane."""
 
 from __future__ import annotations
 
@@ -14,16 +14,19 @@ from textual.screen import Screen
 from textual.theme import Theme
 from textual.timer import Timer
 from textual.widgets import Footer, Input, OptionList, Select
+from textual.worker import WorkType
 
 from tuiqueue.core.job import Job, NewJob
+from tuiqueue.core.lifecycle import UnknownJob
 from tuiqueue.core.params import ValidationError
 from tuiqueue.core.records import Stats
 from tuiqueue.core.registry import UnknownJobType
 from tuiqueue.core.status import ACTIVE, QUEUED, TERMINAL, Status
-from tuiqueue.ui.actions import Dashboard, question, steer
+from tuiqueue.ui.actions import Dashboard, question, steer, why_waiting
 from tuiqueue.ui.messages import Batch, StatsStale, SubmitRequested
 from tuiqueue.ui.screens.confirm import ConfirmScreen
 from tuiqueue.ui.screens.detail import DetailScreen
+from tuiqueue.ui.widgets.job_detail import JobDetail
 from tuiqueue.ui.widgets.job_form import JobForm
 from tuiqueue.ui.widgets.job_table import JobTable
 from tuiqueue.ui.widgets.stats_bar import StatsBar, mode_of
@@ -34,14 +37,12 @@ logger = logging.getLogger(__name__)
 
 FILTERS: list[tuple[str, frozenset[Status] | None]] = [
     ("All jobs", None),
-    ("Running", ACTIVE),
+    ("Active", ACTIVE),
     ("Queued", QUEUED),
     ("Finished", TERMINAL),
-    ("Completed", frozenset({Status.COMPLETED})),
-    ("Failed", frozenset({Status.FAILED})),
-    ("Cancelled", frozenset({Status.CANCELLED})),
+    *((str(status).capitalize(), frozenset({status})) for status in Status),
 ]
-"""Status filter choices."""
+"""Status filter choices: the groups, then every status on its own."""
 
 ALL_QUEUES = "All queues"
 """The queue filter's choice that shows every queue."""
@@ -53,6 +54,16 @@ STEERING = frozenset({"new_job", "job", "toggle_queue", "undo_delete", "clear_fi
 SEARCH_DELAY = 0.25
 """Typing pauses this long before the text filter searches the store."""
 
+PANE_DELAY = 0.12
+"""The detail pane follows the cursor once it rests this long (holding a key down reads
+nothing until it stops)."""
+
+NARROW = 120
+"""Below this many columns the types and form collapse into a pane the `f` key shows."""
+
+SHORT = 30
+"""Below this many rows the detail pane starts hidden (the `i` key shows it)."""
+
 
 class MainScreen(Screen[None]):
     """Where a person submits, watches and steers jobs."""
@@ -62,6 +73,21 @@ class MainScreen(Screen[None]):
 
     BINDINGS = [
         Binding("n", "new_job", "New", id="main.new", tooltip="Fill in a new job (focus the form)"),
+        Binding(
+            "f",
+            "toggle_form",
+            "Form",
+            id="main.form",
+            show=False,
+            tooltip="Show or hide the job types and the form (hidden below 120 columns)",
+        ),
+        Binding(
+            "i",
+            "toggle_pane",
+            "Pane",
+            id="main.pane",
+            tooltip="Show or hide the highlighted job's detail and log beside the queue",
+        ),
         Binding(
             "c",
             "job('cancel')",
@@ -133,6 +159,22 @@ class MainScreen(Screen[None]):
         ),
         Binding("slash", "filter", "Filter", id="main.filter", tooltip="Filter the queue by text"),
         Binding(
+            "o",
+            "sort",
+            "Sort",
+            id="main.sort",
+            show=False,
+            tooltip="Sort by the next column (id, type, queue, status, priority, age, none)",
+        ),
+        Binding(
+            "O",
+            "reverse_sort",
+            "Reverse",
+            id="main.reverse_sort",
+            show=False,
+            tooltip="Reverse the sort direction",
+        ),
+        Binding(
             "w",
             "app.workers",
             "Workers",
@@ -178,10 +220,17 @@ class MainScreen(Screen[None]):
         """The first window is in (filter changes before that wait for it)."""
         self.queue_choices: tuple[str, ...] = ()
         """The queues the queue filter offers (from the stats)."""
+        self.pane_job: int | None = None
+        """The job the detail pane shows (it follows the cursor, see PANE_DELAY)."""
+        self._pane_timer: Timer | None = None
+        self._narrow: bool | None = None
+        self._short: bool | None = None
+        """The last size class seen: crossing it resets the panes to their automatic state."""
 
     def compose(self) -> ComposeResult:
-        """Stats on top, types and form on the left, filters and table on the right."""
-        yield StatsBar(id="stats", mode=mode_of(self.engine))
+        """Stats on top, types and form on the left (folded away when narrow); filters, the
+        queue and the detail pane of its highlighted job on the right."""
+        yield StatsBar(id="stats", mode=mode_of(self.engine), store=self.engine.store.url)
         with Horizontal(id="body"):
             with Vertical(id="left"):
                 yield TypeList(self.engine.registry, id="types")
@@ -200,6 +249,8 @@ class MainScreen(Screen[None]):
                     )
                 self.table = JobTable(clock=self.dashboard.clock, id="jobs")
                 yield self.table
+                self.pane = JobDetail(clock=self.dashboard.clock, id="pane")
+                yield self.pane
         yield Footer()
 
     def on_mount(self) -> None:
@@ -211,6 +262,7 @@ class MainScreen(Screen[None]):
             form.border_title = "New job (read-only: off)"
             form.disabled = True
         self.query_one("#jobs").border_title = "Queue"
+        self.on_resize()
         types = self.query_one(TypeList)
         if types.types:
             types.highlighted = 0
@@ -228,7 +280,14 @@ class MainScreen(Screen[None]):
         await self._reload()
         self._loaded = True
         self.dashboard.loaded.set()
-        self.set_interval(self.dashboard.tick, self.table.tick)
+        self.set_interval(self.dashboard.tick, self._tick)
+
+    def _tick(self) -> None:
+        self.table.tick()
+        if self.pane.display:
+            self.pane.tick()
+            if self.pane_job != self.table.selected_id and self._pane_timer is None:
+                self._follow_soon()  # rows replaced under a resting cursor (reload, resync)
 
     def reload(self) -> None:
         """Reload the table's window from the engine (filter change, resync)."""
@@ -272,13 +331,15 @@ class MainScreen(Screen[None]):
             self.table.border_subtitle = note
 
     def _on_batch(self, batch: Batch) -> None:
-        """Apply a batch of engine changes to the table."""
+        """Apply a batch of engine changes to the table (and the pane's job)."""
+        self._pane_batch(batch)
         if batch.jobs or batch.deleted:
             self.table.apply(batch.jobs, batch.deleted)
             self.dashboard.paint_cost = self.table.paint_cost
             self.refill()
             self.show_paging()
             self._refresh_keys()
+            self._place_toasts()
         if batch.resync:
             self.reload()
 
@@ -498,8 +559,113 @@ class MainScreen(Screen[None]):
     # -- the rest ------------------------------------------------------------------------
 
     def on_job_table_highlighted(self, event: JobTable.Highlighted) -> None:
-        """Keys that apply depend on the selected job."""
+        """Keys that apply depend on the selected job; the pane follows it."""
         self._refresh_keys()
+        self._follow_soon()
+        self._place_toasts()
+
+    def _place_toasts(self) -> None:
+        """Toasts go to the half of the screen the cursor's row is not in (never over it)."""
+        table = self.table
+        row = table.region.y + 1 + (table.cursor_row - int(table.scroll_y))  # under the header
+        self.set_class(row >= self.app.size.height // 2, "-toasts-top")
+
+    # -- the detail pane -----------------------------------------------------------------
+
+    def _follow_soon(self) -> None:
+        """Show the highlighted job in the pane once the cursor rests (coalesced)."""
+        if self._pane_timer is not None:
+            self._pane_timer.stop()
+            self._pane_timer = None
+        if self.pane.display and self.table.selected_id != self.pane_job:
+            self._pane_timer = self.set_timer(PANE_DELAY, self._follow)
+
+    def _follow(self) -> None:
+        self._pane_timer = None
+        job = self.selected
+        if job is None or not self.pane.display:
+            return
+        if job.id != self.pane_job:
+            self.pane_job = job.id
+            self.pane.reset()
+            self.pane.query_one("#detail-facts").border_title = f"Job #{job.id}"
+        self.pane.show(job)  # the table's snapshot: no store read for the job itself
+        self._pane_worker(job.id, steps=True)
+
+    def _pane_worker(self, job_id: int, steps: bool) -> None:
+        # A coroutine function, not a coroutine: a fetch replaced (exclusive) before it
+        # starts is then never created, rather than left un-awaited.
+        async def fetch() -> None:
+            await self._pane_fetch(job_id, steps)
+
+        work: WorkType[None] = fetch
+        self.run_worker(work, group="pane", exclusive=True)
+
+    async def _pane_fetch(self, job_id: int, steps: bool = False) -> None:
+        """New log lines (after the last shown) and, if asked, the steps of the pane's job."""
+        if job_id != self.pane_job:
+            return
+        try:
+            page = await self.engine.logs(job_id, self.pane.log_tail.last_seq)
+            if job_id != self.pane_job:
+                return
+            self.pane.add_log(page)
+            if steps:
+                self.pane.set_steps(await self.engine.steps(job_id))
+                job = self.pane.job
+                if job is not None and job.status in QUEUED:
+                    self.pane.summary.waiting = await why_waiting(self.engine, job)
+        except UnknownJob:  # deleted meanwhile: its row goes with the same batch
+            pass
+
+    def _pane_batch(self, batch: Batch) -> None:
+        """Keep the pane's job live: only its own snapshot and log lines are read."""
+        job_id = self.pane_job
+        if job_id is None or not self.pane.display:
+            return
+        job = batch.jobs.get(job_id)
+        if job is not None:
+            self.pane.show(job)
+        logs = job_id in batch.logs or (
+            job is not None and job.log_count > self.pane.log_tail.last_seq
+        )
+        if logs or job is not None:
+            steps = job is not None and job.status is not Status.PENDING
+            self._pane_worker(job_id, steps=steps)
+
+    def action_toggle_pane(self) -> None:
+        """Show or hide the detail pane."""
+        self._show_pane(not self.pane.display)
+
+    def _show_pane(self, shown: bool) -> None:
+        self.pane.display = shown
+        if shown:
+            self._follow_soon()
+        else:
+            self.pane_job = None
+
+    def action_toggle_form(self) -> None:
+        """Show or hide the job types and the form."""
+        self._show_form(self.query_one("#left").has_class("-collapsed"))
+
+    def _show_form(self, shown: bool) -> None:
+        left = self.query_one("#left")
+        left.set_class(not shown, "-collapsed")
+        if not shown and left.has_focus_within:
+            self.table.focus()
+
+    def on_resize(self) -> None:
+        """Narrow: the form collapses; short: the pane starts hidden (keys show them)."""
+        size = self.app.size
+        narrow, short = size.width < NARROW, size.height < SHORT
+        if narrow != self._narrow:
+            self._narrow = narrow
+            self.query_one(StatsBar).fold(narrow)
+            self.query_one("#left").set_class(narrow, "-narrow")
+            self._show_form(not narrow)
+        if short != self._short:
+            self._short = short
+            self._show_pane(not short)
 
     def _refresh_keys(self) -> None:
         # The footer rebuilds every key on each refresh_bindings, so only when what the
@@ -518,6 +684,19 @@ class MainScreen(Screen[None]):
     def on_job_table_selected(self, event: JobTable.Selected) -> None:
         """Enter on a row opens its detail view."""
         self.app.push_screen(DetailScreen(self.dashboard, event.job_id))
+
+    def action_sort(self) -> None:
+        """Sort the queue by the next column."""
+        self.table.next_sort()
+
+    def action_reverse_sort(self) -> None:
+        """Reverse the sort."""
+        self.table.reverse_sort()
+
+    def on_job_table_sorted(self, message: JobTable.Sorted) -> None:
+        """Say the sort in the queue's title too (its column may be folded away)."""
+        label = self.table.sort_label()
+        self.table.border_title = f"Queue · {label}" if label else "Queue"
 
     def on_job_table_need_more(self, message: JobTable.NeedMore) -> None:
         """Page in older jobs."""
@@ -549,11 +728,18 @@ class MainScreen(Screen[None]):
             self.table.focus()
 
     def action_new_job(self) -> None:
-        """Focus the form's first field."""
+        """Focus the form's first field; if the form was folded away, show it and start at
+        the type list (enter on a type goes on to its fields)."""
+        if self.query_one("#left").has_class("-collapsed"):
+            self._show_form(True)
+            self.query_one(TypeList).focus()
+            return
         self.query_one(JobForm).focus_first()
 
     def action_focus_table(self) -> None:
-        """Put the focus back on the queue table."""
+        """Put the focus back on the queue table (on a narrow screen the form collapses)."""
+        if self._narrow:
+            self._show_form(False)
         self.table.focus()
 
     def action_noop(self) -> None:

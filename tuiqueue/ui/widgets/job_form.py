@@ -33,16 +33,19 @@ class JobForm(VerticalScroll, can_focus=False):
         """The description, the (initially empty) fields, priority and submit."""
         yield Static("Choose a job type", id="form-description")
         yield Vertical(id="form-fields")
-        with Horizontal(id="form-footer"):
-            yield Label("Priority", id="priority-label")
-            yield Select(
-                [(str(p), p) for p in Priority],
-                value=Priority.NORMAL,
-                allow_blank=False,
-                id="priority",
-            )
-            yield Button("Submit ^s", variant="primary", id="submit")
-        yield Static("", id="form-status")
+        # Docked: the fields scroll, priority, Submit and what became of the last submit
+        # stay in view whatever the height.
+        with Vertical(id="form-bottom"):
+            with Horizontal(id="form-footer"):
+                yield Label("Priority", id="priority-label")
+                yield Select(
+                    [(str(p), p) for p in Priority],
+                    value=Priority.NORMAL,
+                    allow_blank=False,
+                    id="priority",
+                )
+                yield Button("Submit ^s", variant="primary", id="submit")
+            yield Static("", id="form-status")
 
     async def set_type(self, job_type: JobType) -> None:
         """Rebuild the fields for a job type, with defaults filled in."""

@@ -15,7 +15,8 @@ from textual.widgets import Static
 
 from tuiqueue.core.job import Job
 from tuiqueue.core.records import Step
-from tuiqueue.ui.format import badge, clean, is_partial, pretty, span
+from tuiqueue.core.status import Status
+from tuiqueue.ui.format import badge, clean, is_partial, pretty, span, until
 
 
 def stamp(when: float | None) -> str:
@@ -79,6 +80,8 @@ class JobSummary(Static):
         table.add_row("Priority", str(job.priority))
         table.add_row("Params", Text(clean(pretty(job.params))))
         table.add_row("Created", stamp(job.created_at))
+        if job.status is Status.SCHEDULED and job.run_at is not None:
+            table.add_row("Runs", f"in {until(job.run_at - self.clock())} ({stamp(job.run_at)})")
         table.add_row("Started", stamp(job.started_at))
         table.add_row("Finished", stamp(job.finished_at))
         table.add_row("Duration", span(self.ran_for(job)))

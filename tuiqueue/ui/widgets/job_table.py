@@ -22,7 +22,7 @@ from textual.strip import Strip
 
 from tuiqueue.core.job import Job
 from tuiqueue.core.status import QUEUED, Status
-from tuiqueue.ui.format import age, badge, bar, is_partial, matches, plain
+from tuiqueue.ui.format import age, badge, bar, is_partial, matches, plain, until
 from tuiqueue.ui.window import GROUPS, MAX_KEPT, NEWEST_FIRST, group_key
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,13 @@ GROWS_MAX = {"type": 24, "queue": 20}
 
 MIN_MESSAGE = 12
 """The message column takes the width left over, but never less than this."""
+
+DROPPED_FIRST = ("age", "priority", "queue")
+"""On a narrow table these columns go, in this order, until the message has ROOMY_MESSAGE
+(id, type, status, progress and message always stay)."""
+
+ROOMY_MESSAGE = 20
+"""A message column narrower than this is not worth the other columns: they go first."""
 
 PADDING = 1
 """Blank cells either side of every cell."""
@@ -199,9 +206,23 @@ class JobTable(ScrollView, can_focus=True):
             badge(job.status, self.app.theme_variables, is_partial(job)),
             Text(str(job.priority)),
             Text(progress),
-            plain(job.error or job.message if job.status is Status.FAILED else job.message),
+            plain(self.message(job)),
             Text(age(job, self.clock())),
         ]
+
+    def message(self, job: Job) -> str:
+        """The message column: the error of a failed job; when a delayed job runs and what a
+        dependent waits for (from the job itself: no store read per row)."""
+        if job.status is Status.FAILED:
+            return job.error or job.message
+        if job.status is Status.SCHEDULED and job.run_at is not None:
+            when = f"runs in {until(job.run_at - self.clock())}"
+            return f"{when} · {job.message}" if job.message else when
+        if job.status is Status.WAITING and job.depends_on:
+            ids = ", ".join(f"#{i}" for i in job.depends_on[:3])
+            after = f"after {ids}{' …' if len(job.depends_on) > 3 else ''}"
+            return f"{after} · {job.message}" if job.message else after
+        return job.message
 
     def order(self, job: Job) -> Any:
         """Where a job goes: the clicked column, else running/queued/finished groups."""
@@ -372,22 +393,30 @@ class JobTable(ScrollView, can_focus=True):
             grown[column] = max(grown[column], min(longest, GROWS_MAX[column]))
 
     def _widths(self) -> list[int]:
-        """Each column's width: id, type and queue fit their longest values (issue 14);
-        the message takes the rest."""
+        """Each column's width (0: not shown): id, type and queue fit their longest values
+        (issue 14); on a narrow table the DROPPED_FIRST columns go; message takes the rest."""
+        keys = [key for key, _, _ in COLUMNS]
         seen = {"id": self._id_width, **self._grown}
         widths = [max(w, seen.get(key, 0)) for key, _, w in COLUMNS]
-        fixed = sum(
-            w + 2 * PADDING
-            for (key, _, _), w in zip(COLUMNS, widths, strict=True)
-            if key != "message"
-        )
         # Leave room for the vertical scrollbar even before it appears.
-        free = self.size.width - self.styles.scrollbar_size_vertical - fixed - 2 * PADDING
-        widths[[key for key, _, _ in COLUMNS].index("message")] = max(MIN_MESSAGE, free)
+        room = self.size.width - self.styles.scrollbar_size_vertical - 2 * PADDING
+        for key in ("", *DROPPED_FIRST):
+            if key:
+                widths[keys.index(key)] = 0
+            fixed = sum(
+                w + 2 * PADDING for k, w in zip(keys, widths, strict=True) if w and k != "message"
+            )
+            if room - fixed >= ROOMY_MESSAGE:
+                break
+        widths[keys.index("message")] = max(MIN_MESSAGE, room - fixed)
         return widths
 
+    def shown_columns(self) -> list[str]:
+        """The keys of the columns this width shows (see DROPPED_FIRST)."""
+        return [key for (key, _, _), w in zip(COLUMNS, self._widths(), strict=True) if w]
+
     def _fit(self) -> None:
-        width = sum(w + 2 * PADDING for w in self._widths())
+        width = sum(w + 2 * PADDING for w in self._widths() if w)
         size = Size(width, self.row_count + 1)
         if size != self.virtual_size:
             self.virtual_size = size
@@ -461,7 +490,17 @@ class JobTable(ScrollView, can_focus=True):
             return Strip.blank(width, base)
         job = self.jobs[self._order[row]]
         style = cursor_style if row == self._cursor else row_style
-        key = (id(job), age(job, self.clock()), tuple(widths), width, style, int(self.scroll_x))
+        # A delayed job's "runs in" counts down even when its age reads the same.
+        due = self.message(job) if job.status is Status.SCHEDULED else None
+        key = (
+            id(job),
+            age(job, self.clock()),
+            due,
+            tuple(widths),
+            width,
+            style,
+            int(self.scroll_x),
+        )
         return self._line(key, job, lambda: self.cells(job), widths, width, style)
 
     def _arrow(self, column: str) -> str:
@@ -486,6 +525,8 @@ class JobTable(ScrollView, can_focus=True):
         line = Text(no_wrap=True, end="")
         pad = " " * PADDING
         for cell, cell_width in zip(cells(), widths, strict=True):
+            if not cell_width:
+                continue
             cell = cell.copy()
             cell.truncate(cell_width, overflow="ellipsis", pad=True)
             line.append(pad)
@@ -502,7 +543,7 @@ class JobTable(ScrollView, can_focus=True):
             )
             for text, seg_style, _ in line.render(self.app.console)
         ]
-        total = sum(w + 2 * PADDING for w in widths)
+        total = sum(w + 2 * PADDING for w in widths if w)
         strip = Strip(segments, total).crop_extend(
             int(self.scroll_x), int(self.scroll_x) + width, style
         )
@@ -575,6 +616,8 @@ class JobTable(ScrollView, can_focus=True):
         if offset.y == 0:
             x = offset.x + int(self.scroll_x)
             for (column, _, _), width in zip(COLUMNS, self._widths(), strict=True):
+                if not width:
+                    continue
                 x -= width + 2 * PADDING
                 if x < 0:
                     self._sort_by(column)
@@ -589,6 +632,39 @@ class JobTable(ScrollView, can_focus=True):
         else:
             self.move_cursor(row)
 
+    SORTABLE: ClassVar[tuple[str, ...]] = ("id", "type", "queue", "status", "priority", "age")
+    """The columns `o` steps through (after them, queue order again)."""
+
+    @dataclass
+    class Sorted(Message):
+        """The sort column or direction changed (None: queue order)."""
+
+        column: str | None
+        reverse: bool
+
+    def next_sort(self) -> None:
+        """Sort by the next column (o), ascending; after the last, queue order again."""
+        order = [None, *self.SORTABLE]
+        at = order.index(self.sort_column) if self.sort_column in order else 0
+        self.sort_column, self.sort_reverse = order[(at + 1) % len(order)], False
+        self.resort()
+        self.post_message(self.Sorted(self.sort_column, self.sort_reverse))
+
+    def reverse_sort(self) -> None:
+        """Flip the direction of the sort (O); in queue order, sort by id newest first."""
+        if self.sort_column is None:
+            self.sort_column = "id"
+        self.sort_reverse = not self.sort_reverse
+        self.resort()
+        self.post_message(self.Sorted(self.sort_column, self.sort_reverse))
+
+    def sort_label(self) -> str:
+        """The sort in words for a title: "" in queue order, else "by age ▼"."""
+        if self.sort_column is None:
+            return ""
+        label = next(label for key, label, _ in COLUMNS if key == self.sort_column)
+        return f"by {label.lower()}{self._arrow(self.sort_column)}"
+
     def _sort_by(self, column: str) -> None:
         """Sort by a column; clicking it again reverses, a third time resets."""
         if self.sort_column != column:
@@ -598,6 +674,7 @@ class JobTable(ScrollView, can_focus=True):
         else:
             self.sort_column, self.sort_reverse = None, False
         self.resort()
+        self.post_message(self.Sorted(self.sort_column, self.sort_reverse))
 
     def _trim(self, selected: int | None) -> list[int]:
         """Keep each group's first `cap` jobs in queue order in `jobs`; return the dropped ids.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from rich.text import Text
@@ -13,6 +14,7 @@ from textual.widgets import Sparkline, Static
 from tuiqueue.core.queues import DEFAULT_QUEUE
 from tuiqueue.core.records import Stats
 from tuiqueue.core.status import TERMINAL, Status
+from tuiqueue.core.text import clean, mask_url
 from tuiqueue.engine.engine import Engine
 from tuiqueue.ui.format import BADGE_COLOURS, ICONS
 
@@ -34,6 +36,22 @@ WHEN_ANY = frozenset({Status.SCHEDULED, Status.WAITING})
 HISTORY = 30
 """Sparkline samples kept (one per stats refresh)."""
 
+STORE_WIDTH = 32
+"""The store's name is cut to this many characters (keeping its end: the file name)."""
+
+NARROW_STORE_WIDTH = 16
+"""The same on a narrow terminal, where the counts need the room."""
+
+
+def store_label(url: str, width: int = STORE_WIDTH) -> str:
+    """Which store is open, for the bar: the path (~ for the home folder) or the URL with
+    any password masked, cut from the left when long."""
+    shown = clean(mask_url(url))
+    home = str(Path.home())
+    if shown.startswith(home + "/"):
+        shown = "~" + shown[len(home) :]
+    return shown if len(shown) <= width else "…" + shown[-(width - 1) :]
+
 
 def mode_of(engine: Engine) -> str:
     """What this dashboard is: "worker" (runs jobs), "watching" (steers) or "read-only"."""
@@ -48,17 +66,26 @@ class StatsBar(Horizontal):
     stats: reactive[Stats | None] = reactive(None, always_update=True)
     """The latest engine stats."""
 
-    def __init__(self, *, mode: str = "worker", **kw: Any) -> None:
+    def __init__(self, *, mode: str = "worker", store: str = "", **kw: Any) -> None:
         super().__init__(**kw)
         self.mode = mode
         """worker, watching or read-only (see mode_of); said in the bar."""
+        self.store = store
+        """The open store's path or masked URL (see store_label)."""
         self._finished: int | None = None
 
     def compose(self) -> ComposeResult:
         """The text and the sparkline."""
         yield Static(id="stats-text", markup=False)
+        yield Static(Text(store_label(self.store)), id="stats-store", markup=False)
         yield Static("done/s", id="stats-label")
         yield Sparkline([0.0] * HISTORY, id="stats-spark")
+
+    def fold(self, narrow: bool) -> None:
+        """On a narrow terminal: no sparkline, a shorter store name."""
+        self.set_class(narrow, "-narrow")
+        width = NARROW_STORE_WIDTH if narrow else STORE_WIDTH
+        self.query_one("#stats-store", Static).update(Text(store_label(self.store, width)))
 
     def watch_stats(self, stats: Stats | None) -> None:
         """Redraw the counts and push a throughput sample."""

@@ -1,0 +1,77 @@
+"""A job's log tail with its search field (opened with / in the log)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import Input
+
+from tuiqueue.ui.widgets.log_tail import LogTail
+
+
+class LogSearch(Input):
+    """The log's search field: typing highlights, enter goes to the match, escape clears."""
+
+    BINDINGS = [
+        Binding("escape", "close", "Close", id="log.search.close", tooltip="Stop searching"),
+    ]
+
+    def action_close(self) -> None:
+        """Clear the search and go back to the log."""
+        parent = self.parent
+        if isinstance(parent, LogView):
+            parent.close_search(clear=True)
+
+
+class LogView(Vertical):
+    """The log tail, and under it a search field that is shown only while searching."""
+
+    def __init__(self, *, log_id: str | None = None, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.tail = LogTail(id=log_id)
+
+    def compose(self) -> ComposeResult:
+        """The log and its (hidden) search field."""
+        yield self.tail
+        yield LogSearch(placeholder="search the log (enter: go, esc: clear)", classes="log-search")
+
+    @property
+    def search_field(self) -> LogSearch:
+        """The search field."""
+        return self.query_one(LogSearch)
+
+    def open_search(self) -> None:
+        """Show the search field with the current search, and type into it."""
+        field = self.search_field
+        field.value = self.tail.search
+        self.add_class("-searching")
+        field.focus()
+
+    def close_search(self, clear: bool = False) -> None:
+        """Hide the search field (clear: forget the search too) and focus the log."""
+        if clear:
+            self.tail.search = ""
+        self.remove_class("-searching")
+        self.tail.focus()
+
+    @on(LogTail.SearchRequested)
+    def _search_requested(self, message: LogTail.SearchRequested) -> None:
+        message.stop()
+        self.open_search()
+
+    @on(Input.Changed, ".log-search")
+    def _typed(self, event: Input.Changed) -> None:
+        event.stop()
+        self.tail.search = event.value
+
+    @on(Input.Submitted, ".log-search")
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.tail.search = event.value
+        self.close_search()
+        if event.value:
+            self.tail.first_match()
