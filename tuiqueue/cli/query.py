@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import anyio
 import click
@@ -21,7 +21,9 @@ from tuiqueue.core.placement import live_workers, waiting_reason
 from tuiqueue.core.queues import check_queue_name
 from tuiqueue.core.records import Step
 from tuiqueue.core.status import TERMINAL, Status
-from tuiqueue.engine.engine import Engine
+
+if TYPE_CHECKING:
+    from tuiqueue.engine.engine import Engine
 
 T = TypeVar("T")
 
@@ -65,7 +67,7 @@ def list_jobs(
         for job in jobs:
             click.echo(job_line(job, why.get(job.id)))
 
-    settings.call(body)
+    settings.call(body, types=False)
 
 
 async def _reasons(engine: Engine, jobs: list[Job]) -> dict[int, str]:
@@ -94,7 +96,7 @@ def show(settings: Settings, job_id: int, as_json: bool) -> None:
         reason = (await _reasons(engine, [job])).get(job.id)
         return job, reason, await engine.store.steps(job_id)
 
-    job, reason, steps = settings.call(body)
+    job, reason, steps = settings.call(body, types=False)
     if as_json:
         echo_json({**job.to_dict(), "steps": [step.to_dict() for step in steps]})
     else:
@@ -129,7 +131,7 @@ def logs(settings: Settings, job_id: int, follow: bool) -> None:
                 return
             await anyio.sleep(0.25)
 
-    settings.call(body)
+    settings.call(body, types=False)
 
 
 @main.command()
@@ -137,7 +139,7 @@ def logs(settings: Settings, job_id: int, follow: bool) -> None:
 @pass_settings
 def stats(settings: Settings, as_json: bool) -> None:
     """Counts per status."""
-    result = settings.call(lambda e: e.stats())
+    result = settings.call(lambda e: e.stats(), types=False)
     if as_json:
         echo_json(result.to_dict())
         return

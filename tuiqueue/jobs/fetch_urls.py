@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
-import httpx
 
 from tuiqueue.core.context import JobContext
 from tuiqueue.core.params import Param
 from tuiqueue.core.registry import job_type
+
+if TYPE_CHECKING:
+    import httpx
 
 
 @job_type(
@@ -34,6 +36,8 @@ from tuiqueue.core.registry import job_type
 )
 async def fetch_urls(ctx: JobContext, urls: list[str], timeout: float) -> dict[str, Any]:
     """Fetch every URL; one bad URL is reported in the result, not a failed job."""
+    import httpx  # here, not at load: every command that loads job types would pay for it
+
     results: dict[str, dict[str, Any]] = {}
     done = 0
     ctx.progress(0, f"Fetched 0/{len(urls)} URLs")
