@@ -47,6 +47,7 @@ class Size:
     """How big each scenario is (full or --quick)."""
 
     n: int
+    sqlite_n: int
     store_small: int
     store_large: int
     rss_total: int
@@ -55,10 +56,13 @@ class Size:
     progress_running: int
     ui_small: int
     ui_large: int
+    nap_seconds: float
+    cli_rounds: int
 
 
 FULL = Size(
     n=5_000,
+    sqlite_n=20_000,
     store_small=100,
     store_large=100_000,
     rss_total=100_000,
@@ -67,9 +71,12 @@ FULL = Size(
     progress_running=500,
     ui_small=100,
     ui_large=100_000,
+    nap_seconds=1.0,
+    cli_rounds=9,
 )
 QUICK = Size(
     n=300,
+    sqlite_n=300,
     store_small=100,
     store_large=2_000,
     rss_total=3_000,
@@ -78,6 +85,8 @@ QUICK = Size(
     progress_running=50,
     ui_small=20,
     ui_large=500,
+    nap_seconds=0.2,
+    cli_rounds=3,
 )
 
 
@@ -144,13 +153,15 @@ def throughput_rows(
     size: Size,
     repeat: int,
     targets: dict[str, str],
+    n: int | None = None,
 ) -> list[Row]:
     """Submitted and completed jobs/s of tuiqueue on `store` vs each peer and the limit."""
-    ours = best("tq", "throughput", "completed", repeat, n=size.n, store=store)
-    lim = best("peers", limit[1], "completed", repeat, n=size.n) if limit else None
+    n = n or size.n
+    ours = best("tq", "throughput", "completed", repeat, n=n, store=store)
+    lim = best("peers", limit[1], "completed", repeat, n=n) if limit else None
     rows = []
     for label, module, func, kwargs in peers:
-        theirs = best(module, func, "completed", repeat, n=size.n, **kwargs)
+        theirs = best(module, func, "completed", repeat, n=n, **kwargs)
         for key in ("completed", "submitted"):
             limit_value = lim[key] if lim else None
             rows.append(
@@ -170,18 +181,34 @@ def throughput_rows(
 
 
 def scenario_sqlite(size: Size, repeat: int) -> list[Row]:
-    """SQLite store vs huey's SqliteHuey and raw sqlite3."""
-    return throughput_rows(
+    """SQLite store vs huey's SqliteHuey, with batched raw sqlite3 as the limit; then the
+    same run's tuiqueue against raw sqlite3 at one transaction per step per job."""
+    rows = throughput_rows(
         "sqlite",
         [
             ("huey SqliteHuey (NORMAL)", "peers", "huey_sqlite", {"synchronous": "normal"}),
             ("huey SqliteHuey (default)", "peers", "huey_sqlite", {}),
         ],
-        ("raw sqlite3", "raw_sqlite"),
+        ("raw sqlite3, batches of 64", "raw_sqlite_batched"),
         size,
         repeat,
-        {"huey SqliteHuey (NORMAL):completed": ">= 2x peer, >= 0.5x limit"},
+        {"huey SqliteHuey (NORMAL):completed": ">= 2x peer, >= 0.3x limit"},
+        n=size.sqlite_n,
     )
+    per_job = best("peers", "raw_sqlite", "completed", repeat, n=size.sqlite_n)
+    ours = rows[0].tuiqueue
+    rows.append(
+        Row(
+            "sqlite: completed",
+            "jobs/s",
+            ours,
+            "raw sqlite3, 3 transactions a job",
+            per_job["completed"],
+            None,
+            ratio(ours, per_job["completed"]),
+        )
+    )
+    return rows
 
 
 def scenario_memory(size: Size, repeat: int) -> list[Row]:
@@ -355,6 +382,44 @@ def scenario_progress(size: Size, repeat: int) -> list[Row]:
     return rows
 
 
+def scenario_cli(size: Size, repeat: int) -> list[Row]:
+    """Wall time of the short commands, each against `python -c pass` of the same run."""
+    out = measure("cli", "commands", timeout=300.0, rounds=size.cli_rounds)
+    base = out["pass_ms"]
+    return [
+        Row(
+            f"cli: tuiqueue {name}, wall, median",
+            "ms",
+            out[f"{name}_ms"],
+            "python -c pass",
+            base,
+            None,
+            ratio(out[f"{name}_ms"], base),
+            None,
+            "<= 4x peer",
+        )
+        for name in ("submit", "list", "show", "stats", "cancel")
+    ]
+
+
+def scenario_def_jobs(size: Size, repeat: int) -> list[Row]:
+    """80 plain `def` jobs sleeping a second at concurrency 80 vs the same async jobs."""
+    out = measure("tq", "naps", n=80, concurrency=80, seconds=size.nap_seconds)
+    return [
+        Row(
+            f"80 def jobs of {size.nap_seconds:g} s, concurrency 80",
+            "s",
+            out["def_s"],
+            "same, async jobs",
+            out["async_s"],
+            None,
+            ratio(out["def_s"], out["async_s"]),
+            None,
+            "<= 1.3x peer",
+        )
+    ]
+
+
 SCENARIOS: dict[str, Callable[[Size, int], list[Row]]] = {
     "sqlite": scenario_sqlite,
     "memory": scenario_memory,
@@ -363,6 +428,8 @@ SCENARIOS: dict[str, Callable[[Size, int], list[Row]]] = {
     "dashboard": scenario_dashboard,
     "progress": scenario_progress,
     "memory_growth": scenario_memory_growth,
+    "cli": scenario_cli,
+    "def_jobs": scenario_def_jobs,
 }
 
 
