@@ -420,6 +420,28 @@ def scenario_def_jobs(size: Size, repeat: int) -> list[Row]:
     ]
 
 
+def scenario_cold_start(size: Size, repeat: int) -> list[Row]:
+    """The dashboard as a process on a pty: command start to the first frame with a job row,
+    against a minimal Textual app (Header, Static, Footer) started the same way."""
+    why = dashboard_available()
+    if why:
+        return [Row("dashboard cold start", "ms", None, note=why)]
+    out = measure("coldstart", "first_frame", timeout=300.0, rounds=size.cli_rounds)
+    return [
+        Row(
+            "dashboard cold start: command to first frame, median",
+            "ms",
+            out["dashboard_ms"],
+            "minimal Textual app",
+            out["minimal_ms"],
+            None,
+            ratio(out["dashboard_ms"], out["minimal_ms"]),
+            None,
+            "<= 1.5x peer",
+        )
+    ]
+
+
 SCENARIOS: dict[str, Callable[[Size, int], list[Row]]] = {
     "sqlite": scenario_sqlite,
     "memory": scenario_memory,
@@ -430,6 +452,7 @@ SCENARIOS: dict[str, Callable[[Size, int], list[Row]]] = {
     "memory_growth": scenario_memory_growth,
     "cli": scenario_cli,
     "def_jobs": scenario_def_jobs,
+    "cold_start": scenario_cold_start,
 }
 
 
