@@ -58,6 +58,9 @@ class Size:
     ui_large: int
     nap_seconds: float
     cli_rounds: int
+    server_samples: int
+    server_n: int
+    sse_subscribers: int
 
 
 FULL = Size(
@@ -73,6 +76,9 @@ FULL = Size(
     ui_large=100_000,
     nap_seconds=1.0,
     cli_rounds=9,
+    server_samples=300,
+    server_n=2_000,
+    sse_subscribers=200,
 )
 QUICK = Size(
     n=300,
@@ -87,6 +93,9 @@ QUICK = Size(
     ui_large=500,
     nap_seconds=0.2,
     cli_rounds=3,
+    server_samples=30,
+    server_n=80,
+    sse_subscribers=20,
 )
 
 
@@ -442,6 +451,49 @@ def scenario_cold_start(size: Size, repeat: int) -> list[Row]:
     ]
 
 
+def scenario_server(size: Size, repeat: int) -> list[Row]:
+    """`tuiqueue serve` (a real process): REST submits against the same through the Python
+    API; the ratios are the HTTP overhead."""
+    try:
+        import aiohttp  # noqa: F401
+    except ImportError:
+        return [Row("server: REST submit p50", "ms", None, note="not measured: no aiohttp")]
+    out = measure(
+        "server", "rest_submit", timeout=300.0, samples=size.server_samples, n=size.server_n
+    )
+    rows = [
+        Row(
+            "server: REST submit p50",
+            "ms",
+            out["http_p50_ms"],
+            "Python API engine.submit",
+            out["api_p50_ms"],
+            None,
+            ratio(out["http_p50_ms"], out["api_p50_ms"]),
+        ),
+        Row(
+            f"server: REST submits, {size.server_n:,} from 8 clients",
+            "jobs/s",
+            out["http_jobs_per_s"],
+            "Python API, 8 tasks",
+            out["api_jobs_per_s"],
+            None,
+            ratio(out["http_jobs_per_s"], out["api_jobs_per_s"]),
+        ),
+    ]
+    fan = measure("server", "sse_fanout", timeout=300.0, subscribers=size.sse_subscribers)
+    rows.append(
+        Row(
+            f"server: SSE, {size.sse_subscribers} subscribers of one job: progress to the "
+            "last one, p95",
+            "ms",
+            fan["last_p95_ms"],
+            note=f"p50 {fan['last_p50_ms']:.1f} ms over {fan['events']} progress events",
+        )
+    )
+    return rows
+
+
 SCENARIOS: dict[str, Callable[[Size, int], list[Row]]] = {
     "sqlite": scenario_sqlite,
     "memory": scenario_memory,
@@ -453,6 +505,7 @@ SCENARIOS: dict[str, Callable[[Size, int], list[Row]]] = {
     "cli": scenario_cli,
     "def_jobs": scenario_def_jobs,
     "cold_start": scenario_cold_start,
+    "server": scenario_server,
 }
 
 
