@@ -61,6 +61,8 @@ class Size:
     server_samples: int
     server_n: int
     sse_subscribers: int
+    ws_clients: int
+    beats: int
 
 
 FULL = Size(
@@ -79,6 +81,8 @@ FULL = Size(
     server_samples=300,
     server_n=2_000,
     sse_subscribers=200,
+    ws_clients=50,
+    beats=10,
 )
 QUICK = Size(
     n=300,
@@ -96,6 +100,8 @@ QUICK = Size(
     server_samples=30,
     server_n=80,
     sse_subscribers=20,
+    ws_clients=10,
+    beats=3,
 )
 
 
@@ -481,7 +487,9 @@ def scenario_server(size: Size, repeat: int) -> list[Row]:
             ratio(out["http_jobs_per_s"], out["api_jobs_per_s"]),
         ),
     ]
-    fan = measure("server", "sse_fanout", timeout=300.0, subscribers=size.sse_subscribers)
+    fan = measure(
+        "server", "sse_fanout", timeout=300.0, subscribers=size.sse_subscribers, beats=size.beats
+    )
     rows.append(
         Row(
             f"server: SSE, {size.sse_subscribers} subscribers of one job: progress to the "
@@ -489,6 +497,15 @@ def scenario_server(size: Size, repeat: int) -> list[Row]:
             "ms",
             fan["last_p95_ms"],
             note=f"p50 {fan['last_p50_ms']:.1f} ms over {fan['events']} progress events",
+        )
+    )
+    ws = measure("server", "ws_broadcast", timeout=300.0, clients=size.ws_clients, beats=size.beats)
+    rows.append(
+        Row(
+            f"server: WebSocket, {size.ws_clients} clients: progress to the last one, p95",
+            "ms",
+            ws["last_p95_ms"],
+            note=f"p50 {ws['last_p50_ms']:.1f} ms over {ws['events']} progress events",
         )
     )
     return rows

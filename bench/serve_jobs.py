@@ -16,7 +16,7 @@ from tuiqueue import JobContext, Param, job_type
 )
 async def beacon(ctx: JobContext, beats: int = 20, every: float = 0.5) -> None:
     """Each progress message is the time.time() at which it was reported."""
-    await anyio.sleep(2.0)  # time for the subscribers to connect
+    await anyio.sleep(1.0)  # time for the subscribers to connect
     for i in range(beats):
         ctx.progress(100 * i / beats, repr(time.time()))
         await anyio.sleep(every)

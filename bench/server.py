@@ -129,7 +129,7 @@ def sse_fanout(subscribers: int = 200, beats: int = 10) -> dict[str, Any]:
                 elif line.startswith("data: ") and name == "progress":
                     sent = json.loads(line[6:])["message"]
                     received.setdefault(sent, []).append(time.time())
-                elif line.startswith("data: ") and name in ("completed", "failed"):
+                elif line.startswith("data: ") and name in ("complete", "failed", "cancelled"):
                     return
 
     async def main(base: str) -> dict[str, Any]:
@@ -160,4 +160,53 @@ def sse_fanout(subscribers: int = 200, beats: int = 10) -> dict[str, Any]:
 
     folder = Path(tempfile.mkdtemp(prefix="bench-sse-"))
     with serving(str(folder / "sse.db"), "-c", "2") as base:
+        return anyio.run(main, base)
+
+
+def ws_broadcast(clients: int = 50, beats: int = 10) -> dict[str, Any]:
+    """`clients` WebSockets on /ws/queue while the server's own worker runs one job that
+    reports progress: for each progress event, the time from the job reporting it to the
+    last client receiving its job_progress message; p50 and p95 over the events."""
+    import aiohttp
+
+    received: dict[str, list[float]] = {}
+
+    async def listen(
+        session: aiohttp.ClientSession, url: str, ready: anyio.Event, opened: list[int]
+    ) -> None:
+        async with session.ws_connect(url) as sock:
+            opened.append(1)
+            if len(opened) == clients:
+                ready.set()
+            async for msg in sock:
+                data = json.loads(msg.data)
+                if data["type"] == "job_progress":
+                    received.setdefault(data["message"], []).append(time.time())
+                elif data["type"] in ("job_completed", "job_failed"):
+                    return
+
+    async def main(base: str) -> dict[str, Any]:
+        connector = aiohttp.TCPConnector(limit=clients + 10)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            ready, opened = anyio.Event(), []
+            async with anyio.create_task_group() as tg:
+                for _ in range(clients):
+                    tg.start_soon(listen, session, base + "/ws/queue", ready, opened)
+                await ready.wait()
+                spec = {"type": "beacon", "params": {"beats": beats, "every": 0.5}}
+                async with session.post(base + "/api/jobs", json=spec) as r:
+                    assert r.status == 201, await r.text()
+        full = sorted(
+            max(times) - float(sent) for sent, times in received.items() if len(times) == clients
+        )
+        if not full:
+            raise RuntimeError("no progress event reached every client")
+        return {
+            "events": len(full),
+            "last_p50_ms": 1000 * statistics.median(full),
+            "last_p95_ms": 1000 * full[int(0.95 * (len(full) - 1))],
+        }
+
+    folder = Path(tempfile.mkdtemp(prefix="bench-ws-"))
+    with serving(str(folder / "ws.db"), "-c", "2") as base:
         return anyio.run(main, base)
