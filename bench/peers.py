@@ -47,6 +47,48 @@ def raw_sqlite(n: int) -> dict[str, float]:
     return {"submitted": n / (t1 - t0), "completed": n / (t2 - t1)}
 
 
+def raw_sqlite_batched(n: int, batch: int = 64) -> dict[str, float]:
+    """The batched limit: plain sqlite3 on the same file settings (WAL, synchronous=NORMAL),
+    one connection; submit with one executemany, then claims of `batch` by UPDATE ...
+    RETURNING and finishes of `batch` by executemany, one transaction each."""
+    folder = tempfile.mkdtemp(prefix="bench-rawb-")
+    conn = sqlite3.connect(os.path.join(folder, "raw.db"), isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute(
+        "CREATE TABLE jobs (id INTEGER PRIMARY KEY, type TEXT, params TEXT, "
+        "status TEXT, result TEXT)"
+    )
+    conn.execute("CREATE INDEX jobs_ready ON jobs (status, id)")
+    t0 = time.perf_counter()
+    conn.execute("BEGIN IMMEDIATE")
+    conn.executemany(
+        "INSERT INTO jobs (type, params, status) VALUES ('noop', '{}', 'pending')",
+        [()] * n,
+    )
+    conn.execute("COMMIT")
+    t1 = time.perf_counter()
+    done = 0
+    while True:
+        conn.execute("BEGIN IMMEDIATE")
+        ids = conn.execute(
+            "UPDATE jobs SET status = 'running' WHERE id IN (SELECT id FROM jobs "
+            "WHERE status = 'pending' ORDER BY id LIMIT ?) RETURNING id",
+            (batch,),
+        ).fetchall()
+        conn.execute("COMMIT")
+        if not ids:
+            break
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany("UPDATE jobs SET status = 'completed', result = 'null' WHERE id = ?", ids)
+        conn.execute("COMMIT")
+        done += len(ids)
+    t2 = time.perf_counter()
+    conn.close()
+    assert done == n, done
+    return {"submitted": n / (t1 - t0), "completed": n / (t2 - t1)}
+
+
 def bare_asyncio(n: int) -> dict[str, float]:
     """The limit in memory: an asyncio.Queue, 8 consumer tasks, one task switch per job."""
 
@@ -233,6 +275,7 @@ def arq_redis(n: int, concurrency: int = 8) -> dict[str, float]:
 
 MEASURES = {
     "raw_sqlite": raw_sqlite,
+    "raw_sqlite_batched": raw_sqlite_batched,
     "bare_asyncio": bare_asyncio,
     "huey_sqlite": huey_sqlite,
     "huey_memory": huey_memory,

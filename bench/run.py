@@ -47,6 +47,7 @@ class Size:
     """How big each scenario is (full or --quick)."""
 
     n: int
+    sqlite_n: int
     store_small: int
     store_large: int
     rss_total: int
@@ -55,10 +56,18 @@ class Size:
     progress_running: int
     ui_small: int
     ui_large: int
+    nap_seconds: float
+    cli_rounds: int
+    server_samples: int
+    server_n: int
+    sse_subscribers: int
+    ws_clients: int
+    beats: int
 
 
 FULL = Size(
     n=5_000,
+    sqlite_n=20_000,
     store_small=100,
     store_large=100_000,
     rss_total=100_000,
@@ -67,9 +76,17 @@ FULL = Size(
     progress_running=500,
     ui_small=100,
     ui_large=100_000,
+    nap_seconds=1.0,
+    cli_rounds=9,
+    server_samples=300,
+    server_n=2_000,
+    sse_subscribers=200,
+    ws_clients=50,
+    beats=10,
 )
 QUICK = Size(
     n=300,
+    sqlite_n=300,
     store_small=100,
     store_large=2_000,
     rss_total=3_000,
@@ -78,6 +95,13 @@ QUICK = Size(
     progress_running=50,
     ui_small=20,
     ui_large=500,
+    nap_seconds=0.2,
+    cli_rounds=3,
+    server_samples=30,
+    server_n=80,
+    sse_subscribers=20,
+    ws_clients=10,
+    beats=3,
 )
 
 
@@ -144,16 +168,18 @@ def throughput_rows(
     size: Size,
     repeat: int,
     targets: dict[str, str],
+    n: int | None = None,
 ) -> list[Row]:
     """Submitted and completed jobs/s of tuiqueue on `store` vs each peer and the limit."""
-    ours = best("tq", "throughput", "completed", repeat, n=size.n, store=store)
+    n = n or size.n
+    ours = best("tq", "throughput", "completed", repeat, n=n, store=store)
     lim = None
     if limit:  # "func" of peers.py, or "module:func"
         module, _, func = limit[1].rpartition(":")
-        lim = best(module or "peers", func, "completed", repeat, n=size.n)
+        lim = best(module or "peers", func, "completed", repeat, n=n)
     rows = []
     for label, module, func, kwargs in peers:
-        theirs = best(module, func, "completed", repeat, n=size.n, **kwargs)
+        theirs = best(module, func, "completed", repeat, n=n, **kwargs)
         for key in ("completed", "submitted"):
             limit_value = lim[key] if lim else None
             rows.append(
@@ -173,18 +199,34 @@ def throughput_rows(
 
 
 def scenario_sqlite(size: Size, repeat: int) -> list[Row]:
-    """SQLite store vs huey's SqliteHuey and raw sqlite3."""
-    return throughput_rows(
+    """SQLite store vs huey's SqliteHuey, with batched raw sqlite3 as the limit; then the
+    same run's tuiqueue against raw sqlite3 at one transaction per step per job."""
+    rows = throughput_rows(
         "sqlite",
         [
             ("huey SqliteHuey (NORMAL)", "peers", "huey_sqlite", {"synchronous": "normal"}),
             ("huey SqliteHuey (default)", "peers", "huey_sqlite", {}),
         ],
-        ("raw sqlite3", "raw_sqlite"),
+        ("raw sqlite3, batches of 64", "raw_sqlite_batched"),
         size,
         repeat,
-        {"huey SqliteHuey (NORMAL):completed": ">= 2x peer, >= 0.5x limit"},
+        {"huey SqliteHuey (NORMAL):completed": ">= 2x peer, >= 0.3x limit"},
+        n=size.sqlite_n,
     )
+    per_job = best("peers", "raw_sqlite", "completed", repeat, n=size.sqlite_n)
+    ours = rows[0].tuiqueue
+    rows.append(
+        Row(
+            "sqlite: completed",
+            "jobs/s",
+            ours,
+            "raw sqlite3, 3 transactions a job",
+            per_job["completed"],
+            None,
+            ratio(ours, per_job["completed"]),
+        )
+    )
+    return rows
 
 
 def scenario_memory(size: Size, repeat: int) -> list[Row]:
@@ -376,6 +418,120 @@ def scenario_progress(size: Size, repeat: int) -> list[Row]:
     return rows
 
 
+def scenario_cli(size: Size, repeat: int) -> list[Row]:
+    """Wall time of the short commands, each against `python -c pass` of the same run."""
+    out = measure("cli", "commands", timeout=300.0, rounds=size.cli_rounds)
+    base = out["pass_ms"]
+    return [
+        Row(
+            f"cli: tuiqueue {name}, wall, median",
+            "ms",
+            out[f"{name}_ms"],
+            "python -c pass",
+            base,
+            None,
+            ratio(out[f"{name}_ms"], base),
+            None,
+            "<= 4x peer",
+        )
+        for name in ("submit", "list", "show", "stats", "cancel")
+    ]
+
+
+def scenario_def_jobs(size: Size, repeat: int) -> list[Row]:
+    """80 plain `def` jobs sleeping a second at concurrency 80 vs the same async jobs."""
+    out = measure("tq", "naps", n=80, concurrency=80, seconds=size.nap_seconds)
+    return [
+        Row(
+            f"80 def jobs of {size.nap_seconds:g} s, concurrency 80",
+            "s",
+            out["def_s"],
+            "same, async jobs",
+            out["async_s"],
+            None,
+            ratio(out["def_s"], out["async_s"]),
+            None,
+            "<= 1.3x peer",
+        )
+    ]
+
+
+def scenario_cold_start(size: Size, repeat: int) -> list[Row]:
+    """The dashboard as a process on a pty: command start to the first frame with a job row,
+    against a minimal Textual app (Header, Static, Footer) started the same way."""
+    why = dashboard_available()
+    if why:
+        return [Row("dashboard cold start", "ms", None, note=why)]
+    out = measure("coldstart", "first_frame", timeout=300.0, rounds=size.cli_rounds)
+    return [
+        Row(
+            "dashboard cold start: command to first frame, median",
+            "ms",
+            out["dashboard_ms"],
+            "minimal Textual app",
+            out["minimal_ms"],
+            None,
+            ratio(out["dashboard_ms"], out["minimal_ms"]),
+            None,
+            "<= 1.5x peer",
+        )
+    ]
+
+
+def scenario_server(size: Size, repeat: int) -> list[Row]:
+    """`tuiqueue serve` (a real process): REST submits against the same through the Python
+    API; the ratios are the HTTP overhead."""
+    try:
+        import aiohttp  # noqa: F401
+    except ImportError:
+        return [Row("server: REST submit p50", "ms", None, note="not measured: no aiohttp")]
+    out = measure(
+        "server", "rest_submit", timeout=300.0, samples=size.server_samples, n=size.server_n
+    )
+    rows = [
+        Row(
+            "server: REST submit p50",
+            "ms",
+            out["http_p50_ms"],
+            "Python API engine.submit",
+            out["api_p50_ms"],
+            None,
+            ratio(out["http_p50_ms"], out["api_p50_ms"]),
+        ),
+        Row(
+            f"server: REST submits, {size.server_n:,} from 8 clients",
+            "jobs/s",
+            out["http_jobs_per_s"],
+            "Python API, 8 tasks",
+            out["api_jobs_per_s"],
+            None,
+            ratio(out["http_jobs_per_s"], out["api_jobs_per_s"]),
+        ),
+    ]
+    fan = measure(
+        "server", "sse_fanout", timeout=300.0, subscribers=size.sse_subscribers, beats=size.beats
+    )
+    rows.append(
+        Row(
+            f"server: SSE, {size.sse_subscribers} subscribers of one job: progress to the "
+            "last one, p95",
+            "ms",
+            fan["last_p95_ms"],
+            note=f"p50 {fan['last_p50_ms']:.1f} ms over {fan['events']} progress events",
+        )
+    )
+    ws = measure("server", "ws_broadcast", timeout=300.0, clients=size.ws_clients, beats=size.beats)
+    rows.append(
+        Row(
+            f"server: WebSocket, {size.ws_clients} clients: progress to the last one, p95",
+            "ms",
+            ws["last_p95_ms"],
+            note=f"p50 {ws['last_p50_ms']:.1f} ms over {ws['events']} progress events",
+        )
+    )
+    return rows
+
+
 SCENARIOS: dict[str, Callable[[Size, int], list[Row]]] = {
     "sqlite": scenario_sqlite,
     "memory": scenario_memory,
@@ -385,6 +541,10 @@ SCENARIOS: dict[str, Callable[[Size, int], list[Row]]] = {
     "dashboard": scenario_dashboard,
     "progress": scenario_progress,
     "memory_growth": scenario_memory_growth,
+    "cli": scenario_cli,
+    "def_jobs": scenario_def_jobs,
+    "cold_start": scenario_cold_start,
+    "server": scenario_server,
 }
 
 

@@ -35,6 +35,26 @@ async def ticker(ctx: JobContext, ticks: int = 20) -> None:
         await anyio.sleep(0.05)
 
 
+@registry.job_type(
+    "nap_async",
+    description="Sleeps without blocking the loop.",
+    params=[Param("seconds", "float", default=1.0, min=0)],
+)
+async def nap_async(ctx: JobContext, seconds: float = 1.0) -> None:
+    """anyio.sleep(seconds)."""
+    await anyio.sleep(seconds)
+
+
+@registry.job_type(
+    "nap_def",
+    description="A plain def job: sleeps in its worker thread.",
+    params=[Param("seconds", "float", default=1.0, min=0)],
+)
+def nap_def(ctx: JobContext, seconds: float = 1.0) -> None:
+    """time.sleep(seconds) in the thread the engine runs plain def jobs in."""
+    time.sleep(seconds)
+
+
 def target(kind: str) -> str:
     """A fresh store location of this kind."""
     if kind == "sqlite":
@@ -201,9 +221,44 @@ def progress_headless(seconds: float, running: int = 500, ticks: int = 20) -> di
     return anyio.run(main)
 
 
+def naps(n: int, concurrency: int, seconds: float, rounds: int = 3) -> dict[str, float]:
+    """n jobs sleeping `seconds` at `concurrency`, plain def vs async, alternated `rounds`
+    times in this process (memory store): the median seconds from run() to the last one
+    stored as finished, for each kind."""
+
+    async def drain(kind: str) -> float:
+        engine = Engine(open_store(":memory:"), concurrency=concurrency, registry=registry)
+        await engine.store.open()
+        try:
+            await engine.submit_many([(kind, {"seconds": seconds})] * n)
+            t0 = time.perf_counter()
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(engine.run)
+                while engine.processed < n:
+                    await anyio.sleep(0.005)
+                took = time.perf_counter() - t0
+                await engine.stop()
+            return took
+        finally:
+            await engine.store.close()
+
+    async def main() -> dict[str, float]:
+        times: dict[str, list[float]] = {"nap_def": [], "nap_async": []}
+        for _ in range(rounds):
+            for kind in times:
+                times[kind].append(await drain(kind))
+        return {
+            "def_s": statistics.median(times["nap_def"]),
+            "async_s": statistics.median(times["nap_async"]),
+        }
+
+    return anyio.run(main)
+
+
 MEASURES = {
     "throughput": throughput,
     "submit_latency": submit_latency,
     "memory_growth": memory_growth,
     "progress_headless": progress_headless,
+    "naps": naps,
 }

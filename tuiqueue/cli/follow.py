@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import anyio
 import click
@@ -22,7 +22,9 @@ from tuiqueue.core.events import Event, EventKind, Subscription
 from tuiqueue.core.job import Job
 from tuiqueue.core.status import TERMINAL, Status
 from tuiqueue.core.text import one_line
-from tuiqueue.engine.engine import Engine
+
+if TYPE_CHECKING:
+    from tuiqueue.engine.engine import Engine
 
 RECHECK = 2.0
 """Seconds between re-reads of the waited jobs (a missed or coalesced event costs no more)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -13,10 +13,11 @@ from tuiqueue.cli.support import (
     friendly_errors,
     run,
 )
-from tuiqueue.core.registry import load_job_types
 from tuiqueue.core.status import Status
-from tuiqueue.engine.engine import Engine
 from tuiqueue.store import default_db, open_store
+
+if TYPE_CHECKING:
+    from tuiqueue.engine.engine import Engine
 
 T = TypeVar("T")
 STATUS_NAMES = [s.value for s in Status]
@@ -33,19 +34,26 @@ class Settings:
     def load(self) -> None:
         """Load built-in, installed and --jobs job types (once)."""
         if not self.loaded:
+            from tuiqueue.core.registry import load_job_types
+
             with friendly_errors():
                 load_job_types(self.jobs)
             self.loaded = True
 
-    def engine(self, **kw: Any) -> Engine:
-        """An engine on the chosen store (opened by the caller)."""
-        self.load()
+    def engine(self, *, types: bool = True, **kw: Any) -> Engine:
+        """An engine on the chosen store (opened by the caller); types=False for a command
+        that never needs a job type's schema or code (list, show, stats, cancel...), so it
+        does not import every job module first."""
+        if types:
+            self.load()
+        from tuiqueue.engine.engine import Engine  # the engine's import is most of a command's
+
         with friendly_errors():
             return Engine(open_store(self.db), **kw)
 
-    def call(self, fn: Callable[[Engine], Awaitable[T]], **kw: Any) -> T:
-        """Open the store, run fn(engine), close."""
-        engine = self.engine(**kw)
+    def call(self, fn: Callable[[Engine], Awaitable[T]], *, types: bool = True, **kw: Any) -> T:
+        """Open the store, run fn(engine), close (types: see engine)."""
+        engine = self.engine(types=types, **kw)
 
         async def body() -> T:
             await engine.store.open()

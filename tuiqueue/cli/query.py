@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import anyio
 import click
@@ -25,7 +25,9 @@ from tuiqueue.core.queues import check_queue_name
 from tuiqueue.core.records import Step
 from tuiqueue.core.schedule import Origin
 from tuiqueue.core.status import TERMINAL, Status
-from tuiqueue.engine.engine import Engine
+
+if TYPE_CHECKING:
+    from tuiqueue.engine.engine import Engine
 
 T = TypeVar("T")
 
@@ -69,7 +71,7 @@ def list_jobs(
         for job in jobs:
             click.echo(job_line(job, why.get(job.id)))
 
-    settings.call(body)
+    settings.call(body, types=False)
 
 
 async def _reasons(engine: Engine, jobs: list[Job]) -> dict[int, str]:
@@ -98,7 +100,7 @@ def show(settings: Settings, job_id: int, as_json: bool) -> None:
         reason = (await _reasons(engine, [job])).get(job.id)
         return job, reason, await engine.store.steps(job_id), await engine.job_origin(job_id)
 
-    job, reason, steps, origin = settings.call(body)
+    job, reason, steps, origin = settings.call(body, types=False)
     if as_json:
         echo_json(
             {
@@ -147,7 +149,7 @@ def logs(settings: Settings, job_id: int, follow: bool) -> None:
                 return exit_code([job])
             await anyio.sleep(0.25)
 
-    sys.exit(settings.call(body))
+    sys.exit(settings.call(body, types=False))
 
 
 @main.command()
@@ -155,7 +157,7 @@ def logs(settings: Settings, job_id: int, follow: bool) -> None:
 @pass_settings
 def stats(settings: Settings, as_json: bool) -> None:
     """Counts per status."""
-    result = settings.call(lambda e: e.stats())
+    result = settings.call(lambda e: e.stats(), types=False)
     if as_json:
         echo_json(result.to_dict())
         return

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from tuiqueue.cli.group import Settings, main, pass_settings
 from tuiqueue.cli.support import BadInput, echo_json
 from tuiqueue.core.queues import QueueInfo, check_queue_name
-from tuiqueue.engine.engine import Engine
+
+if TYPE_CHECKING:
+    from tuiqueue.engine.engine import Engine
 
 
 def _name(value: str | None) -> str | None:

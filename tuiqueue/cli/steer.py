@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
@@ -12,7 +12,9 @@ from tuiqueue.cli.support import (
     parse_duration,
 )
 from tuiqueue.core.status import TERMINAL, Priority, Status
-from tuiqueue.engine.engine import Engine
+
+if TYPE_CHECKING:
+    from tuiqueue.engine.engine import Engine
 
 T = TypeVar("T")
 
@@ -24,7 +26,7 @@ def _each(settings: Settings, ids: Sequence[int], verb: str) -> None:
             note = " (stopping)" if verb == "cancel" and job.status not in TERMINAL else ""
             click.echo(f"job {job.id}: {job.status}{note}")
 
-    settings.call(body)
+    settings.call(body, types=False)
 
 
 NOT_KILLABLE = (

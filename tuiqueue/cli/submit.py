@@ -6,7 +6,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -21,7 +21,9 @@ from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.params import ValidationError
 from tuiqueue.core.queues import DEFAULT_QUEUE
 from tuiqueue.core.registry import REGISTRY
-from tuiqueue.engine.engine import Engine
+
+if TYPE_CHECKING:
+    from tuiqueue.engine.engine import Engine
 
 T = TypeVar("T")
 

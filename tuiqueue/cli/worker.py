@@ -23,8 +23,7 @@ from tuiqueue.core.events import EventKind, Subscription
 from tuiqueue.core.queues import parse_queue_list
 from tuiqueue.core.status import TERMINAL, Status
 from tuiqueue.core.text import mask_url
-from tuiqueue.engine.engine import RETENTION_KEEP, STOP_WRITES
-from tuiqueue.engine.runner import abandoned_jobs
+from tuiqueue.engine.defaults import RETENTION_KEEP, STOP_WRITES
 
 T = TypeVar("T")
 
@@ -205,6 +204,8 @@ def worker(
         await engine.store.close()
         plural = "s" if engine.processed != 1 else ""
         stderr(f"worker stopped; {engine.processed} job{plural} processed")
+        from tuiqueue.engine.runner import abandoned_jobs
+
         left = abandoned_jobs()
         if left:
             # Their bodies ignore cancellation: waiting for them at exit would hang forever.

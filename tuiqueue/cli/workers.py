@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
@@ -13,7 +13,9 @@ from tuiqueue.cli.support import (
     safe,
 )
 from tuiqueue.core.records import WORKERS_KEPT_FOR, WorkerInfo
-from tuiqueue.engine.engine import Engine
+
+if TYPE_CHECKING:
+    from tuiqueue.engine.engine import Engine
 
 T = TypeVar("T")
 
@@ -32,7 +34,7 @@ def workers(settings: Settings, as_json: bool, show_all: bool) -> None:
         # The engine's own liveness rule, so this agrees with crash recovery.
         return await engine.workers(), float(getattr(engine, "dead_after", 15.0))
 
-    rows, dead_after = settings.call(body)
+    rows, dead_after = settings.call(body, types=False)
     now = time.time()
     if not show_all:
         rows = [w for w in rows if w.alive(now, dead_after) or w.gone_for(now) <= WORKERS_KEPT_FOR]

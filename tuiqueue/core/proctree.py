@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import functools
 import logging
 import os
@@ -105,6 +103,8 @@ def find(token: str) -> list[int]:
 @functools.cache
 def become_subreaper() -> bool:
     """Make this process adopt its orphaned descendants (Linux), so they stay findable."""
+    import ctypes.util  # here: only workers need it, every command imports this module
+
     name = ctypes.util.find_library("c")
     try:
         libc = ctypes.CDLL(name, use_errno=True)

@@ -8,7 +8,6 @@ import inspect
 import sys
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -201,6 +200,8 @@ def load_job_types(
     modules: Iterable[str] = (), *, entry_point_group: str = ENTRY_POINT_GROUP
 ) -> None:
     """Load installed entry points (the built-ins among them), then the given modules."""
+    from importlib.metadata import entry_points  # ~10 ms: only commands that need job types
+
     global _loaded
     _loaded = _loaded or entry_point_group == ENTRY_POINT_GROUP
     for ep in entry_points(group=entry_point_group):

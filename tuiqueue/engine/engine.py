@@ -27,6 +27,8 @@ from tuiqueue.core.records import Stats as Stats
 from tuiqueue.core.registry import REGISTRY, Registry, ensure_job_types
 from tuiqueue.core.schedule import Origin, Schedule
 from tuiqueue.core.status import ACTIVE, TERMINAL, UNFINISHED, Priority, Status
+from tuiqueue.engine.defaults import RETENTION_KEEP as RETENTION_KEEP
+from tuiqueue.engine.defaults import STOP_WRITES as STOP_WRITES
 from tuiqueue.engine.dispatcher import FLUSH_INTERVAL as FLUSH_INTERVAL
 from tuiqueue.engine.dispatcher import Dispatcher
 from tuiqueue.engine.recovery import (
@@ -45,17 +47,12 @@ from tuiqueue.store.base import Store, StoreAuthError, StoreError
 
 logger = logging.getLogger(__name__)
 
-RETENTION_KEEP = 10_000
-"""Finished jobs a running engine keeps by default (newest first); older ones are deleted."""
 RETENTION_INTERVAL = 60.0
 """Seconds between retention passes of a running engine."""
 RETENTION_BATCH = 200
 """Jobs (with their logs) deleted per transaction by retention..."""
 RETENTION_PAUSE = 0.01
 """...and seconds between those transactions, so other processes' writes get in between."""
-STOP_WRITES = 5.0
-"""Seconds a stopping engine gives the store, after the grace, to record its jobs; a store
-that is unreachable or locked longer is given up on (its jobs are recovered later)."""
 
 
 MAX_ATTEMPTS = 1_000

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
-import httpx
 
 from tuiqueue.core.context import JobContext, JobFailed
 from tuiqueue.core.params import Param
 from tuiqueue.core.registry import job_type
+
+if TYPE_CHECKING:
+    import httpx
 
 
 class FetchFailed(JobFailed):
@@ -53,6 +55,8 @@ def summary(results: list[dict[str, Any]]) -> tuple[int, str]:
 )
 async def fetch_urls(ctx: JobContext, urls: list[str], timeout: float) -> dict[str, Any]:
     """Fetch every URL; some bad URLs are a "partial" outcome, all of them a failed job."""
+    import httpx  # here, not at load: every command that loads job types would pay for it
+
     results: dict[str, dict[str, Any]] = {}
     done = 0
     ctx.progress(0, f"Fetched 0/{len(urls)} URLs")

@@ -1,0 +1,58 @@
+"""The command line measured as a user runs it: wall time of whole processes."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env() -> dict[str, str]:
+    """This checkout's tuiqueue first on the path (not whichever one is installed), and
+    bytecode caching on, as for a user (without it every run compiles every module)."""
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    env = {**os.environ, "PYTHONPATH": path}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def _wall(argv: list[str], env: dict[str, str]) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - t0
+
+
+def commands(rounds: int = 9) -> dict[str, Any]:
+    """Median wall seconds of `python -c pass` and of each short command, alternated in one
+    run (each round runs every one of them once, in the same order)."""
+    env = _env()
+    db = os.path.join(tempfile.mkdtemp(prefix="bench-cli-"), "jobs.db")
+    tq = [sys.executable, "-m", "tuiqueue", "--db", db]
+    for _ in range(rounds + 1):  # jobs to show and to cancel (one each round)
+        subprocess.run(
+            [*tq, "submit", "echo", "-p", "message=hi"],
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+    argvs = {
+        "pass": [sys.executable, "-c", "pass"],
+        "submit": [*tq, "submit", "echo", "-p", "message=hi"],
+        "list": [*tq, "list"],
+        "show": [*tq, "show", "1"],
+        "stats": [*tq, "stats"],
+        "cancel": [*tq, "cancel", "{id}"],
+    }
+    times: dict[str, list[float]] = {name: [] for name in argvs}
+    for i in range(rounds):
+        for name, argv in argvs.items():
+            argv = [a.replace("{id}", str(i + 2)) for a in argv]
+            times[name].append(_wall(argv, env))
+    return {f"{name}_ms": 1000 * statistics.median(t) for name, t in times.items()}

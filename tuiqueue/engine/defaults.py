@@ -1,0 +1,9 @@
+"""The engine's defaults the command line shows in its help, importable without the engine."""
+
+from __future__ import annotations
+
+RETENTION_KEEP = 10_000
+"""Finished jobs a running engine keeps by default (newest first); older ones are deleted."""
+STOP_WRITES = 5.0
+"""Seconds a stopping engine gives the store, after the grace, to record its jobs; a store
+that is unreachable or locked longer is given up on (its jobs are recovered later)."""
