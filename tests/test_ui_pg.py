@@ -61,7 +61,7 @@ async def test_two_dashboards_stay_in_sync(url: str) -> None:
         await wait_for(pr, lambda: status_of(runner, gate) == "running", 10)
         table(watcher).select(gate)
         table(watcher).focus()
-        await pw.press("c")
+        await pw.press("c", "y")  # running: asked first (issue 14)
         await wait_for(pr, lambda: status_of(runner, gate) == "cancelled", 10)
         await wait_for(pw, lambda: status_of(watcher, gate) == "cancelled", 10)
     statuses = await _statuses(url)
