@@ -31,6 +31,7 @@ from tuiqueue.engine.defaults import RETENTION_KEEP as RETENTION_KEEP
 from tuiqueue.engine.defaults import STOP_WRITES as STOP_WRITES
 from tuiqueue.engine.dispatcher import FLUSH_INTERVAL as FLUSH_INTERVAL
 from tuiqueue.engine.dispatcher import Dispatcher
+from tuiqueue.engine.on_finish import OnFinish
 from tuiqueue.engine.recovery import (
     DEAD_AFTER,
     RECOVERY_INTERVAL,
@@ -93,6 +94,7 @@ class Engine:
         worker: bool = True,
         read_only: bool = False,
         queues: Iterable[str] | None = None,
+        on_finish: str | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -147,6 +149,9 @@ class Engine:
         abandoned: failed, its slot released, its body left running unreferenced."""
         self.scheduler = Scheduler(store, self.registry, clock, self._scheduled, self._report)
         """Fires due schedules while run() runs a worker; the schedule commands below."""
+        self.on_finish = None if on_finish is None else OnFinish(on_finish, notice=self._notice)
+        """While run() runs: a shell command per finished job (its worker's jobs, or every
+        job it sees without a worker; see engine/on_finish.py)."""
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -207,6 +212,20 @@ class Engine:
         self, *, drain: bool = False, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
     ) -> None:
         """Run jobs until stop() (or, with drain, until nothing is left to run)."""
+        try:
+            if self.on_finish is None:
+                await self._run(drain, task_status)
+            else:
+                # Around the whole run: the jobs its stop fails are called back for too, and
+                # stop() returns once the callbacks still running are done (bounded).
+                mine = self.worker_id if self.worker else None
+                async with self.on_finish.listening(self.bus, mine):
+                    await self._run(drain, task_status)
+        finally:
+            if self._started:  # (a store that failed to open: nothing started, nothing to stop)
+                self._stopped.set()
+
+    async def _run(self, drain: bool, task_status: TaskStatus[None]) -> None:
         if self.registry is REGISTRY:
             ensure_job_types()  # the README's `Engine(open_store(...))` knows the built-ins
         if not self.worker:
@@ -239,7 +258,6 @@ class Engine:
                 self._d.close_slots()
                 self._d.runner_tg = None
                 self._d.alarm.close()
-                self._stopped.set()
 
     async def _watch(self, task_status: TaskStatus[None]) -> None:
         """run() without a worker: publish what other processes change until stop()."""
@@ -247,15 +265,12 @@ class Engine:
         self._started = True
         self._d.stopping = False
         task_status.started()
-        try:
-            async with anyio.create_task_group() as tg:
-                if self.store.shared:
-                    tg.start_soon(self._watcher().run)
-                while not self._d.stopping:
-                    await self._d.alarm.sleep(self.poll_interval)
-                tg.cancel_scope.cancel()
-        finally:
-            self._stopped.set()
+        async with anyio.create_task_group() as tg:
+            if self.store.shared:
+                tg.start_soon(self._watcher().run)
+            while not self._d.stopping:
+                await self._d.alarm.sleep(self.poll_interval)
+            tg.cancel_scope.cancel()
 
     def _watcher(self) -> Watcher:
         """Publishes what other processes change in a shared store."""
@@ -388,6 +403,10 @@ class Engine:
                 logger.warning("retention pass failed: %s", exc)
                 self.last_error = f"retention pass failed: {exc}"
                 await self._report(self.last_error)
+
+    def _notice(self, job_id: int, message: str) -> None:
+        """Tell every subscriber something a person should hear of (the worker prints it)."""
+        self.bus.publish(Event(EventKind.NOTICE, job_id, lines=(message,)))
 
     async def _report(self, error: str) -> None:
         """Make a background failure visible to `tuiqueue workers` (best effort, logged)."""
