@@ -127,9 +127,8 @@ async def test_a_long_job_notifies_the_terminal_when_it_finishes() -> None:
 
 def job(job_id: int, status: Status, seconds: float, error: str | None = None) -> Job:
     """A finished job that ran `seconds`."""
-    return Job(
-        job_id, "backup", {}, status=status, started_at=100.0, finished_at=100 + seconds, error=error
-    )
+    end = 100.0 + seconds
+    return Job(job_id, "backup", {}, status=status, started_at=100.0, finished_at=end, error=error)
 
 
 def test_which_jobs_are_told_and_how_often() -> None:
@@ -137,9 +136,7 @@ def test_which_jobs_are_told_and_how_often() -> None:
     GAP of the last notification share the next one."""
     now = [1000.0]
     written: list[str] = []
-    alerts = TerminalAlerts(
-        written.append, after=60, style="9", tmux=False, clock=lambda: now[0]
-    )
+    alerts = TerminalAlerts(written.append, after=60, style="9", tmux=False, clock=lambda: now[0])
     assert alerts.add([job(1, Status.COMPLETED, 59)]) is None and written == []
     assert alerts.add([job(2, Status.FAILED, 1, "boom")]) is None
     assert written == ["\x1b]9;tuiqueue: Job #2 backup failed after 1s: boom\x07\x07"]
@@ -156,9 +153,7 @@ def test_which_jobs_are_told_and_how_often() -> None:
 
 
 def test_osc_777_tmux_and_the_style_chosen_from_the_terminal() -> None:
-    assert notification("a;b", "x;y\x07", style="777") == (
-        "\x1b]777;notify;a,b;x;y\\x07\x07\x07"
-    )
+    assert notification("a;b", "x;y\x07", style="777") == ("\x1b]777;notify;a,b;x;y\\x07\x07\x07")
     assert notification("t", "b", style="9", tmux=True) == (
         "\x1bPtmux;\x1b\x1b]9;t: b\x07\x1b\\\x07"
     )
