@@ -194,7 +194,7 @@ async def test_callbacks_are_bounded_and_a_slow_one_is_killed(
         f'echo "$TUIQUEUE_JOB_ID" >> {shlex.quote(str(started))}; sleep 30; '
         f"echo late >> {shlex.quote(str(record))}",
         limit=2,
-        timeout=0.5,
+        timeout=1.5,
     )
     engine = Engine(open_store(":memory:"), registry=registry, poll_interval=0.02)
     engine.on_finish = hook
@@ -210,7 +210,7 @@ async def test_callbacks_are_bounded_and_a_slow_one_is_killed(
         assert (await engine.get(3)).status is Status.COMPLETED
     found = [e.lines[0] for e in notices.drain() if e.kind is EventKind.NOTICE]
     assert sorted(found) == [
-        f"on-finish command for job {i} (completed) did not finish within 0.5s and was killed"
+        f"on-finish command for job {i} (completed) did not finish within 1.5s and was killed"
         for i in (1, 2, 3)
     ]
     assert not record.exists()  # the killed shells' `sleep` did not live on to write
