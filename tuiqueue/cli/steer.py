@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from tuiqueue.cli.group import Settings, main, pass_settings
+from tuiqueue.cli.submit import _parse_pairs
 from tuiqueue.cli.support import (
     echo_json,
     parse_duration,
 )
-from tuiqueue.cli.submit import _parse_pairs
 from tuiqueue.core.status import TERMINAL, Priority, Status
 
 if TYPE_CHECKING:

@@ -586,9 +586,7 @@ class Engine:
         """Resume a paused job."""
         return await self._command(job_id, "resume")
 
-    async def rerun(
-        self, job_id: int, params: Mapping[str, Any] | None = None, **kw: Any
-    ) -> Job:
+    async def rerun(self, job_id: int, params: Mapping[str, Any] | None = None, **kw: Any) -> Job:
         """Queue a new job of the same type, linked to the original (its `rerun_of`): with
         the same params, priority and queue unless given (params are validated as submit()
         validates them)."""
