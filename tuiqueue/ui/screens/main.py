@@ -17,7 +17,7 @@ from textual.widgets import Footer, Input, OptionList, Select
 from textual.worker import WorkType
 
 from tuiqueue.core.job import Job, NewJob
-from tuiqueue.core.lifecycle import UnknownJob
+from tuiqueue.core.lifecycle import Command, UnknownJob
 from tuiqueue.core.params import ValidationError
 from tuiqueue.core.queues import DEFAULT_QUEUE
 from tuiqueue.core.records import Stats
@@ -639,8 +639,14 @@ class MainScreen(Screen[None]):
             self._delete_later(ids)
             return
         try:
-            if command in ("cancel", "kill", "pause", "resume"):
-                done = await engine.command_many(ids, command)  # type: ignore[arg-type]
+            steering: dict[str, Command] = {
+                "cancel": "cancel",
+                "kill": "kill",
+                "pause": "pause",
+                "resume": "resume",
+            }
+            if command in steering:
+                done = await engine.command_many(ids, steering[command])
             elif command in ("priority_up", "priority_down"):
                 step = 1 if command == "priority_up" else -1
                 levels = {
