@@ -52,6 +52,7 @@ from tuiqueue.ui.screens.schedules import FormJob, SchedulesScreen
 from tuiqueue.ui.screens.workers import WorkersScreen
 from tuiqueue.ui.terminal_alert import TerminalAlerts
 from tuiqueue.ui.widgets.job_form import JobForm
+from tuiqueue.ui.widgets.job_table import JobTable
 from tuiqueue.ui.widgets.log_tail import LogTail
 from tuiqueue.ui.window import MAX_ACTIVE as MAX_ACTIVE
 from tuiqueue.ui.window import PAGE as PAGE
@@ -90,6 +91,9 @@ PALETTE: list[tuple[str, str, bool, str]] = [
     ("Cancel job", "Cancel the selected job", False, "job('cancel')"),
     ("Pause/resume job", "Pause or resume the selected job", False, "job('toggle_pause')"),
     ("Rerun job", "Queue the selected job again", False, "job('rerun')"),
+    ("Edit and rerun job", "The form filled from the selected job", True, "edit_rerun"),
+    ("Mark all jobs", "Mark every job the filter matches", True, "select_all"),
+    ("Retry failed jobs", "Rerun every marked failed job", True, "job('retry')"),
     ("Delete job", "Delete the selected job (u undoes it)", False, "job('delete')"),
     ("Undo delete", "Bring back the job deleted last", True, "undo_delete"),
     ("Pause/resume queue", "Pause or resume the whole queue", True, "toggle_queue"),
@@ -552,6 +556,7 @@ class QueueApp(App[None]):
                 [
                     ("Everywhere", [*self.BINDINGS, *self.EXTRA_HELP]),
                     ("Queue", MainScreen.BINDINGS),
+                    ("Queue table", [b for b in JobTable.BINDINGS if getattr(b, "id", None)]),
                     ("Job details", DetailScreen.BINDINGS),
                     ("Log (detail view and pane)", LogTail.KEYS_HELP),
                 ]
@@ -601,7 +606,7 @@ class QueueApp(App[None]):
                 timer.stop()
             job_ids = list(doomed)
             doomed.clear()
-            await self.engine.delete(job_ids)
+            await self.engine.delete_many(job_ids)  # (one that started running is kept)
         await self.engine.stop(self.grace)
         self.exit()
 
