@@ -37,6 +37,7 @@ from tuiqueue.core.records import (
     Superseded,
     WorkerInfo,
 )
+from tuiqueue.core.preset import Preset
 from tuiqueue.core.schedule import Fire, Origin, Schedule
 from tuiqueue.core.status import ACTIVE, TERMINAL, Priority, Status
 from tuiqueue.core.text import mask_url
@@ -47,6 +48,7 @@ from tuiqueue.store.postgres_conn import PgConnection, Rollback, Versions
 from tuiqueue.store.postgres_logs import PgLogs
 from tuiqueue.store.postgres_sql import COLUMNS, VISIBLE, row_to_job
 from tuiqueue.store.postgres_workers import PgFleet
+from tuiqueue.store.presets_postgres import PgPresets
 from tuiqueue.store.schedules_postgres import PgSchedules
 
 log = logging.getLogger(__name__)
@@ -67,6 +69,7 @@ class PostgresStore(Store):
         self.schema = self._db.schema
         self._batches = PgBatches(self._db)
         self._schedules = PgSchedules(self._db, self._insert)
+        self._presets = PgPresets(self._db)
         self._fleet = PgFleet(self._db)
         self._logs = PgLogs(self._db)
         self._token_base = uuid.uuid4().hex[:10]
@@ -608,3 +611,17 @@ class PostgresStore(Store):
 
     async def job_origin(self, job_id: int) -> Origin | None:
         return await self._schedules.job_origin(job_id)
+
+    # -- presets (presets_postgres.py) ----------------------------------------------------------
+
+    async def save_preset(self, preset: Preset, *, replace: bool = False) -> Preset:
+        return await self._presets.save_preset(preset, replace=replace)
+
+    async def presets(self, type: str | None = None) -> list[Preset]:
+        return await self._presets.presets(type)
+
+    async def preset(self, name: str) -> Preset | None:
+        return await self._presets.preset(name)
+
+    async def remove_preset(self, name: str) -> Preset:
+        return await self._presets.remove_preset(name)

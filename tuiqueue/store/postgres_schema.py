@@ -16,7 +16,7 @@ from tuiqueue.store.base import StoreError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 NAME = re.compile(r"^[a-z_][a-z0-9_]{0,40}$")
 """A schema name tuiqueue accepts (lower case, so it never needs quoting)."""
 
@@ -137,6 +137,19 @@ MIGRATIONS: dict[int, str] = {
         missed integer NOT NULL DEFAULT 0
     );
     CREATE INDEX job_origins_schedule ON job_origins (schedule, job_id)
+    """,
+    # Presets: saved forms by name (presets_postgres.py).
+    3: """
+    CREATE TABLE presets (
+        name text PRIMARY KEY,
+        type text NOT NULL,
+        params text NOT NULL,
+        priority integer NOT NULL,
+        queue text NOT NULL,
+        created_at double precision NOT NULL,
+        updated_at double precision NOT NULL
+    );
+    CREATE INDEX presets_type ON presets (type, name)
     """,
 }
 """Every statement runs with search_path set to the store's schema."""

@@ -37,6 +37,7 @@ from tuiqueue.core.records import (
     Superseded,
     WorkerInfo,
 )
+from tuiqueue.core.preset import Preset
 from tuiqueue.core.schedule import Fire, Origin, Schedule
 from tuiqueue.core.status import TERMINAL, Priority, Status
 from tuiqueue.core.text import mask_secrets, mask_url
@@ -61,6 +62,7 @@ from tuiqueue.store.redis_codec import (
     outcome_spec,
     snaps_to_jobs,
 )
+from tuiqueue.store.presets_redis import RedisPresets
 from tuiqueue.store.schedules_redis import RedisSchedules
 
 log = logging.getLogger(__name__)
@@ -133,6 +135,7 @@ class RedisStore(Store):
         self._own = OwnVersions()
         self._batches = RedisBatches(self._run, mask_url(url))
         self._schedules = RedisSchedules(lambda: self.client, prefix, self._call)
+        self._presets = RedisPresets(lambda: self.client, prefix, self._call)
         self._scope_args: tuple[ClaimScope, str, str] = (ANY, "", "")
         """The newest scope and its two script arguments (encoded once, not per claim)."""
 
@@ -756,3 +759,17 @@ class RedisStore(Store):
 
     async def job_origin(self, job_id: int) -> Origin | None:
         return await self._schedules.job_origin(job_id)
+
+    # -- presets (presets_redis.py) ----------------------------------------------------------
+
+    async def save_preset(self, preset: Preset, *, replace: bool = False) -> Preset:
+        return await self._presets.save_preset(preset, replace=replace)
+
+    async def presets(self, type: str | None = None) -> list[Preset]:
+        return await self._presets.presets(type)
+
+    async def preset(self, name: str) -> Preset | None:
+        return await self._presets.preset(name)
+
+    async def remove_preset(self, name: str) -> Preset:
+        return await self._presets.remove_preset(name)

@@ -14,7 +14,7 @@ from tuiqueue.store.base import StoreError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 APP_ID = 0x7475_6971  # "tuiq": PRAGMA application_id marks our files
 
 MIGRATIONS: dict[int, str] = {
@@ -137,6 +137,19 @@ CREATE TABLE job_origins (
     missed INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX job_origins_schedule ON job_origins (schedule, job_id)
+    """,
+    # Presets: saved forms by name (presets_sqlite.py).
+    8: """
+CREATE TABLE presets (
+    name TEXT PRIMARY KEY,
+    type TEXT NOT NULL,
+    params TEXT NOT NULL,
+    priority INTEGER NOT NULL,
+    queue TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX presets_type ON presets (type, name)
     """,
 }
 
