@@ -54,9 +54,7 @@ async def test_save_list_get_and_remove(store: Store) -> None:
 async def test_a_taken_name_is_refused_unless_replaced(store: Store) -> None:
     first = preset(params={"seconds": 2})
     await store.save_preset(first)
-    second = Preset(
-        "nightly", "echo", {"message": "m"}, Priority.LOW, "other", NOW + 50, NOW + 50
-    )
+    second = Preset("nightly", "echo", {"message": "m"}, Priority.LOW, "other", NOW + 50, NOW + 50)
     with pytest.raises(PresetExists) as caught:
         await store.save_preset(second)
     assert caught.value.existing == first  # the error says what holds the name

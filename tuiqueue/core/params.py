@@ -272,8 +272,10 @@ class Schema:
             raise ValidationError(errors)
         return clean
 
-    def parse_texts(self, pairs: Sequence[tuple[str, str]], type_name: str = "") -> dict[str, Any]:
-        """Validate NAME=VALUE texts; a list parameter may be given more than once."""
+    def read_texts(self, pairs: Sequence[tuple[str, str]]) -> tuple[dict[str, Any], dict[str, str]]:
+        """NAME=VALUE texts read by their parameters' kinds but not yet checked: (values,
+        errors of texts that could not be read). A list parameter may come more than once;
+        an unknown name keeps its text (validate() then says it is unknown)."""
         raw: dict[str, Any] = {}
         errors: dict[str, str] = {}
         for name, text in pairs:
@@ -290,6 +292,11 @@ class Schema:
                 raw[name] = [*raw[name], *value]
             else:
                 raw[name] = value
+        return raw, errors
+
+    def parse_texts(self, pairs: Sequence[tuple[str, str]], type_name: str = "") -> dict[str, Any]:
+        """Validate NAME=VALUE texts; a list parameter may be given more than once."""
+        raw, errors = self.read_texts(pairs)
         try:
             clean = self.validate({k: v for k, v in raw.items() if k not in errors}, type_name)
         except ValidationError as exc:

@@ -26,6 +26,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import Command, Outcome, UnknownJob, apply_command, apply_priority
+from tuiqueue.core.preset import Preset
 from tuiqueue.core.queues import ANY, ClaimScope, QueueInfo
 from tuiqueue.core.records import (
     Changes,
@@ -37,7 +38,6 @@ from tuiqueue.core.records import (
     Superseded,
     WorkerInfo,
 )
-from tuiqueue.core.preset import Preset
 from tuiqueue.core.schedule import Fire, Origin, Schedule
 from tuiqueue.core.status import TERMINAL, Priority, Status
 from tuiqueue.core.text import mask_secrets, mask_url
@@ -52,6 +52,7 @@ from tuiqueue.store.base import (
     StoreError,
     clip_line,
 )
+from tuiqueue.store.presets_redis import RedisPresets
 from tuiqueue.store.redis_batches import CHUNK, RedisBatches
 from tuiqueue.store.redis_codec import (
     diff,
@@ -62,7 +63,6 @@ from tuiqueue.store.redis_codec import (
     outcome_spec,
     snaps_to_jobs,
 )
-from tuiqueue.store.presets_redis import RedisPresets
 from tuiqueue.store.schedules_redis import RedisSchedules
 
 log = logging.getLogger(__name__)
