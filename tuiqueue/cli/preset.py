@@ -13,6 +13,7 @@ import click
 from tuiqueue.cli.group import Settings, main, pass_settings
 from tuiqueue.cli.submit import _parse_pairs
 from tuiqueue.cli.support import BadInput, echo_json, safe
+from tuiqueue.core.params import ValidationError
 from tuiqueue.core.preset import Preset, PresetExists
 from tuiqueue.core.queues import DEFAULT_QUEUE
 
@@ -76,7 +77,10 @@ def save(
     pairs = _parse_pairs(params)
 
     async def body(engine: Engine) -> tuple[Preset, bool]:
-        values = engine.registry.get(type_name).schema.parse_texts(pairs, type_name)
+        # Read, not filled in: the preset keeps what was given, the type's defaults the rest.
+        values, errors = engine.registry.get(type_name).schema.read_texts(pairs)
+        if errors:
+            raise ValidationError(errors)
         existed = force and await engine.store.preset(name) is not None
         try:
             made = await engine.save_preset(
