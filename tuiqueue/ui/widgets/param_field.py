@@ -67,6 +67,22 @@ class ParamField(Vertical):
             return None  # an emptied field means its default, as its label says
         return self.param.parse_text(text)
 
+    def set_value(self, value: Any) -> None:
+        """Show a value (a preset's) in the input, then check it; None shows the default."""
+        param = self.param
+        value = param.default if value is None else value
+        widget = self.query_one(f"#param-{param.name}")
+        if isinstance(widget, Switch):
+            widget.value = bool(value)
+        elif isinstance(widget, Select):
+            widget.value = value if value in param.choices else Select.NULL
+        elif isinstance(widget, TextArea):
+            items = value if isinstance(value, list) else [] if value is None else [value]
+            widget.load_text("\n".join(str(v) for v in items))
+        else:
+            cast(Input, widget).value = "" if value is None else str(value)
+        self.validate_now()
+
     def value(self) -> tuple[Any, str | None]:
         """(clean value, None) or (None, why not); None means "use the default"."""
         try:
