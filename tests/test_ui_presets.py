@@ -155,6 +155,7 @@ async def test_a_taken_name_asks_before_overwriting(tmp_path: Path) -> None:
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("y")
         await wait_for(pilot, lambda: "Overwrote preset g" in _status(app))
+        assert "Save preset" in [c.title for c in app.get_system_commands(app.screen)]
         assert (await app.engine.preset("g")).params == {"label": "second"}
         # a field that does not validate is not saved
         form.query_one("#param-label", Input).value = "x" * 41
@@ -212,5 +213,23 @@ async def test_a_read_only_dashboard_picks_presets_but_never_saves(tmp_path: Pat
         assert not isinstance(app.screen, PresetNameScreen)
         names = {b.binding.action for b in app.screen.active_bindings.values() if b.enabled}
         assert "save_preset" not in names
+        commands = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Save preset" not in commands
     presets, jobs = await _stored(db)
     assert [p.name for p in presets] == ["p"] and jobs == []
+
+
+async def test_presets_saved_elsewhere_appear_when_the_form_is_shown(tmp_path: Path) -> None:
+    db = str(tmp_path / "jobs.db")
+    app = _app(db)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await choose_type(pilot, "gate")
+        form = _form(app)
+        assert form.presets == {}
+        elsewhere = open_store(db)  # another process's store object on the same file
+        async with elsewhere:
+            await elsewhere.save_preset(Preset("late", "gate", {"label": "l"}, created_at=1.0))
+        app.main.table.focus()
+        await pilot.press("n")  # showing the form reads the type's presets again
+        await wait_for(pilot, lambda: "late" in form.presets)
+        assert form.preset is None  # offered, not chosen

@@ -23,8 +23,8 @@ from tuiqueue.core.preset import PresetError, PresetExists
 from tuiqueue.core.records import Stats
 from tuiqueue.core.registry import UnknownJobType
 from tuiqueue.core.status import ACTIVE, QUEUED, TERMINAL, Status
-from tuiqueue.ui.actions import Dashboard, question, steer, why_waiting
 from tuiqueue.store.base import StoreError
+from tuiqueue.ui.actions import Dashboard, question, steer, why_waiting
 from tuiqueue.ui.messages import (
     Batch,
     PresetSaveRequested,
@@ -394,9 +394,11 @@ class MainScreen(Screen[None]):
         await self._fill(event.option_index)
 
     async def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        """Choosing a type moves the cursor into its form."""
+        """Choosing a type moves the cursor into its form (its presets read afresh)."""
         await self._fill(event.option_index)
-        self.query_one(JobForm).focus_first()
+        form = self.query_one(JobForm)
+        form.refresh_presets()
+        form.focus_first()
 
     async def _fill(self, index: int) -> None:
         types = self.query_one(TypeList)
@@ -840,11 +842,13 @@ class MainScreen(Screen[None]):
     def action_new_job(self) -> None:
         """Focus the form's first field; if the form was folded away, show it and start at
         the type list (enter on a type goes on to its fields)."""
+        form = self.query_one(JobForm)
+        form.refresh_presets()
         if self.query_one("#left").has_class("-collapsed"):
             self._show_form(True)
             self.query_one(TypeList).focus()
             return
-        self.query_one(JobForm).focus_first()
+        form.focus_first()
 
     def action_focus_table(self) -> None:
         """Put the focus back on the queue table (on a narrow screen the form collapses)."""

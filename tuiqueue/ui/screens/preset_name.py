@@ -28,7 +28,9 @@ class PresetNameScreen(ModalScreen[str | None]):
         """What will be saved, the name input, and a line for what is wrong with it."""
         with Vertical(id="preset-dialog"):
             yield Static(Text(f"Save {self.what} as a preset"), id="preset-what")
-            yield Input(self.suggested, placeholder="name (letters, digits, _ . : -)", id="preset-name")
+            yield Input(
+                self.suggested, placeholder="name (letters, digits, _ . : -)", id="preset-name"
+            )
             yield Static("", id="preset-error")
             yield Static(Text("enter: save · escape: cancel"), id="preset-hint")
 

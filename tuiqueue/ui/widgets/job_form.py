@@ -54,9 +54,10 @@ class JobForm(VerticalScroll, can_focus=False):
                     id="priority",
                 )
                 yield Button("Submit ^s", variant="primary", id="submit")
+            # One line (compact): at 80x24 the fields keep their room.
             with Horizontal(id="preset-bar"):
-                yield Select[str]([], prompt="Preset…", id="preset")
-                yield Button("Save preset ^o", id="save-preset")
+                yield Select[str]([], prompt="Preset…", id="preset", compact=True)
+                yield Button("Save preset ^o", id="save-preset", compact=True)
             yield Static("", id="form-status")
 
     async def set_type(self, job_type: JobType) -> None:
@@ -161,11 +162,16 @@ class JobForm(VerticalScroll, can_focus=False):
             self._forget_preset()
             self.show_status("")
 
+    def refresh_presets(self) -> None:
+        """Ask for the shown type's presets again (saved elsewhere meanwhile, maybe)."""
+        if self.job_type is not None:
+            self.post_message(PresetsWanted(self.job_type.name))
+
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         """Focusing the preset list refreshes it: presets saved elsewhere (the CLI, another
         dashboard) show up without a restart."""
-        if self.job_type is not None and event.widget.id == "preset":
-            self.post_message(PresetsWanted(self.job_type.name))
+        if event.widget.id == "preset":
+            self.refresh_presets()
 
     @property
     def fields(self) -> list[ParamField]:
