@@ -194,5 +194,8 @@ def test_preset_commands_do_not_import_the_engine_until_needed() -> None:
         "import tuiqueue.cli.preset\n"
         "assert 'tuiqueue.cli.preset' in sys.modules\n"
         "assert not [m for m in sys.modules if m.split('.')[0] == 'textual']\n"
+        "assert 'tuiqueue.engine.engine' not in sys.modules, 'the engine was imported'\n"
+        "import tuiqueue.cli\n"
+        "assert 'tuiqueue.engine.engine' not in sys.modules, 'tuiqueue.cli imports the engine'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, env=cli_env())
