@@ -5,6 +5,7 @@ from __future__ import annotations
 from tuiqueue.cli import (
     db,
     follow,
+    preset,
     query,
     queues,
     schedule,
@@ -20,6 +21,7 @@ __all__ = [
     "db",
     "follow",
     "main",
+    "preset",
     "query",
     "queues",
     "schedule",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -14,7 +14,9 @@ from tuiqueue.cli.submit import _parse_pairs
 from tuiqueue.cli.support import BadInput, echo_json, safe
 from tuiqueue.core.queues import DEFAULT_QUEUE
 from tuiqueue.core.schedule import MISSED_POLICIES, SKIP, Origin, Schedule, UnknownSchedule
-from tuiqueue.engine.engine import Engine
+
+if TYPE_CHECKING:
+    from tuiqueue.engine.engine import Engine
 
 T = TypeVar("T")
 

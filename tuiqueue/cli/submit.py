@@ -104,6 +104,28 @@ def _read_batch(engine: Engine, source: str, defaults: dict[str, Any]) -> list[N
     return batch
 
 
+async def _submit_preset(
+    engine: Engine,
+    name: str,
+    type_name: str | None,
+    pairs: list[tuple[str, str]],
+    **kw: Any,
+) -> Job:
+    """Queue a job from preset `name`, the -p pairs over its params."""
+    preset = await engine.preset(name)
+    if type_name and type_name != preset.type:
+        raise BadInput(
+            f"preset {safe(name)!r} makes {safe(preset.type)} jobs, not {safe(type_name)} "
+            "(leave TYPE out with --preset)"
+        )
+    overrides: dict[str, Any] = {}
+    if preset.type in engine.registry:  # (else submit_preset says the type is not loaded)
+        overrides, errors = engine.registry.get(preset.type).schema.read_texts(pairs)
+        if errors:
+            raise ValidationError(errors)
+    return await engine.submit_preset(name, overrides, **kw)
+
+
 @main.command()
 @click.argument("type_name", metavar="TYPE", required=False)
 @click.option(
@@ -116,9 +138,9 @@ def _read_batch(engine: Engine, source: str, defaults: dict[str, Any]) -> list[N
 )
 @click.option(
     "--priority",
-    default="normal",
-    show_default=True,
+    default=None,
     type=click.Choice(["low", "normal", "high", "critical"], case_sensitive=False),
+    help="[default: normal, or the preset's]",
 )
 @click.option("--after", multiple=True, type=int, metavar="ID", help="Run after job ID completes.")
 @click.option("--delay", type=float, metavar="SECONDS", help="Run no sooner than this from now.")
@@ -127,10 +149,17 @@ def _read_batch(engine: Engine, source: str, defaults: dict[str, Any]) -> list[N
 @click.option(
     "--queue",
     "queue_name",
-    default=DEFAULT_QUEUE,
-    show_default=True,
+    default=None,
     metavar="NAME",
-    help="The queue it joins (workers started with -Q take only their queues).",
+    help="The queue it joins (workers started with -Q take only their queues) "
+    f"[default: {DEFAULT_QUEUE}, or the preset's].",
+)
+@click.option(
+    "--preset",
+    "preset_name",
+    metavar="NAME",
+    help="Start from preset NAME (`tuiqueue preset list`): its type, params, priority and "
+    "queue; TYPE may be left out, -p and the flags above override it.",
 )
 @click.option(
     "--from",
@@ -151,49 +180,70 @@ def submit(
     settings: Settings,
     type_name: str | None,
     params: tuple[str, ...],
-    priority: str,
+    priority: str | None,
     after: tuple[int, ...],
     delay: float | None,
     retries: int | None,
     timeout: float | None,
-    queue_name: str,
+    queue_name: str | None,
+    preset_name: str | None,
     source: str | None,
     as_json: bool,
     wait_: bool,
 ) -> None:
-    """Queue a job and print its id."""
+    """Queue a job and print its id (TYPE, or --preset NAME, or --from FILE)."""
 
     async def body(engine: Engine) -> list[Job]:
         max_attempts = None if retries is None else retries + 1
         if source:
-            if type_name:
-                raise BadInput("give either TYPE or --from FILE, not both")
+            if type_name or preset_name:
+                raise BadInput(
+                    f"give either {'TYPE' if type_name else '--preset'} or --from FILE, not both"
+                )
             if params:
                 raise BadInput('with --from, give params in each line ("params": {...})')
             defaults = {
-                "priority": priority,
+                "priority": priority or "normal",
                 "delay": delay,
                 "after": list(after),
                 "max_attempts": max_attempts,
                 "timeout": timeout,
-                "queue": queue_name,
+                "queue": queue_name or DEFAULT_QUEUE,
             }
             jobs = await engine.submit_many(_read_batch(engine, source, defaults))
+        elif preset_name:
+            given = {"priority": priority, "queue": queue_name}
+            kw = {k: v for k, v in given.items() if v is not None}
+            jobs = [
+                await _submit_preset(
+                    engine,
+                    preset_name,
+                    type_name,
+                    _parse_pairs(params),
+                    after=after,
+                    delay=delay,
+                    max_attempts=max_attempts,
+                    timeout=timeout,
+                    **kw,
+                )
+            ]
         else:
             if not type_name:
-                raise BadInput("missing TYPE (see `tuiqueue types`), or use --from FILE")
+                raise BadInput(
+                    "missing TYPE (see `tuiqueue types`), or use --preset NAME or --from FILE"
+                )
             kind = engine.registry.get(type_name)
             values = kind.schema.parse_texts(_parse_pairs(params), type_name)
             jobs = [
                 await engine.submit(
                     type_name,
                     values,
-                    priority=priority,
+                    priority=priority or "normal",
                     after=after,
                     delay=delay,
                     max_attempts=max_attempts,
                     timeout=timeout,
-                    queue=queue_name,
+                    queue=queue_name or DEFAULT_QUEUE,
                 )
             ]
         return jobs

@@ -16,6 +16,7 @@ import click
 from tuiqueue.core.job import Job
 from tuiqueue.core.lifecycle import UnknownJob
 from tuiqueue.core.params import ValidationError
+from tuiqueue.core.preset import UnknownPreset
 from tuiqueue.core.registry import JobModuleError, UnknownJobType
 from tuiqueue.core.status import ACTIVE, Status, TransitionError
 from tuiqueue.core.text import clean
@@ -64,7 +65,10 @@ def _bad_input(exc: BaseException) -> BadInput | None:
         return exc  # raised inside a task group, which wrapped it
     if isinstance(exc, ValidationError):
         return BadInput("; ".join(exc.errors.values()))
-    if isinstance(exc, UnknownJob | UnknownJobType | TransitionError | JobModuleError | StoreError):
+    if isinstance(
+        exc,
+        UnknownJob | UnknownJobType | UnknownPreset | TransitionError | JobModuleError | StoreError,
+    ):
         return BadInput(str(exc.args[0] if exc.args else exc))
     if isinstance(exc, ValueError):
         return BadInput(str(exc))

@@ -272,15 +272,10 @@ class Schema:
             raise ValidationError(errors)
         return clean
 
-    def parse_texts(
-        self,
-        pairs: Sequence[tuple[str, str]],
-        type_name: str = "",
-        base: Mapping[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        """Validate NAME=VALUE texts; a list parameter may be given more than once. With
-        base (the params of a job being rerun), the texts replace those params, the others
-        are kept, and the whole is validated as one submit."""
+    def read_texts(self, pairs: Sequence[tuple[str, str]]) -> tuple[dict[str, Any], dict[str, str]]:
+        """NAME=VALUE texts read by their parameters' kinds but not yet checked: (values,
+        errors of texts that could not be read). A list parameter may come more than once;
+        an unknown name keeps its text (validate() then says it is unknown)."""
         raw: dict[str, Any] = {}
         errors: dict[str, str] = {}
         for name, text in pairs:
@@ -297,6 +292,18 @@ class Schema:
                 raw[name] = [*raw[name], *value]
             else:
                 raw[name] = value
+        return raw, errors
+
+    def parse_texts(
+        self,
+        pairs: Sequence[tuple[str, str]],
+        type_name: str = "",
+        base: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Validate NAME=VALUE texts; a list parameter may be given more than once. With
+        base (the params of a job being rerun), the texts replace those params, the others
+        are kept, and the whole is validated as one submit."""
+        raw, errors = self.read_texts(pairs)
         try:
             given = {k: v for k, v in raw.items() if k not in errors}
             clean = self.validate({**(base or {}), **given}, type_name)

@@ -21,6 +21,7 @@ from tuiqueue.core.events import Event, EventBus, EventKind, Subscription
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import FORCE, Command, ReadOnly, UnknownJob
 from tuiqueue.core.params import MAX_INT
+from tuiqueue.core.preset import Preset
 from tuiqueue.core.queues import DEFAULT_QUEUE, QueueInfo, check_queue_name
 from tuiqueue.core.records import BulkResult, LogPage, Step, WorkerInfo
 from tuiqueue.core.records import Stats as Stats
@@ -32,6 +33,7 @@ from tuiqueue.engine.defaults import STOP_WRITES as STOP_WRITES
 from tuiqueue.engine.dispatcher import FLUSH_INTERVAL as FLUSH_INTERVAL
 from tuiqueue.engine.dispatcher import Dispatcher
 from tuiqueue.engine.on_finish import OnFinish
+from tuiqueue.engine.presets import PresetBook
 from tuiqueue.engine.recovery import (
     DEAD_AFTER,
     RECOVERY_INTERVAL,
@@ -155,6 +157,8 @@ class Engine:
         self.on_finish = None if on_finish is None else OnFinish(on_finish, notice=self._notice)
         """While run() runs: a shell command per finished job (its worker's jobs, or every
         job it sees without a worker; see engine/on_finish.py)."""
+        self.preset_book = PresetBook(store, self.registry, clock)
+        """Checks presets when they are saved and when jobs are made from them."""
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -930,3 +934,53 @@ class Engine:
     async def job_origin(self, job_id: int) -> Origin | None:
         """Which schedule and slot made a job (None: it was submitted)."""
         return await self.store.job_origin(job_id)
+
+    # -- presets (engine/presets.py) -----------------------------------------------------
+
+    async def save_preset(
+        self,
+        name: str,
+        type: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        priority: Priority | str | int = Priority.NORMAL,
+        queue: str = DEFAULT_QUEUE,
+        replace: bool = False,
+    ) -> Preset:
+        """Save a named preset of a job type, its params checked as submit() checks them;
+        PresetExists if the name is taken (replace=True overwrites it). Returns it as stored."""
+        self._writable("save presets")
+        preset = self.preset_book.define(name, type, params, priority=priority, queue=queue)
+        return await self.store.save_preset(preset, replace=replace)
+
+    async def presets(self, type: str | None = None) -> builtins.list[Preset]:
+        """Every preset on the store (with type: that job type's), by name."""
+        return await self.store.presets(type)
+
+    async def preset(self, name: str) -> Preset:
+        """The preset called name, or UnknownPreset."""
+        return await self.preset_book.get(name)
+
+    async def remove_preset(self, name: str) -> Preset:
+        """Delete a preset; returns it as it was. UnknownPreset if there is none."""
+        self._writable("remove presets")
+        return await self.store.remove_preset(name)
+
+    async def preset_job(
+        self, name: str, params: Mapping[str, Any] | None = None, **kw: Any
+    ) -> NewJob:
+        """A checked job from a preset, not yet stored: its params with `params` over them;
+        kw as for new_job (priority and queue default to the preset's). UnknownPreset, or
+        PresetError when the preset no longer fits its job type."""
+        preset = await self.preset_book.get(name)
+        values = self.preset_book.job_params(preset, params or {})
+        kw.setdefault("priority", preset.priority)
+        kw.setdefault("queue", preset.queue)
+        return self.new_job(preset.type, values, **kw)
+
+    async def submit_preset(
+        self, name: str, params: Mapping[str, Any] | None = None, **kw: Any
+    ) -> Job:
+        """Queue one job from a preset (see preset_job); returns it with its id."""
+        self._writable("submit jobs")
+        return (await self.submit_many([await self.preset_job(name, params, **kw)]))[0]

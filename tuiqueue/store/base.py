@@ -7,6 +7,7 @@ from collections.abc import Collection, Mapping, Sequence
 
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import Command, Outcome
+from tuiqueue.core.preset import Preset
 from tuiqueue.core.queues import ANY, ClaimScope, QueueInfo
 from tuiqueue.core.records import (
     Changes,
@@ -551,3 +552,22 @@ class Store(ABC):
     async def job_origin(self, job_id: int) -> Origin | None:
         """Which schedule and slot made a job (None: it was submitted)."""
         return None
+
+    # -- presets (store/presets_*.py hold each backend's part) -------------------------
+
+    async def save_preset(self, preset: Preset, *, replace: bool = False) -> Preset:
+        """Store a preset under its name: PresetExists if the name is taken, unless replace
+        (then it is overwritten in one step, keeping its created_at). Returns it as stored."""
+        raise NotImplementedError(f"{type(self).__name__} has no presets")
+
+    async def presets(self, type: str | None = None) -> list[Preset]:
+        """Every preset (with type: only that job type's), by name."""
+        raise NotImplementedError(f"{self.__class__.__name__} has no presets")
+
+    async def preset(self, name: str) -> Preset | None:
+        """One preset by name (None: there is none)."""
+        raise NotImplementedError(f"{type(self).__name__} has no presets")
+
+    async def remove_preset(self, name: str) -> Preset:
+        """Delete a preset and return it as it was; UnknownPreset if there is none."""
+        raise NotImplementedError(f"{type(self).__name__} has no presets")

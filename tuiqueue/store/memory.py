@@ -18,6 +18,7 @@ from tuiqueue.core.lifecycle import (
     dependency_failure,
     queued_status,
 )
+from tuiqueue.core.preset import Preset
 from tuiqueue.core.queues import ANY, ClaimScope, QueueInfo
 from tuiqueue.core.records import (
     Changes,
@@ -32,6 +33,7 @@ from tuiqueue.core.records import (
 from tuiqueue.core.schedule import Fire, Origin, Schedule
 from tuiqueue.core.status import ACTIVE, TERMINAL, Priority, Status
 from tuiqueue.store.base import LOG_HEAD, LOG_TAIL, Store, clip_line, superseded
+from tuiqueue.store.presets_memory import MemoryPresets
 from tuiqueue.store.schedules_memory import MemorySchedules
 
 _ID_BITS = 64
@@ -82,8 +84,9 @@ class MemoryStore(Store):
         # scan every job: the dispatcher asks for counts while draining.
         self._counts = dict.fromkeys(Status, 0)
         self._active: set[int] = set()
-        self._schedules = MemorySchedules(self.add)
         """Ids of started jobs (running or paused with a token): what orphans() looks at."""
+        self._schedules = MemorySchedules(self.add)
+        self._presets = MemoryPresets()
 
     def _touch(self, job: Job, old: Status | None, now: float | None = None) -> None:
         """Record a change to job, whose status was `old` before it (None: a new job)."""
@@ -550,3 +553,17 @@ class MemoryStore(Store):
 
     async def job_origin(self, job_id: int) -> Origin | None:
         return await self._schedules.job_origin(job_id)
+
+    # -- presets (presets_memory.py) ----------------------------------------------------------
+
+    async def save_preset(self, preset: Preset, *, replace: bool = False) -> Preset:
+        return await self._presets.save_preset(preset, replace=replace)
+
+    async def presets(self, type: str | None = None) -> list[Preset]:
+        return await self._presets.presets(type)
+
+    async def preset(self, name: str) -> Preset | None:
+        return await self._presets.preset(name)
+
+    async def remove_preset(self, name: str) -> Preset:
+        return await self._presets.remove_preset(name)

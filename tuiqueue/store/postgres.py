@@ -26,6 +26,7 @@ from tuiqueue.core.lifecycle import (
     dependency_failure,
     queued_status,
 )
+from tuiqueue.core.preset import Preset
 from tuiqueue.core.queues import ANY, ClaimScope, QueueInfo
 from tuiqueue.core.records import (
     Changes,
@@ -47,6 +48,7 @@ from tuiqueue.store.postgres_conn import PgConnection, Rollback, Versions
 from tuiqueue.store.postgres_logs import PgLogs
 from tuiqueue.store.postgres_sql import COLUMNS, VISIBLE, row_to_job
 from tuiqueue.store.postgres_workers import PgFleet
+from tuiqueue.store.presets_postgres import PgPresets
 from tuiqueue.store.schedules_postgres import PgSchedules
 
 log = logging.getLogger(__name__)
@@ -67,6 +69,7 @@ class PostgresStore(Store):
         self.schema = self._db.schema
         self._batches = PgBatches(self._db)
         self._schedules = PgSchedules(self._db, self._insert)
+        self._presets = PgPresets(self._db)
         self._fleet = PgFleet(self._db)
         self._logs = PgLogs(self._db)
         self._token_base = uuid.uuid4().hex[:10]
@@ -616,3 +619,17 @@ class PostgresStore(Store):
 
     async def job_origin(self, job_id: int) -> Origin | None:
         return await self._schedules.job_origin(job_id)
+
+    # -- presets (presets_postgres.py) ----------------------------------------------------------
+
+    async def save_preset(self, preset: Preset, *, replace: bool = False) -> Preset:
+        return await self._presets.save_preset(preset, replace=replace)
+
+    async def presets(self, type: str | None = None) -> list[Preset]:
+        return await self._presets.presets(type)
+
+    async def preset(self, name: str) -> Preset | None:
+        return await self._presets.preset(name)
+
+    async def remove_preset(self, name: str) -> Preset:
+        return await self._presets.remove_preset(name)

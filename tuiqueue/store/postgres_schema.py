@@ -16,7 +16,7 @@ from tuiqueue.store.base import StoreError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 NAME = re.compile(r"^[a-z_][a-z0-9_]{0,40}$")
 """A schema name tuiqueue accepts (lower case, so it never needs quoting)."""
 
@@ -141,6 +141,19 @@ MIGRATIONS: dict[int, str] = {
     # The reruns of a job ("rerun as #17"): Store.reruns looks them up by this index.
     3: """
     CREATE INDEX jobs_rerun_of ON jobs (rerun_of, id) WHERE rerun_of IS NOT NULL
+    """,
+    # Presets: saved forms by name (presets_postgres.py).
+    4: """
+    CREATE TABLE presets (
+        name text PRIMARY KEY,
+        type text NOT NULL,
+        params text NOT NULL,
+        priority integer NOT NULL,
+        queue text NOT NULL,
+        created_at double precision NOT NULL,
+        updated_at double precision NOT NULL
+    );
+    CREATE INDEX presets_type ON presets (type, name)
     """,
 }
 """Every statement runs with search_path set to the store's schema."""

@@ -26,6 +26,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import Command, Outcome, UnknownJob, apply_command, apply_priority
+from tuiqueue.core.preset import Preset
 from tuiqueue.core.queues import ANY, ClaimScope, QueueInfo
 from tuiqueue.core.records import (
     Changes,
@@ -51,6 +52,7 @@ from tuiqueue.store.base import (
     StoreError,
     clip_line,
 )
+from tuiqueue.store.presets_redis import RedisPresets
 from tuiqueue.store.redis_batches import CHUNK, RedisBatches
 from tuiqueue.store.redis_codec import (
     diff,
@@ -133,6 +135,7 @@ class RedisStore(Store):
         self._own = OwnVersions()
         self._batches = RedisBatches(self._run, mask_url(url))
         self._schedules = RedisSchedules(lambda: self.client, prefix, self._call)
+        self._presets = RedisPresets(lambda: self.client, prefix, self._call)
         self._scope_args: tuple[ClaimScope, str, str] = (ANY, "", "")
         """The newest scope and its two script arguments (encoded once, not per claim)."""
 
@@ -764,3 +767,17 @@ class RedisStore(Store):
 
     async def job_origin(self, job_id: int) -> Origin | None:
         return await self._schedules.job_origin(job_id)
+
+    # -- presets (presets_redis.py) ----------------------------------------------------------
+
+    async def save_preset(self, preset: Preset, *, replace: bool = False) -> Preset:
+        return await self._presets.save_preset(preset, replace=replace)
+
+    async def presets(self, type: str | None = None) -> list[Preset]:
+        return await self._presets.presets(type)
+
+    async def preset(self, name: str) -> Preset | None:
+        return await self._presets.preset(name)
+
+    async def remove_preset(self, name: str) -> Preset:
+        return await self._presets.remove_preset(name)

@@ -23,6 +23,7 @@ from tuiqueue.core.lifecycle import (
     dependency_failure,
     queued_status,
 )
+from tuiqueue.core.preset import Preset
 from tuiqueue.core.queues import ANY, ClaimScope, QueueInfo
 from tuiqueue.core.records import (
     Changes,
@@ -38,6 +39,7 @@ from tuiqueue.core.schedule import Fire, Origin, Schedule
 from tuiqueue.core.status import ACTIVE, TERMINAL, Priority, Status
 from tuiqueue.store import sqlite_claims
 from tuiqueue.store.base import LOG_HEAD, LOG_TAIL, Store, clip_line, superseded
+from tuiqueue.store.presets_sqlite import SqlitePresets
 from tuiqueue.store.schedules_sqlite import SqliteSchedules
 from tuiqueue.store.sqlite_batches import CHUNK, Batches, hidden, skip
 from tuiqueue.store.sqlite_conn import BUSY_MS as BUSY_MS
@@ -68,6 +70,7 @@ class SqliteStore(Store):
         self._token_base = uuid.uuid4().hex[:10]
         self._claims = 0
         self._schedules = SqliteSchedules(self._db, self._insert)
+        self._presets = SqlitePresets(self._db)
 
     def clone(self) -> SqliteStore:
         """A fresh, unopened store on the same file."""
@@ -979,3 +982,17 @@ class SqliteStore(Store):
 
     async def job_origin(self, job_id: int) -> Origin | None:
         return await self._schedules.job_origin(job_id)
+
+    # -- presets (presets_sqlite.py) ----------------------------------------------------------
+
+    async def save_preset(self, preset: Preset, *, replace: bool = False) -> Preset:
+        return await self._presets.save_preset(preset, replace=replace)
+
+    async def presets(self, type: str | None = None) -> list[Preset]:
+        return await self._presets.presets(type)
+
+    async def preset(self, name: str) -> Preset | None:
+        return await self._presets.preset(name)
+
+    async def remove_preset(self, name: str) -> Preset:
+        return await self._presets.remove_preset(name)

@@ -14,7 +14,7 @@ from tuiqueue.store.base import StoreError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 APP_ID = 0x7475_6971  # "tuiq": PRAGMA application_id marks our files
 
 MIGRATIONS: dict[int, str] = {
@@ -141,6 +141,19 @@ CREATE INDEX job_origins_schedule ON job_origins (schedule, job_id)
     # The reruns of a job ("rerun as #17"): Store.reruns looks them up by this index.
     8: """
     CREATE INDEX jobs_rerun_of ON jobs (rerun_of, id) WHERE rerun_of IS NOT NULL
+    """,
+    # Presets: saved forms by name (presets_sqlite.py).
+    9: """
+CREATE TABLE presets (
+    name TEXT PRIMARY KEY,
+    type TEXT NOT NULL,
+    params TEXT NOT NULL,
+    priority INTEGER NOT NULL,
+    queue TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX presets_type ON presets (type, name)
     """,
 }
 

@@ -88,6 +88,7 @@ TOAST_WINDOW = 2.0
 
 PALETTE: list[tuple[str, str, bool, str]] = [
     ("Submit job", "Submit the form", False, "submit"),
+    ("Save preset", "Save the form as a named preset of its type", True, "save_preset"),
     ("Cancel job", "Cancel the selected job", False, "job('cancel')"),
     ("Pause/resume job", "Pause or resume the selected job", False, "job('toggle_pause')"),
     ("Rerun job", "Queue the selected job again", False, "job('rerun')"),

@@ -8,6 +8,7 @@ from typing import Any
 from textual.message import Message
 
 from tuiqueue.core.job import Job
+from tuiqueue.core.queues import DEFAULT_QUEUE
 from tuiqueue.core.status import Priority
 
 
@@ -48,5 +49,25 @@ class SubmitRequested(Message):
     priority: Priority = Priority.NORMAL
     rerun_of: int | None = None
     """The job this one reruns (edit-and-rerun, `e`), linked by the new job's rerun_of."""
-    queue: str | None = None
-    """The queue it joins (None: the default queue; a rerun keeps the old job's)."""
+    queue: str = DEFAULT_QUEUE
+    """The queue it joins: the chosen preset's, or the rerun job's, else the default queue."""
+
+
+@dataclass
+class PresetSaveRequested(Message):
+    """The form asks to save what it holds as a preset (the same fields as a submit)."""
+
+    type_name: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    priority: Priority = Priority.NORMAL
+    queue: str = DEFAULT_QUEUE
+    name: str = ""
+    """The preset the form was filled from, if any: the name offered."""
+
+
+@dataclass
+class PresetsWanted(Message):
+    """The form shows a job type (or its preset list was focused): offer that type's presets."""
+
+    type_name: str

@@ -19,15 +19,23 @@ from textual.worker import WorkType
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import Command, UnknownJob
 from tuiqueue.core.params import ValidationError
-from tuiqueue.core.queues import DEFAULT_QUEUE
+from tuiqueue.core.preset import PresetError, PresetExists
 from tuiqueue.core.records import Stats
 from tuiqueue.core.registry import UnknownJobType
 from tuiqueue.core.status import ACTIVE, QUEUED, TERMINAL, Priority, Status
+from tuiqueue.store.base import StoreError
 from tuiqueue.ui.actions import STEER_ERRORS, Dashboard, question, steer, why_waiting
 from tuiqueue.ui.marks import BULK, VERBS, Plan, Seen, plan, skip_note
-from tuiqueue.ui.messages import Batch, StatsStale, SubmitRequested
+from tuiqueue.ui.messages import (
+    Batch,
+    PresetSaveRequested,
+    PresetsWanted,
+    StatsStale,
+    SubmitRequested,
+)
 from tuiqueue.ui.screens.confirm import ConfirmScreen
 from tuiqueue.ui.screens.detail import DetailScreen
+from tuiqueue.ui.screens.preset_name import PresetNameScreen
 from tuiqueue.ui.widgets.job_detail import JobDetail
 from tuiqueue.ui.widgets.job_form import JobForm
 from tuiqueue.ui.widgets.job_table import JobTable
@@ -60,6 +68,7 @@ STEERING = frozenset(
         "submit",
         "select_all",
         "edit_rerun",
+        "save_preset",
     }
 )
 """Actions that change the store: hidden (and refused) on a read-only dashboard."""
@@ -234,6 +243,14 @@ class MainScreen(Screen[None]):
             tooltip="Show the schedules on this store (pause, run now, add from the form)",
         ),
         Binding(
+            "ctrl+o",
+            "save_preset",
+            "Save preset",
+            id="main.save_preset",
+            show=False,
+            tooltip="Save the form as a named preset of its type (works while typing in it)",
+        ),
+        Binding(
             "escape",
             "focus_table",
             "Queue",
@@ -300,11 +317,11 @@ class MainScreen(Screen[None]):
     def on_mount(self) -> None:
         """Titles, the first job type in the form; follow the engine, the stats and the theme."""
         self.query_one("#types").border_title = "Job types"
-        form = self.query_one(JobForm)
+        form = self.query_one("#form", JobForm)
         form.title = "New job"
         if self.engine.read_only:  # nothing can be submitted here: say so, type nothing
-            form.title = "New job (read-only: off)"
-            form.disabled = True
+            form.title = "New job (read-only)"
+            form.set_read_only()
             self.table.markable = False  # nothing could be done with marked jobs
         form.border_title = form.title
         self.query_one("#jobs").border_title = "Queue"
@@ -424,9 +441,11 @@ class MainScreen(Screen[None]):
         await self._fill(event.option_index)
 
     async def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        """Choosing a type moves the cursor into its form."""
+        """Choosing a type moves the cursor into its form (its presets read afresh)."""
         await self._fill(event.option_index)
-        self.query_one(JobForm).focus_first()
+        form = self.query_one(JobForm)
+        form.refresh_presets()
+        form.focus_first()
 
     async def _fill(self, index: int) -> None:
         types = self.query_one(TypeList)
@@ -454,7 +473,7 @@ class MainScreen(Screen[None]):
                 message.params,
                 priority=message.priority,
                 rerun_of=message.rerun_of,
-                queue=message.queue or DEFAULT_QUEUE,
+                queue=message.queue,
             )
         except ValidationError as exc:
             form.show_errors(exc.errors)
@@ -472,6 +491,95 @@ class MainScreen(Screen[None]):
         form.show_status(f"Queued job #{job.id} ({job.type}, {job.priority}{link})")
         # The row arrives with the engine's event; the focus stays where the person types.
         self.table.select(job.id)
+
+    # -- presets -------------------------------------------------------------------------
+
+    def on_presets_wanted(self, message: PresetsWanted) -> None:
+        """Read the type's presets from the store (saved anywhere) and hand them to the form."""
+
+        # A coroutine function, not a coroutine: one replaced (exclusive) before it starts
+        # is then never created (moving along the type list asks for every type passed).
+        async def offer() -> None:
+            await self._offer_presets(message.type_name)
+
+        work: WorkType[None] = offer
+        self.run_worker(work, group="presets", exclusive=True)
+
+    async def _offer_presets(self, type_name: str, choose: str | None = None) -> None:
+        form = self.query_one(JobForm)
+        await self.dashboard.opened.wait()
+        try:
+            presets = await self.engine.presets(type_name)
+        except StoreError as exc:
+            form.show_status(f"Presets not read: {exc}", error=True)
+            return
+        form.offer_presets(type_name, presets)
+        if choose is not None:
+            form.choose_preset(choose)
+
+    def action_save_preset(self) -> None:
+        """Ask the form for what it holds (it answers with PresetSaveRequested)."""
+        self.query_one(JobForm).request_save_preset()
+
+    def on_preset_save_requested(self, message: PresetSaveRequested) -> None:
+        """Check the form's values, ask for a name, then save (asking before overwriting)."""
+        form = self.query_one(JobForm)
+        if self.engine.read_only:
+            form.show_status("Read-only dashboard: presets cannot be saved here", error=True)
+            return
+        type_name = message.type_name
+        if type_name is None:
+            form.show_status("Choose a job type first", error=True)
+            return
+        if message.errors:
+            form.show_errors(message.errors)
+            form.show_status(f"Not saved: {'; '.join(message.errors.values())}", error=True)
+            return
+
+        def named(name: str | None) -> None:
+            if name:
+                self.run_worker(self._save_preset(name, message), group="preset-save")
+
+        self.app.push_screen(PresetNameScreen(f"this {type_name} job", message.name), named)
+
+    async def _save_preset(
+        self, name: str, message: PresetSaveRequested, replace: bool = False
+    ) -> None:
+        form = self.query_one(JobForm)
+        assert message.type_name is not None
+        try:
+            saved = await self.engine.save_preset(
+                name,
+                message.type_name,
+                message.params,
+                priority=message.priority,
+                queue=message.queue,
+                replace=replace,
+            )
+        except PresetExists as exc:
+            old = exc.existing
+
+            def answer(yes: bool | None) -> None:
+                if yes:
+                    self.run_worker(self._save_preset(name, message, True), group="preset-save")
+
+            self.app.push_screen(
+                ConfirmScreen(
+                    f"A preset named {old.name} ({old.type}) exists already. Overwrite it?",
+                    yes="Overwrite",
+                ),
+                answer,
+            )
+            return
+        except ValidationError as exc:
+            form.show_errors(exc.errors)
+            return
+        except (PresetError, UnknownJobType, StoreError, ValueError) as exc:
+            form.show_status(f"Not saved: {exc}", error=True)
+            return
+        await self._offer_presets(saved.type, choose=saved.name)
+        verb = "Overwrote" if replace else "Saved"
+        form.show_status(f"{verb} preset {saved.name} ({saved.type})")
 
     # -- the selected job ----------------------------------------------------------------
 
@@ -968,12 +1076,14 @@ class MainScreen(Screen[None]):
         """Focus the form's first field; if the form was folded away, show it and start at
         the type list (enter on a type goes on to its fields). A rerun being edited is
         forgotten: this is a new job."""
-        self.query_one(JobForm).forget_rerun()
+        form = self.query_one(JobForm)
+        form.forget_rerun()
+        form.refresh_presets()
         if self.query_one("#left").has_class("-collapsed"):
             self._show_form(True)
             self.query_one(TypeList).focus()
             return
-        self.query_one(JobForm).focus_first()
+        form.focus_first()
 
     def action_focus_table(self) -> None:
         """Put the focus back on the queue table (on a narrow screen the form collapses)."""

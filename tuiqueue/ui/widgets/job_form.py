@@ -1,4 +1,4 @@
-"""The parameter form, generated from the chosen job type's schema."""
+"""The parameter form, generated from the chosen job type's schema, with its preset bar."""
 
 from __future__ import annotations
 
@@ -11,19 +11,22 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Label, Select, Static
 
 from tuiqueue.core.job import Job
+from tuiqueue.core.preset import Preset
+from tuiqueue.core.queues import DEFAULT_QUEUE
 from tuiqueue.core.registry import JobType
 from tuiqueue.core.status import Priority
-from tuiqueue.core.text import clean
-from tuiqueue.ui.messages import SubmitRequested
+from tuiqueue.core.text import clean, one_line
+from tuiqueue.ui.messages import PresetSaveRequested, PresetsWanted, SubmitRequested
 from tuiqueue.ui.widgets.param_field import ParamField
 
 
 class JobForm(VerticalScroll, can_focus=False):
-    """Fields for one job type, a priority select and a submit button.
+    """Fields for one job type, a priority select, a submit button and the preset bar.
 
     The pane itself never takes the focus (Tab from the types goes to the first field), and
     a printable key typed anywhere in it stops here: the screen's one-letter keys (c cancels,
-    q quits) never act while the person is filling in a job (issue 14).
+    q quits) never act while the person is filling in a job (issue 14). The preset bar comes
+    after Submit in the focus order, so Tab still lands in the first field.
     """
 
     def __init__(self, **kw: Any) -> None:
@@ -31,10 +34,15 @@ class JobForm(VerticalScroll, can_focus=False):
         self.job_type: JobType | None = None
         self.rerun_of: int | None = None
         """The job being edited and rerun (`e`): the submit is linked to it."""
-        self.queue: str | None = None
-        """The queue the submit joins (a rerun keeps the old job's; None: the default)."""
         self.title = ""
         """The border title when no rerun is being edited (set by the screen)."""
+        self.presets: dict[str, Preset] = {}
+        """The presets offered for the shown type (the screen hands them down)."""
+        self.preset: Preset | None = None
+        """The preset the fields were last filled from (None: none, or another type)."""
+        self.queue = DEFAULT_QUEUE
+        """The queue a submit goes to: the chosen preset's or the rerun job's, else the
+        default queue."""
 
     def compose(self) -> ComposeResult:
         """The description, the (initially empty) fields, priority and submit."""
@@ -52,6 +60,10 @@ class JobForm(VerticalScroll, can_focus=False):
                     id="priority",
                 )
                 yield Button("Submit ^s", variant="primary", id="submit")
+            # One line (compact): at 80x24 the fields keep their room.
+            with Horizontal(id="preset-bar"):
+                yield Select[str]([], prompt="Preset…", id="preset", compact=True)
+                yield Button("Save preset ^o", id="save-preset", compact=True)
             yield Static("", id="form-status")
 
     async def set_type(self, job_type: JobType) -> None:
@@ -64,9 +76,109 @@ class JobForm(VerticalScroll, can_focus=False):
             Text.assemble((clean(job_type.name), "bold"), "  ", clean(job_type.description or ""))
         )
         self.show_status("")
+        self._forget_preset()
+        self.offer_presets(job_type.name, [])
         fields = self.query_one("#form-fields", Vertical)
         await fields.remove_children()
         await fields.mount_all(ParamField(p) for p in job_type.schema.params)
+        self.post_message(PresetsWanted(job_type.name))
+
+    def set_read_only(self) -> None:
+        """Nothing can be submitted or saved; a preset can still be chosen (to read it)."""
+        for selector in ("#form-fields", "#priority", "#submit", "#save-preset"):
+            self.query_one(selector).disabled = True
+
+    # -- presets -------------------------------------------------------------------------
+
+    def offer_presets(self, type_name: str, presets: list[Preset]) -> None:
+        """List a type's presets in the bar (ignored once another type is shown); the one
+        chosen stays chosen while it exists."""
+        if self.job_type is None or self.job_type.name != type_name:
+            return
+        offered = {p.name: p for p in presets if p.type == type_name}
+        if offered.keys() == self.presets.keys() and all(
+            offered[n] == self.presets[n] for n in offered
+        ):
+            return
+        self.presets = offered
+        select = self.query_one("#preset", Select)
+        chosen = self.preset.name if self.preset is not None else None
+        with select.prevent(Select.Changed):
+            select.set_options((Text(one_line(name, 40)), name) for name in offered)
+            if chosen in offered:
+                select.value = chosen
+        if self.preset is not None and self.preset.name not in offered:
+            self._forget_preset()
+
+    def choose_preset(self, name: str) -> None:
+        """Fill the form from the offered preset `name` (the bar's choice)."""
+        preset = self.presets.get(name)
+        if preset is None or self.job_type is None:
+            return
+        select = self.query_one("#preset", Select)
+        if select.value != name:
+            with select.prevent(Select.Changed):
+                select.value = name
+        self.apply_preset(preset)
+
+    def apply_preset(self, preset: Preset) -> None:
+        """Set every field to the preset's value (its type's default where it has none),
+        its priority and queue; say which of its params this type no longer has."""
+        self.preset = preset
+        self.queue = preset.queue
+        for param_field in self.fields:
+            param_field.set_value(preset.params.get(param_field.param.name))
+        priority = self.query_one("#priority", Select)
+        priority.value = preset.priority
+        known = {f.param.name for f in self.fields}
+        extra = sorted(set(preset.params) - known)
+        said = f"Filled in from preset {preset.name}"
+        if preset.queue != DEFAULT_QUEUE:
+            said += f" (queue {preset.queue})"
+        if extra:
+            said += f"; not a parameter any more: {', '.join(extra)}"
+        self.show_status(one_line(said, 300), error=bool(extra))
+
+    def _forget_preset(self) -> None:
+        self.preset = None
+        self.queue = DEFAULT_QUEUE
+
+    def request_save_preset(self) -> None:
+        """Read every field and ask the screen to save them as a preset."""
+        params, errors = self.collect() if self.job_type is not None else ({}, {})
+        self.post_message(
+            PresetSaveRequested(
+                self.job_type.name if self.job_type else None,
+                params,
+                errors,
+                self.priority,
+                self.queue,
+                self.preset.name if self.preset is not None else "",
+            )
+        )
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        """Choosing a preset fills the form; clearing the choice keeps the fields as they are
+        (the default queue again)."""
+        if event.select.id != "preset":
+            return
+        event.stop()
+        if isinstance(event.value, str):
+            self.choose_preset(event.value)
+        else:
+            self._forget_preset()
+            self.show_status("")
+
+    def refresh_presets(self) -> None:
+        """Ask for the shown type's presets again (saved elsewhere meanwhile, maybe)."""
+        if self.job_type is not None:
+            self.post_message(PresetsWanted(self.job_type.name))
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """Focusing the preset list refreshes it: presets saved elsewhere (the CLI, another
+        dashboard) show up without a restart."""
+        if event.widget.id == "preset":
+            self.refresh_presets()
 
     def prefill(self, job: Job) -> None:
         """Fill the fields (already built for its type) from a job, to edit and rerun it."""
@@ -75,6 +187,10 @@ class JobForm(VerticalScroll, can_focus=False):
             field.set_value(job.params[name] if name in job.params else field.param.default)
             field.error = ""
         self.query_one("#priority", Select).value = job.priority
+        self.preset = None  # the fields are the job's now, not a preset's
+        preset_select = self.query_one("#preset", Select)
+        with preset_select.prevent(Select.Changed):
+            preset_select.clear()
         self.rerun_of, self.queue = job.id, job.queue
         self.border_title = f"Rerun of #{job.id}"
         self.show_status(
@@ -86,7 +202,8 @@ class JobForm(VerticalScroll, can_focus=False):
         """A plain new job again (after the rerun was submitted, or another type chosen)."""
         if self.rerun_of is None:
             return
-        self.rerun_of = self.queue = None
+        self.rerun_of = None
+        self.queue = DEFAULT_QUEUE
         self.border_title = self.title
 
     @property
@@ -160,6 +277,9 @@ class JobForm(VerticalScroll, can_focus=False):
         event.stop()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        """The submit button asks the screen to submit."""
+        """The submit button asks the screen to submit; "Save preset" to save a preset."""
         event.stop()
-        self.request_submit()
+        if event.button.id == "save-preset":
+            self.request_save_preset()
+        else:
+            self.request_submit()

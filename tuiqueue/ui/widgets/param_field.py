@@ -55,20 +55,6 @@ class ParamField(Vertical):
         text = "" if default is None else str(default)
         return Input(text, placeholder=param.kind, id=ident)
 
-    def set_value(self, value: Any) -> None:
-        """Show a value in the field (a job's own, to edit and rerun it)."""
-        widget = self.query_one(f"#param-{self.param.name}")
-        if isinstance(widget, Switch):
-            widget.value = bool(value)
-        elif isinstance(widget, Select):
-            if value in self.param.choices:
-                widget.value = value
-        elif isinstance(widget, TextArea):
-            items = value if isinstance(value, list) else [] if value is None else [value]
-            widget.text = "\n".join(str(v) for v in items)
-        else:
-            cast(Input, widget).value = "" if value is None else str(value)
-
     def raw(self) -> Any:
         """The value as typed, parsed but not checked (raises ValueError)."""
         widget = self.query_one(f"#param-{self.param.name}")
@@ -80,6 +66,23 @@ class ParamField(Vertical):
         if not text.strip() and (self.param.kind != "str" or self.param.default is not None):
             return None  # an emptied field means its default, as its label says
         return self.param.parse_text(text)
+
+    def set_value(self, value: Any) -> None:
+        """Show a value (a preset's, or a job's to edit and rerun it), then check it; None
+        shows the default."""
+        param = self.param
+        value = param.default if value is None else value
+        widget = self.query_one(f"#param-{param.name}")
+        if isinstance(widget, Switch):
+            widget.value = bool(value)
+        elif isinstance(widget, Select):
+            widget.value = value if value in param.choices else Select.NULL
+        elif isinstance(widget, TextArea):
+            items = value if isinstance(value, list) else [] if value is None else [value]
+            widget.load_text("\n".join(str(v) for v in items))
+        else:
+            cast(Input, widget).value = "" if value is None else str(value)
+        self.validate_now()
 
     def value(self) -> tuple[Any, str | None]:
         """(clean value, None) or (None, why not); None means "use the default"."""
