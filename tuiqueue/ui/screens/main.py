@@ -190,6 +190,15 @@ class MainScreen(Screen[None]):
             tooltip="Show the schedules on this store (pause, run now, add from the form)",
         ),
         Binding(
+            "g",
+            "app.stats",
+            "Stats",
+            id="main.stats",
+            show=False,  # (the footer is full; the help screen and the palette list it)
+            tooltip="Show the Stats view: jobs finished per minute over the last hour, "
+            "per type, success rate, p50/p95 run time",
+        ),
+        Binding(
             "escape",
             "focus_table",
             "Queue",
