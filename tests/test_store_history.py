@@ -65,6 +65,9 @@ async def test_counts_per_minute_per_type_and_run_times(
     assert overall.success_rate == pytest.approx(0.75)
     assert overall.p50 == pytest.approx(5.0) and overall.p95 == pytest.approx(27.5)
     assert overall.timed == 3 and not history.sampled and not history.empty
+    shape = history.to_dict()
+    assert shape["completed"] == [1, 1, 1, 0] and shape["types"][0]["type"] == "echo"
+    assert shape["overall"]["success_rate"] == pytest.approx(0.75)
 
 
 async def test_empty_history(store: Store) -> None:

@@ -175,3 +175,16 @@ def test_stats_view_empty(snap_compare: Any) -> None:
         await pilot.pause()
 
     assert snap_compare(new_app(worker=False), terminal_size=(80, 24), run_before=run_before)
+
+
+@pytest.mark.anyio
+async def test_a_costly_store_is_read_less_often(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("tuiqueue.ui.screens.stats.REFRESH", 0.05)
+    app = new_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_stats(pilot)
+        assert screen.next_in == 0.05  # a cheap read: the plain interval
+        monkeypatch.setattr("tuiqueue.ui.screens.stats.LOAD_SHARE", 1e-9)
+        loads = screen.loads
+        await wait_for(pilot, lambda: screen.loads > loads)
+        assert screen.next_in > 60  # the read's cost, however small, spaces the next one out

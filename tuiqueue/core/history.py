@@ -20,7 +20,7 @@ BUCKET = 60.0
 WINDOW_BUCKETS = 60
 """Buckets the Stats view shows: the last hour, the current minute being the last."""
 
-DURATIONS_MAX = 20_000
+DURATIONS_MAX = 10_000
 """Run times of at most this many of the newest completed jobs feed the percentiles: a
 busy hour's 10^5 jobs are not all read every few seconds."""
 
