@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
 
 from tests.test_ui_helpers import GATE, NOW, _quiet, make_ui_registry, new_app, table, wait_for
-from tuiqueue.core.history import window_start
+from tuiqueue.core.history import FinishedCount, History, window_start
 from tuiqueue.core.job import NewJob
 from tuiqueue.core.lifecycle import Outcome
 from tuiqueue.core.status import Status
@@ -20,8 +21,12 @@ from tuiqueue.store.sqlite import SqliteStore
 from tuiqueue.ui.app import QueueApp, make_app
 from tuiqueue.ui.screens.help import HelpScreen
 from tuiqueue.ui.screens.stats import EMPTY, StatsScreen
+from tuiqueue.ui.widgets.finished_chart import FinishedChart, minute_labels, y_ticks
 
 __all__ = ["_quiet"]
+
+T_NOW = 1_699_999_980.0 + 3540 + 30
+"""Half a minute into the last bucket of an hour that starts on a whole minute."""
 
 
 def rows(screen: StatsScreen) -> list[list[str]]:
@@ -103,6 +108,9 @@ async def test_the_stats_view_shows_the_last_hour_after_a_restart(tmp_path: Path
         assert "success 66.7%" in text
         assert screen.query_one("#history-chart").display
         assert not screen.query_one("#history-empty").display
+        await pilot.press("t")  # the chart follows the theme
+        await pilot.pause()
+        assert second.theme == "textual-light" and screen.query_one("#history-chart").display
         await pilot.press("g")  # g (or esc) goes back
         await wait_for(pilot, lambda: not isinstance(second.screen, StatsScreen))
 
@@ -188,3 +196,44 @@ async def test_a_costly_store_is_read_less_often(monkeypatch: pytest.MonkeyPatch
         loads = screen.loads
         await wait_for(pilot, lambda: screen.loads > loads)
         assert screen.next_in > 60  # the read's cost, however small, spaces the next one out
+
+
+def test_chart_ticks() -> None:
+    assert y_ticks(0) == [0.0, 1.0]
+    assert y_ticks(6) == [0.0, 2.0, 4.0, 6.0]
+    assert y_ticks(37) == [0.0, 10.0, 20.0, 30.0, 40.0]
+    assert minute_labels(60) == (
+        [0.0, 14.0, 29.0, 44.0, 59.0],
+        ["-59m", "-45m", "-30m", "-15m", "now"],
+    )
+
+
+@pytest.mark.anyio
+async def test_the_chart_alone_draws_a_history() -> None:
+    """The widget in a small harness app: bars, whole-number counts, minutes back to now."""
+
+    class Harness(App[None]):
+        def compose(self) -> ComposeResult:
+            yield FinishedChart(id="chart")
+
+    harness = Harness()
+    async with harness.run_test(size=(80, 14)) as pilot:
+        chart = harness.query_one(FinishedChart)
+        completed = [0] * 59 + [3]
+        failed = [0] * 58 + [1, 1]
+        history = History.build(
+            window_start(T_NOW),
+            T_NOW,
+            60.0,
+            [
+                FinishedCount(59, "a", Status.COMPLETED, 3),
+                FinishedCount(58, "a", Status.FAILED, 1),
+                FinishedCount(59, "a", Status.FAILED, 1),
+            ],
+            [],
+        )
+        assert list(history.completed) == completed and list(history.failed) == failed
+        chart.show(history)
+        await pilot.pause()
+        drawn = chart.plt.build()
+        assert "now" in drawn and "-59m" in drawn and "4" in drawn and "█" in drawn
