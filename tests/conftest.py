@@ -103,9 +103,24 @@ def db(tmp_path: Path) -> str:
     return str(tmp_path / "jobs.db")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _config_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """No test reads or writes the user's dashboard settings (tuiqueue/ui/config.py): they
+    go to a folder of the test session, here and in every CLI process (cli_env)."""
+    old = os.environ.get("TUIQUEUE_CONFIG_DIR")
+    os.environ["TUIQUEUE_CONFIG_DIR"] = str(tmp_path_factory.mktemp("config"))
+    yield
+    if old is None:
+        os.environ.pop("TUIQUEUE_CONFIG_DIR", None)
+    else:
+        os.environ["TUIQUEUE_CONFIG_DIR"] = old
+
+
 def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """Environment for running the CLI in a subprocess, without the user's settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TUIQUEUE_")}
+    if "TUIQUEUE_CONFIG_DIR" in os.environ:  # (the session's: see _config_dir)
+        env["TUIQUEUE_CONFIG_DIR"] = os.environ["TUIQUEUE_CONFIG_DIR"]
     env["PYTHONPATH"] = str(ROOT)
     env.update(extra or {})
     return env

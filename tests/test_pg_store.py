@@ -47,7 +47,11 @@ async def test_a_newer_schema_is_refused_with_a_clear_message(url: str) -> None:
     async with PostgresStore(url):
         pass
     psql(f"UPDATE {_schema(url)}.schema_version SET version = {SCHEMA_VERSION + 1}", db=_db(url))
-    with pytest.raises(StoreError, match=rf"newer tuiqueue \(schema {SCHEMA_VERSION + 1}, this version understands up to {SCHEMA_VERSION}\)"):
+    with pytest.raises(
+        StoreError,
+        match=rf"newer tuiqueue \(schema {SCHEMA_VERSION + 1}, "
+        rf"this version understands up to {SCHEMA_VERSION}\)",
+    ):
         await PostgresStore(url).open()
 
 

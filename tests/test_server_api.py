@@ -118,6 +118,10 @@ async def test_unknown_ids_and_illegal_transitions(db: str) -> None:
             assert r.status_code == 400 and r.json()["code"] == 400, r.text
         rerun = await c.post(f"/api/jobs/{job['id']}/rerun")
         assert rerun.status_code == 201 and rerun.json()["rerun_of"] == job["id"]
+        # Both ends of the link: the original lists its reruns.
+        again = (await c.get(f"/api/jobs/{job['id']}")).json()
+        assert again["reruns"] == [rerun.json()["id"]]
+        assert (await c.get(f"/api/jobs/{rerun.json()['id']}")).json()["reruns"] == []
         assert (await c.post("/api/jobs/1/explode")).status_code in (404, 405)
 
 

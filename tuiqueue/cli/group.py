@@ -103,6 +103,28 @@ def _env_jobs() -> list[str]:
     metavar="N",
     help="Dashboard: jobs its worker runs at once (default 3).",
 )
+@click.option(
+    "--notify",
+    type=click.Choice(["failed", "all", "none"]),
+    default=None,
+    help="Dashboard: toasts for failed jobs, all finished jobs or none (none: no terminal "
+    "notification either). Saved as the new default (default: failed).",
+)
+@click.option(
+    "--notify-after",
+    metavar="SECONDS",
+    default=None,
+    help="Dashboard: a job that ran this long (e.g. 90, 5m) gets a terminal notification "
+    "and the bell when it finishes, as failed jobs do; off: failed jobs only. Saved as the "
+    "new default (default: 60).",
+)
+@click.option(
+    "--on-finish",
+    metavar="CMD",
+    help="Dashboard: run CMD through the shell for each job that finishes (its worker's "
+    "jobs; every job it sees without a worker), with $TUIQUEUE_JOB_ID, _STATUS, _TYPE, "
+    "_QUEUE, _DURATION, _ATTEMPTS and _ERROR set.",
+)
 @click.version_option(package_name="tuiqueue")
 @click.pass_context
 def main(
@@ -112,6 +134,9 @@ def main(
     worker: bool | None,
     read_only: bool,
     concurrency: int | None,
+    notify: str | None,
+    notify_after: str | None,
+    on_finish: str | None,
 ) -> None:
     """Run, queue and watch jobs from your terminal. With no command, open the dashboard."""
     settings = Settings(db or default_db(), [*_env_jobs(), *jobs])
@@ -122,6 +147,9 @@ def main(
             ("--worker" if worker else "--no-worker", worker is not None),
             ("--read-only", read_only),
             ("--concurrency", concurrency is not None),
+            ("--notify", notify is not None),
+            ("--notify-after", notify_after is not None),
+            ("--on-finish", on_finish is not None),
         )
         if value
     ]
@@ -140,13 +168,32 @@ def main(
         raise BadInput("--read-only only watches: it cannot run a worker (drop --worker)")
     if concurrency is not None:
         worker = True  # asking for slots asks for a worker, also on Redis
+    if on_finish is not None and not on_finish.strip():
+        raise BadInput("--on-finish needs a command, e.g. --on-finish 'notify-send done'")
+    remember: dict[str, object] = {}
+    if notify is not None:
+        remember["notify"] = notify
+    if notify_after is not None:
+        from tuiqueue.ui.config import parse_notify_after
+
+        try:
+            remember["notify_after"] = parse_notify_after(notify_after)
+        except ValueError as exc:
+            raise BadInput(str(exc)) from exc
     settings.load()
     try:
         from tuiqueue.ui.app import run_dashboard
     except ImportError as exc:
         raise BadInput(f"the dashboard is not available ({exc})") from exc
     with friendly_errors():
-        run_dashboard(settings.db, worker=worker, read_only=read_only, concurrency=concurrency or 3)
+        run_dashboard(
+            settings.db,
+            worker=worker,
+            read_only=read_only,
+            concurrency=concurrency or 3,
+            remember=remember,
+            on_finish=on_finish,
+        )
 
 
 pass_settings = click.make_pass_decorator(Settings)

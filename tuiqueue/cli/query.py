@@ -95,22 +95,26 @@ async def _reasons(engine: Engine, jobs: list[Job]) -> dict[int, str]:
 def show(settings: Settings, job_id: int, as_json: bool) -> None:
     """Show one job: params, times, result, error, steps; why it waits, if no worker can run it."""
 
-    async def body(engine: Engine) -> tuple[Job, str | None, list[Step], Origin | None]:
+    async def body(
+        engine: Engine,
+    ) -> tuple[Job, str | None, list[Step], Origin | None, list[int]]:
         job = await engine.get(job_id)
         reason = (await _reasons(engine, [job])).get(job.id)
-        return job, reason, await engine.store.steps(job_id), await engine.job_origin(job_id)
+        steps = await engine.store.steps(job_id)
+        return job, reason, steps, await engine.job_origin(job_id), await engine.reruns(job_id)
 
-    job, reason, steps, origin = settings.call(body, types=False)
+    job, reason, steps, origin, reruns = settings.call(body, types=False)
     if as_json:
         echo_json(
             {
                 **job.to_dict(),
+                "reruns": reruns,
                 "steps": [step.to_dict() for step in steps],
                 "schedule": None if origin is None else origin.to_dict(),
             }
         )
     else:
-        show_job(job, reason)
+        show_job(job, reason, reruns)
         if origin is not None:
             click.echo(f"{'schedule:':<10} {describe_origin(origin)}")
         for step in steps:

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from tuiqueue.cli.group import Settings, main, pass_settings
+from tuiqueue.cli.submit import _parse_pairs
 from tuiqueue.cli.support import (
+    echo_json,
     parse_duration,
 )
 from tuiqueue.core.status import TERMINAL, Priority, Status
 
 if TYPE_CHECKING:
+    from tuiqueue.core.job import Job
     from tuiqueue.engine.engine import Engine
 
 T = TypeVar("T")
@@ -95,11 +98,50 @@ def resume(settings: Settings, ids: tuple[int, ...]) -> None:
 
 @main.command()
 @click.argument("job_id", type=int)
+@click.option(
+    "-p",
+    "--param",
+    "params",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Change a parameter (the others are the job's own; checked as submit checks them).",
+)
+@click.option(
+    "--priority",
+    type=click.Choice(["low", "normal", "high", "critical"], case_sensitive=False),
+    help="A new priority (default: the job's own).",
+)
+@click.option("--queue", "queue_name", metavar="NAME", help="Another queue (default: its own).")
+@click.option("--json", "as_json", is_flag=True, help="Print the new job as JSON.")
 @pass_settings
-def rerun(settings: Settings, job_id: int) -> None:
-    """Queue a new job with the same type and params; print its id."""
-    job = settings.call(lambda e: e.rerun(job_id))
-    click.echo(job.id)
+def rerun(
+    settings: Settings,
+    job_id: int,
+    params: tuple[str, ...],
+    priority: str | None,
+    queue_name: str | None,
+    as_json: bool,
+) -> None:
+    """Queue a new job like JOB_ID (optionally with changed params, priority or queue),
+    linked to it (`show` says "rerun of" and "rerun as"); print its id."""
+
+    async def body(engine: Engine) -> Job:
+        old = await engine.get(job_id)
+        changes: dict[str, Any] = {}
+        if params:
+            kind = engine.registry.get(old.type)
+            changes["params"] = kind.schema.parse_texts(_parse_pairs(params), old.type, old.params)
+        if priority is not None:
+            changes["priority"] = priority
+        if queue_name is not None:
+            changes["queue"] = queue_name
+        return await engine.rerun(job_id, **changes)
+
+    job = settings.call(body)
+    if as_json:
+        echo_json(job.to_dict())
+    else:
+        click.echo(job.id)
 
 
 @main.command()

@@ -6,7 +6,7 @@ import json
 import re
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -145,8 +145,8 @@ LIST_HEADER = (
 )
 
 
-def show_job(job: Job, waiting: str | None = None) -> None:
-    """The human-readable form of `tuiqueue show`."""
+def show_job(job: Job, waiting: str | None = None, reruns: Sequence[int] = ()) -> None:
+    """The human-readable form of `tuiqueue show` (reruns: the jobs rerun from this one)."""
     rows = [
         ("id", str(job.id)),
         ("type", safe(job.type)),
@@ -167,6 +167,8 @@ def show_job(job: Job, waiting: str | None = None) -> None:
         rows.append(("after", ", ".join(map(str, job.depends_on))))
     if job.rerun_of:
         rows.append(("rerun of", str(job.rerun_of)))
+    if reruns:
+        rows.append(("rerun as", ", ".join(map(str, reruns))))
     for key, value in rows:
         click.echo(f"{key + ':':<10} {value}")
     if job.result is not None:

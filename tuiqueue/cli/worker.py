@@ -65,6 +65,12 @@ LAST_RESORT = 2.0
     metavar="A,B",
     help="Take jobs only from these queues (default: every queue).",
 )
+@click.option(
+    "--on-finish",
+    metavar="CMD",
+    help="Run CMD through the shell for each job this worker finishes, with "
+    "$TUIQUEUE_JOB_ID, _STATUS, _TYPE, _QUEUE, _DURATION, _ATTEMPTS and _ERROR set.",
+)
 @pass_settings
 def worker(
     settings: Settings,
@@ -75,6 +81,7 @@ def worker(
     keep_days: float | None,
     quiet: bool,
     queue_list: str | None,
+    on_finish: str | None,
 ) -> None:
     """Run jobs headless. Ctrl-C/SIGTERM stops gracefully; a second one stops now.
 
@@ -90,6 +97,7 @@ def worker(
         retention_keep=keep or None,
         retention_days=keep_days,
         queues=queues,
+        on_finish=on_finish,
     )
 
     async def report(events: Subscription) -> None:

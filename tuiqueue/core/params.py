@@ -272,8 +272,15 @@ class Schema:
             raise ValidationError(errors)
         return clean
 
-    def parse_texts(self, pairs: Sequence[tuple[str, str]], type_name: str = "") -> dict[str, Any]:
-        """Validate NAME=VALUE texts; a list parameter may be given more than once."""
+    def parse_texts(
+        self,
+        pairs: Sequence[tuple[str, str]],
+        type_name: str = "",
+        base: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Validate NAME=VALUE texts; a list parameter may be given more than once. With
+        base (the params of a job being rerun), the texts replace those params, the others
+        are kept, and the whole is validated as one submit."""
         raw: dict[str, Any] = {}
         errors: dict[str, str] = {}
         for name, text in pairs:
@@ -291,7 +298,8 @@ class Schema:
             else:
                 raw[name] = value
         try:
-            clean = self.validate({k: v for k, v in raw.items() if k not in errors}, type_name)
+            given = {k: v for k, v in raw.items() if k not in errors}
+            clean = self.validate({**(base or {}), **given}, type_name)
         except ValidationError as exc:
             errors = {**exc.errors, **errors}
             clean = {}

@@ -202,3 +202,14 @@ class Step(NamedTuple):
             "finished": end,
             "duration": None if end is None else max(0.0, end - self.started),
         }
+
+
+@dataclass(frozen=True, slots=True)
+class BulkResult:
+    """What one command on many jobs did: the ids it applied to, the jobs that came of it
+    (changed ones; the new jobs of reruns; none for deletes) and why the others were
+    skipped (job id -> the reason: finished, started, deleted...)."""
+
+    done: tuple[int, ...] = ()
+    jobs: tuple[Job, ...] = ()
+    skipped: dict[int, str] = field(default_factory=dict)

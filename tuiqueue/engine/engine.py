@@ -23,15 +23,16 @@ from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import FORCE, Command, ReadOnly, UnknownJob
 from tuiqueue.core.params import MAX_INT
 from tuiqueue.core.queues import DEFAULT_QUEUE, QueueInfo, check_queue_name
-from tuiqueue.core.records import LogPage, Step, WorkerInfo
+from tuiqueue.core.records import BulkResult, LogPage, Step, WorkerInfo
 from tuiqueue.core.records import Stats as Stats
 from tuiqueue.core.registry import REGISTRY, Registry, ensure_job_types
 from tuiqueue.core.schedule import Origin, Schedule
-from tuiqueue.core.status import ACTIVE, TERMINAL, UNFINISHED, Priority, Status
+from tuiqueue.core.status import ACTIVE, TERMINAL, UNFINISHED, Priority, Status, TransitionError
 from tuiqueue.engine.defaults import RETENTION_KEEP as RETENTION_KEEP
 from tuiqueue.engine.defaults import STOP_WRITES as STOP_WRITES
 from tuiqueue.engine.dispatcher import FLUSH_INTERVAL as FLUSH_INTERVAL
 from tuiqueue.engine.dispatcher import Dispatcher
+from tuiqueue.engine.on_finish import OnFinish
 from tuiqueue.engine.recovery import (
     DEAD_AFTER,
     RECOVERY_INTERVAL,
@@ -55,6 +56,9 @@ RETENTION_BATCH = 200
 RETENTION_PAUSE = 0.01
 """...and seconds between those transactions, so other processes' writes get in between."""
 
+
+BULK_YIELD = 100
+"""A command on many jobs lets the event loop run after this many of them."""
 
 MAX_ATTEMPTS = 1_000
 """The most runs a job may be allowed (retries after failures and crashes included)."""
@@ -94,6 +98,7 @@ class Engine:
         worker: bool = True,
         read_only: bool = False,
         queues: Iterable[str] | None = None,
+        on_finish: str | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -148,6 +153,9 @@ class Engine:
         abandoned: failed, its slot released, its body left running unreferenced."""
         self.scheduler = Scheduler(store, self.registry, clock, self._scheduled, self._report)
         """Fires due schedules while run() runs a worker; the schedule commands below."""
+        self.on_finish = None if on_finish is None else OnFinish(on_finish, notice=self._notice)
+        """While run() runs: a shell command per finished job (its worker's jobs, or every
+        job it sees without a worker; see engine/on_finish.py)."""
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -208,6 +216,20 @@ class Engine:
         self, *, drain: bool = False, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
     ) -> None:
         """Run jobs until stop() (or, with drain, until nothing is left to run)."""
+        try:
+            if self.on_finish is None:
+                await self._run(drain, task_status)
+            else:
+                # Around the whole run: the jobs its stop fails are called back for too, and
+                # stop() returns once the callbacks still running are done (bounded).
+                mine = self.worker_id if self.worker else None
+                async with self.on_finish.listening(self.bus, mine):
+                    await self._run(drain, task_status)
+        finally:
+            if self._started:  # (a store that failed to open: nothing started, nothing to stop)
+                self._stopped.set()
+
+    async def _run(self, drain: bool, task_status: TaskStatus[None]) -> None:
         if self.registry is REGISTRY:
             ensure_job_types()  # the README's `Engine(open_store(...))` knows the built-ins
         if not self.worker:
@@ -240,7 +262,6 @@ class Engine:
                 self._d.close_slots()
                 self._d.runner_tg = None
                 self._d.alarm.close()
-                self._stopped.set()
 
     async def _watch(self, task_status: TaskStatus[None]) -> None:
         """run() without a worker: publish what other processes change until stop()."""
@@ -248,15 +269,12 @@ class Engine:
         self._started = True
         self._d.stopping = False
         task_status.started()
-        try:
-            async with anyio.create_task_group() as tg:
-                if self.store.shared:
-                    tg.start_soon(self._watcher().run)
-                while not self._d.stopping:
-                    await self._d.alarm.sleep(self.poll_interval)
-                tg.cancel_scope.cancel()
-        finally:
-            self._stopped.set()
+        async with anyio.create_task_group() as tg:
+            if self.store.shared:
+                tg.start_soon(self._watcher().run)
+            while not self._d.stopping:
+                await self._d.alarm.sleep(self.poll_interval)
+            tg.cancel_scope.cancel()
 
     def _watcher(self) -> Watcher:
         """Publishes what other processes change in a shared store."""
@@ -389,6 +407,10 @@ class Engine:
                 logger.warning("retention pass failed: %s", exc)
                 self.last_error = f"retention pass failed: {exc}"
                 await self._report(self.last_error)
+
+    def _notice(self, job_id: int, message: str) -> None:
+        """Tell every subscriber something a person should hear of (the worker prints it)."""
+        self.bus.publish(Event(EventKind.NOTICE, job_id, lines=(message,)))
 
     async def _report(self, error: str) -> None:
         """Make a background failure visible to `tuiqueue workers` (best effort, logged)."""
@@ -584,12 +606,119 @@ class Engine:
         """Resume a paused job."""
         return await self._command(job_id, "resume")
 
-    async def rerun(self, job_id: int, **kw: Any) -> Job:
-        """Queue a new job with the same type and params, linked to the original."""
+    async def rerun(self, job_id: int, params: Mapping[str, Any] | None = None, **kw: Any) -> Job:
+        """Queue a new job of the same type, linked to the original (its `rerun_of`): with
+        the same params, priority and queue unless given (params are validated as submit()
+        validates them)."""
         old = await self.get(job_id)
         kw.setdefault("priority", old.priority)
         kw.setdefault("queue", old.queue)
-        return await self.submit(old.type, old.params, rerun_of=old.id, **kw)
+        chosen = old.params if params is None else params
+        return await self.submit(old.type, chosen, rerun_of=old.id, **kw)
+
+    async def reruns(self, job_id: int) -> builtins.list[int]:
+        """Ids of the jobs made as reruns of this one, oldest first ("rerun as #17")."""
+        return await self.store.reruns(job_id)
+
+    async def rerun_many(
+        self, job_ids: Sequence[int], *, only: Iterable[Status] | None = None
+    ) -> BulkResult:
+        """Rerun many jobs (each with its own type, params, priority and queue) in one
+        submit; with `only`, jobs in other statuses (and deleted ones) are skipped."""
+        self._writable("rerun jobs")
+        wanted = None if only is None else frozenset(only)
+        news: builtins.list[NewJob] = []
+        skipped: dict[int, str] = {}
+        for count, job_id in enumerate(job_ids, 1):
+            old = await self.store.get(job_id)
+            if old is None:
+                skipped[job_id] = "deleted"
+            elif wanted is not None and old.status not in wanted:
+                skipped[job_id] = str(old.status)
+            else:
+                try:
+                    news.append(
+                        self.new_job(
+                            old.type,
+                            old.params,
+                            priority=old.priority,
+                            queue=old.queue,
+                            rerun_of=old.id,
+                        )
+                    )
+                except (LookupError, ValueError) as exc:  # its type is not loaded here
+                    skipped[job_id] = str(exc.args[0] if exc.args else exc)
+            if count % BULK_YIELD == 0:
+                await anyio.lowlevel.checkpoint()  # keys and frames get in between reads
+        made = await self.submit_many(news) if news else []
+        return BulkResult(tuple(n.rerun_of or 0 for n in news), tuple(made), skipped)
+
+    async def command_many(self, job_ids: Sequence[int], command: Command) -> BulkResult:
+        """Cancel, kill, pause or resume many jobs in one call: each job the command cannot
+        apply to (finished, deleted meanwhile) is skipped, saying why, never raised; the
+        dispatcher is woken once, and the events go out as one batch to every screen."""
+        self._writable(f"{command} jobs")
+        done: builtins.list[Job] = []
+        skipped: dict[int, str] = {}
+        now = self.clock()
+        for count, job_id in enumerate(job_ids, 1):
+            try:
+                job = await self.store.command(job_id, command, now)
+            except UnknownJob:
+                skipped[job_id] = "deleted"
+            except TransitionError as exc:
+                skipped[job_id] = str(exc)
+            else:
+                self.apply_control(job)
+                self._d.publish_job(job)
+                done.append(job)
+            if count % BULK_YIELD == 0:
+                await anyio.lowlevel.checkpoint()
+        self.wake()
+        return BulkResult(tuple(j.id for j in done), tuple(done), skipped)
+
+    async def set_priority_many(self, levels: Mapping[int, Priority | str | int]) -> BulkResult:
+        """Give many jobs new priorities (job id -> priority); jobs that have started or
+        finished are skipped."""
+        self._writable("change priorities")
+        done: builtins.list[Job] = []
+        skipped: dict[int, str] = {}
+        now = self.clock()
+        for count, (job_id, level) in enumerate(levels.items(), 1):
+            try:
+                job = await self.store.set_priority(job_id, Priority.parse(level), now)
+            except UnknownJob:
+                skipped[job_id] = "deleted"
+            except TransitionError as exc:
+                skipped[job_id] = str(exc)
+            else:
+                self._d.publish_job(job)
+                done.append(job)
+            if count % BULK_YIELD == 0:
+                await anyio.lowlevel.checkpoint()
+        self.wake()
+        return BulkResult(tuple(j.id for j in done), tuple(done), skipped)
+
+    async def delete_many(self, job_ids: Sequence[int]) -> BulkResult:
+        """Delete many jobs in one transaction; when some cannot go (one started running,
+        one is gone already), the others are deleted one by one and those are skipped."""
+        self._writable("delete jobs")
+        try:
+            return BulkResult(tuple(await self.delete(job_ids)))
+        except (UnknownJob, ValueError):
+            pass
+        skipped: dict[int, str] = {}
+        deleted: builtins.list[int] = []
+        for count, job_id in enumerate(job_ids, 1):
+            try:
+                deleted += await self.delete([job_id])
+            except UnknownJob:
+                skipped[job_id] = "deleted"
+            except ValueError:
+                skipped[job_id] = "running"
+            if count % BULK_YIELD == 0:
+                await anyio.lowlevel.checkpoint()
+        return BulkResult(tuple(deleted), skipped=skipped)
 
     async def delete(self, job_ids: Sequence[int]) -> list[int]:
         """Delete jobs that are not running."""

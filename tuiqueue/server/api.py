@@ -108,8 +108,11 @@ async def post_job(request: web.Request) -> web.Response:
 
 
 async def get_job(request: web.Request) -> web.Response:
-    """GET /api/jobs/{id}."""
-    return web.json_response((await _engine(request).get(job_id(request))).to_dict())
+    """GET /api/jobs/{id}: the job, with "reruns" (the ids of the jobs rerun from it; its
+    "rerun_of" is the other way)."""
+    engine, jid = _engine(request), job_id(request)
+    job = await engine.get(jid)
+    return web.json_response({**job.to_dict(), "reruns": await engine.reruns(jid)})
 
 
 async def command(request: web.Request) -> web.Response:

@@ -170,6 +170,15 @@ class Store(ABC):
         """
 
     @abstractmethod
+    async def reruns(self, job_id: int) -> list[int]:
+        """Ids of the jobs made as reruns of this one (their `rerun_of`), oldest first;
+        empty for an unknown job. An index lookup on every store, never a scan.
+
+        Blocks the event loop on SQLite (one statement); Redis and PostgreSQL await;
+        MemoryStore does no I/O.
+        """
+
+    @abstractmethod
     async def list_jobs(
         self,
         *,

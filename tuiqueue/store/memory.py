@@ -78,6 +78,8 @@ class MemoryStore(Store):
         self._workers: dict[str, WorkerInfo] = {}
         self._token_base = uuid.uuid4().hex[:12]
         self._procs: dict[int, JobProcess] = {}
+        self._reruns: dict[int, list[int]] = {}
+        """Job id -> the ids of its reruns, in order (reruns())."""
         # Kept up to date on every change (_touch, _remove) so counts() and orphans() never
         # scan every job: the dispatcher asks for counts while draining.
         self._counts = dict.fromkeys(Status, 0)
@@ -131,12 +133,17 @@ class MemoryStore(Store):
             self._touch(job, None, now)
             self._jobs[job.id] = job
             self._enqueue(job)
+            if job.rerun_of is not None:
+                self._reruns.setdefault(job.rerun_of, []).append(job.id)
             out.append(job.copy())
         return out
 
     async def get(self, job_id: int) -> Job | None:
         job = self._jobs.get(job_id)
         return job.copy() if job else None
+
+    async def reruns(self, job_id: int) -> list[int]:
+        return [i for i in self._reruns.get(job_id, ()) if i in self._jobs]
 
     async def list_jobs(
         self,
@@ -374,6 +381,7 @@ class MemoryStore(Store):
         self._lost.pop(job_id, None)
         self._steps.pop(job_id, None)
         self._procs.pop(job_id, None)
+        self._reruns.pop(job_id, None)
         self._version += 1
         self._deleted.append((self._version, job_id))
 

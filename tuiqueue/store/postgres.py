@@ -125,6 +125,14 @@ class PostgresStore(Store):
         )
         return row_to_job(row) if row else None
 
+    async def reruns(self, job_id: int) -> list[int]:
+        rows = await self._db.read(
+            lambda c: c.fetch(
+                f"SELECT id FROM jobs WHERE rerun_of = $1 AND {VISIBLE} ORDER BY id", job_id
+            )
+        )
+        return [int(r["id"]) for r in rows]
+
     async def list_jobs(
         self,
         *,

@@ -16,7 +16,7 @@ from tuiqueue.store.base import StoreError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 NAME = re.compile(r"^[a-z_][a-z0-9_]{0,40}$")
 """A schema name tuiqueue accepts (lower case, so it never needs quoting)."""
 
@@ -137,6 +137,10 @@ MIGRATIONS: dict[int, str] = {
         missed integer NOT NULL DEFAULT 0
     );
     CREATE INDEX job_origins_schedule ON job_origins (schedule, job_id)
+    """,
+    # The reruns of a job ("rerun as #17"): Store.reruns looks them up by this index.
+    3: """
+    CREATE INDEX jobs_rerun_of ON jobs (rerun_of, id) WHERE rerun_of IS NOT NULL
     """,
 }
 """Every statement runs with search_path set to the store's schema."""

@@ -314,6 +314,14 @@ class RedisStore(Store):
             raws = await self._call(pipe.execute)
         return [job_from_hash(raw, i) if raw else None for i, raw in zip(ids, raws, strict=True)]
 
+    async def reruns(self, job_id: int) -> list[int]:
+        # The index keeps ids of reruns deleted since (and of big submits not yet
+        # committed): only those get() still finds are reruns.
+        ids = [
+            int(i) for i in await self._call(self.client.zrange, self._key("rr:", job_id), 0, -1)
+        ]
+        return [i for i in ids if await self.get(i) is not None]
+
     async def list_jobs(
         self,
         *,

@@ -60,6 +60,7 @@ for _, job in ipairs(jobs) do
   redis.call('HSET', jkey(id), unpack(args))
   redis.call('ZADD', P .. 'all', id, id)
   redis.call('ZADD', P .. 't:' .. job.type, id, id)
+  if job.f.rerun_of then redis.call('ZADD', P .. 'rr:' .. job.f.rerun_of, id, id) end
   index(id, false, status)
   touch(id)
   out[#out + 1] = id
@@ -185,7 +186,8 @@ for _, id in ipairs(doomed) do
                          'r:' .. q .. ':' .. cur[2], 'qr:' .. q, 'sched', 'changes'}) do
     redis.call('ZREM', P .. key, id)
   end
-  redis.call('DEL', k, P .. 'lh:' .. id, P .. 'lt:' .. id, P .. 'proc:' .. id, P .. 'steps:' .. id)
+  redis.call('DEL', k, P .. 'lh:' .. id, P .. 'lt:' .. id, P .. 'proc:' .. id, P .. 'steps:' .. id,
+    P .. 'rr:' .. id)
   redis.call('ZADD', P .. 'deleted', ver(), id)
   out[#out + 1] = id
 end

@@ -82,6 +82,7 @@ for i, job in ipairs(jobs) do
   end
   redis.call('HSET', jkey(id), unpack(args))
   redis.call('ZADD', P .. 't:' .. job.type, id, id)
+  if job.f.rerun_of then redis.call('ZADD', P .. 'rr:' .. job.f.rerun_of, id, id) end
   index(id, false, status)  -- (its ready set, sched; hidden until the commit)
   tally[status] = (tally[status] or 0) + 1
   ids[#ids + 1] = id

@@ -166,6 +166,14 @@ class SqliteStore(Store):
 
         return await self._db.read(q)
 
+    async def reruns(self, job_id: int) -> list[int]:
+        def q(conn: sqlite3.Connection) -> list[int]:
+            hide, hide_args = skip(hidden(conn))
+            sql = f"SELECT id FROM jobs WHERE rerun_of = ?{hide} ORDER BY id"
+            return [int(r[0]) for r in conn.execute(sql, [job_id, *hide_args])]
+
+        return await self._db.read(q)
+
     async def list_jobs(
         self,
         *,

@@ -14,7 +14,7 @@ from tuiqueue.store.base import StoreError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 APP_ID = 0x7475_6971  # "tuiq": PRAGMA application_id marks our files
 
 MIGRATIONS: dict[int, str] = {
@@ -137,6 +137,10 @@ CREATE TABLE job_origins (
     missed INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX job_origins_schedule ON job_origins (schedule, job_id)
+    """,
+    # The reruns of a job ("rerun as #17"): Store.reruns looks them up by this index.
+    8: """
+    CREATE INDEX jobs_rerun_of ON jobs (rerun_of, id) WHERE rerun_of IS NOT NULL
     """,
 }
 

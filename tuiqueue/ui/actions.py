@@ -147,7 +147,7 @@ async def steer(engine: Engine, name: str, job: Job, notify: Notify) -> None:
                 await engine.resume(job.id)
             else:
                 await engine.pause(job.id)
-        elif name == "rerun":
+        elif name in ("rerun", "retry"):
             new = await engine.rerun(job.id)
             notify(f"Job #{job.id} queued again as #{new.id}")
     except STEER_ERRORS as exc:

@@ -7,10 +7,12 @@ import gc
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.signal import Signal
+from textual.theme import Theme
 from textual.worker import WorkerFailed
 
 import tuiqueue
@@ -34,6 +37,12 @@ from tuiqueue.engine.engine import Engine
 from tuiqueue.store import Store, open_store
 from tuiqueue.store.base import StoreAuthError, StoreError
 from tuiqueue.ui.actions import Dashboard, quit_question
+from tuiqueue.ui.config import (
+    DEFAULT_NOTIFY_AFTER,
+    NOTIFY_LEVELS,
+    ConfigError,
+    ConfigFile,
+)
 from tuiqueue.ui.messages import Batch, QueueChanged, StatsStale
 from tuiqueue.ui.screens.confirm import ConfirmScreen
 from tuiqueue.ui.screens.detail import DetailScreen
@@ -42,7 +51,9 @@ from tuiqueue.ui.screens.main import MainScreen
 from tuiqueue.ui.screens.schedules import FormJob, SchedulesScreen
 from tuiqueue.ui.screens.stats import StatsScreen
 from tuiqueue.ui.screens.workers import WorkersScreen
+from tuiqueue.ui.terminal_alert import TerminalAlerts
 from tuiqueue.ui.widgets.job_form import JobForm
+from tuiqueue.ui.widgets.job_table import JobTable
 from tuiqueue.ui.widgets.log_tail import LogTail
 from tuiqueue.ui.window import MAX_ACTIVE as MAX_ACTIVE
 from tuiqueue.ui.window import PAGE as PAGE
@@ -81,6 +92,9 @@ PALETTE: list[tuple[str, str, bool, str]] = [
     ("Cancel job", "Cancel the selected job", False, "job('cancel')"),
     ("Pause/resume job", "Pause or resume the selected job", False, "job('toggle_pause')"),
     ("Rerun job", "Queue the selected job again", False, "job('rerun')"),
+    ("Edit and rerun job", "The form filled from the selected job", True, "edit_rerun"),
+    ("Mark all jobs", "Mark every job the filter matches", True, "select_all"),
+    ("Retry failed jobs", "Rerun every marked failed job", True, "job('retry')"),
     ("Delete job", "Delete the selected job (u undoes it)", False, "job('delete')"),
     ("Undo delete", "Bring back the job deleted last", True, "undo_delete"),
     ("Pause/resume queue", "Pause or resume the whole queue", True, "toggle_queue"),
@@ -158,16 +172,30 @@ class QueueApp(App[None]):
         self,
         engine: Engine,
         *,
-        toasts: bool = True,
+        notify: str = "failed",
+        notify_after: float | None = DEFAULT_NOTIFY_AFTER,
         stats_interval: float = 1.0,
         grace: float = 5.0,
         theme: str = "textual-dark",
+        config: ConfigFile | None = None,
+        terminal_write: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__()
+        if notify not in NOTIFY_LEVELS:
+            raise ValueError(f"notify must be one of {', '.join(NOTIFY_LEVELS)} (got {notify!r})")
         self.engine = engine
         self.registry: Registry = engine.registry
         self.clock: Callable[[], float] = engine.clock
-        self.toasts = toasts
+        self.notify_level = notify
+        """Which finished jobs get a toast: "failed", "all" or "none" (none: no terminal
+        notification either)."""
+        self.alerts = TerminalAlerts(terminal_write or self._write_to_terminal, after=notify_after)
+        """Tells the terminal of jobs that failed or ran long (OSC 9/777 and the bell)."""
+        self.config = config
+        """Where a theme change is saved (None: nowhere, as in most tests)."""
+        self.startup_warnings: list[str] = []
+        """Shown as toasts once the app runs (a broken config file)."""
+        self._alert_timer = False
         self.stats_interval = stats_interval
         self.grace = grace
         self.stats: Stats | None = None
@@ -208,9 +236,43 @@ class QueueApp(App[None]):
         return screen
 
     def on_mount(self) -> None:
-        """Apply the theme; open the store and start the engine."""
-        self.theme = self._initial_theme
+        """Apply the theme (and save it when it changes); open the store, start the engine."""
+        if self._initial_theme in self.available_themes:
+            self.theme = self._initial_theme
+        else:
+            self.startup_warnings.append(
+                f"tuiqueue: no theme named {one_line(self._initial_theme, 40)!r}; "
+                f"using {self.theme!r} (`t` or the palette picks another)"
+            )
+        for warning in self.startup_warnings:
+            self.notify(warning, title="Settings", severity="warning", markup=False, timeout=10)
+        self.theme_changed_signal.subscribe(self, self._save_theme)
         self.run_worker(self._start(), name="startup", group="startup")
+
+    def _save_theme(self, theme: Theme) -> None:
+        """Keep the theme for the next run (a failure is said once, never fatal)."""
+        if self.config is None:
+            return
+        try:
+            self.config.update({"theme": theme.name})
+        except (OSError, ConfigError) as exc:
+            self.config = None  # said once; the session goes on with the theme unsaved
+            self.notify(
+                one_line(f"The theme is not saved: {exc}"),
+                title="Settings",
+                severity="warning",
+                markup=False,
+            )
+
+    def _write_to_terminal(self, data: str) -> None:
+        """Send an escape sequence to the terminal.
+
+        Textual has no public call for this: App.bell() and App.copy_to_clipboard() write
+        to the driver themselves. Its write() keeps the sequence in order with the screen's
+        own output, which writing to the terminal's file directly would not."""
+        driver = self._driver
+        if driver is not None and not self.is_headless:
+            driver.write(data)
 
     async def _start(self) -> None:
         self._catch_stop_signals()
@@ -351,13 +413,30 @@ class QueueApp(App[None]):
                 queue = QueueChanged(event.queue_paused, event.concurrency)
             elif event.kind is EventKind.RESYNC:
                 resync = True
-        if finished and self.toasts:
-            self._toast(finished)
+            elif event.kind is EventKind.NOTICE and self.notify_level != "none":
+                for line in event.lines:
+                    self.notify(one_line(line), title="Notice", severity="warning", markup=False)
+        if finished and self.notify_level != "none":
+            self._tell(finished)
         self._changed = True
         if jobs or deleted or logs or resync:
             self.dashboard.batches.publish(Batch(jobs, tuple(deleted), logs, resync))
         if queue is not None:
             self.post_message(queue)
+
+    def _tell(self, finished: list[Job]) -> None:
+        """Toast the finished jobs the notify level asks for; tell the terminal of failed
+        and long ones."""
+        toasted = (
+            finished
+            if self.notify_level == "all"
+            else [job for job in finished if job.status is Status.FAILED]
+        )
+        if toasted:
+            self._toast(toasted)
+        due = self.alerts.add(finished)
+        if due is not None:
+            self.set_timer(due, self.alerts.flush)
 
     def _toast(self, finished: list[Job]) -> None:
         """A toast per finished job, or while many finish, one summary every TOAST_WINDOW."""
@@ -383,6 +462,13 @@ class QueueApp(App[None]):
                 one_line(f"Job #{job.id} {job.type} failed: {job.error or ''}"),
                 title="Failed",
                 severity="error",
+                markup=False,
+            )
+        elif job.status is Status.CANCELLED:
+            self.notify(
+                one_line(f"Job #{job.id} {job.type} cancelled"),
+                title="Cancelled",
+                severity="warning",
                 markup=False,
             )
 
@@ -481,6 +567,7 @@ class QueueApp(App[None]):
                 [
                     ("Everywhere", [*self.BINDINGS, *self.EXTRA_HELP]),
                     ("Queue", MainScreen.BINDINGS),
+                    ("Queue table", [b for b in JobTable.BINDINGS if getattr(b, "id", None)]),
                     ("Job details", DetailScreen.BINDINGS),
                     ("Log (detail view and pane)", LogTail.KEYS_HELP),
                 ]
@@ -530,7 +617,7 @@ class QueueApp(App[None]):
                 timer.stop()
             job_ids = list(doomed)
             doomed.clear()
-            await self.engine.delete(job_ids)
+            await self.engine.delete_many(job_ids)  # (one that started running is kept)
         await self.engine.stop(self.grace)
         self.exit()
 
@@ -584,14 +671,26 @@ def make_app(
     registry: Registry | None = None,
     concurrency: int = 3,
     worker_id: str | None = None,
-    toasts: bool = True,
+    toasts: bool | None = None,
+    notify: str = "failed",
+    notify_after: float | None = DEFAULT_NOTIFY_AFTER,
     stats_interval: float = 1.0,
     grace: float = 5.0,
     theme: str = "textual-dark",
     worker: bool = True,
     read_only: bool = False,
+    on_finish: str | None = None,
+    config: ConfigFile | None = None,
+    terminal_write: Callable[[str], None] | None = None,
 ) -> QueueApp:
-    """The dashboard on a store; tests pass a fixed clock, worker id and registry."""
+    """The dashboard on a store; tests pass a fixed clock, worker id and registry.
+
+    notify: toasts for "failed", "all" or "none" of the finished jobs (toasts=True/False is
+    the older switch, "all"/"none"); notify_after: see TerminalAlerts; on_finish: a command
+    per finished job (engine/on_finish.py); config: where a theme change is saved;
+    terminal_write: where terminal notifications go (the terminal's driver by default)."""
+    if toasts is not None:
+        notify = "all" if toasts else "none"
     engine = Engine(
         store,
         concurrency=concurrency,
@@ -600,17 +699,60 @@ def make_app(
         worker_id=worker_id,
         worker=worker,
         read_only=read_only,
+        on_finish=on_finish,
     )
-    return QueueApp(engine, toasts=toasts, stats_interval=stats_interval, grace=grace, theme=theme)
+    return QueueApp(
+        engine,
+        notify=notify,
+        notify_after=notify_after,
+        stats_interval=stats_interval,
+        grace=grace,
+        theme=theme,
+        config=config,
+        terminal_write=terminal_write,
+    )
+
+
+def configured_app(
+    store: Store, config: ConfigFile, remember: Mapping[str, Any] | None = None, **kw: Any
+) -> QueueApp:
+    """The dashboard with the settings kept in `config`; `remember` (the options given
+    on the command line) is saved there first, as the new defaults. What was wrong with
+    the file is in the app's startup_warnings (its defaults are used instead)."""
+    settings, warnings = config.load()
+    if remember:
+        try:
+            settings = config.update(remember)
+        except (OSError, ConfigError) as exc:
+            warnings.append(one_line(f"tuiqueue: the settings were not saved: {exc}"))
+            settings = replace(settings, **remember)
+    app = make_app(
+        store,
+        theme=settings.theme,
+        notify=settings.notify,
+        notify_after=settings.notify_after,
+        config=config,
+        **kw,
+    )
+    app.startup_warnings = warnings
+    return app
 
 
 def run_dashboard(
-    db: str, *, worker: bool | None = None, read_only: bool = False, concurrency: int = 3
+    db: str,
+    *,
+    worker: bool | None = None,
+    read_only: bool = False,
+    concurrency: int = 3,
+    remember: Mapping[str, Any] | None = None,
+    on_finish: str | None = None,
 ) -> None:
     """Open the dashboard on a SQLite path, :memory: or redis:// URL.
 
     worker: run jobs here (None: yes on a local store, no on a fleet's store such as Redis);
-    read_only: watch only, every command refused (implies no worker).
+    read_only: watch only, every command refused (implies no worker); remember: settings
+    given on the command line (notify, notify_after), saved as the new defaults;
+    on_finish: a shell command per finished job (engine/on_finish.py).
     """
     store = open_store(db)
     # Open (and close) once before the screen takes over, so a bad path or an unreachable
@@ -618,7 +760,17 @@ def run_dashboard(
     anyio.run(_check_store, store)
     if worker is None:
         worker = not store.fleet
-    app = make_app(store, worker=worker, read_only=read_only, concurrency=concurrency)
+    app = configured_app(
+        store,
+        ConfigFile(),
+        remember,
+        worker=worker,
+        read_only=read_only,
+        concurrency=concurrency,
+        on_finish=on_finish,
+    )
+    for warning in app.startup_warnings:  # also on the terminal, after the dashboard is gone
+        print(warning, file=sys.stderr)
     app.run()
     if app.fatal_error is not None:
         raise StoreError(app.fatal_error)

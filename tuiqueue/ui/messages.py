@@ -46,3 +46,7 @@ class SubmitRequested(Message):
     params: dict[str, Any] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     priority: Priority = Priority.NORMAL
+    rerun_of: int | None = None
+    """The job this one reruns (edit-and-rerun, `e`), linked by the new job's rerun_of."""
+    queue: str | None = None
+    """The queue it joins (None: the default queue; a rerun keeps the old job's)."""

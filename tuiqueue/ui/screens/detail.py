@@ -107,7 +107,9 @@ class DetailScreen(Screen[None]):
         await self._fetch_steps()
 
     async def _fetch_steps(self) -> None:
-        self.query_one(JobDetail).set_steps(await self.engine.steps(self.job_id))
+        detail = self.query_one(JobDetail)
+        detail.set_steps(await self.engine.steps(self.job_id))
+        detail.set_reruns(await self.engine.reruns(self.job_id))
 
     async def _fetch_logs(self) -> None:
         detail = self.query_one(JobDetail)
@@ -127,6 +129,8 @@ class DetailScreen(Screen[None]):
         if self.job_id in batch.deleted:
             self.query_one("#detail-title", Static).update(f"Job #{self.job_id} was deleted")
         job = batch.jobs.get(self.job_id)
+        if job is None and any(j.rerun_of == self.job_id for j in batch.jobs.values()):
+            self.run_worker(self._fetch_steps(), group="detail-steps", exclusive=True)
         if job is not None:
             self.show(job)
             self.run_worker(self._fetch_steps(), group="detail-steps", exclusive=True)

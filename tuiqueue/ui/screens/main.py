@@ -17,12 +17,14 @@ from textual.widgets import Footer, Input, OptionList, Select
 from textual.worker import WorkType
 
 from tuiqueue.core.job import Job, NewJob
-from tuiqueue.core.lifecycle import UnknownJob
+from tuiqueue.core.lifecycle import Command, UnknownJob
 from tuiqueue.core.params import ValidationError
+from tuiqueue.core.queues import DEFAULT_QUEUE
 from tuiqueue.core.records import Stats
 from tuiqueue.core.registry import UnknownJobType
-from tuiqueue.core.status import ACTIVE, QUEUED, TERMINAL, Status
-from tuiqueue.ui.actions import Dashboard, question, steer, why_waiting
+from tuiqueue.core.status import ACTIVE, QUEUED, TERMINAL, Priority, Status
+from tuiqueue.ui.actions import STEER_ERRORS, Dashboard, question, steer, why_waiting
+from tuiqueue.ui.marks import BULK, VERBS, Plan, Seen, plan, skip_note
 from tuiqueue.ui.messages import Batch, StatsStale, SubmitRequested
 from tuiqueue.ui.screens.confirm import ConfirmScreen
 from tuiqueue.ui.screens.detail import DetailScreen
@@ -31,7 +33,7 @@ from tuiqueue.ui.widgets.job_form import JobForm
 from tuiqueue.ui.widgets.job_table import JobTable
 from tuiqueue.ui.widgets.stats_bar import StatsBar, mode_of
 from tuiqueue.ui.widgets.type_list import TypeList
-from tuiqueue.ui.window import Window
+from tuiqueue.ui.window import Pager, Window
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +50,18 @@ ALL_QUEUES = "All queues"
 """The queue filter's choice that shows every queue."""
 
 
-STEERING = frozenset({"new_job", "job", "toggle_queue", "undo_delete", "clear_finished", "submit"})
+STEERING = frozenset(
+    {
+        "new_job",
+        "job",
+        "toggle_queue",
+        "undo_delete",
+        "clear_finished",
+        "submit",
+        "select_all",
+        "edit_rerun",
+    }
+)
 """Actions that change the store: hidden (and refused) on a read-only dashboard."""
 
 SEARCH_DELAY = 0.25
@@ -60,6 +73,9 @@ nothing until it stops)."""
 
 NARROW = 120
 """Below this many columns the types and form collapse into a pane the `f` key shows."""
+
+SELECT_PAGE = 1000
+"""Jobs read per query while marking every job a filter matches (`a`)."""
 
 SHORT = 30
 """Below this many rows the detail pane starts hidden (the `i` key shows it)."""
@@ -93,7 +109,8 @@ class MainScreen(Screen[None]):
             "job('cancel')",
             "Cancel",
             id="main.cancel",
-            tooltip="Cancel the selected job (queued, or running: asks first)",
+            tooltip="Cancel the selected job (queued, or running: asks first); with jobs "
+            "marked, every marked one (asks once)",
         ),
         Binding(
             "C",
@@ -101,7 +118,7 @@ class MainScreen(Screen[None]):
             "Kill",
             id="main.kill",
             show=False,  # the footer is full; the help screen (?) lists it
-            tooltip="Cancel --force: stop the selected job at once (asks first)",
+            tooltip="Cancel --force: stop the selected (or every marked) job at once (asks first)",
         ),
         Binding(
             "plus",
@@ -109,7 +126,8 @@ class MainScreen(Screen[None]):
             "Prio+",
             id="main.priority_up",
             show=False,  # the footer is full; the help screen (?) lists it
-            tooltip="Raise the selected queued job's priority (it moves up the run order)",
+            tooltip="Raise the selected queued job's priority (it moves up the run order); "
+            "with jobs marked, each marked one's",
         ),
         Binding(
             "minus",
@@ -117,14 +135,14 @@ class MainScreen(Screen[None]):
             "Prio-",
             id="main.priority_down",
             show=False,
-            tooltip="Lower the selected queued job's priority",
+            tooltip="Lower the selected (or each marked) queued job's priority",
         ),
         Binding(
             "p",
             "job('toggle_pause')",
             "Pause",
             id="main.pause",
-            tooltip="Pause or resume the selected job",
+            tooltip="Pause or resume the selected job (or every marked one: asks once)",
         ),
         Binding(
             "P", "toggle_queue", "Queue", id="main.queue", tooltip="Pause or resume the whole queue"
@@ -134,21 +152,47 @@ class MainScreen(Screen[None]):
             "job('rerun')",
             "Rerun",
             id="main.rerun",
-            tooltip="Queue the selected job again with the same params",
+            tooltip="Queue the selected job again with the same params (or every marked one)",
+        ),
+        Binding(
+            "R",
+            "job('retry')",
+            "Retry",
+            id="main.retry",
+            show=False,
+            tooltip="Rerun every marked failed job (asks once; the others are skipped)",
+        ),
+        Binding(
+            "e",
+            "edit_rerun",
+            "Edit",
+            id="main.edit",
+            show=False,
+            tooltip="Edit and rerun: the form filled from the selected job (type, params, "
+            "priority, queue); its submit is linked to it",
+        ),
+        Binding(
+            "a",
+            "select_all",
+            "Mark all",
+            id="main.mark_all",
+            show=False,
+            tooltip="Mark every job the filter matches, beyond the rows loaded too (space "
+            "marks one, shift+arrows extend, esc unmarks)",
         ),
         Binding(
             "d",
             "job('delete')",
             "Delete",
             id="main.delete",
-            tooltip="Delete the selected job (not while it runs; u undoes it)",
+            tooltip="Delete the selected (or every marked) job (not while it runs; u undoes it)",
         ),
         Binding(
             "u",
             "undo_delete",
             "Undo",
             id="main.undo",
-            tooltip="Bring back the job deleted last (for a few seconds)",
+            tooltip="Bring back the job (or marked jobs) deleted last (for a few seconds)",
         ),
         Binding(
             "x",
@@ -265,11 +309,13 @@ class MainScreen(Screen[None]):
     def on_mount(self) -> None:
         """Titles, the first job type in the form; follow the engine, the stats and the theme."""
         self.query_one("#types").border_title = "Job types"
-        form = self.query_one("#form")
-        form.border_title = "New job"
+        form = self.query_one(JobForm)
+        form.title = "New job"
         if self.engine.read_only:  # nothing can be submitted here: say so, type nothing
-            form.border_title = "New job (read-only: off)"
+            form.title = "New job (read-only: off)"
             form.disabled = True
+            self.table.markable = False  # nothing could be done with marked jobs
+        form.border_title = form.title
         self.query_one("#jobs").border_title = "Queue"
         self.on_resize()
         types = self.query_one(TypeList)
@@ -342,6 +388,9 @@ class MainScreen(Screen[None]):
     def _on_batch(self, batch: Batch) -> None:
         """Apply a batch of engine changes to the table (and the pane's job)."""
         self._pane_batch(batch)
+        marks = self.table.marks
+        if marks and marks.follow(batch.jobs, batch.deleted):
+            self.table.marks_changed()
         if batch.jobs or batch.deleted:
             self.table.apply(batch.jobs, batch.deleted)
             self.dashboard.paint_cost = self.table.paint_cost
@@ -409,7 +458,13 @@ class MainScreen(Screen[None]):
             form.show_errors(message.errors)
             return
         try:
-            new = self.engine.new_job(message.type_name, message.params, priority=message.priority)
+            new = self.engine.new_job(
+                message.type_name,
+                message.params,
+                priority=message.priority,
+                rerun_of=message.rerun_of,
+                queue=message.queue or DEFAULT_QUEUE,
+            )
         except ValidationError as exc:
             form.show_errors(exc.errors)
             return
@@ -420,7 +475,10 @@ class MainScreen(Screen[None]):
 
     async def _submit(self, new: NewJob, form: JobForm) -> None:
         job = (await self.engine.submit_many([new]))[0]
-        form.show_status(f"Queued job #{job.id} ({job.type}, {job.priority})")
+        link = f", rerun of #{job.rerun_of}" if job.rerun_of is not None else ""
+        if job.rerun_of is not None and form.rerun_of == job.rerun_of:
+            form.forget_rerun()
+        form.show_status(f"Queued job #{job.id} ({job.type}, {job.priority}{link})")
         # The row arrives with the engine's event; the focus stays where the person types.
         self.table.select(job.id)
 
@@ -441,12 +499,18 @@ class MainScreen(Screen[None]):
             return False
         if action == "undo_delete":
             return bool(self.dashboard.doomed)
+        if action == "edit_rerun":
+            return self.selected is not None
         if action != "job":
             return True
+        name = parameters[0] if parameters else ""
+        if self.table.marks and name in BULK:
+            return self.is_active  # every marked job (those it cannot apply to are skipped)
         job = self.selected if self.is_active else None  # not under a dialog either
         if job is None:
             return False
-        name = parameters[0] if parameters else ""
+        if name == "retry":
+            return job.status is Status.FAILED
         if name in ("cancel", "toggle_pause"):
             return job.status not in TERMINAL
         if name == "kill":
@@ -458,13 +522,16 @@ class MainScreen(Screen[None]):
         return True
 
     def action_job(self, name: str) -> None:
-        """Cancel, pause/resume, rerun or delete the selected job."""
+        """Cancel, pause/resume, rerun or delete the selected job (or every marked one)."""
+        if self.table.marks and name in BULK:
+            self._bulk(name)
+            return
         job = self.selected
         if job is None:
             return
         asked = question(name, job)
         if name == "delete":
-            self._delete_later(job)
+            self._delete_later([job.id])
         elif asked is not None:
 
             def answer(yes: bool | None) -> None:
@@ -475,19 +542,25 @@ class MainScreen(Screen[None]):
         else:
             self.run_worker(steer(self.engine, name, job, self.notify), group="command")
 
-    def _delete_later(self, job: Job) -> None:
-        """Hide the job now; delete it for real when the undo time runs out."""
+    def _delete_later(self, job_ids: list[int]) -> None:
+        """Hide the jobs now; delete them for real when the undo time runs out (one timer
+        for all of them: u brings them all back)."""
         doomed = self.dashboard.doomed
-        if job.id in doomed:
+        ids = [job_id for job_id in job_ids if job_id not in doomed]
+        if not ids:
             return
-        self.table.hide(job.id)
+        if len(ids) == 1:
+            self.table.hide(ids[0])
+        else:
+            self.table.hide_many(ids)
         self.show_paging()
         undo = self.dashboard.undo_seconds
-        doomed[job.id] = self.set_timer(
-            undo, lambda: self.run_worker(self._delete_now([job.id]), group="delete")
-        )
+        timer = self.set_timer(undo, lambda: self.run_worker(self._delete_now(ids), group="delete"))
+        for job_id in ids:
+            doomed[job_id] = timer
+        what = f"job #{ids[0]}" if len(ids) == 1 else f"{len(ids):,} jobs"
         self.notify(
-            f"Deleted job #{job.id} — press u to undo", title="Deleted", timeout=undo, markup=False
+            f"Deleted {what} — press u to undo", title="Deleted", timeout=undo, markup=False
         )
         self.refresh_bindings()
 
@@ -497,26 +570,188 @@ class MainScreen(Screen[None]):
             if timer is not None:
                 timer.stop()
         self.refresh_bindings()
-        deleted = set(await self.engine.delete(job_ids))
-        for job_id in job_ids:
-            if job_id not in deleted and not self.dashboard.stopping:
-                self.table.unhide(job_id)
-                self.notify(
-                    f"Job #{job_id} started running; not deleted (cancel it first)",
-                    severity="warning",
-                )
+        done = await self.engine.delete_many(job_ids)
+        if self.dashboard.stopping or not done.skipped:
+            return
+        kept = [i for i, why in done.skipped.items() if why != "deleted"]
+        if kept:
+            self.table.unhide_many(kept)
+        if len(kept) == 1:
+            self.notify(
+                f"Job #{kept[0]} started running; not deleted (cancel it first)",
+                severity="warning",
+            )
+        elif kept:
+            self.notify(
+                f"{len(kept):,} jobs started running; not deleted (cancel them first)",
+                severity="warning",
+            )
 
     def action_undo_delete(self) -> None:
-        """Bring back the job deleted last, if its undo time has not run out."""
+        """Bring back the job (or the marked jobs) deleted last, if its undo time has not run
+        out."""
         doomed = self.dashboard.doomed
         if not doomed:
             return
-        job_id = next(reversed(doomed))
-        doomed.pop(job_id).stop()
-        self.table.unhide(job_id)
+        timer = doomed[next(reversed(doomed))]
+        ids = [job_id for job_id, each in doomed.items() if each is timer]
+        timer.stop()
+        for job_id in ids:
+            del doomed[job_id]
+        if len(ids) == 1:
+            self.table.unhide(ids[0])
+            self.notify(f"Job #{ids[0]} is back")
+        else:
+            self.table.unhide_many(ids)
+            self.notify(f"{len(ids):,} jobs are back")
         self.show_paging()
-        self.notify(f"Job #{job_id} is back")
         self.refresh_bindings()
+
+    # -- marked jobs ---------------------------------------------------------------------
+
+    def on_job_table_marks_changed(self, message: JobTable.MarksChanged) -> None:
+        """Say how many jobs are marked; the job keys now act on them (or on one again)."""
+        self.query_one(StatsBar).marked = message.count
+        self.refresh_bindings()
+
+    def _bulk(self, name: str) -> None:
+        """A job command on every marked job: one question stating the count, then one
+        engine call for all of them (those it does not apply to are skipped, and counted)."""
+        marks = self.table.marks
+        chosen = plan(name, marks, self.table.jobs)
+        if not chosen.ids:
+            verb = VERBS[chosen.command][0].lower()
+            self.notify(
+                f"Nothing to {verb}: none of the {len(marks):,} marked jobs is in a state "
+                "it applies to",
+                severity="warning",
+                markup=False,
+            )
+            return
+        if chosen.command in ("priority_up", "priority_down"):
+            # No question: pressed again, it goes on; the other key takes it back.
+            self.run_worker(self._run_bulk(chosen), group="command")
+            return
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.run_worker(self._run_bulk(chosen), group="command")
+
+        self.app.push_screen(ConfirmScreen(chosen.question, yes=chosen.yes), answer)
+
+    async def _run_bulk(self, chosen: Plan) -> None:
+        """Run a planned command through the engine and say what came of it."""
+        command, ids = chosen.command, chosen.ids
+        engine = self.engine
+        if command == "delete":
+            self.table.marks.clear()
+            self._delete_later(ids)
+            return
+        try:
+            steering: dict[str, Command] = {
+                "cancel": "cancel",
+                "kill": "kill",
+                "pause": "pause",
+                "resume": "resume",
+            }
+            if command in steering:
+                done = await engine.command_many(ids, steering[command])
+            elif command in ("priority_up", "priority_down"):
+                step = 1 if command == "priority_up" else -1
+                levels = {
+                    i: Priority(min(Priority.CRITICAL, max(Priority.LOW, s.priority + step)))
+                    for i, s in chosen.seen.items()
+                }
+                done = await engine.set_priority_many(levels)
+            else:  # rerun, retry
+                only = {Status.FAILED} if command == "retry" else None
+                done = await engine.rerun_many(ids, only=only)
+        except STEER_ERRORS as exc:
+            self.notify(str(exc), severity="warning", markup=False)
+            return
+        skipped = chosen.skipped + len(done.skipped)
+        n = len(done.done)
+        said = {
+            "cancel": "Cancelled",
+            "kill": "Killing",
+            "pause": "Paused",
+            "resume": "Resumed",
+            "priority_up": "Raised the priority of",
+            "priority_down": "Lowered the priority of",
+            "rerun": "Queued again",
+            "retry": "Retried",
+        }[command]
+        made = ""
+        if command in ("rerun", "retry") and done.jobs:
+            ids_made = [j.id for j in done.jobs]
+            made = f" as #{ids_made[0]}" if n == 1 else f" as #{ids_made[0]}-#{ids_made[-1]}"
+        self.notify(
+            f"{said} {n:,} job{'s' if n != 1 else ''}{made}{skip_note(skipped)}",
+            severity="warning" if skipped and not n else "information",
+            markup=False,
+        )
+        if command not in ("priority_up", "priority_down"):  # + and - may be pressed again
+            self.table.marks.clear()
+            self.table.marks_changed()
+
+    def action_select_all(self) -> None:
+        """Mark every job the filter matches, in the store (not only the rows loaded)."""
+        if not self.table.markable:
+            return
+        self.run_worker(self._select_all(), group="marks", exclusive=True)
+
+    async def _select_all(self) -> None:
+        table = self.table
+        found: dict[int, Seen] = {}
+        for group in (ACTIVE, QUEUED, TERMINAL):
+            statuses = group if table.statuses is None else group & table.statuses
+            if not statuses:
+                continue
+            pager = Pager(
+                self.engine,
+                statuses,
+                table.needle,
+                SELECT_PAGE,
+                newest_first=True,
+                queue=table.queue,
+            )
+            while not pager.done:
+                for job in await pager.next():
+                    if job.id not in table.hidden:
+                        found[job.id] = Seen.of(job)
+        if not found:
+            self.notify("No jobs match the filter: none marked")
+            return
+        table.marks.put(found)
+        table.marks_changed()
+        n = len(table.marks)
+        self.notify(
+            f"Marked {n:,} job{'s' if n != 1 else ''}: every one the filter matches (esc unmarks)",
+            markup=False,
+        )
+
+    # -- edit and rerun --------------------------------------------------------------------
+
+    async def action_edit_rerun(self) -> None:
+        """Open the form filled from the selected job (type, params, priority, queue); its
+        submit makes a new job linked to this one (shown as "rerun of" / "rerun as")."""
+        job = self.selected
+        if job is None:
+            return
+        if job.type not in self.engine.registry:
+            self.notify(
+                f"Job type {job.type!r} is not loaded in this dashboard: its form cannot be "
+                "built (`tuiqueue rerun ID -p NAME=VALUE` reruns it from a shell that loads it)",
+                severity="warning",
+                markup=False,
+            )
+            return
+        self._show_form(True)
+        form = self.query_one(JobForm)
+        await form.set_type(self.engine.registry.get(job.type))
+        self.query_one(TypeList).select_type(job.type)
+        form.prefill(job)
+        form.focus_first()
 
     # -- the queue -----------------------------------------------------------------------
 
@@ -621,6 +856,7 @@ class MainScreen(Screen[None]):
             self.pane.add_log(page)
             if steps:
                 self.pane.set_steps(await self.engine.steps(job_id))
+                self.pane.set_reruns(await self.engine.reruns(job_id))
                 job = self.pane.job
                 if job is not None and job.status in QUEUED:
                     self.pane.summary.waiting = await why_waiting(self.engine, job)
@@ -638,8 +874,9 @@ class MainScreen(Screen[None]):
         logs = job_id in batch.logs or (
             job is not None and job.log_count > self.pane.log_tail.last_seq
         )
-        if logs or job is not None:
-            steps = job is not None and job.status is not Status.PENDING
+        rerun = any(j.rerun_of == job_id for j in batch.jobs.values())  # "rerun as" grows
+        if logs or job is not None or rerun:
+            steps = rerun or (job is not None and job.status is not Status.PENDING)
             self._pane_worker(job_id, steps=steps)
 
     def action_toggle_pane(self) -> None:
@@ -738,7 +975,9 @@ class MainScreen(Screen[None]):
 
     def action_new_job(self) -> None:
         """Focus the form's first field; if the form was folded away, show it and start at
-        the type list (enter on a type goes on to its fields)."""
+        the type list (enter on a type goes on to its fields). A rerun being edited is
+        forgotten: this is a new job."""
+        self.query_one(JobForm).forget_rerun()
         if self.query_one("#left").has_class("-collapsed"):
             self._show_form(True)
             self.query_one(TypeList).focus()

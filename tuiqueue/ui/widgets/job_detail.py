@@ -76,11 +76,19 @@ class JobDetail(Vertical):
         self.log_tail.clear()
         summary = self.summary
         summary.steps = []
+        summary.reruns = []
         summary.waiting = None
 
     def add_log(self, page: LogPage) -> None:
         """Append a page of log lines (those already shown are skipped)."""
         self.log_tail.add(page.lines, page.dropped)
+
+    def set_reruns(self, reruns: list[int]) -> None:
+        """Show the jobs rerun from this one (only a change re-renders)."""
+        summary = self.summary
+        if reruns != summary.reruns:
+            summary.reruns = reruns
+            summary.job = self.job
 
     def set_steps(self, steps: list[Step]) -> None:
         """Show the job's steps (only a change re-renders)."""

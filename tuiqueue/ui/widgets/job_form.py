@@ -10,6 +10,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Label, Select, Static
 
+from tuiqueue.core.job import Job
 from tuiqueue.core.registry import JobType
 from tuiqueue.core.status import Priority
 from tuiqueue.core.text import clean
@@ -28,6 +29,12 @@ class JobForm(VerticalScroll, can_focus=False):
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
         self.job_type: JobType | None = None
+        self.rerun_of: int | None = None
+        """The job being edited and rerun (`e`): the submit is linked to it."""
+        self.queue: str | None = None
+        """The queue the submit joins (a rerun keeps the old job's; None: the default)."""
+        self.title = ""
+        """The border title when no rerun is being edited (set by the screen)."""
 
     def compose(self) -> ComposeResult:
         """The description, the (initially empty) fields, priority and submit."""
@@ -51,6 +58,7 @@ class JobForm(VerticalScroll, can_focus=False):
         """Rebuild the fields for a job type, with defaults filled in."""
         if self.job_type is not None and self.job_type.name == job_type.name:
             return
+        self.forget_rerun()  # another type: a new job, not the rerun being edited
         self.job_type = job_type
         self.query_one("#form-description", Static).update(
             Text.assemble((clean(job_type.name), "bold"), "  ", clean(job_type.description or ""))
@@ -59,6 +67,27 @@ class JobForm(VerticalScroll, can_focus=False):
         fields = self.query_one("#form-fields", Vertical)
         await fields.remove_children()
         await fields.mount_all(ParamField(p) for p in job_type.schema.params)
+
+    def prefill(self, job: Job) -> None:
+        """Fill the fields (already built for its type) from a job, to edit and rerun it."""
+        for field in self.fields:
+            name = field.param.name
+            field.set_value(job.params[name] if name in job.params else field.param.default)
+            field.error = ""
+        self.query_one("#priority", Select).value = job.priority
+        self.rerun_of, self.queue = job.id, job.queue
+        self.border_title = f"Rerun of #{job.id}"
+        self.show_status(
+            f"Editing a rerun of job #{job.id} (queue {job.queue}): change what you like, "
+            "then submit; the new job is linked to it."
+        )
+
+    def forget_rerun(self) -> None:
+        """A plain new job again (after the rerun was submitted, or another type chosen)."""
+        if self.rerun_of is None:
+            return
+        self.rerun_of = self.queue = None
+        self.border_title = self.title
 
     @property
     def fields(self) -> list[ParamField]:
@@ -111,7 +140,12 @@ class JobForm(VerticalScroll, can_focus=False):
         params, errors = self.collect() if self.job_type is not None else ({}, {})
         self.post_message(
             SubmitRequested(
-                self.job_type.name if self.job_type else None, params, errors, self.priority
+                self.job_type.name if self.job_type else None,
+                params,
+                errors,
+                self.priority,
+                rerun_of=self.rerun_of,
+                queue=self.queue,
             )
         )
 

@@ -39,6 +39,8 @@ class JobSummary(Static):
         self.clock = clock
         self.steps: list[Step] = []
         """The job's steps (ctx.step()), shown as a list with durations."""
+        self.reruns: list[int] = []
+        """The jobs rerun from this one (their rerun_of is it): "rerun as #17"."""
 
     def watch_job(self, job: Job | None) -> None:
         """Re-render for a new snapshot."""
@@ -90,6 +92,10 @@ class JobSummary(Static):
             table.add_row("Worker", Text(clean(job.worker)))
         if job.rerun_of is not None:
             table.add_row("Rerun of", f"#{job.rerun_of}")
+        if self.reruns:
+            shown = ", ".join(f"#{i}" for i in self.reruns[-5:])
+            more = f"{len(self.reruns) - 5} more, " if len(self.reruns) > 5 else ""
+            table.add_row("Rerun as", more + shown)
         if job.depends_on:
             table.add_row("After", ", ".join(f"#{i}" for i in job.depends_on))
         parts: list[RenderableType] = [table]

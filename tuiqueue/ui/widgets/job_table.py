@@ -13,6 +13,7 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events
+from textual.actions import SkipAction
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
 from textual.geometry import Region, Size
@@ -23,11 +24,13 @@ from textual.strip import Strip
 from tuiqueue.core.job import Job
 from tuiqueue.core.status import QUEUED, Status
 from tuiqueue.ui.format import age, badge, bar, is_partial, matches, plain, until
+from tuiqueue.ui.marks import Marks
 from tuiqueue.ui.window import GROUPS, MAX_KEPT, NEWEST_FIRST, group_key
 
 log = logging.getLogger(__name__)
 
 COLUMNS: tuple[tuple[str, str, int], ...] = (
+    ("mark", "", 1),
     ("id", "ID", 5),
     ("type", "Type", 10),
     ("queue", "Queue", 8),
@@ -37,7 +40,11 @@ COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("message", "Message", 24),
     ("age", "Age", 15),
 )
-"""(key, label, width) of each column; fixed widths so updates never re-measure."""
+"""(key, label, width) of each column; fixed widths so updates never re-measure. The mark
+column is shown only while some job is marked."""
+
+MARK = "●"
+"""What the mark column shows on a marked row."""
 
 GROWS_MAX = {"type": 24, "queue": 20}
 """Columns that widen to their longest value in the window (never shrinking back), up to."""
@@ -73,6 +80,7 @@ class JobTable(ScrollView, can_focus=True):
         "job-table--header",
         "job-table--cursor",
         "job-table--row",
+        "job-table--marked",
     }
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -97,6 +105,32 @@ class JobTable(ScrollView, can_focus=True):
             id="table.last",
             tooltip="Last row of the queue (loads more jobs)",
         ),
+        Binding(
+            "space",
+            "toggle_mark",
+            "Mark",
+            show=False,
+            id="table.mark",
+            tooltip="Mark or unmark the highlighted job (c, C, p, r, R, +, -, d then act on "
+            "every marked job)",
+        ),
+        Binding(
+            "shift+down",
+            "extend_marks(1)",
+            "Mark down",
+            show=False,
+            id="table.mark_down",
+            tooltip="Mark this job and the one below (shift+up: above)",
+        ),
+        Binding("shift+up", "extend_marks(-1)", "Mark up", show=False, id="table.mark_up"),
+        Binding(
+            "escape",
+            "clear_marks",
+            "Unmark",
+            show=False,
+            id="table.unmark",
+            tooltip="Unmark every job (when none is marked: back to the queue)",
+        ),
     ]
 
     class NeedMore(Message):
@@ -114,6 +148,12 @@ class JobTable(ScrollView, can_focus=True):
 
         job_id: int
 
+    @dataclass
+    class MarksChanged(Message):
+        """Jobs were marked or unmarked: this many are marked now."""
+
+        count: int
+
     def __init__(self, clock: Callable[[], float] = time.time, **kw: Any) -> None:
         super().__init__(**kw)
         self.clock = clock
@@ -127,6 +167,10 @@ class JobTable(ScrollView, can_focus=True):
         self.sort_reverse = False
         self.hidden: set[int] = set()
         """Jobs deleted with undo pending: kept in `jobs`, never shown."""
+        self.marks = Marks()
+        """Jobs marked for a bulk action (some may be beyond the window: select all)."""
+        self.markable = True
+        """Whether rows can be marked (not on a read-only dashboard)."""
         self.caps = [MAX_KEPT for _ in GROUPS]
         """Jobs of each group kept in the window; raised as the person pages back."""
         self.floors: list[int | None] = [None for _ in GROUPS]
@@ -149,7 +193,7 @@ class JobTable(ScrollView, can_focus=True):
         """Digits of the longest id seen (the id column never shrinks back)."""
         self._grown: dict[str, int] = dict.fromkeys(GROWS_MAX, 0)
         """Longest type and queue names seen (those columns never shrink back either)."""
-        self._paint: tuple[Style, list[int], Style, Style, Style] | None = None
+        self._paint: tuple[Style, list[int], Style, Style, Style, Style] | None = None
         """Set while painting: base, widths, header, cursor and row styles, read once."""
         self._lines: LRUCache[tuple[Any, ...], tuple[object, Strip]] = LRUCache(LINE_CACHE)
         """Rendered lines by what they show, with the job drawn (its id is in the key)."""
@@ -200,6 +244,7 @@ class JobTable(ScrollView, can_focus=True):
         """The row for a job; user text is wrapped in Text so it is never markup."""
         progress = "" if job.status in QUEUED else bar(job.progress, 8)
         return [
+            Text(MARK if job.id in self.marks else " "),
             Text(str(job.id)),
             plain(job.type),
             plain(job.queue),
@@ -398,6 +443,8 @@ class JobTable(ScrollView, can_focus=True):
         keys = [key for key, _, _ in COLUMNS]
         seen = {"id": self._id_width, **self._grown}
         widths = [max(w, seen.get(key, 0)) for key, _, w in COLUMNS]
+        if not self.marks:
+            widths[0] = 0  # the mark column
         # Leave room for the vertical scrollbar even before it appears.
         room = self.size.width - self.styles.scrollbar_size_vertical - 2 * PADDING
         for key in ("", *DROPPED_FIRST):
@@ -451,7 +498,7 @@ class JobTable(ScrollView, can_focus=True):
             self.paint_cost, self._paint_timed = time.perf_counter() - start, True
         return lines
 
-    def _styles(self) -> tuple[Style, list[int], Style, Style, Style]:
+    def _styles(self) -> tuple[Style, list[int], Style, Style, Style, Style]:
         """What every line of a paint shares (the base style walks every ancestor)."""
         base = self.rich_style
         component = self.get_component_rich_style
@@ -461,6 +508,7 @@ class JobTable(ScrollView, can_focus=True):
             base + component("job-table--header"),
             base + component("job-table--cursor"),
             base + component("job-table--row"),
+            base + component("job-table--marked"),
         )
 
     def notify_style_update(self) -> None:
@@ -471,7 +519,7 @@ class JobTable(ScrollView, can_focus=True):
     def render_line(self, y: int) -> Strip:
         """Line y of the widget: the header on line 0, then the visible rows."""
         width = self.size.width
-        base, widths, header, cursor_style, row_style = self._paint or self._styles()
+        base, widths, header, cursor_style, row_style, marked_style = self._paint or self._styles()
         if y == 0:
             style = header
             labels = [Text(label + self._arrow(key)) for key, label, _ in COLUMNS]
@@ -489,11 +537,16 @@ class JobTable(ScrollView, can_focus=True):
         if not 0 <= row < len(self._order):
             return Strip.blank(width, base)
         job = self.jobs[self._order[row]]
-        style = cursor_style if row == self._cursor else row_style
+        marked = job.id in self.marks
+        if row == self._cursor:
+            style = cursor_style
+        else:
+            style = marked_style if marked else row_style
         # A delayed job's "runs in" counts down even when its age reads the same.
         due = self.message(job) if job.status is Status.SCHEDULED else None
         key = (
             id(job),
+            marked,
             age(job, self.clock()),
             due,
             tuple(widths),
@@ -601,6 +654,58 @@ class JobTable(ScrollView, can_focus=True):
         if not self.row_count or self._cursor == self.row_count - 1:
             self.post_message(self.NeedMore())
         self.move_cursor(self.row_count - 1)
+
+    # -- marks -------------------------------------------------------------------------
+
+    def marks_changed(self) -> None:
+        """Redraw after marks changed (the mark column comes and goes) and tell the screen."""
+        self._fit()
+        self.refresh()
+        self.post_message(self.MarksChanged(len(self.marks)))
+
+    def action_toggle_mark(self) -> None:
+        """Space: mark or unmark the job under the cursor."""
+        job_id = self.selected_id
+        if job_id is None or not self.markable:
+            return
+        self.chosen = True
+        self.marks.toggle(self.jobs[job_id])
+        self.marks_changed()
+
+    def action_extend_marks(self, step: int) -> None:
+        """Shift+down/up: mark the job under the cursor and the next one, moving onto it."""
+        job_id = self.selected_id
+        if job_id is None or not self.markable:
+            return
+        self.chosen = True
+        self.marks.mark([self.jobs[job_id]])
+        self.move_cursor(self._cursor + step)
+        after = self.selected_id
+        if after is not None:
+            self.marks.mark([self.jobs[after]])
+        self.marks_changed()
+
+    def action_clear_marks(self) -> None:
+        """Escape: unmark every job; with none marked, the key goes on (to the screen)."""
+        if not self.marks:
+            raise SkipAction()
+        self.marks.clear()
+        self.marks_changed()
+
+    def hide_many(self, job_ids: Collection[int]) -> None:
+        """Stop showing many jobs at once (deleted, undo pending), in one re-sort."""
+        self.hidden.update(job_ids)
+        self.marks.drop(job_ids)
+        gone = [job_id for job_id in job_ids if self._ranks.pop(job_id, None) is not None]
+        if gone:
+            self._sort()
+            self._settle(None)
+        self.marks_changed()
+
+    def unhide_many(self, job_ids: Collection[int]) -> None:
+        """Show many hidden jobs again (a bulk delete undone)."""
+        self.hidden.difference_update(job_ids)
+        self.apply({i: self.jobs[i] for i in job_ids if i in self.jobs})
 
     def action_select_cursor(self) -> None:
         """Enter: open the job under the cursor."""

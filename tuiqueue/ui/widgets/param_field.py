@@ -55,6 +55,20 @@ class ParamField(Vertical):
         text = "" if default is None else str(default)
         return Input(text, placeholder=param.kind, id=ident)
 
+    def set_value(self, value: Any) -> None:
+        """Show a value in the field (a job's own, to edit and rerun it)."""
+        widget = self.query_one(f"#param-{self.param.name}")
+        if isinstance(widget, Switch):
+            widget.value = bool(value)
+        elif isinstance(widget, Select):
+            if value in self.param.choices:
+                widget.value = value
+        elif isinstance(widget, TextArea):
+            items = value if isinstance(value, list) else [] if value is None else [value]
+            widget.text = "\n".join(str(v) for v in items)
+        else:
+            cast(Input, widget).value = "" if value is None else str(value)
+
     def raw(self) -> Any:
         """The value as typed, parsed but not checked (raises ValueError)."""
         widget = self.query_one(f"#param-{self.param.name}")

@@ -18,6 +18,9 @@ from tuiqueue.core.text import clean, mask_url
 from tuiqueue.engine.engine import Engine
 from tuiqueue.ui.format import BADGE_COLOURS, ICONS
 
+MARK = "●"
+"""Before the count of marked jobs (the queue's mark column shows the same)."""
+
 SHOWN = (
     Status.RUNNING,
     Status.PENDING,
@@ -65,6 +68,8 @@ class StatsBar(Horizontal):
 
     stats: reactive[Stats | None] = reactive(None, always_update=True)
     """The latest engine stats."""
+    marked: reactive[int] = reactive(0)
+    """Jobs marked in the queue for a bulk action (said in the bar while some are)."""
 
     def __init__(self, *, mode: str = "worker", store: str = "", **kw: Any) -> None:
         super().__init__(**kw)
@@ -101,6 +106,13 @@ class StatsBar(Horizontal):
             spark.data = data[-HISTORY:]
         self._finished = finished
 
+    def watch_marked(self, marked: int) -> None:
+        """Say the new count of marked jobs."""
+        if self.stats is not None:
+            self.query_one("#stats-text", Static).update(
+                self.render_stats(self.stats), layout=False
+            )
+
     def render_stats(self, stats: Stats) -> Text:
         """The counts line, coloured from the theme."""
         colours = self.app.theme_variables
@@ -113,6 +125,10 @@ class StatsBar(Horizontal):
         else:
             text.append(" READ-ONLY ", style=f"bold reverse {colours.get('warning', '')}".strip())
         text.append("│", style="dim")
+        if self.marked:
+            accent = colours.get("accent", "")
+            text.append(f" {MARK} {self.marked:,} marked ", style=f"bold {accent}".strip())
+            text.append("│", style="dim")
         counts = stats.counts
         for status in SHOWN:
             colour = colours.get(BADGE_COLOURS[status], "")
