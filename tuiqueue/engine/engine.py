@@ -18,6 +18,7 @@ import anyio.to_thread
 from anyio.abc import TaskGroup, TaskStatus
 
 from tuiqueue.core.events import Event, EventBus, EventKind, Subscription
+from tuiqueue.core.history import WINDOW_BUCKETS, History, window_start
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import FORCE, Command, ReadOnly, UnknownJob
 from tuiqueue.core.params import MAX_INT
@@ -806,6 +807,12 @@ class Engine:
             fleet_capacity=sum(c for _, c, _ in load),
             fleet_processed=sum(p for _, _, p in load),
         )
+
+    async def history(self, minutes: int = WINDOW_BUCKETS) -> History:
+        """Jobs finished in the last `minutes` minutes, the current one included, per minute
+        and per type, read from the store (so it is the same after a restart)."""
+        now = self.clock()
+        return await self.store.finished_history(window_start(now, minutes), now)
 
     async def logs(self, job_id: int, after: int = 0, limit: int | None = None) -> LogPage:
         """A job's stored log lines after sequence number `after` (flushed ~10x a second)."""

@@ -1,5 +1,6 @@
 """shell: run a command line in its own process group, streaming its output to the log;
-every process it starts is marked (core.proctree), so pause and cancel reach them all."""
+every process it starts is marked (core.proctree), so pause and cancel reach them all.
+Its progress follows the percentages the command prints (jobs/shell_progress.py)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from tuiqueue.core import proctree
 from tuiqueue.core.context import JobContext, JobFailed
 from tuiqueue.core.params import Param
 from tuiqueue.core.registry import job_type
+from tuiqueue.core.text import one_line
+from tuiqueue.jobs.shell_progress import MESSAGE_MAX, ShellProgress
 
 GRACE = 3.0
 """Seconds between SIGTERM and SIGKILL when a shell job is cancelled."""
@@ -109,23 +112,45 @@ def _group_alive(pgid: int) -> bool:
     return False
 
 
+def _newest_frame(line: bytes) -> bytes:
+    """What a terminal shows of a line that redraws itself with \\r (tqdm's bars): its last
+    non-blank frame (a line ending in \\r\\n keeps its text)."""
+    if b"\r" not in line:
+        return line
+    return next((f for f in reversed(line.split(b"\r")) if f.strip()), b"")
+
+
 async def _pump(
-    stream: ByteReceiveStream | None, prefix: str, ctx: JobContext, tail: deque[str]
+    stream: ByteReceiveStream | None,
+    prefix: str,
+    ctx: JobContext,
+    tail: deque[str],
+    follow: Callable[[str], None],
 ) -> None:
     """Log a stream line by line; a line past LINE_MAX bytes is cut as it is read (the rest
-    of it is counted and skipped, never held), so one endless line costs LINE_MAX bytes."""
+    of it is counted and skipped, never held), so one endless line costs LINE_MAX bytes.
+
+    Every line, and every \\r frame of a line still being redrawn, goes to follow() (the
+    job's progress) as it arrives; the log gets a redrawn line once, as its last frame."""
     if stream is None:
         return
     pending = b""
     skipped = 0
     """Bytes of the current over-long line dropped so far (its head is in pending)."""
+    shown = b""
+    """The frame of the unfinished line last given to follow()."""
+
+    def decode(raw: bytes) -> str:
+        return raw.decode("utf-8", "replace")
 
     def emit(raw: bytes, cut: int) -> None:
-        text = prefix + raw.decode("utf-8", "replace").rstrip("\r")
+        line = decode(raw)
+        text = prefix + line
         if cut:
             text += f"… [{cut} more bytes cut]"
         ctx.log(text)
         tail.append(text)
+        follow(line)
 
     async for chunk in stream:
         if skipped:
@@ -134,20 +159,35 @@ async def _pump(
                 skipped += len(chunk)
                 continue
             skipped += end
-            emit(pending, skipped)
+            emit(_newest_frame(pending), skipped)
             pending, skipped, chunk = b"", 0, chunk[end + 1 :]
         pending += chunk
         *lines, pending = pending.split(b"\n")
-        for raw in lines:
+        for raw in map(_newest_frame, lines):
             if len(raw) > LINE_MAX:
                 emit(raw[:LINE_MAX], len(raw) - LINE_MAX)
             else:
                 emit(raw, 0)
+        if lines:
+            shown = b""
+        if b"\r" in pending:
+            # A line being redrawn (tqdm writes "\r" then each frame): its newest frame is
+            # shown at once, and only that frame is kept, so a bar redrawn for an hour costs
+            # one frame, not the hour's output.
+            *frames, rest = pending.split(b"\r")
+            if rest.strip():
+                newest, pending = rest, b"\r" + rest
+            else:
+                newest = next((f for f in reversed(frames) if f.strip()), b"")
+                pending = newest + b"\r" + rest if newest else rest
+            if newest and newest != shown:
+                follow(decode(newest[:LINE_MAX]))
+                shown = newest
         if len(pending) > LINE_MAX:
             skipped = len(pending) - LINE_MAX
             pending = pending[:LINE_MAX]
     if pending or skipped:
-        emit(pending, skipped)
+        emit(_newest_frame(pending), skipped)
 
 
 @job_type(
@@ -175,7 +215,7 @@ async def shell(ctx: JobContext, command: str, cwd: str = "") -> dict[str, Any]:
     workdir = Path(cwd).expanduser() if cwd else None
     if workdir is not None and not workdir.is_dir():
         raise FileNotFoundError(f"working directory {cwd!r} does not exist")
-    ctx.progress(0, f"$ {command[:200]}")
+    ctx.progress(0, one_line(f"$ {command}", MESSAGE_MAX))
     # Shielded until the try below: a cancel landing while the process starts (its children
     # may already run) would otherwise skip the finally that stops the whole group.
     proctree.become_subreaper()  # orphaned descendants stay under this worker, findable
@@ -190,10 +230,11 @@ async def shell(ctx: JobContext, command: str, cwd: str = "") -> dict[str, Any]:
         ctx.on_pause(lambda paused: _pause(tree, paused))
         await ctx.track_process(process.pid)
     tail: deque[str] = deque(maxlen=TAIL)
+    follow = ShellProgress(ctx)
     try:
         async with anyio.create_task_group() as tg:
-            tg.start_soon(_pump, process.stdout, "", ctx, tail)
-            tg.start_soon(_pump, process.stderr, "[stderr] ", ctx, tail)
+            tg.start_soon(_pump, process.stdout, "", ctx, tail, follow.see)
+            tg.start_soon(_pump, process.stderr, "[stderr] ", ctx, tail, follow.see)
             tg.start_soon(_watch, tree)
             code = await process.wait()
             # Children left in the background may hold the pipes open: read what is
@@ -208,5 +249,6 @@ async def shell(ctx: JobContext, command: str, cwd: str = "") -> dict[str, Any]:
     if code != 0:
         last = "\n".join(tail)
         raise JobFailed(f"command exited with code {code}" + (f"\n{last}" if last else ""))
-    ctx.progress(100, "exit code 0")
+    # The command's last words say more than its exit code (which is in the result).
+    ctx.progress(100, follow.last or "exit code 0")
     return {"exit_code": code, "pid": process.pid}

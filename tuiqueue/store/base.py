@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Mapping, Sequence
 
+from tuiqueue.core.history import BUCKET, DURATIONS_MAX, FinishedCount, History
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import Command, Outcome
 from tuiqueue.core.preset import Preset
@@ -352,6 +353,25 @@ class Store(ABC):
         Blocks the event loop on SQLite (each statement; lock waits are awaited);
         MemoryStore does no I/O; Redis awaits and does not block.
         """
+
+    async def finished_history(self, since: float, now: float, width: float = BUCKET) -> History:
+        """Jobs that reached a final status with since <= finished_at <= now: counted per
+        bucket of `width` seconds, per type and status, with the run times of the newest
+        DURATIONS_MAX completed ones for the percentiles.
+
+        Blocks the event loop on SQLite (two index reads); PostgreSQL and Redis await
+        (Redis in bounded scripts); MemoryStore walks its jobs."""
+        counts, durations = await self._finished_since(since, now, width, DURATIONS_MAX + 1)
+        sampled = len(durations) > DURATIONS_MAX
+        return History.build(since, now, width, counts, durations[:DURATIONS_MAX], sampled=sampled)
+
+    @abstractmethod
+    async def _finished_since(
+        self, since: float, now: float, width: float, limit: int
+    ) -> tuple[list[FinishedCount], list[tuple[str, float]]]:
+        """finished_history's reads: the jobs finished in [since, now] counted per
+        (whole buckets of width after since, type, final status), and (type, run time) of
+        at most `limit` of those that completed (and had started), newest first."""
 
     @abstractmethod
     async def changes(self, since: int) -> Changes:

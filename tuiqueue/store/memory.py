@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import heapq
 import logging
+import math
 import uuid
 from collections.abc import Collection, Mapping, Sequence
 
+from tuiqueue.core.history import FinishedCount
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import (
     Command,
@@ -419,6 +421,26 @@ class MemoryStore(Store):
 
     async def counts(self) -> dict[Status, int]:
         return dict(self._counts)
+
+    async def _finished_since(
+        self, since: float, now: float, width: float, limit: int
+    ) -> tuple[list[FinishedCount], list[tuple[str, float]]]:
+        # A walk over every job: this store lives in one process and holds few enough.
+        counts: dict[tuple[int, str, Status], int] = {}
+        done: list[tuple[float, int, str, float]] = []
+        for job in self._jobs.values():
+            end = job.finished_at
+            if end is None or job.status not in TERMINAL or not since <= end <= now:
+                continue
+            key = (math.floor((end - since) / width), job.type, job.status)
+            counts[key] = counts.get(key, 0) + 1
+            if job.status is Status.COMPLETED and job.started_at is not None:
+                done.append((end, job.id, job.type, end - job.started_at))
+        newest = heapq.nlargest(limit, done)
+        return (
+            [FinishedCount(b, t, s, n) for (b, t, s), n in counts.items()],
+            [(t, d) for _, _, t, d in newest],
+        )
 
     async def changes(self, since: int) -> Changes:
         jobs = [j.copy() for j in self._jobs.values() if j.version > since]

@@ -16,6 +16,7 @@ from typing import Any
 
 import anyio
 
+from tuiqueue.core.history import FinishedCount
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import (
     Command,
@@ -462,6 +463,38 @@ class PostgresStore(Store):
         for status, n in rows:
             counts[Status(status)] = int(n)
         return counts
+
+    async def _finished_since(
+        self, since: float, now: float, width: float, limit: int
+    ) -> tuple[list[FinishedCount], list[tuple[str, float]]]:
+        # Both walk jobs_finished over the window only, in one snapshot.
+        window = "FROM jobs WHERE finished_at IS NOT NULL AND finished_at BETWEEN $1 AND $2"
+        final = [s.value for s in TERMINAL]
+
+        async def q(conn: Any) -> tuple[list[FinishedCount], list[tuple[str, float]]]:
+            rows = await conn.fetch(
+                f"SELECT floor((finished_at - $1) / $3)::bigint AS bucket, type, status, "
+                f"count(*) {window} AND status = ANY($4::text[]) AND {VISIBLE} "
+                "GROUP BY bucket, type, status",
+                since,
+                now,
+                width,
+                final,
+            )
+            times = await conn.fetch(
+                f"SELECT type, finished_at - started_at {window} AND status = 'completed' "
+                f"AND started_at IS NOT NULL AND {VISIBLE} "
+                "ORDER BY finished_at DESC, id DESC LIMIT $3",
+                since,
+                now,
+                limit,
+            )
+            return (
+                [FinishedCount(int(b), t, Status(st), int(n)) for b, t, st, n in rows],
+                [(t, float(d)) for t, d in times],
+            )
+
+        return await self._db.snapshot(q)
 
     async def changes(self, since: int) -> Changes:
         return await self._db.snapshot(lambda c: self._changes(c, since))

@@ -405,3 +405,37 @@ local v = redis.call('INCR', P .. 'version')
 redis.call('PUBLISH', P .. 'events', v)
 return v
 """
+
+HISTORY = """
+-- ARGV: P, status, since, now, width, offset, limit, times (1: also the run times).
+-- One page (newest first) of the jobs that reached `status` in [since, now], counted per
+-- type and bucket: {scanned, {type, bucket, n, ...}, {type, seconds, ...}}. Run times (of
+-- jobs that started) travel as strings: Lua would turn a number reply into an integer.
+local P, status = ARGV[1], ARGV[2]
+local since, width = tonumber(ARGV[3]), tonumber(ARGV[5])
+local page = redis.call('ZREVRANGEBYSCORE', P .. 'f:' .. status, ARGV[4], ARGV[3],
+  'WITHSCORES', 'LIMIT', ARGV[6], ARGV[7])
+local want = ARGV[8] == '1'
+local counts, names, times = {}, {}, {}
+for i = 1, #page, 2 do
+  local f = redis.call('HMGET', P .. 'job:' .. page[i], 'type', 'started_at')
+  if f[1] then
+    local finished = tonumber(page[i + 1])
+    local b = math.floor((finished - since) / width)
+    local per = counts[f[1]]
+    if not per then per = {}; counts[f[1]] = per; names[#names + 1] = f[1] end
+    per[b] = (per[b] or 0) + 1
+    if want and f[2] then
+      times[#times + 1] = f[1]
+      times[#times + 1] = string.format('%.17g', finished - tonumber(f[2]))
+    end
+  end
+end
+local flat = {}
+for _, name in ipairs(names) do
+  for b, n in pairs(counts[name]) do
+    flat[#flat + 1] = name; flat[#flat + 1] = b; flat[#flat + 1] = n
+  end
+end
+return {#page / 2, flat, times}
+"""

@@ -13,6 +13,7 @@ from typing import Any
 
 import anyio
 
+from tuiqueue.core.history import FinishedCount
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import (
     Command,
@@ -359,6 +360,36 @@ class SqliteStore(Store):
         for status, n in await self._db.read(q):
             counts[Status(status)] = n
         return counts
+
+    async def _finished_since(
+        self, since: float, now: float, width: float, limit: int
+    ) -> tuple[list[FinishedCount], list[tuple[str, float]]]:
+        # Both walk the finished_at index over the window only; the counts are one
+        # GROUP BY (finished_at >= since, so CAST truncating is floor).
+        window = (
+            "FROM jobs INDEXED BY jobs_finished WHERE finished_at IS NOT NULL "
+            "AND finished_at >= ? AND finished_at <= ?"
+        )
+        final = ",".join(f"'{s.value}'" for s in TERMINAL)
+
+        def q(conn: sqlite3.Connection) -> tuple[list[FinishedCount], list[tuple[str, float]]]:
+            hide, hide_args = skip(hidden(conn))
+            rows = conn.execute(
+                f"SELECT CAST((finished_at - ?) / ? AS INTEGER) AS bucket, type, status, "
+                f"COUNT(*) {window} AND status IN ({final}){hide} GROUP BY bucket, type, status",
+                (since, width, since, now, *hide_args),
+            ).fetchall()
+            times = conn.execute(
+                f"SELECT type, finished_at - started_at {window} AND status = 'completed' "
+                f"AND started_at IS NOT NULL{hide} ORDER BY finished_at DESC, id DESC LIMIT ?",
+                (since, now, *hide_args, limit),
+            ).fetchall()
+            return (
+                [FinishedCount(int(b), t, Status(st), int(n)) for b, t, st, n in rows],
+                [(t, float(d)) for t, d in times],
+            )
+
+        return await self._db.read(q)
 
     async def changes(self, since: int) -> Changes:
         def q(conn: sqlite3.Connection) -> Changes:

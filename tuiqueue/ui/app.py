@@ -49,6 +49,7 @@ from tuiqueue.ui.screens.detail import DetailScreen
 from tuiqueue.ui.screens.help import HelpScreen
 from tuiqueue.ui.screens.main import MainScreen
 from tuiqueue.ui.screens.schedules import FormJob, SchedulesScreen
+from tuiqueue.ui.screens.stats import StatsScreen
 from tuiqueue.ui.screens.workers import WorkersScreen
 from tuiqueue.ui.terminal_alert import TerminalAlerts
 from tuiqueue.ui.widgets.job_form import JobForm
@@ -101,13 +102,19 @@ PALETTE: list[tuple[str, str, bool, str]] = [
     ("Clear finished jobs", "Delete every finished job", True, "clear_finished"),
     ("Workers", "Show the workers on this store", False, "app.workers"),
     ("Schedules", "Show the schedules on this store", False, "app.schedules"),
+    (
+        "Stats",
+        "Jobs finished per minute over the last hour, per type, success rate, run times",
+        False,
+        "app.stats",
+    ),
     ("Help", "Show every key", False, "app.help"),
 ]
 """The palette's commands: title, help, whether the main screen runs it (else the current one)
 and the action (job commands act on the current screen's job, as its keys do)."""
 
 
-READ_ONLY_PALETTE = frozenset({"app.workers", "app.schedules", "app.help"})
+READ_ONLY_PALETTE = frozenset({"app.workers", "app.schedules", "app.stats", "app.help"})
 """The palette's commands a read-only dashboard offers (the others change the store)."""
 
 
@@ -536,6 +543,10 @@ class QueueApp(App[None]):
     def action_schedules(self) -> None:
         """Open the schedules view (its `a` schedules the main screen's form)."""
         self.push_screen(SchedulesScreen(self.engine, self._form_job))
+
+    def action_stats(self) -> None:
+        """Open the Stats view (the last hour's finished jobs, from the store)."""
+        self.push_screen(StatsScreen(self.engine))
 
     def _form_job(self) -> FormJob | str:
         """The job the main screen's form holds, or why there is none."""

@@ -89,6 +89,17 @@ def span(seconds: float | None) -> str:
     return f"{s // 86400}d"
 
 
+def took(seconds: float | None) -> str:
+    """A run time, with the precision a short one needs: 120ms, 2.4s, 35s, 3m05s."""
+    if seconds is None:
+        return "-"
+    if seconds < 1:
+        return f"{max(0.0, seconds) * 1000:.0f}ms"
+    if seconds < 10:
+        return f"{seconds:.1f}s"
+    return span(seconds)
+
+
 def until(seconds: float) -> str:
     """A wait in words: "4m 10s", "2h 05m", "12s" ("now" once it is due)."""
     s = int(seconds)

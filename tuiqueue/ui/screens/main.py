@@ -251,6 +251,15 @@ class MainScreen(Screen[None]):
             tooltip="Save the form as a named preset of its type (works while typing in it)",
         ),
         Binding(
+            "g",
+            "app.stats",
+            "Stats",
+            id="main.stats",
+            show=False,  # (the footer is full; the help screen and the palette list it)
+            tooltip="Show the Stats view: jobs finished per minute over the last hour, "
+            "per type, success rate, p50/p95 run time",
+        ),
+        Binding(
             "escape",
             "focus_table",
             "Queue",
