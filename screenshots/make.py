@@ -21,12 +21,18 @@ sys.path.insert(0, str(HERE.parent))
 from textual.pilot import Pilot  # noqa: E402
 from textual.widgets import DataTable, Input, TextArea  # noqa: E402
 
+from tuiqueue.core.history import window_start  # noqa: E402
+from tuiqueue.core.job import NewJob  # noqa: E402
+from tuiqueue.core.lifecycle import Outcome  # noqa: E402
 from tuiqueue.core.records import WorkerInfo  # noqa: E402
 from tuiqueue.core.registry import load_job_types  # noqa: E402
+from tuiqueue.core.status import Status  # noqa: E402
 from tuiqueue.engine.engine import Engine  # noqa: E402
 from tuiqueue.store.sqlite import SqliteStore  # noqa: E402
 from tuiqueue.ui.app import QueueApp, make_app  # noqa: E402
+from tuiqueue.ui.screens.confirm import ConfirmScreen  # noqa: E402
 from tuiqueue.ui.screens.detail import DetailScreen  # noqa: E402
+from tuiqueue.ui.screens.stats import StatsScreen  # noqa: E402
 from tuiqueue.ui.screens.workers import WorkersScreen  # noqa: E402
 from tuiqueue.ui.widgets.job_form import JobForm  # noqa: E402
 from tuiqueue.ui.widgets.job_table import JobTable  # noqa: E402
@@ -139,9 +145,40 @@ async def scene(pilot: Pilot[None], app: QueueApp) -> dict[str, int]:
     return ids
 
 
+async def seed_hour(store: SqliteStore, now: float) -> None:
+    """An hour of finished jobs of three types, written through the store's own calls with
+    the times they would have had (so the Stats view reads them as it reads any store)."""
+    since = window_start(now)
+    for minute in range(60):
+        start = since + minute * 60
+        for i in range(2 + (minute * 7) % 5 + minute // 15):
+            kind = ("fetch_urls", "shell", "primes")[i % 3]
+            status = Status.FAILED if (minute + i) % 11 == 0 else Status.COMPLETED
+            (job,) = await store.add([NewJob(kind, {})], start + i)
+            (claimed,) = await store.claim("build-01:2231", 1, start + i)
+            took = 0.3 + (i * 3 + minute) % 7 * (4.0 if kind == "shell" else 0.4)
+            outcome = Outcome(job.id, claimed.token or "", status, error="exit code 1")
+            await store.finish([outcome], min(now, start + i + took))
+
+
+async def stats_shot(db: Path) -> None:
+    """The Stats view over a busy hour."""
+    now = time.time()
+    async with SqliteStore(db) as store:
+        await seed_hour(store, now)
+    app = make_app(SqliteStore(db), worker=False, toasts=False, grace=0.5)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.stats is not None)
+        app.main.query_one(JobTable).focus()
+        await pilot.press("g")
+        await wait_for(pilot, lambda: isinstance(app.screen, StatsScreen) and app.screen.loads >= 1)
+        await pilot.pause(0.3)
+        app.save_screenshot("stats.svg", str(HERE))
+
+
 async def main() -> None:
-    """main, main-80x24, detail, help, form-error and workers, as SVG files next to this
-    script."""
+    """main, main-80x24, bulk, detail, help, form-error, workers and stats, as SVG files
+    next to this script."""
     import textual.constants
 
     textual.constants.TEXTUAL_ANIMATIONS = "none"  # type: ignore[misc]
@@ -170,6 +207,22 @@ async def main() -> None:
             app.save_screenshot("main-80x24.svg", str(HERE))
             await pilot.resize_terminal(*SIZE)
             await wait_for(pilot, lambda: bool(main.pane.display))
+
+            # Bulk: the three running jobs marked, one question for all of them.
+            table = main.query_one(JobTable)
+            table.focus()
+            for role in ("countdown", "shell", "echo"):
+                table.select(ids[role])
+                await pilot.press("space")
+            await wait_for(pilot, lambda: len(table.marks) == 3)
+            await pilot.press("c")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+            no_blink(app)
+            await pilot.pause()
+            app.save_screenshot("bulk.svg", str(HERE))
+            await pilot.press("n", "escape")
+            await wait_for(pilot, lambda: app.screen is main and not table.marks)
+            table.select(ids["shell"])
 
             app.show_detail(ids["shell"])
             await wait_for(
@@ -222,6 +275,7 @@ async def main() -> None:
                 await pilot.press("escape")
                 await peer.stop(0)
             await app.engine.stop(0)
+        await stats_shot(folder / "hour.db")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     print("wrote", ", ".join(sorted(p.name for p in HERE.glob("*.svg"))))

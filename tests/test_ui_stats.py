@@ -235,5 +235,15 @@ async def test_the_chart_alone_draws_a_history() -> None:
         assert list(history.completed) == completed and list(history.failed) == failed
         chart.show(history)
         await pilot.pause()
-        drawn = chart.plt.build()
+        lines = chart.lines(80, 12)
+        drawn = "\n".join(line.plain for line in lines)
+        assert len(lines) == 12 and all(len(line.plain) == 80 for line in lines)
         assert "now" in drawn and "-59m" in drawn and "4" in drawn and "█" in drawn
+        # The last two minutes are bars of their own: 1 job, a gap, then 4 jobs at full height.
+        axis = lines[0].plain.index("┤") + 1 if "┤" in lines[0].plain else 2
+        bars = [line.plain[axis:] for line in lines[:-2]]
+        heights = [sum(row[x] != " " for row in bars) for x in range(len(bars[0]))]
+        drawn_at = [x for x, h in enumerate(heights) if h]
+        assert heights[drawn_at[-1]] == len(bars)  # 4 is the top tick: that minute is full
+        assert heights[drawn_at[0]] < len(bars)  # the 1-job minute is not
+        assert any(h == 0 for h in heights[drawn_at[0] : drawn_at[-1]])  # a gap between them

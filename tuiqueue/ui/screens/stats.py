@@ -72,7 +72,7 @@ class StatsScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         """Title, summary, chart (or the empty state), per-type table, footer."""
-        # plotext is imported when the view first opens, not with the dashboard.
+        # The chart's module is imported when the view first opens, not with the dashboard.
         from tuiqueue.ui.widgets.finished_chart import FinishedChart
 
         yield Static(Text("Stats · the last hour on this store", style="bold"), id="history-title")
