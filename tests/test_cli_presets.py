@@ -10,32 +10,9 @@ from pathlib import Path
 
 from tests.conftest import cli_env, tq
 
-README_PRESETS = """
-## Presets
-
-A preset is a saved form: a job type with its params, priority and queue, under a name.
-Presets live in the store, so every dashboard and command line on it sees them. Saving
-over a taken name is refused unless you pass `--force`; `-p` and the flags of
-`tuiqueue submit --preset NAME` override what the preset holds.
-
-```bash
-tuiqueue preset save nightly countdown -p seconds=2 --priority high
-tuiqueue preset save nightly countdown -p seconds=5 || echo "refused with status $?"
-tuiqueue preset save nightly countdown -p seconds=3 --priority high --force
-tuiqueue preset list                        # name, type, priority, queue, params
-tuiqueue preset show nightly
-id=$(tuiqueue submit --preset nightly -p seconds=1)    # TYPE comes from the preset
-tuiqueue worker --drain -q                  # any worker (or a dashboard) runs it
-tuiqueue show "$id" | grep -E '^(status|priority|params):'
-tuiqueue preset list --json
-tuiqueue preset remove nightly
-```
-
-In the dashboard, the form's Preset list offers the chosen type's presets (choosing one
-fills the form in); `ctrl+o` or "Save preset" saves the form under a name (asking before
-overwriting one). A read-only dashboard can fill the form from a preset but not save one.
-"""
-"""The text proposed for README.md (the lead pastes it)."""
+README = Path(__file__).resolve().parent.parent / "README.md"
+README_PRESETS = README.read_text().split("## Presets\n")[1].split("\n## ")[0]
+"""The README's Presets section."""
 
 SNIPPET = README_PRESETS.split("```bash\n")[1].split("```")[0]
 
