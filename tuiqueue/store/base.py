@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import Command, Outcome
@@ -18,8 +19,10 @@ from tuiqueue.core.records import (
     Superseded,
     WorkerInfo,
 )
-from tuiqueue.core.schedule import Fire, Origin, Schedule
 from tuiqueue.core.status import UNFINISHED, Priority, Status
+
+if TYPE_CHECKING:
+    from tuiqueue.core.schedule import Fire, Origin, Schedule
 
 LOG_HEAD = 100
 """First lines of a job's log that are always kept."""

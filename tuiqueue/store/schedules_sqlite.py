@@ -155,10 +155,12 @@ class SqliteSchedules:
     async def job_origin(self, job_id: int) -> Origin | None:
         """See Store.job_origin."""
 
-        def q(conn: sqlite3.Connection) -> Origin | None:
-            row = conn.execute(
-                "SELECT schedule, slot, kind, missed FROM job_origins WHERE job_id = ?", (job_id,)
-            ).fetchone()
-            return None if row is None else Origin(row[0], row[1], row[2], row[3])
+        return await self._db.read(lambda conn: self.origin(conn, job_id))
 
-        return await self._db.read(q)
+    @staticmethod
+    def origin(conn: sqlite3.Connection, job_id: int) -> Origin | None:
+        """job_origin's read, on an open connection."""
+        row = conn.execute(
+            "SELECT schedule, slot, kind, missed FROM job_origins WHERE job_id = ?", (job_id,)
+        ).fetchone()
+        return None if row is None else Origin(row[0], row[1], row[2], row[3])
