@@ -85,3 +85,16 @@ def test_every_command_is_in_the_lazy_map() -> None:
     for name, module in COMMANDS.items():
         assert main.commands[name].callback is not None
         assert main.commands[name].callback.__module__ == f"tuiqueue.cli.{module}", name
+
+
+def test_the_dashboard_imports_only_the_screens_its_first_frame_shows() -> None:
+    modules = _modules_after("import tuiqueue.ui.app")
+    later = {
+        "tuiqueue.ui.screens.detail",
+        "tuiqueue.ui.screens.help",
+        "tuiqueue.ui.screens.workers",
+        "tuiqueue.ui.screens.schedules",
+        "tuiqueue.ui.screens.schedule_add",
+        "textual.widgets._text_area",  # list parameters' boxes: imported with such a form
+    }
+    assert not modules & later, sorted(modules & later)

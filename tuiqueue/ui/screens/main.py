@@ -27,7 +27,6 @@ from tuiqueue.ui.actions import STEER_ERRORS, Dashboard, question, steer, why_wa
 from tuiqueue.ui.marks import BULK, VERBS, Plan, Seen, plan, skip_note
 from tuiqueue.ui.messages import Batch, StatsStale, SubmitRequested
 from tuiqueue.ui.screens.confirm import ConfirmScreen
-from tuiqueue.ui.screens.detail import DetailScreen
 from tuiqueue.ui.widgets.job_detail import JobDetail
 from tuiqueue.ui.widgets.job_form import JobForm
 from tuiqueue.ui.widgets.job_table import JobTable
@@ -920,6 +919,8 @@ class MainScreen(Screen[None]):
 
     def on_job_table_selected(self, event: JobTable.Selected) -> None:
         """Enter on a row opens its detail view."""
+        from tuiqueue.ui.screens.detail import DetailScreen  # (not needed for the first frame)
+
         self.app.push_screen(DetailScreen(self.dashboard, event.job_id))
 
     def action_sort(self) -> None:
