@@ -22,11 +22,11 @@ from tuiqueue.core.job import Job
 from tuiqueue.core.placement import waiting_reasons
 from tuiqueue.core.queues import check_queue_name
 from tuiqueue.core.records import Step
-from tuiqueue.core.schedule import Origin
 from tuiqueue.core.status import TERMINAL, Status
 
 if TYPE_CHECKING:
     from tuiqueue.cli.direct import Direct
+    from tuiqueue.core.schedule import Origin
     from tuiqueue.engine.engine import Engine
 
 T = TypeVar("T")

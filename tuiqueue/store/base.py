@@ -32,6 +32,10 @@ LOG_LINE_MAX = 4_096
 """Longer log lines are cut here, saying so."""
 
 
+ORIGINS_KEPT = 1_000
+"""Origins remembered per schedule (the newest jobs'); older jobs say nothing."""
+
+
 class StoreError(RuntimeError):
     """The store cannot be opened or used; the message says what to do."""
 

@@ -9,7 +9,7 @@ import sqlite3
 import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import (
@@ -32,7 +32,6 @@ from tuiqueue.core.records import (
     Superseded,
     WorkerInfo,
 )
-from tuiqueue.core.schedule import Fire, Origin, Schedule
 from tuiqueue.core.status import ACTIVE, TERMINAL, Priority, Status
 from tuiqueue.store import sqlite_claims
 from tuiqueue.store.base import LOG_HEAD, LOG_TAIL, Store, clip_line, superseded
@@ -43,6 +42,9 @@ from tuiqueue.store.sqlite_conn import RETRY_FOR as RETRY_FOR
 from tuiqueue.store.sqlite_conn import SqliteConnection
 from tuiqueue.store.sqlite_rows import _FINISH, COLUMNS, _dumps, row_to_job
 from tuiqueue.store.worker_locks import Liveness, WorkerLocks
+
+if TYPE_CHECKING:
+    from tuiqueue.core.schedule import Fire, Origin, Schedule
 
 log = logging.getLogger(__name__)
 
