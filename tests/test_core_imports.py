@@ -46,3 +46,55 @@ def test_cli_subcommands_do_not_import_textual(args: list[str]) -> None:
     subprocess.run(
         [sys.executable, "-c", code], check=True, env=cli_env(), capture_output=True, text=True
     )
+
+
+def _cli_modules(args: list[str]) -> set[str]:
+    """The modules a real `python -m tuiqueue ARGS` process imported (printed at exit)."""
+    code = (
+        "import atexit, sys, runpy\n"
+        "atexit.register(lambda: print('\\n'.join(sys.modules), file=sys.stderr))\n"
+        f"sys.argv = ['tuiqueue', *{args!r}]\n"
+        "runpy.run_module('tuiqueue', run_name='__main__')\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=cli_env(), check=True
+    )
+    return set(out.stderr.split())
+
+
+HEAVY = {"textual", "httpx", "rich", "asyncio", "tuiqueue.engine.engine", "tuiqueue.ui"}
+"""What the short commands on SQLite never import (no dashboard, no engine, no event loop)."""
+
+
+def test_short_commands_on_sqlite_import_no_event_loop_nor_engine(db: str) -> None:
+    submitted = _cli_modules(["--db", db, "submit", "echo", "-p", "message=hi"])
+    # Job modules import anyio (cheap: it loads its asyncio backend on first use only).
+    assert not {m for m in submitted for h in HEAVY if m == h or m.startswith(h + ".")}
+    for args in (["list"], ["show", "1"], ["stats", "--json"], ["cancel", "1"]):
+        modules = _cli_modules(["--db", db, *args])
+        heavy = {m for m in modules for h in {*HEAVY, "anyio"} if m == h or m.startswith(h + ".")}
+        assert not heavy, (args, sorted(heavy)[:5])
+        assert not {m for m in modules if m.startswith("tuiqueue.jobs")}, args
+
+
+def test_every_command_is_in_the_lazy_map() -> None:
+    from tuiqueue.cli.group import COMMANDS, load_all_commands, main
+
+    load_all_commands()
+    assert set(main.commands) == set(COMMANDS)
+    for name, module in COMMANDS.items():
+        assert main.commands[name].callback is not None
+        assert main.commands[name].callback.__module__ == f"tuiqueue.cli.{module}", name
+
+
+def test_the_dashboard_imports_only_the_screens_its_first_frame_shows() -> None:
+    modules = _modules_after("import tuiqueue.ui.app")
+    later = {
+        "tuiqueue.ui.screens.detail",
+        "tuiqueue.ui.screens.help",
+        "tuiqueue.ui.screens.workers",
+        "tuiqueue.ui.screens.schedules",
+        "tuiqueue.ui.screens.schedule_add",
+        "textual.widgets._text_area",  # list parameters' boxes: imported with such a form
+    }
+    assert not modules & later, sorted(modules & later)

@@ -17,7 +17,12 @@ import anyio
 import click
 
 from tuiqueue.cli.group import Settings, main, pass_settings
-from tuiqueue.cli.support import BadInput, friendly_errors
+from tuiqueue.cli.support import (
+    EXIT_INTERRUPTED,
+    BadInput,
+    exit_code,
+    friendly_errors,
+)
 from tuiqueue.core.events import Event, EventKind, Subscription
 from tuiqueue.core.job import Job
 from tuiqueue.core.status import TERMINAL, Status
@@ -28,10 +33,6 @@ if TYPE_CHECKING:
 
 RECHECK = 2.0
 """Seconds between re-reads of the waited jobs (a missed or coalesced event costs no more)."""
-
-EXIT_FAILED = 1
-EXIT_CANCELLED = 3
-EXIT_INTERRUPTED = 130
 
 
 def event_dict(event: Event) -> dict[str, Any]:
@@ -131,16 +132,6 @@ def events(settings: Settings, job_id: int | None, as_json: bool) -> None:
 
     code = interruptible(settings, body)
     sys.exit(0 if code == EXIT_INTERRUPTED else code)
-
-
-def exit_code(jobs: Sequence[Job]) -> int:
-    """0 all completed, 1 any failed, 3 any cancelled (and none failed)."""
-    statuses = {j.status for j in jobs}
-    if Status.FAILED in statuses:
-        return EXIT_FAILED
-    if Status.CANCELLED in statuses:
-        return EXIT_CANCELLED
-    return 0
 
 
 class Progress:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Awaitable, Callable, Sequence
+from importlib import import_module
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -17,6 +18,7 @@ from tuiqueue.core.status import Status
 from tuiqueue.store import default_db, open_store
 
 if TYPE_CHECKING:
+    from tuiqueue.cli.direct import Direct
     from tuiqueue.engine.engine import Engine
 
 T = TypeVar("T")
@@ -64,13 +66,86 @@ class Settings:
 
         return run(body)
 
+    @property
+    def direct(self) -> bool:
+        """Whether the store is a SQLite file, which the short commands use without an
+        event loop or an engine (call_now); other stores go through call."""
+        return self.db != ":memory:" and "://" not in self.db
+
+    def call_now(self, fn: Callable[[Direct], T], *, types: bool = False) -> T:
+        """Open the SQLite store, run fn(direct), close; types: load the job types first."""
+        if types:
+            self.load()
+        from tuiqueue.cli.direct import Direct
+        from tuiqueue.store.sqlite import SqliteStore
+
+        with friendly_errors():
+            store = SqliteStore(self.db)
+            store.open_now()
+            try:
+                return fn(Direct(store))
+            finally:
+                store.close_now()
+
+
+COMMANDS = {
+    "cancel": "steer",
+    "clear": "steer",
+    "db": "db",
+    "delete": "steer",
+    "events": "follow",
+    "list": "query",
+    "logs": "query",
+    "pause": "steer",
+    "preset": "preset",
+    "priority": "steer",
+    "queue": "queues",
+    "rerun": "steer",
+    "resume": "steer",
+    "schedule": "schedule",
+    "serve": "serve",
+    "show": "query",
+    "stats": "query",
+    "submit": "submit",
+    "types": "submit",
+    "wait": "follow",
+    "worker": "worker",
+    "workers": "workers",
+}
+"""Each subcommand's module in tuiqueue.cli (a test checks the map against the modules)."""
+
+
+class LazyGroup(click.Group):
+    """A group that imports a subcommand's module only when that command runs: `tuiqueue
+    list` need not import the server, the worker or the scheduler's commands."""
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = COMMANDS.get(cmd_name)
+        if module is not None and cmd_name not in self.commands:
+            import_module(f"tuiqueue.cli.{module}")
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        load_all_commands()
+        return super().list_commands(ctx)
+
+
+def load_all_commands() -> None:
+    """Import every subcommand's module (for --help and the tests)."""
+    for module in sorted(set(COMMANDS.values())):
+        import_module(f"tuiqueue.cli.{module}")
+
 
 def _env_jobs() -> list[str]:
     raw = os.environ.get("TUIQUEUE_JOBS", "")
     return [part for part in raw.replace(os.pathsep, ",").split(",") if part.strip()]
 
 
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=LazyGroup,
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.option(
     "--db",
     metavar="PATH",

@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from tuiqueue.cli.group import Settings, main, pass_settings
-from tuiqueue.cli.submit import _parse_pairs
-from tuiqueue.cli.support import BadInput, echo_json, safe
+from tuiqueue.cli.support import BadInput, echo_json, parse_pairs, safe
 from tuiqueue.core.params import ValidationError
 from tuiqueue.core.preset import Preset, PresetExists
 from tuiqueue.core.queues import DEFAULT_QUEUE
@@ -74,7 +73,7 @@ def save(
     force: bool,
 ) -> None:
     """Save preset NAME making TYPE jobs (refused if NAME is taken, unless --force)."""
-    pairs = _parse_pairs(params)
+    pairs = parse_pairs(params)
 
     async def body(engine: Engine) -> tuple[Preset, bool]:
         # Read, not filled in: the preset keeps what was given, the type's defaults the rest.

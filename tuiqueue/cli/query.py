@@ -4,29 +4,29 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import anyio
 import click
 
-from tuiqueue.cli.follow import exit_code
 from tuiqueue.cli.group import STATUS_NAMES, Settings, main, pass_settings
-from tuiqueue.cli.schedule import describe_origin
 from tuiqueue.cli.support import (
     LIST_HEADER,
+    describe_origin,
     echo_json,
+    exit_code,
     job_line,
     safe,
     show_job,
 )
 from tuiqueue.core.job import Job
-from tuiqueue.core.placement import live_workers, waiting_reason
+from tuiqueue.core.placement import waiting_reasons
 from tuiqueue.core.queues import check_queue_name
 from tuiqueue.core.records import Step
-from tuiqueue.core.schedule import Origin
 from tuiqueue.core.status import TERMINAL, Status
 
 if TYPE_CHECKING:
+    from tuiqueue.cli.direct import Direct
+    from tuiqueue.core.schedule import Origin
     from tuiqueue.engine.engine import Engine
 
 T = TypeVar("T")
@@ -55,37 +55,36 @@ def list_jobs(
 ) -> None:
     """List jobs, newest first."""
 
-    async def body(engine: Engine) -> None:
-        queue = None if queue_name is None else check_queue_name(queue_name)
-        jobs = await engine.store.list_jobs(
-            statuses={Status(s) for s in statuses} or None,
-            type=type_name,
-            limit=limit,
-            queue=queue,
-        )
-        if as_json:
-            echo_json([j.to_dict() for j in jobs])
-            return
-        why = await _reasons(engine, jobs)
-        click.echo(LIST_HEADER)
-        for job in jobs:
-            click.echo(job_line(job, why.get(job.id)))
+    query: dict[str, Any] = {
+        "statuses": {Status(s) for s in statuses} or None,
+        "type": type_name,
+        "limit": limit,
+        "queue": None if queue_name is None else check_queue_name(queue_name),
+    }
 
-    settings.call(body, types=False)
+    def now(direct: Direct) -> tuple[list[Job], dict[int, str]]:
+        jobs = direct.store.list_jobs_now(**query)
+        return jobs, {} if as_json else direct.reasons(jobs)
+
+    async def body(engine: Engine) -> tuple[list[Job], dict[int, str]]:
+        jobs = await engine.store.list_jobs(**query)
+        return jobs, {} if as_json else await _reasons(engine, jobs)
+
+    jobs, why = settings.call_now(now) if settings.direct else settings.call(body, types=False)
+    if as_json:
+        echo_json([j.to_dict() for j in jobs])
+        return
+    click.echo(LIST_HEADER)
+    for job in jobs:
+        click.echo(job_line(job, why.get(job.id)))
 
 
 async def _reasons(engine: Engine, jobs: list[Job]) -> dict[int, str]:
     """Why each queued job is not starting (no live worker can run it, a paused queue)."""
     if not any(j.status in (Status.PENDING, Status.SCHEDULED) for j in jobs):
         return {}
-    live = live_workers(await engine.workers(), time.time(), engine.dead_after)
     paused = {q.name for q in await engine.queues() if q.paused}
-    out = {}
-    for job in jobs:
-        reason = waiting_reason(job, live, paused)
-        if reason:
-            out[job.id] = reason
-    return out
+    return waiting_reasons(jobs, await engine.workers(), paused, time.time(), engine.dead_after)
 
 
 @main.command()
@@ -95,6 +94,13 @@ async def _reasons(engine: Engine, jobs: list[Job]) -> dict[int, str]:
 def show(settings: Settings, job_id: int, as_json: bool) -> None:
     """Show one job: params, times, result, error, steps; why it waits, if no worker can run it."""
 
+    def now(direct: Direct) -> tuple[Job, str | None, list[Step], Origin | None, list[int]]:
+        job = direct.get(job_id)
+        reason = direct.reasons([job]).get(job.id)
+        steps = direct.store.steps_now(job_id)
+        origin, reruns = direct.store.job_origin_now(job_id), direct.store.reruns_now(job_id)
+        return job, reason, steps, origin, reruns
+
     async def body(
         engine: Engine,
     ) -> tuple[Job, str | None, list[Step], Origin | None, list[int]]:
@@ -103,7 +109,9 @@ def show(settings: Settings, job_id: int, as_json: bool) -> None:
         steps = await engine.store.steps(job_id)
         return job, reason, steps, await engine.job_origin(job_id), await engine.reruns(job_id)
 
-    job, reason, steps, origin, reruns = settings.call(body, types=False)
+    job, reason, steps, origin, reruns = (
+        settings.call_now(now) if settings.direct else settings.call(body, types=False)
+    )
     if as_json:
         echo_json(
             {
@@ -136,6 +144,8 @@ def logs(settings: Settings, job_id: int, follow: bool) -> None:
     """Print a job's log."""
 
     async def body(engine: Engine) -> int:
+        import anyio  # only here: the other commands here run without an event loop
+
         after, warned = 0, False
         while True:
             page = await engine.store.logs(job_id, after)
@@ -161,7 +171,11 @@ def logs(settings: Settings, job_id: int, follow: bool) -> None:
 @pass_settings
 def stats(settings: Settings, as_json: bool) -> None:
     """Counts per status."""
-    result = settings.call(lambda e: e.stats(), types=False)
+    result = (
+        settings.call_now(lambda d: d.stats())
+        if settings.direct
+        else settings.call(lambda e: e.stats(), types=False)
+    )
     if as_json:
         echo_json(result.to_dict())
         return

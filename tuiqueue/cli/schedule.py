@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -10,10 +9,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from tuiqueue.cli.group import Settings, main, pass_settings
-from tuiqueue.cli.submit import _parse_pairs
-from tuiqueue.cli.support import BadInput, echo_json, safe
+from tuiqueue.cli.support import BadInput, echo_json, parse_pairs, safe, stamp
 from tuiqueue.core.queues import DEFAULT_QUEUE
-from tuiqueue.core.schedule import MISSED_POLICIES, SKIP, Origin, Schedule, UnknownSchedule
+from tuiqueue.core.schedule import MISSED_POLICIES, SKIP, Schedule, UnknownSchedule
 
 if TYPE_CHECKING:
     from tuiqueue.engine.engine import Engine
@@ -93,7 +91,7 @@ def add(
         raise BadInput("give either --cron EXPR or --every DUR")
 
     async def body(engine: Engine) -> Schedule:
-        values = engine.registry.get(type_name).schema.parse_texts(_parse_pairs(params), type_name)
+        values = engine.registry.get(type_name).schema.parse_texts(parse_pairs(params), type_name)
         return await engine.schedule(
             name,
             type_name,
@@ -109,14 +107,8 @@ def add(
         )
 
     made = _call(settings, body)
-    nxt = "paused" if made.paused else f"next run {_stamp(made.next_run)}"
+    nxt = "paused" if made.paused else f"next run {stamp(made.next_run)}"
     click.echo(f"schedule {safe(made.name)}: {made.words} ({safe(made.tz)}), {nxt}")
-
-
-def _stamp(when: float | None) -> str:
-    if when is None:
-        return "-"
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(when))
 
 
 def _row(schedule: Schedule, outcome: str, now: float) -> dict[str, Any]:
@@ -146,8 +138,8 @@ def list_(settings: Settings, as_json: bool) -> None:
         click.echo("no schedules (add one with `tuiqueue schedule add`)")
         return
     for s in schedules:
-        state = "paused" if s.paused else f"next {_stamp(s.next_run)}"
-        last = "never" if s.last_run is None else f"{_stamp(s.last_run)} {outcomes[s.name]}"
+        state = "paused" if s.paused else f"next {stamp(s.next_run)}"
+        last = "never" if s.last_run is None else f"{stamp(s.last_run)} {outcomes[s.name]}"
         job = "" if s.last_job is None else f" (job {s.last_job})"
         click.echo(
             f"{safe(s.name)}: {safe(s.type)} {s.words} ({safe(s.tz)}); {state}; "
@@ -193,11 +185,3 @@ def run_(settings: Settings, name: str) -> None:
     """Make schedule NAME's job now and print its id (its slots stay as they were)."""
     job = _call(settings, lambda e: e.run_schedule(name))
     click.echo(job.id)
-
-
-def describe_origin(origin: Origin | None) -> str | None:
-    """The `show` line for a job a schedule made."""
-    if origin is None:
-        return None
-    how = {"manual": " (schedule run)", "catch-up": f" (catch-up for {origin.missed} slots)"}
-    return f"{safe(origin.schedule)}, slot {_stamp(origin.slot)}{how.get(origin.kind, '')}"

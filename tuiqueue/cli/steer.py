@@ -3,33 +3,45 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import click
 
 from tuiqueue.cli.group import Settings, main, pass_settings
-from tuiqueue.cli.submit import _parse_pairs
 from tuiqueue.cli.support import (
     echo_json,
     parse_duration,
+    parse_pairs,
 )
 from tuiqueue.core.status import TERMINAL, Priority, Status
 
 if TYPE_CHECKING:
+    from tuiqueue.cli.direct import Direct
     from tuiqueue.core.job import Job
     from tuiqueue.engine.engine import Engine
 
 T = TypeVar("T")
 
 
-def _each(settings: Settings, ids: Sequence[int], verb: str) -> None:
+def _each(
+    settings: Settings, ids: Sequence[int], verb: Literal["cancel", "pause", "resume"]
+) -> None:
+    def said(job: Job) -> None:
+        note = " (stopping)" if verb == "cancel" and job.status not in TERMINAL else ""
+        click.echo(f"job {job.id}: {job.status}{note}")
+
+    def now(direct: Direct) -> None:
+        for job_id in ids:
+            said(direct.command(job_id, verb))
+
     async def body(engine: Engine) -> None:
         for job_id in ids:
-            job = await getattr(engine, verb)(job_id)
-            note = " (stopping)" if verb == "cancel" and job.status not in TERMINAL else ""
-            click.echo(f"job {job.id}: {job.status}{note}")
+            said(await getattr(engine, verb)(job_id))
 
-    settings.call(body, types=False)
+    if settings.direct:
+        settings.call_now(now)
+    else:
+        settings.call(body, types=False)
 
 
 NOT_KILLABLE = (
@@ -130,7 +142,7 @@ def rerun(
         changes: dict[str, Any] = {}
         if params:
             kind = engine.registry.get(old.type)
-            changes["params"] = kind.schema.parse_texts(_parse_pairs(params), old.type, old.params)
+            changes["params"] = kind.schema.parse_texts(parse_pairs(params), old.type, old.params)
         if priority is not None:
             changes["priority"] = priority
         if queue_name is not None:

@@ -4,25 +4,26 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from tuiqueue.cli.follow import EXIT_INTERRUPTED, run_wait
 from tuiqueue.cli.group import Settings, main, pass_settings
 from tuiqueue.cli.support import (
+    EXIT_INTERRUPTED,
     BadInput,
     echo_json,
+    parse_pairs,
     safe,
 )
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.params import ValidationError
 from tuiqueue.core.queues import DEFAULT_QUEUE
-from tuiqueue.core.registry import REGISTRY
+from tuiqueue.core.registry import REGISTRY, Registry
 
 if TYPE_CHECKING:
+    from tuiqueue.cli.direct import Direct
     from tuiqueue.engine.engine import Engine
 
 T = TypeVar("T")
@@ -44,16 +45,6 @@ def types(settings: Settings, as_json: bool) -> None:
                 f"    {safe(param.name):<10} {safe(param.describe())}"
                 + (f" — {safe(param.help)}" if param.help else "")
             )
-
-
-def _parse_pairs(pairs: Sequence[str]) -> list[tuple[str, str]]:
-    out = []
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name.strip():
-            raise BadInput(f"-p takes NAME=VALUE (got {pair!r})")
-        out.append((name.strip(), value))
-    return out
 
 
 def _read_batch(engine: Engine, source: str, defaults: dict[str, Any]) -> list[NewJob]:
@@ -193,8 +184,28 @@ def submit(
 ) -> None:
     """Queue a job and print its id (TYPE, or --preset NAME, or --from FILE)."""
 
+    max_attempts = None if retries is None else retries + 1
+    flags: dict[str, Any] = {
+        "priority": priority or "normal",
+        "delay": delay,
+        "max_attempts": max_attempts,
+        "timeout": timeout,
+        "queue": queue_name or DEFAULT_QUEUE,
+    }
+
+    def values(registry: Registry) -> dict[str, Any]:
+        if not type_name:
+            raise BadInput(
+                "missing TYPE (see `tuiqueue types`), or use --preset NAME or --from FILE"
+            )
+        kind = registry.get(type_name)
+        return kind.schema.parse_texts(parse_pairs(params), type_name)
+
+    def now(direct: Direct) -> list[Job]:
+        assert type_name is not None  # (values checked it)
+        return [direct.submit(type_name, values(direct.registry), after=after, **flags)]
+
     async def body(engine: Engine) -> list[Job]:
-        max_attempts = None if retries is None else retries + 1
         if source:
             if type_name or preset_name:
                 raise BadInput(
@@ -202,58 +213,38 @@ def submit(
                 )
             if params:
                 raise BadInput('with --from, give params in each line ("params": {...})')
-            defaults = {
-                "priority": priority or "normal",
-                "delay": delay,
-                "after": list(after),
-                "max_attempts": max_attempts,
-                "timeout": timeout,
-                "queue": queue_name or DEFAULT_QUEUE,
-            }
-            jobs = await engine.submit_many(_read_batch(engine, source, defaults))
-        elif preset_name:
+            defaults = {**flags, "after": list(after)}
+            return await engine.submit_many(_read_batch(engine, source, defaults))
+        if preset_name:
             given = {"priority": priority, "queue": queue_name}
             kw = {k: v for k, v in given.items() if v is not None}
-            jobs = [
-                await _submit_preset(
-                    engine,
-                    preset_name,
-                    type_name,
-                    _parse_pairs(params),
-                    after=after,
-                    delay=delay,
-                    max_attempts=max_attempts,
-                    timeout=timeout,
-                    **kw,
-                )
-            ]
-        else:
-            if not type_name:
-                raise BadInput(
-                    "missing TYPE (see `tuiqueue types`), or use --preset NAME or --from FILE"
-                )
-            kind = engine.registry.get(type_name)
-            values = kind.schema.parse_texts(_parse_pairs(params), type_name)
-            jobs = [
-                await engine.submit(
-                    type_name,
-                    values,
-                    priority=priority or "normal",
-                    after=after,
-                    delay=delay,
-                    max_attempts=max_attempts,
-                    timeout=timeout,
-                    queue=queue_name or DEFAULT_QUEUE,
-                )
-            ]
-        return jobs
+            job = await _submit_preset(
+                engine,
+                preset_name,
+                type_name,
+                parse_pairs(params),
+                after=after,
+                delay=delay,
+                max_attempts=max_attempts,
+                timeout=timeout,
+                **kw,
+            )
+            return [job]
+        checked = values(engine.registry)
+        assert type_name is not None
+        return [await engine.submit(type_name, checked, after=after, **flags)]
 
-    jobs = settings.call(body)
+    # One job on SQLite: no event loop, no engine (direct.py); --from may be large (its
+    # chunked submit is the async store's).
+    direct = settings.direct and not source and not preset_name
+    jobs = settings.call_now(now, types=True) if direct else settings.call(body)
     single = len(jobs) == 1 and not source
     if not as_json:
         for job in jobs:
             click.echo(job.id)
     if wait_:
+        from tuiqueue.cli.follow import run_wait
+
         sys.stdout.flush()
         code, jobs = run_wait(settings, [j.id for j in jobs], sys.stderr if as_json else sys.stdout)
         if as_json and code != EXIT_INTERRUPTED:

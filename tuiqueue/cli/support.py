@@ -8,9 +8,8 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import anyio
 import click
 
 from tuiqueue.core.job import Job
@@ -21,6 +20,9 @@ from tuiqueue.core.registry import JobModuleError, UnknownJobType
 from tuiqueue.core.status import ACTIVE, Status, TransitionError
 from tuiqueue.core.text import clean
 from tuiqueue.store.base import StoreError
+
+if TYPE_CHECKING:
+    from tuiqueue.core.schedule import Origin
 
 T = TypeVar("T")
 
@@ -77,8 +79,51 @@ def _bad_input(exc: BaseException) -> BadInput | None:
 
 def run(fn: Callable[[], Awaitable[T]]) -> T:
     """Run an async command body with friendly errors."""
+    import anyio  # not at the top: the short commands on SQLite run without an event loop
+
     with friendly_errors():
         return anyio.run(fn)
+
+
+EXIT_FAILED = 1
+EXIT_CANCELLED = 3
+EXIT_INTERRUPTED = 130
+
+
+def exit_code(jobs: Sequence[Job]) -> int:
+    """0 all completed, 1 any failed, 3 any cancelled (and none failed)."""
+    statuses = {j.status for j in jobs}
+    if Status.FAILED in statuses:
+        return EXIT_FAILED
+    if Status.CANCELLED in statuses:
+        return EXIT_CANCELLED
+    return 0
+
+
+def parse_pairs(pairs: Sequence[str]) -> list[tuple[str, str]]:
+    """-p NAME=VALUE options as (name, text) pairs."""
+    out = []
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise BadInput(f"-p takes NAME=VALUE (got {pair!r})")
+        out.append((name.strip(), value))
+    return out
+
+
+def stamp(when: float | None) -> str:
+    """A local date and time, or "-"."""
+    if when is None:
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(when))
+
+
+def describe_origin(origin: Origin | None) -> str | None:
+    """The `show` line for a job a schedule made."""
+    if origin is None:
+        return None
+    how = {"manual": " (schedule run)", "catch-up": f" (catch-up for {origin.missed} slots)"}
+    return f"{safe(origin.schedule)}, slot {stamp(origin.slot)}{how.get(origin.kind, '')}"
 
 
 def parse_duration(text: str) -> float:

@@ -46,3 +46,20 @@ def waiting_reason(
             f"(live workers take: {', '.join(takes) or 'none'})"
         )
     return f"waiting for a worker with type {quote(job.type)} ({describe_workers(live)})"
+
+
+def waiting_reasons(
+    jobs: Sequence[Job],
+    workers: Sequence[WorkerInfo],
+    paused_queues: Collection[str],
+    now: float,
+    dead_after: float,
+) -> dict[int, str]:
+    """Why each of these queued jobs is not started (only those that have a reason)."""
+    live = live_workers(workers, now, dead_after)
+    out = {}
+    for job in jobs:
+        reason = waiting_reason(job, live, paused_queues)
+        if reason:
+            out[job.id] = reason
+    return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -127,6 +128,40 @@ class Stats:
     """Jobs the live workers have run to a final status since they started."""
     queues: tuple[QueueInfo, ...] = ()
     """Every queue with settings or queued/running jobs: paused, running/limit."""
+
+    @staticmethod
+    def of(
+        counts: dict[Status, int],
+        queue_paused: bool,
+        queues: tuple[QueueInfo, ...],
+        workers: Sequence[WorkerInfo],
+        now: float,
+        dead_after: float,
+        *,
+        active: int = 0,
+        capacity: int = 0,
+        processed: int = 0,
+        own: tuple[int, int, int] | None = None,
+    ) -> Stats:
+        """The stats of a store: the fleet is the live ones of `workers` plus `own` (this
+        process's running worker: running, concurrency, processed), if any."""
+        load = [
+            (w.running, w.concurrency, w.processed) for w in workers if w.alive(now, dead_after)
+        ]
+        if own is not None:
+            load.append(own)
+        return Stats(
+            counts,
+            active,
+            capacity,
+            processed,
+            queue_paused,
+            queues=queues,
+            workers=len(load),
+            fleet_active=sum(r for r, _, _ in load),
+            fleet_capacity=sum(c for _, c, _ in load),
+            fleet_processed=sum(p for _, _, p in load),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of `tuiqueue stats --json`: `worker` describes the live workers."""

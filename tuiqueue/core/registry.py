@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import inspect
 import sys
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -169,10 +168,12 @@ def load_module(spec: str) -> None:
             if not path.is_file():
                 raise JobModuleError(f"job module {spec!r} not found (no such file)")
             name = f"tuiqueue_user_{path.stem}"
-            module_spec = importlib.util.spec_from_file_location(name, path)
+            from importlib.util import module_from_spec, spec_from_file_location  # (a file)
+
+            module_spec = spec_from_file_location(name, path)
             if module_spec is None or module_spec.loader is None:
                 raise JobModuleError(f"job module {spec!r} cannot be imported")
-            module = importlib.util.module_from_spec(module_spec)
+            module = module_from_spec(module_spec)
             sys.modules[name] = module
             module_spec.loader.exec_module(module)
         else:

@@ -29,6 +29,8 @@ from tuiqueue.core.records import Stats as Stats
 from tuiqueue.core.registry import REGISTRY, Registry, ensure_job_types
 from tuiqueue.core.schedule import Origin, Schedule
 from tuiqueue.core.status import ACTIVE, TERMINAL, UNFINISHED, Priority, Status, TransitionError
+from tuiqueue.core.submission import MAX_ATTEMPTS as MAX_ATTEMPTS
+from tuiqueue.core.submission import is_int, new_job
 from tuiqueue.engine.defaults import RETENTION_KEEP as RETENTION_KEEP
 from tuiqueue.engine.defaults import STOP_WRITES as STOP_WRITES
 from tuiqueue.engine.dispatcher import FLUSH_INTERVAL as FLUSH_INTERVAL
@@ -61,17 +63,6 @@ RETENTION_PAUSE = 0.01
 
 BULK_YIELD = 100
 """A command on many jobs lets the event loop run after this many of them."""
-
-MAX_ATTEMPTS = 1_000
-"""The most runs a job may be allowed (retries after failures and crashes included)."""
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def make_worker_id() -> str:
@@ -520,32 +511,17 @@ class Engine:
     ) -> NewJob:
         """Validate a submission (raises UnknownJobType, ValidationError or QueueNameError)
         without storing it."""
-        kind = self.registry.get(type)
-        check_queue_name(queue)
-        clean = kind.schema.validate(params or {}, type)
-        if delay is not None:
-            if not (_is_number(delay) and 0 <= delay < 10**9):
-                raise ValueError("delay must be a number of seconds, 0 or more")
-            run_at = self.clock() + delay
-        if max_attempts is not None and not (
-            _is_int(max_attempts) and 1 <= max_attempts <= MAX_ATTEMPTS
-        ):
-            raise ValueError(f"max_attempts must be a whole number from 1 to {MAX_ATTEMPTS}")
-        if timeout is not None and not (_is_number(timeout) and 0 < timeout < 10**9):
-            raise ValueError("timeout must be a positive number of seconds")
-        # Ids must fit every store's 64-bit integers; a bool or a string is not an id.
-        if not isinstance(after, list | tuple) or not all(
-            _is_int(i) and 0 < i <= MAX_INT for i in after
-        ):
-            raise ValueError("after must be a list of job ids")
-        return NewJob(
-            type=type,
-            params=clean,
-            priority=Priority.parse(priority),
+        return new_job(
+            self.registry,
+            self.clock,
+            type,
+            params,
+            priority=priority,
+            delay=delay,
             run_at=run_at,
-            depends_on=tuple(after),
+            after=after,
             rerun_of=rerun_of,
-            max_attempts=max_attempts or kind.max_attempts,
+            max_attempts=max_attempts,
             timeout=timeout,
             queue=queue,
         )
@@ -764,7 +740,7 @@ class Engine:
 
     async def limit_queue(self, name: str, limit: int | None) -> None:
         """Run at most `limit` of a queue's jobs at once across the fleet (None: no cap)."""
-        if limit is not None and not (_is_int(limit) and 0 <= limit <= MAX_INT):
+        if limit is not None and not (is_int(limit) and 0 <= limit <= MAX_INT):
             raise ValueError("a queue limit must be a whole number, 0 or more")
         await self.store.limit_queue(check_queue_name(name), limit)
         self.bus.publish(Event(EventKind.QUEUE))
@@ -788,24 +764,19 @@ class Engine:
         queues = tuple(await self.store.queues())
         # Our own load as of now (not as of our last heartbeat), read after every await.
         running, processed = len(self._d.running), self._d.processed
-        load = [
-            (w.running, w.concurrency, w.processed)
-            for w in workers
-            if w.id != self.worker_id and w.alive(now, self.dead_after)
-        ]
-        if self.worker and self.running:
-            load.append((running, self._d.concurrency, processed))
-        return Stats(
+        others = [w for w in workers if w.id != self.worker_id]
+        own = (running, self._d.concurrency, processed) if self.worker and self.running else None
+        return Stats.of(
             counts,
-            running,
-            self._d.concurrency if self.worker else 0,
-            processed,
             paused,
-            queues=queues,
-            workers=len(load),
-            fleet_active=sum(r for r, _, _ in load),
-            fleet_capacity=sum(c for _, c, _ in load),
-            fleet_processed=sum(p for _, _, p in load),
+            queues,
+            others,
+            now,
+            self.dead_after,
+            active=running,
+            capacity=self._d.concurrency if self.worker else 0,
+            processed=processed,
+            own=own,
         )
 
     async def history(self, minutes: int = WINDOW_BUCKETS) -> History:

@@ -22,15 +22,13 @@ from tuiqueue.core.lifecycle import Outcome
 from tuiqueue.core.records import JobProcess, Superseded
 from tuiqueue.core.registry import Registry, UnknownJobType
 from tuiqueue.core.status import Status
+from tuiqueue.engine.defaults import DEAD_AFTER as DEAD_AFTER
 from tuiqueue.store.base import Store
 
 logger = logging.getLogger(__name__)
 
 HEARTBEAT_INTERVAL = 0.5
 """Seconds between a worker's heartbeats (written from a thread, so job code cannot delay it)."""
-DEAD_AFTER = 30.0
-"""The lease: a worker with no exact liveness check (Redis, or no lock file) silent this long
-is dead. A stall of a few seconds (SIGSTOP, a long lock, a skewed clock) never outlasts it."""
 RECOVERY_INTERVAL = 0.5
 """How often every running engine looks for orphaned jobs."""
 STALL_LIMIT = 10.0

@@ -4,20 +4,34 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-
-from platformdirs import user_data_dir
+from typing import TYPE_CHECKING, Any
 
 from tuiqueue.core.records import Changes, LogPage
 from tuiqueue.core.text import mask_url
 from tuiqueue.store.base import Store, StoreError
-from tuiqueue.store.memory import MemoryStore
+
+if TYPE_CHECKING:
+    from tuiqueue.store.memory import MemoryStore
 
 __all__ = ["Changes", "LogPage", "MemoryStore", "Store", "StoreError", "default_db", "open_store"]
 
 
+def __getattr__(name: str) -> Any:
+    """MemoryStore is imported on first use (the command line on SQLite never needs it)."""
+    if name == "MemoryStore":
+        from tuiqueue.store.memory import MemoryStore
+
+        return MemoryStore
+    raise AttributeError(f"module 'tuiqueue.store' has no attribute {name!r}")
+
+
 def default_db() -> str:
     """$TUIQUEUE_DB, else tuiqueue.db in the user data folder."""
-    return os.environ.get("TUIQUEUE_DB") or str(Path(user_data_dir("tuiqueue")) / "tuiqueue.db")
+    if os.environ.get("TUIQUEUE_DB"):
+        return os.environ["TUIQUEUE_DB"]
+    from platformdirs import user_data_dir  # ~5 ms: only when no --db or $TUIQUEUE_DB
+
+    return str(Path(user_data_dir("tuiqueue")) / "tuiqueue.db")
 
 
 def open_store(target: str | os.PathLike[str] | None = None) -> Store:
@@ -25,6 +39,8 @@ def open_store(target: str | os.PathLike[str] | None = None) -> Store:
     the Engine)."""
     text = str(target) if target is not None else default_db()
     if text == ":memory:":
+        from tuiqueue.store.memory import MemoryStore
+
         return MemoryStore()
     if text.startswith(("redis://", "rediss://", "unix://")):
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from tuiqueue.core.history import BUCKET, DURATIONS_MAX, FinishedCount, History
 from tuiqueue.core.job import Job, NewJob
@@ -20,8 +21,10 @@ from tuiqueue.core.records import (
     Superseded,
     WorkerInfo,
 )
-from tuiqueue.core.schedule import Fire, Origin, Schedule
 from tuiqueue.core.status import UNFINISHED, Priority, Status
+
+if TYPE_CHECKING:
+    from tuiqueue.core.schedule import Fire, Origin, Schedule
 
 LOG_HEAD = 100
 """First lines of a job's log that are always kept."""
@@ -29,6 +32,10 @@ LOG_TAIL = 5_000
 """Newest lines of a job's log that are kept; lines in between are dropped and counted."""
 LOG_LINE_MAX = 4_096
 """Longer log lines are cut here, saying so."""
+
+
+ORIGINS_KEPT = 1_000
+"""Origins remembered per schedule (the newest jobs'); older jobs say nothing."""
 
 
 class StoreError(RuntimeError):

@@ -12,9 +12,7 @@ from tuiqueue.core.schedule import (
     ScheduleExists,
     UnknownSchedule,
 )
-
-ORIGINS_KEPT = 1_000
-"""Origins remembered per schedule (the newest jobs'); older jobs say nothing."""
+from tuiqueue.store.base import ORIGINS_KEPT as ORIGINS_KEPT
 
 
 class MemorySchedules:

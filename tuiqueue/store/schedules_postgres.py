@@ -13,8 +13,8 @@ from typing import Any
 
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.schedule import Fire, Origin, Schedule, ScheduleExists, UnknownSchedule
+from tuiqueue.store.base import ORIGINS_KEPT
 from tuiqueue.store.postgres_conn import PgConnection, Versions
-from tuiqueue.store.schedules_memory import ORIGINS_KEPT
 
 Insert = Callable[[Any, Versions, Sequence[NewJob], float], Awaitable[list[Job]]]
 """Add jobs inside an open transaction (PostgresStore's insert, dependencies checked)."""

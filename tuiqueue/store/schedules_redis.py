@@ -20,8 +20,8 @@ from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.schedule import Fire, Origin, Schedule, ScheduleExists, UnknownSchedule
 from tuiqueue.core.status import Status
 from tuiqueue.store import redis_lua
+from tuiqueue.store.base import ORIGINS_KEPT
 from tuiqueue.store.redis_codec import dumps, new_job_fields, num
-from tuiqueue.store.schedules_memory import ORIGINS_KEPT
 
 _SEEN = "if seen then return cjson.decode(seen) end\n"
 _DONE = "redis.call('SET', req, cjson.encode(out), 'EX', 90)\n"

@@ -10,13 +10,18 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tuiqueue.core.job import Job, NewJob
-from tuiqueue.core.schedule import Fire, Origin, Schedule, ScheduleExists, UnknownSchedule
 from tuiqueue.core.status import Status
-from tuiqueue.store.schedules_memory import ORIGINS_KEPT
+from tuiqueue.store.base import ORIGINS_KEPT
 from tuiqueue.store.sqlite_conn import SqliteConnection
+
+if TYPE_CHECKING:
+    from tuiqueue.core.schedule import Fire, Origin, Schedule
+
+# tuiqueue.core.schedule (with zoneinfo, ~5 ms) is imported where a schedule is used, not
+# with the store: `tuiqueue list`, `stats`, `cancel` and `submit` never use one.
 
 Insert = Callable[
     [sqlite3.Connection, Sequence[NewJob], float, int, dict[int, Status | None], int | None],
@@ -27,6 +32,8 @@ _COLUMNS = "spec, paused, next_run, last_run, last_job, last_note"
 
 
 def _row(row: Sequence[Any]) -> Schedule:
+    from tuiqueue.core.schedule import Schedule
+
     spec, paused, next_run, last_run, last_job, last_note = row
     return Schedule.from_spec(
         json.loads(spec),
@@ -62,6 +69,8 @@ class SqliteSchedules:
                 ),
             )
             if cur.rowcount == 0 and not if_absent:
+                from tuiqueue.core.schedule import ScheduleExists
+
                 raise ScheduleExists(schedule.name)
             return cur.rowcount > 0
 
@@ -80,6 +89,8 @@ class SqliteSchedules:
     def _get(conn: sqlite3.Connection, name: str) -> Schedule:
         row = conn.execute(f"SELECT {_COLUMNS} FROM schedules WHERE name = ?", (name,)).fetchone()
         if row is None:
+            from tuiqueue.core.schedule import UnknownSchedule
+
             raise UnknownSchedule(name)
         return _row(row)
 
@@ -125,6 +136,8 @@ class SqliteSchedules:
                     "UPDATE schedules SET next_run = ? WHERE name = ?", (fire.next_run, fire.name)
                 )
             elif row is None:
+                from tuiqueue.core.schedule import UnknownSchedule
+
                 raise UnknownSchedule(fire.name)
             slot = fire.origin.slot if fire.origin is not None else fire.expected
             conn.execute(
@@ -155,10 +168,16 @@ class SqliteSchedules:
     async def job_origin(self, job_id: int) -> Origin | None:
         """See Store.job_origin."""
 
-        def q(conn: sqlite3.Connection) -> Origin | None:
-            row = conn.execute(
-                "SELECT schedule, slot, kind, missed FROM job_origins WHERE job_id = ?", (job_id,)
-            ).fetchone()
-            return None if row is None else Origin(row[0], row[1], row[2], row[3])
+        return await self._db.read(lambda conn: self.origin(conn, job_id))
 
-        return await self._db.read(q)
+    @staticmethod
+    def origin(conn: sqlite3.Connection, job_id: int) -> Origin | None:
+        """job_origin's read, on an open connection."""
+        row = conn.execute(
+            "SELECT schedule, slot, kind, missed FROM job_origins WHERE job_id = ?", (job_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        from tuiqueue.core.schedule import Origin
+
+        return Origin(row[0], row[1], row[2], row[3])

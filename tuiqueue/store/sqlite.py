@@ -9,9 +9,7 @@ import sqlite3
 import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
-from typing import Any
-
-import anyio
+from typing import TYPE_CHECKING, Any
 
 from tuiqueue.core.history import FinishedCount
 from tuiqueue.core.job import Job, NewJob
@@ -36,7 +34,6 @@ from tuiqueue.core.records import (
     Superseded,
     WorkerInfo,
 )
-from tuiqueue.core.schedule import Fire, Origin, Schedule
 from tuiqueue.core.status import ACTIVE, TERMINAL, Priority, Status
 from tuiqueue.store import sqlite_claims
 from tuiqueue.store.base import LOG_HEAD, LOG_TAIL, Store, clip_line, superseded
@@ -48,6 +45,9 @@ from tuiqueue.store.sqlite_conn import RETRY_FOR as RETRY_FOR
 from tuiqueue.store.sqlite_conn import SqliteConnection
 from tuiqueue.store.sqlite_rows import _FINISH, COLUMNS, _dumps, row_to_job
 from tuiqueue.store.worker_locks import Liveness, WorkerLocks
+
+if TYPE_CHECKING:
+    from tuiqueue.core.schedule import Fire, Origin, Schedule
 
 log = logging.getLogger(__name__)
 
@@ -78,10 +78,21 @@ class SqliteStore(Store):
         return SqliteStore(self.path)
 
     async def open(self) -> None:
-        await self._db.open()
+        self.open_now()
 
     async def close(self) -> None:
-        await self._db.close()
+        self.close_now()
+
+    # The `_now` methods are the store's methods for a caller without an event loop (the
+    # command line's short commands); they run the same transactions as the async ones.
+
+    def open_now(self) -> None:
+        """open, without an event loop."""
+        self._db.open_now()
+
+    def close_now(self) -> None:
+        """close, without an event loop."""
+        self._db.close_now()
         self._locks.release_all()
 
     async def verify(self) -> None:
@@ -96,15 +107,21 @@ class SqliteStore(Store):
         if len(jobs) > CHUNK:  # written in chunks, visible in one step (sqlite_batches.py)
             return await self._batches.add(jobs, now, self._insert, self._dep_status)
 
-        def tx(conn: sqlite3.Connection) -> list[Job]:
-            version = self._db.bump(conn)
-            known = self._dep_status(conn, {d for new in jobs for d in new.depends_on})
-            missing = [d for d, s in known.items() if s is None]
-            if missing:
-                raise UnknownJob(min(missing))
-            return self._insert(conn, jobs, now, version, known, None)
+        return await self._db.write(lambda conn: self._add(conn, jobs, now))
 
-        return await self._db.write(tx)
+    def add_now(self, jobs: Sequence[NewJob], now: float) -> list[Job]:
+        """add, without an event loop (at most CHUNK jobs: they are written in one step)."""
+        if len(jobs) > CHUNK:
+            raise ValueError(f"add_now takes at most {CHUNK} jobs")
+        return self._db.write_now(lambda conn: self._add(conn, jobs, now))
+
+    def _add(self, conn: sqlite3.Connection, jobs: Sequence[NewJob], now: float) -> list[Job]:
+        version = self._db.bump(conn)
+        known = self._dep_status(conn, {d for new in jobs for d in new.depends_on})
+        missing = [d for d, s in known.items() if s is None]
+        if missing:
+            raise UnknownJob(min(missing))
+        return self._insert(conn, jobs, now, version, known, None)
 
     @staticmethod
     def _insert(
@@ -164,18 +181,24 @@ class SqliteStore(Store):
         return await self._batches.sweep()
 
     async def get(self, job_id: int) -> Job | None:
-        def q(conn: sqlite3.Connection) -> Job | None:
-            return self._visible_row(conn, job_id)
+        return await self._db.read(lambda conn: self._visible_row(conn, job_id))
 
-        return await self._db.read(q)
+    def get_now(self, job_id: int) -> Job | None:
+        """get, without an event loop."""
+        return self._db.read_now(lambda conn: self._visible_row(conn, job_id))
 
     async def reruns(self, job_id: int) -> list[int]:
-        def q(conn: sqlite3.Connection) -> list[int]:
-            hide, hide_args = skip(hidden(conn))
-            sql = f"SELECT id FROM jobs WHERE rerun_of = ?{hide} ORDER BY id"
-            return [int(r[0]) for r in conn.execute(sql, [job_id, *hide_args])]
+        return await self._db.read(lambda conn: self._reruns(conn, job_id))
 
-        return await self._db.read(q)
+    def reruns_now(self, job_id: int) -> list[int]:
+        """reruns, without an event loop."""
+        return self._db.read_now(lambda conn: self._reruns(conn, job_id))
+
+    @staticmethod
+    def _reruns(conn: sqlite3.Connection, job_id: int) -> list[int]:
+        hide, hide_args = skip(hidden(conn))
+        sql = f"SELECT id FROM jobs WHERE rerun_of = ?{hide} ORDER BY id"
+        return [int(r[0]) for r in conn.execute(sql, [job_id, *hide_args])]
 
     async def list_jobs(
         self,
@@ -187,6 +210,50 @@ class SqliteStore(Store):
         after_id: int | None = None,
         queue: str | None = None,
     ) -> list[Job]:
+        return await self._db.read(
+            self._list_jobs(
+                statuses=statuses,
+                type=type,
+                limit=limit,
+                before_id=before_id,
+                after_id=after_id,
+                queue=queue,
+            )
+        )
+
+    def list_jobs_now(
+        self,
+        *,
+        statuses: Collection[Status] | None = None,
+        type: str | None = None,
+        limit: int = 100,
+        before_id: int | None = None,
+        after_id: int | None = None,
+        queue: str | None = None,
+    ) -> list[Job]:
+        """list_jobs, without an event loop."""
+        return self._db.read_now(
+            self._list_jobs(
+                statuses=statuses,
+                type=type,
+                limit=limit,
+                before_id=before_id,
+                after_id=after_id,
+                queue=queue,
+            )
+        )
+
+    def _list_jobs(
+        self,
+        *,
+        statuses: Collection[Status] | None = None,
+        type: str | None = None,
+        limit: int = 100,
+        before_id: int | None = None,
+        after_id: int | None = None,
+        queue: str | None = None,
+    ) -> Callable[[sqlite3.Connection], list[Job]]:
+        """The read that list_jobs runs."""
         where: list[str] = []
         args: list[str | int] = []
         if queue:
@@ -211,19 +278,23 @@ class SqliteStore(Store):
             sql += hide + f" ORDER BY id {'DESC' if after_id is None else 'ASC'} LIMIT ?"
             return [row_to_job(r) for r in conn.execute(sql, [*args, *hide_args, limit])]
 
-        return await self._db.read(q)
+        return q
 
     async def command(self, job_id: int, command: Command, now: float) -> Job:
-        def tx(conn: sqlite3.Connection) -> Job:
-            job = self._visible_row(conn, job_id)
-            if job is None:
-                raise UnknownJob(job_id)
-            if apply_command(job, command, now, self._dep_status(conn, job.depends_on)):
-                job.version, job.updated_at = self._db.bump(conn), now
-                self._save(conn, job)
-            return job
+        return await self._db.write(lambda conn: self._command(conn, job_id, command, now))
 
-        return await self._db.write(tx)
+    def command_now(self, job_id: int, command: Command, now: float) -> Job:
+        """command, without an event loop."""
+        return self._db.write_now(lambda conn: self._command(conn, job_id, command, now))
+
+    def _command(self, conn: sqlite3.Connection, job_id: int, command: Command, now: float) -> Job:
+        job = self._visible_row(conn, job_id)
+        if job is None:
+            raise UnknownJob(job_id)
+        if apply_command(job, command, now, self._dep_status(conn, job.depends_on)):
+            job.version, job.updated_at = self._db.bump(conn), now
+            self._save(conn, job)
+        return job
 
     async def set_priority(self, job_id: int, priority: Priority, now: float) -> Job:
         def tx(conn: sqlite3.Connection) -> Job:
@@ -255,11 +326,15 @@ class SqliteStore(Store):
         await self._db.write(tx)
 
     async def steps(self, job_id: int) -> list[Step]:
-        row = await self._db.read(
-            lambda c: c.execute(
-                "SELECT steps FROM job_steps WHERE job_id = ?", (job_id,)
-            ).fetchone()
-        )
+        return await self._db.read(lambda conn: self._steps(conn, job_id))
+
+    def steps_now(self, job_id: int) -> list[Step]:
+        """steps, without an event loop."""
+        return self._db.read_now(lambda conn: self._steps(conn, job_id))
+
+    @staticmethod
+    def _steps(conn: sqlite3.Connection, job_id: int) -> list[Step]:
+        row = conn.execute("SELECT steps FROM job_steps WHERE job_id = ?", (job_id,)).fetchone()
         return [] if row is None else [Step(*s) for s in json.loads(row[0])]
 
     def _remove(self, conn: sqlite3.Connection, ids: Sequence[int]) -> None:
@@ -347,17 +422,23 @@ class SqliteStore(Store):
             total += done
             if done < batch:
                 return total
+            import anyio  # not at the top: the command line's sync path never needs it
+
             await anyio.sleep(pause)
 
     async def counts(self) -> dict[Status, int]:
+        return await self._db.read(self._counts)
+
+    def counts_now(self) -> dict[Status, int]:
+        """counts, without an event loop."""
+        return self._db.read_now(self._counts)
+
+    @staticmethod
+    def _counts(conn: sqlite3.Connection) -> dict[Status, int]:
         counts = dict.fromkeys(Status, 0)
-
-        def q(conn: sqlite3.Connection) -> list[tuple[str, int]]:
-            hide, args = skip(hidden(conn))
-            sql = f"SELECT status, COUNT(*) FROM jobs WHERE 1{hide} GROUP BY status"
-            return conn.execute(sql, args).fetchall()
-
-        for status, n in await self._db.read(q):
+        hide, args = skip(hidden(conn))
+        sql = f"SELECT status, COUNT(*) FROM jobs WHERE 1{hide} GROUP BY status"
+        for status, n in conn.execute(sql, args):
             counts[Status(status)] = n
         return counts
 
@@ -471,10 +552,15 @@ class SqliteStore(Store):
         await self._db.write(tx)
 
     async def queue_paused(self) -> bool:
-        row = await self._db.read(
-            lambda c: c.execute("SELECT value FROM meta WHERE key = 'queue_paused'").fetchone()
-        )
-        return bool(row[0])
+        return await self._db.read(self._queue_paused)
+
+    def queue_paused_now(self) -> bool:
+        """queue_paused, without an event loop."""
+        return self._db.read_now(self._queue_paused)
+
+    @staticmethod
+    def _queue_paused(conn: sqlite3.Connection) -> bool:
+        return bool(conn.execute("SELECT value FROM meta WHERE key = 'queue_paused'").fetchone()[0])
 
     async def pause_queue(self, name: str, paused: bool) -> None:
         def tx(conn: sqlite3.Connection) -> None:
@@ -492,6 +578,10 @@ class SqliteStore(Store):
 
     async def queues(self) -> list[QueueInfo]:
         return await self._db.read(sqlite_claims.infos)
+
+    def queues_now(self) -> list[QueueInfo]:
+        """queues, without an event loop."""
+        return self._db.read_now(sqlite_claims.infos)
 
     # -- claiming, progress and finishing -------------------------------------------------
 
@@ -802,12 +892,17 @@ class SqliteStore(Store):
         self._locks.release(worker_id)
 
     async def workers(self) -> list[WorkerInfo]:
-        rows = await self._db.read(
-            lambda c: c.execute(
-                "SELECT id, host, pid, concurrency, started_at, heartbeat, running, processed, "
-                "stopped, error, types, queues FROM workers ORDER BY started_at DESC"
-            ).fetchall()
-        )
+        return await self._db.read(self._workers)
+
+    def workers_now(self) -> list[WorkerInfo]:
+        """workers, without an event loop."""
+        return self._db.read_now(self._workers)
+
+    def _workers(self, conn: sqlite3.Connection) -> list[WorkerInfo]:
+        rows = conn.execute(
+            "SELECT id, host, pid, concurrency, started_at, heartbeat, running, processed, "
+            "stopped, error, types, queues FROM workers ORDER BY started_at DESC"
+        ).fetchall()
         return [
             WorkerInfo(
                 id=r[0],
@@ -1012,7 +1107,11 @@ class SqliteStore(Store):
         return await self._schedules.fire_schedule(fire, job, now)
 
     async def job_origin(self, job_id: int) -> Origin | None:
-        return await self._schedules.job_origin(job_id)
+        return await self._db.read(lambda conn: self._schedules.origin(conn, job_id))
+
+    def job_origin_now(self, job_id: int) -> Origin | None:
+        """job_origin, without an event loop."""
+        return self._db.read_now(lambda conn: self._schedules.origin(conn, job_id))
 
     # -- presets (presets_sqlite.py) ----------------------------------------------------------
 

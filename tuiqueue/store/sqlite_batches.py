@@ -16,8 +16,6 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 
-import anyio
-
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import UnknownJob
 from tuiqueue.core.status import Status
@@ -70,6 +68,8 @@ class Batches:
         self, jobs: Sequence[NewJob], now: float, insert: Insert, dep_status: DepStatus
     ) -> list[Job]:
         """Insert jobs chunk by chunk; all of them become visible at once, or none ever."""
+        import anyio  # here: the command line's sync path (sqlite.py's `_now` methods) never is
+
         await self.sweep(force=True)
         owner = f"submit-{uuid.uuid4().hex[:12]}"
         self._locks.hold(owner)  # while we live, nobody takes our open batch for garbage
@@ -149,6 +149,8 @@ class Batches:
 
     async def _drop(self, batch: int) -> None:
         """Delete an open batch's rows, a chunk per transaction, then the batch itself."""
+        import anyio
+
         row = await self._db.read(
             lambda c: c.execute(
                 "SELECT lo, hi, committed FROM batches WHERE id = ?", (batch,)

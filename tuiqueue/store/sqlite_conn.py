@@ -7,11 +7,10 @@ import logging
 import os
 import random
 import sqlite3
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
-
-import anyio
 
 from tuiqueue.store.base import OwnVersions, StoreError
 from tuiqueue.store.sqlite_schema import WalGuard, connect, explain, forget, is_damage
@@ -51,6 +50,10 @@ class SqliteConnection:
 
     async def open(self) -> None:
         """Connect (blocks the event loop while the schema is checked or migrated)."""
+        self.open_now()
+
+    def open_now(self) -> None:
+        """open without an event loop."""
         if self._conn is None:
             self._conn = connect(self.path, BUSY_MS)
             for sidecar in (self._wal, Path(f"{self.path}-shm")):
@@ -74,6 +77,10 @@ class SqliteConnection:
 
     async def close(self) -> None:
         """Close the connection."""
+        self.close_now()
+
+    def close_now(self) -> None:
+        """close without an event loop."""
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -91,50 +98,76 @@ class SqliteConnection:
             raise StoreError(f"{self.path}: the store is not open")
         return self._conn
 
+    def _attempt(self, fn: Callable[[sqlite3.Connection], T], write: bool) -> T:
+        """Run fn once (in BEGIN IMMEDIATE ... COMMIT if write); raises _Locked when the file
+        is locked or busy, StoreError for everything else that went wrong."""
+        conn = self.conn
+        if self._broken is not None:
+            raise self._broken
+        try:
+            if not write:
+                return fn(conn)
+            try:
+                self._guard.check()
+            except StoreError as exc:
+                self._broken = exc  # a stale view must not be written back, ever
+                raise
+            conn.execute("BEGIN IMMEDIATE")
+            self._tx_versions.clear()
+            try:
+                out = fn(conn)
+                conn.execute("COMMIT")
+                for version in self._tx_versions:
+                    self._own.add(version)
+                self._writes += 1
+                if self._writes % WAL_LOOK_EVERY == 0:
+                    self._rein_in_wal(conn)
+                return out
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.DatabaseError as exc:
+            text = str(exc)
+            if "locked" in text or "busy" in text:
+                raise _Locked(exc) from exc
+            error = explain(self.path, exc)
+            self._disk_was_full |= "disk is full" in str(error)
+            if is_damage(exc):
+                self._broken = error  # refuse every later read and write
+            raise error from exc
+
+    def _locked_too_long(self) -> StoreError:
+        return StoreError(
+            f"{self.path}: the database stayed locked for {RETRY_FOR:.0f}s; "
+            "another process holds it (is one stuck?)"
+        )
+
     async def _retry(self, fn: Callable[[sqlite3.Connection], T], write: bool) -> T:
+        import anyio  # here, not at the top: the command line's sync path never needs it
+
         delay = 0.001
         deadline = anyio.current_time() + RETRY_FOR
         while True:
-            conn = self.conn
-            if self._broken is not None:
-                raise self._broken
             try:
-                if not write:
-                    return fn(conn)
-                try:
-                    self._guard.check()
-                except StoreError as exc:
-                    self._broken = exc  # a stale view must not be written back, ever
-                    raise
-                conn.execute("BEGIN IMMEDIATE")
-                self._tx_versions.clear()
-                try:
-                    out = fn(conn)
-                    conn.execute("COMMIT")
-                    for version in self._tx_versions:
-                        self._own.add(version)
-                    self._writes += 1
-                    if self._writes % WAL_LOOK_EVERY == 0:
-                        self._rein_in_wal(conn)
-                    return out
-                except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
-            except sqlite3.DatabaseError as exc:
-                text = str(exc)
-                if "locked" not in text and "busy" not in text:
-                    error = explain(self.path, exc)
-                    self._disk_was_full |= "disk is full" in str(error)
-                    if is_damage(exc):
-                        self._broken = error  # refuse every later read and write
-                    raise error from exc
+                return self._attempt(fn, write)
+            except _Locked as exc:
                 if anyio.current_time() > deadline:
-                    raise StoreError(
-                        f"{self.path}: the database stayed locked for {RETRY_FOR:.0f}s; "
-                        "another process holds it (is one stuck?)"
-                    ) from exc
+                    raise self._locked_too_long() from exc.__cause__
             await anyio.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 0.05)
+
+    def _retry_now(self, fn: Callable[[sqlite3.Connection], T], write: bool) -> T:
+        """_retry without an event loop: it sleeps the thread while the file is locked."""
+        delay = 0.001
+        deadline = time.monotonic() + RETRY_FOR
+        while True:
+            try:
+                return self._attempt(fn, write)
+            except _Locked as exc:
+                if time.monotonic() > deadline:
+                    raise self._locked_too_long() from exc.__cause__
+            time.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 0.05)
 
     def _rein_in_wal(self, conn: sqlite3.Connection) -> None:
@@ -167,6 +200,14 @@ class SqliteConnection:
         """Run fn as a read, retrying while the file is locked (blocks like write)."""
         return await self._retry(fn, write=False)
 
+    def write_now(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """write for a caller without an event loop (the command line's short commands)."""
+        return self._retry_now(fn, write=True)
+
+    def read_now(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """read for a caller without an event loop."""
+        return self._retry_now(fn, write=False)
+
     @staticmethod
     def next_version(conn: sqlite3.Connection) -> int:
         """The version a write that may change nothing would use (see _commit_version)."""
@@ -196,6 +237,10 @@ class SqliteConnection:
     def owns(self, since: int, version: int) -> bool:
         """Whether every version in (since, version] was committed through this object."""
         return self._own.covers(since, version)
+
+
+class _Locked(Exception):
+    """Another connection holds the lock: try again soon."""
 
 
 def _own(path: Path) -> bool:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import shutil
 import sqlite3
 import time
 from pathlib import Path
@@ -400,6 +399,8 @@ DISK_FULL_BELOW = 1 << 20
 
 
 def _disk_full(path: Path) -> bool:
+    import shutil  # (~6 ms with its compression modules: only to explain an error)
+
     try:
         return shutil.disk_usage(path.parent).free < DISK_FULL_BELOW
     except OSError:

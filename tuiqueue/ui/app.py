@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from platformdirs import user_downloads_path
@@ -45,19 +45,19 @@ from tuiqueue.ui.config import (
 )
 from tuiqueue.ui.messages import Batch, QueueChanged, StatsStale
 from tuiqueue.ui.screens.confirm import ConfirmScreen
-from tuiqueue.ui.screens.detail import DetailScreen
-from tuiqueue.ui.screens.help import HelpScreen
 from tuiqueue.ui.screens.main import MainScreen
-from tuiqueue.ui.screens.schedules import FormJob, SchedulesScreen
-from tuiqueue.ui.screens.stats import StatsScreen
-from tuiqueue.ui.screens.workers import WorkersScreen
 from tuiqueue.ui.terminal_alert import TerminalAlerts
 from tuiqueue.ui.widgets.job_form import JobForm
 from tuiqueue.ui.widgets.job_table import JobTable
-from tuiqueue.ui.widgets.log_tail import LogTail
 from tuiqueue.ui.window import MAX_ACTIVE as MAX_ACTIVE
 from tuiqueue.ui.window import PAGE as PAGE
 from tuiqueue.ui.window import Window
+
+if TYPE_CHECKING:
+    from tuiqueue.ui.screens.schedules import FormJob
+
+# The screens the first frame does not show (detail, help, workers, schedules, stats) are
+# imported when they are opened: the dashboard's cold start loads only the main screen.
 
 logger = logging.getLogger(__name__)
 
@@ -285,10 +285,17 @@ class QueueApp(App[None]):
         await self.dashboard.loaded.wait()
         await self.refresh_stats()
         self.set_interval(self.stats_interval, self._tick)
-        # What the dashboard built to get here (widgets, styles, bindings, the first window:
-        # some 75,000 objects) lives as long as the app, yet every full collection walks it
-        # again: 15 ms when idle, 35-45 ms while hundreds of jobs report progress and full
-        # collections come every few seconds, each one holding up every job on this loop.
+        # After the frame that shows the first window, not before it (a full collection
+        # here delayed the first rows by 15+ ms).
+        self.call_after_refresh(self._freeze)
+
+    def _freeze(self) -> None:
+        """What the dashboard built to get here (widgets, styles, bindings, the first window:
+        some 75,000 objects) lives as long as the app, yet every full collection walks it
+        again: 15 ms when idle, 35-45 ms while hundreds of jobs report progress and full
+        collections come every few seconds, each one holding up every job on this loop."""
+        if self.dashboard.stopping or not self.is_running:
+            return  # (quitting: on_unmount unfreezes, and may already have run)
         gc.collect()
         gc.freeze()
         self._frozen = True
@@ -534,18 +541,26 @@ class QueueApp(App[None]):
 
     def show_detail(self, job_id: int) -> None:
         """Open the detail view of a job."""
+        from tuiqueue.ui.screens.detail import DetailScreen
+
         self.push_screen(DetailScreen(self.dashboard, job_id))
 
     def action_workers(self) -> None:
         """Open the workers view."""
+        from tuiqueue.ui.screens.workers import WorkersScreen
+
         self.push_screen(WorkersScreen(self.engine))
 
     def action_schedules(self) -> None:
         """Open the schedules view (its `a` schedules the main screen's form)."""
+        from tuiqueue.ui.screens.schedules import SchedulesScreen
+
         self.push_screen(SchedulesScreen(self.engine, self._form_job))
 
     def action_stats(self) -> None:
         """Open the Stats view (the last hour's finished jobs, from the store)."""
+        from tuiqueue.ui.screens.stats import StatsScreen
+
         self.push_screen(StatsScreen(self.engine))
 
     def _form_job(self) -> FormJob | str:
@@ -563,6 +578,10 @@ class QueueApp(App[None]):
 
     def action_help(self) -> None:
         """Show every key."""
+        from tuiqueue.ui.screens.detail import DetailScreen
+        from tuiqueue.ui.screens.help import HelpScreen
+        from tuiqueue.ui.widgets.log_tail import LogTail
+
         self.push_screen(
             HelpScreen(
                 [

@@ -34,7 +34,6 @@ from tuiqueue.ui.messages import (
     SubmitRequested,
 )
 from tuiqueue.ui.screens.confirm import ConfirmScreen
-from tuiqueue.ui.screens.detail import DetailScreen
 from tuiqueue.ui.screens.preset_name import PresetNameScreen
 from tuiqueue.ui.widgets.job_detail import JobDetail
 from tuiqueue.ui.widgets.job_form import JobForm
@@ -1037,6 +1036,8 @@ class MainScreen(Screen[None]):
 
     def on_job_table_selected(self, event: JobTable.Selected) -> None:
         """Enter on a row opens its detail view."""
+        from tuiqueue.ui.screens.detail import DetailScreen  # (not needed for the first frame)
+
         self.app.push_screen(DetailScreen(self.dashboard, event.job_id))
 
     def action_sort(self) -> None:

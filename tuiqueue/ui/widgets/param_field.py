@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.widget import Widget
-from textual.widgets import Input, Label, Select, Static, Switch, TextArea
+from textual.widgets import Input, Label, Select, Static, Switch
 
 from tuiqueue.core.params import Param
 from tuiqueue.core.text import clean
+
+if TYPE_CHECKING:
+    from textual.widgets import TextArea
+
+LINES = "param-lines"
+"""The class of a list parameter's box (a TextArea, imported when a form has one)."""
 
 
 class ParamField(Vertical):
@@ -50,8 +56,10 @@ class ParamField(Vertical):
                 id=ident,
             )
         if param.kind in ("list", "urls"):
+            from textual.widgets import TextArea  # (~8 ms: only for a form with a list box)
+
             text = "\n".join(str(v) for v in default) if isinstance(default, list) else ""
-            return TextArea(text, id=ident, classes="param-lines", soft_wrap=False)
+            return TextArea(text, id=ident, classes=LINES, soft_wrap=False)
         text = "" if default is None else str(default)
         return Input(text, placeholder=param.kind, id=ident)
 
@@ -62,7 +70,9 @@ class ParamField(Vertical):
             return widget.value
         if isinstance(widget, Select):
             return None if widget.value is Select.NULL else widget.value
-        text = widget.text if isinstance(widget, TextArea) else cast(Input, widget).value
+        text = (
+            cast("TextArea", widget).text if widget.has_class(LINES) else cast(Input, widget).value
+        )
         if not text.strip() and (self.param.kind != "str" or self.param.default is not None):
             return None  # an emptied field means its default, as its label says
         return self.param.parse_text(text)
@@ -77,9 +87,9 @@ class ParamField(Vertical):
             widget.value = bool(value)
         elif isinstance(widget, Select):
             widget.value = value if value in param.choices else Select.NULL
-        elif isinstance(widget, TextArea):
+        elif widget.has_class(LINES):
             items = value if isinstance(value, list) else [] if value is None else [value]
-            widget.load_text("\n".join(str(v) for v in items))
+            cast("TextArea", widget).load_text("\n".join(str(v) for v in items))
         else:
             cast(Input, widget).value = "" if value is None else str(value)
         self.validate_now()
