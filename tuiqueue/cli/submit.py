@@ -202,8 +202,9 @@ def submit(
         return kind.schema.parse_texts(parse_pairs(params), type_name)
 
     def now(direct: Direct) -> list[Job]:
-        assert type_name is not None  # (values checked it)
-        return [direct.submit(type_name, values(direct.registry), after=after, **flags)]
+        checked = values(direct.registry)  # (says so first when TYPE is missing)
+        assert type_name is not None
+        return [direct.submit(type_name, checked, after=after, **flags)]
 
     async def body(engine: Engine) -> list[Job]:
         if source:
