@@ -17,7 +17,16 @@ Section = tuple[str, Sequence[BindingType]]
 
 def key_name(key: str) -> str:
     """How a key is written in the help: ctrl+s → ^s, slash → /."""
-    names = {"slash": "/", "question_mark": "?", "escape": "esc", "enter": "enter"}
+    names = {
+        "slash": "/",
+        "question_mark": "?",
+        "escape": "esc",
+        "enter": "enter",
+        "plus": "+",
+        "minus": "-",
+        "shift+up": "shift+↑",
+        "shift+down": "shift+↓",
+    }
     parts = [names.get(k, k).replace("ctrl+", "^") for k in key.split(",")]
     return " ".join(parts)
 
