@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from tuiqueue.core.history import BUCKET, DURATIONS_MAX, FinishedCount, History
 from tuiqueue.core.job import Job, NewJob
@@ -103,6 +103,19 @@ class OwnVersions:
             ours = all(v in self._versions for v in range(since + 1, version + 1))
         self._versions = {v for v in self._versions if v > version}
         return ours
+
+
+class PresetShelf(Protocol):
+    """What a store's presets collaborator does (store/presets_*.py); the Store's preset
+    methods hand each call to it."""
+
+    async def save_preset(self, preset: Preset, *, replace: bool = False) -> Preset: ...
+
+    async def presets(self, type: str | None = None) -> list[Preset]: ...
+
+    async def preset(self, name: str) -> Preset | None: ...
+
+    async def remove_preset(self, name: str) -> Preset: ...
 
 
 class Store(ABC):
@@ -582,19 +595,27 @@ class Store(ABC):
 
     # -- presets (store/presets_*.py hold each backend's part) -------------------------
 
+    _presets: PresetShelf | None = None
+    """The collaborator that keeps this store's presets (set by each store that has them)."""
+
+    def _shelf(self) -> PresetShelf:
+        if self._presets is None:
+            raise NotImplementedError(f"{type(self).__name__} has no presets")
+        return self._presets
+
     async def save_preset(self, preset: Preset, *, replace: bool = False) -> Preset:
         """Store a preset under its name: PresetExists if the name is taken, unless replace
         (then it is overwritten in one step, keeping its created_at). Returns it as stored."""
-        raise NotImplementedError(f"{type(self).__name__} has no presets")
+        return await self._shelf().save_preset(preset, replace=replace)
 
     async def presets(self, type: str | None = None) -> list[Preset]:
         """Every preset (with type: only that job type's), by name."""
-        raise NotImplementedError(f"{self.__class__.__name__} has no presets")
+        return await self._shelf().presets(type)
 
     async def preset(self, name: str) -> Preset | None:
         """One preset by name (None: there is none)."""
-        raise NotImplementedError(f"{type(self).__name__} has no presets")
+        return await self._shelf().preset(name)
 
     async def remove_preset(self, name: str) -> Preset:
         """Delete a preset and return it as it was; UnknownPreset if there is none."""
-        raise NotImplementedError(f"{type(self).__name__} has no presets")
+        return await self._shelf().remove_preset(name)

@@ -27,7 +27,6 @@ from tuiqueue.core.lifecycle import (
     dependency_failure,
     queued_status,
 )
-from tuiqueue.core.preset import Preset
 from tuiqueue.core.queues import ANY, ClaimScope, QueueInfo
 from tuiqueue.core.records import (
     Changes,
@@ -652,17 +651,3 @@ class PostgresStore(Store):
 
     async def job_origin(self, job_id: int) -> Origin | None:
         return await self._schedules.job_origin(job_id)
-
-    # -- presets (presets_postgres.py) ----------------------------------------------------------
-
-    async def save_preset(self, preset: Preset, *, replace: bool = False) -> Preset:
-        return await self._presets.save_preset(preset, replace=replace)
-
-    async def presets(self, type: str | None = None) -> list[Preset]:
-        return await self._presets.presets(type)
-
-    async def preset(self, name: str) -> Preset | None:
-        return await self._presets.preset(name)
-
-    async def remove_preset(self, name: str) -> Preset:
-        return await self._presets.remove_preset(name)

@@ -27,7 +27,6 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from tuiqueue.core.history import FinishedCount
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import Command, Outcome, UnknownJob, apply_command, apply_priority
-from tuiqueue.core.preset import Preset
 from tuiqueue.core.queues import ANY, ClaimScope, QueueInfo
 from tuiqueue.core.records import (
     Changes,
@@ -804,17 +803,3 @@ class RedisStore(Store):
 
     async def job_origin(self, job_id: int) -> Origin | None:
         return await self._schedules.job_origin(job_id)
-
-    # -- presets (presets_redis.py) ----------------------------------------------------------
-
-    async def save_preset(self, preset: Preset, *, replace: bool = False) -> Preset:
-        return await self._presets.save_preset(preset, replace=replace)
-
-    async def presets(self, type: str | None = None) -> list[Preset]:
-        return await self._presets.presets(type)
-
-    async def preset(self, name: str) -> Preset | None:
-        return await self._presets.preset(name)
-
-    async def remove_preset(self, name: str) -> Preset:
-        return await self._presets.remove_preset(name)

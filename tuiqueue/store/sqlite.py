@@ -22,7 +22,6 @@ from tuiqueue.core.lifecycle import (
     dependency_failure,
     queued_status,
 )
-from tuiqueue.core.preset import Preset
 from tuiqueue.core.queues import ANY, ClaimScope, QueueInfo
 from tuiqueue.core.records import (
     Changes,
@@ -1112,17 +1111,3 @@ class SqliteStore(Store):
     def job_origin_now(self, job_id: int) -> Origin | None:
         """job_origin, without an event loop."""
         return self._db.read_now(lambda conn: self._schedules.origin(conn, job_id))
-
-    # -- presets (presets_sqlite.py) ----------------------------------------------------------
-
-    async def save_preset(self, preset: Preset, *, replace: bool = False) -> Preset:
-        return await self._presets.save_preset(preset, replace=replace)
-
-    async def presets(self, type: str | None = None) -> list[Preset]:
-        return await self._presets.presets(type)
-
-    async def preset(self, name: str) -> Preset | None:
-        return await self._presets.preset(name)
-
-    async def remove_preset(self, name: str) -> Preset:
-        return await self._presets.remove_preset(name)
