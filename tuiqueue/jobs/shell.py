@@ -10,10 +10,9 @@ import subprocess
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
-from anyio.abc import ByteReceiveStream, Process
 
 from tuiqueue.core import proctree
 from tuiqueue.core.context import JobContext, JobFailed
@@ -21,6 +20,9 @@ from tuiqueue.core.params import Param
 from tuiqueue.core.registry import job_type
 from tuiqueue.core.text import one_line
 from tuiqueue.jobs.shell_progress import MESSAGE_MAX, ShellProgress
+
+if TYPE_CHECKING:  # anyio.abc and typing_extensions cost ~5 ms: `submit` loads this module
+    from anyio.abc import ByteReceiveStream, Process
 
 GRACE = 3.0
 """Seconds between SIGTERM and SIGKILL when a shell job is cancelled."""
