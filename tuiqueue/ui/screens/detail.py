@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from tuiqueue.core.job import Job
 from tuiqueue.core.lifecycle import UnknownJob
@@ -20,6 +20,7 @@ from tuiqueue.ui.messages import Batch
 from tuiqueue.ui.screens.confirm import ConfirmScreen
 from tuiqueue.ui.widgets.job_detail import JobDetail
 from tuiqueue.ui.widgets.job_summary import JobSummary
+from tuiqueue.ui.widgets.key_footer import KeyFooter
 from tuiqueue.ui.widgets.log_tail import LogTail
 
 logger = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ class DetailScreen(Screen[None]):
         """Title, progress, facts beside the log tail, footer."""
         yield Static(Text(f"Job #{self.job_id}", style="bold"), id="detail-title")
         yield JobDetail(clock=self.dashboard.clock, id="detail")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         """Load the job and its log; the log has the focus (its keys: search, wrap)."""

@@ -13,7 +13,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.theme import Theme
 from textual.timer import Timer
-from textual.widgets import Footer, Input, OptionList, Select
+from textual.widgets import Input, OptionList, Select
 from textual.worker import WorkType
 
 from tuiqueue.core.job import Job, NewJob
@@ -38,6 +38,7 @@ from tuiqueue.ui.screens.preset_name import PresetNameScreen
 from tuiqueue.ui.widgets.job_detail import JobDetail
 from tuiqueue.ui.widgets.job_form import JobForm
 from tuiqueue.ui.widgets.job_table import JobTable
+from tuiqueue.ui.widgets.key_footer import KeyFooter
 from tuiqueue.ui.widgets.stats_bar import StatsBar, mode_of
 from tuiqueue.ui.widgets.type_list import TypeList
 from tuiqueue.ui.window import Pager, Window
@@ -320,7 +321,7 @@ class MainScreen(Screen[None]):
                 yield self.table
                 self.pane = JobDetail(clock=self.dashboard.clock, id="pane")
                 yield self.pane
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         """Titles, the first job type in the form; follow the engine, the stats and the theme."""

@@ -11,7 +11,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from tuiqueue.core.params import ValidationError
 from tuiqueue.core.registry import UnknownJobType
@@ -21,6 +21,7 @@ from tuiqueue.engine.engine import Engine
 from tuiqueue.store.base import StoreError
 from tuiqueue.ui.format import plain, span
 from tuiqueue.ui.screens.schedule_add import ScheduleAddScreen, ScheduleAnswer
+from tuiqueue.ui.widgets.key_footer import KeyFooter
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ class SchedulesScreen(Screen[None]):
         """Title, table, footer."""
         yield Static(Text("Schedules on this store", style="bold"), id="schedules-title")
         yield DataTable[Any](id="schedules", cursor_type="row")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         """Add columns, load and reload every second (the countdown)."""

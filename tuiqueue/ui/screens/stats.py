@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from tuiqueue.core.history import DURATIONS_MAX, History, TypeHistory
 from tuiqueue.core.status import Status
@@ -22,6 +22,7 @@ from tuiqueue.core.text import one_line
 from tuiqueue.engine.engine import Engine
 from tuiqueue.store.base import StoreError
 from tuiqueue.ui.format import BADGE_COLOURS, ICONS, plain, took
+from tuiqueue.ui.widgets.key_footer import KeyFooter
 
 if TYPE_CHECKING:
     from tuiqueue.ui.widgets.finished_chart import FinishedChart
@@ -84,7 +85,7 @@ class StatsScreen(Screen[None]):
             Text.assemble((EMPTY, "bold"), "\n\n", (EMPTY_HINT, "dim")), id="history-empty"
         )
         yield DataTable[Any](id="history-types", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         """Add the columns, load now and every few seconds."""

@@ -9,11 +9,12 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from tuiqueue.core.records import WORKERS_KEPT_FOR
 from tuiqueue.engine.engine import Engine
 from tuiqueue.ui.format import plain, span
+from tuiqueue.ui.widgets.key_footer import KeyFooter
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ class WorkersScreen(Screen[None]):
         """Title, table, footer."""
         yield Static(Text("Workers on this store", style="bold"), id="workers-title")
         yield DataTable[Any](id="workers", cursor_type="row")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         """Add columns, load and refresh every two seconds."""
