@@ -315,6 +315,42 @@ async def test_finish_and_claim_records_then_fills_the_freed_slots(store: Store)
     assert counts[Status.SCHEDULED] == 1 and counts[Status.PENDING] == 0
 
 
+async def test_finish_ids_and_claim_records_the_same_and_names_only_the_recorded(
+    store: Store,
+) -> None:
+    """The engine's call when nobody watches: the same writes as finish_and_claim, only the
+    recorded outcomes' ids back (a stale token's outcome is not among them)."""
+    await store.add([new(), new(), new(), new()], NOW)
+    first = await store.claim("w1", 2, NOW)
+    start = await store.version()
+    ok, stale = first
+    recorded, claimed = await store.finish_ids_and_claim(
+        [
+            Outcome(ok.id, ok.token or "", Status.COMPLETED, result={"n": 1}),
+            Outcome(stale.id, "stale", Status.FAILED, error="never recorded"),
+            Outcome(stale.id, stale.token or "", Status.SCHEDULED, run_at=NOW + 60),
+        ],
+        "w2",
+        1,
+        NOW + 1,
+    )
+    assert recorded == {ok.id, stale.id}
+    assert len(claimed) == 1 and claimed[0].worker == "w2" and claimed[0].status is Status.RUNNING
+    done, later = await store.get(ok.id), await store.get(stale.id)
+    assert done is not None and later is not None
+    assert (done.status, done.result, done.finished_at) == (Status.COMPLETED, {"n": 1}, NOW + 1)
+    assert (later.status, later.run_at, later.error) == (Status.SCHEDULED, NOW + 60, None)
+    changes = await store.changes(start)
+    assert {j.id for j in changes.jobs} == {ok.id, stale.id, claimed[0].id}
+    # A repeat records nothing (the tokens are spent); nothing to do is no write.
+    again, none = await store.finish_ids_and_claim(
+        [Outcome(ok.id, ok.token or "", Status.FAILED)], "w2", 0, NOW + 2
+    )
+    assert (again, none) == (set(), [])
+    assert (await store.get(ok.id)).status is Status.COMPLETED  # type: ignore[union-attr]
+    assert await store.finish_ids_and_claim([], "w2", 0, NOW + 3) == (set(), [])
+
+
 async def test_idle_claim_changes_nothing(store: Store) -> None:
     await store.add([new(run_at=NOW + 60)], NOW)
     version = await store.version()

@@ -225,3 +225,59 @@ async def test_a_redis_store_written_before_queues_is_upgraded_on_open() -> None
         if keys:
             await store.client.delete(*keys)
         await store.close()
+
+
+async def test_a_sqlite_file_of_schema_9_gets_the_pending_only_claim_index(tmp_path: Path) -> None:
+    """Schema 10: jobs_claim holds only pending rows; a file of 9 keeps its jobs, is claimed
+    in run order, and every claim query reads the new index, never a scan of the table."""
+    import sqlite3
+
+    from tuiqueue.store import sqlite_claims
+    from tuiqueue.store.sqlite_schema import MIGRATIONS
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    for version in range(1, 10):
+        conn.executescript(MIGRATIONS[version])
+    rows = [("a", 1, "pending"), ("a", 3, "pending"), ("b", 1, "running"), ("a", 2, "completed")]
+    conn.executemany(
+        "INSERT INTO jobs (type, params, priority, status, created_at, version, updated_at) "
+        "VALUES (?, '{}', ?, ?, 1, 1, 1)",
+        rows,
+    )
+    conn.execute("PRAGMA user_version = 9")
+    conn.commit()
+    conn.close()
+    store = SqliteStore(path)
+    await store.open()
+    try:
+        [info] = await store.queues()
+        assert (info.pending, info.running) == (2, 1)
+        assert await store.has_work(ClaimScope.of(["a"], ["default"]))
+        claimed = await store.claim("w", 5, NOW, ClaimScope.of(["a"], ["default"]))
+        assert [j.id for j in claimed] == [2, 1]  # priority 3 first
+        assert [j.status for j in await store.list_jobs()] == [
+            Status.COMPLETED,
+            Status.RUNNING,
+            Status.RUNNING,
+            Status.RUNNING,
+        ]
+    finally:
+        await store.close()
+    conn = sqlite3.connect(path)
+    try:
+        (sql,) = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'jobs_claim'").fetchone()
+        assert "WHERE status = 'pending'" in sql
+        scope = ClaimScope.of(["a", "b"], ["default"])
+        picked = sqlite_claims._pick(conn, scope, 8)
+        assert picked is not None
+        queries = [
+            (sqlite_claims._DISTINCT_QUEUES, []),
+            (sqlite_claims._DISTINCT_TYPES, ["default"]),
+            picked,
+        ]
+        for query, args in queries:
+            plan = " / ".join(r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN {query}", args))
+            assert "jobs_claim" in plan and "SCAN jobs" not in plan, plan
+    finally:
+        conn.close()

@@ -149,10 +149,20 @@ class Dispatcher:
         free = self.concurrency - len(running) + len(self.parked) + len(outcomes) if claim else 0
         if not outcomes and free <= 0:
             return []
+        # The finished jobs are read back only for someone to show them; without a
+        # subscriber the store says which outcomes it recorded and nothing more.
+        watched = self.bus.has_subscribers
+        finished: list[Job] = []
         try:
-            finished, claimed = await self.store.finish_and_claim(
-                [o for _, o in outcomes], self.worker_id, free, now, self.scope
-            )
+            if watched:
+                finished, claimed = await self.store.finish_and_claim(
+                    [o for _, o in outcomes], self.worker_id, free, now, self.scope
+                )
+                recorded = {job.id for job in finished}
+            else:
+                recorded, claimed = await self.store.finish_ids_and_claim(
+                    [o for _, o in outcomes], self.worker_id, free, now, self.scope
+                )
         except BaseException:
             # Not recorded: the next flush tries them again (a store that did record them
             # ignores the repeat, their tokens being spent).
@@ -162,20 +172,19 @@ class Dispatcher:
             running.pop(run.job.id, None)
         if self.resuming:
             self._admit()
-        if len(finished) < len(outcomes):
-            self._not_recorded(outcomes, finished)
-        for job in finished:
-            if job.status in TERMINAL:
+        if len(recorded) < len(outcomes):
+            self._not_recorded(outcomes, recorded)
+        for _, out in outcomes:
+            if out.status in TERMINAL and out.job_id in recorded:
                 self.processed += 1
-        if self.bus.has_subscribers:
+        if watched:
             for job in finished:
                 self.publish_job(job)
         return claimed
 
-    def _not_recorded(self, outcomes: list[tuple[Running, Outcome]], finished: list[Job]) -> None:
+    def _not_recorded(self, outcomes: list[tuple[Running, Outcome]], recorded: set[int]) -> None:
         """Runs that ended here after another attempt took their job over (the store kept
         the newer attempt's state): say so, as for a run stopped when that is found first."""
-        recorded = {job.id for job in finished}
         for run, out in outcomes:
             if out.job_id not in recorded:
                 self._notice(

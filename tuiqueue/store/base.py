@@ -293,6 +293,23 @@ class Store(ABC):
         finished = await self.finish(outcomes, now) if outcomes else []
         return finished, await self.claim(worker, limit, now, scope)
 
+    async def finish_ids_and_claim(
+        self,
+        outcomes: Sequence[Outcome],
+        worker: str,
+        limit: int,
+        now: float,
+        scope: ClaimScope = ANY,
+    ) -> tuple[set[int], list[Job]]:
+        """finish_and_claim for a caller that needs to know only which outcomes were recorded
+        (nobody in this process watches the jobs): (their job ids, claimed jobs).
+
+        A recorded outcome's job now has the outcome's status. Stores that pay to read the
+        finished rows back override this (SqliteStore); the default is finish_and_claim.
+        """
+        finished, claimed = await self.finish_and_claim(outcomes, worker, limit, now, scope)
+        return {job.id for job in finished}, claimed
+
     @abstractmethod
     async def command(self, job_id: int, command: Command, now: float) -> Job:
         """Cancel, pause or resume; UnknownJob or TransitionError when impossible.

@@ -42,7 +42,7 @@ from tuiqueue.store.sqlite_batches import CHUNK, Batches, hidden, skip
 from tuiqueue.store.sqlite_conn import BUSY_MS as BUSY_MS
 from tuiqueue.store.sqlite_conn import RETRY_FOR as RETRY_FOR
 from tuiqueue.store.sqlite_conn import SqliteConnection
-from tuiqueue.store.sqlite_rows import _FINISH, COLUMNS, _dumps, row_to_job
+from tuiqueue.store.sqlite_rows import _FINISH_IDS, _FINISH_JOBS, COLUMNS, _dumps, row_to_job
 from tuiqueue.store.worker_locks import Liveness, WorkerLocks
 
 if TYPE_CHECKING:
@@ -641,6 +641,22 @@ class SqliteStore(Store):
     def _finish(
         self, conn: sqlite3.Connection, outcomes: Sequence[Outcome], now: float, version: int
     ) -> list[Job]:
+        """Record the outcomes; the jobs they changed, in the outcomes' order."""
+        changed = {}
+        for row in self._record(conn, outcomes, now, version, _FINISH_JOBS):
+            job = row_to_job(row)
+            changed[job.id] = job
+        return [changed.pop(o.job_id) for o in outcomes if o.job_id in changed]
+
+    def _record(
+        self,
+        conn: sqlite3.Connection,
+        outcomes: Sequence[Outcome],
+        now: float,
+        version: int,
+        statement: str,
+    ) -> list[Any]:
+        """Run `statement` (_FINISH_JOBS or _FINISH_IDS) for the outcomes: its rows."""
         # Outcomes that record the same thing (typically: completed, no result) share one
         # UPDATE; one statement per outcome cost more than the rest of the transaction.
         groups: dict[tuple[Any, ...], tuple[list[int], list[str]]] = {}
@@ -660,13 +676,13 @@ class SqliteStore(Store):
             ids, tokens = groups.setdefault(key, ([], []))
             ids.append(o.job_id)
             tokens.append(o.token)
-        changed: dict[int, Job] = {}
+        rows: list[Any] = []
         for (status, terminal, progress, message, result, run_at, error, tb), (
             ids,
             tokens,
         ) in groups.items():
-            for row in conn.execute(
-                _FINISH,
+            cursor = conn.execute(
+                statement,
                 (
                     status,
                     terminal,
@@ -681,10 +697,9 @@ class SqliteStore(Store):
                     _dumps(ids),
                     _dumps(tokens),
                 ),
-            ):
-                job = row_to_job(row)
-                changed[job.id] = job
-        return [changed.pop(o.job_id) for o in outcomes if o.job_id in changed]
+            )
+            rows.extend(cursor)
+        return rows
 
     async def claim(
         self, worker: str, limit: int, now: float, scope: ClaimScope = ANY
@@ -718,6 +733,25 @@ class SqliteStore(Store):
 
         if not outcomes and limit <= 0:
             return [], []
+        return await self._db.write(tx)
+
+    async def finish_ids_and_claim(
+        self,
+        outcomes: Sequence[Outcome],
+        worker: str,
+        limit: int,
+        now: float,
+        scope: ClaimScope = ANY,
+    ) -> tuple[set[int], list[Job]]:
+        def tx(conn: sqlite3.Connection) -> tuple[set[int], list[Job]]:
+            before, version = conn.total_changes, self._db.next_version(conn)
+            rows = self._record(conn, outcomes, now, version, _FINISH_IDS) if outcomes else []
+            claimed, promoted = self._claim(conn, worker, limit, now, version, scope)
+            self._db.commit_version(conn, version, before, own=not promoted)
+            return {row[0] for row in rows}, claimed
+
+        if not outcomes and limit <= 0:
+            return set(), []
         return await self._db.write(tx)
 
     async def has_work(self, scope: ClaimScope) -> bool:

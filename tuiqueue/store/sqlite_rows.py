@@ -51,8 +51,12 @@ _FINISH = (
     "run_at = CASE WHEN ?2 THEN run_at ELSE ?7 END, error = ?8, traceback = ?9, "
     "version = ?10, updated_at = ?5 WHERE id IN (SELECT value FROM json_each(?11)) "
     "AND token IN (SELECT value FROM json_each(?12)) "
-    f"AND status IN ('running', 'paused') RETURNING {COLUMNS}"
+    "AND status IN ('running', 'paused') RETURNING "
 )
+_FINISH_JOBS = _FINISH + COLUMNS
+_FINISH_IDS = _FINISH + "id"
+"""_FINISH giving back only the ids it recorded: reading 26 columns back into Jobs cost a
+fifth of a finish, for a caller that only counts them (finish_ids_and_claim)."""
 
 
 def row_to_job(row: Sequence[Any]) -> Job:
