@@ -37,6 +37,7 @@ from tuiqueue.engine.engine import Engine
 from tuiqueue.store import Store, open_store
 from tuiqueue.store.base import StoreAuthError, StoreError
 from tuiqueue.ui.actions import Dashboard, quit_question
+from tuiqueue.ui.collector import resume_collector
 from tuiqueue.ui.config import (
     DEFAULT_NOTIFY_AFTER,
     NOTIFY_LEVELS,
@@ -293,12 +294,14 @@ class QueueApp(App[None]):
         """What the dashboard built to get here (widgets, styles, bindings, the first window:
         some 75,000 objects) lives as long as the app, yet every full collection walks it
         again: 15 ms when idle, 35-45 ms while hundreds of jobs report progress and full
-        collections come every few seconds, each one holding up every job on this loop."""
+        collections come every few seconds, each one holding up every job on this loop.
+        The collector, paused for the start by the command line, resumes here (collector.py)."""
         if self.dashboard.stopping or not self.is_running:
-            return  # (quitting: on_unmount unfreezes, and may already have run)
+            return  # (quitting: on_unmount unfreezes and resumes, and may already have run)
         gc.collect()
         gc.freeze()
         self._frozen = True
+        resume_collector()
 
     def _catch_stop_signals(self) -> None:
         """SIGTERM, and SIGHUP (the terminal was closed), stop like `q`: running jobs get the
@@ -682,6 +685,7 @@ class QueueApp(App[None]):
         await self.engine.store.close()
         if self._frozen:
             gc.unfreeze()  # the app's objects can be collected again
+        resume_collector()  # (ended before its first frame: _freeze did not resume it)
 
 
 def make_app(
