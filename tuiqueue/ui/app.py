@@ -779,23 +779,26 @@ def run_dashboard(
     on_finish: a shell command per finished job (engine/on_finish.py).
     """
     store = open_store(db)
-    # Open (and close) once before the screen takes over, so a bad path or an unreachable
-    # server ends in a one-line StoreError on the terminal, not a traceback inside the app.
-    anyio.run(_check_store, store)
-    if worker is None:
-        worker = not store.fleet
-    app = configured_app(
-        store,
-        ConfigFile(),
-        remember,
-        worker=worker,
-        read_only=read_only,
-        concurrency=concurrency,
-        on_finish=on_finish,
-    )
-    for warning in app.startup_warnings:  # also on the terminal, after the dashboard is gone
-        print(warning, file=sys.stderr)
-    app.run()
+    # One event loop, as App.run() makes one (asyncio.run), that first opens the store before
+    # the screen takes over: a bad path or an unreachable server ends in a one-line
+    # StoreError on the terminal, not a traceback inside the app. The app then finds the
+    # store open (open() does nothing on an open store), and closes it when it ends.
+    with asyncio.Runner() as runner:
+        runner.run(store.open())
+        if worker is None:
+            worker = not store.fleet
+        app = configured_app(
+            store,
+            ConfigFile(),
+            remember,
+            worker=worker,
+            read_only=read_only,
+            concurrency=concurrency,
+            on_finish=on_finish,
+        )
+        for warning in app.startup_warnings:  # also on the terminal, after the dashboard is gone
+            print(warning, file=sys.stderr)
+        runner.run(app.run_async())
     if app.fatal_error is not None:
         raise StoreError(app.fatal_error)
 
@@ -806,8 +809,3 @@ def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
     while isinstance(exc, BaseExceptionGroup):
         exc = exc.exceptions[0]
     return exc
-
-
-async def _check_store(store: Store) -> None:
-    await store.open()
-    await store.close()
