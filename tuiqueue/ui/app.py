@@ -45,7 +45,6 @@ from tuiqueue.ui.config import (
     ConfigFile,
 )
 from tuiqueue.ui.messages import Batch, QueueChanged, StatsStale
-from tuiqueue.ui.screens.confirm import ConfirmScreen
 from tuiqueue.ui.screens.main import MainScreen
 from tuiqueue.ui.terminal_alert import TerminalAlerts
 from tuiqueue.ui.widgets.job_form import JobForm
@@ -57,8 +56,9 @@ from tuiqueue.ui.window import Window
 if TYPE_CHECKING:
     from tuiqueue.ui.screens.schedules import FormJob
 
-# The screens the first frame does not show (detail, help, workers, schedules, stats) are
-# imported when they are opened: the dashboard's cold start loads only the main screen.
+# The screens the first frame does not show (detail, help, workers, schedules, stats, the
+# dialogs) are imported when they are opened: the dashboard's cold start loads only the main
+# screen.
 
 logger = logging.getLogger(__name__)
 
@@ -612,6 +612,8 @@ class QueueApp(App[None]):
         def answer(yes: bool | None) -> None:
             if yes:
                 self._begin_stop()
+
+        from tuiqueue.ui.screens.confirm import ConfirmScreen  # (a dialog: see MainScreen.ask)
 
         self.push_screen(
             ConfirmScreen(quit_question(fates, self.grace), yes="Stop and quit"), answer
