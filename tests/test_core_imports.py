@@ -95,6 +95,11 @@ def test_the_dashboard_imports_only_the_screens_its_first_frame_shows() -> None:
         "tuiqueue.ui.screens.workers",
         "tuiqueue.ui.screens.schedules",
         "tuiqueue.ui.screens.schedule_add",
+        "tuiqueue.ui.screens.confirm",  # the dialogs: imported when first asked
+        "tuiqueue.ui.screens.preset_name",
+        "tuiqueue.engine.isolation",  # with the first job that runs in a child process
+        "zoneinfo",  # with the first cron schedule's zone
+        "tomllib",  # when there is a config file to read
         "textual.widgets._text_area",  # list parameters' boxes: imported with such a form
     }
     assert not modules & later, sorted(modules & later)

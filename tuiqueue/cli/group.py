@@ -255,20 +255,26 @@ def main(
             remember["notify_after"] = parse_notify_after(notify_after)
         except ValueError as exc:
             raise BadInput(str(exc)) from exc
-    settings.load()
+    from tuiqueue.ui.collector import pause_collector, resume_collector
+
+    pause_collector()  # until the dashboard's first frame (see tuiqueue/ui/collector.py)
     try:
-        from tuiqueue.ui.app import run_dashboard
-    except ImportError as exc:
-        raise BadInput(f"the dashboard is not available ({exc})") from exc
-    with friendly_errors():
-        run_dashboard(
-            settings.db,
-            worker=worker,
-            read_only=read_only,
-            concurrency=concurrency or 3,
-            remember=remember,
-            on_finish=on_finish,
-        )
+        settings.load()
+        try:
+            from tuiqueue.ui.app import run_dashboard
+        except ImportError as exc:
+            raise BadInput(f"the dashboard is not available ({exc})") from exc
+        with friendly_errors():
+            run_dashboard(
+                settings.db,
+                worker=worker,
+                read_only=read_only,
+                concurrency=concurrency or 3,
+                remember=remember,
+                on_finish=on_finish,
+            )
+    finally:
+        resume_collector()  # (the app resumed it already, unless it ended before its frame)
 
 
 pass_settings = click.make_pass_decorator(Settings)

@@ -9,12 +9,17 @@ import os
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import TYPE_CHECKING, Any
 
 from tuiqueue.core.queues import DEFAULT_QUEUE
 from tuiqueue.core.status import Priority
 from tuiqueue.core.text import quote
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
+# zoneinfo is imported where a zone is read: only cron schedules need one, and the
+# dashboard and the worker import this module at start whether or not any schedule exists.
 
 SKIP = "skip"
 """After a gap, the missed slots are dropped: the next run is at the next slot."""
@@ -163,6 +168,8 @@ def local_zone() -> str:
             candidates.append(target.split("zoneinfo/", 1)[1])
     except OSError:
         pass
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
     for name in candidates:
         if name:
             try:
@@ -177,6 +184,8 @@ def check_zone(name: str) -> str:
     """A valid IANA zone name ("" means this machine's zone)."""
     if not name:
         return local_zone()
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
@@ -272,6 +281,8 @@ class Schedule:
 
     def zone(self) -> ZoneInfo:
         """The zone its cron expression is read in."""
+        from zoneinfo import ZoneInfo
+
         return ZoneInfo(self.tz)
 
     def slot_after(self, t: float) -> float:

@@ -22,7 +22,6 @@ from tuiqueue.core.records import JobProcess
 from tuiqueue.core.registry import JobType, Registry
 from tuiqueue.core.status import Status
 from tuiqueue.core.text import quote
-from tuiqueue.engine.isolation import run_in_process
 from tuiqueue.engine.recovery import resolve
 
 logger = logging.getLogger(__name__)
@@ -222,13 +221,17 @@ def begin(
     job, ctx = run.job, run.ctx
     run.slot = slot
     slot.current = run
-    body: Awaitable[Any] = (
-        run_in_process(job, kind, ctx)
-        if kind.isolation == "process"
-        else kind.fn(ctx, **job.params)
-        if kind.is_async
-        else _thread_body(run, kind, ctx, threads)
-    )
+    body: Awaitable[Any]
+    if kind.isolation == "process":
+        # Imported with the first such job: most workers (and every dashboard that only
+        # watches) never start a child process.
+        from tuiqueue.engine.isolation import run_in_process
+
+        body = run_in_process(job, kind, ctx)
+    elif kind.is_async:
+        body = kind.fn(ctx, **job.params)
+    else:
+        body = _thread_body(run, kind, ctx, threads)
     timeout = timeout_of(job, kind)
     if timeout is not None:
         try:

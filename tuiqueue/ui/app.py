@@ -37,6 +37,7 @@ from tuiqueue.engine.engine import Engine
 from tuiqueue.store import Store, open_store
 from tuiqueue.store.base import StoreAuthError, StoreError
 from tuiqueue.ui.actions import Dashboard, quit_question
+from tuiqueue.ui.collector import resume_collector
 from tuiqueue.ui.config import (
     DEFAULT_NOTIFY_AFTER,
     NOTIFY_LEVELS,
@@ -44,7 +45,6 @@ from tuiqueue.ui.config import (
     ConfigFile,
 )
 from tuiqueue.ui.messages import Batch, QueueChanged, StatsStale
-from tuiqueue.ui.screens.confirm import ConfirmScreen
 from tuiqueue.ui.screens.main import MainScreen
 from tuiqueue.ui.terminal_alert import TerminalAlerts
 from tuiqueue.ui.widgets.job_form import JobForm
@@ -56,8 +56,9 @@ from tuiqueue.ui.window import Window
 if TYPE_CHECKING:
     from tuiqueue.ui.screens.schedules import FormJob
 
-# The screens the first frame does not show (detail, help, workers, schedules, stats) are
-# imported when they are opened: the dashboard's cold start loads only the main screen.
+# The screens the first frame does not show (detail, help, workers, schedules, stats, the
+# dialogs) are imported when they are opened: the dashboard's cold start loads only the main
+# screen.
 
 logger = logging.getLogger(__name__)
 
@@ -293,12 +294,14 @@ class QueueApp(App[None]):
         """What the dashboard built to get here (widgets, styles, bindings, the first window:
         some 75,000 objects) lives as long as the app, yet every full collection walks it
         again: 15 ms when idle, 35-45 ms while hundreds of jobs report progress and full
-        collections come every few seconds, each one holding up every job on this loop."""
+        collections come every few seconds, each one holding up every job on this loop.
+        The collector, paused for the start by the command line, resumes here (collector.py)."""
         if self.dashboard.stopping or not self.is_running:
-            return  # (quitting: on_unmount unfreezes, and may already have run)
+            return  # (quitting: on_unmount unfreezes and resumes, and may already have run)
         gc.collect()
         gc.freeze()
         self._frozen = True
+        resume_collector()
 
     def _catch_stop_signals(self) -> None:
         """SIGTERM, and SIGHUP (the terminal was closed), stop like `q`: running jobs get the
@@ -610,6 +613,8 @@ class QueueApp(App[None]):
             if yes:
                 self._begin_stop()
 
+        from tuiqueue.ui.screens.confirm import ConfirmScreen  # (a dialog: see MainScreen.ask)
+
         self.push_screen(
             ConfirmScreen(quit_question(fates, self.grace), yes="Stop and quit"), answer
         )
@@ -682,6 +687,7 @@ class QueueApp(App[None]):
         await self.engine.store.close()
         if self._frozen:
             gc.unfreeze()  # the app's objects can be collected again
+        resume_collector()  # (ended before its first frame: _freeze did not resume it)
 
 
 def make_app(
@@ -775,23 +781,26 @@ def run_dashboard(
     on_finish: a shell command per finished job (engine/on_finish.py).
     """
     store = open_store(db)
-    # Open (and close) once before the screen takes over, so a bad path or an unreachable
-    # server ends in a one-line StoreError on the terminal, not a traceback inside the app.
-    anyio.run(_check_store, store)
-    if worker is None:
-        worker = not store.fleet
-    app = configured_app(
-        store,
-        ConfigFile(),
-        remember,
-        worker=worker,
-        read_only=read_only,
-        concurrency=concurrency,
-        on_finish=on_finish,
-    )
-    for warning in app.startup_warnings:  # also on the terminal, after the dashboard is gone
-        print(warning, file=sys.stderr)
-    app.run()
+    # One event loop, as App.run() makes one (asyncio.run), that first opens the store before
+    # the screen takes over: a bad path or an unreachable server ends in a one-line
+    # StoreError on the terminal, not a traceback inside the app. The app then finds the
+    # store open (open() does nothing on an open store), and closes it when it ends.
+    with asyncio.Runner() as runner:
+        runner.run(store.open())
+        if worker is None:
+            worker = not store.fleet
+        app = configured_app(
+            store,
+            ConfigFile(),
+            remember,
+            worker=worker,
+            read_only=read_only,
+            concurrency=concurrency,
+            on_finish=on_finish,
+        )
+        for warning in app.startup_warnings:  # also on the terminal, after the dashboard is gone
+            print(warning, file=sys.stderr)
+        runner.run(app.run_async())
     if app.fatal_error is not None:
         raise StoreError(app.fatal_error)
 
@@ -802,8 +811,3 @@ def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
     while isinstance(exc, BaseExceptionGroup):
         exc = exc.exceptions[0]
     return exc
-
-
-async def _check_store(store: Store) -> None:
-    await store.open()
-    await store.close()

@@ -13,7 +13,6 @@ import math
 import os
 import re
 import tempfile
-import tomllib
 from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import dataclass, fields, replace
@@ -128,6 +127,8 @@ class ConfigFile:
             return {}
         except OSError as exc:
             raise ConfigError(f"cannot read {self.path} ({exc.strerror or exc})") from exc
+        import tomllib  # (only when there is a file to read: a first run has none)
+
         try:
             return tomllib.loads(data.decode("utf-8"))
         except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:

@@ -33,8 +33,6 @@ from tuiqueue.ui.messages import (
     StatsStale,
     SubmitRequested,
 )
-from tuiqueue.ui.screens.confirm import ConfirmScreen
-from tuiqueue.ui.screens.preset_name import PresetNameScreen
 from tuiqueue.ui.widgets.job_detail import JobDetail
 from tuiqueue.ui.widgets.job_form import JobForm
 from tuiqueue.ui.widgets.job_table import JobTable
@@ -344,6 +342,14 @@ class MainScreen(Screen[None]):
         self.app.theme_changed_signal.subscribe(self, self._on_theme)
         self.run_worker(self._load_first(), group="startup")
 
+    def ask(self, question: str, yes: str, answer: Callable[[bool | None], None]) -> None:
+        """Ask a yes/no question in a modal dialog, then call answer with the reply.
+
+        The dialogs are imported when first asked: the first frame shows none of them."""
+        from tuiqueue.ui.screens.confirm import ConfirmScreen
+
+        self.app.push_screen(ConfirmScreen(question, yes=yes), answer)
+
     # -- the window ----------------------------------------------------------------------
 
     async def _load_first(self) -> None:
@@ -549,6 +555,8 @@ class MainScreen(Screen[None]):
             if name:
                 self.run_worker(self._save_preset(name, message), group="preset-save")
 
+        from tuiqueue.ui.screens.preset_name import PresetNameScreen  # (as in ask)
+
         self.app.push_screen(PresetNameScreen(f"this {type_name} job", message.name), named)
 
     async def _save_preset(
@@ -572,11 +580,9 @@ class MainScreen(Screen[None]):
                 if yes:
                     self.run_worker(self._save_preset(name, message, True), group="preset-save")
 
-            self.app.push_screen(
-                ConfirmScreen(
-                    f"A preset named {old.name} ({old.type}) exists already. Overwrite it?",
-                    yes="Overwrite",
-                ),
+            self.ask(
+                f"A preset named {old.name} ({old.type}) exists already. Overwrite it?",
+                "Overwrite",
                 answer,
             )
             return
@@ -646,7 +652,7 @@ class MainScreen(Screen[None]):
                 if yes:
                     self.run_worker(steer(self.engine, name, job, self.notify), group="command")
 
-            self.app.push_screen(ConfirmScreen(asked[0], yes=asked[1]), answer)
+            self.ask(asked[0], asked[1], answer)
         else:
             self.run_worker(steer(self.engine, name, job, self.notify), group="command")
 
@@ -745,7 +751,7 @@ class MainScreen(Screen[None]):
             if yes:
                 self.run_worker(self._run_bulk(chosen), group="command")
 
-        self.app.push_screen(ConfirmScreen(chosen.question, yes=chosen.yes), answer)
+        self.ask(chosen.question, chosen.yes, answer)
 
     async def _run_bulk(self, chosen: Plan) -> None:
         """Run a planned command through the engine and say what came of it."""
@@ -894,9 +900,7 @@ class MainScreen(Screen[None]):
             if yes:
                 self.run_worker(work(), group="clear", exclusive=True)
 
-        self.app.push_screen(
-            ConfirmScreen(f"{question} This cannot be undone.", yes="Delete"), answer
-        )
+        self.ask(f"{question} This cannot be undone.", "Delete", answer)
 
     async def _clear(self) -> None:
         count = await self.engine.clear()
