@@ -73,3 +73,39 @@ async def test_the_detail_says_a_job_waits_for_a_worker_with_its_type() -> None:
         assert rows["Queue"] == "default"
         stored = await app.engine.get(job.id)
         assert stored.status is Status.PENDING and stored.attempts == 0 and stored.error is None
+
+
+async def test_the_detail_closing_while_it_asks_the_store_does_not_fail_the_app(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A screen's widgets are removed before its workers are cancelled: a worker that resumes
+    from the store in between (a slow store, the detail closed at once) finds them gone, and
+    must end quietly rather than fail the dashboard (seen on PostgreSQL in CI)."""
+    import anyio
+
+    from tuiqueue.ui.screens import detail
+    from tuiqueue.ui.widgets.job_detail import JobDetail
+
+    asked, answer = anyio.Event(), anyio.Event()
+
+    async def slow_why_waiting(engine: object, job: object) -> str:
+        asked.set()
+        await answer.wait()
+        return "waiting for a worker with type 'custom'"
+
+    monkeypatch.setattr(detail, "why_waiting", slow_why_waiting)
+    app = new_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_for(pilot, lambda: app.stats is not None)
+        [job] = await app.engine.store.add([NewJob("custom", {})], NOW)
+        screen = DetailScreen(app.dashboard, job.id)
+        await app.push_screen(screen)
+        await wait_for(pilot, asked.is_set)
+        await screen.query_one(JobDetail).remove()  # where a closing screen is at that moment
+        answer.set()
+        await pilot.pause()
+        await pilot.pause()
+        assert app.screen is screen and app.is_running
+        app.pop_screen()
+        await pilot.pause()
+        assert app.screen is app.main

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+from contextlib import suppress
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Static
 
@@ -92,29 +94,43 @@ class DetailScreen(Screen[None]):
             if job.status in QUEUED:
                 self.run_worker(self._explain(job), group="detail-why", exclusive=True)
 
+    # The workers below await the store, and the screen may be closing when they resume: its
+    # widgets are removed before its workers are cancelled (at its unmount). What they would
+    # show then has nowhere to go, so a widget that is gone (NoMatches) ends the worker
+    # quietly instead of failing the app.
+
     async def _explain(self, job: Job) -> None:
         """Say why a queued job is not starting: no live worker has its type or queue."""
-        self.query_one(JobSummary).waiting = await why_waiting(self.engine, job)
+        waiting = await why_waiting(self.engine, job)
+        with suppress(NoMatches):
+            self.query_one(JobSummary).waiting = waiting
 
     async def _load(self) -> None:
         try:
             job = await self.engine.get(self.job_id)
+        except UnknownJob:
+            with suppress(NoMatches):
+                self.query_one("#detail-title", Static).update(f"Job #{self.job_id} was deleted")
+            return
+        with suppress(NoMatches):
             self.show(job)
             await self._explain(job)
-        except UnknownJob:
-            self.query_one("#detail-title", Static).update(f"Job #{self.job_id} was deleted")
-            return
-        await self._fetch_logs()
-        await self._fetch_steps()
+            await self._fetch_logs()
+            await self._fetch_steps()
 
     async def _fetch_steps(self) -> None:
-        detail = self.query_one(JobDetail)
-        detail.set_steps(await self.engine.steps(self.job_id))
-        detail.set_reruns(await self.engine.reruns(self.job_id))
+        steps = await self.engine.steps(self.job_id)
+        reruns = await self.engine.reruns(self.job_id)
+        with suppress(NoMatches):
+            detail = self.query_one(JobDetail)
+            detail.set_steps(steps)
+            detail.set_reruns(reruns)
 
     async def _fetch_logs(self) -> None:
-        detail = self.query_one(JobDetail)
-        detail.add_log(await self.engine.logs(self.job_id, detail.log_tail.last_seq))
+        with suppress(NoMatches):
+            after = self.query_one(JobDetail).log_tail.last_seq
+            page = await self.engine.logs(self.job_id, after)
+            self.query_one(JobDetail).add_log(page)
 
     def show(self, job: Job) -> None:
         """Show a new snapshot of the job."""

@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
@@ -98,7 +100,13 @@ class SchedulesScreen(Screen[None]):
         schedules = await engine.schedules()
         outcomes = await engine.schedule_outcomes(schedules)
         now = engine.clock()
-        table = self.query_one(DataTable)
+        with suppress(NoMatches):  # gone: the screen closed meanwhile (see DetailScreen)
+            self._show(schedules, outcomes, now, self.query_one(DataTable))
+
+    def _show(
+        self, schedules: list[Schedule], outcomes: dict[str, str], now: float, table: DataTable[Any]
+    ) -> None:
+        """Fill the table with the schedules, keeping the cursor's row."""
         row = table.cursor_row
         self.shown = schedules
         colours = self.app.theme_variables

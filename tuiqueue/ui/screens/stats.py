@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Static
@@ -131,7 +133,7 @@ class StatsScreen(Screen[None]):
             cost = time.perf_counter() - started
             self._arm(max(self.refresh_every, cost / LOAD_SHARE))
         self.history = history
-        with self.app.batch_update():
+        with self.app.batch_update(), suppress(NoMatches):  # (closed meanwhile: see DetailScreen)
             summary.update(self._summary(history))
             self._show_empty(history)
             if not history.empty and self.chart is not None:

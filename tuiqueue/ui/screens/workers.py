@@ -76,7 +76,10 @@ class WorkersScreen(Screen[None]):
             w for w in everyone if w.alive(now, dead_after) or w.gone_for(now) <= WORKERS_KEPT_FOR
         ]
         colours = self.app.theme_variables
-        table = self.query_one(DataTable)
+        tables = self.query(DataTable)
+        if not tables:
+            return  # the screen closed meanwhile (see DetailScreen)
+        table = tables.first()
         row = table.cursor_row
         with self.app.batch_update():
             table.clear()
