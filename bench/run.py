@@ -238,7 +238,8 @@ def scenario_sqlite(size: Size, repeat: int) -> list[Row]:
             ratio(rows[0].tuiqueue, floor["completed"]),
             rows[0].ratio_vs_limit,
             note=(
-                f"26 columns and 6 indexes: the schema alone allows {share:.2f}x the limit"
+                f"26 columns, 6 indexes, a feed row a write: the schema alone allows "
+                f"{share:.2f}x the limit"
                 if share is not None
                 else ""
             ),

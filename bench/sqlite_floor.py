@@ -2,8 +2,9 @@
 hand on a file tuiqueue made, with no engine, no Job objects and nothing else per tick.
 
 The batched raw limit (peers.raw_sqlite_batched) is a five-column table with one index; a
-tuiqueue row has 26 columns and six indexes (run order, status, type, version, due time,
-finish time), every one of which the lifecycle needs. This measures what those cost, so the
+tuiqueue row has 26 columns and six indexes (run order, status, type, due time, finish time,
+reruns), and each write adds a row to the change feed (the ids it changed, for the watchers
+of other processes). This measures what those cost, so the
 distance from tuiqueue to the limit splits into its schema's share and its code's share.
 """
 
@@ -23,8 +24,9 @@ from tuiqueue.store.sqlite_rows import _CLAIM_SET, _FINISH_IDS, COLUMNS
 
 def schema_floor(n: int, batch: int = 64) -> dict[str, float]:
     """Drain n pending jobs of a file tuiqueue wrote: per transaction, the finish of the
-    previous batch (_FINISH_IDS) and the claim of the next (_CLAIM_SET ... RETURNING COLUMNS),
-    on one connection with the store's settings (WAL, synchronous=NORMAL)."""
+    previous batch (_FINISH_IDS), the claim of the next (_CLAIM_SET ... RETURNING COLUMNS) and
+    the feed's row of the ids changed, on one connection with the store's settings (WAL,
+    synchronous=NORMAL)."""
     from tq import registry
 
     path = os.path.join(tempfile.mkdtemp(prefix="bench-floor-"), "jobs.db")
@@ -53,12 +55,18 @@ def schema_floor(n: int, batch: int = 64) -> dict[str, float]:
         version += 1
         now = time.time()
         conn.execute("BEGIN IMMEDIATE")
+        ids: list[int] = []
         if held:
             ids, tokens = [r[0] for r in held], [r[18] for r in held]
             finish = ("completed", 1, None, None, now, None, None, None, None, version)
             conn.execute(_FINISH_IDS, (*finish, json.dumps(ids), json.dumps(tokens))).fetchall()
             done += len(held)
         held = conn.execute(claim, (now, "floor", "f", version, now, batch)).fetchall()
+        changed = ids + [r[0] for r in held]
+        if changed:
+            conn.execute(
+                "INSERT INTO changed (version, ids) VALUES (?, ?)", (version, json.dumps(changed))
+            )
         conn.execute("UPDATE meta SET value = ? WHERE key = 'version'", (version,))
         conn.execute("COMMIT")
         if not held:

@@ -122,6 +122,9 @@ async def test_a_schema_7_sqlite_file_gains_the_presets_table(tmp_path: Path) ->
     conn = sqlite3.connect(path)
     conn.execute("DROP TABLE presets")
     conn.execute("DROP INDEX jobs_rerun_of")  # schema 8 (reruns) too: a file of schema 7
+    conn.execute("DROP TABLE changed")  # and 11 (the change feed)
+    conn.execute("DELETE FROM meta WHERE key = 'changed_from'")
+    conn.execute("CREATE INDEX jobs_version ON jobs (version)")
     conn.execute("PRAGMA user_version = 7")
     conn.commit()
     conn.close()

@@ -146,7 +146,9 @@ class SqliteSchedules:
             )
             if job is None or fire.origin is None:
                 return []
-            added = self._insert(conn, [job], now, self._db.bump(conn), {}, None)
+            version = self._db.bump(conn)
+            added = self._insert(conn, [job], now, version, {}, None)
+            self._db.touched(version, [added[0].id])
             origin = fire.origin
             conn.execute(
                 "UPDATE schedules SET last_job = ? WHERE name = ?", (added[0].id, fire.name)

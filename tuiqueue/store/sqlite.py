@@ -53,6 +53,8 @@ log = logging.getLogger(__name__)
 
 _LOCK_SAYS = {Liveness.ALIVE: True, Liveness.DEAD: False}
 """What a worker's lock file says of it (no file: its heartbeat's age decides)."""
+FEED_MAX = 2000
+"""Jobs one changes() call returns, about (a version is returned whole)."""
 
 
 class SqliteStore(Store):
@@ -120,7 +122,9 @@ class SqliteStore(Store):
         missing = [d for d, s in known.items() if s is None]
         if missing:
             raise UnknownJob(min(missing))
-        return self._insert(conn, jobs, now, version, known, None)
+        added = self._insert(conn, jobs, now, version, known, None)
+        self._db.touched(version, [j.id for j in added])
+        return added
 
     @staticmethod
     def _insert(
@@ -293,6 +297,7 @@ class SqliteStore(Store):
         if apply_command(job, command, now, self._dep_status(conn, job.depends_on)):
             job.version, job.updated_at = self._db.bump(conn), now
             self._save(conn, job)
+            self._db.touched(job.version, [job.id])
         return job
 
     async def set_priority(self, job_id: int, priority: Priority, now: float) -> Job:
@@ -307,6 +312,7 @@ class SqliteStore(Store):
                     "UPDATE jobs SET priority = ?, version = ?, updated_at = ? WHERE id = ?",
                     (int(priority), job.version, now, job_id),
                 )
+                self._db.touched(job.version, [job_id])
             return job
 
         return await self._db.write(tx)
@@ -486,28 +492,7 @@ class SqliteStore(Store):
                     (since,),
                 ).fetchall()
                 hide, args = skip(hidden(conn) + [(int(r[0]), int(r[1])) for r in batches])
-                jobs = [
-                    row_to_job(r)
-                    for r in conn.execute(
-                        f"SELECT {COLUMNS} FROM jobs WHERE version > ?{hide} "
-                        "ORDER BY version LIMIT 2000",
-                        (since, *args),
-                    )
-                ]
-                if len(jobs) == 2000:
-                    last = jobs[-1].version
-                    if jobs[0].version == last:  # one write changed 2000+ jobs: take it whole
-                        jobs = [
-                            row_to_job(r)
-                            for r in conn.execute(
-                                f"SELECT {COLUMNS} FROM jobs WHERE version = ?{hide}",
-                                (last, *args),
-                            )
-                        ]
-                        version = last
-                    else:
-                        version = last - 1
-                        jobs = [j for j in jobs if j.version <= version]
+                jobs, version = self._changed(conn, since, version, hide, args)
                 if batches and int(batches[0][2]) <= version:
                     lo, hi, version = (int(x) for x in batches[0])
                     jobs = [j for j in jobs if j.version <= version]
@@ -529,6 +514,68 @@ class SqliteStore(Store):
             return Changes(version, jobs, deleted)
 
         return await self._db.read(q)
+
+    @staticmethod
+    def _changed(
+        conn: sqlite3.Connection, since: int, version: int, hide: str, args: Sequence[Any]
+    ) -> tuple[list[Job], int]:
+        """The jobs changed after `since` (at most about FEED_MAX of them, cut at a version),
+        and the version they are complete up to."""
+        (start,) = conn.execute("SELECT value FROM meta WHERE key = 'changed_from'").fetchone()
+        if since < int(start):  # further back than the feed keeps: read jobs.version itself
+            return SqliteStore._changed_by_scan(conn, since, version, hide, args)
+        ids: list[int] = []
+        upto = version
+        for v, more in conn.execute(
+            "SELECT version, ids FROM changed WHERE version > ? ORDER BY version", (since,)
+        ):
+            if len(ids) >= FEED_MAX and v != upto:
+                upto = v - 1  # (a version is taken whole, however many it changed)
+                break
+            upto = v
+            ids.extend(json.loads(more))
+        else:
+            upto = version
+        if not ids:
+            return [], upto
+        jobs = [
+            row_to_job(r)
+            for r in conn.execute(
+                f"SELECT {COLUMNS} FROM jobs WHERE id IN (SELECT value FROM json_each(?)){hide}",
+                (_dumps(ids), *args),
+            )
+        ]
+        # changed again after upto: the next call has them (as the scan leaves them out)
+        return [j for j in jobs if j.version <= upto], upto
+
+    @staticmethod
+    def _changed_by_scan(
+        conn: sqlite3.Connection, since: int, version: int, hide: str, args: Sequence[Any]
+    ) -> tuple[list[Job], int]:
+        """_changed for a `since` older than the feed: a scan of every job."""
+        jobs = [
+            row_to_job(r)
+            for r in conn.execute(
+                f"SELECT {COLUMNS} FROM jobs WHERE version > ?{hide} "
+                f"ORDER BY version LIMIT {FEED_MAX}",
+                (since, *args),
+            )
+        ]
+        if len(jobs) == FEED_MAX:
+            last = jobs[-1].version
+            if jobs[0].version == last:  # one write changed FEED_MAX+ jobs: take it whole
+                jobs = [
+                    row_to_job(r)
+                    for r in conn.execute(
+                        f"SELECT {COLUMNS} FROM jobs WHERE version = ?{hide}",
+                        (last, *args),
+                    )
+                ]
+                version = last
+            else:
+                version = last - 1
+                jobs = [j for j in jobs if j.version <= version]
+        return jobs, version
 
     async def version(self) -> int:
         row = await self._db.read(
@@ -590,11 +637,13 @@ class SqliteStore(Store):
         """Scheduled jobs that are due become pending, waiting ones whose dependencies ended
         move on (or fail); whether any row changed."""
         before = conn.total_changes
-        conn.execute(
+        due = conn.execute(
             "UPDATE jobs SET status = 'pending', version = ?, updated_at = ? "
-            f"WHERE status = 'scheduled' AND run_at <= ?{hide[0]}",
+            f"WHERE status = 'scheduled' AND run_at <= ?{hide[0]} RETURNING id",
             (version, now, now, *hide[1]),
-        )
+        ).fetchall()
+        if due:
+            self._db.touched(version, [r[0] for r in due])
         waiting = [
             row_to_job(r)
             for r in conn.execute(
@@ -612,6 +661,7 @@ class SqliteStore(Store):
                     continue
             job.version, job.updated_at = version, now
             self._save(conn, job)
+            self._db.touched(version, [job.id])
         return conn.total_changes != before
 
     def _claim(
@@ -634,6 +684,8 @@ class SqliteStore(Store):
         self._claims += 1  # token = this store's random base + a counter: unique, no uuid4
         batch = f"{self._token_base}{self._claims:x}"
         rows = sqlite_claims.claim(conn, scope, limit, (now, worker, batch, version, now), hide)
+        if rows:
+            self._db.touched(version, [r[0] for r in rows])
         jobs = [row_to_job(r) for r in rows]
         jobs.sort(key=lambda j: (-j.priority, j.id))
         return jobs, promoted
@@ -699,6 +751,8 @@ class SqliteStore(Store):
                 ),
             )
             rows.extend(cursor)
+        if rows:  # (both statements return the id first)
+            self._db.touched(version, [r[0] for r in rows])
         return rows
 
     async def claim(
@@ -774,6 +828,8 @@ class SqliteStore(Store):
                 "WHERE id = ? AND token = ?",
                 [(p, m, version, now, i, t) for i, t, p, m in updates],
             )
+            # (a stale token changed nothing: the feed then names a job that did not change)
+            self._db.touched(version, [u[0] for u in updates])
 
         await self._db.write(tx)
 
@@ -822,6 +878,7 @@ class SqliteStore(Store):
                 ).fetchone()
                 if row is None:
                     continue
+                self._db.touched(version, [job_id])
                 count = row[0]
                 first = count - len(new) + 1
                 conn.executemany(

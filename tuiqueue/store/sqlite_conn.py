@@ -8,7 +8,7 @@ import os
 import random
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TypeVar
 
@@ -33,6 +33,10 @@ WAL_RETRY_MS = 50
 """The wait of the looks that follow a cut that failed: they come at every write until the
 WAL is back under WAL_LIMIT (one every WAL_LOOK_EVERY writes let a WAL that other processes
 kept reading grow to three times the limit in a test of ten processes)."""
+CHANGED_KEEP = 20_000
+"""Versions of the change feed kept (a watcher further behind reads jobs the slow way)."""
+CHANGED_PRUNE_EVERY = 256
+"""Writes between prunings of the change feed."""
 
 
 class SqliteConnection:
@@ -45,6 +49,8 @@ class SqliteConnection:
         self._own = OwnVersions()
         self._tx_versions: list[int] = []
         """Versions the running write transaction set; ours once it commits."""
+        self._tx_changed: dict[int, list[int]] = {}
+        """The jobs the running write transaction changed, by version (touched)."""
         self._writes = 0
         self._wal = Path(f"{self.path}-wal")
         self._guard = WalGuard(self.path)
@@ -120,8 +126,11 @@ class SqliteConnection:
                 raise
             conn.execute("BEGIN IMMEDIATE")
             self._tx_versions.clear()
+            self._tx_changed.clear()
             try:
                 out = fn(conn)
+                if self._tx_changed:
+                    self._write_changed(conn)
                 conn.execute("COMMIT")
                 for version in self._tx_versions:
                     self._own.add(version)
@@ -250,9 +259,31 @@ class SqliteConnection:
         self._tx_versions.append(int(row[0]))
         return int(row[0])
 
+    def touched(self, version: int, ids: Iterable[int]) -> None:
+        """Note that the running write set these jobs' rows to `version`: the change feed
+        (changes()) finds them by it. Every write of a jobs row must say so."""
+        self._tx_changed.setdefault(version, []).extend(ids)
+
+    def _write_changed(self, conn: sqlite3.Connection) -> None:
+        """The transaction's rows of the change feed, just before it commits; now and then
+        the oldest rows go (meta's changed_from says up to which version none are left)."""
+        rows = [(v, _ids(ids)) for v, ids in self._tx_changed.items() if ids]
+        conn.executemany("INSERT INTO changed (version, ids) VALUES (?, ?)", rows)
+        if self._writes % CHANGED_PRUNE_EVERY == 0 and rows:
+            below = max(v for v, _ in rows) - CHANGED_KEEP
+            if conn.execute("DELETE FROM changed WHERE version <= ?", (below,)).rowcount:
+                conn.execute(
+                    "UPDATE meta SET value = max(value, ?) WHERE key = 'changed_from'", (below,)
+                )
+
     def owns(self, since: int, version: int) -> bool:
         """Whether every version in (since, version] was committed through this object."""
         return self._own.covers(since, version)
+
+
+def _ids(ids: list[int]) -> str:
+    """A JSON array of the distinct ids."""
+    return "[" + ",".join(map(str, sorted(set(ids)))) + "]"
 
 
 class _Locked(Exception):
