@@ -15,8 +15,7 @@ from tuiqueue.core.lifecycle import Outcome
 from tuiqueue.core.records import LogLines, ProgressUpdate
 from tuiqueue.core.schedule import Fire, Origin, make_schedule
 from tuiqueue.core.status import Priority, Status
-from tuiqueue.store import sqlite as sqlite_store
-from tuiqueue.store import sqlite_conn
+from tuiqueue.store import sqlite_conn, sqlite_feed
 from tuiqueue.store.sqlite import SqliteStore
 from tuiqueue.store.sqlite_batches import CHUNK, hidden, skip
 
@@ -41,8 +40,8 @@ def both_ways(store: SqliteStore, since: int) -> tuple[set[tuple[int, int]], set
     try:
         (version,) = conn.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
         hide, args = skip(hidden(conn))
-        fed, _ = SqliteStore._changed(conn, since, int(version), hide, args)
-        scanned, _ = SqliteStore._changed_by_scan(conn, since, int(version), hide, args)
+        fed, _ = sqlite_feed.changed(conn, since, int(version), hide, args)
+        scanned, _ = sqlite_feed.by_scan(conn, since, int(version), hide, args)
     finally:
         conn.execute("COMMIT")
     return {(j.id, j.version) for j in fed}, {(j.id, j.version) for j in scanned}
@@ -53,7 +52,7 @@ async def test_every_kind_of_write_is_in_the_feed(
 ) -> None:
     """Each write the store makes, checked from the other connection right after it: the
     feed names exactly the jobs a scan of jobs.version finds (and some did change)."""
-    monkeypatch.setattr(sqlite_store, "FEED_MAX", 10**9)  # nothing cut: the two must agree
+    monkeypatch.setattr(sqlite_feed, "FEED_MAX", 10**9)  # nothing cut: the two must agree
     writer, watcher = pair
     since = await watcher.version()
 
@@ -148,7 +147,7 @@ async def test_a_long_feed_comes_in_parts_cut_at_a_version(
     pair: tuple[SqliteStore, SqliteStore], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """At most about FEED_MAX jobs a call, never half of a write; the parts add up."""
-    monkeypatch.setattr(sqlite_store, "FEED_MAX", 5)
+    monkeypatch.setattr(sqlite_feed, "FEED_MAX", 5)
     writer, watcher = pair
     since = await watcher.version()
     three = [await writer.add([new(), new(), new()], NOW) for _ in range(4)]

@@ -34,7 +34,7 @@ from tuiqueue.core.records import (
     WorkerInfo,
 )
 from tuiqueue.core.status import ACTIVE, TERMINAL, Priority, Status
-from tuiqueue.store import sqlite_claims
+from tuiqueue.store import sqlite_claims, sqlite_feed
 from tuiqueue.store.base import LOG_HEAD, LOG_TAIL, Store, clip_line, superseded
 from tuiqueue.store.presets_sqlite import SqlitePresets
 from tuiqueue.store.schedules_sqlite import SqliteSchedules
@@ -53,8 +53,6 @@ log = logging.getLogger(__name__)
 
 _LOCK_SAYS = {Liveness.ALIVE: True, Liveness.DEAD: False}
 """What a worker's lock file says of it (no file: its heartbeat's age decides)."""
-FEED_MAX = 2000
-"""Jobs one changes() call returns, about (a version is returned whole)."""
 
 
 class SqliteStore(Store):
@@ -492,7 +490,7 @@ class SqliteStore(Store):
                     (since,),
                 ).fetchall()
                 hide, args = skip(hidden(conn) + [(int(r[0]), int(r[1])) for r in batches])
-                jobs, version = self._changed(conn, since, version, hide, args)
+                jobs, version = sqlite_feed.changed(conn, since, version, hide, args)
                 if batches and int(batches[0][2]) <= version:
                     lo, hi, version = (int(x) for x in batches[0])
                     jobs = [j for j in jobs if j.version <= version]
@@ -514,68 +512,6 @@ class SqliteStore(Store):
             return Changes(version, jobs, deleted)
 
         return await self._db.read(q)
-
-    @staticmethod
-    def _changed(
-        conn: sqlite3.Connection, since: int, version: int, hide: str, args: Sequence[Any]
-    ) -> tuple[list[Job], int]:
-        """The jobs changed after `since` (at most about FEED_MAX of them, cut at a version),
-        and the version they are complete up to."""
-        (start,) = conn.execute("SELECT value FROM meta WHERE key = 'changed_from'").fetchone()
-        if since < int(start):  # further back than the feed keeps: read jobs.version itself
-            return SqliteStore._changed_by_scan(conn, since, version, hide, args)
-        ids: list[int] = []
-        upto = version
-        for v, more in conn.execute(
-            "SELECT version, ids FROM changed WHERE version > ? ORDER BY version", (since,)
-        ):
-            if len(ids) >= FEED_MAX and v != upto:
-                upto = v - 1  # (a version is taken whole, however many it changed)
-                break
-            upto = v
-            ids.extend(json.loads(more))
-        else:
-            upto = version
-        if not ids:
-            return [], upto
-        jobs = [
-            row_to_job(r)
-            for r in conn.execute(
-                f"SELECT {COLUMNS} FROM jobs WHERE id IN (SELECT value FROM json_each(?)){hide}",
-                (_dumps(ids), *args),
-            )
-        ]
-        # changed again after upto: the next call has them (as the scan leaves them out)
-        return [j for j in jobs if j.version <= upto], upto
-
-    @staticmethod
-    def _changed_by_scan(
-        conn: sqlite3.Connection, since: int, version: int, hide: str, args: Sequence[Any]
-    ) -> tuple[list[Job], int]:
-        """_changed for a `since` older than the feed: a scan of every job."""
-        jobs = [
-            row_to_job(r)
-            for r in conn.execute(
-                f"SELECT {COLUMNS} FROM jobs WHERE version > ?{hide} "
-                f"ORDER BY version LIMIT {FEED_MAX}",
-                (since, *args),
-            )
-        ]
-        if len(jobs) == FEED_MAX:
-            last = jobs[-1].version
-            if jobs[0].version == last:  # one write changed FEED_MAX+ jobs: take it whole
-                jobs = [
-                    row_to_job(r)
-                    for r in conn.execute(
-                        f"SELECT {COLUMNS} FROM jobs WHERE version = ?{hide}",
-                        (last, *args),
-                    )
-                ]
-                version = last
-            else:
-                version = last - 1
-                jobs = [j for j in jobs if j.version <= version]
-        return jobs, version
 
     async def version(self) -> int:
         row = await self._db.read(
@@ -694,11 +630,7 @@ class SqliteStore(Store):
         self, conn: sqlite3.Connection, outcomes: Sequence[Outcome], now: float, version: int
     ) -> list[Job]:
         """Record the outcomes; the jobs they changed, in the outcomes' order."""
-        changed = {}
-        for row in self._record(conn, outcomes, now, version, _FINISH_JOBS):
-            job = row_to_job(row)
-            changed[job.id] = job
-        return [changed.pop(o.job_id) for o in outcomes if o.job_id in changed]
+        return _in_order(self._record(conn, outcomes, now, version, _FINISH_JOBS), outcomes)
 
     def _record(
         self,
@@ -777,17 +709,10 @@ class SqliteStore(Store):
         now: float,
         scope: ClaimScope = ANY,
     ) -> tuple[list[Job], list[Job]]:
-        # One transaction (one commit, one version) per dispatcher tick instead of two.
-        def tx(conn: sqlite3.Connection) -> tuple[list[Job], list[Job]]:
-            before, version = conn.total_changes, self._db.next_version(conn)
-            finished = self._finish(conn, outcomes, now, version)
-            claimed, promoted = self._claim(conn, worker, limit, now, version, scope)
-            self._db.commit_version(conn, version, before, own=not promoted)
-            return finished, claimed
-
         if not outcomes and limit <= 0:
             return [], []
-        return await self._db.write(tx)
+        rows, claimed = await self._finish_claim(outcomes, worker, limit, now, scope, _FINISH_JOBS)
+        return _in_order(rows, outcomes), claimed
 
     async def finish_ids_and_claim(
         self,
@@ -797,15 +722,30 @@ class SqliteStore(Store):
         now: float,
         scope: ClaimScope = ANY,
     ) -> tuple[set[int], list[Job]]:
-        def tx(conn: sqlite3.Connection) -> tuple[set[int], list[Job]]:
-            before, version = conn.total_changes, self._db.next_version(conn)
-            rows = self._record(conn, outcomes, now, version, _FINISH_IDS) if outcomes else []
-            claimed, promoted = self._claim(conn, worker, limit, now, version, scope)
-            self._db.commit_version(conn, version, before, own=not promoted)
-            return {row[0] for row in rows}, claimed
-
         if not outcomes and limit <= 0:
             return set(), []
+        rows, claimed = await self._finish_claim(outcomes, worker, limit, now, scope, _FINISH_IDS)
+        return {row[0] for row in rows}, claimed
+
+    async def _finish_claim(
+        self,
+        outcomes: Sequence[Outcome],
+        worker: str,
+        limit: int,
+        now: float,
+        scope: ClaimScope,
+        statement: str,
+    ) -> tuple[list[Any], list[Job]]:
+        """Record the outcomes with `statement` (_FINISH_JOBS or _FINISH_IDS: its rows) and
+        claim up to limit jobs, in one transaction (one commit, one version) per tick."""
+
+        def tx(conn: sqlite3.Connection) -> tuple[list[Any], list[Job]]:
+            before, version = conn.total_changes, self._db.next_version(conn)
+            rows = self._record(conn, outcomes, now, version, statement) if outcomes else []
+            claimed, promoted = self._claim(conn, worker, limit, now, version, scope)
+            self._db.commit_version(conn, version, before, own=not promoted)
+            return rows, claimed
+
         return await self._db.write(tx)
 
     async def has_work(self, scope: ClaimScope) -> bool:
@@ -1202,3 +1142,9 @@ class SqliteStore(Store):
     def job_origin_now(self, job_id: int) -> Origin | None:
         """job_origin, without an event loop."""
         return self._db.read_now(lambda conn: self._schedules.origin(conn, job_id))
+
+
+def _in_order(rows: Sequence[Any], outcomes: Sequence[Outcome]) -> list[Job]:
+    """The jobs of _FINISH_JOBS rows, in the order of the outcomes that changed them."""
+    changed = {job.id: job for job in map(row_to_job, rows)}
+    return [changed.pop(o.job_id) for o in outcomes if o.job_id in changed]
