@@ -351,6 +351,21 @@ async def test_finish_ids_and_claim_records_the_same_and_names_only_the_recorded
     assert await store.finish_ids_and_claim([], "w2", 0, NOW + 3) == (set(), [])
 
 
+async def test_a_claimed_job_is_what_the_store_then_holds(store: Store) -> None:
+    """Every field of a claim's jobs, as a read of them right after gives them (a retried
+    job's earlier progress, message and error included)."""
+    first, second = await store.add([new(max_attempts=2, timeout=5.0), new(queue="q2")], NOW)
+    job = await claim_one(store)
+    await store.save_progress([ProgressUpdate(job.id, job.token or "", 40.0, "went so far")], NOW)
+    retry = Outcome(job.id, job.token or "", Status.PENDING, error="first try failed")
+    await store.finish([retry], NOW + 1)
+    claimed = await store.claim("w2", 5, NOW + 2)
+    assert {j.id for j in claimed} == {first.id, second.id}
+    assert claimed == [await store.get(j.id) for j in claimed]
+    again = next(j for j in claimed if j.id == first.id)
+    assert (again.attempts, again.worker, again.started_at) == (2, "w2", NOW + 2)
+
+
 async def test_idle_claim_changes_nothing(store: Store) -> None:
     await store.add([new(run_at=NOW + 60)], NOW)
     version = await store.version()

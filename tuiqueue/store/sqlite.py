@@ -42,7 +42,14 @@ from tuiqueue.store.sqlite_batches import CHUNK, Batches, hidden, skip
 from tuiqueue.store.sqlite_conn import BUSY_MS as BUSY_MS
 from tuiqueue.store.sqlite_conn import RETRY_FOR as RETRY_FOR
 from tuiqueue.store.sqlite_conn import SqliteConnection
-from tuiqueue.store.sqlite_rows import _FINISH_IDS, _FINISH_JOBS, COLUMNS, _dumps, row_to_job
+from tuiqueue.store.sqlite_rows import (
+    _FINISH_IDS,
+    _FINISH_JOBS,
+    COLUMNS,
+    _dumps,
+    claimed_to_job,
+    row_to_job,
+)
 from tuiqueue.store.worker_locks import Liveness, WorkerLocks
 
 if TYPE_CHECKING:
@@ -622,7 +629,7 @@ class SqliteStore(Store):
         rows = sqlite_claims.claim(conn, scope, limit, (now, worker, batch, version, now), hide)
         if rows:
             self._db.touched(version, [r[0] for r in rows])
-        jobs = [row_to_job(r) for r in rows]
+        jobs = [claimed_to_job(r, now, worker, batch, version) for r in rows]
         jobs.sort(key=lambda j: (-j.priority, j.id))
         return jobs, promoted
 

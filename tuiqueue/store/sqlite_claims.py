@@ -14,7 +14,7 @@ from collections.abc import Collection, Sequence
 from typing import Any
 
 from tuiqueue.core.queues import ClaimScope, QueueInfo
-from tuiqueue.store.sqlite_rows import _CLAIM_SET, COLUMNS
+from tuiqueue.store.sqlite_rows import _CLAIM_SET, CLAIMED
 
 PAIRS_MAX = 64
 """(queue, type) pairs read one index range each; past this a queue's types go in one IN."""
@@ -132,7 +132,7 @@ def claim(
     select, args = picked
     sql = (
         f"{_CLAIM_SET}WHERE id IN (SELECT id FROM ({select}) ORDER BY priority DESC, id "
-        f"LIMIT ?) RETURNING {COLUMNS}"
+        f"LIMIT ?) RETURNING {CLAIMED}"
     )
     return conn.execute(sql, (*head, *args, limit)).fetchall()
 

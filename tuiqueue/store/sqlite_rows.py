@@ -59,6 +59,45 @@ _FINISH_IDS = _FINISH + "id"
 fifth of a finish, for a caller that only counts them (finish_ids_and_claim)."""
 
 
+CLAIMED = (
+    "id, type, params, priority, progress, message, result, error, traceback, created_at, "
+    "finished_at, run_at, attempts, max_attempts, timeout, rerun_of, depends_on, log_count, queue"
+)
+"""What a claim reads back: the columns its UPDATE (_CLAIM_SET) does not set to known values."""
+
+
+def claimed_to_job(row: Sequence[Any], now: float, worker: str, batch: str, version: int) -> Job:
+    """Build the Job of a row a claim returned (CLAIMED) with what _CLAIM_SET wrote."""
+    return Job(
+        row[0],
+        row[1],
+        _loads(row[2]),
+        _PRIORITY[row[3]],
+        Status.RUNNING,
+        row[4],
+        row[5],
+        None if row[6] is None else json.loads(row[6]),
+        row[7],
+        row[8],
+        row[9],
+        now,
+        row[10],
+        row[11],
+        row[12],
+        row[13],
+        row[14],
+        worker,
+        f"{batch}.{row[0]}.{row[12]}",  # as _CLAIM_SET makes it
+        row[15],
+        _loads(row[16]),
+        0,
+        version,
+        now,
+        row[17],
+        row[18],
+    )
+
+
 def row_to_job(row: Sequence[Any]) -> Job:
     """Build a Job from a row selected with COLUMNS."""
     # Positional and with table lookups: this runs for every job claimed and finished.
