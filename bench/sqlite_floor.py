@@ -19,12 +19,12 @@ import time
 import anyio
 
 from tuiqueue import Engine, open_store
-from tuiqueue.store.sqlite_rows import _CLAIM_SET, _FINISH_IDS, COLUMNS
+from tuiqueue.store.sqlite_rows import _CLAIM_SET, _FINISH_IDS, CLAIMED
 
 
 def schema_floor(n: int, batch: int = 64) -> dict[str, float]:
     """Drain n pending jobs of a file tuiqueue wrote: per transaction, the finish of the
-    previous batch (_FINISH_IDS), the claim of the next (_CLAIM_SET ... RETURNING COLUMNS) and
+    previous batch (_FINISH_IDS), the claim of the next (_CLAIM_SET ... RETURNING CLAIMED) and
     the feed's row of the ids changed, on one connection with the store's settings (WAL,
     synchronous=NORMAL)."""
     from tq import registry
@@ -47,7 +47,7 @@ def schema_floor(n: int, batch: int = 64) -> dict[str, float]:
     claim = (
         f"{_CLAIM_SET}WHERE id IN (SELECT id FROM jobs WHERE status = 'pending' "
         "AND queue = 'default' AND type = 'noop' ORDER BY priority DESC, id LIMIT ?) "
-        f"RETURNING {COLUMNS}"
+        f"RETURNING {CLAIMED}"
     )
     t0 = time.perf_counter()
     done, held = 0, []
@@ -57,9 +57,11 @@ def schema_floor(n: int, batch: int = 64) -> dict[str, float]:
         conn.execute("BEGIN IMMEDIATE")
         ids: list[int] = []
         if held:
-            ids, tokens = [r[0] for r in held], [r[18] for r in held]
+            ids = [r[0] for r in held]
+            tokens = [f"f.{r[0]}.{r[12]}" for r in held]  # (as the store builds them)
             finish = ("completed", 1, None, None, now, None, None, None, None, version)
-            conn.execute(_FINISH_IDS, (*finish, json.dumps(ids), json.dumps(tokens))).fetchall()
+            got = conn.execute(_FINISH_IDS, (*finish, json.dumps(ids), json.dumps(tokens)))
+            assert len(got.fetchall()) == len(ids), "the finish recorded nothing"
             done += len(held)
         held = conn.execute(claim, (now, "floor", "f", version, now, batch)).fetchall()
         changed = ids + [r[0] for r in held]
