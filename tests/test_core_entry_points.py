@@ -115,7 +115,7 @@ def test_a_damaged_cache_file_is_ignored_and_rewritten(site: Path, scans: list[s
     _age(plug / "entry_points.txt", plug, site)
     cache = Path(os.environ[eps.CACHE_DIR_ENV]) / "entry_points.json"
     cache.parent.mkdir(parents=True)
-    for damage in ("{not json", json.dumps({"format": 1, "records": [{"key": 1}]}), "[]"):
+    for damage in ("{not json", json.dumps({"format": eps.FORMAT, "records": [{"key": 1}]}), "[]"):
         cache.write_text(damage)
         assert ("plug", "plugmod") in eps.entry_points(GROUP)
         data = json.loads(cache.read_text())  # rewritten whole
@@ -207,3 +207,19 @@ def test_the_cli_sees_a_plugin_installed_and_removed(tmp_path: Path) -> None:
         child.unlink()
     plug.rmdir()
     assert "plugged:" not in types()[0]
+
+
+def test_the_cache_folder_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    if os.name != "posix" or sys.platform == "darwin":
+        pytest.skip("platformdirs' folder there")
+    monkeypatch.delenv(eps.CACHE_DIR_ENV)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert eps._cache_file() == str(tmp_path / "xdg" / "tuiqueue" / "entry_points.json")
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/ignored")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert eps._cache_file() == str(tmp_path / ".cache" / "tuiqueue" / "entry_points.json")
+    import platformdirs
+
+    assert eps._cache_file() == os.path.join(
+        platformdirs.user_cache_dir("tuiqueue"), "entry_points.json"
+    )

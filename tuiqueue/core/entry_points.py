@@ -22,8 +22,9 @@ from functools import reduce
 from typing import Any
 
 CACHE_DIR_ENV = "TUIQUEUE_CACHE_DIR"
-"""Where the cache file goes (default: the user cache folder, platformdirs')."""
-FORMAT = 1
+"""Where the cache file goes (default: the user cache folder, $XDG_CACHE_HOME/tuiqueue or
+~/.cache/tuiqueue on Linux, platformdirs' user_cache_dir elsewhere)."""
+FORMAT = 2
 KEPT = 8
 """Keys remembered (one per interpreter and sys.path: `python -m` puts the working folder
 on the path, so running from a few folders should not scan on every run)."""
@@ -38,16 +39,17 @@ _PATTERN = re.compile(r"(?P<module>[\w.]+)\s*(:\s*(?P<attr>[\w.]+)\s*)?((?P<extr
 
 def entry_points(group: str) -> list[tuple[str, str]]:
     """The (name, value) of each entry point of `group`, in importlib.metadata's order."""
-    key = _key(group)
-    if key is None:
+    known = _key(group)
+    if known is None:
         return _scan(group)
+    key, newest = known
     path = _cache_file()
     records = _read(path)
     for record in records:
         if record["key"] == key:
             return [(name, value) for name, value in record["entry_points"]]
     found = _scan(group)  # (after the key: a change during the scan shows in the next key)
-    if not _racy(key):
+    if newest < time.time_ns() - int(RACY_S * 1e9):
         _write(path, [{"key": key, "entry_points": found}, *records[: KEPT - 1]])
     return found
 
@@ -68,8 +70,9 @@ def _scan(group: str) -> list[tuple[str, str]]:
     return [(ep.name, ep.value) for ep in installed(group=group)]
 
 
-def _key(group: str) -> list[Any] | None:
-    """What the scan depends on, or None when that cannot be known (an unusual finder)."""
+def _key(group: str) -> tuple[list[Any], int] | None:
+    """What the scan depends on and the newest mtime in it; None when that cannot be known
+    (a meta path finder of its own that finds distributions)."""
     from importlib.machinery import PathFinder
 
     finders = []
@@ -77,19 +80,25 @@ def _key(group: str) -> list[Any] | None:
         if finder is not PathFinder and hasattr(finder, "find_distributions"):
             return None
         finders.append(f"{type(finder).__module__}.{type(finder).__qualname__}")
-    return [FORMAT, group, sys.executable, sys.version, finders, [_entry(p) for p in sys.path]]
+    entries, newest = [], 0
+    for path in sys.path:
+        entry, mtime = _entry(path)
+        entries.append(entry)
+        newest = max(newest, mtime)
+    return [FORMAT, group, sys.executable, sys.version, finders, entries], newest
 
 
-def _entry(path: object) -> list[Any]:
-    """A path entry, its mtime, and each distribution's entry_points.txt mtime in it."""
+def _entry(path: object) -> tuple[str, int]:
+    """A path entry with its mtime and, one per line, each distribution in it with the mtime
+    of its entry_points.txt (one string: the cache file parses fast); and the newest mtime."""
     if not isinstance(path, str):
-        return [repr(path)]  # (the scan skips these too)
+        return repr(path), 0  # (the scan skips these too)
     root = path or "."
     try:
         mtime = os.stat(root).st_mtime_ns
     except OSError:
-        return [path, None]
-    dists = []
+        return f"{path}\t-", 0
+    lines, newest = [f"{path}\t{mtime}"], mtime
     try:
         with os.scandir(root) as children:
             names = sorted(c.name for c in children)
@@ -101,32 +110,32 @@ def _entry(path: object) -> list[Any]:
             try:
                 found = os.stat(os.path.join(root, name, "entry_points.txt")).st_mtime_ns
             except OSError:
-                found = None
-            dists.append([name, found])
-    return [path, mtime, dists]
-
-
-def _racy(key: list[Any]) -> bool:
-    """Whether an mtime in the key is too recent to be trusted (RACY_S)."""
-    recent = time.time_ns() - int(RACY_S * 1e9)
-    mtimes = [m for entry in key[-1] for m in _mtimes(entry)]
-    return any(m is not None and m > recent for m in mtimes)
-
-
-def _mtimes(entry: list[Any]) -> list[int | None]:
-    """A path entry's mtimes in the key: its own, then its distributions'."""
-    if len(entry) < 3:
-        return entry[1:]
-    return [entry[1], *(mtime for _, mtime in entry[2])]
+                lines.append(f"{name}\t-")
+                continue
+            lines.append(f"{name}\t{found}")
+            newest = max(newest, found)
+    return "\n".join(lines), newest
 
 
 def _cache_file() -> str:
-    folder = os.environ.get(CACHE_DIR_ENV)
+    folder = os.environ.get(CACHE_DIR_ENV) or _xdg_cache()
     if not folder:
         from platformdirs import user_cache_dir
 
         folder = user_cache_dir("tuiqueue")
     return os.path.join(folder, "entry_points.json")
+
+
+def _xdg_cache() -> str | None:
+    """The XDG cache folder's tuiqueue/ on Linux and the BSDs (None elsewhere): what
+    platformdirs would say there, without importing it (it brings tempfile and shutil, ~4 ms
+    of a `submit --db PATH`, which otherwise never loads platformdirs)."""
+    if os.name != "posix" or sys.platform == "darwin":
+        return None
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):  # (the spec: a relative value is ignored)
+        base = os.path.expanduser("~/.cache")
+    return os.path.join(base, "tuiqueue") if os.path.isabs(base) else None
 
 
 def _read(path: str) -> list[dict[str, Any]]:
