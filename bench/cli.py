@@ -37,6 +37,26 @@ main()
 """The floor under any click command on a SQLite file: import click, json and sqlite3, parse
 one option, read and print 50 rows. tuiqueue's short commands cannot be faster than this."""
 
+STORE_FLOOR = """
+import gc
+import sys
+
+gc.disable()
+from tuiqueue.store.sqlite import SqliteStore
+
+gc.freeze()
+gc.enable()
+store = SqliteStore(sys.argv[1])
+store.open_now()
+for job in store.list_jobs_now(statuses=None, type=None, limit=50, queue=None):
+    sys.stdout.write(f"{job.id:>6}  {job.type:<12} {job.queue:<10} {job.status.value:<10}\\n")
+store.close_now()
+"""
+"""The floor under any tuiqueue command on a SQLite file, with click or without: import the
+SQLite store (the core's records, the store's modules), open the file, read and print 50
+jobs, the collector off while loading as in tuiqueue.cli.run. A command line without click
+would still pay this."""
+
 
 def _env() -> dict[str, str]:
     """This checkout's tuiqueue first on the path (not whichever one is installed), and
@@ -69,6 +89,7 @@ def commands(rounds: int = 9) -> dict[str, Any]:
     argvs = {
         "pass": [sys.executable, "-c", "pass"],
         "floor": [sys.executable, "-c", FLOOR, "--db", db],
+        "store_floor": [sys.executable, "-c", STORE_FLOOR, db],
         "submit": [*tq, "submit", "echo", "-p", "message=hi"],
         "list": [*tq, "list"],
         "show": [*tq, "show", "1"],

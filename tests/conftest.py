@@ -103,24 +103,32 @@ def db(tmp_path: Path) -> str:
     return str(tmp_path / "jobs.db")
 
 
+SESSION_DIRS = {"TUIQUEUE_CONFIG_DIR": "config", "TUIQUEUE_CACHE_DIR": "cache"}
+"""Folders of the user's that tests never touch: the session's own (see _session_dirs)."""
+
+
 @pytest.fixture(autouse=True, scope="session")
-def _config_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """No test reads or writes the user's dashboard settings (tuiqueue/ui/config.py): they
-    go to a folder of the test session, here and in every CLI process (cli_env)."""
-    old = os.environ.get("TUIQUEUE_CONFIG_DIR")
-    os.environ["TUIQUEUE_CONFIG_DIR"] = str(tmp_path_factory.mktemp("config"))
+def _session_dirs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """No test reads or writes the user's dashboard settings (tuiqueue/ui/config.py) or the
+    entry point cache (tuiqueue/core/entry_points.py): they go to folders of the test
+    session, here and in every CLI process (cli_env)."""
+    old = {name: os.environ.get(name) for name in SESSION_DIRS}
+    for name, folder in SESSION_DIRS.items():
+        os.environ[name] = str(tmp_path_factory.mktemp(folder))
     yield
-    if old is None:
-        os.environ.pop("TUIQUEUE_CONFIG_DIR", None)
-    else:
-        os.environ["TUIQUEUE_CONFIG_DIR"] = old
+    for name, value in old.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """Environment for running the CLI in a subprocess, without the user's settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TUIQUEUE_")}
-    if "TUIQUEUE_CONFIG_DIR" in os.environ:  # (the session's: see _config_dir)
-        env["TUIQUEUE_CONFIG_DIR"] = os.environ["TUIQUEUE_CONFIG_DIR"]
+    for name in SESSION_DIRS:  # (the session's: see _session_dirs)
+        if name in os.environ:
+            env[name] = os.environ[name]
     env["PYTHONPATH"] = str(ROOT)
     env.update(extra or {})
     return env

@@ -75,6 +75,9 @@ def test_short_commands_on_sqlite_import_no_event_loop_nor_engine(db: str) -> No
         heavy = {m for m in modules for h in {*HEAVY, "anyio"} if m == h or m.startswith(h + ".")}
         assert not heavy, (args, sorted(heavy)[:5])
         assert not {m for m in modules if m.startswith("tuiqueue.jobs")}, args
+        # Only submit checks params against the job types (and their errors are told
+        # apart only once their modules are loaded: cli/support.py, _loaded).
+        assert not {"tuiqueue.core.registry", "tuiqueue.core.params"} & modules, args
 
 
 def test_every_command_is_in_the_lazy_map() -> None:

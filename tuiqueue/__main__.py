@@ -1,5 +1,5 @@
 """`python -m tuiqueue` is the same as the `tuiqueue` command."""
 
-from tuiqueue.cli import main
+from tuiqueue.cli import run
 
-main()
+run()

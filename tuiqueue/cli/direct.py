@@ -11,28 +11,39 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tuiqueue.core.job import Job
 from tuiqueue.core.lifecycle import Command, UnknownJob
 from tuiqueue.core.placement import waiting_reasons
 from tuiqueue.core.records import Stats
-from tuiqueue.core.registry import REGISTRY, Registry
 from tuiqueue.core.status import Status
-from tuiqueue.core.submission import new_job
 from tuiqueue.engine.defaults import DEAD_AFTER
 from tuiqueue.store.sqlite import SqliteStore
+
+if TYPE_CHECKING:
+    from tuiqueue.core.registry import Registry
 
 
 class Direct:
     """What those commands ask of an engine that is no worker, on an open SqliteStore."""
 
     def __init__(
-        self, store: SqliteStore, registry: Registry = REGISTRY, dead_after: float = DEAD_AFTER
+        self, store: SqliteStore, registry: Registry | None = None, dead_after: float = DEAD_AFTER
     ) -> None:
         self.store = store
-        self.registry = registry
+        self._registry = registry
         self.dead_after = dead_after
+
+    @property
+    def registry(self) -> Registry:
+        """The job types submit checks against (default: REGISTRY; imported by submit only,
+        list, show, stats and cancel need no registry)."""
+        if self._registry is None:
+            from tuiqueue.core.registry import REGISTRY
+
+            self._registry = REGISTRY
+        return self._registry
 
     def get(self, job_id: int) -> Job:
         """The job with this id, or UnknownJob (as Engine.get)."""
@@ -43,6 +54,8 @@ class Direct:
 
     def submit(self, type: str, params: Mapping[str, Any], **kw: Any) -> Job:
         """Validate and queue one job (as Engine.submit)."""
+        from tuiqueue.core.submission import new_job
+
         job = new_job(self.registry, time.time, type, params, **kw)
         return self.store.add_now([job], time.time())[0]
 

@@ -12,16 +12,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from tuiqueue.core.job import Job
 from tuiqueue.core.lifecycle import UnknownJob
-from tuiqueue.core.params import ValidationError
 from tuiqueue.core.preset import UnknownPreset
-from tuiqueue.core.registry import JobModuleError, UnknownJobType
 from tuiqueue.core.status import ACTIVE, Status, TransitionError
 from tuiqueue.core.text import clean
 from tuiqueue.store.base import StoreError
 
 if TYPE_CHECKING:
+    from tuiqueue.core.job import Job
+    from tuiqueue.core.params import ValidationError
     from tuiqueue.core.schedule import Origin
 
 T = TypeVar("T")
@@ -61,16 +60,30 @@ def _only(group: BaseExceptionGroup[BaseException]) -> BaseException:
     return exc
 
 
+def _loaded(module: str, *names: str) -> tuple[type[BaseException], ...]:
+    """These exception classes of `module` if it is imported, else none: nothing can raise an
+    exception whose module never ran, so `list` need not import the registry and params (with
+    inspect, pathlib and urllib) only to test for their errors."""
+    found = sys.modules.get(module)
+    return () if found is None else tuple(getattr(found, name) for name in names)
+
+
 def _bad_input(exc: BaseException) -> BadInput | None:
     """The clear message for an expected failure; None for anything else."""
     if isinstance(exc, BadInput):
         return exc  # raised inside a task group, which wrapped it
-    if isinstance(exc, ValidationError):
-        return BadInput("; ".join(exc.errors.values()))
-    if isinstance(
-        exc,
-        UnknownJob | UnknownJobType | UnknownPreset | TransitionError | JobModuleError | StoreError,
-    ):
+    params = sys.modules.get("tuiqueue.core.params")
+    if params is not None and isinstance(exc, params.ValidationError):
+        errors: ValidationError = exc
+        return BadInput("; ".join(errors.errors.values()))
+    clear = (
+        UnknownJob,
+        UnknownPreset,
+        TransitionError,
+        StoreError,
+        *_loaded("tuiqueue.core.registry", "UnknownJobType", "JobModuleError"),
+    )
+    if isinstance(exc, clear):
         return BadInput(str(exc.args[0] if exc.args else exc))
     if isinstance(exc, ValueError):
         return BadInput(str(exc))

@@ -201,16 +201,18 @@ def load_job_types(
     modules: Iterable[str] = (), *, entry_point_group: str = ENTRY_POINT_GROUP
 ) -> None:
     """Load installed entry points (the built-ins among them), then the given modules."""
-    from importlib.metadata import entry_points  # ~10 ms: only commands that need job types
+    # Not importlib.metadata itself: its import and scan are most of a short command's time
+    # (the cache re-scans whenever an install or uninstall may have changed the answer).
+    from tuiqueue.core.entry_points import entry_points, load_entry_point
 
     global _loaded
     _loaded = _loaded or entry_point_group == ENTRY_POINT_GROUP
-    for ep in entry_points(group=entry_point_group):
+    for name, value in entry_points(entry_point_group):
         try:
-            ep.load()
+            load_entry_point(value)
         except Exception as exc:
             raise JobModuleError(
-                f"job types entry point {ep.name!r} ({ep.value}) failed to load: "
+                f"job types entry point {name!r} ({value}) failed to load: "
                 f"{type(exc).__name__}: {exc}"
             ) from exc
     for spec in modules:
