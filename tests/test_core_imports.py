@@ -78,6 +78,29 @@ def test_short_commands_on_sqlite_import_no_event_loop_nor_engine(db: str) -> No
         # Only submit checks params against the job types (and their errors are told
         # apart only once their modules are loaded: cli/support.py, _loaded).
         assert not {"tuiqueue.core.registry", "tuiqueue.core.params"} & modules, args
+        # Nor logging: its loggers are made on first use (core/logs.py).
+        assert "logging" not in modules, args
+
+
+def test_a_lazy_logger_logs_as_logging_does_and_prints_nothing_unasked() -> None:
+    """A module's lazy logger reaches the handlers the application configured; with none,
+    tuiqueue's NullHandler keeps its warnings off stderr, as before."""
+    code = (
+        "from tuiqueue.store import sqlite_conn\n"
+        "import sys\n"
+        "assert 'logging' not in sys.modules\n"
+        "sqlite_conn.log.warning('quiet by default')\n"
+        "import logging\n"
+        "assert sqlite_conn.log.name == 'tuiqueue.store.sqlite_conn'\n"
+        "logging.basicConfig(stream=sys.stdout, format='%(name)s %(levelname)s %(message)s')\n"
+        "sqlite_conn.log.warning('seen once configured')\n"
+        "sqlite_conn.log.debug('below the level')\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=cli_env(), check=True
+    )
+    assert out.stderr == ""
+    assert out.stdout == "tuiqueue.store.sqlite_conn WARNING seen once configured\n"
 
 
 def test_every_command_is_in_the_lazy_map() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
@@ -65,9 +64,9 @@ def __dir__() -> list[str]:
     return sorted({*globals(), *_LAZY})
 
 
-# A library logs, it does not print: nothing reaches stderr unless the application (or the
-# user, with logging.basicConfig) configures logging.
-logging.getLogger("tuiqueue").addHandler(logging.NullHandler())
+# A library logs, it does not print: tuiqueue's logger gets a NullHandler when the first of
+# its modules' loggers is used (core/logs.py; `import logging` is not paid by commands that
+# never log).
 
 __version__ = "0.1.0"
 

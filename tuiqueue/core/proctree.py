@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import logging
 import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
 
-log = logging.getLogger(__name__)
+from tuiqueue.core.logs import logger
+
+log = logger(__name__)
 
 ENV = "TUIQUEUE_ATTEMPT"
 """Set in the environment of an attempt's command; every descendant inherits it."""

@@ -4,7 +4,6 @@ records and publishes what they did (one store call per tick)."""
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -13,6 +12,7 @@ import anyio
 import anyio.lowlevel
 from anyio.abc import TaskGroup
 
+from tuiqueue.core import logs
 from tuiqueue.core.context import JobContext
 from tuiqueue.core.events import Event, EventBus, EventKind
 from tuiqueue.core.job import Job
@@ -26,7 +26,7 @@ from tuiqueue.engine.recovery import describe_process, kill_group
 from tuiqueue.engine.runner import Running, Slot, abandon, begin, not_loaded, outcome
 from tuiqueue.store.base import Store
 
-logger = logging.getLogger(__name__)
+logger = logs.logger(__name__)
 
 FLUSH_INTERVAL = 0.1
 """Progress and logs are written and published at most this often (10 times a second)."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import builtins
-import logging
 import os
 import socket
 import time
@@ -17,6 +16,7 @@ import anyio.lowlevel
 import anyio.to_thread
 from anyio.abc import TaskGroup, TaskStatus
 
+from tuiqueue.core import logs
 from tuiqueue.core.events import Event, EventBus, EventKind, Subscription
 from tuiqueue.core.history import WINDOW_BUCKETS, History, window_start
 from tuiqueue.core.job import Job, NewJob
@@ -51,7 +51,7 @@ from tuiqueue.engine.scheduler import Scheduler
 from tuiqueue.engine.watcher import Watcher
 from tuiqueue.store.base import Store, StoreAuthError, StoreError
 
-logger = logging.getLogger(__name__)
+logger = logs.logger(__name__)
 
 RETENTION_INTERVAL = 60.0
 """Seconds between retention passes of a running engine."""

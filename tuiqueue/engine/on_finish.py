@@ -11,7 +11,6 @@ stops the engine.
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import subprocess
@@ -22,12 +21,13 @@ from contextlib import asynccontextmanager, suppress
 import anyio
 from anyio.abc import Process
 
+from tuiqueue.core import logs
 from tuiqueue.core.events import Event, EventBus, EventKind, Subscription
 from tuiqueue.core.job import Job
 from tuiqueue.core.status import TERMINAL
 from tuiqueue.core.text import one_line
 
-logger = logging.getLogger(__name__)
+logger = logs.logger(__name__)
 
 LIMIT = 4
 """Callbacks running at once; more finished jobs wait their turn."""

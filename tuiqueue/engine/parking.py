@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable
 from functools import partial
 
 import anyio
 
-logger = logging.getLogger(__name__)
+from tuiqueue.core import logs
+
+logger = logs.logger(__name__)
 
 
 def resolve(future: asyncio.Future[None]) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import signal
 import socket
@@ -16,7 +15,7 @@ from pathlib import Path
 import anyio
 import anyio.to_thread
 
-from tuiqueue.core import proctree
+from tuiqueue.core import logs, proctree
 from tuiqueue.core.job import Job
 from tuiqueue.core.lifecycle import Outcome
 from tuiqueue.core.records import JobProcess, Superseded
@@ -25,7 +24,7 @@ from tuiqueue.core.status import Status
 from tuiqueue.engine.defaults import DEAD_AFTER as DEAD_AFTER
 from tuiqueue.store.base import Store
 
-logger = logging.getLogger(__name__)
+logger = logs.logger(__name__)
 
 HEARTBEAT_INTERVAL = 0.5
 """Seconds between a worker's heartbeats (written from a thread, so job code cannot delay it)."""

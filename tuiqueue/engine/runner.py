@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import math
 import threading
 import traceback
@@ -15,6 +14,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
+from tuiqueue.core import logs
 from tuiqueue.core.context import JobCancelled, JobContext, JobFailed
 from tuiqueue.core.job import Job
 from tuiqueue.core.lifecycle import Outcome
@@ -24,7 +24,7 @@ from tuiqueue.core.status import Status
 from tuiqueue.core.text import quote
 from tuiqueue.engine.recovery import resolve
 
-logger = logging.getLogger(__name__)
+logger = logs.logger(__name__)
 
 _new_outcome = tuple.__new__
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import anyio
 
+from tuiqueue.core import logs
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.queues import DEFAULT_QUEUE, check_queue_name
 from tuiqueue.core.registry import Registry
@@ -23,7 +23,7 @@ from tuiqueue.core.schedule import (
 from tuiqueue.core.status import UNFINISHED, Priority
 from tuiqueue.store.base import Store, StoreError
 
-logger = logging.getLogger(__name__)
+logger = logs.logger(__name__)
 
 POLL = 1.0
 """Seconds at most between two looks at the schedules (others may add or change some)."""

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 
 import anyio
 
+from tuiqueue.core import logs
 from tuiqueue.core.events import Event, EventBus, EventKind
 from tuiqueue.core.job import Job
 from tuiqueue.store.base import Store
 
-logger = logging.getLogger(__name__)
+logger = logs.logger(__name__)
 
 LOG_FETCH_MAX = 500
 """Lines of another process's job log fetched per poll."""

@@ -5,19 +5,19 @@ from __future__ import annotations
 import asyncio
 import hmac
 import html
-import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
+from tuiqueue.core import logs
 from tuiqueue.engine.engine import Engine
 from tuiqueue.server import api, stream, ws
 from tuiqueue.server.browser import COOKIE, BrowserDashboard, page
 from tuiqueue.server.errors import describe
 from tuiqueue.server.ws import same_origin
 
-logger = logging.getLogger(__name__)
+logger = logs.logger(__name__)
 
 MAX_BODY = 1024 * 1024
 """Bytes a request body may have."""

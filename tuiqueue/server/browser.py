@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
-import logging
 import shlex
 from dataclasses import dataclass, field
 from importlib import resources
@@ -17,9 +16,10 @@ from aiohttp import WSMsgType, web
 from textual_serve.app_service import AppService
 from textual_serve.download_manager import DownloadManager
 
+from tuiqueue.core import logs
 from tuiqueue.server.ws import same_origin
 
-logger = logging.getLogger(__name__)
+logger = logs.logger(__name__)
 
 MAX_SESSIONS = 16
 """Browser tabs served at once: each runs a dashboard process, so they are bounded."""

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import heapq
-import logging
 import math
 import uuid
 from collections.abc import Collection, Mapping, Sequence
 
+from tuiqueue.core import logs
 from tuiqueue.core.history import FinishedCount
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import (
@@ -47,7 +47,7 @@ def _ready_key(job: Job) -> int:
     return ((Priority.CRITICAL - job.priority) << _ID_BITS) | job.id
 
 
-log = logging.getLogger(__name__)
+log = logs.logger(__name__)
 
 
 class MemoryStore(Store):

@@ -9,13 +9,13 @@ the server's clock. No transaction is ever held open while a job runs.
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import anyio
 
+from tuiqueue.core import logs
 from tuiqueue.core.history import FinishedCount
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import (
@@ -51,7 +51,7 @@ from tuiqueue.store.postgres_workers import PgFleet
 from tuiqueue.store.presets_postgres import PgPresets
 from tuiqueue.store.schedules_postgres import PgSchedules
 
-log = logging.getLogger(__name__)
+log = logs.logger(__name__)
 
 CHANGES_MAX = 2000
 """Jobs returned by one `changes()` call (one write's jobs come whole)."""

@@ -11,7 +11,6 @@ and deletes its rows, never shown.
 
 from __future__ import annotations
 
-import logging
 import random
 import time
 from collections.abc import Sequence
@@ -19,6 +18,7 @@ from typing import Any
 
 import anyio
 
+from tuiqueue.core import logs
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import UnknownJob
 from tuiqueue.store.base import StoreError
@@ -26,7 +26,7 @@ from tuiqueue.store.postgres_conn import PgConnection, Versions
 from tuiqueue.store.postgres_schema import lock_key
 from tuiqueue.store.postgres_sql import dep_status, insert, take_ids
 
-log = logging.getLogger(__name__)
+log = logs.logger(__name__)
 
 CHUNK = 1_000
 """Jobs per transaction of a big submit; a submit of at most this many is one transaction."""

@@ -10,7 +10,6 @@ untyped driver behind a typed surface (`Any` connections, never leaking further)
 from __future__ import annotations
 
 import asyncio
-import logging
 import socket
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -18,11 +17,12 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import anyio
 
+from tuiqueue.core import logs
 from tuiqueue.core.text import mask_secrets, mask_url
 from tuiqueue.store.base import OwnVersions, StoreAuthError, StoreError
 from tuiqueue.store.postgres_schema import NAME, channel, migrate
 
-log = logging.getLogger(__name__)
+log = logs.logger(__name__)
 
 T = TypeVar("T")
 

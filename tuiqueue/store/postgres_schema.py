@@ -7,14 +7,14 @@ transaction-level advisory lock, so workers started together migrate once.
 
 from __future__ import annotations
 
-import logging
 import re
 import zlib
 from typing import Any
 
+from tuiqueue.core import logs
 from tuiqueue.store.base import StoreError
 
-log = logging.getLogger(__name__)
+log = logs.logger(__name__)
 
 SCHEMA_VERSION = 4
 NAME = re.compile(r"^[a-z_][a-z0-9_]{0,40}$")

@@ -8,7 +8,6 @@ jobs at once, finish records a whole batch, and each bumps a version counter tha
 from __future__ import annotations
 
 import json
-import logging
 import uuid
 import warnings
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
@@ -24,6 +23,7 @@ from redis.exceptions import AuthenticationError, RedisError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from tuiqueue.core import logs
 from tuiqueue.core.history import FinishedCount
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import Command, Outcome, UnknownJob, apply_command, apply_priority
@@ -65,7 +65,7 @@ from tuiqueue.store.redis_codec import (
 )
 from tuiqueue.store.schedules_redis import RedisSchedules
 
-log = logging.getLogger(__name__)
+log = logs.logger(__name__)
 
 PREFIX = "tuiqueue:"
 """Every key of the store starts with this (pick the database with the URL's /N)."""

@@ -10,7 +10,6 @@ jobs are deleted by the next sweep, never shown.
 
 from __future__ import annotations
 
-import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -18,13 +17,14 @@ from typing import Any
 
 import anyio
 
+from tuiqueue.core import logs
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import UnknownJob
 from tuiqueue.core.status import Status
 from tuiqueue.store.base import StoreError
 from tuiqueue.store.redis_codec import dumps, new_job_fields
 
-log = logging.getLogger(__name__)
+log = logs.logger(__name__)
 
 CHUNK = 1_000
 """Jobs per script of a big submit; a submit of at most this many is one script, as before."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import math
 import sqlite3
 import uuid
@@ -22,6 +21,7 @@ from tuiqueue.core.lifecycle import (
     dependency_failure,
     queued_status,
 )
+from tuiqueue.core.logs import logger
 from tuiqueue.core.queues import ANY, ClaimScope, QueueInfo
 from tuiqueue.core.records import (
     Changes,
@@ -55,7 +55,7 @@ from tuiqueue.store.worker_locks import Liveness, WorkerLocks
 if TYPE_CHECKING:
     from tuiqueue.core.schedule import Fire, Origin, Schedule
 
-log = logging.getLogger(__name__)
+log = logger(__name__)
 
 
 _LOCK_SAYS = {Liveness.ALIVE: True, Liveness.DEAD: False}

@@ -10,7 +10,6 @@ dies mid-batch holds no lock any more (worker_locks.py): its rows are deleted, n
 
 from __future__ import annotations
 
-import logging
 import sqlite3
 import time
 import uuid
@@ -18,12 +17,13 @@ from collections.abc import Callable, Sequence
 
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import UnknownJob
+from tuiqueue.core.logs import logger
 from tuiqueue.core.status import Status
 from tuiqueue.store.base import StoreError
 from tuiqueue.store.sqlite_conn import SqliteConnection
 from tuiqueue.store.worker_locks import Liveness, WorkerLocks
 
-log = logging.getLogger(__name__)
+log = logger(__name__)
 
 CHUNK = 1_000
 """Jobs per transaction of a big submit; a submit of at most this many is one transaction."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import random
 import sqlite3
@@ -12,12 +11,13 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TypeVar
 
+from tuiqueue.core.logs import logger
 from tuiqueue.store.base import OwnVersions, StoreError
 from tuiqueue.store.sqlite_schema import WalGuard, connect, explain, forget, is_damage
 
 T = TypeVar("T")
 
-log = logging.getLogger(__name__)
+log = logger(__name__)
 
 BUSY_MS = 20
 """SQLite waits this long for a lock inside a call (blocking the loop); we retry beyond it."""

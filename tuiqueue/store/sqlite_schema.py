@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import sqlite3
 import time
 from pathlib import Path
 
+from tuiqueue.core.logs import logger
 from tuiqueue.store.base import StoreError
 
-log = logging.getLogger(__name__)
+log = logger(__name__)
 
 SCHEMA_VERSION = 11
 APP_ID = 0x7475_6971  # "tuiq": PRAGMA application_id marks our files

@@ -8,12 +8,13 @@ over only when the worker is really gone, however long it was silent or however 
 from __future__ import annotations
 
 import fcntl
-import logging
 import os
 from enum import StrEnum
 from pathlib import Path
 
-logger = logging.getLogger(__name__)
+from tuiqueue.core import logs
+
+logger = logs.logger(__name__)
 
 
 class Liveness(StrEnum):

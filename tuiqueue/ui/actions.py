@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -12,6 +11,7 @@ from textual.notifications import SeverityLevel
 from textual.signal import Signal
 from textual.timer import Timer
 
+from tuiqueue.core import logs
 from tuiqueue.core.job import Job
 from tuiqueue.core.lifecycle import ReadOnly, UnknownJob
 from tuiqueue.core.placement import live_workers, waiting_reason
@@ -20,7 +20,7 @@ from tuiqueue.core.status import ACTIVE, QUEUED, TERMINAL, Priority, Status, Tra
 from tuiqueue.engine.engine import Engine
 from tuiqueue.ui.messages import Batch
 
-logger = logging.getLogger(__name__)
+logger = logs.logger(__name__)
 
 STEER_ERRORS = (TransitionError, UnknownJob, ValueError, ReadOnly)
 """Why a job command can be refused (shown as a warning, not raised)."""

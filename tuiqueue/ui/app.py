@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import logging
 import os
 import signal
 import sys
@@ -27,6 +26,7 @@ from textual.theme import Theme
 from textual.worker import WorkerFailed
 
 import tuiqueue
+from tuiqueue.core import logs
 from tuiqueue.core.events import Event, EventKind, Subscription
 from tuiqueue.core.job import Job
 from tuiqueue.core.records import Stats
@@ -60,7 +60,7 @@ if TYPE_CHECKING:
 # dialogs) are imported when they are opened: the dashboard's cold start loads only the main
 # screen.
 
-logger = logging.getLogger(__name__)
+logger = logs.logger(__name__)
 
 BATCH_INTERVAL = 0.1
 """Engine events are gathered at least this long and applied as one batch (10 a second)."""

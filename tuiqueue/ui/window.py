@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import builtins
-import logging
 from collections.abc import Collection, MutableSequence
 
 import anyio
 
+from tuiqueue.core import logs
 from tuiqueue.core.job import Job
 from tuiqueue.core.status import ACTIVE, QUEUED, TERMINAL, Status
 from tuiqueue.engine.engine import Engine
 from tuiqueue.ui.format import matches
 
-logger = logging.getLogger(__name__)
+logger = logs.logger(__name__)
 
 MAX_KEPT = 500
 """Queued rows, and finished rows, kept in the window: the next queued jobs to run and the

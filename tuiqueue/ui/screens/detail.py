@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from contextlib import suppress
 
 from rich.text import Text
@@ -13,6 +12,7 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Static
 
+from tuiqueue.core import logs
 from tuiqueue.core.job import Job
 from tuiqueue.core.lifecycle import UnknownJob
 from tuiqueue.core.status import ACTIVE, QUEUED, TERMINAL
@@ -25,7 +25,7 @@ from tuiqueue.ui.widgets.job_summary import JobSummary
 from tuiqueue.ui.widgets.key_footer import KeyFooter
 from tuiqueue.ui.widgets.log_tail import LogTail
 
-logger = logging.getLogger(__name__)
+logger = logs.logger(__name__)
 
 
 class DetailScreen(Screen[None]):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Coroutine
 from functools import partial
 from typing import Any
@@ -16,6 +15,7 @@ from textual.timer import Timer
 from textual.widgets import Input, OptionList, Select
 from textual.worker import WorkType
 
+from tuiqueue.core import logs
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import Command, UnknownJob
 from tuiqueue.core.params import ValidationError
@@ -41,7 +41,7 @@ from tuiqueue.ui.widgets.stats_bar import StatsBar, mode_of
 from tuiqueue.ui.widgets.type_list import TypeList
 from tuiqueue.ui.window import Pager, Window
 
-logger = logging.getLogger(__name__)
+logger = logs.logger(__name__)
 
 FILTERS: list[tuple[str, frozenset[Status] | None]] = [
     ("All jobs", None),

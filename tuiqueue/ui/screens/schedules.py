@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from contextlib import suppress
@@ -15,6 +14,7 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
+from tuiqueue.core import logs
 from tuiqueue.core.params import ValidationError
 from tuiqueue.core.registry import UnknownJobType
 from tuiqueue.core.schedule import Schedule, ScheduleError, ScheduleExists, UnknownSchedule
@@ -25,7 +25,7 @@ from tuiqueue.ui.format import plain, span
 from tuiqueue.ui.screens.schedule_add import ScheduleAddScreen, ScheduleAnswer
 from tuiqueue.ui.widgets.key_footer import KeyFooter
 
-logger = logging.getLogger(__name__)
+logger = logs.logger(__name__)
 
 REFRESH = 1.0
 """Seconds between reloads (the countdown moves on once a second)."""

@@ -5,7 +5,6 @@ and counts the jobs of every worker on the store, not only this dashboard's."""
 
 from __future__ import annotations
 
-import logging
 import time
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any
@@ -18,6 +17,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Static
 
+from tuiqueue.core import logs
 from tuiqueue.core.history import DURATIONS_MAX, History, TypeHistory
 from tuiqueue.core.status import Status
 from tuiqueue.core.text import one_line
@@ -29,7 +29,7 @@ from tuiqueue.ui.widgets.key_footer import KeyFooter
 if TYPE_CHECKING:
     from tuiqueue.ui.widgets.finished_chart import FinishedChart
 
-logger = logging.getLogger(__name__)
+logger = logs.logger(__name__)
 
 REFRESH = 5.0
 """Seconds between reloads while the view is shown (two index reads on SQL stores)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from rich.text import Text
@@ -11,12 +10,13 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
+from tuiqueue.core import logs
 from tuiqueue.core.records import WORKERS_KEPT_FOR
 from tuiqueue.engine.engine import Engine
 from tuiqueue.ui.format import plain, span
 from tuiqueue.ui.widgets.key_footer import KeyFooter
 
-logger = logging.getLogger(__name__)
+logger = logs.logger(__name__)
 
 NO_LOAD = "\u2013"
 """Shown (an en dash) instead of the running count of a dead or stopped worker."""

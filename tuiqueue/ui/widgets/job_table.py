@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from bisect import insort
 from collections.abc import Callable, Collection, Iterable
@@ -21,13 +20,14 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from tuiqueue.core import logs
 from tuiqueue.core.job import Job
 from tuiqueue.core.status import QUEUED, Status
 from tuiqueue.ui.format import age, badge, bar, is_partial, matches, plain, until
 from tuiqueue.ui.marks import Marks
 from tuiqueue.ui.window import GROUPS, MAX_KEPT, NEWEST_FIRST, group_key
 
-log = logging.getLogger(__name__)
+log = logs.logger(__name__)
 
 COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("mark", "", 1),
