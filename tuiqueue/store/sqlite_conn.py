@@ -33,8 +33,11 @@ WAL_RETRY_MS = 50
 """The wait of the looks that follow a cut that failed: they come at every write until the
 WAL is back under WAL_LIMIT (one every WAL_LOOK_EVERY writes let a WAL that other processes
 kept reading grow to three times the limit in a test of ten processes)."""
-CHANGED_KEEP = 20_000
-"""Versions of the change feed kept (a watcher further behind reads jobs the slow way)."""
+CHANGED_KEEP = 4_000
+"""Versions of the change feed kept: a few seconds of the busiest engine, minutes to hours of
+a usual queue; a watcher further behind (a suspended dashboard) reads jobs the slow way. Rows
+name every job a write changed (500 running jobs' progress: ~3.5 KB), so the feed is kept
+short."""
 CHANGED_PRUNE_EVERY = 256
 """Writes between prunings of the change feed."""
 
