@@ -94,6 +94,11 @@ class MainScreen(Screen[None]):
     table: JobTable
     """The queue table (kept, not queried: it is used after every batch of changes)."""
 
+    AUTO_FOCUS = "#jobs"
+    """The table has the focus from the start. Textual's default focuses the first focusable
+    widget, the type list, and on_mount then moved it to the table: three restyles of the
+    type list and two focus changes before the first frame, for nothing."""
+
     BINDINGS = [
         Binding("n", "new_job", "New", id="main.new", tooltip="Fill in a new job (focus the form)"),
         Binding(
