@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import html
+import re
+from functools import partial
+from typing import Any
+
 import pytest
 from textual import events
 from textual.app import App, ComposeResult
+from textual.containers import Horizontal
 from textual.message import Message
+from textual.widgets import Select
 
 from tests.test_ui_helpers import _quiet, new_app, table, wait_for
 from tuiqueue.ui.app import styles_dir
+from tuiqueue.ui.screens.main import FILTERS
+from tuiqueue.ui.widgets.job_form import JobForm
 from tuiqueue.ui.widgets.log_view import LogSearch, LogView
+from tuiqueue.ui.widgets.select_face import SelectFace
 from tuiqueue.ui.widgets.type_list import TypeList
 
 __all__ = ["_quiet"]
@@ -62,3 +72,122 @@ async def test_the_log_search_field_is_built_when_first_opened() -> None:
         assert app.focused is field and field.value == "beta"
         await pilot.press("escape")
         assert view.tail.search == "" and app.focused is view.tail
+
+
+CELL_WIDTH, LINE_HEIGHT = 12.2, 24.4
+"""The size of a cell in Rich's exported SVG."""
+
+
+def cells(svg: str) -> dict[tuple[int, int], tuple[str, str, str]]:
+    """Each cell of an exported screenshot: its background, character and text colour, read
+    from the SVG (two screens that look the same give the same cells, however their
+    widgets split the text into runs)."""
+    styles = dict(re.findall(r"\.terminal-\d+-(r\d+) \{ ([^}]*) \}", svg))
+    grid: dict[tuple[int, int], list[str]] = {}
+    for fill, x, y, width in re.findall(
+        r'<rect fill="([^"]+)" x="([\d.]+)" y="([\d.]+)" width="([\d.]+)" height="24.65"', svg
+    ):
+        row, col = round((float(y) - 1.5) / LINE_HEIGHT), round(float(x) / CELL_WIDTH)
+        for c in range(col, col + round(float(width) / CELL_WIDTH)):
+            grid.setdefault((row, c), ["", " ", ""])[0] = fill
+    for cls, x, line, text in re.findall(
+        r'<text class="terminal-\d+-(r\d+)" x="([\d.]+)" y="[\d.]+" textLength="[\d.]+" '
+        r'clip-path="url\(#terminal-\d+-line-(\d+)\)">([^<]*)</text>',
+        svg,
+    ):
+        col = round(float(x) / CELL_WIDTH)
+        for i, char in enumerate(html.unescape(text)):
+            cell = grid.setdefault((int(line), col + i), ["", " ", ""])
+            visible = char not in ("\xa0", " ")
+            cell[1], cell[2] = (char, styles.get(cls, "")) if visible else (" ", "")
+    return {key: (bg, char, fg) for key, (bg, char, fg) in grid.items()}
+
+
+SELECTS: list[tuple[str, dict[str, Any], str, bool]] = [
+    (
+        "filter",
+        {"options": [("All jobs", 0), ("Active", 1)], "value": 0, "allow_blank": False},
+        "All jobs",
+        False,
+    ),
+    ("preset", {"options": [], "prompt": "Preset…", "compact": True}, "Preset…", True),
+]
+"""Selects as the dashboard builds them (a value shown; a compact one with its prompt), with
+the label and placeholder flag of their faces."""
+
+
+class SelectHarness(App[None]):
+    """Each Select of SELECTS, or its face, on a row of its own, styled as in the dashboard."""
+
+    CSS_PATH = str(styles_dir() / "dashboard.tcss")
+    CSS = "#filter { width: 20; } #preset { width: 30; } .row { height: 3; }"
+    AUTO_FOCUS = None  # (a face is never focused: on the dashboard the table has the focus)
+
+    def __init__(self, faces: bool, theme: str) -> None:
+        super().__init__()
+        self.faces = faces
+        self._theme_name = theme
+
+    def compose(self) -> ComposeResult:
+        for select_id, kw, label, placeholder in SELECTS:
+            with Horizontal(classes="row"):
+                if self.faces:
+                    compact = bool(kw.get("compact"))
+                    yield SelectFace(
+                        label,
+                        partial(Select, id=select_id, **kw),
+                        placeholder=placeholder,
+                        compact=compact,
+                        id=select_id,
+                    )
+                else:
+                    yield Select(id=select_id, **kw)
+
+    def on_mount(self) -> None:
+        self.theme = self._theme_name
+
+
+async def _screen_cells(app: SelectHarness) -> dict[tuple[int, int], tuple[str, str, str]]:
+    async with app.run_test(size=(40, 6)) as pilot:
+        await pilot.pause()
+        return cells(app.export_screenshot())
+
+
+@pytest.mark.parametrize("theme", ["textual-dark", "textual-light"])
+async def test_a_select_face_looks_like_the_closed_select(theme: str) -> None:
+    real = await _screen_cells(SelectHarness(faces=False, theme=theme))
+    face = await _screen_cells(SelectHarness(faces=True, theme=theme))
+    assert any(char == "▼" for _, char, _ in real.values())  # (the Selects are on screen)
+    assert face == real
+
+
+async def test_a_face_becomes_its_select_in_place() -> None:
+    app = SelectHarness(faces=True, theme="textual-dark")
+    async with app.run_test(size=(40, 6)) as pilot:
+        face = app.query_one("#filter", SelectFace)
+        face.disabled = True
+        select = await face.replace()
+        await pilot.pause()
+        assert app.query_one("#filter") is select and isinstance(select, Select)
+        assert not app.query(SelectFace).filter("#filter") and select.disabled
+        assert select.parent is app.query(".row").first() and select.value == 0
+
+
+async def test_the_dashboard_builds_its_selects_after_the_first_frame() -> None:
+    """The first frame shows faces; by the time the first window is loaded the four Selects
+    are real, working ones, and the form is filled for the first type."""
+    app = new_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.stats is not None)
+        main = app.main
+        assert not main.query(SelectFace)
+        for select_id in ("status-filter", "queue-filter", "priority", "preset"):
+            assert isinstance(main.query_one(f"#{select_id}"), Select)
+        form = main.query_one(JobForm)
+        assert form.job_type is not None and form.fields  # the first type's fields
+        status = main.query_one("#status-filter", Select)
+        status.focus()
+        await pilot.press("enter")  # opens its list
+        assert status.expanded
+        await pilot.press("down", "enter")  # "Active"
+        await wait_for(pilot, lambda: table(app).statuses == FILTERS[1][1])
