@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 import re
 from functools import partial
@@ -17,7 +18,10 @@ from textual.widgets import Select
 from tests.test_ui_helpers import _quiet, new_app, table, wait_for
 from tuiqueue.ui.app import styles_dir
 from tuiqueue.ui.screens.main import FILTERS
+from tuiqueue.ui.widgets.job_detail import JobDetail
 from tuiqueue.ui.widgets.job_form import JobForm
+from tuiqueue.ui.widgets.job_summary import JobSummary
+from tuiqueue.ui.widgets.log_tail import LogTail
 from tuiqueue.ui.widgets.log_view import LogSearch, LogView
 from tuiqueue.ui.widgets.select_face import SelectFace
 from tuiqueue.ui.widgets.type_list import TypeList
@@ -191,3 +195,59 @@ async def test_the_dashboard_builds_its_selects_after_the_first_frame() -> None:
         assert status.expanded
         await pilot.press("down", "enter")  # "Active"
         await wait_for(pilot, lambda: table(app).statuses == FILTERS[1][1])
+
+
+class PaneHarness(App[None]):
+    """The queue's detail pane alone, built or deferred, styled as in the dashboard."""
+
+    CSS_PATH = str(styles_dir() / "dashboard.tcss")
+    AUTO_FOCUS = None
+
+    def __init__(self, deferred: bool, theme: str = "textual-dark") -> None:
+        super().__init__()
+        self.deferred = deferred
+        self._theme_name = theme
+
+    def compose(self) -> ComposeResult:
+        yield JobDetail(id="pane", deferred=self.deferred)
+
+    def on_mount(self) -> None:
+        self.theme = self._theme_name
+
+
+async def _pane_cells(app: PaneHarness) -> dict[tuple[int, int], tuple[str, str, str]]:
+    async with app.run_test(size=(100, 16)) as pilot:
+        await pilot.pause()
+        return cells(app.export_screenshot())
+
+
+@pytest.mark.parametrize("theme", ["textual-dark", "textual-light"])
+async def test_a_deferred_pane_looks_like_the_built_one_with_no_job(theme: str) -> None:
+    built = await _pane_cells(PaneHarness(deferred=False, theme=theme))
+    deferred = await _pane_cells(PaneHarness(deferred=True, theme=theme))
+    assert any(char == "━" for _, char, _ in built.values())  # (the bar is drawn)
+    assert deferred == built
+
+
+async def test_a_deferred_pane_builds_once_and_then_shows_jobs() -> None:
+    app = PaneHarness(deferred=True)
+    async with app.run_test(size=(100, 16)) as pilot:
+        pane = app.query_one(JobDetail)
+        assert not pane.built and not pane.query(LogTail)
+        await asyncio.gather(pane.build(), pane.build())  # (the screen and _follow may race)
+        await pilot.pause()
+        assert pane.built and len(pane.query(LogTail)) == 1 and len(pane.query(JobSummary)) == 1
+        assert pane.query_one("#detail-facts").border_title == "Job"
+        assert pane.log_tail.border_title == "Log"
+
+
+async def test_the_dashboards_pane_is_built_and_follows_the_cursor() -> None:
+    app = new_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.stats is not None)
+        job = await app.engine.submit("gate", {"label": "first"})
+        main = app.main
+        await wait_for(pilot, lambda: main.pane_job == job.id and main.pane.job is not None)
+        assert main.pane.built
+        assert main.pane.query_one("#detail-facts").border_title == f"Job #{job.id}"
+        await wait_for(pilot, lambda: main.pane.log_tail.line_count >= 2)

@@ -319,7 +319,8 @@ class MainScreen(Screen[None]):
                     )
                 self.table = JobTable(clock=self.dashboard.clock, id="jobs")
                 yield self.table
-                self.pane = JobDetail(clock=self.dashboard.clock, id="pane")
+                # Built after the first frame (its look until then: JobDetail.build).
+                self.pane = JobDetail(clock=self.dashboard.clock, deferred=True, id="pane")
                 yield self.pane
         yield KeyFooter()
 
@@ -368,12 +369,14 @@ class MainScreen(Screen[None]):
     # -- the window ----------------------------------------------------------------------
 
     async def _after_first_frame(self) -> None:
-        """Build what the first frame only showed: the Selects' faces (see SelectFace)."""
+        """Build what the first frame only showed: the Selects' faces (see SelectFace) and
+        the detail pane's parts (see JobDetail.build)."""
         await self.wait_for_refresh()  # (a worker: not the screen's own task)
         with self.app.batch_update():
             for face in list(self.query_one("#filters").query_children(SelectFace)):
                 await face.replace()
             await self.query_one(JobForm).build_selects()  # (unless set_type did already)
+            await self.pane.build()  # (unless _follow did already)
 
     async def _load_first(self) -> None:
         """Once the store is open, load the first window and start the clock of the ages."""
@@ -961,8 +964,12 @@ class MainScreen(Screen[None]):
         if self.pane.display and self.table.selected_id != self.pane_job:
             self._pane_timer = self.set_timer(PANE_DELAY, self._follow)
 
-    def _follow(self) -> None:
+    async def _follow(self) -> None:
         self._pane_timer = None
+        job = self.selected
+        if job is None or not self.pane.display:
+            return
+        await self.pane.build()  # (at once after the first frame; this keeps it so)
         job = self.selected
         if job is None or not self.pane.display:
             return
