@@ -37,6 +37,7 @@ from tuiqueue.ui.widgets.job_detail import JobDetail
 from tuiqueue.ui.widgets.job_form import JobForm
 from tuiqueue.ui.widgets.job_table import JobTable
 from tuiqueue.ui.widgets.key_footer import KeyFooter
+from tuiqueue.ui.widgets.select_face import SelectFace
 from tuiqueue.ui.widgets.stats_bar import StatsBar, mode_of
 from tuiqueue.ui.widgets.type_list import TypeList
 from tuiqueue.ui.window import Pager, Window
@@ -93,6 +94,11 @@ class MainScreen(Screen[None]):
 
     table: JobTable
     """The queue table (kept, not queried: it is used after every batch of changes)."""
+
+    AUTO_FOCUS = "#jobs"
+    """The table has the focus from the start. Textual's default focuses the first focusable
+    widget, the type list, and on_mount then moved it to the table: three restyles of the
+    type list and two focus changes before the first frame, for nothing."""
 
     BINDINGS = [
         Binding("n", "new_job", "New", id="main.new", tooltip="Fill in a new job (focus the form)"),
@@ -305,21 +311,30 @@ class MainScreen(Screen[None]):
                 yield JobForm(id="form")
             with Vertical(id="right"):
                 with Horizontal(id="filters"):
-                    yield Select(
-                        [(label, index) for index, (label, _) in enumerate(FILTERS)],
-                        value=0,
-                        allow_blank=False,
-                        id="status-filter",
-                    )
-                    yield Select([(ALL_QUEUES, "")], value="", allow_blank=False, id="queue-filter")
+                    # Faces for the first frame; _after_first_frame builds the Selects.
+                    yield SelectFace(FILTERS[0][0], self._status_filter, id="status-filter")
+                    yield SelectFace(ALL_QUEUES, self._queue_filter, id="queue-filter")
                     yield Input(
                         placeholder="/ filter by id, type, message, params", id="text-filter"
                     )
                 self.table = JobTable(clock=self.dashboard.clock, id="jobs")
                 yield self.table
-                self.pane = JobDetail(clock=self.dashboard.clock, id="pane")
+                # Built after the first frame (its look until then: JobDetail.build).
+                self.pane = JobDetail(clock=self.dashboard.clock, deferred=True, id="pane")
                 yield self.pane
         yield KeyFooter()
+
+    def _status_filter(self) -> Select[int]:
+        return Select(
+            [(label, index) for index, (label, _) in enumerate(FILTERS)],
+            value=0,
+            allow_blank=False,
+            id="status-filter",
+        )
+
+    def _queue_filter(self) -> Select[str]:
+        choices = [(ALL_QUEUES, ""), *((n, n) for n in self.queue_choices)]
+        return Select(choices, value=self.table.queue or "", allow_blank=False, id="queue-filter")
 
     def on_mount(self) -> None:
         """Titles, the first job type in the form; follow the engine, the stats and the theme."""
@@ -335,12 +350,13 @@ class MainScreen(Screen[None]):
         self.on_resize()
         types = self.query_one(TypeList)
         if types.types:
-            types.highlighted = 0
+            types.highlighted = 0  # (the form fills for it after the first frame)
         self.table.focus()
         self.dashboard.batches.subscribe(self, self._on_batch)
         self.dashboard.stats.subscribe(self, self._on_stats)
         self.app.theme_changed_signal.subscribe(self, self._on_theme)
         self.run_worker(self._load_first(), group="startup")
+        self.run_worker(self._after_first_frame(), group="startup")
 
     def ask(self, question: str, yes: str, answer: Callable[[bool | None], None]) -> None:
         """Ask a yes/no question in a modal dialog, then call answer with the reply.
@@ -351,6 +367,16 @@ class MainScreen(Screen[None]):
         self.app.push_screen(ConfirmScreen(question, yes=yes), answer)
 
     # -- the window ----------------------------------------------------------------------
+
+    async def _after_first_frame(self) -> None:
+        """Build what the first frame only showed: the Selects' faces (see SelectFace) and
+        the detail pane's parts (see JobDetail.build)."""
+        await self.wait_for_refresh()  # (a worker: not the screen's own task)
+        with self.app.batch_update():
+            for face in list(self.query_one("#filters").query_children(SelectFace)):
+                await face.replace()
+            await self.query_one(JobForm).build_selects()  # (unless set_type did already)
+            await self.pane.build()  # (unless _follow did already)
 
     async def _load_first(self) -> None:
         """Once the store is open, load the first window and start the clock of the ages."""
@@ -437,7 +463,9 @@ class MainScreen(Screen[None]):
         if tuple(sorted(names)) == self.queue_choices:
             return
         self.queue_choices = tuple(sorted(names))
-        select = self.query_one("#queue-filter", Select)
+        select = self.query_one("#queue-filter")
+        if not isinstance(select, Select):
+            return  # still its face: the Select is built with these choices
         chosen = self.table.queue or ""
         with select.prevent(Select.Changed):
             select.set_options([(ALL_QUEUES, ""), *((n, n) for n in self.queue_choices)])
@@ -936,8 +964,12 @@ class MainScreen(Screen[None]):
         if self.pane.display and self.table.selected_id != self.pane_job:
             self._pane_timer = self.set_timer(PANE_DELAY, self._follow)
 
-    def _follow(self) -> None:
+    async def _follow(self) -> None:
         self._pane_timer = None
+        job = self.selected
+        if job is None or not self.pane.display:
+            return
+        await self.pane.build()  # (at once after the first frame; this keeps it so)
         job = self.selected
         if job is None or not self.pane.display:
             return

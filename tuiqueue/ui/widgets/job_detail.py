@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.widget import Widget
+from textual.widgets import Static
 
 from tuiqueue.core.job import Job
 from tuiqueue.core.records import LogPage, Step
@@ -18,28 +22,57 @@ from tuiqueue.ui.widgets.job_summary import JobSummary
 from tuiqueue.ui.widgets.log_tail import LogTail
 from tuiqueue.ui.widgets.log_view import LogView
 
+PROGRESS_FACE = Content.assemble(("━" * 40, "$surface"), "   0%", "  ", ("   ETA -", "dim"))
+"""JobProgress before any job: an empty bar (its width is `#detail-bar Bar` in the .tcss),
+0% and no ETA."""
+
 
 class JobDetail(Vertical):
     """Progress with ETA on top; the facts (status, steps, params, result, error) beside the
     live log. It shows what it is given: the screen that owns it reads the engine."""
 
-    def __init__(self, clock: Callable[[], float] = time.time, **kw: Any) -> None:
+    def __init__(
+        self, clock: Callable[[], float] = time.time, *, deferred: bool = False, **kw: Any
+    ) -> None:
         super().__init__(**kw)
         self.clock = clock
         self.job: Job | None = None
+        self.built = not deferred
+        """Whether the parts are built. A deferred detail (the main screen's pane) is first
+        drawn by three plain widgets that look the same with no job shown, and builds its
+        eleven (a progress bar of four, a scrolling box, the log) when `build` is called:
+        after the dashboard's first frame."""
+        self._building = asyncio.Lock()
 
     def compose(self) -> ComposeResult:
-        """Progress, then the facts beside the log."""
-        yield JobProgress(id="detail-progress")
+        """Progress, then the facts beside the log (or, deferred, what they look like empty)."""
+        if self.built:
+            yield from self._parts()
+            return
+        yield Static(PROGRESS_FACE, classes="detail-face-progress")
         with Horizontal(id="detail-body"):
-            with VerticalScroll(id="detail-facts"):
-                yield JobSummary(clock=self.clock, id="detail-summary")
-            yield LogView(log_id="detail-log", id="detail-logview")
+            facts = Static("Loading…", id="detail-facts", classes="detail-face")
+            facts.border_title = "Job"
+            yield facts
+            log = Static(classes="detail-face-log")
+            log.border_title = "Log"
+            yield log
 
-    def on_mount(self) -> None:
-        """Border titles."""
-        self.query_one("#detail-facts").border_title = "Job"
-        self.log_tail.border_title = "Log"
+    def _parts(self) -> list[Widget]:
+        facts = VerticalScroll(JobSummary(clock=self.clock, id="detail-summary"), id="detail-facts")
+        facts.border_title = "Job"
+        log = LogView(log_id="detail-log", id="detail-logview")
+        log.tail.border_title = "Log"
+        return [JobProgress(id="detail-progress"), Horizontal(facts, log, id="detail-body")]
+
+    async def build(self) -> None:
+        """Put the real parts in place of the deferred look (once)."""
+        async with self._building:
+            if self.built:
+                return
+            await self.remove_children()
+            await self.mount_all(self._parts())
+            self.built = True
 
     @property
     def log_tail(self) -> LogTail:
@@ -66,7 +99,7 @@ class JobDetail(Vertical):
     def tick(self) -> None:
         """Move the duration and ETA of an unfinished job on between its updates."""
         job = self.job
-        if job is not None and job.status not in TERMINAL:
+        if job is not None and job.status not in TERMINAL and self.built:
             self.summary.job = job
             self.query_one(JobProgress).eta = eta(job, self.clock())
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from rich.text import Text
@@ -18,6 +19,10 @@ from tuiqueue.core.status import Priority
 from tuiqueue.core.text import clean, one_line
 from tuiqueue.ui.messages import PresetSaveRequested, PresetsWanted, SubmitRequested
 from tuiqueue.ui.widgets.param_field import ParamField
+from tuiqueue.ui.widgets.select_face import SelectFace
+
+PRESET_PROMPT = "Preset…"
+"""What the preset bar's Select shows while no preset is chosen."""
 
 
 class JobForm(VerticalScroll, can_focus=False):
@@ -43,6 +48,7 @@ class JobForm(VerticalScroll, can_focus=False):
         self.queue = DEFAULT_QUEUE
         """The queue a submit goes to: the chosen preset's or the rerun job's, else the
         default queue."""
+        self._building = asyncio.Lock()
 
     def compose(self) -> ComposeResult:
         """The description, the (initially empty) fields, priority and submit."""
@@ -53,23 +59,38 @@ class JobForm(VerticalScroll, can_focus=False):
         with Vertical(id="form-bottom"):
             with Horizontal(id="form-footer"):
                 yield Label("Priority", id="priority-label")
-                yield Select(
-                    [(str(p), p) for p in Priority],
-                    value=Priority.NORMAL,
-                    allow_blank=False,
-                    id="priority",
-                )
+                # The two Selects are faces until build_selects (after the first frame).
+                yield SelectFace(str(Priority.NORMAL), self._priority_select, id="priority")
                 yield Button("Submit ^s", variant="primary", id="submit")
             # One line (compact): at 80x24 the fields keep their room.
             with Horizontal(id="preset-bar"):
-                yield Select[str]([], prompt="Preset…", id="preset", compact=True)
+                yield SelectFace(
+                    PRESET_PROMPT, self._preset_select, placeholder=True, compact=True, id="preset"
+                )
                 yield Button("Save preset ^o", id="save-preset", compact=True)
             yield Static("", id="form-status")
+
+    @staticmethod
+    def _priority_select() -> Select[Priority]:
+        options = [(str(p), p) for p in Priority]
+        return Select(options, value=Priority.NORMAL, allow_blank=False, id="priority")
+
+    @staticmethod
+    def _preset_select() -> Select[str]:
+        return Select[str]([], prompt=PRESET_PROMPT, id="preset", compact=True)
+
+    async def build_selects(self) -> None:
+        """Put the real priority and preset Selects where their faces are (once; the screen
+        and a type chosen at once may both ask)."""
+        async with self._building:
+            for face in list(self.query(SelectFace)):
+                await face.replace()
 
     async def set_type(self, job_type: JobType) -> None:
         """Rebuild the fields for a job type, with defaults filled in."""
         if self.job_type is not None and self.job_type.name == job_type.name:
             return
+        await self.build_selects()  # (the screen builds them first; this keeps it so)
         self.forget_rerun()  # another type: a new job, not the rerun being edited
         self.job_type = job_type
         self.query_one("#form-description", Static).update(
@@ -214,7 +235,8 @@ class JobForm(VerticalScroll, can_focus=False):
     @property
     def priority(self) -> Priority:
         """The chosen priority."""
-        value = self.query_one("#priority", Select).value
+        select = self.query_one("#priority")
+        value = select.value if isinstance(select, Select) else None  # (None: still a face)
         return value if isinstance(value, Priority) else Priority.NORMAL
 
     def collect(self) -> tuple[dict[str, Any], dict[str, str]]:

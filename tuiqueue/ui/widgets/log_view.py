@@ -12,6 +12,8 @@ from textual.widgets import Input
 
 from tuiqueue.ui.widgets.log_tail import LogTail
 
+SEARCH_PLACEHOLDER = "search the log (enter: go, esc: clear)"
+
 
 class LogSearch(Input):
     """The log's search field: typing highlights, enter goes to the match, escape clears."""
@@ -35,18 +37,20 @@ class LogView(Vertical):
         self.tail = LogTail(id=log_id)
 
     def compose(self) -> ComposeResult:
-        """The log and its (hidden) search field."""
+        """The log; its search field is added when first asked for (see open_search)."""
         yield self.tail
-        yield LogSearch(placeholder="search the log (enter: go, esc: clear)", classes="log-search")
 
-    @property
-    def search_field(self) -> LogSearch:
-        """The search field."""
-        return self.query_one(LogSearch)
+    async def open_search(self) -> None:
+        """Show the search field with the current search, and type into it.
 
-    def open_search(self) -> None:
-        """Show the search field with the current search, and type into it."""
-        field = self.search_field
+        The field is mounted the first time: hidden until then, it would be one more Input
+        (with its cursor's timer) to build and style before the dashboard's first frame."""
+        found = self.query(LogSearch)
+        if found:
+            field = found.first()
+        else:
+            field = LogSearch(placeholder=SEARCH_PLACEHOLDER, classes="log-search")
+            await self.mount(field)
         field.value = self.tail.search
         self.add_class("-searching")
         field.focus()
@@ -59,9 +63,9 @@ class LogView(Vertical):
         self.tail.focus()
 
     @on(LogTail.SearchRequested)
-    def _search_requested(self, message: LogTail.SearchRequested) -> None:
+    async def _search_requested(self, message: LogTail.SearchRequested) -> None:
         message.stop()
-        self.open_search()
+        await self.open_search()
 
     @on(Input.Changed, ".log-search")
     def _typed(self, event: Input.Changed) -> None:

@@ -1,0 +1,253 @@
+"""What the dashboard leaves out of its first frame, and that it is there when wanted."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import re
+from functools import partial
+from typing import Any
+
+import pytest
+from textual import events
+from textual.app import App, ComposeResult
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.widgets import Select
+
+from tests.test_ui_helpers import _quiet, new_app, table, wait_for
+from tuiqueue.ui.app import styles_dir
+from tuiqueue.ui.screens.main import FILTERS
+from tuiqueue.ui.widgets.job_detail import JobDetail
+from tuiqueue.ui.widgets.job_form import JobForm
+from tuiqueue.ui.widgets.job_summary import JobSummary
+from tuiqueue.ui.widgets.log_tail import LogTail
+from tuiqueue.ui.widgets.log_view import LogSearch, LogView
+from tuiqueue.ui.widgets.select_face import SelectFace
+from tuiqueue.ui.widgets.type_list import TypeList
+
+__all__ = ["_quiet"]
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_the_queue_table_has_the_focus_from_the_start() -> None:
+    """No widget is focused on the way to the table (the type list used to be, then blurred:
+    restyles and footer rebuilds before the first frame)."""
+    focused: list[str] = []
+
+    def hook(message: Message) -> None:
+        if isinstance(message, events.DescendantFocus):
+            focused.append(type(message.widget).__name__)
+
+    app = new_app()
+    async with app.run_test(size=(120, 40), message_hook=hook) as pilot:
+        await wait_for(pilot, lambda: app.stats is not None)
+        assert app.focused is table(app)
+        assert not isinstance(app.focused, TypeList)
+    assert focused and set(focused) == {"JobTable"}
+
+
+class LogHarness(App[None]):
+    """A log view alone, styled as in the dashboard."""
+
+    CSS_PATH = str(styles_dir() / "dashboard.tcss")
+
+    def compose(self) -> ComposeResult:
+        yield LogView(log_id="log")
+
+
+async def test_the_log_search_field_is_built_when_first_opened() -> None:
+    app = LogHarness()
+    async with app.run_test(size=(80, 20)) as pilot:
+        view = app.query_one(LogView)
+        assert not view.query(LogSearch)  # not built for a log nobody searches
+        view.tail.add([(1, "alpha"), (2, "beta")])
+        view.tail.focus()
+        await pilot.press("slash")
+        field = view.query_one(LogSearch)
+        assert app.focused is field and field.display and view.has_class("-searching")
+        await pilot.press(*"beta", "enter")
+        assert view.tail.search == "beta" and app.focused is view.tail
+        assert not field.display
+        # Opened again: the same field, holding the current search.
+        await pilot.press("slash")
+        assert list(view.query(LogSearch)) == [field]
+        assert app.focused is field and field.value == "beta"
+        await pilot.press("escape")
+        assert view.tail.search == "" and app.focused is view.tail
+
+
+CELL_WIDTH, LINE_HEIGHT = 12.2, 24.4
+"""The size of a cell in Rich's exported SVG."""
+
+
+def cells(svg: str) -> dict[tuple[int, int], tuple[str, str, str]]:
+    """Each cell of an exported screenshot: its background, character and text colour, read
+    from the SVG (two screens that look the same give the same cells, however their
+    widgets split the text into runs)."""
+    styles = dict(re.findall(r"\.terminal-\d+-(r\d+) \{ ([^}]*) \}", svg))
+    grid: dict[tuple[int, int], list[str]] = {}
+    for fill, x, y, width in re.findall(
+        r'<rect fill="([^"]+)" x="([\d.]+)" y="([\d.]+)" width="([\d.]+)" height="24.65"', svg
+    ):
+        row, col = round((float(y) - 1.5) / LINE_HEIGHT), round(float(x) / CELL_WIDTH)
+        for c in range(col, col + round(float(width) / CELL_WIDTH)):
+            grid.setdefault((row, c), ["", " ", ""])[0] = fill
+    for cls, x, line, text in re.findall(
+        r'<text class="terminal-\d+-(r\d+)" x="([\d.]+)" y="[\d.]+" textLength="[\d.]+" '
+        r'clip-path="url\(#terminal-\d+-line-(\d+)\)">([^<]*)</text>',
+        svg,
+    ):
+        col = round(float(x) / CELL_WIDTH)
+        for i, char in enumerate(html.unescape(text)):
+            cell = grid.setdefault((int(line), col + i), ["", " ", ""])
+            visible = char not in ("\xa0", " ")
+            cell[1], cell[2] = (char, styles.get(cls, "")) if visible else (" ", "")
+    return {key: (bg, char, fg) for key, (bg, char, fg) in grid.items()}
+
+
+SELECTS: list[tuple[str, dict[str, Any], str, bool]] = [
+    (
+        "filter",
+        {"options": [("All jobs", 0), ("Active", 1)], "value": 0, "allow_blank": False},
+        "All jobs",
+        False,
+    ),
+    ("preset", {"options": [], "prompt": "Preset…", "compact": True}, "Preset…", True),
+]
+"""Selects as the dashboard builds them (a value shown; a compact one with its prompt), with
+the label and placeholder flag of their faces."""
+
+
+class SelectHarness(App[None]):
+    """Each Select of SELECTS, or its face, on a row of its own, styled as in the dashboard."""
+
+    CSS_PATH = str(styles_dir() / "dashboard.tcss")
+    CSS = "#filter { width: 20; } #preset { width: 30; } .row { height: 3; }"
+    AUTO_FOCUS = None  # (a face is never focused: on the dashboard the table has the focus)
+
+    def __init__(self, faces: bool, theme: str) -> None:
+        super().__init__()
+        self.faces = faces
+        self._theme_name = theme
+
+    def compose(self) -> ComposeResult:
+        for select_id, kw, label, placeholder in SELECTS:
+            with Horizontal(classes="row"):
+                if self.faces:
+                    compact = bool(kw.get("compact"))
+                    yield SelectFace(
+                        label,
+                        partial(Select, id=select_id, **kw),
+                        placeholder=placeholder,
+                        compact=compact,
+                        id=select_id,
+                    )
+                else:
+                    yield Select(id=select_id, **kw)
+
+    def on_mount(self) -> None:
+        self.theme = self._theme_name
+
+
+async def _screen_cells(app: SelectHarness) -> dict[tuple[int, int], tuple[str, str, str]]:
+    async with app.run_test(size=(40, 6)) as pilot:
+        await pilot.pause()
+        return cells(app.export_screenshot())
+
+
+@pytest.mark.parametrize("theme", ["textual-dark", "textual-light"])
+async def test_a_select_face_looks_like_the_closed_select(theme: str) -> None:
+    real = await _screen_cells(SelectHarness(faces=False, theme=theme))
+    face = await _screen_cells(SelectHarness(faces=True, theme=theme))
+    assert any(char == "▼" for _, char, _ in real.values())  # (the Selects are on screen)
+    assert face == real
+
+
+async def test_a_face_becomes_its_select_in_place() -> None:
+    app = SelectHarness(faces=True, theme="textual-dark")
+    async with app.run_test(size=(40, 6)) as pilot:
+        face = app.query_one("#filter", SelectFace)
+        face.disabled = True
+        select = await face.replace()
+        await pilot.pause()
+        assert app.query_one("#filter") is select and isinstance(select, Select)
+        assert not app.query(SelectFace).filter("#filter") and select.disabled
+        assert select.parent is app.query(".row").first() and select.value == 0
+
+
+async def test_the_dashboard_builds_its_selects_after_the_first_frame() -> None:
+    """The first frame shows faces; by the time the first window is loaded the four Selects
+    are real, working ones, and the form is filled for the first type."""
+    app = new_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.stats is not None)
+        main = app.main
+        assert not main.query(SelectFace)
+        for select_id in ("status-filter", "queue-filter", "priority", "preset"):
+            assert isinstance(main.query_one(f"#{select_id}"), Select)
+        form = main.query_one(JobForm)
+        assert form.job_type is not None and form.fields  # the first type's fields
+        status = main.query_one("#status-filter", Select)
+        status.focus()
+        await pilot.press("enter")  # opens its list
+        assert status.expanded
+        await pilot.press("down", "enter")  # "Active"
+        await wait_for(pilot, lambda: table(app).statuses == FILTERS[1][1])
+
+
+class PaneHarness(App[None]):
+    """The queue's detail pane alone, built or deferred, styled as in the dashboard."""
+
+    CSS_PATH = str(styles_dir() / "dashboard.tcss")
+    AUTO_FOCUS = None
+
+    def __init__(self, deferred: bool, theme: str = "textual-dark") -> None:
+        super().__init__()
+        self.deferred = deferred
+        self._theme_name = theme
+
+    def compose(self) -> ComposeResult:
+        yield JobDetail(id="pane", deferred=self.deferred)
+
+    def on_mount(self) -> None:
+        self.theme = self._theme_name
+
+
+async def _pane_cells(app: PaneHarness) -> dict[tuple[int, int], tuple[str, str, str]]:
+    async with app.run_test(size=(100, 16)) as pilot:
+        await pilot.pause()
+        return cells(app.export_screenshot())
+
+
+@pytest.mark.parametrize("theme", ["textual-dark", "textual-light"])
+async def test_a_deferred_pane_looks_like_the_built_one_with_no_job(theme: str) -> None:
+    built = await _pane_cells(PaneHarness(deferred=False, theme=theme))
+    deferred = await _pane_cells(PaneHarness(deferred=True, theme=theme))
+    assert any(char == "━" for _, char, _ in built.values())  # (the bar is drawn)
+    assert deferred == built
+
+
+async def test_a_deferred_pane_builds_once_and_then_shows_jobs() -> None:
+    app = PaneHarness(deferred=True)
+    async with app.run_test(size=(100, 16)) as pilot:
+        pane = app.query_one(JobDetail)
+        assert not pane.built and not pane.query(LogTail)
+        await asyncio.gather(pane.build(), pane.build())  # (the screen and _follow may race)
+        await pilot.pause()
+        assert pane.built and len(pane.query(LogTail)) == 1 and len(pane.query(JobSummary)) == 1
+        assert pane.query_one("#detail-facts").border_title == "Job"
+        assert pane.log_tail.border_title == "Log"
+
+
+async def test_the_dashboards_pane_is_built_and_follows_the_cursor() -> None:
+    app = new_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.stats is not None)
+        job = await app.engine.submit("gate", {"label": "first"})
+        main = app.main
+        await wait_for(pilot, lambda: main.pane_job == job.id and main.pane.job is not None)
+        assert main.pane.built
+        assert main.pane.query_one("#detail-facts").border_title == f"Job #{job.id}"
+        await wait_for(pilot, lambda: main.pane.log_tail.line_count >= 2)
