@@ -177,6 +177,19 @@ async def test_a_face_becomes_its_select_in_place() -> None:
         assert select.parent is app.query(".row").first() and select.value == 0
 
 
+async def test_a_face_whose_screen_is_going_builds_nothing() -> None:
+    """A dashboard that ends while a face waits to be replaced (seen in CI: the form filled
+    for its first type as the app closed) must not fail: the face's row is gone, nothing is
+    mounted, no error."""
+    app = SelectHarness(faces=True, theme="textual-dark")
+    async with app.run_test(size=(40, 6)) as pilot:
+        face = app.query_one("#filter", SelectFace)
+        await face.parent.remove()  # type: ignore[union-attr]
+        assert await face.replace() is None
+        await pilot.pause()
+        assert not app.query("#filter")
+
+
 async def test_the_dashboard_builds_its_selects_after_the_first_frame() -> None:
     """The first frame shows faces; by the time the first window is loaded the four Selects
     are real, working ones, and the form is filled for the first type."""

@@ -91,6 +91,8 @@ class JobForm(VerticalScroll, can_focus=False):
         if self.job_type is not None and self.job_type.name == job_type.name:
             return
         await self.build_selects()  # (the screen builds them first; this keeps it so)
+        if not self.is_attached:
+            return  # the dashboard is closing: no form to fill
         self.forget_rerun()  # another type: a new job, not the rerun being edited
         self.job_type = job_type
         self.query_one("#form-description", Static).update(

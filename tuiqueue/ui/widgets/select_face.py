@@ -54,13 +54,17 @@ class SelectFace(Widget, can_focus=False):
             label = label.stylize(DIM)
         return Content.assemble(label, " ", (ARROW, DIM))
 
-    async def replace(self) -> Select[Any]:
-        """Put the real Select where the face is (disabled if the face was)."""
+    async def replace(self) -> Select[Any] | None:
+        """Put the real Select where the face is (disabled if the face was); None when the
+        face has left the screen meanwhile (the dashboard is closing: nothing to build)."""
+        parent = self.parent
+        if not isinstance(parent, Widget) or not self.is_attached or not parent.is_attached:
+            return None
         select = self.build()
         select.disabled = self.disabled
-        parent = self.parent
-        assert isinstance(parent, Widget)
         index = parent.children.index(self)
         await self.remove()
+        if not parent.is_attached:  # (removed while this face was)
+            return None
         await parent.mount(select, before=index if index < len(parent.children) else None)
         return select
