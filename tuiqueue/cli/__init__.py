@@ -8,6 +8,7 @@ console script and `python -m tuiqueue`); `main` is the click group (tests, CliR
 from __future__ import annotations
 
 import gc
+import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -26,9 +27,15 @@ def run() -> None:
     # scanned again, as the dashboard freezes what survives its first frame) and the
     # collector is on again for the command itself: a worker or the dashboard collects as
     # usual. (Freezing again at exit, the command's own objects, measured no faster.)
+    # The common short commands on a SQLite file run without click (cli/fast.py): what
+    # they import loads with the collector off too (their own objects are few).
     enabled = gc.isenabled()  # (one someone else turned off stays off)
     gc.disable()
     try:
+        from tuiqueue.cli.fast import attempt
+
+        if attempt(sys.argv[1:]):
+            return
         from tuiqueue.cli.group import main
     finally:
         gc.freeze()

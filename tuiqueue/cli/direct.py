@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING, Any
 from tuiqueue.core.job import Job
 from tuiqueue.core.lifecycle import Command, UnknownJob
 from tuiqueue.core.placement import waiting_reasons
-from tuiqueue.core.records import Stats
+from tuiqueue.core.records import Stats, Step
 from tuiqueue.core.status import Status
 from tuiqueue.engine.defaults import DEAD_AFTER
 from tuiqueue.store.sqlite import SqliteStore
 
 if TYPE_CHECKING:
     from tuiqueue.core.registry import Registry
+    from tuiqueue.core.schedule import Origin
 
 
 class Direct:
@@ -72,6 +73,21 @@ class Direct:
         paused = self.store.queue_paused_now()
         queues = tuple(self.store.queues_now())
         return Stats.of(counts, paused, queues, workers, now, self.dead_after)
+
+    def listing(
+        self, query: Mapping[str, Any], reasons: bool = True
+    ) -> tuple[list[Job], dict[int, str]]:
+        """`tuiqueue list`: the jobs of a query and why each waiting one waits (reasons)."""
+        jobs = self.store.list_jobs_now(**query)
+        return jobs, self.reasons(jobs) if reasons else {}
+
+    def detail(self, job_id: int) -> tuple[Job, str | None, list[Step], Origin | None, list[int]]:
+        """`tuiqueue show`: the job, why it waits, its steps, its schedule, its reruns."""
+        job = self.get(job_id)
+        reason = self.reasons([job]).get(job.id)
+        steps = self.store.steps_now(job_id)
+        origin, reruns = self.store.job_origin_now(job_id), self.store.reruns_now(job_id)
+        return job, reason, steps, origin, reruns
 
     def reasons(self, jobs: Sequence[Job]) -> dict[int, str]:
         """Why each queued job is not starting (as `tuiqueue list` says it)."""

@@ -9,15 +9,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from tuiqueue.cli.group import STATUS_NAMES, Settings, main, pass_settings
-from tuiqueue.cli.support import (
-    LIST_HEADER,
-    describe_origin,
-    echo_json,
-    exit_code,
-    job_line,
-    safe,
-    show_job,
-)
+from tuiqueue.cli.output import print_list, print_show, print_stats
+from tuiqueue.cli.support import exit_code, safe
 from tuiqueue.core.job import Job
 from tuiqueue.core.placement import waiting_reasons
 from tuiqueue.core.queues import check_queue_name
@@ -63,20 +56,14 @@ def list_jobs(
     }
 
     def now(direct: Direct) -> tuple[list[Job], dict[int, str]]:
-        jobs = direct.store.list_jobs_now(**query)
-        return jobs, {} if as_json else direct.reasons(jobs)
+        return direct.listing(query, reasons=not as_json)
 
     async def body(engine: Engine) -> tuple[list[Job], dict[int, str]]:
         jobs = await engine.store.list_jobs(**query)
         return jobs, {} if as_json else await _reasons(engine, jobs)
 
     jobs, why = settings.call_now(now) if settings.direct else settings.call(body, types=False)
-    if as_json:
-        echo_json([j.to_dict() for j in jobs])
-        return
-    click.echo(LIST_HEADER)
-    for job in jobs:
-        click.echo(job_line(job, why.get(job.id)))
+    print_list(jobs, why, as_json)
 
 
 async def _reasons(engine: Engine, jobs: list[Job]) -> dict[int, str]:
@@ -95,11 +82,7 @@ def show(settings: Settings, job_id: int, as_json: bool) -> None:
     """Show one job: params, times, result, error, steps; why it waits, if no worker can run it."""
 
     def now(direct: Direct) -> tuple[Job, str | None, list[Step], Origin | None, list[int]]:
-        job = direct.get(job_id)
-        reason = direct.reasons([job]).get(job.id)
-        steps = direct.store.steps_now(job_id)
-        origin, reruns = direct.store.job_origin_now(job_id), direct.store.reruns_now(job_id)
-        return job, reason, steps, origin, reruns
+        return direct.detail(job_id)
 
     async def body(
         engine: Engine,
@@ -112,22 +95,7 @@ def show(settings: Settings, job_id: int, as_json: bool) -> None:
     job, reason, steps, origin, reruns = (
         settings.call_now(now) if settings.direct else settings.call(body, types=False)
     )
-    if as_json:
-        echo_json(
-            {
-                **job.to_dict(),
-                "reruns": reruns,
-                "steps": [step.to_dict() for step in steps],
-                "schedule": None if origin is None else origin.to_dict(),
-            }
-        )
-    else:
-        show_job(job, reason, reruns)
-        if origin is not None:
-            click.echo(f"{'schedule:':<10} {describe_origin(origin)}")
-        for step in steps:
-            took = "running" if step.finished is None else f"{step.finished - step.started:.2f}s"
-            click.echo(f"step: {safe(step.name)} ({took})")
+    print_show(job, reason, steps, origin, reruns, as_json)
 
 
 @main.command()
@@ -176,9 +144,4 @@ def stats(settings: Settings, as_json: bool) -> None:
         if settings.direct
         else settings.call(lambda e: e.stats(), types=False)
     )
-    if as_json:
-        echo_json(result.to_dict())
-        return
-    for status, count in result.counts.items():
-        click.echo(f"{status.value:<10} {count}")
-    click.echo(f"{'queue':<10} {'paused' if result.queue_paused else 'running'}")
+    print_stats(result, as_json)

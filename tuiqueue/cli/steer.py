@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 import click
 
 from tuiqueue.cli.group import Settings, main, pass_settings
+from tuiqueue.cli.output import command_said
 from tuiqueue.cli.support import (
     echo_json,
     parse_duration,
@@ -27,8 +28,7 @@ def _each(
     settings: Settings, ids: Sequence[int], verb: Literal["cancel", "pause", "resume"]
 ) -> None:
     def said(job: Job) -> None:
-        note = " (stopping)" if verb == "cancel" and job.status not in TERMINAL else ""
-        click.echo(f"job {job.id}: {job.status}{note}")
+        click.echo(command_said(job, verb))
 
     def now(direct: Direct) -> None:
         for job_id in ids:

@@ -1,0 +1,319 @@
+"""The common short commands on a SQLite file, without click.
+
+Importing click and building the group is some 10-15 ms of a `tuiqueue list` that does ~1 ms
+of work. So `run` (cli/__init__.py) first hands argv to `attempt`, which reads by hand the
+exact forms it fully understands:
+
+    tuiqueue [--db PATH] submit TYPE [-p NAME=VALUE]... [--priority P] [--queue NAME] [--json]
+    tuiqueue [--db PATH] list [--status S]... [--type T] [--queue NAME] [--limit N] [--json]
+    tuiqueue [--db PATH] show ID [--json]
+    tuiqueue [--db PATH] stats [--json]
+    tuiqueue [--db PATH] cancel ID...
+
+and runs them with the same code the click commands run (Direct, output.py). Anything else
+(help, another option, an odd form, a value click would refuse or convert, another store
+than a SQLite file) returns False and click runs the command, so its messages and usage
+errors stay its own. So does any failure before the command changed something: click runs it
+again from the start and says what is wrong in its words. A failure after a change (a second
+id of `cancel`) is said here, as friendly_errors says it (tests/test_cli_fast.py runs a
+corpus of argv both ways and compares the bytes).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from tuiqueue.cli.direct import Direct
+
+COMMANDS = frozenset({"submit", "list", "show", "stats", "cancel"})
+PRIORITIES = frozenset({"low", "normal", "high", "critical"})
+STATUSES = frozenset(
+    {"pending", "scheduled", "waiting", "running", "paused", "completed", "failed", "cancelled"}
+)
+"""Status values (a test checks them against core.status: importing it here costs enum)."""
+LIMIT_MAX = 100_000
+
+
+class Plan(NamedTuple):
+    """A command line read: the database, the command and its options."""
+
+    db: str | None
+    command: str
+    options: dict[str, Any]
+    args: list[str]
+
+
+_FLAGS = {"--json": "as_json"}
+_OPTIONS: dict[str, dict[str, tuple[str, bool]]] = {
+    # option -> (key, repeatable)
+    "submit": {
+        "-p": ("params", True),
+        "--param": ("params", True),
+        "--priority": ("priority", False),
+        "--queue": ("queue_name", False),
+    },
+    "list": {
+        "--status": ("statuses", True),
+        "--type": ("type_name", False),
+        "--queue": ("queue_name", False),
+        "--limit": ("limit", False),
+    },
+    "show": {},
+    "stats": {},
+    "cancel": {},
+}
+_JSON = frozenset({"submit", "list", "show", "stats"})
+
+
+def parse(argv: list[str]) -> Plan | None:
+    """The plan for argv if it is one of the forms above, else None (click's turn)."""
+    db: str | None = None
+    i = 0
+    while i < len(argv) and argv[i].startswith("--db"):
+        arg = argv[i]
+        if arg == "--db" and i + 1 < len(argv):
+            db, i = argv[i + 1], i + 2
+        elif arg.startswith("--db="):
+            db, i = arg[5:], i + 1
+        else:
+            return None
+        if db.startswith("-"):
+            return None  # (click takes it as the value; too odd to be worth the doubt)
+    if i >= len(argv) or argv[i] not in COMMANDS:
+        return None
+    command = argv[i]
+    known = _OPTIONS[command]
+    options: dict[str, Any] = {}
+    args: list[str] = []
+    rest = argv[i + 1 :]
+    j = 0
+    while j < len(rest):
+        arg = rest[j]
+        j += 1
+        if not arg.startswith("-") or arg == "-":
+            args.append(arg)
+            continue
+        if arg in _FLAGS and command in _JSON:
+            options[_FLAGS[arg]] = True
+            continue
+        name, eq, value = arg.partition("=")
+        if eq and not name.startswith("--"):
+            return None  # (-p=x, -pNAME=VALUE: click's own short-option reading)
+        if name not in known:
+            return None
+        if not eq:
+            if j >= len(rest):
+                return None
+            value = rest[j]
+            j += 1
+        if value.startswith("-"):
+            return None
+        key, repeatable = known[name]
+        if repeatable:
+            options.setdefault(key, []).append(value)
+        elif key in options:
+            return None  # (given twice: click keeps the last; not worth the doubt)
+        else:
+            options[key] = value
+    return Plan(db, command, options, args) if _valid(command, options, args) else None
+
+
+def _valid(command: str, options: dict[str, Any], args: list[str]) -> bool:
+    """Whether click would accept these values as they are (else let it say why not)."""
+    if command == "submit":
+        pairs = options.get("params", [])
+        return (
+            len(args) == 1
+            and bool(args[0])
+            and options.get("priority", "normal") in PRIORITIES
+            and all(sep and name.strip() for name, sep, _ in (p.partition("=") for p in pairs))
+            and options.get("queue_name", "default") != ""
+        )
+    if command == "list":
+        limit = options.get("limit", "50")
+        return (
+            not args
+            and all(s in STATUSES for s in options.get("statuses", []))
+            and _is_id(limit)
+            and 1 <= int(limit) <= LIMIT_MAX
+        )
+    if command == "show":
+        return len(args) == 1 and _is_id(args[0])
+    if command == "stats":
+        return not args
+    return bool(args) and all(_is_id(a) for a in args)  # cancel
+
+
+def _is_id(text: str) -> bool:
+    """Plain ASCII digits, which click's int reads the same (" 7", "+7", "7_0" go to click)."""
+    return text.isascii() and text.isdigit() and len(text) < 19
+
+
+def _utf8(stream: Any) -> bool:
+    """A UTF-8 text stream, which click.echo writes to as it is (else click wraps it)."""
+    encoding = str(getattr(stream, "encoding", "") or "").lower().replace("-", "").replace("_", "")
+    return encoding == "utf8"
+
+
+class Later(Exception):
+    """A failure after the command changed something: said here, not handed to click."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(cause)
+        self.cause = cause
+
+
+def attempt(argv: list[str]) -> bool:
+    """Run argv here if it is one of the forms above on a SQLite file (True), else False."""
+    plan = parse(argv)
+    if plan is None or not (_utf8(sys.stdout) and _utf8(sys.stderr)):
+        return False
+    if plan.db:
+        db = plan.db
+    elif os.environ.get("TUIQUEUE_DB"):
+        db = os.environ["TUIQUEUE_DB"]
+    else:
+        return False  # (the user data folder: platformdirs; click's path finds it)
+    if db == ":memory:" or "://" in db:
+        return False
+    try:
+        return _run(plan, db)
+    except Later as later:
+        from tuiqueue.cli.output import refusal
+
+        message = refusal(later.cause)
+        if message is None:
+            raise later.cause from None
+        sys.stdout.flush()
+        sys.stderr.write(f"Error: {message}\n")
+        sys.stderr.flush()
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.stderr.write("\nAborted!\n")  # (as click says it)
+        sys.stderr.flush()
+        sys.exit(1)
+    except BrokenPipeError:
+        # As click: the reader left; say nothing more (not even at exit) and exit 1.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(1)
+
+
+def _on_store(db: str, fn: Callable[[Direct], Any]) -> Any:
+    """fn(direct) on the opened store (None: it failed before changing anything)."""
+    from tuiqueue.cli.direct import Direct
+    from tuiqueue.store.sqlite import SqliteStore
+
+    store = SqliteStore(db)
+    store.open_now()
+    try:
+        return fn(Direct(store))
+    finally:
+        store.close_now()
+
+
+def _run(plan: Plan, db: str) -> bool:
+    """The command; False when it failed before it changed anything (click runs it then)."""
+    from tuiqueue.cli import output
+
+    o = plan.options
+    as_json = bool(o.get("as_json"))
+    if plan.command == "submit":
+        job = _submit(plan, db)
+        if job is None:
+            return False
+        if not as_json:
+            output.echo(job.id)
+        else:
+            output.echo_json(job.to_dict())
+        return True
+    if plan.command == "cancel":
+        done: list[bool] = []
+
+        def cancel(direct: Direct) -> None:
+            for arg in plan.args:
+                try:
+                    job = direct.command(int(arg), "cancel")
+                except Exception as exc:
+                    if done:
+                        raise Later(exc) from exc
+                    raise
+                done.append(True)
+                output.echo(output.command_said(job, "cancel"))
+
+        try:
+            _on_store(db, cancel)
+        except Later:
+            raise
+        except Exception as exc:
+            if done:
+                raise Later(exc) from exc
+            return False
+        return True
+    try:
+        if plan.command == "list":
+            from tuiqueue.core.queues import check_queue_name
+            from tuiqueue.core.status import Status
+
+            queue = o.get("queue_name")
+            query = {
+                "statuses": {Status(s) for s in o.get("statuses", ())} or None,
+                "type": o.get("type_name"),
+                "limit": int(o.get("limit", "50")),
+                "queue": None if queue is None else check_queue_name(queue),
+            }
+            jobs, why = _on_store(db, lambda d: d.listing(query, reasons=not as_json))
+            shown: Callable[[], None] = lambda: output.print_list(jobs, why, as_json)  # noqa: E731
+        elif plan.command == "show":
+            job, reason, steps, origin, reruns = _on_store(
+                db, lambda d: d.detail(int(plan.args[0]))
+            )
+            shown = lambda: output.print_show(job, reason, steps, origin, reruns, as_json)  # noqa: E731
+        else:
+            result = _on_store(db, lambda d: d.stats())
+            shown = lambda: output.print_stats(result, as_json)  # noqa: E731
+    except Exception:
+        return False  # (read-only: click's run says what went wrong)
+    shown()
+    return True
+
+
+def _submit(plan: Plan, db: str) -> Any:
+    """The new job, or None if it could not be queued (nothing changed)."""
+    from tuiqueue.core.queues import DEFAULT_QUEUE
+    from tuiqueue.core.registry import load_job_types
+
+    o = plan.options
+    type_name = plan.args[0]
+    env = os.environ.get("TUIQUEUE_JOBS", "")
+    jobs = [part for part in env.replace(os.pathsep, ",").split(",") if part.strip()]
+    flags: dict[str, Any] = {
+        "priority": o.get("priority") or "normal",
+        "delay": None,
+        "max_attempts": None,
+        "timeout": None,
+        "queue": o.get("queue_name") or DEFAULT_QUEUE,
+    }
+    pairs = [
+        (name.strip(), value) for name, _, value in (p.partition("=") for p in o.get("params", []))
+    ]
+    added: list[bool] = []
+
+    def submit(direct: Direct) -> Any:
+        checked = direct.registry.get(type_name).schema.parse_texts(pairs, type_name)
+        job = direct.submit(type_name, checked, after=(), **flags)
+        added.append(True)
+        return job
+
+    try:
+        load_job_types(jobs)
+        return _on_store(db, submit)
+    except Exception as exc:
+        if added:  # (closing the store failed: the job is queued)
+            raise Later(exc) from exc
+        return None
