@@ -10,7 +10,7 @@ import click
 
 from tuiqueue.cli.group import STATUS_NAMES, Settings, main, pass_settings
 from tuiqueue.cli.output import print_list, print_show, print_stats
-from tuiqueue.cli.support import exit_code, safe
+from tuiqueue.cli.support import exit_code, friendly_errors, safe
 from tuiqueue.core.job import Job
 from tuiqueue.core.placement import waiting_reasons
 from tuiqueue.core.queues import check_queue_name
@@ -48,11 +48,13 @@ def list_jobs(
 ) -> None:
     """List jobs, newest first."""
 
+    with friendly_errors():  # (a bad --queue name: its message, not a traceback)
+        queue = None if queue_name is None else check_queue_name(queue_name)
     query: dict[str, Any] = {
         "statuses": {Status(s) for s in statuses} or None,
         "type": type_name,
         "limit": limit,
-        "queue": None if queue_name is None else check_queue_name(queue_name),
+        "queue": queue,
     }
 
     def now(direct: Direct) -> tuple[list[Job], dict[int, str]]:

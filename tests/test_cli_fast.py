@@ -1,0 +1,187 @@
+"""The click-free fast path (cli/fast.py) says exactly what click says: a corpus of command
+lines runs both ways, in real processes on two SQLite files built alike, and their stdout,
+stderr and exit status must be the same bytes."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import cli_env
+from tuiqueue.cli import fast
+from tuiqueue.core.status import Status
+
+LAUNCH = """
+import atexit, os, sys
+mode = sys.argv.pop(1)
+sys.argv[0] = "tuiqueue"  # (the same program name for click's messages both ways)
+report = os.environ["TQ_REPORT"]
+atexit.register(lambda: open(report, "w").write(str("click" in sys.modules)))
+if mode == "fast":
+    from tuiqueue.cli import run
+    run()
+else:
+    from tuiqueue.cli.group import main
+    main()
+"""
+
+FAST, CLICK = True, False
+"""What each line of the corpus expects of the fast path: it runs the command (click never
+imported), or it hands it to click."""
+
+CORPUS: list[tuple[list[str], bool]] = [
+    (["submit", "echo", "-p", "message=hi"], FAST),
+    (["submit", "echo", "--param", "message=two", "--priority", "high", "--queue", "q1"], FAST),
+    (["submit", "--json", "echo", "--param=message=three"], FAST),
+    (["submit", "echo", "-p", "message=a b=c", "-p", "delay=1", "--queue=q1"], FAST),
+    (["submit", "echo", "-p", " message =\x1b[31mred\u2028"], FAST),
+    (["list"], FAST),
+    (["list", "--json"], FAST),
+    (["list", "--status", "pending", "--limit", "2"], FAST),
+    (["list", "--type", "echo", "--queue", "q1", "--limit=0003"], FAST),
+    (["list", "--status=pending", "--status", "cancelled", "--type=nope"], FAST),
+    (["show", "1"], FAST),
+    (["show", "--json", "2"], FAST),
+    (["show", "5"], FAST),
+    (["stats"], FAST),
+    (["stats", "--json"], FAST),
+    (["cancel", "1"], FAST),
+    (["cancel", "2", "3"], FAST),
+    (["cancel", "4", "99"], FAST),  # 4 is cancelled, then 99 is unknown: said here
+    (["list", "--status", "cancelled"], FAST),
+    (["show", "4"], FAST),
+    # Bad input and other forms: click says what is wrong, both ways.
+    (["show", "99"], CLICK),
+    (["cancel", "1"], CLICK),
+    (["cancel", "99", "5"], CLICK),
+    (["submit", "echo", "-p", "nonsense"], CLICK),
+    (["submit", "echo", "-p", "=x"], CLICK),
+    (["submit", "echo", "-p", "delay=abc"], CLICK),
+    (["submit", "echo", "-p", "bogus=1"], CLICK),
+    (["submit", "nope"], CLICK),
+    (["submit", "echo", "--priority", "urgent"], CLICK),
+    (["submit", "echo", "--priority", "HIGH", "-p", "message=loud"], CLICK),
+    (["submit"], CLICK),
+    (["submit", "echo", "extra"], CLICK),
+    (["submit", "echo", "-pmessage=short"], CLICK),
+    (["submit", "echo", "--after", "1"], CLICK),
+    (["submit", "echo", "-p"], CLICK),
+    (["list", "--status", "bogus"], CLICK),
+    (["list", "--limit", "0"], CLICK),
+    (["list", "--limit", "100001"], CLICK),
+    (["list", "--limit", "x"], CLICK),
+    (["list", "--queue", "no spaces!"], CLICK),
+    (["list", "--jsonx"], CLICK),
+    (["list", "extra"], CLICK),
+    (["show", "abc"], CLICK),
+    (["show", "-1"], CLICK),
+    (["show", "+1"], CLICK),
+    (["show"], CLICK),
+    (["show", "1", "2"], CLICK),
+    (["show", "1", "--help"], CLICK),
+    (["cancel"], CLICK),
+    (["cancel", "--json", "1"], CLICK),
+    (["stats", "extra"], CLICK),
+    (["stats", "--json=1"], CLICK),
+    (["--read-only", "list"], CLICK),
+    (["--jobs", "nonexistent_module_xyz", "submit", "echo"], CLICK),
+    (["--help"], CLICK),
+    (["bogus"], CLICK),
+    (["--db"], CLICK),
+    (["--db", "redis://:secret@127.0.0.1:1/0", "stats"], CLICK),
+    (["--db", "mysql://u:pw@host/db", "list"], CLICK),
+    (["--", "list"], CLICK),
+]
+"""Each is run after `--db jobs.db` (relative: the same text in both folders), in order:
+the two files go through the same changes."""
+
+_AGO = re.compile(r"\d+(\.\d+)?s ago")
+_STAMP = re.compile(r'("(created_at|started_at|finished_at|updated_at)": )\d+\.\d+')
+
+
+def _same_times(text: str) -> str:
+    """Output with its times masked (the two files' jobs were made moments apart)."""
+    return _STAMP.sub(r"\1T", _AGO.sub("N ago", text))
+
+
+def _run(folder: Path, mode: str, argv: list[str], env: dict[str, str]) -> tuple[object, ...]:
+    report = folder / "click-imported"
+    out = subprocess.run(
+        [sys.executable, str(folder.parent / "launch.py"), mode, *argv],
+        cwd=folder,
+        capture_output=True,
+        env={**env, "TQ_REPORT": str(report)},
+        timeout=60,
+    )
+    stdout, stderr = (_same_times(s.decode("utf-8", "replace")) for s in (out.stdout, out.stderr))
+    return out.returncode, stdout, stderr, report.read_text() == "True"
+
+
+def test_the_fast_path_and_click_say_the_same(tmp_path: Path) -> None:
+    (tmp_path / "launch.py").write_text(LAUNCH)
+    fast_dir, click_dir = tmp_path / "fast", tmp_path / "click"
+    fast_dir.mkdir()
+    click_dir.mkdir()
+    env = cli_env()
+    for argv, expected in CORPUS:
+        full = argv if argv[:1] == ["--db"] else ["--db", "jobs.db", *argv]
+        *by_fast, clicked = _run(fast_dir, "fast", full, env)
+        *by_click, _ = _run(click_dir, "click", full, env)
+        assert by_fast == by_click, argv
+        assert clicked is not expected, (argv, "fast path taken" if not clicked else "click ran")
+    # The default database ($TUIQUEUE_DB), as click resolves it.
+    for argv in (["list"], ["stats", "--json"], ["--db", "", "show", "2"]):
+        *by_fast, clicked = _run(fast_dir, "fast", argv, {**env, "TUIQUEUE_DB": "jobs.db"})
+        *by_click, _ = _run(click_dir, "click", argv, {**env, "TUIQUEUE_DB": "jobs.db"})
+        assert by_fast == by_click, argv
+        assert not clicked, argv
+
+
+def test_what_the_fast_path_reads_and_what_it_leaves_to_click() -> None:
+    plan = fast.parse(["--db", "a.db", "--db=b.db", "submit", "echo", "-p", "x=1", "--json"])
+    assert plan == fast.Plan("b.db", "submit", {"params": ["x=1"], "as_json": True}, ["echo"])
+    assert fast.parse(["list", "--status", "waiting"]) is not None
+    for argv in (
+        [],
+        ["--db", "a.db"],  # the dashboard
+        ["--db"],
+        ["--db", "-x", "list"],
+        ["--dbx", "a", "list"],
+        ["list", "--queue", "a", "--queue", "b"],  # (click: the last one)
+        ["list", "--queue", "-a"],
+        ["show", "1_0"],
+        ["show", "٣"],  # (a digit, not an ASCII one)
+        ["show", "9" * 19],
+        ["submit", "echo", "--priority", "High"],
+        ["submit", "", "-p", "x=1"],
+        ["cancel", "--force", "1"],
+    ):
+        assert fast.parse(argv) is None, argv
+
+
+def test_the_fast_path_knows_every_status() -> None:
+    assert {s.value for s in Status} == fast.STATUSES
+
+
+@pytest.mark.parametrize("encoding", ["ascii", "latin-1"])
+def test_a_stream_click_would_rewrap_goes_to_click(db: str, encoding: str) -> None:
+    """click.echo writes to a non-UTF-8 stdout its own way: then click runs the command."""
+    code = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: print('click' in sys.modules))\n"
+        "from tuiqueue.cli import run\n"
+        "run()\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, "--db", db, "stats"],
+        capture_output=True,
+        text=True,
+        env=cli_env({"PYTHONIOENCODING": encoding}),
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[-1] == "True"
