@@ -70,6 +70,9 @@ def test_short_commands_on_sqlite_import_no_event_loop_nor_engine(db: str) -> No
     submitted = _cli_modules(["--db", db, "submit", "echo", "-p", "message=hi"])
     # Job modules import anyio (cheap: it loads its asyncio backend on first use only).
     assert not {m for m in submitted for h in HEAVY if m == h or m.startswith(h + ".")}
+    # Their common forms run without click (cli/fast.py), nor the group's other commands.
+    assert not {m for m in submitted if m == "click" or m.startswith("click.")}
+    assert not {"tuiqueue.cli.group", "tuiqueue.cli.support"} & submitted
     for args in (["list"], ["show", "1"], ["stats", "--json"], ["cancel", "1"]):
         modules = _cli_modules(["--db", db, *args])
         heavy = {m for m in modules for h in {*HEAVY, "anyio"} if m == h or m.startswith(h + ".")}
@@ -80,6 +83,9 @@ def test_short_commands_on_sqlite_import_no_event_loop_nor_engine(db: str) -> No
         assert not {"tuiqueue.core.registry", "tuiqueue.core.params"} & modules, args
         # Nor logging: its loggers are made on first use (core/logs.py).
         assert "logging" not in modules, args
+        # Nor click (cli/fast.py), nor what only the engine or a URL needs.
+        assert not {m for m in modules if m == "click" or m.startswith("click.")}, args
+        assert not {"tuiqueue.cli.group", "uuid", "platform"} & modules, args
 
 
 def test_a_lazy_logger_logs_as_logging_does_and_prints_nothing_unasked() -> None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -39,13 +39,25 @@ STATUSES = frozenset(
 LIMIT_MAX = 100_000
 
 
-class Plan(NamedTuple):
-    """A command line read: the database, the command and its options."""
+class Plan:
+    """A command line read: the database, the command and its options (a plain class: a
+    NamedTuple costs ~0.4 ms to create)."""
 
-    db: str | None
-    command: str
-    options: dict[str, Any]
-    args: list[str]
+    __slots__ = ("args", "command", "db", "options")
+
+    def __init__(self, db: str | None, command: str, options: dict[str, Any], args: list[str]):
+        self.db, self.command, self.options, self.args = db, command, options, args
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Plan) and self._tuple() == other._tuple()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Plan{self._tuple()!r}"
+
+    def _tuple(self) -> tuple[object, ...]:
+        return (self.db, self.command, self.options, self.args)
 
 
 _FLAGS = {"--json": "as_json"}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit, urlunsplit
 
 _KEEP = frozenset("\n\t")
 _USERINFO = re.compile(
@@ -39,6 +38,8 @@ def quote(text: str, limit: int = 50) -> str:
 
 def mask_url(url: str) -> str:
     """A URL with the password in its userinfo replaced by ***: redis://:***@host:6379/0."""
+    from urllib.parse import urlsplit, urlunsplit  # (with ipaddress: only for a URL)
+
     try:
         parts = urlsplit(url)
         password = parts.password

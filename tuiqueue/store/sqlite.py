@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sqlite3
-import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -74,7 +74,8 @@ class SqliteStore(Store):
         self._db = SqliteConnection(self.path)
         self._locks = WorkerLocks(self.path)
         self._batches = Batches(self._db, self._locks)
-        self._token_base = uuid.uuid4().hex[:10]
+        self._token_base = os.urandom(5).hex()  # (as uuid4's first 10 hex digits; uuid
+        # imports platform: ~2 ms of every short command)
         self._claims = 0
         self._schedules = SqliteSchedules(self._db, self._insert)
         self._presets = SqlitePresets(self._db)

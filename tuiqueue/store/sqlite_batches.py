@@ -10,9 +10,9 @@ dies mid-batch holds no lock any more (worker_locks.py): its rows are deleted, n
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
-import uuid
 from collections.abc import Callable, Sequence
 
 from tuiqueue.core.job import Job, NewJob
@@ -71,7 +71,7 @@ class Batches:
         import anyio  # here: the command line's sync path (sqlite.py's `_now` methods) never is
 
         await self.sweep(force=True)
-        owner = f"submit-{uuid.uuid4().hex[:12]}"
+        owner = f"submit-{os.urandom(6).hex()}"
         self._locks.hold(owner)  # while we live, nobody takes our open batch for garbage
         try:
             deps = {d for new in jobs for d in new.depends_on}
