@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from tuiqueue.core.plain import FrozenRecord
 from tuiqueue.core.status import Status
 
 BUCKET = 60.0
@@ -53,19 +53,38 @@ def percentile(ordered: list[float], fraction: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (at - low)
 
 
-@dataclass(frozen=True, slots=True)
-class TypeHistory:
+class TypeHistory(FrozenRecord):
     """One job type's (or every type's) finished jobs over a history."""
 
+    __slots__ = __match_args__ = ("type", "completed", "failed", "cancelled", "p50", "p95", "timed")
     type: str
-    completed: int = 0
-    failed: int = 0
-    cancelled: int = 0
-    p50: float | None = None
+    completed: int
+    failed: int
+    cancelled: int
+    p50: float | None
     """Median run time (seconds) of its completed jobs; None when none completed."""
-    p95: float | None = None
-    timed: int = 0
+    p95: float | None
+    timed: int
     """Completed jobs whose run time fed p50/p95 (fewer than `completed` when sampled)."""
+
+    def __init__(
+        self,
+        type: str,
+        completed: int = 0,
+        failed: int = 0,
+        cancelled: int = 0,
+        p50: float | None = None,
+        p95: float | None = None,
+        timed: int = 0,
+    ) -> None:
+        set_ = object.__setattr__
+        set_(self, "type", type)
+        set_(self, "completed", completed)
+        set_(self, "failed", failed)
+        set_(self, "cancelled", cancelled)
+        set_(self, "p50", p50)
+        set_(self, "p95", p95)
+        set_(self, "timed", timed)
 
     @property
     def finished(self) -> int:
@@ -92,10 +111,20 @@ class TypeHistory:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class History:
+class History(FrozenRecord):
     """Finished jobs between `since` and `now`: per bucket, per type and overall."""
 
+    __slots__ = __match_args__ = (
+        "since",
+        "now",
+        "width",
+        "completed",
+        "failed",
+        "cancelled",
+        "types",
+        "overall",
+        "sampled",
+    )
     since: float
     now: float
     width: float
@@ -107,8 +136,31 @@ class History:
     """Per type, the most finished first (then by name)."""
     overall: TypeHistory
     """Every type together (its type is "")."""
-    sampled: bool = False
+    sampled: bool
     """Whether the percentiles come from the newest DURATIONS_MAX completed jobs only."""
+
+    def __init__(
+        self,
+        since: float,
+        now: float,
+        width: float,
+        completed: tuple[int, ...],
+        failed: tuple[int, ...],
+        cancelled: tuple[int, ...],
+        types: tuple[TypeHistory, ...],
+        overall: TypeHistory,
+        sampled: bool = False,
+    ) -> None:
+        set_ = object.__setattr__
+        set_(self, "since", since)
+        set_(self, "now", now)
+        set_(self, "width", width)
+        set_(self, "completed", completed)
+        set_(self, "failed", failed)
+        set_(self, "cancelled", cancelled)
+        set_(self, "types", types)
+        set_(self, "overall", overall)
+        set_(self, "sampled", sampled)
 
     @property
     def empty(self) -> bool:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+
+from tuiqueue.core.plain import FrozenRecord
 
 DEFAULT_QUEUE = "default"
 """The queue of a job submitted without one."""
@@ -37,14 +38,21 @@ def parse_queue_list(text: str) -> frozenset[str]:
     return frozenset(check_queue_name(n) for n in names)
 
 
-@dataclass(frozen=True, slots=True)
-class ClaimScope:
+class ClaimScope(FrozenRecord):
     """What a worker may claim: its loaded job types and the queues it takes.
 
     None means no restriction (every type, every queue)."""
 
-    types: frozenset[str] | None = None
-    queues: frozenset[str] | None = None
+    __slots__ = __match_args__ = ("types", "queues")
+    types: frozenset[str] | None
+    queues: frozenset[str] | None
+
+    def __init__(
+        self, types: frozenset[str] | None = None, queues: frozenset[str] | None = None
+    ) -> None:
+        set_ = object.__setattr__
+        set_(self, "types", types)
+        set_(self, "queues", queues)
 
     @classmethod
     def of(
@@ -67,16 +75,31 @@ ANY = ClaimScope()
 """Claim anything (stores' default when no scope is given)."""
 
 
-@dataclass(frozen=True, slots=True)
-class QueueInfo:
+class QueueInfo(FrozenRecord):
     """One queue's settings and load, read from the store."""
 
+    __slots__ = __match_args__ = ("name", "paused", "limit", "running", "pending")
     name: str
-    paused: bool = False
-    limit: int | None = None
+    paused: bool
+    limit: int | None
     """At most this many of its jobs run at once across every worker (None: no cap)."""
-    running: int = 0
-    pending: int = 0
+    running: int
+    pending: int
+
+    def __init__(
+        self,
+        name: str,
+        paused: bool = False,
+        limit: int | None = None,
+        running: int = 0,
+        pending: int = 0,
+    ) -> None:
+        set_ = object.__setattr__
+        set_(self, "name", name)
+        set_(self, "paused", paused)
+        set_(self, "limit", limit)
+        set_(self, "running", running)
+        set_(self, "pending", pending)
 
     def to_dict(self) -> dict[str, object]:
         """The JSON shape of `tuiqueue queue list --json`."""

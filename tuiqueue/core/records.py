@@ -3,37 +3,81 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from tuiqueue.core.job import Job
+from tuiqueue.core.plain import FrozenRecord, Record
 from tuiqueue.core.queues import QueueInfo
 from tuiqueue.core.status import Status
 from tuiqueue.core.text import one_line
 
 
-@dataclass(slots=True)
-class WorkerInfo:
+class WorkerInfo(Record):
     """A worker process registered in the store, kept fresh by its heartbeat."""
 
+    __slots__ = __match_args__ = (
+        "id",
+        "host",
+        "pid",
+        "concurrency",
+        "started_at",
+        "heartbeat",
+        "running",
+        "processed",
+        "stopped",
+        "error",
+        "holds_lock",
+        "types",
+        "queues",
+    )
     id: str
     host: str
     pid: int
     concurrency: int
     started_at: float
     heartbeat: float
-    running: int = 0
-    processed: int = 0
-    stopped: bool = False
-    error: str = ""
+    running: int
+    processed: int
+    stopped: bool
+    error: str
     """The newest background failure the worker reported (a dead heartbeat, retention)."""
-    holds_lock: bool | None = None
+    holds_lock: bool | None
     """Exact liveness where the store knows it (SQLite: the worker's process holds its lock
     file); None where only the heartbeat's age tells."""
-    types: tuple[str, ...] | None = None
+    types: tuple[str, ...] | None
     """The job types it has loaded (None: not known, a worker of an older tuiqueue)."""
-    queues: tuple[str, ...] | None = None
+    queues: tuple[str, ...] | None
     """The queues it takes (None: every queue)."""
+
+    def __init__(
+        self,
+        id: str,
+        host: str,
+        pid: int,
+        concurrency: int,
+        started_at: float,
+        heartbeat: float,
+        running: int = 0,
+        processed: int = 0,
+        stopped: bool = False,
+        error: str = "",
+        holds_lock: bool | None = None,
+        types: tuple[str, ...] | None = None,
+        queues: tuple[str, ...] | None = None,
+    ) -> None:
+        self.id = id
+        self.host = host
+        self.pid = pid
+        self.concurrency = concurrency
+        self.started_at = started_at
+        self.heartbeat = heartbeat
+        self.running = running
+        self.processed = processed
+        self.stopped = stopped
+        self.error = error
+        self.holds_lock = holds_lock
+        self.types = types
+        self.queues = queues
 
     def can_run(self, type: str, queue: str) -> bool:
         """Whether this worker would claim a job of this type in this queue."""
@@ -77,10 +121,10 @@ WORKERS_KEPT_FOR = 3600.0
 """Stopped and dead workers are listed this long after they were last heard from."""
 
 
-@dataclass(frozen=True, slots=True)
-class JobProcess:
+class JobProcess(FrozenRecord):
     """A process group a running job started (a shell job's command), for crash cleanup."""
 
+    __slots__ = __match_args__ = ("token", "host", "pgid", "start_time")
     token: str
     """The attempt that started it; only that attempt's recovery may kill it."""
     host: str
@@ -89,45 +133,101 @@ class JobProcess:
     """The group leader's start time in clock ticks since boot (/proc/PID/stat field 22),
     so a process that later reused the pid is never mistaken for it."""
 
+    def __init__(self, token: str, host: str, pgid: int, start_time: int) -> None:
+        set_ = object.__setattr__
+        set_(self, "token", token)
+        set_(self, "host", host)
+        set_(self, "pgid", pgid)
+        set_(self, "start_time", start_time)
 
-@dataclass(frozen=True, slots=True)
-class Changes:
+
+class Changes(FrozenRecord):
     """What changed in a store since a version (for other processes' work)."""
 
+    __slots__ = __match_args__ = ("version", "jobs", "deleted")
     version: int
-    jobs: list[Job] = field(default_factory=list)
-    deleted: list[int] = field(default_factory=list)
+    jobs: list[Job]
+    deleted: list[int]
+
+    def __init__(
+        self, version: int, jobs: list[Job] | None = None, deleted: list[int] | None = None
+    ) -> None:
+        set_ = object.__setattr__
+        set_(self, "version", version)
+        set_(self, "jobs", [] if jobs is None else jobs)  # (a new list each: default_factory)
+        set_(self, "deleted", [] if deleted is None else deleted)
 
 
-@dataclass(frozen=True, slots=True)
-class LogPage:
+class LogPage(FrozenRecord):
     """Log lines of one job after a sequence number."""
 
+    __slots__ = __match_args__ = ("lines", "dropped")
     lines: list[tuple[int, str]]
     dropped: int
     """Lines dropped between the kept head and tail."""
 
+    def __init__(self, lines: list[tuple[int, str]], dropped: int) -> None:
+        set_ = object.__setattr__
+        set_(self, "lines", lines)
+        set_(self, "dropped", dropped)
 
-@dataclass(frozen=True, slots=True)
-class Stats:
+
+class Stats(FrozenRecord):
     """Counts per status, this process's worker's load and the fleet's (every live worker)."""
 
+    __slots__ = __match_args__ = (
+        "counts",
+        "active",
+        "capacity",
+        "processed",
+        "queue_paused",
+        "workers",
+        "fleet_active",
+        "fleet_capacity",
+        "fleet_processed",
+        "queues",
+    )
     counts: dict[Status, int]
     active: int
     """Jobs this process runs (0 for a process that is no worker, such as the CLI)."""
     capacity: int
     processed: int
     queue_paused: bool
-    workers: int = 0
+    workers: int
     """Live workers on the store, this one included."""
-    fleet_active: int = 0
+    fleet_active: int
     """Jobs the live workers run."""
-    fleet_capacity: int = 0
+    fleet_capacity: int
     """Slots of the live workers together."""
-    fleet_processed: int = 0
+    fleet_processed: int
     """Jobs the live workers have run to a final status since they started."""
-    queues: tuple[QueueInfo, ...] = ()
+    queues: tuple[QueueInfo, ...]
     """Every queue with settings or queued/running jobs: paused, running/limit."""
+
+    def __init__(
+        self,
+        counts: dict[Status, int],
+        active: int,
+        capacity: int,
+        processed: int,
+        queue_paused: bool,
+        workers: int = 0,
+        fleet_active: int = 0,
+        fleet_capacity: int = 0,
+        fleet_processed: int = 0,
+        queues: tuple[QueueInfo, ...] = (),
+    ) -> None:
+        set_ = object.__setattr__
+        set_(self, "counts", counts)
+        set_(self, "active", active)
+        set_(self, "capacity", capacity)
+        set_(self, "processed", processed)
+        set_(self, "queue_paused", queue_paused)
+        set_(self, "workers", workers)
+        set_(self, "fleet_active", fleet_active)
+        set_(self, "fleet_capacity", fleet_capacity)
+        set_(self, "fleet_processed", fleet_processed)
+        set_(self, "queues", queues)
 
     @staticmethod
     def of(
@@ -239,12 +339,23 @@ class Step(NamedTuple):
         }
 
 
-@dataclass(frozen=True, slots=True)
-class BulkResult:
+class BulkResult(FrozenRecord):
     """What one command on many jobs did: the ids it applied to, the jobs that came of it
     (changed ones; the new jobs of reruns; none for deletes) and why the others were
     skipped (job id -> the reason: finished, started, deleted...)."""
 
-    done: tuple[int, ...] = ()
-    jobs: tuple[Job, ...] = ()
-    skipped: dict[int, str] = field(default_factory=dict)
+    __slots__ = __match_args__ = ("done", "jobs", "skipped")
+    done: tuple[int, ...]
+    jobs: tuple[Job, ...]
+    skipped: dict[int, str]
+
+    def __init__(
+        self,
+        done: tuple[int, ...] = (),
+        jobs: tuple[Job, ...] = (),
+        skipped: dict[int, str] | None = None,
+    ) -> None:
+        set_ = object.__setattr__
+        set_(self, "done", done)
+        set_(self, "jobs", jobs)
+        set_(self, "skipped", {} if skipped is None else skipped)  # (default_factory=dict)

@@ -1,0 +1,115 @@
+"""The records that are plain classes (core/plain.py) behave as the dataclasses they replaced:
+the same constructor, repr, ==, hash, frozenness, match args, copies and pickles."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import inspect
+import pickle
+from typing import Any
+
+import pytest
+
+from tuiqueue.core.history import History, TypeHistory
+from tuiqueue.core.queues import ClaimScope, QueueInfo
+from tuiqueue.core.records import BulkResult, Changes, JobProcess, LogPage, Stats, WorkerInfo
+
+FACTORY = object()
+"""A field whose dataclass default was a default_factory (a new empty list or dict)."""
+
+# The dataclasses as they were: (frozen, fields with their defaults).
+WAS: dict[type, tuple[bool, list[tuple[str, Any]]]] = {
+    ClaimScope: (True, [("types", None), ("queues", None)]),
+    QueueInfo: (
+        True, [("name",), ("paused", False), ("limit", None), ("running", 0), ("pending", 0)]
+    ),
+    TypeHistory: (
+        True,
+        [("type",), ("completed", 0), ("failed", 0), ("cancelled", 0), ("p50", None), ("p95", None),
+         ("timed", 0)],
+    ),
+    History: (
+        True,
+        [("since",), ("now",), ("width",), ("completed",), ("failed",), ("cancelled",), ("types",),
+         ("overall",), ("sampled", False)],
+    ),
+    WorkerInfo: (
+        False,
+        [("id",), ("host",), ("pid",), ("concurrency",), ("started_at",), ("heartbeat",),
+         ("running", 0), ("processed", 0), ("stopped", False), ("error", ""), ("holds_lock", None),
+         ("types", None), ("queues", None)],
+    ),
+    JobProcess: (True, [("token",), ("host",), ("pgid",), ("start_time",)]),
+    Changes: (True, [("version",), ("jobs", FACTORY), ("deleted", FACTORY)]),
+    LogPage: (True, [("lines",), ("dropped",)]),
+    Stats: (
+        True,
+        [("counts",), ("active",), ("capacity",), ("processed",), ("queue_paused",), ("workers", 0),
+         ("fleet_active", 0), ("fleet_capacity", 0), ("fleet_processed", 0), ("queues", ())],
+    ),
+    BulkResult: (True, [("done", ()), ("jobs", ()), ("skipped", FACTORY)]),
+}  # fmt: skip
+
+
+def _reference(cls: type) -> type:
+    """The dataclass cls was."""
+    frozen, spec = WAS[cls]
+    fields: list[Any] = []
+    for name, *default in spec:
+        if not default:
+            fields.append((name, Any))
+        elif default[0] is FACTORY:
+            factory = dict if name == "skipped" else list
+            fields.append((name, Any, dataclasses.field(default_factory=factory)))
+        else:
+            fields.append((name, Any, dataclasses.field(default=default[0])))
+    ref = dataclasses.make_dataclass(cls.__name__, fields, frozen=frozen, slots=True)
+    ref.__qualname__ = cls.__qualname__
+    return ref
+
+
+@pytest.mark.parametrize("cls", list(WAS), ids=lambda c: c.__name__)
+def test_a_plain_record_behaves_as_its_dataclass(cls: type) -> None:
+    ref = _reference(cls)
+    frozen, spec = WAS[cls]
+    names = [name for name, *_ in spec]
+    mine, theirs = inspect.signature(cls).parameters, inspect.signature(ref).parameters
+    assert list(mine) == list(theirs) == names
+    for name, *default in spec:
+        if default and default[0] is FACTORY:
+            assert mine[name].default is None
+        else:
+            assert mine[name].default == theirs[name].default, name
+    assert cls.__match_args__ == ref.__match_args__  # type: ignore[attr-defined]
+
+    values = {name: f"v{i}" for i, name in enumerate(names)}
+    a, b = cls(**values), ref(**values)
+    assert repr(a) == repr(b)
+    assert a == cls(**values) and not a != cls(**values)
+    assert a != cls(**{**values, names[-1]: "other"})
+    assert a != b  # (another class: neither says equal, as between two dataclasses)
+    assert not hasattr(a, "__dict__")
+    if frozen:
+        assert hash(a) == hash(b) == hash(cls(**values))
+        for obj, errors in ((a, mine_errors := []), (b, their_errors := [])):
+            for change in (lambda o: setattr(o, names[0], 1), lambda o: delattr(o, names[0])):
+                with pytest.raises(AttributeError) as error:
+                    change(obj)
+                errors.append(str(error.value))
+        assert mine_errors == their_errors
+    else:
+        with pytest.raises(TypeError):
+            hash(a)
+        setattr(a, names[0], "changed")
+        setattr(b, names[0], "changed")
+        assert repr(a) == repr(b)
+    for twin in (copy.copy(a), copy.deepcopy(a), pickle.loads(pickle.dumps(a))):
+        assert twin == a and type(twin) is cls
+
+    required = {name: f"v{i}" for i, (name, *default) in enumerate(spec) if not default}
+    bare, bare_ref = cls(**required), ref(**required)
+    assert repr(bare) == repr(bare_ref)
+    for name, *default in spec:
+        if default and default[0] is FACTORY:
+            assert getattr(bare, name) is not getattr(cls(**required), name)  # a new one each
