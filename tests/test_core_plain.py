@@ -12,8 +12,11 @@ from typing import Any
 import pytest
 
 from tuiqueue.core.history import History, TypeHistory
+from tuiqueue.core.job import Job, NewJob
+from tuiqueue.core.preset import Preset
 from tuiqueue.core.queues import ClaimScope, QueueInfo
 from tuiqueue.core.records import BulkResult, Changes, JobProcess, LogPage, Stats, WorkerInfo
+from tuiqueue.core.status import Priority, Status
 
 FACTORY = object()
 """A field whose dataclass default was a default_factory (a new empty list or dict)."""
@@ -49,6 +52,26 @@ WAS: dict[type, tuple[bool, list[tuple[str, Any]]]] = {
          ("fleet_active", 0), ("fleet_capacity", 0), ("fleet_processed", 0), ("queues", ())],
     ),
     BulkResult: (True, [("done", ()), ("jobs", ()), ("skipped", FACTORY)]),
+    Job: (
+        False,
+        [("id",), ("type",), ("params",), ("priority", Priority.NORMAL), ("status", Status.PENDING),
+         ("progress", 0.0), ("message", ""), ("result", None), ("error", None), ("traceback", None),
+         ("created_at", 0.0), ("started_at", None), ("finished_at", None), ("run_at", None),
+         ("attempts", 0), ("max_attempts", 1), ("timeout", None), ("worker", None), ("token", None),
+         ("rerun_of", None), ("depends_on", FACTORY), ("cancel_requested", 0), ("version", 0),
+         ("updated_at", 0.0), ("log_count", 0), ("queue", "default")],
+    ),
+    NewJob: (
+        True,
+        [("type",), ("params",), ("priority", Priority.NORMAL), ("run_at", None),
+         ("depends_on", ()), ("rerun_of", None), ("max_attempts", 1), ("timeout", None),
+         ("queue", "default")],
+    ),
+    Preset: (
+        True,
+        [("name",), ("type",), ("params", FACTORY), ("priority", Priority.NORMAL),
+         ("queue", "default"), ("created_at", 0.0), ("updated_at", 0.0)],
+    ),
 }  # fmt: skip
 
 
@@ -60,7 +83,7 @@ def _reference(cls: type) -> type:
         if not default:
             fields.append((name, Any))
         elif default[0] is FACTORY:
-            factory = dict if name == "skipped" else list
+            factory = dict if name in ("skipped", "params") else list
             fields.append((name, Any, dataclasses.field(default_factory=factory)))
         else:
             fields.append((name, Any, dataclasses.field(default=default[0])))
@@ -83,7 +106,7 @@ def test_a_plain_record_behaves_as_its_dataclass(cls: type) -> None:
             assert mine[name].default == theirs[name].default, name
     assert cls.__match_args__ == ref.__match_args__  # type: ignore[attr-defined]
 
-    values = {name: f"v{i}" for i, name in enumerate(names)}
+    values = {name: f"v{i}" for i, name in enumerate(names)}  # (a preset's name is checked)
     a, b = cls(**values), ref(**values)
     assert repr(a) == repr(b)
     assert a == cls(**values) and not a != cls(**values)
@@ -113,3 +136,25 @@ def test_a_plain_record_behaves_as_its_dataclass(cls: type) -> None:
     for name, *default in spec:
         if default and default[0] is FACTORY:
             assert getattr(bare, name) is not getattr(cls(**required), name)  # a new one each
+
+
+@pytest.mark.parametrize("cls", list(WAS), ids=lambda c: c.__name__)
+def test_the_dataclasses_functions_still_work_on_a_plain_record(cls: type) -> None:
+    """dataclasses.fields, replace, asdict, astuple and is_dataclass (people use them on
+    Job) work as on the dataclass it was."""
+    ref = _reference(cls)
+    values = {name: f"v{i}" for i, (name, *_) in enumerate(WAS[cls][1])}
+    a, b = cls(**values), ref(**values)
+    assert dataclasses.is_dataclass(cls) and dataclasses.is_dataclass(a)
+    assert [f.name for f in dataclasses.fields(a)] == [f.name for f in dataclasses.fields(b)]
+    for mine, theirs in zip(dataclasses.fields(cls), dataclasses.fields(ref), strict=True):
+        if theirs.default is not dataclasses.MISSING:
+            assert mine.default == theirs.default
+        elif theirs.default_factory is dataclasses.MISSING:
+            assert mine.default is dataclasses.MISSING
+    assert dataclasses.asdict(a) == dataclasses.asdict(b)
+    assert dataclasses.astuple(a) == dataclasses.astuple(b)
+    last = WAS[cls][1][-1][0]
+    changed = dataclasses.replace(a, **{last: "new"})  # type: ignore[type-var]
+    assert type(changed) is cls and getattr(changed, last) == "new"
+    assert repr(changed) == repr(dataclasses.replace(b, **{last: "new"}))

@@ -13,9 +13,39 @@ The public records people build themselves (Job, NewJob) stay dataclasses.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from dataclasses import Field
 
 __all__ = ["FrozenRecord", "Record"]
+
+
+class _DataclassFields:
+    """A record's `__dataclass_fields__`, made on first use: dataclasses.fields, replace,
+    asdict, astuple and is_dataclass work on a record as on the dataclass it was, and only
+    code that uses them imports dataclasses. The fields are those of `__slots__`, with the
+    annotations and the defaults of `__init__` (a default_factory's field says None)."""
+
+    def __get__(self, obj: object, owner: type[Record]) -> dict[str, Field[Any]]:
+        import dataclasses
+        import inspect
+
+        params = inspect.signature(owner.__init__).parameters
+        notes = inspect.get_annotations(owner)
+        spec: list[Any] = []
+        for name in owner.__slots__:
+            default = params[name].default
+            kind = notes.get(name, "Any")
+            if default is inspect.Parameter.empty:
+                spec.append((name, kind))
+            else:
+                spec.append((name, kind, dataclasses.field(default=default)))
+        shadow = dataclasses.make_dataclass(owner.__name__, spec, init=False, repr=False, eq=False)
+        fields: dict[str, Field[Any]] = shadow.__dict__["__dataclass_fields__"]
+        if owner.__dict__.get("__slots__"):  # (a record, not Record or FrozenRecord)
+            type.__setattr__(owner, "__dataclass_fields__", fields)  # (made once per class)
+        return fields
 
 
 class Record:
@@ -23,6 +53,10 @@ class Record:
     sets __hash__ to None, as for a dataclass with eq); repr shows them."""
 
     __slots__: tuple[str, ...] = ()
+    if TYPE_CHECKING:  # (so mypy takes a record for a dataclass: dataclasses.replace...)
+        __dataclass_fields__: ClassVar[dict[str, Field[Any]]]
+    else:
+        __dataclass_fields__ = _DataclassFields()
 
     def _fields(self) -> tuple[Any, ...]:
         return tuple(getattr(self, name) for name in self.__slots__)

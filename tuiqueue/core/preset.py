@@ -4,9 +4,9 @@ anyone on the store can submit again by name."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
 from typing import Any
 
+from tuiqueue.core.plain import FrozenRecord
 from tuiqueue.core.queues import DEFAULT_QUEUE
 from tuiqueue.core.status import Priority
 from tuiqueue.core.text import quote
@@ -49,23 +49,49 @@ def check_preset_name(name: str) -> str:
     return name
 
 
-@dataclass(frozen=True, slots=True)
-class Preset:
-    """A saved form: what `submit --preset NAME` and the dashboard's preset list fill in."""
+class Preset(FrozenRecord):
+    """A saved form: what `submit --preset NAME` and the dashboard's preset list fill in
+    (a frozen plain record: core/plain.py)."""
 
+    __slots__ = __match_args__ = (
+        "name",
+        "type",
+        "params",
+        "priority",
+        "queue",
+        "created_at",
+        "updated_at",
+    )
     name: str
     type: str
-    params: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any]
     """The params as saved (checked against the type's schema then; defaults not filled in,
     so a type's changed default still applies to what the preset leaves out)."""
-    priority: Priority = Priority.NORMAL
-    queue: str = DEFAULT_QUEUE
-    created_at: float = 0.0
-    updated_at: float = 0.0
+    priority: Priority
+    queue: str
+    created_at: float
+    updated_at: float
     """When it was last saved (overwriting keeps created_at)."""
 
-    def __post_init__(self) -> None:
-        check_preset_name(self.name)
+    def __init__(
+        self,
+        name: str,
+        type: str,
+        params: dict[str, Any] | None = None,
+        priority: Priority = Priority.NORMAL,
+        queue: str = DEFAULT_QUEUE,
+        created_at: float = 0.0,
+        updated_at: float = 0.0,
+    ) -> None:
+        set_ = object.__setattr__
+        set_(self, "name", name)
+        set_(self, "type", type)
+        set_(self, "params", {} if params is None else params)  # (default_factory=dict)
+        set_(self, "priority", priority)
+        set_(self, "queue", queue)
+        set_(self, "created_at", created_at)
+        set_(self, "updated_at", updated_at)
+        check_preset_name(name)  # (the dataclass's __post_init__)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape (`tuiqueue preset list --json`, and what stores keep)."""
@@ -94,4 +120,14 @@ class Preset:
 
     def saved_over(self, old: Preset | None) -> Preset:
         """This preset as stored over `old` (same name): it keeps old's created_at."""
-        return self if old is None else replace(self, created_at=old.created_at)
+        if old is None:
+            return self
+        return Preset(
+            self.name,
+            self.type,
+            self.params,
+            self.priority,
+            self.queue,
+            old.created_at,
+            self.updated_at,
+        )
