@@ -13,9 +13,11 @@ import pytest
 
 from tuiqueue.core.history import History, TypeHistory
 from tuiqueue.core.job import Job, NewJob
+from tuiqueue.core.params import Param, Schema
 from tuiqueue.core.preset import Preset
 from tuiqueue.core.queues import ClaimScope, QueueInfo
 from tuiqueue.core.records import BulkResult, Changes, JobProcess, LogPage, Stats, WorkerInfo
+from tuiqueue.core.registry import JobType
 from tuiqueue.core.status import Priority, Status
 
 FACTORY = object()
@@ -72,7 +74,22 @@ WAS: dict[type, tuple[bool, list[tuple[str, Any]]]] = {
         [("name",), ("type",), ("params", FACTORY), ("priority", Priority.NORMAL),
          ("queue", "default"), ("created_at", 0.0), ("updated_at", 0.0)],
     ),
+    Param: (
+        True,
+        [("name",), ("kind", "str"), ("default", None), ("min", None), ("max", None),
+         ("max_length", None), ("required", False), ("help", ""), ("choices", ()), ("label", "")],
+    ),
+    Schema: (True, [("params", ())]),
+    # (and is_async, a field out of __init__, ==, and hash: now a property, out of repr)
+    JobType: (
+        True,
+        [("name",), ("fn",), ("description", ""), ("schema", FACTORY), ("retry_safe", False),
+         ("max_attempts", 1), ("timeout", None), ("isolation", "thread"), ("every", None),
+         ("cron", None)],
+    ),
 }  # fmt: skip
+VALID = {JobType: {"isolation": "process"}}
+"""Values a record checks (the other fields get "v0", "v1"...)."""
 
 
 def _reference(cls: type) -> type:
@@ -83,7 +100,7 @@ def _reference(cls: type) -> type:
         if not default:
             fields.append((name, Any))
         elif default[0] is FACTORY:
-            factory = dict if name in ("skipped", "params") else list
+            factory = {"skipped": dict, "params": dict, "schema": Schema}.get(name, list)
             fields.append((name, Any, dataclasses.field(default_factory=factory)))
         else:
             fields.append((name, Any, dataclasses.field(default=default[0])))
@@ -106,7 +123,7 @@ def test_a_plain_record_behaves_as_its_dataclass(cls: type) -> None:
             assert mine[name].default == theirs[name].default, name
     assert cls.__match_args__ == ref.__match_args__  # type: ignore[attr-defined]
 
-    values = {name: f"v{i}" for i, name in enumerate(names)}  # (a preset's name is checked)
+    values = {name: f"v{i}" for i, name in enumerate(names)} | VALID.get(cls, {})
     a, b = cls(**values), ref(**values)
     assert repr(a) == repr(b)
     assert a == cls(**values) and not a != cls(**values)
@@ -131,6 +148,7 @@ def test_a_plain_record_behaves_as_its_dataclass(cls: type) -> None:
         assert twin == a and type(twin) is cls
 
     required = {name: f"v{i}" for i, (name, *default) in enumerate(spec) if not default}
+    required |= {k: v for k, v in VALID.get(cls, {}).items() if k in required}
     bare, bare_ref = cls(**required), ref(**required)
     assert repr(bare) == repr(bare_ref)
     for name, *default in spec:
@@ -143,7 +161,7 @@ def test_the_dataclasses_functions_still_work_on_a_plain_record(cls: type) -> No
     """dataclasses.fields, replace, asdict, astuple and is_dataclass (people use them on
     Job) work as on the dataclass it was."""
     ref = _reference(cls)
-    values = {name: f"v{i}" for i, (name, *_) in enumerate(WAS[cls][1])}
+    values = {name: f"v{i}" for i, (name, *_) in enumerate(WAS[cls][1])} | VALID.get(cls, {})
     a, b = cls(**values), ref(**values)
     assert dataclasses.is_dataclass(cls) and dataclasses.is_dataclass(a)
     assert [f.name for f in dataclasses.fields(a)] == [f.name for f in dataclasses.fields(b)]
@@ -158,3 +176,16 @@ def test_the_dataclasses_functions_still_work_on_a_plain_record(cls: type) -> No
     changed = dataclasses.replace(a, **{last: "new"})  # type: ignore[type-var]
     assert type(changed) is cls and getattr(changed, last) == "new"
     assert repr(changed) == repr(dataclasses.replace(b, **{last: "new"}))
+
+
+def test_a_job_type_knows_whether_it_is_async_without_inspecting_each_time() -> None:
+    async def body(ctx: object) -> None: ...
+
+    def plain(ctx: object) -> None: ...
+
+    kind = JobType("a", body)
+    assert kind.is_async and kind.is_async  # (the second from the first's answer)
+    assert not JobType("b", plain).is_async
+    assert JobType("a", body) == kind and hash(JobType("a", body)) == hash(kind)
+    with pytest.raises(ValueError, match="isolation must be one of"):
+        JobType("c", plain, isolation="fork")

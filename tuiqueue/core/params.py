@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from tuiqueue.core.plain import FrozenRecord
 from tuiqueue.core.text import quote
 
 Kind = Literal["int", "float", "str", "bool", "choice", "list", "urls"]
@@ -31,23 +31,59 @@ class ValidationError(ValueError):
         super().__init__("; ".join(self.errors.values()))
 
 
-@dataclass(frozen=True, slots=True)
-class Param:
-    """One typed parameter of a job type."""
+class Param(FrozenRecord):
+    """One typed parameter of a job type (a frozen plain record: core/plain.py)."""
 
+    __slots__ = __match_args__ = (
+        "name",
+        "kind",
+        "default",
+        "min",
+        "max",
+        "max_length",
+        "required",
+        "help",
+        "choices",
+        "label",
+    )
     name: str
-    kind: Kind = "str"
-    default: Any = None
-    min: float | None = None
+    kind: Kind
+    default: Any
+    min: float | None
     """Smallest number allowed (int/float) or fewest items (list/urls)."""
-    max: float | None = None
+    max: float | None
     """Largest number allowed (int/float) or most items (list/urls)."""
-    max_length: int | None = None
+    max_length: int | None
     """Longest string (or list item) allowed."""
-    required: bool = False
-    help: str = ""
-    choices: tuple[str, ...] = ()
-    label: str = ""
+    required: bool
+    help: str
+    choices: tuple[str, ...]
+    label: str
+
+    def __init__(
+        self,
+        name: str,
+        kind: Kind = "str",
+        default: Any = None,
+        min: float | None = None,
+        max: float | None = None,
+        max_length: int | None = None,
+        required: bool = False,
+        help: str = "",
+        choices: tuple[str, ...] = (),
+        label: str = "",
+    ) -> None:
+        set_ = object.__setattr__
+        set_(self, "name", name)
+        set_(self, "kind", kind)
+        set_(self, "default", default)
+        set_(self, "min", min)
+        set_(self, "max", max)
+        set_(self, "max_length", max_length)
+        set_(self, "required", required)
+        set_(self, "help", help)
+        set_(self, "choices", choices)
+        set_(self, "label", label)
 
     @property
     def title(self) -> str:
@@ -231,11 +267,14 @@ def _url_error(url: str, what: str) -> str | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
-class Schema:
-    """The ordered parameters of one job type."""
+class Schema(FrozenRecord):
+    """The ordered parameters of one job type (a frozen plain record)."""
 
-    params: tuple[Param, ...] = field(default_factory=tuple)
+    __slots__ = __match_args__ = ("params",)
+    params: tuple[Param, ...]
+
+    def __init__(self, params: tuple[Param, ...] = ()) -> None:
+        object.__setattr__(self, "params", params)
 
     def get(self, name: str) -> Param | None:
         """The parameter with this name, if any."""

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import importlib
-import inspect
 import sys
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from tuiqueue.core.params import Param, Schema
+from tuiqueue.core.plain import FrozenRecord
 from tuiqueue.core.text import quote
 
 ENTRY_POINT_GROUP = "tuiqueue.job_types"
@@ -26,38 +25,86 @@ class UnknownJobType(LookupError):
     """A job names a type that no loaded module registered."""
 
 
-@dataclass(frozen=True, slots=True)
-class JobType:
-    """A named kind of job: its function, description and parameter schema."""
+class JobType(FrozenRecord):
+    """A named kind of job: its function, description and parameter schema (a frozen plain
+    record: core/plain.py)."""
 
+    __match_args__ = (
+        "name",
+        "fn",
+        "description",
+        "schema",
+        "retry_safe",
+        "max_attempts",
+        "timeout",
+        "isolation",
+        "every",
+        "cron",
+    )
+    __slots__ = (*__match_args__, "_is_async")
     name: str
     fn: JobFunction
-    description: str = ""
-    schema: Schema = field(default_factory=Schema)
-    retry_safe: bool = False
+    description: str
+    schema: Schema
+    retry_safe: bool
     """True when running it again after a crash does no harm (it may be requeued)."""
-    max_attempts: int = 1
+    max_attempts: int
     """Runs allowed in total, counting retries after failures and crashes."""
-    timeout: float | None = None
+    timeout: float | None
     """Seconds a run may take before it is stopped and failed."""
-    isolation: str = "thread"
+    isolation: str
     """"process": the body runs in a child process of its own (killable, crash-contained);
     "thread" (the default): in the worker, an `async def` in its event loop, a `def` in a thread."""
-    every: str | None = None
+    every: str | None
     """A default schedule declared in code ("1h"): created by the first worker to start."""
-    cron: str | None = None
+    cron: str | None
     """A default schedule as a cron expression (instead of every)."""
-    is_async: bool = field(init=False, compare=False)
-    """An `async def` runs in the event loop; a plain `def` runs in a worker thread."""
+    _is_async: bool | None
 
-    def __post_init__(self) -> None:
-        # Decided once here: inspecting the function on every run showed up in profiles.
-        object.__setattr__(self, "is_async", inspect.iscoroutinefunction(self.fn))
-        if self.isolation not in ISOLATIONS:
+    def __init__(
+        self,
+        name: str,
+        fn: JobFunction,
+        description: str = "",
+        schema: Schema | None = None,
+        retry_safe: bool = False,
+        max_attempts: int = 1,
+        timeout: float | None = None,
+        isolation: str = "thread",
+        every: str | None = None,
+        cron: str | None = None,
+    ) -> None:
+        set_ = object.__setattr__
+        set_(self, "name", name)
+        set_(self, "fn", fn)
+        set_(self, "description", description)
+        set_(self, "schema", Schema() if schema is None else schema)  # (default_factory)
+        set_(self, "retry_safe", retry_safe)
+        set_(self, "max_attempts", max_attempts)
+        set_(self, "timeout", timeout)
+        set_(self, "isolation", isolation)
+        set_(self, "every", every)
+        set_(self, "cron", cron)
+        set_(self, "_is_async", None)
+        if isolation not in ISOLATIONS:
             raise ValueError(
-                f"job type {self.name!r}: isolation must be one of {', '.join(ISOLATIONS)}, "
-                f"not {self.isolation!r}"
+                f"job type {name!r}: isolation must be one of {', '.join(ISOLATIONS)}, "
+                f"not {isolation!r}"
             )
+
+    @property
+    def is_async(self) -> bool:
+        """An `async def` runs in the event loop; a plain `def` runs in a worker thread."""
+        found = self._is_async
+        if found is None:
+            # Decided once (inspecting the function on every run showed up in profiles), on
+            # first use: `tuiqueue submit` registers every type and runs none, and inspect
+            # is ~4 ms of it.
+            import inspect
+
+            found = inspect.iscoroutinefunction(self.fn)
+            object.__setattr__(self, "_is_async", found)
+        return found
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of `tuiqueue types --json`."""
@@ -130,12 +177,11 @@ class Registry:
         """Decorator: register fn as a job type taking (ctx, **params)."""
 
         def register(fn: F) -> F:
-            doc = (inspect.getdoc(fn) or "").strip().splitlines()
             self.add(
                 JobType(
                     name=name or fn.__name__,
                     fn=fn,
-                    description=description or (doc[0] if doc else ""),
+                    description=description or _first_doc_line(fn),
                     schema=Schema(tuple(params)),
                     retry_safe=retry_safe,
                     max_attempts=max(1, max_attempts),
@@ -148,6 +194,14 @@ class Registry:
             return fn
 
         return register
+
+
+def _first_doc_line(fn: Callable[..., Any]) -> str:
+    """The first line of fn's docstring, or "" (inspect only for a type given no description)."""
+    import inspect
+
+    doc = (inspect.getdoc(fn) or "").strip().splitlines()
+    return doc[0] if doc else ""
 
 
 REGISTRY = Registry()
