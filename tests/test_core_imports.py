@@ -68,8 +68,10 @@ HEAVY = {"textual", "httpx", "rich", "asyncio", "tuiqueue.engine.engine", "tuiqu
 
 def test_short_commands_on_sqlite_import_no_event_loop_nor_engine(db: str) -> None:
     submitted = _cli_modules(["--db", db, "submit", "echo", "-p", "message=hi"])
-    # Job modules import anyio (cheap: it loads its asyncio backend on first use only).
     assert not {m for m in submitted for h in HEAVY if m == h or m.startswith(h + ".")}
+    # Registering the job types imports none of what only running them needs (anyio and its
+    # inspect, subprocess), and the core's records are no dataclasses (core/plain.py).
+    assert not {"anyio", "inspect", "dataclasses", "subprocess"} & submitted
     # Their common forms run without click (cli/fast.py), nor the group's other commands.
     assert not {m for m in submitted if m == "click" or m.startswith("click.")}
     assert not {"tuiqueue.cli.group", "tuiqueue.cli.support"} & submitted
@@ -86,6 +88,7 @@ def test_short_commands_on_sqlite_import_no_event_loop_nor_engine(db: str) -> No
         # Nor click (cli/fast.py), nor what only the engine or a URL needs.
         assert not {m for m in modules if m == "click" or m.startswith("click.")}, args
         assert not {"tuiqueue.cli.group", "uuid", "platform"} & modules, args
+        assert not {"dataclasses", "inspect"} & modules, args
 
 
 def test_a_lazy_logger_logs_as_logging_does_and_prints_nothing_unasked() -> None:

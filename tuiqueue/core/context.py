@@ -7,11 +7,12 @@ import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any
-
-import anyio
+from typing import TYPE_CHECKING, Any
 
 from tuiqueue.core.records import Step
+
+if TYPE_CHECKING:
+    import anyio
 
 LINES_MAX = 50_000
 """Log lines held between flushes; a job printing faster loses the oldest, and says how many."""
@@ -169,6 +170,8 @@ class JobContext:
 
     async def checkpoint(self) -> None:
         """Raise JobCancelled if cancelled; wait here while paused; give others a turn."""
+        import anyio  # (not at the top: importing anyio is ~5 ms of every `tuiqueue submit`)
+
         await anyio.sleep(0)
         while self._paused and not self._stopping and self._resumed is not None:
             await self._resumed.wait()
@@ -205,6 +208,8 @@ class JobContext:
 
     def set_paused(self, paused: bool) -> None:
         """Engine: pause or resume this job."""
+        import anyio  # (not at the top: importing anyio is ~5 ms of every `tuiqueue submit`)
+
         if paused == self.paused:
             return
         if paused:

@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import anyio
-
 from tuiqueue.core.context import JobContext
 from tuiqueue.core.params import Param
 from tuiqueue.core.registry import job_type
@@ -31,6 +29,8 @@ TICK = 0.25
 )
 async def echo(ctx: JobContext, message: str, delay: int) -> dict[str, Any]:
     """Wait `delay` seconds (reporting progress), then return the message."""
+    import anyio  # (not at the top: importing anyio is ~5 ms of every `tuiqueue submit`)
+
     steps = int(delay / TICK)
     for step in range(1, steps + 1):
         await anyio.sleep(TICK)

@@ -11,8 +11,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import anyio
-
 from tuiqueue.core import proctree
 from tuiqueue.core.context import JobContext, JobFailed
 from tuiqueue.core.params import Param
@@ -48,6 +46,8 @@ async def stop_group(
 ) -> None:
     """SIGTERM every process of the attempt (its group and any that left it), then SIGKILL
     whatever is left after the grace period (or as soon as urgent() says so: a second Ctrl-C)."""
+    import anyio  # (not at the top: importing anyio is ~5 ms of every `tuiqueue submit`)
+
     pgid = process.pid
     grace = GRACE if grace is None else grace
     if grace > 0:
@@ -84,6 +84,8 @@ def _pause(tree: proctree.Tree, paused: bool) -> None:
 async def _watch(tree: proctree.Tree) -> None:
     """Keep the attempt's descendants known (one that clears its environment stays known
     while it lives) and collect those that died as the worker's adopted children."""
+    import anyio  # (not at the top: importing anyio is ~5 ms of every `tuiqueue submit`)
+
     while True:
         await anyio.sleep(WATCH_INTERVAL)
         tree.members(environ=False)
@@ -214,6 +216,8 @@ async def _pump(
 async def shell(ctx: JobContext, command: str, cwd: str = "") -> dict[str, Any]:
     """Run command; fail with its exit code and last lines if it exits non-zero."""
     import subprocess  # (here: ~3 ms of every `tuiqueue submit`, which registers this type)
+
+    import anyio  # (not at the top: importing anyio is ~5 ms of every `tuiqueue submit`)
 
     workdir = Path(cwd).expanduser() if cwd else None
     if workdir is not None and not workdir.is_dir():
