@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -12,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 from tuiqueue.core.records import Step
 
 if TYPE_CHECKING:
+    import threading
+
     import anyio
 
 LINES_MAX = 50_000
@@ -208,7 +209,9 @@ class JobContext:
 
     def set_paused(self, paused: bool) -> None:
         """Engine: pause or resume this job."""
-        import anyio  # (not at the top: importing anyio is ~5 ms of every `tuiqueue submit`)
+        import threading  # (with anyio: not at the top, see checkpoint)
+
+        import anyio
 
         if paused == self.paused:
             return

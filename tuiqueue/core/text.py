@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 
 _KEEP = frozenset("\n\t")
-_USERINFO = re.compile(
-    r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^:@/\s]*):(?P<pw>[^@/\s]*)@"
-)
+_USERINFO = r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^:@/\s]*):(?P<pw>[^@/\s]*)@"
+"""A URL's user and password (compiled by re on first use, ~0.2 ms, and cached there: every
+command imports this module, few mask a URL)."""
 
 
 def _visible(c: str) -> str:
@@ -54,4 +54,4 @@ def mask_url(url: str) -> str:
 
 def mask_secrets(text: str) -> str:
     """Text with the password of every URL in it masked (error messages quote their URL)."""
-    return _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:***@", text)
+    return re.sub(_USERINFO, lambda m: f"{m['scheme']}{m['user']}:***@", text)

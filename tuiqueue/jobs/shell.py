@@ -5,21 +5,23 @@ Its progress follows the percentages the command prints (jobs/shell_progress.py)
 from __future__ import annotations
 
 import os
-import signal
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tuiqueue.core import proctree
 from tuiqueue.core.context import JobContext, JobFailed
 from tuiqueue.core.params import Param
 from tuiqueue.core.registry import job_type
 from tuiqueue.core.text import one_line
-from tuiqueue.jobs.shell_progress import MESSAGE_MAX, ShellProgress
 
-if TYPE_CHECKING:  # anyio.abc and typing_extensions cost ~5 ms: `submit` loads this module
+# `tuiqueue submit` imports this module to register the type: what only running a command
+# needs (anyio, subprocess, signal, proctree, shell_progress and their regexes) is imported
+# where it is used, and anyio.abc and typing_extensions (~5 ms) only for the type checker.
+if TYPE_CHECKING:
     from anyio.abc import ByteReceiveStream, Process
+
+    from tuiqueue.core import proctree
 
 GRACE = 3.0
 """Seconds between SIGTERM and SIGKILL when a shell job is cancelled."""
@@ -46,7 +48,9 @@ async def stop_group(
 ) -> None:
     """SIGTERM every process of the attempt (its group and any that left it), then SIGKILL
     whatever is left after the grace period (or as soon as urgent() says so: a second Ctrl-C)."""
-    import anyio  # (not at the top: importing anyio is ~5 ms of every `tuiqueue submit`)
+    import signal  # (with anyio: not at the top, see the imports)
+
+    import anyio
 
     pgid = process.pid
     grace = GRACE if grace is None else grace
@@ -77,6 +81,8 @@ async def stop_group(
 
 def _pause(tree: proctree.Tree, paused: bool) -> None:
     """SIGSTOP (or SIGCONT) every process of the attempt, wherever it moved."""
+    import signal
+
     _signal_group(tree.root, signal.SIGSTOP if paused else signal.SIGCONT)
     tree.signal(signal.SIGSTOP if paused else signal.SIGCONT)
 
@@ -84,7 +90,7 @@ def _pause(tree: proctree.Tree, paused: bool) -> None:
 async def _watch(tree: proctree.Tree) -> None:
     """Keep the attempt's descendants known (one that clears its environment stays known
     while it lives) and collect those that died as the worker's adopted children."""
-    import anyio  # (not at the top: importing anyio is ~5 ms of every `tuiqueue submit`)
+    import anyio  # (not at the top: see the imports)
 
     while True:
         await anyio.sleep(WATCH_INTERVAL)
@@ -215,9 +221,12 @@ async def _pump(
 )
 async def shell(ctx: JobContext, command: str, cwd: str = "") -> dict[str, Any]:
     """Run command; fail with its exit code and last lines if it exits non-zero."""
-    import subprocess  # (here: ~3 ms of every `tuiqueue submit`, which registers this type)
+    import subprocess  # (here, not at the top: see the imports)
 
-    import anyio  # (not at the top: importing anyio is ~5 ms of every `tuiqueue submit`)
+    import anyio
+
+    from tuiqueue.core import proctree
+    from tuiqueue.jobs.shell_progress import MESSAGE_MAX, ShellProgress
 
     workdir = Path(cwd).expanduser() if cwd else None
     if workdir is not None and not workdir.is_dir():
