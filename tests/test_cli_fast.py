@@ -185,3 +185,49 @@ def test_a_stream_click_would_rewrap_goes_to_click(db: str, encoding: str) -> No
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines()[-1] == "True"
+
+
+PLUGIN = """
+from tuiqueue.core.registry import job_type
+
+LOG = open({log!r}, "w")
+LOG.write("loaded")  # (buffered: a normal exit flushes it; os._exit would drop it)
+
+
+@job_type("plug", description="A plugin's type.")
+def plug(ctx):
+    return None
+"""
+
+
+def test_a_short_command_exits_at_once_only_when_only_tuiqueue_ran(tmp_path: Path) -> None:
+    """The fast path skips the interpreter's teardown (fast.exit_now), yet atexit handlers
+    run, and a plugin's unflushed file is flushed as at any exit."""
+    db, log, mark = tmp_path / "jobs.db", tmp_path / "plugin.log", tmp_path / "atexit"
+    (tmp_path / "plug.py").write_text(PLUGIN.format(log=str(log)))
+    code = (
+        "import atexit, sys\n"
+        f"atexit.register(lambda: open({str(mark)!r}, 'w').write('ran'))\n"
+        "from tuiqueue.cli import run\n"
+        "run()\n"
+    )
+    env = cli_env({"TUIQUEUE_JOBS": str(tmp_path / "plug.py")})
+    for argv, printed in (
+        (["submit", "plug"], "1\n"),
+        (["submit", "echo", "-p", "message=hi"], "2\n"),
+        (["stats", "--json"], None),
+    ):
+        mark.unlink(missing_ok=True)
+        out = subprocess.run(
+            [sys.executable, "-c", code, "--db", str(db), *argv],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
+        assert out.returncode == 0 and out.stderr == "", (argv, out.stderr)
+        assert printed is None or out.stdout == printed, argv
+        assert mark.read_text() == "ran", argv
+        if argv[0] == "submit":
+            assert log.read_text() == "loaded", argv
+    assert fast.parse(["submit", "plug"]) is not None

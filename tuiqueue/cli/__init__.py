@@ -32,15 +32,26 @@ def run() -> None:
     enabled = gc.isenabled()  # (one someone else turned off stays off)
     gc.disable()
     try:
-        from tuiqueue.cli.fast import attempt
+        from tuiqueue.cli import fast
 
-        if attempt(sys.argv[1:]):
-            return
-        from tuiqueue.cli.group import main
+        command = fast.prepare(sys.argv[1:])
+        if command is None:
+            from tuiqueue.cli.group import main
     finally:
         gc.freeze()
         if enabled:
             gc.enable()
+    if command is not None:
+        if command():
+            fast.exit_now()
+            return
+        gc.disable()  # (it failed before changing anything: click runs it and says why)
+        try:
+            from tuiqueue.cli.group import main
+        finally:
+            gc.freeze()
+            if enabled:
+                gc.enable()
     main()
 
 
