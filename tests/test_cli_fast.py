@@ -133,12 +133,24 @@ def test_the_fast_path_and_click_say_the_same(tmp_path: Path) -> None:
         *by_click, _ = _run(click_dir, "click", full, env)
         assert by_fast == by_click, argv
         assert clicked is not expected, (argv, "fast path taken" if not clicked else "click ran")
-    # The default database ($TUIQUEUE_DB), as click resolves it.
-    for argv in (["list"], ["stats", "--json"], ["--db", "", "show", "2"]):
-        *by_fast, clicked = _run(fast_dir, "fast", argv, {**env, "TUIQUEUE_DB": "jobs.db"})
-        *by_click, _ = _run(click_dir, "click", argv, {**env, "TUIQUEUE_DB": "jobs.db"})
-        assert by_fast == by_click, argv
-        assert not clicked, argv
+    # The default database ($TUIQUEUE_DB, else in the user data folder), as click finds it.
+    for argv, extra in (
+        (["list"], {"TUIQUEUE_DB": "jobs.db"}),
+        (["stats", "--json"], {"TUIQUEUE_DB": "jobs.db"}),
+        (["--db", "", "show", "2"], {"TUIQUEUE_DB": "jobs.db"}),
+        (["submit", "echo", "-p", "message=home"], {}),
+        (["list", "--json"], {}),
+        (["cancel", "1"], {}),
+    ):
+        outputs = []
+        for folder, mode in ((fast_dir, "fast"), (click_dir, "click")):
+            data = {"XDG_DATA_HOME": str(folder / "data")}
+            *said, clicked = _run(folder, mode, argv, {**env, **data, **extra})
+            outputs.append(said)
+            if mode == "fast":
+                assert not clicked, argv
+        assert outputs[0] == outputs[1], argv
+    assert (fast_dir / "data" / "tuiqueue" / "tuiqueue.db").is_file()
 
 
 def test_what_the_fast_path_reads_and_what_it_leaves_to_click() -> None:

@@ -190,18 +190,15 @@ def prepare(argv: list[str]) -> Callable[[], bool] | None:
     plan = parse(argv)
     if plan is None or not (_utf8(sys.stdout) and _utf8(sys.stderr)):
         return None
-    if plan.db:
-        db = plan.db
-    elif os.environ.get("TUIQUEUE_DB"):
-        db = os.environ["TUIQUEUE_DB"]
-    else:
-        return None  # (the user data folder: platformdirs; click's path finds it)
-    if db == ":memory:" or "://" in db:
-        return None
     # The store and the core's records, with the collector off and then frozen (cli.run).
     # Not the registry: job modules, a plugin's among them, register their types in it
     # when the command runs, and what a frozen object holds is never freed at exit (a
     # plugin's open file would not be flushed), as when click runs the command.
+    from tuiqueue.store import default_db
+
+    db = plan.db or default_db()  # (as the group: --db, else $TUIQUEUE_DB, else user data)
+    if db == ":memory:" or "://" in db:
+        return None
     for module in ("tuiqueue.cli.direct", "tuiqueue.cli.output", "tuiqueue.store.sqlite"):
         import_module(module)
     return lambda: attempt(plan, db)
