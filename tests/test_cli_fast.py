@@ -4,6 +4,7 @@ stderr and exit status must be the same bytes."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -212,29 +213,42 @@ def plug(ctx):
 """
 
 
-def test_a_short_command_exits_at_once_only_when_only_tuiqueue_ran(tmp_path: Path) -> None:
+@pytest.mark.parametrize("how", ["entry point", "TUIQUEUE_JOBS"])
+def test_a_short_command_exits_at_once_only_when_only_tuiqueue_ran(
+    tmp_path: Path, how: str
+) -> None:
     """The fast path skips the interpreter's teardown (fast.exit_now), yet atexit handlers
     run, and a plugin's unflushed file is flushed as at any exit."""
     db, log, mark = tmp_path / "jobs.db", tmp_path / "plugin.log", tmp_path / "atexit"
-    (tmp_path / "plug.py").write_text(PLUGIN.format(log=str(log)))
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "tq_plug.py").write_text(PLUGIN.format(log=str(log)))
+    if how == "entry point":  # (an installed distribution, as importlib.metadata finds one)
+        info = site / "tq_plug-1.0.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text("Metadata-Version: 2.1\nName: tq-plug\nVersion: 1.0\n")
+        (info / "entry_points.txt").write_text("[tuiqueue.job_types]\nplug = tq_plug\n")
+        extra = {"PYTHONPATH": f"{cli_env()['PYTHONPATH']}{os.pathsep}{site}"}
+    else:
+        extra = {"TUIQUEUE_JOBS": str(site / "tq_plug.py")}
     code = (
         "import atexit, sys\n"
         f"atexit.register(lambda: open({str(mark)!r}, 'w').write('ran'))\n"
         "from tuiqueue.cli import run\n"
         "run()\n"
     )
-    env = cli_env({"TUIQUEUE_JOBS": str(tmp_path / "plug.py")})
     for argv, printed in (
         (["submit", "plug"], "1\n"),
         (["submit", "echo", "-p", "message=hi"], "2\n"),
         (["stats", "--json"], None),
     ):
         mark.unlink(missing_ok=True)
+        log.unlink(missing_ok=True)
         out = subprocess.run(
             [sys.executable, "-c", code, "--db", str(db), *argv],
             capture_output=True,
             text=True,
-            env=env,
+            env=cli_env(extra),
             check=False,
         )
         assert out.returncode == 0 and out.stderr == "", (argv, out.stderr)

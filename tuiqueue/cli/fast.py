@@ -1,7 +1,7 @@
 """The common short commands on a SQLite file, without click.
 
 Importing click and building the group is some 10-15 ms of a `tuiqueue list` that does ~1 ms
-of work. So `run` (cli/__init__.py) first hands argv to `attempt`, which reads by hand the
+of work. So `run` (cli/__init__.py) first hands argv to `prepare`, which reads by hand the
 exact forms it fully understands:
 
     tuiqueue [--db PATH] submit TYPE [-p NAME=VALUE]... [--priority P] [--queue NAME] [--json]
@@ -12,11 +12,11 @@ exact forms it fully understands:
 
 and runs them with the same code the click commands run (Direct, output.py). Anything else
 (help, another option, an odd form, a value click would refuse or convert, another store
-than a SQLite file) returns False and click runs the command, so its messages and usage
-errors stay its own. So does any failure before the command changed something: click runs it
-again from the start and says what is wrong in its words. A failure after a change (a second
-id of `cancel`) is said here, as friendly_errors says it (tests/test_cli_fast.py runs a
-corpus of argv both ways and compares the bytes).
+than a SQLite file) gets None and click runs the command, so its messages and usage errors
+stay its own. So does any failure before the command changed something: click runs it again
+from the start and says what is wrong in its words. A failure after a change (a second id of
+`cancel`) is said here, as friendly_errors says it (tests/test_cli_fast.py runs a corpus of
+argv both ways and compares the bytes). Once done, the process ends at once (exit_now).
 """
 
 from __future__ import annotations
@@ -235,6 +235,8 @@ def exit_now() -> None:
     the same). atexit handlers run and the standard streams are flushed first; only when
     nothing but tuiqueue's own code ran (no other thread, no job type of a plugin, whose
     open files would be flushed at a normal exit); else it returns, for a normal exit."""
+    if sys.flags.inspect or os.environ.get("PYTHONINSPECT") or os.environ.get("TUIQUEUE_JOBS"):
+        return  # (python -i wants its prompt; --jobs modules are a plugin's code)
     threading = sys.modules.get("threading")
     if threading is not None and threading.active_count() > 1:
         return
