@@ -257,3 +257,14 @@ def test_a_short_command_exits_at_once_only_when_only_tuiqueue_ran(
         if argv[0] == "submit":
             assert log.read_text() == "loaded", argv
     assert fast.parse(["submit", "plug"]) is not None
+
+
+def test_submit_with_a_job_file_goes_to_click(db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A --jobs file runs each time it is loaded: click alone loads it (once)."""
+    argv = ["--db", db, "submit", "echo", "-p", "message=hi"]
+    assert fast.prepare(argv) is not None
+    monkeypatch.setenv("TUIQUEUE_JOBS", "mine.jobs")
+    assert fast.prepare(argv) is not None
+    monkeypatch.setenv("TUIQUEUE_JOBS", "mine.jobs,./my_jobs.py")
+    assert fast.prepare(argv) is None
+    assert fast.prepare(["--db", db, "list"]) is not None

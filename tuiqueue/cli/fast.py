@@ -162,6 +162,12 @@ def _valid(command: str, options: dict[str, Any], args: list[str]) -> bool:
     return bool(args) and all(_is_id(a) for a in args)  # cancel
 
 
+def env_jobs() -> list[str]:
+    """The job modules of $TUIQUEUE_JOBS (as the group reads them)."""
+    raw = os.environ.get("TUIQUEUE_JOBS", "")
+    return [part for part in raw.replace(os.pathsep, ",").split(",") if part.strip()]
+
+
 def _is_id(text: str) -> bool:
     """Plain ASCII digits, which click's int reads the same (" 7", "+7", "7_0" go to click)."""
     return text.isascii() and text.isdigit() and len(text) < 19
@@ -190,6 +196,11 @@ def prepare(argv: list[str]) -> Callable[[], bool] | None:
     plan = parse(argv)
     if plan is None or not (_utf8(sys.stdout) and _utf8(sys.stderr)):
         return None
+    if plan.command == "submit" and any(
+        spec.strip().endswith(".py") or "/" in spec for spec in env_jobs()
+    ):
+        return None  # (a job file runs each time it is loaded: if click had to run submit
+        # after all, it would run twice)
     # The store and the core's records, with the collector off and then frozen (cli.run).
     # Not the registry: job modules, a plugin's among them, register their types in it
     # when the command runs, and what a frozen object holds is never freed at exit (a
@@ -343,8 +354,7 @@ def _submit(plan: Plan, db: str) -> Any:
 
     o = plan.options
     type_name = plan.args[0]
-    env = os.environ.get("TUIQUEUE_JOBS", "")
-    jobs = [part for part in env.replace(os.pathsep, ",").split(",") if part.strip()]
+    jobs = env_jobs()
     flags: dict[str, Any] = {
         "priority": o.get("priority") or "normal",
         "delay": None,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Awaitable, Callable, Sequence
 from importlib import import_module
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from tuiqueue.cli.fast import env_jobs
 from tuiqueue.cli.support import (
     BadInput,
     friendly_errors,
@@ -136,11 +136,6 @@ def load_all_commands() -> None:
         import_module(f"tuiqueue.cli.{module}")
 
 
-def _env_jobs() -> list[str]:
-    raw = os.environ.get("TUIQUEUE_JOBS", "")
-    return [part for part in raw.replace(os.pathsep, ",").split(",") if part.strip()]
-
-
 @click.group(
     cls=LazyGroup,
     invoke_without_command=True,
@@ -214,7 +209,7 @@ def main(
     on_finish: str | None,
 ) -> None:
     """Run, queue and watch jobs from your terminal. With no command, open the dashboard."""
-    settings = Settings(db or default_db(), [*_env_jobs(), *jobs])
+    settings = Settings(db or default_db(), [*env_jobs(), *jobs])
     ctx.obj = settings
     given = [
         name
