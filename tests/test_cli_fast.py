@@ -96,6 +96,13 @@ CORPUS: list[tuple[list[str], bool]] = [
     (["--db", "redis://:secret@127.0.0.1:1/0", "stats"], CLICK),
     (["--db", "mysql://u:pw@host/db", "list"], CLICK),
     (["--", "list"], CLICK),
+    # The store's own failures are said as click says them, without trying twice.
+    (["--db", "bad.db", "list"], FAST),
+    (["--db", "bad.db", "show", "1"], FAST),
+    (["--db", "bad.db", "stats", "--json"], FAST),
+    (["--db", "bad.db", "cancel", "1", "2"], FAST),
+    (["--db", "bad.db", "submit", "echo", "-p", "message=hi"], FAST),
+    (["--db", "bad.db", "submit", "echo", "-p", "nonsense"], CLICK),
 ]
 """Each is run after `--db jobs.db` (relative: the same text in both folders), in order:
 the two files go through the same changes."""
@@ -127,6 +134,8 @@ def test_the_fast_path_and_click_say_the_same(tmp_path: Path) -> None:
     fast_dir, click_dir = tmp_path / "fast", tmp_path / "click"
     fast_dir.mkdir()
     click_dir.mkdir()
+    for folder in (fast_dir, click_dir):
+        (folder / "bad.db").write_text("not a database")
     env = cli_env()
     for argv, expected in CORPUS:
         full = argv if argv[:1] == ["--db"] else ["--db", "jobs.db", *argv]

@@ -15,8 +15,9 @@ and runs them with the same code the click commands run (Direct, output.py). Any
 than a SQLite file) gets None and click runs the command, so its messages and usage errors
 stay its own. So does any failure before the command changed something: click runs it again
 from the start and says what is wrong in its words. A failure after a change (a second id of
-`cancel`) is said here, as friendly_errors says it (tests/test_cli_fast.py runs a corpus of
-argv both ways and compares the bytes). Once done, the process ends at once (exit_now).
+`cancel`) or of the store itself (a damaged file, one locked past the retries) is said here,
+as friendly_errors says it (tests/test_cli_fast.py runs a corpus of argv both ways and
+compares the bytes). Once done, the process ends at once (exit_now).
 """
 
 from __future__ import annotations
@@ -179,12 +180,20 @@ def _utf8(stream: Any) -> bool:
     return encoding == "utf8"
 
 
-class Later(Exception):
-    """A failure after the command changed something: said here, not handed to click."""
+class Said(Exception):
+    """A failure said here as click would say it, not handed to click: one after the command
+    changed something, or the store's own (a damaged file, one locked past the retries:
+    click would only wait as long again to say the same)."""
 
     def __init__(self, cause: BaseException) -> None:
         super().__init__(cause)
         self.cause = cause
+
+
+def _said_here(exc: BaseException, changed: bool) -> bool:
+    from tuiqueue.store.base import StoreError
+
+    return changed or isinstance(exc, StoreError)
 
 
 def prepare(argv: list[str]) -> Callable[[], bool] | None:
@@ -219,12 +228,12 @@ def attempt(plan: Plan, db: str) -> bool:
     """Run the command (True), or say it failed before it changed anything (False)."""
     try:
         return _run(plan, db)
-    except Later as later:
+    except Said as said:
         from tuiqueue.cli.output import refusal
 
-        message = refusal(later.cause)
+        message = refusal(said.cause)
         if message is None:
-            raise later.cause from None
+            raise said.cause from None
         sys.stdout.flush()
         sys.stderr.write(f"Error: {message}\n")
         sys.stderr.flush()
@@ -304,19 +313,19 @@ def _run(plan: Plan, db: str) -> bool:
                 try:
                     job = direct.command(int(arg), "cancel")
                 except Exception as exc:
-                    if done:
-                        raise Later(exc) from exc
+                    if _said_here(exc, bool(done)):
+                        raise Said(exc) from exc
                     raise
                 done.append(True)
                 output.echo(output.command_said(job, "cancel"))
 
         try:
             _on_store(db, cancel)
-        except Later:
+        except Said:
             raise
         except Exception as exc:
-            if done:
-                raise Later(exc) from exc
+            if _said_here(exc, bool(done)):
+                raise Said(exc) from exc
             return False
         return True
     try:
@@ -341,7 +350,9 @@ def _run(plan: Plan, db: str) -> bool:
         else:
             result = _on_store(db, lambda d: d.stats())
             shown = lambda: output.print_stats(result, as_json)  # noqa: E731
-    except Exception:
+    except Exception as exc:
+        if _said_here(exc, False):
+            raise Said(exc) from exc
         return False  # (read-only: click's run says what went wrong)
     shown()
     return True
@@ -377,6 +388,6 @@ def _submit(plan: Plan, db: str) -> Any:
         load_job_types(jobs)
         return _on_store(db, submit)
     except Exception as exc:
-        if added:  # (closing the store failed: the job is queued)
-            raise Later(exc) from exc
+        if _said_here(exc, bool(added)):  # (added: closing the store failed, the job is queued)
+            raise Said(exc) from exc
         return None
