@@ -100,6 +100,36 @@ async def test_a_claim_takes_only_its_types_in_run_order(store: Store) -> None:
     assert [j.id for j in rest] == [ids[3], ids[0]]
 
 
+async def test_a_typed_claim_takes_the_best_across_queues_and_types(store: Store) -> None:
+    # (PostgreSQL claims such a scope as the first rows of each (queue, type) pair: the
+    # best `limit` of all pairs must come out, in run order, and never a paused queue's.)
+    added = await store.add(
+        [
+            job("a", "q1", priority=Priority.LOW),
+            job("b", "q2", priority=Priority.HIGH),
+            job("b", "q1"),
+            job("a", "q3", priority=Priority.CRITICAL),
+            job("a", "q2", priority=Priority.HIGH),
+            job("a", "q1", priority=Priority.HIGH),
+            job("x", "default", priority=Priority.CRITICAL),
+            job("b", "q2", priority=Priority.HIGH),
+        ],
+        NOW,
+    )
+    ids = [j.id for j in added]
+    await store.pause_queue("q3", True)
+    scope = ClaimScope.of(["a", "b"])
+    got = await store.claim("w", 3, NOW, scope)
+    assert [j.id for j in got] == [ids[1], ids[4], ids[5]]
+    got = await store.claim("w", 10, NOW, scope)
+    assert [j.id for j in got] == [ids[7], ids[2], ids[0]]
+    assert await store.claim("w", 10, NOW, scope) == []
+    assert await store.claim("w", 10, NOW, ClaimScope.of(["a"], ["q1", "q3"])) == []
+    await store.pause_queue("q3", False)
+    got = await store.claim("w", 10, NOW, ClaimScope.of(["a", "x"], ["q3", "default"]))
+    assert [j.id for j in got] == [ids[3], ids[6]]
+
+
 async def test_a_claim_takes_only_its_queues(store: Store) -> None:
     added = await store.add([job(queue="q1"), job(queue="q2"), job(), job(queue="q1")], NOW)
     assert [j.queue for j in added] == ["q1", "q2", "default", "q1"]

@@ -227,6 +227,13 @@ async def claim(
                 qwhere += f" AND queue = ${len(qargs)}"
                 parts.append((PICK.format(where=qwhere, limit=room), qargs))
     if len(parts) == 1:  # no capped queue: pick and take in one statement
+        by_pairs = _claim_by_pairs(scope, paused | set(caps), limit)
+        if by_pairs is not None:
+            statement, pair_args = by_pairs
+            rows = await conn.fetch(statement, *head, *pair_args)
+            jobs = [row_to_job(r) for r in rows]
+            jobs.sort(key=lambda j: (-j.priority, j.id))
+            return jobs
         select, pick_args = parts[0]
         pick_args = [*head, *pick_args]
         select = select.replace("SELECT id, priority FROM", "SELECT id FROM")
@@ -250,6 +257,57 @@ async def claim(
 
 
 CLAIM_PICKED = CLAIM.replace("ANY($5::bigint[])", "ANY(ARRAY({select}))")
+
+PAIRS_MAX = 64
+"""(queue, type) pairs named in a claim; past this (a worker given that many queues and
+types), a claim reads the pending rows in one scan (PICK) instead."""
+
+_PENDING_QUEUES = (
+    "q(queue) AS ((SELECT queue FROM jobs WHERE status = 'pending' ORDER BY queue LIMIT 1) "
+    "UNION ALL SELECT (SELECT j.queue FROM jobs j WHERE j.status = 'pending' "
+    "AND j.queue > q.queue ORDER BY j.queue LIMIT 1) FROM q WHERE q.queue IS NOT NULL)"
+)
+"""The queues with pending jobs: one descent of jobs_claim per queue (a loose index scan)."""
+
+CLAIM_PAIRS = (
+    "WITH RECURSIVE {pairs}, pick AS (SELECT x.id, x.priority FROM p CROSS JOIN LATERAL ("
+    "SELECT id, priority FROM jobs WHERE status = 'pending' AND queue = p.queue "
+    f"AND type = p.type AND {VISIBLE} ORDER BY priority DESC, id LIMIT {{limit}} "
+    "FOR UPDATE SKIP LOCKED) x) "
+    + CLAIM.replace(
+        "ANY($5::bigint[])",
+        "ANY(ARRAY(SELECT id FROM pick ORDER BY priority DESC, id LIMIT {limit}))",
+    )
+)
+"""The claim as the first rows of each (queue, type) pair's range of jobs_claim (in its
+order: `limit` rows read per pair at most), the best `limit` of them taken. One scan of
+the pending rows filtered by type (PICK) reads and sorts every pending row when the
+planner misjudges the table (as it does while autovacuum has not analysed a queue that
+filled fast): 2.8 ms a claim of 8 with 4,000 jobs queued, growing with the queue."""
+
+
+def _claim_by_pairs(
+    scope: ClaimScope, skip: Collection[str], limit: int
+) -> tuple[str, list[Any]] | None:
+    """The claim by (queue, type) pairs (CLAIM_PAIRS: statement, arguments after the head's
+    four), or None when the scope names no types or too many pairs."""
+    if scope.types is None:
+        return None
+    types = sorted(scope.types)
+    if scope.queues is None:
+        pairs = (
+            f"{_PENDING_QUEUES}, p(queue, type) AS (SELECT q.queue, t FROM q, "
+            "unnest($5::text[]) t WHERE q.queue IS NOT NULL AND q.queue <> ALL($6::text[]))"
+        )
+        args: list[Any] = [types, sorted(skip)]
+    else:
+        queues = sorted(q for q in scope.queues if q not in skip)
+        if len(queues) * len(types) > PAIRS_MAX:
+            return None
+        pairs = "p(queue, type) AS (SELECT * FROM unnest($5::text[], $6::text[]))"
+        args = [[q for q in queues for _ in types], [t for _ in queues for t in types]]
+    return CLAIM_PAIRS.format(pairs=pairs, limit=int(limit)), args
+
 
 FINISH = (
     "UPDATE jobs SET status = $1, worker = CASE WHEN $2 THEN worker END, token = NULL, "
