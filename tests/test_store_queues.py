@@ -130,6 +130,15 @@ async def test_a_typed_claim_takes_the_best_across_queues_and_types(store: Store
     assert [j.id for j in got] == [ids[3], ids[6]]
 
 
+async def test_a_typed_claim_takes_types_with_quotes_and_backslashes(store: Store) -> None:
+    # (PostgreSQL writes a claim's type names into its statement: they must stay text.)
+    odd = ["it's", "back\\slash", "\\'; SELECT 1; --", "e'\\x41'"]
+    added = await store.add([job(t) for t in [*odd, "plain"]], NOW)
+    got = await store.claim("w", 10, NOW, ClaimScope.of(odd))
+    assert [(j.id, j.type) for j in got] == [(j.id, j.type) for j in added[:4]]
+    assert [j.type for j in await store.claim("w", 10, NOW, ClaimScope.of(["plain"]))] == ["plain"]
+
+
 async def test_a_claim_takes_only_its_queues(store: Store) -> None:
     added = await store.add([job(queue="q1"), job(queue="q2"), job(), job(queue="q1")], NOW)
     assert [j.queue for j in added] == ["q1", "q2", "default", "q1"]

@@ -290,23 +290,37 @@ def _claim_by_pairs(
     scope: ClaimScope, skip: Collection[str], limit: int
 ) -> tuple[str, list[Any]] | None:
     """The claim by (queue, type) pairs (CLAIM_PAIRS: statement, arguments after the head's
-    four), or None when the scope names no types or too many pairs."""
+    four), or None when the scope names no types or too many pairs.
+
+    The names are written into the statement, not bound: with arrays as parameters the
+    planner's guess of their size makes the generic plan look dearer than a custom one,
+    so PostgreSQL planned the claim again at every call (0.55 -> 0.29 ms a claim)."""
     if scope.types is None:
         return None
     types = sorted(scope.types)
     if scope.queues is None:
         pairs = (
             f"{_PENDING_QUEUES}, p(queue, type) AS (SELECT q.queue, t FROM q, "
-            "unnest($5::text[]) t WHERE q.queue IS NOT NULL AND q.queue <> ALL($6::text[]))"
+            f"unnest({text_array(types)}) t WHERE q.queue IS NOT NULL "
+            f"AND q.queue <> ALL({text_array(sorted(skip))}))"
         )
-        args: list[Any] = [types, sorted(skip)]
     else:
         queues = sorted(q for q in scope.queues if q not in skip)
         if len(queues) * len(types) > PAIRS_MAX:
             return None
-        pairs = "p(queue, type) AS (SELECT * FROM unnest($5::text[], $6::text[]))"
-        args = [[q for q in queues for _ in types], [t for _ in queues for t in types]]
-    return CLAIM_PAIRS.format(pairs=pairs, limit=int(limit)), args
+        pairs = (
+            "p(queue, type) AS (SELECT * FROM unnest("
+            f"{text_array([q for q in queues for _ in types])}, "
+            f"{text_array([t for _ in queues for t in types])}))"
+        )
+    return CLAIM_PAIRS.format(pairs=pairs, limit=int(limit)), []
+
+
+def text_array(values: Sequence[str]) -> str:
+    """A text[] literal of these strings, safe for any text (E'' with quotes and backslashes
+    escaped, whatever standard_conforming_strings says)."""
+    quoted = ("E'" + v.replace("\\", "\\\\").replace("'", "''") + "'" for v in values)
+    return f"ARRAY[{','.join(quoted)}]::text[]"
 
 
 FINISH = (
