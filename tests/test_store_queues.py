@@ -163,6 +163,27 @@ async def test_a_paused_queue_gives_nothing_and_resumes(store: Store) -> None:
     assert [j.id for j in await store.claim("w", 10, NOW)] == [held.id]
 
 
+async def test_a_typed_claim_takes_a_capped_queues_best_up_to_its_cap(store: Store) -> None:
+    added = await store.add(
+        [
+            job("a", "cap"),
+            job("b", "cap", priority=Priority.HIGH),
+            job("a", priority=Priority.CRITICAL),
+            job("b", "cap"),
+            job("a", priority=Priority.LOW),
+        ],
+        NOW,
+    )
+    ids = [j.id for j in added]
+    await store.limit_queue("cap", 2)
+    got = await store.claim("w1", 10, NOW, ClaimScope.of(["a", "b"]))
+    assert [j.id for j in got] == [ids[2], ids[1], ids[0], ids[4]]
+    assert await store.claim("w2", 10, NOW, ClaimScope.of(["a", "b"], ["cap"])) == []
+    await store.limit_queue("cap", 3)
+    got = await store.claim("w2", 10, NOW, ClaimScope.of(["a", "b"], ["cap", "default"]))
+    assert [j.id for j in got] == [ids[3]]
+
+
 async def test_a_capped_queue_runs_at_most_its_limit_across_workers(store: Store) -> None:
     added = await store.add([job("a", "cap") for _ in range(3)] + [job("b", "cap")], NOW)
     await store.add([job("a") for _ in range(3)], NOW)
