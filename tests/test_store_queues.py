@@ -100,6 +100,45 @@ async def test_a_claim_takes_only_its_types_in_run_order(store: Store) -> None:
     assert [j.id for j in rest] == [ids[3], ids[0]]
 
 
+async def test_a_typed_claim_takes_the_best_across_queues_and_types(store: Store) -> None:
+    # (PostgreSQL claims such a scope as the first rows of each (queue, type) pair: the
+    # best `limit` of all pairs must come out, in run order, and never a paused queue's.)
+    added = await store.add(
+        [
+            job("a", "q1", priority=Priority.LOW),
+            job("b", "q2", priority=Priority.HIGH),
+            job("b", "q1"),
+            job("a", "q3", priority=Priority.CRITICAL),
+            job("a", "q2", priority=Priority.HIGH),
+            job("a", "q1", priority=Priority.HIGH),
+            job("x", "default", priority=Priority.CRITICAL),
+            job("b", "q2", priority=Priority.HIGH),
+        ],
+        NOW,
+    )
+    ids = [j.id for j in added]
+    await store.pause_queue("q3", True)
+    scope = ClaimScope.of(["a", "b"])
+    got = await store.claim("w", 3, NOW, scope)
+    assert [j.id for j in got] == [ids[1], ids[4], ids[5]]
+    got = await store.claim("w", 10, NOW, scope)
+    assert [j.id for j in got] == [ids[7], ids[2], ids[0]]
+    assert await store.claim("w", 10, NOW, scope) == []
+    assert await store.claim("w", 10, NOW, ClaimScope.of(["a"], ["q1", "q3"])) == []
+    await store.pause_queue("q3", False)
+    got = await store.claim("w", 10, NOW, ClaimScope.of(["a", "x"], ["q3", "default"]))
+    assert [j.id for j in got] == [ids[3], ids[6]]
+
+
+async def test_a_typed_claim_takes_types_with_quotes_and_backslashes(store: Store) -> None:
+    # (PostgreSQL writes a claim's type names into its statement: they must stay text.)
+    odd = ["it's", "back\\slash", "\\'; SELECT 1; --", "e'\\x41'"]
+    added = await store.add([job(t) for t in [*odd, "plain"]], NOW)
+    got = await store.claim("w", 10, NOW, ClaimScope.of(odd))
+    assert [(j.id, j.type) for j in got] == [(j.id, j.type) for j in added[:4]]
+    assert [j.type for j in await store.claim("w", 10, NOW, ClaimScope.of(["plain"]))] == ["plain"]
+
+
 async def test_a_claim_takes_only_its_queues(store: Store) -> None:
     added = await store.add([job(queue="q1"), job(queue="q2"), job(), job(queue="q1")], NOW)
     assert [j.queue for j in added] == ["q1", "q2", "default", "q1"]
@@ -122,6 +161,27 @@ async def test_a_paused_queue_gives_nothing_and_resumes(store: Store) -> None:
     assert infos["free"].running == 1
     await store.pause_queue("held", False)
     assert [j.id for j in await store.claim("w", 10, NOW)] == [held.id]
+
+
+async def test_a_typed_claim_takes_a_capped_queues_best_up_to_its_cap(store: Store) -> None:
+    added = await store.add(
+        [
+            job("a", "cap"),
+            job("b", "cap", priority=Priority.HIGH),
+            job("a", priority=Priority.CRITICAL),
+            job("b", "cap"),
+            job("a", priority=Priority.LOW),
+        ],
+        NOW,
+    )
+    ids = [j.id for j in added]
+    await store.limit_queue("cap", 2)
+    got = await store.claim("w1", 10, NOW, ClaimScope.of(["a", "b"]))
+    assert [j.id for j in got] == [ids[2], ids[1], ids[0], ids[4]]
+    assert await store.claim("w2", 10, NOW, ClaimScope.of(["a", "b"], ["cap"])) == []
+    await store.limit_queue("cap", 3)
+    got = await store.claim("w2", 10, NOW, ClaimScope.of(["a", "b"], ["cap", "default"]))
+    assert [j.id for j in got] == [ids[3]]
 
 
 async def test_a_capped_queue_runs_at_most_its_limit_across_workers(store: Store) -> None:

@@ -202,7 +202,11 @@ async def claim(
     if skip:
         args.append(skip)
         where += f" AND queue <> ALL(${len(args)}::text[])"
-    parts.append((PICK.format(where=where, limit=int(limit)), args))
+    uncapped = _pairs(scope, skip)
+    if uncapped is None:
+        parts.append((PICK.format(where=where, limit=int(limit)), args))
+    else:
+        parts.append((PICK_PAIRS.format(pairs=uncapped, limit=int(limit)), []))
     capped = sorted(
         q for q in caps if q not in paused and (scope.queues is None or q in scope.queues)
     )
@@ -220,13 +224,23 @@ async def claim(
         )
         for queue in capped:
             room = min(limit, caps[queue] - int(running.get(queue, 0)))
-            if room > 0:
+            if room <= 0:
+                continue
+            one = _pairs(ClaimScope(scope.types, frozenset([queue])), paused)
+            if one is not None:
+                parts.append((PICK_PAIRS.format(pairs=one, limit=room), []))
+            else:
                 qargs: list[Any] = []
                 qwhere = _scope_sql(ClaimScope(scope.types, None), qargs)
                 qargs.append(queue)
                 qwhere += f" AND queue = ${len(qargs)}"
                 parts.append((PICK.format(where=qwhere, limit=room), qargs))
     if len(parts) == 1:  # no capped queue: pick and take in one statement
+        if uncapped is not None:
+            rows = await conn.fetch(CLAIM_PAIRS.format(pairs=uncapped, limit=int(limit)), *head)
+            jobs = [row_to_job(r) for r in rows]
+            jobs.sort(key=lambda j: (-j.priority, j.id))
+            return jobs
         select, pick_args = parts[0]
         pick_args = [*head, *pick_args]
         select = select.replace("SELECT id, priority FROM", "SELECT id FROM")
@@ -250,6 +264,72 @@ async def claim(
 
 
 CLAIM_PICKED = CLAIM.replace("ANY($5::bigint[])", "ANY(ARRAY({select}))")
+
+PAIRS_MAX = 64
+"""(queue, type) pairs named in a claim; past this (a worker given that many queues and
+types), a claim reads the pending rows in one scan (PICK) instead."""
+
+_PENDING_QUEUES = (
+    "q(queue) AS ((SELECT queue FROM jobs WHERE status = 'pending' ORDER BY queue LIMIT 1) "
+    "UNION ALL SELECT (SELECT j.queue FROM jobs j WHERE j.status = 'pending' "
+    "AND j.queue > q.queue ORDER BY j.queue LIMIT 1) FROM q WHERE q.queue IS NOT NULL)"
+)
+"""The queues with pending jobs: one descent of jobs_claim per queue (a loose index scan)."""
+
+_PICK_PAIRS_CTE = (
+    "WITH RECURSIVE {pairs}, pick AS (SELECT x.id, x.priority FROM p CROSS JOIN LATERAL ("
+    "SELECT id, priority FROM jobs WHERE status = 'pending' AND queue = p.queue "
+    f"AND type = p.type AND {VISIBLE} ORDER BY priority DESC, id LIMIT {{limit}} "
+    "FOR UPDATE SKIP LOCKED) x) "
+)
+PICK_PAIRS = (
+    _PICK_PAIRS_CTE + "SELECT id, priority FROM pick ORDER BY priority DESC, id LIMIT {limit}"
+)
+"""The best `limit` pending jobs of some (queue, type) pairs (see _pairs), each pair read as
+the first rows of its range of jobs_claim, in its order (`limit` rows per pair at most).
+One scan of the pending rows filtered by type (PICK) reads and sorts every pending row
+when the planner misjudges the table (as it does while autovacuum has not analysed a queue
+that filled fast): 2.8 ms a claim of 8 with 4,000 jobs queued, growing with the queue."""
+
+CLAIM_PAIRS = _PICK_PAIRS_CTE + CLAIM.replace(
+    "ANY($5::bigint[])",
+    "ANY(ARRAY(SELECT id FROM pick ORDER BY priority DESC, id LIMIT {limit}))",
+)
+"""PICK_PAIRS and the claim of what it picks, in one statement."""
+
+
+def _pairs(scope: ClaimScope, skip: Collection[str]) -> str | None:
+    """The CTE `p(queue, type)` of the pairs a claim in scope reads (PICK_PAIRS), leaving
+    out the queues in skip; None when the scope names no types, or too many pairs.
+
+    The names are written into the statement, not bound: with arrays as parameters the
+    planner's guess of their size makes the generic plan look dearer than a custom one,
+    so PostgreSQL planned the claim again at every call (0.55 -> 0.29 ms a claim)."""
+    if scope.types is None:
+        return None
+    types = sorted(scope.types)
+    if scope.queues is None:
+        return (
+            f"{_PENDING_QUEUES}, p(queue, type) AS (SELECT q.queue, t FROM q, "
+            f"unnest({text_array(types)}) t WHERE q.queue IS NOT NULL "
+            f"AND q.queue <> ALL({text_array(sorted(skip))}))"
+        )
+    queues = sorted(q for q in scope.queues if q not in skip)
+    if len(queues) * len(types) > PAIRS_MAX:
+        return None
+    return (
+        "p(queue, type) AS (SELECT * FROM unnest("
+        f"{text_array([q for q in queues for _ in types])}, "
+        f"{text_array([t for _ in queues for t in types])}))"
+    )
+
+
+def text_array(values: Sequence[str]) -> str:
+    """A text[] literal of these strings, safe for any text (E'' with quotes and backslashes
+    escaped, whatever standard_conforming_strings says)."""
+    quoted = ("E'" + v.replace("\\", "\\\\").replace("'", "''") + "'" for v in values)
+    return f"ARRAY[{','.join(quoted)}]::text[]"
+
 
 FINISH = (
     "UPDATE jobs SET status = $1, worker = CASE WHEN $2 THEN worker END, token = NULL, "

@@ -48,6 +48,8 @@ from tuiqueue.store.sqlite_rows import (
     COLUMNS,
     _dumps,
     claimed_to_job,
+    json_ids,
+    json_tokens,
     row_to_job,
 )
 from tuiqueue.store.worker_locks import Liveness, WorkerLocks
@@ -59,6 +61,7 @@ log = logger(__name__)
 
 
 _LOCK_SAYS = {Liveness.ALIVE: True, Liveness.DEAD: False}
+_TERMINAL_VALUES = frozenset(s.value for s in TERMINAL)
 """What a worker's lock file says of it (no file: its heartbeat's age decides)."""
 
 
@@ -651,23 +654,23 @@ class SqliteStore(Store):
         """Run `statement` (_FINISH_JOBS or _FINISH_IDS) for the outcomes: its rows."""
         # Outcomes that record the same thing (typically: completed, no result) share one
         # UPDATE; one statement per outcome cost more than the rest of the transaction.
+        # (Status._value_ and a set of values: an enum's .value and its hash are Python
+        # calls, and this runs for every job finished.)
         groups: dict[tuple[Any, ...], tuple[list[int], list[str]]] = {}
+        last: tuple[Any, ...] | None = None
+        group: tuple[list[int], list[str]] = ([], [])
         for o in outcomes:
-            terminal = o.status in TERMINAL
+            status = o.status._value_
+            terminal = status in _TERMINAL_VALUES
             result = None if o.result is None or not terminal else _dumps(o.result)
-            key = (
-                o.status.value,
-                terminal,
-                o.progress,
-                o.message,
-                result,
-                o.run_at,
-                o.error,
-                o.traceback,
-            )
-            ids, tokens = groups.setdefault(key, ([], []))
-            ids.append(o.job_id)
-            tokens.append(o.token)
+            key = (status, terminal, o.progress, o.message, result, o.run_at, o.error, o.traceback)
+            if key != last:
+                found = groups.get(key)
+                if found is None:
+                    found = groups[key] = ([], [])
+                last, group = key, found
+            group[0].append(o.job_id)
+            group[1].append(o.token)
         rows: list[Any] = []
         for (status, terminal, progress, message, result, run_at, error, tb), (
             ids,
@@ -686,8 +689,8 @@ class SqliteStore(Store):
                     error,
                     tb,
                     version,
-                    _dumps(ids),
-                    _dumps(tokens),
+                    json_ids(ids),
+                    json_tokens(tokens),
                 ),
             )
             rows.extend(cursor)

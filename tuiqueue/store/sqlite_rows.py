@@ -20,6 +20,20 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), allow_nan=False)
 
 
+def json_ids(ids: Sequence[int]) -> str:
+    """A JSON array of job ids (what json_each reads in the finish: faster than _dumps)."""
+    return "[" + ",".join(map(str, ids)) + "]"
+
+
+def json_tokens(tokens: Sequence[str]) -> str:
+    """A JSON array of run tokens. Ours are letters, digits and dots, written without
+    json.dumps; anything that would need escaping goes through it."""
+    body = '","'.join(tokens)
+    if not body.isascii() or not body.isprintable() or '"' in body or "\\" in body:
+        return _dumps(list(tokens))
+    return '["' + body + '"]' if tokens else "[]"
+
+
 _STATUS = {s.value: s for s in Status}
 _PRIORITY = {int(p): p for p in Priority}
 
@@ -68,10 +82,11 @@ CLAIMED = (
 
 def claimed_to_job(row: Sequence[Any], now: float, worker: str, batch: str, version: int) -> Job:
     """Build the Job of a row a claim returned (CLAIMED) with what _CLAIM_SET wrote."""
+    params, deps = row[2], row[16]  # (_loads inlined for the usual "{}" and "[]")
     return Job(
         row[0],
         row[1],
-        _loads(row[2]),
+        {} if params == "{}" else json.loads(params),
         _PRIORITY[row[3]],
         Status.RUNNING,
         row[4],
@@ -89,7 +104,7 @@ def claimed_to_job(row: Sequence[Any], now: float, worker: str, batch: str, vers
         worker,
         f"{batch}.{row[0]}.{row[12]}",  # as _CLAIM_SET makes it
         row[15],
-        _loads(row[16]),
+        [] if deps == "[]" else json.loads(deps),
         0,
         version,
         now,
