@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Coroutine
 from functools import partial
 from typing import Any
@@ -33,6 +34,8 @@ from tuiqueue.ui.messages import (
     StatsStale,
     SubmitRequested,
 )
+from tuiqueue.ui.widgets.face import Face
+from tuiqueue.ui.widgets.input_face import InputFace
 from tuiqueue.ui.widgets.job_detail import JobDetail
 from tuiqueue.ui.widgets.job_form import JobForm
 from tuiqueue.ui.widgets.job_table import JobTable
@@ -52,6 +55,9 @@ FILTERS: list[tuple[str, frozenset[Status] | None]] = [
     *((str(status).capitalize(), frozenset({status})) for status in Status),
 ]
 """Status filter choices: the groups, then every status on its own."""
+
+TEXT_FILTER = "/ filter by id, type, message, params"
+"""The text filter's placeholder."""
 
 ALL_QUEUES = "All queues"
 """The queue filter's choice that shows every queue."""
@@ -299,6 +305,7 @@ class MainScreen(Screen[None]):
         self._pane_timer: Timer | None = None
         self._narrow: bool | None = None
         self._short: bool | None = None
+        self._building = asyncio.Lock()
         """The last size class seen: crossing it resets the panes to their automatic state."""
 
     def compose(self) -> ComposeResult:
@@ -314,9 +321,7 @@ class MainScreen(Screen[None]):
                     # Faces for the first frame; _after_first_frame builds the Selects.
                     yield SelectFace(FILTERS[0][0], self._status_filter, id="status-filter")
                     yield SelectFace(ALL_QUEUES, self._queue_filter, id="queue-filter")
-                    yield Input(
-                        placeholder="/ filter by id, type, message, params", id="text-filter"
-                    )
+                    yield InputFace(TEXT_FILTER, self._text_filter, id="text-filter")
                 self.table = JobTable(clock=self.dashboard.clock, id="jobs")
                 yield self.table
                 # Built after the first frame (its look until then: JobDetail.build).
@@ -331,6 +336,10 @@ class MainScreen(Screen[None]):
             allow_blank=False,
             id="status-filter",
         )
+
+    @staticmethod
+    def _text_filter() -> Input:
+        return Input(placeholder=TEXT_FILTER, id="text-filter")
 
     def _queue_filter(self) -> Select[str]:
         choices = [(ALL_QUEUES, ""), *((n, n) for n in self.queue_choices)]
@@ -369,14 +378,20 @@ class MainScreen(Screen[None]):
     # -- the window ----------------------------------------------------------------------
 
     async def _after_first_frame(self) -> None:
-        """Build what the first frame only showed: the Selects' faces (see SelectFace) and
-        the detail pane's parts (see JobDetail.build)."""
+        """Build what the first frame only showed: the faces (see Face) and the detail
+        pane's parts (see JobDetail.build)."""
         await self.wait_for_refresh()  # (a worker: not the screen's own task)
         with self.app.batch_update():
-            for face in list(self.query_one("#filters").query_children(SelectFace)):
-                await face.replace()
-            await self.query_one(JobForm).build_selects()  # (unless set_type did already)
+            await self._build_filters()
+            await self.query_one(JobForm).build_faces()  # (unless set_type did already)
             await self.pane.build()  # (unless _follow did already)
+
+    async def _build_filters(self) -> None:
+        """Put the filters' real widgets in their faces' places (once: the worker above and
+        a `/` pressed in the first frames may both ask)."""
+        async with self._building:
+            for face in list(self.query_one("#filters").query_children(Face)):
+                await face.replace()
 
     async def _load_first(self) -> None:
         """Once the store is open, load the first window and start the clock of the ages."""
@@ -1141,6 +1156,8 @@ class MainScreen(Screen[None]):
     def action_noop(self) -> None:
         """Listed for the help screen; the table itself handles enter."""
 
-    def action_filter(self) -> None:
+    async def action_filter(self) -> None:
         """Focus the text filter."""
-        self.query_one("#text-filter", Input).focus()
+        await self._build_filters()  # (at once after the first frame; this keeps it so)
+        if self.is_attached:
+            self.query_one("#text-filter", Input).focus()
