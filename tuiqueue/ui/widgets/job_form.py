@@ -290,11 +290,11 @@ class JobForm(VerticalScroll, can_focus=False):
         if fields:
             fields[0].query_one(f"#param-{fields[0].param.name}").focus()
             return
-        submit = self.query_one("#submit")
-        if isinstance(submit, Button):
-            submit.focus()
-        else:  # still its face (a key pressed in the first frames): once it is built
-            self.run_worker(self._focus_when_built(), group="form-focus", exclusive=True)
+        for submit in self.query("#submit"):  # (none: the form is being removed)
+            if isinstance(submit, Button):
+                submit.focus()
+            else:  # still its face (a key pressed in the first frames): once it is built
+                self.run_worker(self._focus_when_built(), group="form-focus", exclusive=True)
 
     async def _focus_when_built(self) -> None:
         await self.build_faces()
