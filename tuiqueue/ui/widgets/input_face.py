@@ -27,5 +27,7 @@ class InputFace(Face):
         than the width (the cursor's), then cut at the edge. Its colour (Textual's
         `input--placeholder` rule) is the face's, in the .tcss."""
         width = self.content_size.width
-        lines = Text(self.placeholder).wrap(self.app.console, width + 1) if width else []
+        if not width:
+            return Content("")
+        lines = Text(self.placeholder).wrap(self.app.console, width + 1)
         return Content(lines[0].plain if lines else "")
