@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import html
 import re
+import subprocess
+import sys
 from functools import partial
 from typing import Any
 
@@ -15,6 +17,7 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import Button, Input, Select
 
+from tests.conftest import cli_env
 from tests.test_ui_helpers import _quiet, new_app, table, wait_for
 from tuiqueue.ui.app import styles_dir
 from tuiqueue.ui.screens.main import FILTERS, TEXT_FILTER
@@ -49,6 +52,33 @@ async def test_the_queue_table_has_the_focus_from_the_start() -> None:
         assert app.focused is table(app)
         assert not isinstance(app.focused, TypeList)
     assert focused and set(focused) == {"JobTable"}
+
+
+LATER = (
+    "tuiqueue.ui.widgets.job_progress",
+    "tuiqueue.ui.widgets.job_summary",
+    "tuiqueue.ui.widgets.log_tail",
+    "tuiqueue.ui.widgets.log_view",
+    "tuiqueue.ui.widgets.param_field",
+    "textual.widgets._progress_bar",
+    "textual.widgets._switch",
+)
+"""Modules the main screen's first frame does not need: the pane's parts and the form's fields
+(built after it), with the Textual widgets only they use."""
+
+
+def test_the_app_leaves_the_panes_parts_and_the_fields_for_later() -> None:
+    """Importing the app (as the command does before the first frame) loads none of LATER; the
+    tests above and below build them (a pane, a type's fields) when wanted."""
+    out = subprocess.run(
+        [sys.executable, "-c", "import sys, tuiqueue.ui.app\nprint('\\n'.join(sys.modules))"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=cli_env(),
+    ).stdout.split()
+    assert "tuiqueue.ui.widgets.job_detail" in out  # (the app's modules are in the list)
+    assert not set(LATER) & set(out)
 
 
 class LogHarness(App[None]):

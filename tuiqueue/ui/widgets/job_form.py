@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import events
@@ -20,8 +20,13 @@ from tuiqueue.core.text import clean, one_line
 from tuiqueue.ui.messages import PresetSaveRequested, PresetsWanted, SubmitRequested
 from tuiqueue.ui.widgets.button_face import ButtonFace
 from tuiqueue.ui.widgets.face import Face
-from tuiqueue.ui.widgets.param_field import ParamField
 from tuiqueue.ui.widgets.select_face import SelectFace
+
+if TYPE_CHECKING:
+    from tuiqueue.ui.widgets.param_field import ParamField
+
+# The fields are imported when a type's are first built (after the first frame: they bring
+# Textual's Switch).
 
 PRESET_PROMPT = "Preset…"
 """What the preset bar's Select shows while no preset is chosen."""
@@ -117,6 +122,8 @@ class JobForm(VerticalScroll, can_focus=False):
         self.show_status("")
         self._forget_preset()
         self.offer_presets(job_type.name, [])
+        from tuiqueue.ui.widgets.param_field import ParamField
+
         fields = self.query_one("#form-fields", Vertical)
         await fields.remove_children()
         await fields.mount_all(ParamField(p) for p in job_type.schema.params)
@@ -248,6 +255,8 @@ class JobForm(VerticalScroll, can_focus=False):
     @property
     def fields(self) -> list[ParamField]:
         """The generated fields, in schema order."""
+        from tuiqueue.ui.widgets.param_field import ParamField
+
         return list(self.query(ParamField))
 
     @property
