@@ -13,12 +13,13 @@ from typing import Any
 import pytest
 from textual import events
 from textual.app import App, ComposeResult
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Button, Input, Select
 
 from tests.conftest import cli_env
-from tests.test_ui_helpers import _quiet, new_app, table, wait_for
+from tests.test_ui_helpers import _quiet, make_ui_registry, new_app, table, wait_for
+from tuiqueue.core.registry import REGISTRY, Registry
 from tuiqueue.ui.app import styles_dir
 from tuiqueue.ui.screens.main import FILTERS, TEXT_FILTER
 from tuiqueue.ui.widgets.button_face import ButtonFace
@@ -31,6 +32,7 @@ from tuiqueue.ui.widgets.log_tail import LogTail
 from tuiqueue.ui.widgets.log_view import LogSearch, LogView
 from tuiqueue.ui.widgets.select_face import SelectFace
 from tuiqueue.ui.widgets.type_list import TypeList
+from tuiqueue.ui.widgets.type_list_face import TypeListFace
 
 __all__ = ["_quiet"]
 
@@ -383,6 +385,114 @@ async def test_focus_first_on_a_form_leaving_the_screen_does_nothing() -> None:
         await form.remove()
         await pilot.pause()
         assert not app.query(Button) and app.focused is None
+
+
+class TypesHarness(App[None]):
+    """The type list (or its face) at the width of the dashboard's left column, styled as in
+    the dashboard, with nothing focused and the first type highlighted."""
+
+    CSS_PATH = str(styles_dir() / "dashboard.tcss")
+    CSS = "#left { height: 100%; }"
+    AUTO_FOCUS = None
+
+    def __init__(self, face: bool, registry: Registry, theme: str, narrow: bool) -> None:
+        super().__init__()
+        self.face = face
+        self.registry = registry
+        self._theme_name = theme
+        self.narrow = narrow
+
+    def compose(self) -> ComposeResult:
+        build = partial(TypeList, self.registry, id="types")
+        with Vertical(id="left", classes="-narrow" if self.narrow else ""):
+            yield TypeListFace(list(self.registry), build, id="types") if self.face else build()
+
+    def on_mount(self) -> None:
+        self.theme = self._theme_name
+        types = self.query_one("#types")
+        types.border_title = "Job types"
+        if isinstance(types, TypeList):
+            types.highlighted = 0
+
+
+def _registry(name: str) -> Registry:
+    if name == "builtin":  # (the built-in types: more lines than the list's height)
+        import tuiqueue.jobs  # noqa: F401  (they register themselves)
+
+        return REGISTRY.copy()
+    reg = make_ui_registry()
+    if name == "one":
+        one = Registry()
+        one.add(reg.get("hello"))
+        return one
+    return reg
+
+
+async def _types_cells(
+    app: TypesHarness,
+) -> tuple[dict[tuple[int, int], tuple[str, str, str]], set[tuple[int, int]]]:
+    """The screen's cells, and where a scroll bar is (empty when the list has none)."""
+    async with app.run_test(size=(50, 20)) as pilot:
+        await pilot.pause()
+        types = app.query_one("#types")
+        bar: set[tuple[int, int]] = set()
+        if isinstance(types, TypeList) and types.show_vertical_scrollbar:
+            region = types.scrollable_content_region  # (inside border and padding)
+            right = region.right  # the bar's 2 columns follow the content
+            bar = {(r, c) for r in range(region.y, region.bottom) for c in (right, right + 1)}
+        return cells(app.export_screenshot()), bar
+
+
+@pytest.mark.parametrize("narrow", [False, True], ids=["wide", "narrow"])
+@pytest.mark.parametrize("registry", ["builtin", "test", "one"])
+@pytest.mark.parametrize("theme", ["textual-dark", "textual-light"])
+async def test_the_type_list_face_looks_like_the_list(
+    theme: str, registry: str, narrow: bool
+) -> None:
+    """Cell by cell, but for the scroll bar (the list paints it from its second frame: the
+    first frame, which the face stands for, has its background there, as the face does)."""
+    reg = _registry(registry)
+    real, bar = await _types_cells(TypesHarness(False, reg, theme, narrow))
+    face, _ = await _types_cells(TypesHarness(True, reg, theme, narrow))
+    text = "".join(char for _, char, _ in real.values())
+    assert all(t.name in text for t in list(reg)[:2])  # (the options are on screen)
+    assert bool(bar) == (registry == "builtin" or (registry == "test" and narrow))
+    assert {k: v for k, v in face.items() if k not in bar} == {
+        k: v for k, v in real.items() if k not in bar
+    }
+    background = real[(2, 1)][0]  # (the list's left padding)
+    assert {face[k] for k in bar} <= {(background, " ", "")}
+
+
+async def test_the_type_list_face_becomes_the_list_and_fills_the_form() -> None:
+    app = new_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.stats is not None)
+        types = app.main.query_one("#types", TypeList)
+        assert not app.main.query(TypeListFace)
+        assert types.highlighted == 0 and types.border_title == "Job types"
+        form = app.main.query_one(JobForm)
+        await wait_for(pilot, lambda: form.job_type is not None)
+        assert form.job_type is not None and form.job_type.name == types.types[0].name
+
+
+async def test_new_job_on_a_narrow_screen_before_the_swap_focuses_the_list(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`n` at 80 columns (the form folded away) while the type list is still a face: the
+    list is built and has the focus."""
+
+    async def not_yet(self: Any) -> None:
+        """The swap after the first frame has not come yet."""
+
+    monkeypatch.setattr("tuiqueue.ui.screens.main.MainScreen._after_first_frame", not_yet)
+    app = new_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.stats is not None)
+        assert isinstance(app.main.query_one("#types"), TypeListFace)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.focused, TypeList))
+        assert not app.main.query_one("#left").has_class("-collapsed")
 
 
 class PaneHarness(App[None]):

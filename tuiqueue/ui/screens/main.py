@@ -43,6 +43,7 @@ from tuiqueue.ui.widgets.key_footer import KeyFooter
 from tuiqueue.ui.widgets.select_face import SelectFace
 from tuiqueue.ui.widgets.stats_bar import StatsBar, mode_of
 from tuiqueue.ui.widgets.type_list import TypeList
+from tuiqueue.ui.widgets.type_list_face import TypeListFace
 from tuiqueue.ui.window import Pager, Window
 
 logger = logs.logger(__name__)
@@ -314,11 +315,11 @@ class MainScreen(Screen[None]):
         yield StatsBar(id="stats", mode=mode_of(self.engine), store=self.engine.store.url)
         with Horizontal(id="body"):
             with Vertical(id="left"):
-                yield TypeList(self.engine.registry, id="types")
+                # Faces for the first frame, as the filters' below (see _build_faces).
+                yield TypeListFace(list(self.engine.registry), self._type_list, id="types")
                 yield JobForm(id="form")
             with Vertical(id="right"):
                 with Horizontal(id="filters"):
-                    # Faces for the first frame; _after_first_frame builds the Selects.
                     yield SelectFace(FILTERS[0][0], self._status_filter, id="status-filter")
                     yield SelectFace(ALL_QUEUES, self._queue_filter, id="queue-filter")
                     yield InputFace(TEXT_FILTER, self._text_filter, id="text-filter")
@@ -328,6 +329,11 @@ class MainScreen(Screen[None]):
                 self.pane = JobDetail(clock=self.dashboard.clock, deferred=True, id="pane")
                 yield self.pane
         yield KeyFooter()
+
+    def _type_list(self) -> TypeList:
+        types = TypeList(self.engine.registry, id="types")
+        types.border_title = "Job types"
+        return types
 
     def _status_filter(self) -> Select[int]:
         return Select(
@@ -357,9 +363,6 @@ class MainScreen(Screen[None]):
         form.border_title = form.title
         self.query_one("#jobs").border_title = "Queue"
         self.on_resize()
-        types = self.query_one(TypeList)
-        if types.types:
-            types.highlighted = 0  # (the form fills for it after the first frame)
         self.table.focus()
         self.dashboard.batches.subscribe(self, self._on_batch)
         self.dashboard.stats.subscribe(self, self._on_stats)
@@ -382,16 +385,27 @@ class MainScreen(Screen[None]):
         pane's parts (see JobDetail.build)."""
         await self.wait_for_refresh()  # (a worker: not the screen's own task)
         with self.app.batch_update():
-            await self._build_filters()
-            await self.query_one(JobForm).build_faces()  # (unless set_type did already)
+            await self._build_faces()
             await self.pane.build()  # (unless _follow did already)
 
-    async def _build_filters(self) -> None:
-        """Put the filters' real widgets in their faces' places (once: the worker above and
-        a `/` pressed in the first frames may both ask)."""
+    async def _build_faces(self) -> None:
+        """Put the real type list and filters in their faces' places, then the form's (once:
+        the worker above and a key pressed in the first frames may both ask). The first type
+        is highlighted then, and the form filled for it."""
         async with self._building:
+            for types_face in list(self.query_one("#left").query_children(TypeListFace)):
+                types = await types_face.replace()
+                if isinstance(types, TypeList) and types.types:
+                    types.highlighted = 0
             for face in list(self.query_one("#filters").query_children(Face)):
                 await face.replace()
+            form = self.query_one(JobForm)
+            await form.build_faces()  # (unless set_type did already)
+            types = self.query_one("#types")
+            if isinstance(types, TypeList) and types.highlighted is not None:
+                # Filled now, not when the list's OptionHighlighted arrives (it then finds
+                # it done): a key pressed in the first frames (n) finds the type's fields.
+                await self._fill(types.highlighted)
 
     async def _load_first(self) -> None:
         """Once the store is open, load the first window and start the clock of the ages."""
@@ -904,6 +918,7 @@ class MainScreen(Screen[None]):
             )
             return
         self._show_form(True)
+        await self._build_faces()  # (as in action_new_job)
         form = self.query_one(JobForm)
         await form.set_type(self.engine.registry.get(job.type))
         self.query_one(TypeList).select_type(job.type)
@@ -1134,10 +1149,13 @@ class MainScreen(Screen[None]):
         if event.input.id == "text-filter":
             self.table.focus()
 
-    def action_new_job(self) -> None:
+    async def action_new_job(self) -> None:
         """Focus the form's first field; if the form was folded away, show it and start at
         the type list (enter on a type goes on to its fields). A rerun being edited is
         forgotten: this is a new job."""
+        await self._build_faces()  # (at once after the first frame; this keeps it so)
+        if not self.is_attached:
+            return
         form = self.query_one(JobForm)
         form.forget_rerun()
         form.refresh_presets()
@@ -1158,6 +1176,6 @@ class MainScreen(Screen[None]):
 
     async def action_filter(self) -> None:
         """Focus the text filter."""
-        await self._build_filters()  # (at once after the first frame; this keeps it so)
+        await self._build_faces()  # (at once after the first frame; this keeps it so)
         if self.is_attached:
             self.query_one("#text-filter", Input).focus()

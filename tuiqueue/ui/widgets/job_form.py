@@ -62,6 +62,7 @@ class JobForm(VerticalScroll, can_focus=False):
         """The queue a submit goes to: the chosen preset's or the rerun job's, else the
         default queue."""
         self._building = asyncio.Lock()
+        self._setting = asyncio.Lock()
 
     def compose(self) -> ComposeResult:
         """The description, the (initially empty) fields, priority and submit."""
@@ -108,7 +109,12 @@ class JobForm(VerticalScroll, can_focus=False):
                 await face.replace()
 
     async def set_type(self, job_type: JobType) -> None:
-        """Rebuild the fields for a job type, with defaults filled in."""
+        """Rebuild the fields for a job type, with defaults filled in (one call at a time:
+        a second one for the same type returns once the first has built the fields)."""
+        async with self._setting:
+            await self._set_type(job_type)
+
+    async def _set_type(self, job_type: JobType) -> None:
         if self.job_type is not None and self.job_type.name == job_type.name:
             return
         await self.build_faces()  # (the screen builds them first; this keeps it so)
