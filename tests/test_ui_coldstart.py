@@ -495,6 +495,28 @@ async def test_new_job_on_a_narrow_screen_before_the_swap_focuses_the_list(
         assert not app.main.query_one("#left").has_class("-collapsed")
 
 
+async def test_faces_built_as_the_dashboard_closes_fail_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The swap running while the screen's parts are being removed (the dashboard closing
+    in its first frames): what is gone is skipped, nothing raises."""
+
+    async def not_yet(self: Any) -> None:
+        """The swap after the first frame has not come yet."""
+
+    monkeypatch.setattr("tuiqueue.ui.screens.main.MainScreen._after_first_frame", not_yet)
+    app = new_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.stats is not None)
+        main = app.main
+        assert main.query(Face)
+        await main.query_one("#left").remove()
+        await main.query_one("#filters").remove()
+        await main._build_faces()
+        await pilot.pause()
+        assert not main.query(TypeList) and not main.query("#text-filter")
+
+
 class PaneHarness(App[None]):
     """The queue's detail pane alone, built or deferred, styled as in the dashboard."""
 

@@ -391,21 +391,23 @@ class MainScreen(Screen[None]):
     async def _build_faces(self) -> None:
         """Put the real type list and filters in their faces' places, then the form's (once:
         the worker above and a key pressed in the first frames may both ask). The first type
-        is highlighted then, and the form filled for it."""
+        is highlighted then, and the form filled for it.
+
+        Queried, not assumed: when the dashboard closes meanwhile, the parts already gone
+        are skipped (Face.replace and set_type do nothing once theirs have left)."""
         async with self._building:
-            for types_face in list(self.query_one("#left").query_children(TypeListFace)):
-                types = await types_face.replace()
-                if isinstance(types, TypeList) and types.types:
-                    types.highlighted = 0
-            for face in list(self.query_one("#filters").query_children(Face)):
-                await face.replace()
-            form = self.query_one(JobForm)
-            await form.build_faces()  # (unless set_type did already)
-            types = self.query_one("#types")
-            if isinstance(types, TypeList) and types.highlighted is not None:
-                # Filled now, not when the list's OptionHighlighted arrives (it then finds
-                # it done): a key pressed in the first frames (n) finds the type's fields.
-                await self._fill(types.highlighted)
+            for face in list(self.query("#types, #filters > *").results(Face)):
+                built = await face.replace()
+                if isinstance(built, TypeList) and built.types:
+                    built.highlighted = 0
+            for form in list(self.query(JobForm)):
+                await form.build_faces()  # (unless set_type did already)
+                for types in list(self.query(TypeList)):
+                    if types.highlighted is not None:
+                        # Filled now, not when the list's OptionHighlighted arrives (it then
+                        # finds it done): a key pressed in the first frames (n) finds the
+                        # type's fields.
+                        await form.set_type(types.types[types.highlighted])
 
     async def _load_first(self) -> None:
         """Once the store is open, load the first window and start the clock of the ages."""
