@@ -34,6 +34,7 @@ class TypeListFace(Face):
         super().__init__(build, id=id)
         self.visuals: list[Visual] = [visualize(self, prompt(t)) for t in types]
         """Each type's prompt, as the list shows it."""
+        self._cache: tuple[object, tuple[list[Strip], Strip]] | None = None
 
     def _heights(self, width: int) -> list[int]:
         rules = cast(RulesMap, self.styles)  # (as OptionList passes its styles)
@@ -45,23 +46,30 @@ class TypeListFace(Face):
         return sum(self._heights(width))
 
     def render_line(self, y: int) -> Strip:
-        """Line y of the options; narrower by the scroll bar's room when they overflow."""
+        """Line y of the options (see _lines)."""
+        strips, blank = self._lines()
+        return strips[y] if y < len(strips) else blank
+
+    def _lines(self) -> tuple[list[Strip], Strip]:
+        """Every line of every option, narrower by the scroll bar's room when they overflow
+        (and the blank line under them), made once per size and style."""
         width, height = self.content_size
+        plain = self.get_visual_style("option-list--option")
+        lit = self.get_visual_style("option-list--option", "option-list--option-highlighted")
+        key = (width, height, plain, lit, self.rich_style)
+        if self._cache is not None and self._cache[0] == key:
+            return self._cache[1]
         gutter = self.styles.scrollbar_size_vertical
         if sum(self._heights(width)) > height:
             width = max(0, width - gutter)
         else:
             gutter = 0
-        blank = self.get_visual_style("option-list--option").rich_style
-        line = y
-        for index, rows in enumerate(self._heights(width)):
-            if line < rows:
-                classes = ["option-list--option"]
-                if index == 0:
-                    classes.append("option-list--option-highlighted")
-                style = self.get_visual_style(*classes)
-                strips = Visual.to_strips(self, self.visuals[index], width, None, style)
-                strip = strips[line].extend_cell_length(width, style.rich_style)
-                return Strip.join([strip, Strip.blank(gutter, self.rich_style)])
-            line -= rows
-        return Strip.blank(width + gutter, blank)
+        bar = Strip.blank(gutter, self.rich_style)
+        strips: list[Strip] = []
+        for index, visual in enumerate(self.visuals):
+            style = lit if index == 0 else plain
+            for strip in Visual.to_strips(self, visual, width, None, style):
+                strips.append(Strip.join([strip.extend_cell_length(width, style.rich_style), bar]))
+        lines = (strips, Strip.blank(width + gutter, plain.rich_style))
+        self._cache = (key, lines)
+        return lines
