@@ -306,8 +306,8 @@ class MainScreen(Screen[None]):
         self._pane_timer: Timer | None = None
         self._narrow: bool | None = None
         self._short: bool | None = None
-        self._building = asyncio.Lock()
         """The last size class seen: crossing it resets the panes to their automatic state."""
+        self._building = asyncio.Lock()
 
     def compose(self) -> ComposeResult:
         """Stats on top, types and form on the left (folded away when narrow); filters, the
