@@ -134,6 +134,8 @@ async def choose_type(pilot: Pilot[Any], name: str) -> None:
 
     app = pilot.app
     assert isinstance(app, QueueApp)
+    # (the first frame shows the list's face: the list is built right after it)
+    await wait_for(pilot, lambda: bool(app.main.query(TypeList)))
     app.main.query_one(TypeList).select_type(name)
     form = app.main.query_one(JobForm)
     await wait_for(

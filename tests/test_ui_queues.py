@@ -7,13 +7,14 @@ import io
 
 import pytest
 from rich.console import Console
-from textual.widgets import Select, Static
+from textual.widgets import Select
 
 from tests.test_ui_helpers import NOW, _quiet, new_app, table, wait_for
 from tuiqueue.core.job import NewJob
 from tuiqueue.core.status import Status
 from tuiqueue.ui.screens.detail import DetailScreen
 from tuiqueue.ui.widgets.job_summary import JobSummary
+from tuiqueue.ui.widgets.stats_bar import StatsBar
 
 __all__ = ["_quiet"]
 
@@ -35,7 +36,7 @@ async def test_the_queue_column_filter_and_stats_bar() -> None:
         assert t.cell_text(plain, "queue") == "default"
         await app.refresh_stats()
         await pilot.pause()
-        bar = str(app.main.query_one("#stats-text", Static).render())
+        bar = app.main.query_one(StatsBar).text.plain
         assert "queues default 0 mail 0/2 ‖" in bar
         select = app.main.query_one("#queue-filter", Select)
         await wait_for(pilot, lambda: app.main.queue_choices == ("default", "mail"))

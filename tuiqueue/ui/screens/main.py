@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Coroutine
 from functools import partial
 from typing import Any
@@ -33,6 +34,8 @@ from tuiqueue.ui.messages import (
     StatsStale,
     SubmitRequested,
 )
+from tuiqueue.ui.widgets.face import Face
+from tuiqueue.ui.widgets.input_face import InputFace
 from tuiqueue.ui.widgets.job_detail import JobDetail
 from tuiqueue.ui.widgets.job_form import JobForm
 from tuiqueue.ui.widgets.job_table import JobTable
@@ -40,6 +43,7 @@ from tuiqueue.ui.widgets.key_footer import KeyFooter
 from tuiqueue.ui.widgets.select_face import SelectFace
 from tuiqueue.ui.widgets.stats_bar import StatsBar, mode_of
 from tuiqueue.ui.widgets.type_list import TypeList
+from tuiqueue.ui.widgets.type_list_face import TypeListFace
 from tuiqueue.ui.window import Pager, Window
 
 logger = logs.logger(__name__)
@@ -52,6 +56,9 @@ FILTERS: list[tuple[str, frozenset[Status] | None]] = [
     *((str(status).capitalize(), frozenset({status})) for status in Status),
 ]
 """Status filter choices: the groups, then every status on its own."""
+
+TEXT_FILTER = "/ filter by id, type, message, params"
+"""The text filter's placeholder."""
 
 ALL_QUEUES = "All queues"
 """The queue filter's choice that shows every queue."""
@@ -300,6 +307,7 @@ class MainScreen(Screen[None]):
         self._narrow: bool | None = None
         self._short: bool | None = None
         """The last size class seen: crossing it resets the panes to their automatic state."""
+        self._building = asyncio.Lock()
 
     def compose(self) -> ComposeResult:
         """Stats on top, types and form on the left (folded away when narrow); filters, the
@@ -307,22 +315,25 @@ class MainScreen(Screen[None]):
         yield StatsBar(id="stats", mode=mode_of(self.engine), store=self.engine.store.url)
         with Horizontal(id="body"):
             with Vertical(id="left"):
-                yield TypeList(self.engine.registry, id="types")
+                # Faces for the first frame, as the filters' below (see _build_faces).
+                yield TypeListFace(list(self.engine.registry), self._type_list, id="types")
                 yield JobForm(id="form")
             with Vertical(id="right"):
                 with Horizontal(id="filters"):
-                    # Faces for the first frame; _after_first_frame builds the Selects.
                     yield SelectFace(FILTERS[0][0], self._status_filter, id="status-filter")
                     yield SelectFace(ALL_QUEUES, self._queue_filter, id="queue-filter")
-                    yield Input(
-                        placeholder="/ filter by id, type, message, params", id="text-filter"
-                    )
+                    yield InputFace(TEXT_FILTER, self._text_filter, id="text-filter")
                 self.table = JobTable(clock=self.dashboard.clock, id="jobs")
                 yield self.table
                 # Built after the first frame (its look until then: JobDetail.build).
                 self.pane = JobDetail(clock=self.dashboard.clock, deferred=True, id="pane")
                 yield self.pane
         yield KeyFooter()
+
+    def _type_list(self) -> TypeList:
+        types = TypeList(self.engine.registry, id="types")
+        types.border_title = "Job types"
+        return types
 
     def _status_filter(self) -> Select[int]:
         return Select(
@@ -331,6 +342,10 @@ class MainScreen(Screen[None]):
             allow_blank=False,
             id="status-filter",
         )
+
+    @staticmethod
+    def _text_filter() -> Input:
+        return Input(placeholder=TEXT_FILTER, id="text-filter")
 
     def _queue_filter(self) -> Select[str]:
         choices = [(ALL_QUEUES, ""), *((n, n) for n in self.queue_choices)]
@@ -348,9 +363,6 @@ class MainScreen(Screen[None]):
         form.border_title = form.title
         self.query_one("#jobs").border_title = "Queue"
         self.on_resize()
-        types = self.query_one(TypeList)
-        if types.types:
-            types.highlighted = 0  # (the form fills for it after the first frame)
         self.table.focus()
         self.dashboard.batches.subscribe(self, self._on_batch)
         self.dashboard.stats.subscribe(self, self._on_stats)
@@ -369,14 +381,33 @@ class MainScreen(Screen[None]):
     # -- the window ----------------------------------------------------------------------
 
     async def _after_first_frame(self) -> None:
-        """Build what the first frame only showed: the Selects' faces (see SelectFace) and
-        the detail pane's parts (see JobDetail.build)."""
+        """Build what the first frame only showed: the faces (see Face) and the detail
+        pane's parts (see JobDetail.build)."""
         await self.wait_for_refresh()  # (a worker: not the screen's own task)
         with self.app.batch_update():
-            for face in list(self.query_one("#filters").query_children(SelectFace)):
-                await face.replace()
-            await self.query_one(JobForm).build_selects()  # (unless set_type did already)
+            await self._build_faces()
             await self.pane.build()  # (unless _follow did already)
+
+    async def _build_faces(self) -> None:
+        """Put the real type list and filters in their faces' places, then the form's (once:
+        the worker above and a key pressed in the first frames may both ask). The first type
+        is highlighted then, and the form filled for it.
+
+        Queried, not assumed: when the dashboard closes meanwhile, the parts already gone
+        are skipped (Face.replace and set_type do nothing once theirs have left)."""
+        async with self._building:
+            for face in list(self.query("#types, #filters > *").results(Face)):
+                built = await face.replace()
+                if isinstance(built, TypeList) and built.types:
+                    built.highlighted = 0
+            for form in list(self.query(JobForm)):
+                await form.build_faces()  # (unless set_type did already)
+                for types in list(self.query(TypeList)):
+                    if types.highlighted is not None:
+                        # Filled now, not when the list's OptionHighlighted arrives (it then
+                        # finds it done): a key pressed in the first frames (n) finds the
+                        # type's fields.
+                        await form.set_type(types.types[types.highlighted])
 
     async def _load_first(self) -> None:
         """Once the store is open, load the first window and start the clock of the ages."""
@@ -889,6 +920,7 @@ class MainScreen(Screen[None]):
             )
             return
         self._show_form(True)
+        await self._build_faces()  # (as in action_new_job)
         form = self.query_one(JobForm)
         await form.set_type(self.engine.registry.get(job.type))
         self.query_one(TypeList).select_type(job.type)
@@ -1119,10 +1151,13 @@ class MainScreen(Screen[None]):
         if event.input.id == "text-filter":
             self.table.focus()
 
-    def action_new_job(self) -> None:
+    async def action_new_job(self) -> None:
         """Focus the form's first field; if the form was folded away, show it and start at
         the type list (enter on a type goes on to its fields). A rerun being edited is
         forgotten: this is a new job."""
+        await self._build_faces()  # (at once after the first frame; this keeps it so)
+        if not self.is_attached:
+            return
         form = self.query_one(JobForm)
         form.forget_rerun()
         form.refresh_presets()
@@ -1141,6 +1176,8 @@ class MainScreen(Screen[None]):
     def action_noop(self) -> None:
         """Listed for the help screen; the table itself handles enter."""
 
-    def action_filter(self) -> None:
+    async def action_filter(self) -> None:
         """Focus the text filter."""
-        self.query_one("#text-filter", Input).focus()
+        await self._build_faces()  # (at once after the first frame; this keeps it so)
+        if self.is_attached:
+            self.query_one("#text-filter", Input).focus()

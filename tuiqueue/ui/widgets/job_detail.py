@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -17,10 +17,15 @@ from tuiqueue.core.job import Job
 from tuiqueue.core.records import LogPage, Step
 from tuiqueue.core.status import QUEUED, TERMINAL
 from tuiqueue.ui.format import eta
-from tuiqueue.ui.widgets.job_progress import JobProgress
-from tuiqueue.ui.widgets.job_summary import JobSummary
-from tuiqueue.ui.widgets.log_tail import LogTail
-from tuiqueue.ui.widgets.log_view import LogView
+
+if TYPE_CHECKING:
+    from tuiqueue.ui.widgets.job_progress import JobProgress
+    from tuiqueue.ui.widgets.job_summary import JobSummary
+    from tuiqueue.ui.widgets.log_tail import LogTail
+
+# The parts (progress bar, facts, log) are imported when first built: the main screen's first
+# frame shows the deferred look only, and they bring Textual's ProgressBar (about 5 ms of
+# imports before that frame, with the form's fields).
 
 PROGRESS_FACE = Content.assemble(("━" * 40, "$surface"), "   0%", "  ", ("   ETA -", "dim"))
 """JobProgress before any job: an empty bar (its width is `#detail-bar Bar` in the .tcss),
@@ -59,6 +64,10 @@ class JobDetail(Vertical):
             yield log
 
     def _parts(self) -> list[Widget]:
+        from tuiqueue.ui.widgets.job_progress import JobProgress
+        from tuiqueue.ui.widgets.job_summary import JobSummary
+        from tuiqueue.ui.widgets.log_view import LogView
+
         facts = VerticalScroll(JobSummary(clock=self.clock, id="detail-summary"), id="detail-facts")
         facts.border_title = "Job"
         log = LogView(log_id="detail-log", id="detail-logview")
@@ -77,11 +86,21 @@ class JobDetail(Vertical):
     @property
     def log_tail(self) -> LogTail:
         """The live log."""
+        from tuiqueue.ui.widgets.log_tail import LogTail
+
         return self.query_one(LogTail)
+
+    @property
+    def _progress(self) -> JobProgress:
+        from tuiqueue.ui.widgets.job_progress import JobProgress
+
+        return self.query_one(JobProgress)
 
     @property
     def summary(self) -> JobSummary:
         """The facts."""
+        from tuiqueue.ui.widgets.job_summary import JobSummary
+
         return self.query_one(JobSummary)
 
     def show(self, job: Job) -> None:
@@ -91,7 +110,7 @@ class JobDetail(Vertical):
         if job.status not in QUEUED:
             summary.waiting = None
         summary.job = job
-        progress = self.query_one(JobProgress)
+        progress = self._progress
         progress.percent = job.progress
         progress.message = job.error or job.message if job.status in TERMINAL else job.message
         progress.eta = eta(job, self.clock())
@@ -101,7 +120,7 @@ class JobDetail(Vertical):
         job = self.job
         if job is not None and job.status not in TERMINAL and self.built:
             self.summary.job = job
-            self.query_one(JobProgress).eta = eta(job, self.clock())
+            self._progress.eta = eta(job, self.clock())
 
     def reset(self) -> None:
         """Forget the job shown (another one comes)."""

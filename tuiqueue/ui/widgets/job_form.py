@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import events
@@ -18,11 +18,24 @@ from tuiqueue.core.registry import JobType
 from tuiqueue.core.status import Priority
 from tuiqueue.core.text import clean, one_line
 from tuiqueue.ui.messages import PresetSaveRequested, PresetsWanted, SubmitRequested
-from tuiqueue.ui.widgets.param_field import ParamField
+from tuiqueue.ui.widgets.button_face import ButtonFace
+from tuiqueue.ui.widgets.face import Face
 from tuiqueue.ui.widgets.select_face import SelectFace
+
+if TYPE_CHECKING:
+    from tuiqueue.ui.widgets.param_field import ParamField
+
+# The fields are imported when a type's are first built (after the first frame: they bring
+# Textual's Switch).
 
 PRESET_PROMPT = "Preset…"
 """What the preset bar's Select shows while no preset is chosen."""
+
+SUBMIT = "Submit ^s"
+"""The submit button's label."""
+
+SAVE = "Save preset ^o"
+"""The preset bar's save button's label."""
 
 
 class JobForm(VerticalScroll, can_focus=False):
@@ -49,6 +62,7 @@ class JobForm(VerticalScroll, can_focus=False):
         """The queue a submit goes to: the chosen preset's or the rerun job's, else the
         default queue."""
         self._building = asyncio.Lock()
+        self._setting = asyncio.Lock()
 
     def compose(self) -> ComposeResult:
         """The description, the (initially empty) fields, priority and submit."""
@@ -59,15 +73,15 @@ class JobForm(VerticalScroll, can_focus=False):
         with Vertical(id="form-bottom"):
             with Horizontal(id="form-footer"):
                 yield Label("Priority", id="priority-label")
-                # The two Selects are faces until build_selects (after the first frame).
+                # The Selects and Buttons are faces until build_faces (after the first frame).
                 yield SelectFace(str(Priority.NORMAL), self._priority_select, id="priority")
-                yield Button("Submit ^s", variant="primary", id="submit")
+                yield ButtonFace(SUBMIT, self._submit_button, primary=True, id="submit")
             # One line (compact): at 80x24 the fields keep their room.
             with Horizontal(id="preset-bar"):
                 yield SelectFace(
                     PRESET_PROMPT, self._preset_select, placeholder=True, compact=True, id="preset"
                 )
-                yield Button("Save preset ^o", id="save-preset", compact=True)
+                yield ButtonFace(SAVE, self._save_button, compact=True, id="save-preset")
             yield Static("", id="form-status")
 
     @staticmethod
@@ -79,18 +93,31 @@ class JobForm(VerticalScroll, can_focus=False):
     def _preset_select() -> Select[str]:
         return Select[str]([], prompt=PRESET_PROMPT, id="preset", compact=True)
 
-    async def build_selects(self) -> None:
-        """Put the real priority and preset Selects where their faces are (once; the screen
-        and a type chosen at once may both ask)."""
+    @staticmethod
+    def _submit_button() -> Button:
+        return Button(SUBMIT, variant="primary", id="submit")
+
+    @staticmethod
+    def _save_button() -> Button:
+        return Button(SAVE, id="save-preset", compact=True)
+
+    async def build_faces(self) -> None:
+        """Put the real Selects and Buttons where their faces are (once; the screen and a
+        type chosen at once may both ask)."""
         async with self._building:
-            for face in list(self.query(SelectFace)):
+            for face in list(self.query(Face)):
                 await face.replace()
 
     async def set_type(self, job_type: JobType) -> None:
-        """Rebuild the fields for a job type, with defaults filled in."""
+        """Rebuild the fields for a job type, with defaults filled in (one call at a time:
+        a second one for the same type returns once the first has built the fields)."""
+        async with self._setting:
+            await self._set_type(job_type)
+
+    async def _set_type(self, job_type: JobType) -> None:
         if self.job_type is not None and self.job_type.name == job_type.name:
             return
-        await self.build_selects()  # (the screen builds them first; this keeps it so)
+        await self.build_faces()  # (the screen builds them first; this keeps it so)
         if not self.is_attached:
             return  # the dashboard is closing: no form to fill
         self.forget_rerun()  # another type: a new job, not the rerun being edited
@@ -101,6 +128,8 @@ class JobForm(VerticalScroll, can_focus=False):
         self.show_status("")
         self._forget_preset()
         self.offer_presets(job_type.name, [])
+        from tuiqueue.ui.widgets.param_field import ParamField
+
         fields = self.query_one("#form-fields", Vertical)
         await fields.remove_children()
         await fields.mount_all(ParamField(p) for p in job_type.schema.params)
@@ -232,6 +261,8 @@ class JobForm(VerticalScroll, can_focus=False):
     @property
     def fields(self) -> list[ParamField]:
         """The generated fields, in schema order."""
+        from tuiqueue.ui.widgets.param_field import ParamField
+
         return list(self.query(ParamField))
 
     @property
@@ -273,8 +304,17 @@ class JobForm(VerticalScroll, can_focus=False):
         fields = self.fields
         if fields:
             fields[0].query_one(f"#param-{fields[0].param.name}").focus()
-        else:
-            self.query_one("#submit", Button).focus()
+            return
+        for submit in self.query("#submit"):  # (none: the form is being removed)
+            if isinstance(submit, Button):
+                submit.focus()
+            else:  # still its face (a key pressed in the first frames): once it is built
+                self.run_worker(self._focus_when_built(), group="form-focus", exclusive=True)
+
+    async def _focus_when_built(self) -> None:
+        await self.build_faces()
+        if self.is_attached and not self.query(Face):
+            self.focus_first()
 
     def request_submit(self) -> None:
         """Read every field and ask the screen to submit what they hold."""

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.text import Text
-from textual.app import ComposeResult
-from textual.containers import Horizontal
+from textual.content import Content
 from textual.reactive import reactive
-from textual.widgets import Sparkline, Static
+from textual.style import Style
+from textual.visual import VisualType
+from textual.widget import Widget
 
 from tuiqueue.core.queues import DEFAULT_QUEUE
 from tuiqueue.core.records import Stats
@@ -39,6 +40,9 @@ WHEN_ANY = frozenset({Status.SCHEDULED, Status.WAITING})
 HISTORY = 30
 """Sparkline samples kept (one per stats refresh)."""
 
+SPARK_WIDTH = 16
+"""The sparkline's cells (a margin of one after it)."""
+
 STORE_WIDTH = 32
 """The store's name is cut to this many characters (keeping its end: the file name)."""
 
@@ -63,12 +67,23 @@ def mode_of(engine: Engine) -> str:
     return "worker" if engine.worker else "watching"
 
 
-class StatsBar(Horizontal):
-    """One line of queue statistics with a sparkline of jobs finished per interval."""
+class StatsBar(Widget):
+    """One line of queue statistics with a sparkline of jobs finished per interval.
 
-    stats: reactive[Stats | None] = reactive(None, always_update=True)
+    One widget draws it all (the counts, the store, "done/s" and the sparkline, as four
+    widgets did): it is on the first frame, where each widget costs its mount and styling.
+    """
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "stats-bar--muted",
+        "stats-bar--spark-max",
+        "stats-bar--spark-min",
+    }
+    """The store's and the label's colour; the sparkline's for the most and the fewest jobs."""
+
+    stats: reactive[Stats | None] = reactive(None, always_update=True, layout=False)
     """The latest engine stats."""
-    marked: reactive[int] = reactive(0)
+    marked: reactive[int] = reactive(0, layout=False)
     """Jobs marked in the queue for a bulk action (said in the bar while some are)."""
 
     def __init__(self, *, mode: str = "worker", store: str = "", **kw: Any) -> None:
@@ -77,41 +92,69 @@ class StatsBar(Horizontal):
         """worker, watching or read-only (see mode_of); said in the bar."""
         self.store = store
         """The open store's path or masked URL (see store_label)."""
+        self.narrow = False
+        """Folded for a narrow terminal (see fold)."""
+        self.samples = [0.0] * HISTORY
+        """Jobs finished per stats refresh, the sparkline's data (oldest first)."""
         self._finished: int | None = None
-
-    def compose(self) -> ComposeResult:
-        """The text and the sparkline."""
-        yield Static(id="stats-text", markup=False)
-        yield Static(Text(store_label(self.store)), id="stats-store", markup=False)
-        yield Static("done/s", id="stats-label")
-        yield Sparkline([0.0] * HISTORY, id="stats-spark")
 
     def fold(self, narrow: bool) -> None:
         """On a narrow terminal: no sparkline, a shorter store name."""
+        self.narrow = narrow
         self.set_class(narrow, "-narrow")
-        width = NARROW_STORE_WIDTH if narrow else STORE_WIDTH
-        self.query_one("#stats-store", Static).update(Text(store_label(self.store, width)))
+        self.refresh()
 
     def watch_stats(self, stats: Stats | None) -> None:
         """Redraw the counts and push a throughput sample."""
         if stats is None:
             return
         self.set_class(stats.queue_paused, "-paused")
-        # One line whatever the counts (height 1 in the .tcss): no layout of the whole screen.
-        self.query_one("#stats-text", Static).update(self.render_stats(stats), layout=False)
         finished = sum(stats.counts.get(s, 0) for s in TERMINAL)
         if self._finished is not None:
-            spark = self.query_one(Sparkline)
-            data = [*list(spark.data or []), float(max(0, finished - self._finished))]
-            spark.data = data[-HISTORY:]
+            sample = float(max(0, finished - self._finished))
+            self.samples = [*self.samples, sample][-HISTORY:]
         self._finished = finished
 
-    def watch_marked(self, marked: int) -> None:
-        """Say the new count of marked jobs."""
-        if self.stats is not None:
-            self.query_one("#stats-text", Static).update(
-                self.render_stats(self.stats), layout=False
+    @property
+    def text(self) -> Text:
+        """The counts line as shown (empty before the first stats)."""
+        return self.render_stats(self.stats) if self.stats is not None else Text()
+
+    def render(self) -> VisualType:
+        """The counts (cut with an ellipsis), then the store, "done/s" and the sparkline at
+        the right end, as the bar's four widgets laid them out."""
+        muted = Style.from_rich_style(self.get_component_rich_style("stats-bar--muted"))
+        width = NARROW_STORE_WIDTH if self.narrow else STORE_WIDTH
+        tail: list[Content] = [Content.styled(f" {store_label(self.store, width)} ", muted)]
+        if not self.narrow:
+            tail += [Content.styled(" done/s ", muted), self._sparkline(SPARK_WIDTH), Content(" ")]
+        right = Content.assemble(*tail)
+        room = max(0, self.content_size.width - right.cell_length)
+        counts = Content.from_rich_text(self.text).truncate(room, ellipsis=True, pad=True)
+        return Content.assemble(counts, right)
+
+    def _sparkline(self, width: int) -> Content:
+        """The samples as bars (Textual's Sparkline; flat, as before any job finished, the
+        lowest bar in the colour for the fewest)."""
+        _, base = self.background_colors
+        low = base + self.get_component_styles("stats-bar--spark-min").color
+        if min(self.samples) == max(self.samples):
+            return Content.styled("▁" * width, Style(foreground=low))
+        from textual.renderables.sparkline import Sparkline
+
+        high = base + self.get_component_styles("stats-bar--spark-max").color
+        bars = Sparkline(
+            self.samples, width=width, min_color=low.rich_color, max_color=high.rich_color
+        )
+        console = self.app.console
+        segments = console.render(bars, console.options.update_width(width))
+        return Content.assemble(
+            *(
+                (seg.text, Style.from_rich_style(seg.style) if seg.style else "")
+                for seg in segments
+                if seg.text != "\n"
             )
+        )
 
     def render_stats(self, stats: Stats) -> Text:
         """The counts line, coloured from the theme."""

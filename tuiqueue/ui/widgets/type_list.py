@@ -13,6 +13,14 @@ from tuiqueue.core.registry import JobType
 from tuiqueue.core.text import clean
 
 
+def prompt(job_type: JobType) -> Text:
+    """What the list shows for a type: its name in bold, its description dimmed under it."""
+    label = Text(clean(job_type.name), style="bold")
+    if job_type.description:
+        label.append("\n" + clean(job_type.description), style="dim")
+    return label
+
+
 class TypeList(OptionList):
     """Registered job types; highlighting one fills the form."""
 
@@ -22,10 +30,7 @@ class TypeList(OptionList):
 
     @staticmethod
     def _option(job_type: JobType) -> Option:
-        label = Text(clean(job_type.name), style="bold")
-        if job_type.description:
-            label.append("\n" + clean(job_type.description), style="dim")
-        return Option(label, id=job_type.name)
+        return Option(prompt(job_type), id=job_type.name)
 
     def select_type(self, name: str) -> None:
         """Highlight the type called name."""
