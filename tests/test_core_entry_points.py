@@ -103,6 +103,31 @@ def test_an_entry_points_file_rewritten_in_place_is_seen(site: Path, scans: list
     assert ("plug", "newmod") in found and ("plug", "plugmod") not in found
 
 
+def test_a_busy_path_entry_is_still_a_hit(site: Path, scans: list[str]) -> None:
+    # `python -m tuiqueue` puts the working folder on sys.path: files come and go in it (a
+    # busy /tmp), and with its mtime in the key no answer was ever a hit there.
+    plug = _install(site, "plug", "plug = plugmod")
+    _age(plug / "entry_points.txt", plug, site)
+    first = eps.entry_points(GROUP)
+    (site / "scratch.txt").write_text("a file of the moment")  # the folder's mtime is now
+    assert eps.entry_points(GROUP) == first
+    (site / "scratch.txt").unlink()
+    assert eps.entry_points(GROUP) == first
+    assert scans == [GROUP]
+
+
+def test_a_distribution_made_anew_with_old_mtimes_is_seen(site: Path, scans: list[str]) -> None:
+    plug = _install(site, "plug", "plug = plugmod")
+    _age(plug / "entry_points.txt", plug, site)
+    assert ("plug", "plugmod") in eps.entry_points(GROUP)
+    moved = site / "old-plug"
+    plug.rename(moved)  # (the old folder keeps its inode: the new one cannot reuse it)
+    again = _install(site, "plug", "plug = newmod")
+    _age(again / "entry_points.txt", again, site)  # every mtime as it was
+    found = eps.entry_points(GROUP)
+    assert ("plug", "newmod") in found and ("plug", "plugmod") not in found
+
+
 def test_a_change_within_the_racy_window_is_not_cached(site: Path, scans: list[str]) -> None:
     _install(site, "plug", "plug = plugmod")  # mtimes of now: a coarse clock could repeat them
     eps.entry_points(GROUP)

@@ -3,11 +3,12 @@
 Importing importlib.metadata and scanning every distribution costs a short command such as
 `tuiqueue submit` some 25-35 ms, more than everything else it does. The cache keeps the scan's
 answer under a key of what the scan reads: the interpreter, the meta path's finders, sys.path,
-each path entry's mtime and the mtime of every distribution's entry_points.txt in it. Installing
-or removing a distribution adds or removes a *.dist-info directory, which changes its path
-entry's mtime; rewriting an entry_points.txt in place changes its own. Any difference in the
-key, an unreadable or damaged cache file, or a finder the key cannot see (a meta path finder
-of its own that finds distributions) means a fresh scan: the cache can be slow, never stale.
+and in each path entry every distribution's folder (name and inode) with the mtime and inode
+of its entry_points.txt. Installing or removing a distribution adds or removes a *.dist-info
+folder; reinstalling one makes it anew; rewriting an entry_points.txt in place changes its
+mtime. Any difference in the key, an unreadable or damaged cache file, or a finder the key
+cannot see (a meta path finder of its own that finds distributions) means a fresh scan: the
+cache can be slow, never stale.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 CACHE_DIR_ENV = "TUIQUEUE_CACHE_DIR"
 """Where the cache file goes (default: the user cache folder, $XDG_CACHE_HOME/tuiqueue or
 ~/.cache/tuiqueue on Linux, platformdirs' user_cache_dir elsewhere)."""
-FORMAT = 2
+FORMAT = 3
 KEPT = 8
 """Keys remembered (one per interpreter and sys.path: `python -m` puts the working folder
 on the path, so running from a few folders should not scan on every run)."""
@@ -89,31 +90,37 @@ def _key(group: str) -> tuple[list[Any], int] | None:
 
 
 def _entry(path: object) -> tuple[str, int]:
-    """A path entry with its mtime and, one per line, each distribution in it with the mtime
-    of its entry_points.txt (one string: the cache file parses fast); and the newest mtime."""
+    """A path entry and, one per line, each distribution in it (its folder's inode) with the
+    mtime and inode of its entry_points.txt (one string: the cache file parses fast); and
+    the newest mtime. Not the entry's own mtime: the working folder `python -m` puts on the
+    path changes all the time (a busy /tmp would never be cached), and what the scan reads
+    of a folder is only its distributions. A zip file or an unreadable folder is keyed by
+    its own mtime."""
     if not isinstance(path, str):
         return repr(path), 0  # (the scan skips these too)
     root = path or "."
     try:
-        mtime = os.stat(root).st_mtime_ns
-    except OSError:
-        return f"{path}\t-", 0
-    lines, newest = [f"{path}\t{mtime}"], mtime
-    try:
         with os.scandir(root) as children:
-            names = sorted(c.name for c in children)
-    except OSError:  # a zip file or an unreadable folder: its own mtime is the key
-        names = []
-    for name in names:
-        low = name.lower()
-        if low.endswith(_INFO) or low == "egg-info":
-            try:
-                found = os.stat(os.path.join(root, name, "entry_points.txt")).st_mtime_ns
-            except OSError:
-                lines.append(f"{name}\t-")
-                continue
-            lines.append(f"{name}\t{found}")
-            newest = max(newest, found)
+            infos = sorted(
+                (c.name, c.inode())
+                for c in children
+                if c.name.lower().endswith(_INFO) or c.name.lower() == "egg-info"
+            )
+    except OSError:
+        try:
+            mtime = os.stat(root).st_mtime_ns
+        except OSError:
+            return f"{path}\t-", 0
+        return f"{path}\t{mtime}", mtime
+    lines, newest = [path], 0
+    for name, inode in infos:
+        try:
+            found = os.stat(os.path.join(root, name, "entry_points.txt"))
+        except OSError:
+            lines.append(f"{name}\t{inode}\t-")
+            continue
+        lines.append(f"{name}\t{inode}\t{found.st_mtime_ns}\t{found.st_ino}")
+        newest = max(newest, found.st_mtime_ns)
     return "\n".join(lines), newest
 
 
