@@ -329,16 +329,20 @@ async def test_button_and_input_faces_become_the_real_widgets() -> None:
         assert not app.query(ButtonFace) and not app.query(InputFace)
 
 
-async def test_slash_before_the_swap_focuses_the_real_text_filter(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """`/` pressed while the filter is still a face (the first frames) builds the filters and
-    types in the real Input."""
+@pytest.fixture
+def before_the_swap(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The dashboard stays in its first frames: the swap of its faces never comes."""
 
     async def not_yet(self: Any) -> None:
         """The swap after the first frame has not come yet."""
 
     monkeypatch.setattr("tuiqueue.ui.screens.main.MainScreen._after_first_frame", not_yet)
+
+
+async def test_slash_before_the_swap_focuses_the_real_text_filter(before_the_swap: None) -> None:
+    """`/` pressed while the filter is still a face (the first frames) builds the filters and
+    types in the real Input."""
+
     app = new_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: app.stats is not None)
@@ -477,15 +481,11 @@ async def test_the_type_list_face_becomes_the_list_and_fills_the_form() -> None:
 
 
 async def test_new_job_on_a_narrow_screen_before_the_swap_focuses_the_list(
-    monkeypatch: pytest.MonkeyPatch,
+    before_the_swap: None,
 ) -> None:
     """`n` at 80 columns (the form folded away) while the type list is still a face: the
     list is built and has the focus."""
 
-    async def not_yet(self: Any) -> None:
-        """The swap after the first frame has not come yet."""
-
-    monkeypatch.setattr("tuiqueue.ui.screens.main.MainScreen._after_first_frame", not_yet)
     app = new_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: app.stats is not None)
@@ -495,16 +495,10 @@ async def test_new_job_on_a_narrow_screen_before_the_swap_focuses_the_list(
         assert not app.main.query_one("#left").has_class("-collapsed")
 
 
-async def test_faces_built_as_the_dashboard_closes_fail_nothing(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+async def test_faces_built_as_the_dashboard_closes_fail_nothing(before_the_swap: None) -> None:
     """The swap running while the screen's parts are being removed (the dashboard closing
     in its first frames): what is gone is skipped, nothing raises."""
 
-    async def not_yet(self: Any) -> None:
-        """The swap after the first frame has not come yet."""
-
-    monkeypatch.setattr("tuiqueue.ui.screens.main.MainScreen._after_first_frame", not_yet)
     app = new_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: app.stats is not None)

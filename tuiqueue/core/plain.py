@@ -3,13 +3,12 @@
 The short commands (`tuiqueue list`...) load the store, whose records are a dozen small
 classes. As dataclasses, each costs ~0.7 ms to create (generated methods are compiled at
 import) and the first one imports dataclasses with inspect, ast, dis and tokenize (~6 ms):
-together a quarter of such a command. So the records only the library itself builds are
+together a quarter of such a command. So the core's records (Job and NewJob included) are
 plain classes: a subclass lists its fields in `__match_args__` (and in `__slots__`, with any
 private slot of its own), in order, and writes its own `__init__` (with the dataclass's
 signature); repr, ==, hash (frozen ones), refusal to assign (frozen ones), copy and pickle
 come from here, the same as the dataclass's
 (tests/test_core_plain.py compares them with the dataclasses they replaced).
-The public records people build themselves (Job, NewJob) stay dataclasses.
 """
 
 from __future__ import annotations
