@@ -16,6 +16,7 @@ from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Button, Input, Select
+from textual.widgets._select import SelectOverlay
 
 from tests.conftest import cli_env
 from tests.test_ui_helpers import _quiet, make_ui_registry, new_app, table, wait_for
@@ -565,3 +566,38 @@ async def test_the_dashboards_pane_is_built_and_follows_the_cursor() -> None:
         assert main.pane.built
         assert main.pane.query_one("#detail-facts").border_title == f"Job #{job.id}"
         await wait_for(pilot, lambda: main.pane.log_tail.line_count >= 2)
+
+
+async def test_stats_while_the_queue_filter_mounts_reach_it(
+    before_the_swap: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stats naming a new queue that come while the real queue filter is mounting (in the
+    DOM, its parts not built yet: the race CI once lost with NoMatches) are offered by it
+    once it is in."""
+    from tuiqueue.ui.screens.main import MainScreen
+
+    app = new_app()
+    came: list[bool] = []
+
+    class Racing(Select[str]):
+        async def _on_compose(self, event: events.Compose) -> None:
+            await app.engine.submit("gate", {}, queue="mail")
+            app.main._on_stats(await app.engine.stats())  # before its parts exist
+            came.append(True)
+            await super()._on_compose(event)
+
+    def racing(self: MainScreen) -> Select[str]:
+        choices = [("All queues", ""), *((n, n) for n in self.queue_choices)]
+        return Racing(choices, value="", allow_blank=False, id="queue-filter")
+
+    monkeypatch.setattr(MainScreen, "_queue_filter", racing)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.stats is not None)
+        await app.engine.set_queue_paused(True)
+        await app.main._build_faces()
+        assert came
+        select = app.main.query_one("#queue-filter", Racing)
+        assert "mail" in app.main.queue_choices
+        overlay = select.query_one(SelectOverlay)
+        offered = [str(overlay.get_option_at_index(i).prompt) for i in range(overlay.option_count)]
+        assert offered == ["All queues", *app.main.queue_choices] and select.value == ""

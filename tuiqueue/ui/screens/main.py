@@ -400,6 +400,8 @@ class MainScreen(Screen[None]):
                 built = await face.replace()
                 if isinstance(built, TypeList) and built.types:
                     built.highlighted = 0
+                elif built is not None and built.id == "queue-filter":
+                    self._show_queue_choices()
             for form in list(self.query(JobForm)):
                 await form.build_faces()  # (unless set_type did already)
                 for types in list(self.query(TypeList)):
@@ -494,9 +496,15 @@ class MainScreen(Screen[None]):
         if tuple(sorted(names)) == self.queue_choices:
             return
         self.queue_choices = tuple(sorted(names))
+        self._show_queue_choices()
+
+    def _show_queue_choices(self) -> None:
+        """Give the queue filter the choices in `queue_choices` (once it is a mounted Select:
+        a face's Select is built with them, and _build_faces calls this again once it is in,
+        for the stats that came while it was mounting)."""
         select = self.query_one("#queue-filter")
-        if not isinstance(select, Select):
-            return  # still its face: the Select is built with these choices
+        if not isinstance(select, Select) or not select.is_mounted:
+            return
         chosen = self.table.queue or ""
         with select.prevent(Select.Changed):
             select.set_options([(ALL_QUEUES, ""), *((n, n) for n in self.queue_choices)])
