@@ -19,14 +19,15 @@ import time
 import anyio
 
 from tuiqueue import Engine, open_store
-from tuiqueue.store.sqlite_rows import _CLAIM_SET, _FINISH_IDS, CLAIMED
+from tuiqueue.store.sqlite_finish import IDS
+from tuiqueue.store.sqlite_rows import _CLAIM_SET, CLAIMED
 
 
 def schema_floor(n: int, batch: int = 64) -> dict[str, float]:
     """Drain n pending jobs of a file tuiqueue wrote: per transaction, the finish of the
-    previous batch (_FINISH_IDS), the claim of the next (_CLAIM_SET ... RETURNING CLAIMED) and
-    the feed's row of the ids changed, on one connection with the store's settings (WAL,
-    synchronous=NORMAL)."""
+    previous batch (sqlite_finish.IDS, its tokens checked by the claim's batch), the claim of
+    the next (_CLAIM_SET ... RETURNING CLAIMED) and the feed's row of the ids changed, on one
+    connection with the store's settings (WAL, synchronous=NORMAL)."""
     from tq import registry
 
     path = os.path.join(tempfile.mkdtemp(prefix="bench-floor-"), "jobs.db")
@@ -58,9 +59,9 @@ def schema_floor(n: int, batch: int = 64) -> dict[str, float]:
         ids: list[int] = []
         if held:
             ids = [r[0] for r in held]
-            tokens = [f"f.{r[0]}.{r[12]}" for r in held]  # (as the store builds them)
+            # every token is f.<id>.1 (as the store builds them): one group of one batch
             finish = ("completed", 1, None, None, now, None, None, None, None, version)
-            got = conn.execute(_FINISH_IDS, (*finish, json.dumps(ids), json.dumps(tokens)))
+            got = conn.execute(IDS[0], (*finish, json.dumps(ids), "f.", ".1"))
             assert len(got.fetchall()) == len(ids), "the finish recorded nothing"
             done += len(held)
         held = conn.execute(claim, (now, "floor", "f", version, now, batch)).fetchall()

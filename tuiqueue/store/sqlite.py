@@ -34,7 +34,7 @@ from tuiqueue.core.records import (
     WorkerInfo,
 )
 from tuiqueue.core.status import ACTIVE, TERMINAL, Priority, Status
-from tuiqueue.store import sqlite_claims, sqlite_feed
+from tuiqueue.store import sqlite_claims, sqlite_feed, sqlite_finish
 from tuiqueue.store.base import LOG_HEAD, LOG_TAIL, Store, clip_line, superseded
 from tuiqueue.store.presets_sqlite import SqlitePresets
 from tuiqueue.store.schedules_sqlite import SqliteSchedules
@@ -42,16 +42,7 @@ from tuiqueue.store.sqlite_batches import CHUNK, Batches, hidden, skip
 from tuiqueue.store.sqlite_conn import BUSY_MS as BUSY_MS
 from tuiqueue.store.sqlite_conn import RETRY_FOR as RETRY_FOR
 from tuiqueue.store.sqlite_conn import SqliteConnection
-from tuiqueue.store.sqlite_rows import (
-    _FINISH_IDS,
-    _FINISH_JOBS,
-    COLUMNS,
-    _dumps,
-    claimed_to_job,
-    json_ids,
-    json_tokens,
-    row_to_job,
-)
+from tuiqueue.store.sqlite_rows import COLUMNS, _dumps, claimed_to_job, row_to_job
 from tuiqueue.store.worker_locks import Liveness, WorkerLocks
 
 if TYPE_CHECKING:
@@ -61,7 +52,6 @@ log = logger(__name__)
 
 
 _LOCK_SAYS = {Liveness.ALIVE: True, Liveness.DEAD: False}
-_TERMINAL_VALUES = frozenset(s.value for s in TERMINAL)
 """What a worker's lock file says of it (no file: its heartbeat's age decides)."""
 
 
@@ -631,9 +621,12 @@ class SqliteStore(Store):
         self._claims += 1  # token = this store's random base + a counter: unique, no uuid4
         batch = f"{self._token_base}{self._claims:x}"
         rows = sqlite_claims.claim(conn, scope, limit, (now, worker, batch, version, now), hide)
-        if rows:
-            self._db.touched(version, [r[0] for r in rows])
-        jobs = [claimed_to_job(r, now, worker, batch, version) for r in rows]
+        if not rows:
+            return [], promoted
+        self._db.touched(version, [r[0] for r in rows])
+        jobs = [claimed_to_job(r, now, worker, batch, version) for r in rows if r[9]]
+        if len(jobs) < len(rows):  # a retry, a rerun, a scheduled or dependent job
+            jobs.extend(sqlite_claims.claimed_again(conn, rows, now, worker, batch, version))
         jobs.sort(key=lambda j: (-j.priority, j.id))
         return jobs, promoted
 
@@ -641,7 +634,7 @@ class SqliteStore(Store):
         self, conn: sqlite3.Connection, outcomes: Sequence[Outcome], now: float, version: int
     ) -> list[Job]:
         """Record the outcomes; the jobs they changed, in the outcomes' order."""
-        return _in_order(self._record(conn, outcomes, now, version, _FINISH_JOBS), outcomes)
+        return _in_order(self._record(conn, outcomes, now, version, sqlite_finish.JOBS), outcomes)
 
     def _record(
         self,
@@ -649,51 +642,10 @@ class SqliteStore(Store):
         outcomes: Sequence[Outcome],
         now: float,
         version: int,
-        statement: str,
+        statements: tuple[str, str],
     ) -> list[Any]:
-        """Run `statement` (_FINISH_JOBS or _FINISH_IDS) for the outcomes: its rows."""
-        # Outcomes that record the same thing (typically: completed, no result) share one
-        # UPDATE; one statement per outcome cost more than the rest of the transaction.
-        # (Status._value_ and a set of values: an enum's .value and its hash are Python
-        # calls, and this runs for every job finished.)
-        groups: dict[tuple[Any, ...], tuple[list[int], list[str]]] = {}
-        last: tuple[Any, ...] | None = None
-        group: tuple[list[int], list[str]] = ([], [])
-        for o in outcomes:
-            status = o.status._value_
-            terminal = status in _TERMINAL_VALUES
-            result = None if o.result is None or not terminal else _dumps(o.result)
-            key = (status, terminal, o.progress, o.message, result, o.run_at, o.error, o.traceback)
-            if key != last:
-                found = groups.get(key)
-                if found is None:
-                    found = groups[key] = ([], [])
-                last, group = key, found
-            group[0].append(o.job_id)
-            group[1].append(o.token)
-        rows: list[Any] = []
-        for (status, terminal, progress, message, result, run_at, error, tb), (
-            ids,
-            tokens,
-        ) in groups.items():
-            cursor = conn.execute(
-                statement,
-                (
-                    status,
-                    terminal,
-                    progress,
-                    message,
-                    now,
-                    result,
-                    run_at,
-                    error,
-                    tb,
-                    version,
-                    json_ids(ids),
-                    json_tokens(tokens),
-                ),
-            )
-            rows.extend(cursor)
+        """Record the outcomes with `statements` (sqlite_finish.JOBS or IDS): its rows."""
+        rows = sqlite_finish.record(conn, outcomes, now, version, statements)
         if rows:  # (both statements return the id first)
             self._db.touched(version, [r[0] for r in rows])
         return rows
@@ -722,7 +674,9 @@ class SqliteStore(Store):
     ) -> tuple[list[Job], list[Job]]:
         if not outcomes and limit <= 0:
             return [], []
-        rows, claimed = await self._finish_claim(outcomes, worker, limit, now, scope, _FINISH_JOBS)
+        rows, claimed = await self._finish_claim(
+            outcomes, worker, limit, now, scope, sqlite_finish.JOBS
+        )
         return _in_order(rows, outcomes), claimed
 
     async def finish_ids_and_claim(
@@ -735,7 +689,9 @@ class SqliteStore(Store):
     ) -> tuple[set[int], list[Job]]:
         if not outcomes and limit <= 0:
             return set(), []
-        rows, claimed = await self._finish_claim(outcomes, worker, limit, now, scope, _FINISH_IDS)
+        rows, claimed = await self._finish_claim(
+            outcomes, worker, limit, now, scope, sqlite_finish.IDS
+        )
         return {row[0] for row in rows}, claimed
 
     async def _finish_claim(
@@ -745,14 +701,14 @@ class SqliteStore(Store):
         limit: int,
         now: float,
         scope: ClaimScope,
-        statement: str,
+        statements: tuple[str, str],
     ) -> tuple[list[Any], list[Job]]:
-        """Record the outcomes with `statement` (_FINISH_JOBS or _FINISH_IDS: its rows) and
+        """Record the outcomes with `statements` (sqlite_finish.JOBS or IDS: its rows) and
         claim up to limit jobs, in one transaction (one commit, one version) per tick."""
 
         def tx(conn: sqlite3.Connection) -> tuple[list[Any], list[Job]]:
             before, version = conn.total_changes, self._db.next_version(conn)
-            rows = self._record(conn, outcomes, now, version, statement) if outcomes else []
+            rows = self._record(conn, outcomes, now, version, statements) if outcomes else []
             claimed, promoted = self._claim(conn, worker, limit, now, version, scope)
             self._db.commit_version(conn, version, before, own=not promoted)
             return rows, claimed
@@ -1156,6 +1112,6 @@ class SqliteStore(Store):
 
 
 def _in_order(rows: Sequence[Any], outcomes: Sequence[Outcome]) -> list[Job]:
-    """The jobs of _FINISH_JOBS rows, in the order of the outcomes that changed them."""
+    """The jobs of sqlite_finish.JOBS rows, in the order of the outcomes that changed them."""
     changed = {job.id: job for job in map(row_to_job, rows)}
     return [changed.pop(o.job_id) for o in outcomes if o.job_id in changed]

@@ -13,8 +13,9 @@ import sqlite3
 from collections.abc import Collection, Sequence
 from typing import Any
 
+from tuiqueue.core.job import Job
 from tuiqueue.core.queues import ClaimScope, QueueInfo
-from tuiqueue.store.sqlite_rows import _CLAIM_SET, CLAIMED
+from tuiqueue.store.sqlite_rows import _CLAIM_SET, CLAIMED, CLAIMED_REST, claimed_to_job, json_ids
 
 PAIRS_MAX = 64
 """(queue, type) pairs read one index range each; past this a queue's types go in one IN."""
@@ -135,6 +136,24 @@ def claim(
         f"LIMIT ?) RETURNING {CLAIMED}"
     )
     return conn.execute(sql, (*head, *args, limit)).fetchall()
+
+
+def claimed_again(
+    conn: sqlite3.Connection,
+    rows: Sequence[Any],
+    now: float,
+    worker: str,
+    batch: str,
+    version: int,
+) -> list[Job]:
+    """The Jobs of the claimed rows that are not fresh (CLAIMED's flag), their folded columns
+    read back by id (in the claim's own transaction: as it left them)."""
+    stale = {r[0]: r for r in rows if not r[9]}
+    rests = conn.execute(
+        f"SELECT {CLAIMED_REST} FROM jobs WHERE id IN (SELECT value FROM json_each(?))",
+        (json_ids(list(stale)),),
+    )
+    return [claimed_to_job(stale[rest[0]], now, worker, batch, version, rest[1:]) for rest in rests]
 
 
 def set_paused(conn: sqlite3.Connection, name: str, paused: bool) -> None:

@@ -53,63 +53,65 @@ _CLAIM_SET = (
     "updated_at = ?, cancel_requested = 0 "
 )
 """The claim's UPDATE up to its WHERE (sqlite_claims.py writes which ids it takes)."""
-# lifecycle.apply_outcome as one statement for every outcome that records the same thing
-# (?2: the outcome is terminal). The token check makes a stale outcome change nothing: a
-# token names its job (base.id.attempt), so `token IN` matches each job's own token only.
-# RETURNING gives the jobs back without a separate SELECT.
-_FINISH = (
-    "UPDATE jobs SET status = ?1, worker = CASE WHEN ?2 THEN worker END, token = NULL, "
-    "cancel_requested = 0, progress = coalesce(?3, progress), "
-    "message = coalesce(?4, message), finished_at = CASE WHEN ?2 THEN ?5 ELSE finished_at END, "
-    "result = CASE WHEN ?2 THEN ?6 ELSE result END, "
-    "run_at = CASE WHEN ?2 THEN run_at ELSE ?7 END, error = ?8, traceback = ?9, "
-    "version = ?10, updated_at = ?5 WHERE id IN (SELECT value FROM json_each(?11)) "
-    "AND token IN (SELECT value FROM json_each(?12)) "
-    "AND status IN ('running', 'paused') RETURNING "
-)
-_FINISH_JOBS = _FINISH + COLUMNS
-_FINISH_IDS = _FINISH + "id"
-"""_FINISH giving back only the ids it recorded: reading 26 columns back into Jobs cost a
-fifth of a finish, for a caller that only counts them (finish_ids_and_claim)."""
-
-
 CLAIMED = (
-    "id, type, params, priority, progress, message, result, error, traceback, created_at, "
-    "finished_at, run_at, attempts, max_attempts, timeout, rerun_of, depends_on, log_count, queue"
+    "id, type, params, priority, created_at, attempts, max_attempts, timeout, queue, "
+    "progress = 0 AND message = '' AND result IS NULL AND error IS NULL AND traceback IS NULL "
+    "AND finished_at IS NULL AND run_at IS NULL AND rerun_of IS NULL AND depends_on = '[]' "
+    "AND log_count = 0"
 )
-"""What a claim reads back: the columns its UPDATE (_CLAIM_SET) does not set to known values."""
+"""What a claim reads back: the columns its UPDATE (_CLAIM_SET) does not set to known values,
+with those that a job's first run finds at their defaults folded into one flag (`fresh`, the
+last). Returning 10 columns instead of 19 was about a fifth of the claim's time."""
+
+CLAIMED_REST = (
+    "id, progress, message, result, error, traceback, finished_at, run_at, rerun_of, "
+    "depends_on, log_count"
+)
+"""The folded columns, read for the claimed rows that are not fresh (a retry, a rerun, a
+scheduled or dependent job) by their id."""
+
+_FRESH_REST = (0.0, "", None, None, None, None, None, None, "[]", 0)
+"""CLAIMED_REST (without the id) of a fresh row."""
 
 
-def claimed_to_job(row: Sequence[Any], now: float, worker: str, batch: str, version: int) -> Job:
-    """Build the Job of a row a claim returned (CLAIMED) with what _CLAIM_SET wrote."""
-    params, deps = row[2], row[16]  # (_loads inlined for the usual "{}" and "[]")
+def claimed_to_job(
+    row: Sequence[Any],
+    now: float,
+    worker: str,
+    batch: str,
+    version: int,
+    rest: Sequence[Any] = _FRESH_REST,
+) -> Job:
+    """Build the Job of a row a claim returned (CLAIMED) with what _CLAIM_SET wrote, and
+    `rest`, the row's CLAIMED_REST after its id (the defaults when the row is fresh)."""
+    params, deps = row[2], rest[8]  # (_loads inlined for the usual "{}" and "[]")
     return Job(
         row[0],
         row[1],
         {} if params == "{}" else json.loads(params),
         _PRIORITY[row[3]],
         Status.RUNNING,
+        rest[0],
+        rest[1],
+        None if rest[2] is None else json.loads(rest[2]),
+        rest[3],
+        rest[4],
         row[4],
-        row[5],
-        None if row[6] is None else json.loads(row[6]),
-        row[7],
-        row[8],
-        row[9],
         now,
-        row[10],
-        row[11],
-        row[12],
-        row[13],
-        row[14],
+        rest[5],
+        rest[6],
+        row[5],
+        row[6],
+        row[7],
         worker,
-        f"{batch}.{row[0]}.{row[12]}",  # as _CLAIM_SET makes it
-        row[15],
+        f"{batch}.{row[0]}.{row[5]}",  # as _CLAIM_SET makes it
+        rest[7],
         [] if deps == "[]" else json.loads(deps),
         0,
         version,
         now,
-        row[17],
-        row[18],
+        rest[9],
+        row[8],
     )
 
 
