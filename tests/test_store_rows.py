@@ -157,3 +157,29 @@ async def test_a_finish_records_the_runs_of_two_claims_and_no_stale_or_foreign_o
         NOW + 2,
     )
     assert ids == {c.id, e.id}
+
+
+@pytest.mark.anyio
+async def test_a_finish_of_ids_says_which_of_one_batch_it_recorded(store: SqliteStore) -> None:
+    """finish_ids_and_claim of one batch's outcomes, one of them stale (its job retried and
+    claimed again meanwhile) and one given twice: the ids it recorded, exactly."""
+    a, b, c = await store.add([NewJob("echo", {}, max_attempts=3) for _ in range(3)], NOW)
+    first = await store.claim("w1", 3, NOW)
+    tokens = {j.id: j.token or "" for j in first}
+    await store.finish([Outcome(b.id, tokens[b.id], Status.PENDING, error="again")], NOW)
+    [b2] = await store.claim("w1", 1, NOW)
+    done = Status.COMPLETED
+    ids, claimed = await store.finish_ids_and_claim(
+        [Outcome(i, tokens[i], done) for i in (a.id, b.id, c.id)], "w1", 0, NOW + 1
+    )
+    assert (ids, claimed) == ({a.id, c.id}, [])
+    held = await store.get(b.id)
+    assert held is not None and held.status is Status.RUNNING and held.token == b2.token
+    ids, _ = await store.finish_ids_and_claim(
+        [Outcome(b.id, b2.token or "", done)] * 2, "w1", 0, NOW + 2
+    )
+    assert ids == {b.id}
+    ids, _ = await store.finish_ids_and_claim(
+        [Outcome(b.id, b2.token or "", done)], "w1", 0, NOW + 3
+    )
+    assert ids == set()  # (recorded already: its token is spent)

@@ -42,9 +42,15 @@ _BY_LIST = (
 
 JOBS = (_SET + _BY_BATCH + COLUMNS, _SET + _BY_LIST + COLUMNS)
 """The finish giving back the jobs it recorded (COLUMNS, for row_to_job)."""
-IDS = (_SET + _BY_BATCH + "id", _SET + _BY_LIST + "id")
-"""The finish giving back only the ids it recorded: reading 26 columns back into Jobs cost a
-fifth of a finish, for a caller that only counts them (finish_ids_and_claim)."""
+IDS = (_SET + _BY_BATCH.removesuffix(" RETURNING "), _SET + _BY_LIST + "id")
+"""The finish for a caller that only needs the ids it recorded (finish_ids_and_claim):
+reading 26 columns back into Jobs cost a fifth of a finish. A group of one batch returns
+nothing, its count says whether every job of it was recorded (RETURNING even only the id
+was a quarter of that statement's time); when not, the ones that were are read back."""
+
+_RECORDED = "SELECT id FROM jobs WHERE id IN (SELECT value FROM json_each(?1)) AND version = ?2"
+"""Which of a group's jobs its finish recorded: only this transaction writes its version,
+and a finish's claim comes after it."""
 
 
 def batch_of(token: str, job_id: int) -> tuple[str, str] | None:
@@ -64,7 +70,8 @@ def record(
     version: int,
     statements: tuple[str, str],
 ) -> list[Any]:
-    """Record the outcomes with `statements` (JOBS or IDS): the rows they returned."""
+    """Record the outcomes with `statements` (JOBS or IDS): the rows of the jobs recorded
+    (COLUMNS for JOBS, the id alone for IDS)."""
     # Outcomes that record the same thing (typically: completed, no result) share one
     # UPDATE; one statement per outcome cost more than the rest of the transaction.
     # (Status._value_ and a set of values: an enum's .value and its hash are Python
@@ -102,8 +109,14 @@ def record(
     ) in groups.items():
         head = (status, terminal, progress, message, now, result, run_at, error, tb, version)
         if batch is None:
-            cursor = conn.execute(by_list, (*head, json_ids(ids), json_tokens(tokens)))
-        else:
-            cursor = conn.execute(by_batch, (*head, json_ids(ids), *batch))
-        rows.extend(cursor)
+            rows.extend(conn.execute(by_list, (*head, json_ids(ids), json_tokens(tokens))))
+            continue
+        listed = json_ids(ids)
+        cursor = conn.execute(by_batch, (*head, listed, *batch))
+        if statements is JOBS:
+            rows.extend(cursor)
+        elif cursor.rowcount == len(ids):
+            rows.extend((i,) for i in ids)
+        else:  # (some were not this run's any more, or an id came twice)
+            rows.extend(conn.execute(_RECORDED, (listed, version)))
     return rows
