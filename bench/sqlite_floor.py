@@ -62,7 +62,7 @@ def schema_floor(n: int, batch: int = 64) -> dict[str, float]:
             # every token is f.<id>.1 (as the store builds them): one group of one batch
             finish = ("completed", 1, None, None, now, None, None, None, None, version)
             got = conn.execute(IDS[0], (*finish, json.dumps(ids), "f.", ".1"))
-            assert len(got.fetchall()) == len(ids), "the finish recorded nothing"
+            assert got.rowcount == len(ids), "the finish recorded nothing"
             done += len(held)
         held = conn.execute(claim, (now, "floor", "f", version, now, batch)).fetchall()
         changed = ids + [r[0] for r in held]
