@@ -277,3 +277,60 @@ def test_submit_with_a_job_file_goes_to_click(db: str, monkeypatch: pytest.Monke
     monkeypatch.setenv("TUIQUEUE_JOBS", "mine.jobs,./my_jobs.py")
     assert fast.prepare(argv) is None
     assert fast.prepare(["--db", db, "list"]) is not None
+
+
+def test_the_dashboards_plain_launch_is_read_without_click() -> None:
+    """`tuiqueue [--db PATH] [--worker | --no-worker] [--read-only]` opens the dashboard
+    without click; any other form (a repeated option, a dashboard option click would
+    refuse, one this path does not know) is click's."""
+    assert fast.parse_dashboard([]) == fast.Plan(None, "", {}, [])
+    assert fast.parse_dashboard(["--db", "a.db", "--no-worker"]) == fast.Plan(
+        "a.db", "", {"worker": False}, []
+    )
+    assert fast.parse_dashboard(["--read-only", "--db=b.db"]) == fast.Plan(
+        "b.db", "", {"read_only": True}, []
+    )
+    assert fast.parse_dashboard(["--worker"]) == fast.Plan(None, "", {"worker": True}, [])
+    for argv in (
+        ["--db"],
+        ["--db", "-x"],
+        ["--db", "a.db", "--db", "b.db"],
+        ["--worker", "--no-worker"],
+        ["--read-only", "--read-only"],
+        ["--read-only", "--worker"],  # (click refuses it)
+        ["-c", "4"],
+        ["--concurrency", "4"],
+        ["--notify", "all"],
+        ["--jobs", "mod"],
+        ["--on-finish", "true"],
+        ["--version"],
+        ["-h"],
+        ["--", "--db", "a.db"],
+        ["list"],
+    ):
+        assert fast.parse_dashboard(argv) is None, argv
+    assert fast.prepare(["--db", "a.db", "--read-only"]) is not None
+
+
+DASHBOARD_REFUSED = [
+    ["--db", "bad.db"],
+    ["--db", "bad.db", "--read-only"],
+    ["--db", "redis://:secret@127.0.0.1:1/0", "--no-worker"],
+    ["--db", "mysql://u:pw@host/db"],
+]
+"""Dashboard launches that fail before the app starts: said here as click says them."""
+
+
+def test_a_dashboard_that_cannot_start_says_what_click_says(tmp_path: Path) -> None:
+    (tmp_path / "launch.py").write_text(LAUNCH)
+    env = cli_env({"TUIQUEUE_JOBS": ""})
+    outputs: dict[str, list[tuple[object, ...]]] = {}
+    for mode in ("fast", "click"):
+        folder = tmp_path / mode
+        folder.mkdir()
+        (folder / "bad.db").write_text("not a database")
+        outputs[mode] = [tuple(_run(folder, mode, argv, env)[:3]) for argv in DASHBOARD_REFUSED]
+    assert outputs["fast"] == outputs["click"]
+    for (code, out, err), argv in zip(outputs["fast"], DASHBOARD_REFUSED, strict=True):
+        assert code == 2 and out == "" and err.startswith("Error: "), (argv, err)
+        assert "secret" not in err and "\n" == err[-1] and err.count("\n") == 1, err

@@ -10,7 +10,11 @@ exact forms it fully understands:
     tuiqueue [--db PATH] stats [--json]
     tuiqueue [--db PATH] cancel ID...
 
-and runs them with the same code the click commands run (Direct, output.py). Anything else
+and runs them with the same code the click commands run (Direct, output.py). The dashboard's
+plain launch too, on any store (click is a tenth of its time to the first frame):
+
+    tuiqueue [--db PATH] [--worker | --no-worker] [--read-only]
+ Anything else
 (help, another option, an odd form, a value click would refuse or convert, another store
 than a SQLite file) gets None and click runs the command, so its messages and usage errors
 stay its own. So does any failure before the command changed something: click runs it again
@@ -196,6 +200,82 @@ def _said_here(exc: BaseException, changed: bool) -> bool:
     return changed or isinstance(exc, StoreError)
 
 
+def parse_dashboard(argv: list[str]) -> Plan | None:
+    """The plan for the dashboard's plain launch (each option at most once; `--read-only`
+    with `--worker` is click's to refuse), else None."""
+    db: str | None = None
+    options: dict[str, Any] = {}
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--db" and db is None and i + 1 < len(argv):
+            db, i = argv[i + 1], i + 2
+        elif arg.startswith("--db=") and db is None:
+            db, i = arg[5:], i + 1
+        elif arg in ("--worker", "--no-worker") and "worker" not in options:
+            options["worker"], i = arg == "--worker", i + 1
+        elif arg == "--read-only" and "read_only" not in options:
+            options["read_only"], i = True, i + 1
+        else:
+            return None
+        if db is not None and db.startswith("-"):
+            return None  # (as in parse)
+    if options.get("read_only") and options.get("worker"):
+        return None
+    return Plan(db, "", options, [])
+
+
+def dashboard(plan: Plan, db: str) -> bool:
+    """Open the dashboard as the group's main does with these options; its failures are said
+    as click says them (exit 2 for BadInput). Never returns: it exits as click's main does
+    (sys.exit, a normal teardown after an app)."""
+    from tuiqueue.ui.collector import pause_collector, resume_collector
+
+    pause_collector()  # until the dashboard's first frame (see tuiqueue/ui/collector.py)
+    try:
+        from tuiqueue.core.registry import load_job_types
+
+        load_job_types(env_jobs())
+        try:
+            from tuiqueue.ui.app import run_dashboard
+        except ImportError as exc:
+            from tuiqueue.cli.support import BadInput
+
+            raise BadInput(f"the dashboard is not available ({exc})") from exc
+        run_dashboard(
+            db,
+            worker=plan.options.get("worker"),
+            read_only=bool(plan.options.get("read_only")),
+            concurrency=3,
+            remember={},
+            on_finish=None,
+        )
+    except KeyboardInterrupt:
+        sys.stderr.write("\nAborted!\n")  # (as click says it)
+        sys.stderr.flush()
+        sys.exit(1)
+    except (Exception, BaseExceptionGroup) as exc:
+        _say_as_click(exc)
+    finally:
+        resume_collector()  # (the app resumed it already, unless it ended before its frame)
+    sys.exit(0)
+
+
+def _say_as_click(exc: BaseException) -> None:
+    """What the group's main says of exc (through friendly_errors), and its exit status; an
+    unexpected error is raised again, as there."""
+    import click
+
+    from tuiqueue.cli.support import friendly_errors
+
+    try:
+        with friendly_errors():
+            raise exc
+    except click.ClickException as said:
+        said.show()
+        sys.exit(said.exit_code)
+
+
 def prepare(argv: list[str]) -> Callable[[], bool] | None:
     """The command for argv if it is one of the forms above on a SQLite file, its modules
     imported (tuiqueue's own: job modules are loaded when it runs, as click's commands load
@@ -203,7 +283,15 @@ def prepare(argv: list[str]) -> Callable[[], bool] | None:
 
     The command returns True when done, False when click should run it after all."""
     plan = parse(argv)
-    if plan is None or not (_utf8(sys.stdout) and _utf8(sys.stderr)):
+    if plan is None:
+        launch = parse_dashboard(argv)
+        if launch is None:
+            return None
+        from tuiqueue.store import default_db
+
+        where = launch.db or default_db()
+        return lambda: dashboard(launch, where)
+    if not (_utf8(sys.stdout) and _utf8(sys.stderr)):
         return None
     if plan.command == "submit" and any(
         spec.strip().endswith(".py") or "/" in spec for spec in env_jobs()
