@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Mapping, Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tuiqueue.core.history import BUCKET, DURATIONS_MAX, FinishedCount, History
 from tuiqueue.core.job import Job, NewJob
@@ -21,7 +22,7 @@ from tuiqueue.core.records import (
     Superseded,
     WorkerInfo,
 )
-from tuiqueue.core.status import UNFINISHED, Priority, Status
+from tuiqueue.core.status import TERMINAL, UNFINISHED, Priority, Status
 
 if TYPE_CHECKING:
     from tuiqueue.core.schedule import Fire, Origin, Schedule
@@ -45,6 +46,22 @@ class StoreError(RuntimeError):
 class StoreAuthError(StoreError):
     """The store refused our credentials (a wrong or changed password): retrying cannot
     help, so a worker stops at once rather than run jobs it can no longer record."""
+
+
+_TERMINAL_VALUES = frozenset(s.value for s in TERMINAL)
+
+
+def recorded(o: Outcome) -> tuple[Any, ...]:
+    """What a finish writes for an outcome, as the SQL stores' UPDATEs take it: (status,
+    terminal, progress, message, result as compact JSON (terminal outcomes only), run_at,
+    error, traceback). Outcomes with the same share one UPDATE. (Status._value_ and a set of
+    values: an enum's .value and its hash are Python calls, and this runs for every job.)"""
+    status = o.status._value_
+    terminal = status in _TERMINAL_VALUES
+    result = None
+    if o.result is not None and terminal:
+        result = json.dumps(o.result, separators=(",", ":"), allow_nan=False)
+    return (status, terminal, o.progress, o.message, result, o.run_at, o.error, o.traceback)
 
 
 def clip_line(line: str) -> str:

@@ -14,7 +14,8 @@ from typing import Any
 from tuiqueue.core.job import Job, NewJob
 from tuiqueue.core.lifecycle import Outcome, queued_status
 from tuiqueue.core.queues import ClaimScope, QueueInfo
-from tuiqueue.core.status import TERMINAL, Status
+from tuiqueue.core.status import Status
+from tuiqueue.store.base import recorded
 from tuiqueue.store.postgres_conn import Versions
 from tuiqueue.store.sqlite_rows import COLUMNS, row_to_job
 
@@ -348,19 +349,7 @@ async def finish(conn: Any, outcomes: Sequence[Outcome], now: float, version: in
     UPDATE per distinct record (a token names its job: base.id.attempt)."""
     groups: dict[tuple[Any, ...], tuple[list[int], list[str]]] = {}
     for o in outcomes:
-        terminal = o.status in TERMINAL
-        result = None if o.result is None or not terminal else dumps(o.result)
-        key = (
-            o.status.value,
-            terminal,
-            o.progress,
-            o.message,
-            result,
-            o.run_at,
-            o.error,
-            o.traceback,
-        )
-        ids, tokens = groups.setdefault(key, ([], []))
+        ids, tokens = groups.setdefault(recorded(o), ([], []))
         ids.append(o.job_id)
         tokens.append(o.token)
     changed: dict[int, Job] = {}

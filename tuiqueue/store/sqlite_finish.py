@@ -17,10 +17,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from tuiqueue.core.lifecycle import Outcome
-from tuiqueue.core.status import TERMINAL
-from tuiqueue.store.sqlite_rows import COLUMNS, _dumps, json_ids, json_tokens
-
-_TERMINAL_VALUES = frozenset(s.value for s in TERMINAL)
+from tuiqueue.store.base import recorded
+from tuiqueue.store.sqlite_rows import COLUMNS, json_ids, json_tokens
 
 # lifecycle.apply_outcome as one statement for every outcome that records the same thing
 # (?2: the outcome is terminal). RETURNING gives the jobs back without a separate SELECT.
@@ -72,28 +70,14 @@ def record(
 ) -> list[Any]:
     """Record the outcomes with `statements` (JOBS or IDS): the rows of the jobs recorded
     (COLUMNS for JOBS, the id alone for IDS)."""
-    # Outcomes that record the same thing (typically: completed, no result) share one
-    # UPDATE; one statement per outcome cost more than the rest of the transaction.
-    # (Status._value_ and a set of values: an enum's .value and its hash are Python
-    # calls, and this runs for every job finished.)
+    # Outcomes that record the same thing (typically: completed, no result) and come from
+    # one claim share one UPDATE; one statement per outcome cost more than the rest of the
+    # transaction.
     groups: dict[tuple[Any, ...], tuple[list[int], list[str]]] = {}
     last: tuple[Any, ...] | None = None
     group: tuple[list[int], list[str]] = ([], [])
     for o in outcomes:
-        status = o.status._value_
-        terminal = status in _TERMINAL_VALUES
-        result = None if o.result is None or not terminal else _dumps(o.result)
-        key = (
-            status,
-            terminal,
-            o.progress,
-            o.message,
-            result,
-            o.run_at,
-            o.error,
-            o.traceback,
-            batch_of(o.token, o.job_id),
-        )
+        key = (recorded(o), batch_of(o.token, o.job_id))
         if key != last:
             found = groups.get(key)
             if found is None:
@@ -103,11 +87,8 @@ def record(
         group[1].append(o.token)
     by_batch, by_list = statements
     rows: list[Any] = []
-    for (status, terminal, progress, message, result, run_at, error, tb, batch), (
-        ids,
-        tokens,
-    ) in groups.items():
-        head = (status, terminal, progress, message, now, result, run_at, error, tb, version)
+    for (what, batch), (ids, tokens) in groups.items():
+        head = (*what[:4], now, *what[4:], version)  # (?5 is now: see _SET)
         if batch is None:
             rows.extend(conn.execute(by_list, (*head, json_ids(ids), json_tokens(tokens))))
             continue
