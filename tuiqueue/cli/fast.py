@@ -32,7 +32,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from tuiqueue.cli.direct import Direct
 
@@ -225,25 +225,36 @@ def parse_dashboard(argv: list[str]) -> Plan | None:
     return Plan(db, "", options, [])
 
 
-def dashboard(plan: Plan, db: str) -> bool:
-    """Open the dashboard as the group's main does with these options; its failures are said
-    as click says them (exit 2 for BadInput). Never returns: it exits as click's main does
-    (sys.exit, a normal teardown after an app)."""
+def open_dashboard(db: str, jobs: Sequence[str], **options: Any) -> None:
+    """Load the job types (built-in, installed, `jobs`) and run the dashboard on db with
+    run_dashboard's options: how the group's main and the launch below both open it. No
+    dashboard installed is a BadInput."""
     from tuiqueue.ui.collector import pause_collector, resume_collector
 
     pause_collector()  # until the dashboard's first frame (see tuiqueue/ui/collector.py)
     try:
         from tuiqueue.core.registry import load_job_types
 
-        load_job_types(env_jobs())
+        load_job_types(jobs)
         try:
             from tuiqueue.ui.app import run_dashboard
         except ImportError as exc:
             from tuiqueue.cli.support import BadInput
 
             raise BadInput(f"the dashboard is not available ({exc})") from exc
-        run_dashboard(
+        run_dashboard(db, **options)
+    finally:
+        resume_collector()  # (the app resumed it already, unless it ended before its frame)
+
+
+def dashboard(plan: Plan, db: str) -> bool:
+    """Open the dashboard as the group's main does with these options; its failures are said
+    as click says them (exit 2 for BadInput). Never returns: it exits as click's main does
+    (sys.exit, a normal teardown after an app)."""
+    try:
+        open_dashboard(
             db,
+            env_jobs(),
             worker=plan.options.get("worker"),
             read_only=bool(plan.options.get("read_only")),
             concurrency=3,
@@ -256,8 +267,6 @@ def dashboard(plan: Plan, db: str) -> bool:
         sys.exit(1)
     except (Exception, BaseExceptionGroup) as exc:
         _say_as_click(exc)
-    finally:
-        resume_collector()  # (the app resumed it already, unless it ended before its frame)
     sys.exit(0)
 
 

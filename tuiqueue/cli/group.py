@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from tuiqueue.cli.fast import env_jobs
+from tuiqueue.cli.fast import env_jobs, open_dashboard
 from tuiqueue.cli.support import (
     BadInput,
     friendly_errors,
@@ -250,26 +250,16 @@ def main(
             remember["notify_after"] = parse_notify_after(notify_after)
         except ValueError as exc:
             raise BadInput(str(exc)) from exc
-    from tuiqueue.ui.collector import pause_collector, resume_collector
-
-    pause_collector()  # until the dashboard's first frame (see tuiqueue/ui/collector.py)
-    try:
-        settings.load()
-        try:
-            from tuiqueue.ui.app import run_dashboard
-        except ImportError as exc:
-            raise BadInput(f"the dashboard is not available ({exc})") from exc
-        with friendly_errors():
-            run_dashboard(
-                settings.db,
-                worker=worker,
-                read_only=read_only,
-                concurrency=concurrency or 3,
-                remember=remember,
-                on_finish=on_finish,
-            )
-    finally:
-        resume_collector()  # (the app resumed it already, unless it ended before its frame)
+    with friendly_errors():
+        open_dashboard(
+            settings.db,
+            settings.jobs,
+            worker=worker,
+            read_only=read_only,
+            concurrency=concurrency or 3,
+            remember=remember,
+            on_finish=on_finish,
+        )
 
 
 pass_settings = click.make_pass_decorator(Settings)

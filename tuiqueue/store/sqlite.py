@@ -42,7 +42,7 @@ from tuiqueue.store.sqlite_batches import CHUNK, Batches, hidden, skip
 from tuiqueue.store.sqlite_conn import BUSY_MS as BUSY_MS
 from tuiqueue.store.sqlite_conn import RETRY_FOR as RETRY_FOR
 from tuiqueue.store.sqlite_conn import SqliteConnection
-from tuiqueue.store.sqlite_rows import COLUMNS, _dumps, claimed_to_job, row_to_job
+from tuiqueue.store.sqlite_rows import COLUMNS, FRESH, _dumps, claimed_to_job, row_to_job
 from tuiqueue.store.worker_locks import Liveness, WorkerLocks
 
 if TYPE_CHECKING:
@@ -624,7 +624,7 @@ class SqliteStore(Store):
         if not rows:
             return [], promoted
         self._db.touched(version, [r[0] for r in rows])
-        jobs = [claimed_to_job(r, now, worker, batch, version) for r in rows if r[9]]
+        jobs = [claimed_to_job(r, now, worker, batch, version) for r in rows if r[FRESH]]
         if len(jobs) < len(rows):  # a retry, a rerun, a scheduled or dependent job
             jobs.extend(sqlite_claims.claimed_again(conn, rows, now, worker, batch, version))
         jobs.sort(key=lambda j: (-j.priority, j.id))

@@ -15,7 +15,14 @@ from typing import Any
 
 from tuiqueue.core.job import Job
 from tuiqueue.core.queues import ClaimScope, QueueInfo
-from tuiqueue.store.sqlite_rows import _CLAIM_SET, CLAIMED, CLAIMED_REST, claimed_to_job, json_ids
+from tuiqueue.store.sqlite_rows import (
+    _CLAIM_SET,
+    CLAIMED,
+    CLAIMED_REST,
+    FRESH,
+    claimed_to_job,
+    json_ids,
+)
 
 PAIRS_MAX = 64
 """(queue, type) pairs read one index range each; past this a queue's types go in one IN."""
@@ -148,7 +155,7 @@ def claimed_again(
 ) -> list[Job]:
     """The Jobs of the claimed rows that are not fresh (CLAIMED's flag), their folded columns
     read back by id (in the claim's own transaction: as it left them)."""
-    stale = {r[0]: r for r in rows if not r[9]}
+    stale = {r[0]: r for r in rows if not r[FRESH]}
     rests = conn.execute(
         f"SELECT {CLAIMED_REST} FROM jobs WHERE id IN (SELECT value FROM json_each(?))",
         (json_ids(list(stale)),),
